@@ -1,0 +1,490 @@
+"""Store benchmark: caller lookup latency on a big database, and the bulk write rate of call records.
+
+    python -m benchmarks store [--quick] [--backend sqlite,postgres] [--customers N] [--interactions N]
+
+Defaults are the issue's sizes: 1,000,000 customers and 10,000,000 interactions, on SQLite and on
+PostgreSQL. Loading is not the measurement: rows are generated and bulk-loaded (sqlite3 executemany
+with the secondary indexes dropped and rebuilt; asyncpg ``copy_records_to_table`` on PostgreSQL).
+
+Measured, through the real async ``Store`` API:
+
+- ``lookup``: ``Store.lookup_caller(number, history=5)`` (the full screen-pop payload: customer card,
+  phones, do-not-call, open complaints and tickets, the last five interactions) for random customers,
+  dialled in mixed formats; p50/p99/mean in milliseconds. Goal: p99 < 5 ms.
+- ``baseline_pk_select``: a primary-key point select through the same engine, in the same run; the
+  lookup is reported as a ratio of it, because these machines are shared and noisy.
+- ``write``: ``Store.record_journeys`` in batches of ``--batch`` journeys (one interaction and one queue
+  leg each, so rows = 2 x journeys); rows per second. Goal: at least 20,000 rows/s on SQLite. Its
+  baseline is a raw driver executemany of the same number of rows into an unindexed table. Numbers
+  are parsed cold (the normalization cache is emptied first).
+- ``write_numbers_already_normalized``: the same with the callers' numbers normalized beforehand,
+  untimed: the database's share of the cost, without libphonenumber's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Index, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import CreateIndex
+
+from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
+from cti.core.journey import CallJourney, Direction, JourneyOutcome, LegOutcome, QueueLeg
+from cti.store import Store, phones
+from cti.store.models import Base
+
+T0 = 1_600_000_000.0
+PG_ADMIN = os.environ.get("CTI_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = ("伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰")
+FIRST = ("James", "Mary", "John", "Linda", "David", "Susan", "Mark", "Emily", "Zoë", "José")
+LAST = ("Smith", "Johnson", "Brown", "Miller", "Davis", "García", "Wilson", "Müller")
+AGENTS = ("Alice", "Bob", "Carol", "Dave", "Erin", "Frank")
+LOADED_TABLES = ("customers", "customer_phones", "contact_preferences", "interactions", "tickets")
+
+
+def phone(i: int) -> str:
+    """Customer i's number: 60% Chinese mobiles, 40% US numbers; unique for i < 10^7."""
+    return f"+86138{i:08d}" if i % 5 < 3 else f"+1646{2_000_000 + i:07d}"
+
+
+def dialled(i: int, rng: random.Random) -> str:
+    """Customer i's number as a PBX might present it (the store's default country is CN)."""
+    e164 = phone(i)
+    if e164.startswith("+86"):
+        national = e164[3:]
+        return rng.choice(
+            (national, e164, "0086" + national, f"{national[:3]} {national[3:7]} {national[7:]}")
+        )
+    return rng.choice((e164, "001" + e164[2:], f"+1 ({e164[2:5]}) {e164[5:8]}-{e164[8:]}"))
+
+
+def customer_rows(n: int) -> Iterator[tuple[Any, ...]]:
+    for i in range(1, n + 1):
+        if i % 5 < 3:
+            name, language = SURNAMES[i % len(SURNAMES)] + GIVEN[(i // 7) % len(GIVEN)], "zh-CN"
+        else:
+            name, language = f"{FIRST[i % len(FIRST)]} {LAST[(i // 3) % len(LAST)]}", "en-US"
+        tier = "A" if i % 20 == 0 else ("B" if i % 20 < 4 else "C")
+        yield (
+            i, None, name, "", "", "owner", language, '["bench"]', "customer", "", T0,
+            tier, 1 + i % 5, 1 + i % 4, 1 + i % 3, i % 50 == 0, (i % 1000) * 100, T0,
+        )  # fmt: skip
+
+
+CUSTOMER_COLUMNS = (
+    "id", "external_ref", "name", "company", "email", "owner", "language", "tags", "lifecycle", "notes",
+    "created_at", "tier", "rfm_recency", "rfm_frequency", "rfm_monetary", "at_risk", "window_spend_cents",
+    "value_at",
+)  # fmt: skip
+PHONE_COLUMNS = ("id", "customer_id", "e164", "raw", "label", "is_primary")
+PREF_COLUMNS = ("customer_id", "channel", "frequency", "do_not_call", "dnc_source", "dnc_at")
+TICKET_COLUMNS = (
+    "id", "customer_id", "kind", "subject", "description", "status", "category", "priority", "owner",
+    "due_at", "escalation_level", "opened_at", "closed_at", "linkedid",
+)  # fmt: skip
+INTERACTION_COLUMNS = (
+    "id", "linkedid", "customer_id", "remote_e164", "direction", "caller_number", "caller_name", "did",
+    "queue", "agent", "agents", "started_at", "answered_at", "ended_at", "outcome", "hangup_cause",
+    "transfers", "hold_seconds", "server", "campaign", "lead_id", "disposition", "notes", "recording_ref",
+)  # fmt: skip
+
+
+def phone_rows(n: int) -> Iterator[tuple[Any, ...]]:
+    for i in range(1, n + 1):
+        yield (i, i, phone(i), phone(i), "mobile", True)
+
+
+def pref_rows(n: int) -> Iterator[tuple[Any, ...]]:
+    for i in range(1, n + 1):
+        dnc = i % 100 == 0
+        yield (i, "phone", "any", dnc, "customer request" if dnc else "", T0 if dnc else None)
+
+
+def ticket_rows(n: int) -> Iterator[tuple[Any, ...]]:
+    for k, i in enumerate(range(7, n + 1, 20), start=1):  # 5% of the customers have an open case
+        kind = "complaint" if k % 2 else "ticket"
+        yield (
+            k,
+            i,
+            kind,
+            "late delivery",
+            "",
+            "open",
+            "delivery",
+            "high",
+            "owner",
+            T0 + 86400,
+            1,
+            T0,
+            None,
+            None,
+        )
+
+
+def interaction_rows(count: int, customers: int, seed: int) -> Iterator[tuple[Any, ...]]:
+    rng = random.Random(seed)
+    for k in range(1, count + 1):
+        cid = 1 + int(customers * rng.random())
+        start = T0 + k * 3.0
+        agent = AGENTS[k % len(AGENTS)]
+        yield (
+            k, f"{1_600_000_000 + k}.{k % 97}", cid, phone(cid), "inbound", phone(cid), "", "4008001234",
+            "support", agent, f'["{agent}"]', start, start + 12.0, start + 190.0, "answered", 16, 0, 0.0,
+            "pbx1", None, None, "resolved", "客户询问订单状态 / asked about the order", None,
+        )  # fmt: skip
+
+
+def secondary_indexes(names: Sequence[str]) -> list[Index]:
+    return [ix for name in names for ix in Base.metadata.tables[name].indexes]
+
+
+def chunked(rows: Iterator[tuple[Any, ...]], size: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
+    batch: list[tuple[Any, ...]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def load_sqlite(path: Path, customers: int, interactions: int, seed: int) -> None:
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA synchronous=OFF")
+    indexes = secondary_indexes(LOADED_TABLES)
+    for ix in indexes:
+        db.execute(f"DROP INDEX IF EXISTS {ix.name}")
+    for table, columns, rows in (
+        ("customers", CUSTOMER_COLUMNS, customer_rows(customers)),
+        ("customer_phones", PHONE_COLUMNS, phone_rows(customers)),
+        ("contact_preferences", PREF_COLUMNS, pref_rows(customers)),
+        ("tickets", TICKET_COLUMNS, ticket_rows(customers)),
+        ("interactions", INTERACTION_COLUMNS, interaction_rows(interactions, customers, seed)),
+    ):
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        for batch in chunked(rows):
+            db.executemany(sql, batch)
+            db.commit()
+    for ix in indexes:
+        db.execute(str(CreateIndex(ix).compile(dialect=sqlite.dialect())))
+    db.execute("ANALYZE")
+    db.execute(
+        "INSERT INTO store_meta (key, value) VALUES ('bench_size', ?)", (f"{customers}/{interactions}",)
+    )
+    db.commit()
+    db.close()
+
+
+async def load_postgres(dsn: str, customers: int, interactions: int, seed: int) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        indexes = secondary_indexes(LOADED_TABLES)
+        for ix in indexes:
+            await conn.execute(f"DROP INDEX IF EXISTS {ix.name}")
+        for table, columns, rows in (
+            ("customers", CUSTOMER_COLUMNS, customer_rows(customers)),
+            ("customer_phones", PHONE_COLUMNS, phone_rows(customers)),
+            ("contact_preferences", PREF_COLUMNS, pref_rows(customers)),
+            ("tickets", TICKET_COLUMNS, ticket_rows(customers)),
+            ("interactions", INTERACTION_COLUMNS, interaction_rows(interactions, customers, seed)),
+        ):
+            for batch in chunked(rows, 200_000):
+                await conn.copy_records_to_table(table, records=batch, columns=list(columns))
+            if "id" in columns:
+                await conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                )
+        await conn.execute("SET maintenance_work_mem = '512MB'")
+        for ix in indexes:
+            await conn.execute(str(CreateIndex(ix).compile(dialect=postgresql.dialect())))
+        await conn.execute("ANALYZE")
+        await conn.execute(
+            "INSERT INTO store_meta (key, value) VALUES ('bench_size', $1)", f"{customers}/{interactions}"
+        )
+    finally:
+        await conn.close()
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {
+        "p50_ms": round(pick(0.50) * 1000, 3),
+        "p99_ms": round(pick(0.99) * 1000, 3),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 3),
+        "n": len(ordered),
+    }
+
+
+def journeys(count: int, customers: int, seed: int, run: str = "") -> list[CallJourney]:
+    """New call records for random customers (``run`` keeps linkedids unique across reruns)."""
+    rng = random.Random(seed)
+    result = []
+    for k in range(count):
+        cid = 1 + int(customers * rng.random())
+        start = T0 + 400 * 86400 + k * 0.5
+        leg = QueueLeg(QueueName("support"), UniqueId(f"w{seed}.{k}"), entered_at=start + 1, position=1)
+        leg.left_at, leg.wait_seconds, leg.outcome = start + 9, 8.0, LegOutcome.ANSWERED
+        leg.agent, leg.answered_at, leg.talk_seconds, leg.ended_at = (
+            AgentId("Bob"),
+            start + 9,
+            60.0,
+            start + 69,
+        )
+        result.append(
+            CallJourney(
+                linkedid=LinkedId(f"w{run}{seed}-{k}"),
+                direction=Direction.INBOUND,
+                started_at=start,
+                caller_number=dialled(cid, rng),
+                caller_name="bench",
+                did="4008001234",
+                ended_at=start + 69,
+                outcome=JourneyOutcome.ANSWERED,
+                queue_legs=[leg],
+                agents=[AgentId("Bob")],
+                hangup_cause=16,
+            )
+        )
+    return result
+
+
+async def measure(store: Store, args: argparse.Namespace, customers: int) -> dict[str, Any]:
+    rng = random.Random(args.seed + 1)
+    targets = [1 + int(customers * rng.random()) for _ in range(args.lookups)]
+    numbers = [dialled(i, rng) for i in targets]
+    point = text("SELECT name FROM customers WHERE id = :id")
+    async with store.engine.connect() as conn:  # warm the pool, the statement caches and the page cache
+        for i in targets[: min(200, len(targets))]:
+            await conn.execute(point, {"id": i})
+    for number in numbers[: min(200, len(numbers))]:
+        await store.lookup_caller(number)
+    base: list[float] = []
+    for i in targets:
+        t = time.perf_counter()
+        async with store.engine.connect() as conn:
+            (await conn.execute(point, {"id": i})).scalar_one()
+        base.append(time.perf_counter() - t)
+    hits: list[float] = []
+    found = 0
+    for number in numbers:
+        t = time.perf_counter()
+        pop = await store.lookup_caller(number, history=5)
+        hits.append(time.perf_counter() - t)
+        found += bool(pop.customers)
+    misses: list[float] = []
+    for k in range(min(500, args.lookups)):
+        t = time.perf_counter()
+        await store.lookup_caller(f"+8613900{k:06d}")
+        misses.append(time.perf_counter() - t)
+    lookup, baseline = percentiles(hits), percentiles(base)
+    return {
+        "lookup": lookup,
+        "lookup_found_ratio": round(found / len(numbers), 4),
+        "lookup_unknown_number": percentiles(misses),
+        "baseline_pk_select": baseline,
+        "lookup_p50_vs_pk_select": round(lookup["p50_ms"] / baseline["p50_ms"], 2),
+        "lookup_p99_under_5ms": lookup["p99_ms"] < 5.0,
+    }
+
+
+async def measure_writes(
+    store: Store, args: argparse.Namespace, customers: int, *, numbers_parsed: bool = False
+) -> dict[str, Any]:
+    """``numbers_parsed``: the callers' numbers are normalized beforehand (untimed), which isolates the
+    database's share; otherwise the normalization cache is emptied first, so every run parses cold (a
+    second run over the same numbers would otherwise skip most of libphonenumber's work)."""
+    calls = journeys(args.writes, customers, args.seed + 2, run=f"{time.time_ns()}-")
+    phones.clear_cache()
+    if numbers_parsed:
+        for call in calls:
+            store.normalize(call.caller_number)
+    t = time.perf_counter()
+    for i in range(0, len(calls), args.batch):
+        await store.record_journeys(calls[i : i + args.batch])
+    elapsed = time.perf_counter() - t
+    rows = 2 * len(calls)
+    raw = await raw_insert_rate(store, rows)
+    rate = rows / elapsed
+    result: dict[str, Any] = {
+        "journeys": len(calls),
+        "rows": rows,
+        "batch": args.batch,
+        "seconds": round(elapsed, 3),
+        "rows_per_s": round(rate),
+        "baseline_raw_executemany_rows_per_s": round(raw),
+        "write_vs_raw_executemany": round(rate / raw, 3),
+    }
+    if store.dialect == "sqlite":
+        result["sqlite_20k_rows_per_s"] = rate >= 20_000
+    return result
+
+
+async def raw_insert_rate(store: Store, rows: int) -> float:
+    """Rows/s of a bare executemany into an unindexed table through the same driver (the baseline)."""
+    data = [(k, f"{k}.x", T0 + k) for k in range(rows)]
+    async with store.engine.connect() as conn:  # one connection throughout: a temporary table is its own
+        async with conn.begin():
+            await conn.exec_driver_sql(
+                "CREATE TEMPORARY TABLE bench_raw (id BIGINT, linkedid TEXT, at DOUBLE PRECISION)"
+            )
+        t = time.perf_counter()
+        async with conn.begin():
+            for i in range(0, rows, 1000):
+                await conn.execute(
+                    text("INSERT INTO bench_raw (id, linkedid, at) VALUES (:a, :b, :c)"),
+                    [{"a": a, "b": b, "c": c} for a, b, c in data[i : i + 1000]],
+                )
+        elapsed = time.perf_counter() - t
+        async with conn.begin():
+            await conn.exec_driver_sql("DROP TABLE bench_raw")
+    return rows / elapsed
+
+
+async def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    size = f"{args.customers}/{args.interactions}"
+    if backend == "sqlite":
+        path = workdir / f"bench-{args.customers}-{args.interactions}.db"
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        url = await pg_database(f"cti_bench_{args.customers}_{args.interactions}", fresh=not args.reuse)
+    store = await Store.open(url, default_country="CN")
+    try:
+        async with store.engine.connect() as conn:
+            loaded = (
+                await conn.execute(text("SELECT value FROM store_meta WHERE key = 'bench_size'"))
+            ).scalar()
+        t = time.perf_counter()
+        if loaded != size:
+            if backend == "sqlite":
+                await store.close()
+                await asyncio.to_thread(load_sqlite, path, args.customers, args.interactions, args.seed)
+                store = await Store.open(url, default_country="CN")
+            else:
+                await load_postgres(url.replace("+asyncpg", ""), args.customers, args.interactions, args.seed)
+        load_seconds = time.perf_counter() - t
+        result: dict[str, Any] = {
+            "backend": backend,
+            "customers": args.customers,
+            "interactions": args.interactions,
+            "load_seconds": round(load_seconds, 1) if loaded != size else "reused",
+        }
+        result.update(await measure(store, args, args.customers))
+        result["write"] = await measure_writes(store, args, args.customers)
+        result["write_numbers_already_normalized"] = await measure_writes(
+            store, args, args.customers, numbers_parsed=True
+        )
+        result["write_into_empty_store"] = await write_into_empty_store(backend, args, workdir)
+        return result
+    finally:
+        await store.close()
+        if backend == "postgres" and not args.reuse:
+            await drop_pg_database(url.rsplit("/", 1)[1])
+
+
+async def drop_pg_database(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def write_into_empty_store(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """The same write measurement on a fresh, empty store (small indexes: the best case)."""
+    if backend == "sqlite":
+        path = workdir / f"bench-empty-{time.time_ns()}.db"
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        url = await pg_database("cti_bench_empty", fresh=True)
+    store = await Store.open(url, default_country="CN")
+    try:
+        return await measure_writes(store, args, args.customers)
+    finally:
+        await store.close()
+        if backend == "postgres":
+            await drop_pg_database("cti_bench_empty")
+        else:
+            await asyncio.to_thread(remove_sqlite, path)
+
+
+def remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+async def pg_database(name: str, *, fresh: bool) -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if exists and fresh:
+            await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        if not exists or fresh:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return PG_ADMIN.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + "/" + name
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks store")
+    parser.add_argument("--quick", action="store_true", help="a tiny workload (smoke test)")
+    parser.add_argument("--backend", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--interactions", type=int, default=10_000_000)
+    parser.add_argument("--lookups", type=int, default=5000)
+    parser.add_argument("--writes", type=int, default=50_000, help="journeys to write (2 rows each)")
+    parser.add_argument("--batch", type=int, default=500, help="journeys per record_journeys call")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dir", help="where the SQLite database lives (default: a temporary directory)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep and reuse loaded databases of the same size"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:  # tiny sizes, unless given explicitly
+        given = {a.split("=")[0] for a in argv}
+        for option, value in (
+            ("--customers", 2000),
+            ("--interactions", 20_000),
+            ("--lookups", 200),
+            ("--writes", 2000),
+        ):
+            if option not in given:
+                setattr(args, option[2:], value)
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    for backend in backends:
+        if backend not in ("sqlite", "postgres"):
+            print(f"unknown backend {backend!r}")
+            return 2
+    with tempfile.TemporaryDirectory(prefix="cti-bench-") as tmp:
+        workdir = Path(args.dir) if args.dir else Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        for backend in backends:
+            result = asyncio.run(bench_backend(backend, args, workdir))
+            print(json.dumps(result), flush=True)
+    return 0

@@ -1,0 +1,218 @@
+"""Configuration: one TOML file, typed sections, errors that name the file, the key and what is wrong.
+
+Each section is a dataclass; the loader checks every key against it (unknown keys are errors, so a typo
+never silently falls back to a default) and every value against the field's type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import phonenumbers
+
+from cti.core.errors import ConfigError
+
+
+@dataclass
+class DaemonConfig:
+    name: str = "cti-1"
+    log_level: str = "info"
+    log_format: str = "json"  # "json" or "text"
+
+
+@dataclass
+class AsteriskConfig:
+    name: str = "pbx1"
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "cti"
+    secret: str = ""
+    auth: str = "md5"  # "md5" or "plain"
+    ping_interval: float = 5.0  # seconds between keepalive Pings
+    dead_after: float = 15.0  # no Pong (or any data) for this long: the link is dead
+    reconnect_min: float = 0.5
+    reconnect_max: float = 30.0
+    event_queue_size: int = 10000
+    holding_context: str = "inbound"
+    holding_exten: str = "hold"
+    agent_context: str = "deliver"  # transfer to an agent: BlindTransfer to <agent_context>,<extension>
+    queue_context: str = "inbound"  # transfer to a queue: <queue_context>,<queue name>
+    dial_context: str = "pstn"  # click-to-call and transfer to a number: <dial_context>,<number>
+    inbound_contexts: list[str] = field(
+        default_factory=lambda: ["inbound", "from-trunk", "from-pstn", "from-external", "from-did"]
+    )  # a call that starts in one of these is inbound
+    wrapup_seconds: dict[str, float] = field(default_factory=dict)  # queues.conf wrapuptime, per queue
+
+
+@dataclass
+class StoreConfig:
+    url: str = "sqlite+aiosqlite:///var/cti.db"
+    default_country: str = "US"
+    batch_size: int = 500
+    flush_interval: float = 1.0
+    seed_demo: bool = False
+
+
+@dataclass
+class RedisConfig:
+    url: str = ""  # empty: in-process event bus only (one instance)
+    stream: str = "cti:events"
+
+
+@dataclass
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token_ttl: int = 8 * 3600
+    resume_window: float = 120.0
+    client_buffer: int = 1000
+    max_message_bytes: int = 64 * 1024
+    secret: str = ""  # HMAC key for tokens; empty: a random one per start
+
+
+@dataclass
+class ReportsConfig:
+    service_level_seconds: float = 20.0
+    service_level: dict[str, float] = field(default_factory=dict)  # per-queue threshold overrides
+
+    def threshold(self, queue: str) -> float:
+        return self.service_level.get(queue, self.service_level_seconds)
+
+
+@dataclass
+class TiersConfig:
+    window_days: int = 365
+
+
+@dataclass
+class Config:
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    asterisk: list[AsteriskConfig] = field(default_factory=list)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
+    tiers: TiersConfig = field(default_factory=TiersConfig)
+    path: str = "<defaults>"
+
+
+T = TypeVar("T")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _check(path: str, key: str, value: Any, tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(path, key, f"expected a number, got {value!r}")
+        return float(value)
+    if tp in (int, str, bool):
+        if isinstance(value, bool) != (tp is bool) or not isinstance(value, tp):
+            raise ConfigError(path, key, f"expected {_type_name(tp)}, got {value!r}")
+        return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(path, key, f"expected a table, got {value!r}")
+        _, vt = typing.get_args(tp)
+        return {str(k): _check(path, f"{key}.{k}", v, vt) for k, v in value.items()}
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(path, key, f"expected a list, got {value!r}")
+        (it,) = typing.get_args(tp)
+        return [_check(path, f"{key}[{i}]", v, it) for i, v in enumerate(value)]
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            if arg is type(None) and value is None:
+                return None
+            try:
+                return _check(path, key, value, arg)
+            except ConfigError:
+                continue
+        raise ConfigError(path, key, f"unexpected value {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(path, key, f"expected a table, got {value!r}")
+        return section(path, key, value, tp)  # type: ignore[arg-type]
+    raise ConfigError(path, key, f"unsupported type {tp!r}")
+
+
+def section(path: str, prefix: str, raw: dict[str, Any], cls: type[T]) -> T:
+    """Build dataclass ``cls`` from a TOML table, checking every key and type."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for k, v in raw.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if k not in names or k == "path":
+            known = ", ".join(sorted(n for n in names if n != "path"))
+            raise ConfigError(path, key, f"unknown key (known keys: {known})")
+        kwargs[k] = _check(path, key, v, hints[k])
+    return cls(**kwargs)
+
+
+def parse_config(text: str, path: str = "<string>") -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(path, "<syntax>", f"invalid TOML: {e}") from None
+    cfg = section(path, "", raw, Config)
+    cfg.path = path
+    _validate(cfg)
+    return cfg
+
+
+def load_config(path: str | Path) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(p), "<file>", "no such file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(p), "<file>", "not UTF-8 text") from None
+    return parse_config(text, str(p))
+
+
+def _validate(cfg: Config) -> None:
+    p = cfg.path
+    seen: set[str] = set()
+    for i, a in enumerate(cfg.asterisk):
+        key = f"asterisk[{i}]"
+        if a.name in seen:
+            raise ConfigError(p, f"{key}.name", f"duplicate server name {a.name!r}")
+        seen.add(a.name)
+        if a.auth not in ("md5", "plain"):
+            raise ConfigError(p, f"{key}.auth", f"must be 'md5' or 'plain', not {a.auth!r}")
+        if not 0 < a.port < 65536:
+            raise ConfigError(p, f"{key}.port", f"port {a.port} out of range")
+        if a.ping_interval <= 0 or a.dead_after <= a.ping_interval:
+            raise ConfigError(p, f"{key}.dead_after", "must be greater than ping_interval (> 0)")
+        if not 0 < a.reconnect_min <= a.reconnect_max:
+            raise ConfigError(p, f"{key}.reconnect_min", "must be > 0 and <= reconnect_max")
+        for q, w in a.wrapup_seconds.items():
+            if w < 0:
+                raise ConfigError(p, f"{key}.wrapup_seconds.{q}", "must be >= 0")
+        if a.event_queue_size < 100:
+            raise ConfigError(p, f"{key}.event_queue_size", "must be at least 100")
+    if cfg.daemon.log_format not in ("json", "text"):
+        raise ConfigError(p, "daemon.log_format", "must be 'json' or 'text'")
+    if cfg.daemon.log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError(p, "daemon.log_level", "must be debug, info, warning or error")
+    if not 0 <= cfg.web.port < 65536:  # 0: any free port (printed at start)
+        raise ConfigError(p, "web.port", f"port {cfg.web.port} out of range")
+    if cfg.store.default_country.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(p, "store.default_country", f"unknown region code {cfg.store.default_country!r}")
+    if cfg.store.batch_size < 1:
+        raise ConfigError(p, "store.batch_size", "must be at least 1")
+    if "://" not in cfg.store.url:
+        raise ConfigError(p, "store.url", "must be an SQLAlchemy URL, e.g. sqlite+aiosqlite:///var/cti.db")
+    if cfg.reports.service_level_seconds <= 0:
+        raise ConfigError(p, "reports.service_level_seconds", "must be > 0")

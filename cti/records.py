@@ -1,0 +1,90 @@
+"""The store writer: finished call journeys, written in batches, never lost on a hiccup or at shutdown.
+
+A bus subscriber (this instance's events only) appends every ``CallEnded`` journey to a buffer. The
+writer task writes a batch when ``batch_size`` journeys are waiting or ``flush_interval`` seconds after
+the first one arrived, whichever comes first. A failed write keeps the batch and retries with backoff
+(``record_journeys`` is idempotent by linkedid, so a retry after a half-done write is safe). ``flush()``
+writes everything left; the daemon calls it on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from cti.core.events import CallEnded, DomainEvent
+from cti.core.journey import CallJourney
+
+log = logging.getLogger("cti.records")
+
+
+class JourneyStore(Protocol):
+    async def record_journeys(self, journeys: Sequence[CallJourney]) -> Any: ...
+
+
+class JourneyWriter:
+    def __init__(self, store: JourneyStore, *, batch_size: int = 500, flush_interval: float = 1.0) -> None:
+        self.store = store
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self._pending: collections.deque[CallJourney] = collections.deque()
+        self._arrived = asyncio.Event()
+        self._full = asyncio.Event()
+        self.batches = 0
+        self.rows = 0
+        self.errors = 0
+        self.last_error = ""
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
+        for event in events:
+            if isinstance(event, CallEnded):
+                self._pending.append(event.journey)
+        if self._pending:
+            self._arrived.set()
+            if len(self._pending) >= self.batch_size:
+                self._full.set()
+
+    async def run(self) -> None:
+        delay = 0.5
+        while True:
+            await self._arrived.wait()
+            if len(self._pending) < self.batch_size:
+                try:
+                    async with asyncio.timeout(self.flush_interval):
+                        await self._full.wait()
+                except TimeoutError:
+                    pass
+            try:
+                await self._write_one_batch()
+                delay = 0.5
+            except Exception as e:
+                self.errors += 1
+                self.last_error = str(e)
+                log.warning("writing %d call records failed: %s; retrying in %.1fs", self.pending, e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _write_one_batch(self) -> None:
+        batch = [self._pending[i] for i in range(min(self.batch_size, len(self._pending)))]
+        if batch:
+            await self.store.record_journeys(batch)
+            for _ in batch:
+                self._pending.popleft()
+            self.batches += 1
+            self.rows += len(batch)
+        if len(self._pending) < self.batch_size:
+            self._full.clear()
+        if not self._pending:
+            self._arrived.clear()
+
+    async def flush(self) -> None:
+        """Write everything pending (raises if the store refuses: the caller logs what was lost)."""
+        while self._pending:
+            await self._write_one_batch()

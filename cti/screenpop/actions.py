@@ -1,0 +1,278 @@
+"""Agent and supervisor actions from the consoles, checked against the caller's role, sent over AMI.
+
+The desk turns a websocket command into one or more AMI actions on the right Asterisk server:
+
+=============  ==============================================================================
+ready          ``QueuePause Paused=false`` (after a logout: ``QueueAdd`` to the agent's queues)
+pause          ``QueuePause Paused=true Reason=<reason>`` (every queue)
+logout         ``QueueRemove`` from each of the agent's queues
+hangup         ``Hangup`` of the agent's channel in that call (the caller's if the agent has none)
+transfer       ``BlindTransfer`` of the agent's channel (its bridged peer, the caller, moves) to
+               ``agent_context,<ext>`` / ``queue_context,<queue>`` / ``dial_context,<number>``;
+               ``Redirect`` of the caller's channel when the call is not bridged to the agent
+dial           ``Originate Async=true`` of the agent's interface to ``dial_context,<number>``
+disposition    saved to the customer's history through the store (no AMI)
+=============  ==============================================================================
+
+Rules: an agent acts only for themselves and only on calls that rang them (and that no other agent
+answered); a supervisor may act for any agent and on any call. Every refusal is a ``DeskError`` with a
+code the client gets back.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cti.core.events import AgentState
+from cti.core.ids import AgentId
+from cti.screenpop import protocol as p
+from cti.screenpop.hub import AgentSeat, Hub
+from cti.screenpop.tokens import Identity
+
+log = logging.getLogger("cti.screenpop.actions")
+
+_EXTEN = re.compile(r"^[A-Za-z0-9]+/([^@/;]+)")
+
+
+class DeskError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class AmiActions(Protocol):
+    async def send_action(self, action: dict[str, str]) -> Any: ...
+
+
+class CallChannels(Protocol):
+    """Channel names of a live call, from the call tracker's view."""
+
+    def agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None: ...
+
+    def caller_channel(self, server: str, linkedid: str) -> str | None: ...
+
+
+class DispositionStore(Protocol):
+    async def save_disposition(self, linkedid: str, agent: str, disposition: str, notes: str) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Contexts:
+    agent: str = "deliver"  # Exten = the agent's extension
+    queue: str = "inbound"  # Exten = the queue name
+    dial: str = "pstn"  # Exten = the number
+
+
+def reply_ok(reply: Any) -> tuple[bool, str]:
+    """(success, Asterisk's message) of an AMI reply (a Message, or a list reply with ``ok``)."""
+    ok = getattr(reply, "ok", None)
+    if isinstance(ok, bool):
+        return ok, ""
+    get = getattr(reply, "get", None)
+    if get is None:
+        return False, "no reply"
+    response = (get("Response") or "").lower()
+    return response in ("success", "follows", "goodbye"), get("Message") or ""
+
+
+def extension_of(interface: str) -> str | None:
+    m = _EXTEN.match(interface)
+    return m.group(1) if m else None
+
+
+class Desk:
+    def __init__(
+        self,
+        hub: Hub,
+        servers: Callable[[str], AmiActions | None],
+        channels: CallChannels,
+        store: DispositionStore,
+        contexts: Contexts | None = None,
+    ) -> None:
+        self.hub = hub
+        self.servers = servers
+        self.channels = channels
+        self.store = store
+        self.contexts = contexts or Contexts()
+        self.actions_sent = 0
+        self.actions_failed = 0
+
+    async def run(self, identity: Identity, cmd: p.Command) -> dict[str, Any]:
+        """Carry out ``cmd``; returns the ``result`` message. Raises DeskError when refused or failed."""
+        match cmd:
+            case p.Ready(agent=agent):
+                return await self._ready(identity, self._for(identity, agent))
+            case p.Pause(agent=agent, reason=reason):
+                seat_agent = self._for(identity, agent)
+                seat = self._seat(seat_agent)
+                await self._ami(
+                    seat.server,
+                    {"Action": "QueuePause", "Interface": seat.interface, "Paused": "true", "Reason": reason},
+                )
+                return {"agent": seat_agent, "state": "paused", "reason": reason}
+            case p.Logout(agent=agent):
+                seat_agent = self._for(identity, agent)
+                seat = self._seat(seat_agent)
+                if not seat.queues:
+                    raise DeskError("not_member", f"{seat_agent} is in no queue")
+                for queue in seat.queues:
+                    await self._ami(
+                        seat.server, {"Action": "QueueRemove", "Queue": queue, "Interface": seat.interface}
+                    )
+                return {"agent": seat_agent, "state": "logged_out"}
+            case p.Hangup(linkedid=lid):
+                server, agent = self._call(identity, lid)
+                channel = (self.channels.agent_channel(server, lid, agent) if agent else None) or (
+                    self.channels.caller_channel(server, lid)
+                )
+                if channel is None:
+                    raise DeskError("no_channel", "the call has no live channel")
+                await self._ami(server, {"Action": "Hangup", "Channel": channel})
+                return {"linkedid": lid}
+            case p.Transfer(linkedid=lid, to=to, target=target):
+                return await self._transfer(identity, lid, to, target)
+            case p.Dial(number=number):
+                if identity.agent is None:
+                    raise DeskError("forbidden", "only an agent seat can dial")
+                seat = self._seat(identity.agent)
+                action_id = str(uuid.uuid4())
+                self.hub.originates[action_id] = identity.agent
+                try:
+                    await self._ami(
+                        seat.server,
+                        {
+                            "Action": "Originate",
+                            "Channel": seat.interface,
+                            "Context": self.contexts.dial,
+                            "Exten": number,
+                            "Priority": "1",
+                            "Async": "true",
+                            "Timeout": "30000",
+                            "CallerID": f'"{identity.agent}" <{number}>',
+                            "ChannelId": action_id,
+                        },
+                    )
+                except DeskError:
+                    self.hub.originates.pop(action_id, None)
+                    raise
+                return {"number": number, "channel_id": action_id}
+            case p.Disposition(linkedid=lid, disposition=disposition, notes=notes):
+                if not self.hub.may_disposition(identity, lid):
+                    raise DeskError("forbidden", "not one of your calls")
+                agent = identity.agent or identity.username
+                try:
+                    await self.store.save_disposition(lid, agent, disposition, notes)
+                except Exception as e:
+                    log.warning("disposition for %s not saved: %s", lid, e)
+                    raise DeskError("store_failed", "the disposition could not be saved") from None
+                view = self.hub.calls.get(lid)  # type: ignore[call-overload]
+                if view is not None and self.hub.directory is not None:
+                    self.hub.directory.forget(view.number)
+                return {"linkedid": lid, "disposition": disposition}
+            case _:
+                raise DeskError("unknown_type", f"{type(cmd).__name__} is not an action")
+
+    def _for(self, identity: Identity, agent: str | None) -> AgentId:
+        if identity.supervisor:
+            if agent is None:
+                raise DeskError("bad_field", "a supervisor names the 'agent' to act for")
+            return AgentId(agent)
+        if agent is not None and agent != identity.agent:
+            raise DeskError("forbidden", "an agent acts only for themselves")
+        assert identity.agent is not None
+        return identity.agent
+
+    def _seat(self, agent: AgentId) -> AgentSeat:
+        seat = self.hub.seats.get(agent)
+        if seat is None:
+            raise DeskError("unknown_agent", f"no queue membership known for {agent}")
+        return seat
+
+    def _call(self, identity: Identity, lid: str) -> tuple[str, AgentId | None]:
+        if not self.hub.may_act_on(identity, lid):
+            raise DeskError("forbidden", "not one of your calls")
+        view = self.hub.calls.get(lid)  # type: ignore[call-overload]
+        if view is None:
+            raise DeskError("no_call", "no such live call")
+        agent = identity.agent if not identity.supervisor else view.agent
+        return view.server, agent
+
+    async def _ready(self, identity: Identity, agent: AgentId) -> dict[str, Any]:
+        seat = self._seat(agent)
+        if seat.state is AgentState.LOGGED_OUT:
+            if not seat.queues:
+                raise DeskError("not_member", f"{agent} has no queue to log in to")
+            for queue in seat.queues:
+                await self._ami(
+                    seat.server,
+                    {
+                        "Action": "QueueAdd",
+                        "Queue": queue,
+                        "Interface": seat.interface,
+                        "MemberName": agent,
+                        "Paused": "false",
+                    },
+                )
+        else:
+            await self._ami(
+                seat.server, {"Action": "QueuePause", "Interface": seat.interface, "Paused": "false"}
+            )
+        return {"agent": agent, "state": "available"}
+
+    async def _transfer(self, identity: Identity, lid: str, to: str, target: str) -> dict[str, Any]:
+        server, agent = self._call(identity, lid)
+        if to == "agent":
+            seat = self.hub.seats.get(AgentId(target))
+            exten = extension_of(seat.interface) if seat else None
+            if exten is None:
+                raise DeskError("unknown_agent", f"no extension known for {target}")
+            context = self.contexts.agent
+        elif to == "queue":
+            known = set(self.hub.board.queues) | {q for s in self.hub.seats.values() for q in s.queues}
+            if target not in known:
+                raise DeskError("unknown_queue", f"no queue named {target}")
+            context, exten = self.contexts.queue, target
+        else:
+            context, exten = self.contexts.dial, target
+        channel = self.channels.agent_channel(server, lid, agent) if agent else None
+        if channel is not None:
+            await self._ami(
+                server, {"Action": "BlindTransfer", "Channel": channel, "Context": context, "Exten": exten}
+            )
+        else:
+            caller = self.channels.caller_channel(server, lid)
+            if caller is None:
+                raise DeskError("no_channel", "the call has no live channel")
+            await self._ami(
+                server,
+                {
+                    "Action": "Redirect",
+                    "Channel": caller,
+                    "Context": context,
+                    "Exten": exten,
+                    "Priority": "1",
+                },
+            )
+        return {"linkedid": lid, "to": to, "target": target}
+
+    async def _ami(self, server: str, action: dict[str, str]) -> None:
+        link = self.servers(server)
+        if link is None:
+            raise DeskError("no_server", f"Asterisk server {server!r} is not handled by this instance")
+        try:
+            reply = await link.send_action(action)
+        except Exception as e:
+            self.actions_failed += 1
+            log.warning("AMI %s on %s failed: %s", action.get("Action"), server, e)
+            raise DeskError("ami_failed", f"{action.get('Action')} failed: {e}") from None
+        ok, message = reply_ok(reply)
+        if not ok:
+            self.actions_failed += 1
+            raise DeskError("ami_refused", f"Asterisk refused {action.get('Action')}: {message}")
+        self.actions_sent += 1

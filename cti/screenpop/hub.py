@@ -1,0 +1,468 @@
+"""The hub: domain events in, per-client JSON messages out, with sequence numbers, roles and resume.
+
+Theory of operation
+1. Everything runs on the event loop's one thread; the bus calls ``on_events`` synchronously. Nothing
+   here awaits, so the AMI pump is never slowed by the consoles.
+2. An outgoing message is encoded once, stamped with the next sequence number, kept in the resume log
+   for ``resume_window`` seconds, and offered to every client allowed to see it: supervisors see every
+   message; an agent sees only messages addressed to their own member name (their pops, updates of
+   calls that rang them, their own state).
+3. Each client has a bounded buffer drained by its own writer task. Offering never waits: a client whose
+   buffer is full is disconnected ("too slow") and everyone else carries on.
+4. Screen pops need the store. On ``AgentRinging`` the hub asks the caller directory; on a cache miss it
+   opens a *gate* for that call: later events of the same call wait behind the pop (so no client sees
+   "answered" before the pop), other calls flow freely. When the lookup finishes (or times out) the pop
+   is sent and the gated events are replayed in order.
+5. A reconnecting client sends the session id and the last sequence number it saw. If the session is
+   this one and nothing it could have missed has left the log, it gets exactly the messages it missed;
+   otherwise it gets a fresh snapshot and ``resync: true``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import phonenumbers
+
+from cti.core.events import (
+    AgentRinging,
+    AgentRingNoAnswer,
+    AgentState,
+    AgentStateChanged,
+    CallAnswered,
+    CallEnded,
+    CallHoldChanged,
+    CallTransferred,
+    DomainEvent,
+    OriginateFinished,
+    Resynced,
+    StreamProblem,
+    UserEventRaised,
+)
+from cti.core.ids import AgentId, LinkedId
+from cti.screenpop.directory import CallerCard, CallerDirectory
+from cti.screenpop.live import Changes, LiveBoard
+from cti.screenpop.protocol import VERSION, encode
+from cti.screenpop.tokens import Identity
+
+CLOSE_TOO_SLOW = 4008
+# UserEvent headers a dialer raises on an outbound call (dialplan: UserEvent(CtiLead,Campaign: x,LeadId: n))
+_LEAD_KEYS = frozenset({"Campaign", "LeadId", "LeadName", "Script"})
+RECENT_CALLS = 50  # calls an agent may still disposition after they ended
+
+
+@functools.lru_cache(maxsize=4096)
+def _e164(number: str, country: str) -> str | None:
+    """The caller's number in E.164, when the store did not say (unknown callers, a failed lookup)."""
+    try:
+        parsed = phonenumbers.parse(number, country)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class Client:
+    """One websocket connection's outbox. The server's writer task drains ``queue``."""
+
+    def __init__(self, identity: Identity, buffer: int) -> None:
+        self.identity = identity
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=buffer)
+        self.closing: tuple[int, str] | None = None
+        self.dead = asyncio.Event()
+        self.last_seq = 0
+
+    def offer(self, text: str) -> bool:
+        if self.closing is not None:
+            return False
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.kill(CLOSE_TOO_SLOW, f"too slow: more than {self.queue.maxsize} messages waiting")
+            return False
+        return True
+
+    def kill(self, code: int, reason: str) -> None:
+        if self.closing is None:
+            self.closing = (code, reason)
+            self.dead.set()
+
+
+@dataclass(slots=True)
+class _Logged:
+    seq: int
+    t: float
+    text: str
+    audience: frozenset[AgentId] | None  # None: supervisors only
+
+
+@dataclass(slots=True)
+class CallView:
+    """What the hub knows of a live call: enough to route its updates and authorise agent actions."""
+
+    linkedid: LinkedId
+    server: str
+    uniqueid: str
+    number: str = ""
+    agents: set[AgentId] = field(default_factory=set)  # every agent it rang
+    agent: AgentId | None = None  # the one who answered
+    state: str = "ringing"
+    pops: dict[AgentId, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AgentSeat:
+    server: str
+    interface: str
+    queues: tuple[str, ...] = ()
+    state: AgentState = AgentState.LOGGED_OUT
+
+
+class Hub:
+    def __init__(
+        self,
+        *,
+        board: LiveBoard,
+        directory: CallerDirectory | None = None,
+        resume_window: float = 120.0,
+        client_buffer: int = 1000,
+        default_country: str = "US",
+        clock: Callable[[], float] = time.monotonic,
+        log_limit: int = 200_000,
+    ) -> None:
+        self.session = uuid.uuid4().hex
+        self.board = board
+        self.directory = directory
+        self.resume_window = resume_window
+        self.client_buffer = client_buffer
+        self.default_country = default_country
+        self._clock = clock
+        self.seq = 0
+        self._log: collections.deque[_Logged] = collections.deque(maxlen=log_limit)
+        self._supervisors: set[Client] = set()
+        self._agents: dict[AgentId, set[Client]] = {}
+        self.calls: dict[LinkedId, CallView] = {}
+        self.recent: dict[AgentId, collections.deque[LinkedId]] = {}
+        self.seats: dict[AgentId, AgentSeat] = {}
+        self._gates: dict[LinkedId, list[DomainEvent]] = {}
+        self.leads: dict[LinkedId, dict[str, str]] = {}  # outbound calls: what the dialer said about them
+        self.originates: dict[str, AgentId] = {}  # ChannelId of a console's Originate -> the agent
+        self.pops_sent = 0
+        self.messages_sent = 0
+        self.clients_dropped = 0
+
+    # ---- clients -------------------------------------------------------------------------------------
+    @property
+    def client_count(self) -> int:
+        return len(self._supervisors) + sum(len(s) for s in self._agents.values())
+
+    def attach(self, client: Client) -> None:
+        """Register a client: from now on it gets the messages its identity may see."""
+        ident = client.identity
+        if ident.supervisor:
+            self._supervisors.add(client)
+        elif ident.agent is not None:
+            self._agents.setdefault(ident.agent, set()).add(client)
+
+    def clients(self) -> list[Client]:
+        return [*self._supervisors, *(c for cs in self._agents.values() for c in cs)]
+
+    def detach(self, client: Client) -> None:
+        self._supervisors.discard(client)
+        ident = client.identity
+        if ident.agent is not None and ident.agent in self._agents:
+            self._agents[ident.agent].discard(client)
+            if not self._agents[ident.agent]:
+                del self._agents[ident.agent]
+
+    def _visible(self, identity: Identity, audience: frozenset[AgentId] | None) -> bool:
+        return identity.supervisor or (audience is not None and identity.agent in audience)
+
+    def missed(
+        self, identity: Identity, session: str | None, last_seq: int | None, limit: int
+    ) -> list[str] | None:
+        """The messages after ``last_seq`` that ``identity`` may see, or None when they cannot all be given
+        (another session, a sequence number from the future, pruned from the log, or more than ``limit``)."""
+        if session != self.session or last_seq is None or last_seq > self.seq:
+            return None
+        self._prune()
+        first = self._log[0].seq if self._log else self.seq + 1
+        if last_seq + 1 < first:
+            return None  # some of what it missed is gone
+        out: list[str] = []
+        for item in self._log:
+            if item.seq > last_seq and self._visible(identity, item.audience):
+                out.append(item.text)
+                if len(out) > limit:
+                    return None
+        return out
+
+    def _prune(self) -> None:
+        horizon = self._clock() - self.resume_window
+        while self._log and self._log[0].t < horizon:
+            self._log.popleft()
+
+    def snapshot(self, identity: Identity) -> dict[str, Any]:
+        """What a client sees on (re)connecting without a usable resume: the present state."""
+        calls = [
+            pop
+            for view in self.calls.values()
+            for agent, pop in view.pops.items()
+            if identity.supervisor or agent == identity.agent
+        ]
+        if identity.supervisor:
+            queues = [self.board.queue_figures(q) for q in sorted(self.board.queues)]
+            agents = [self.board.agent_figures(a) for a in sorted(self.board.agents)]
+        else:
+            queues = []
+            agents = [self.board.agent_figures(a) for a in (identity.agent,) if a in self.board.agents]
+        return {
+            "type": "snapshot",
+            "v": VERSION,
+            "seq": self.seq,
+            "calls": calls,
+            "queues": queues,
+            "agents": agents,
+        }
+
+    # ---- outgoing ------------------------------------------------------------------------------------
+    def _emit(self, message: dict[str, Any], audience: Iterable[AgentId] | None) -> None:
+        self.seq += 1
+        message["seq"] = self.seq
+        text = encode(message)
+        who = frozenset(audience) if audience is not None else None
+        self._log.append(_Logged(self.seq, self._clock(), text, who))
+        if len(self._log) % 256 == 0:
+            self._prune()
+        for client in list(self._supervisors):
+            self._send(client, text)
+        for agent in who or ():
+            for client in list(self._agents.get(agent, ())):
+                self._send(client, text)
+
+    def _send(self, client: Client, text: str) -> None:
+        if client.offer(text):
+            self.messages_sent += 1
+        elif client.closing is not None and client.closing[0] == CLOSE_TOO_SLOW:
+            self.clients_dropped += 1
+            self.detach(client)
+
+    # ---- incoming domain events ----------------------------------------------------------------------
+    def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
+        changes = Changes()
+        for event in events:
+            self._handle(event, changes)
+        if changes:
+            self._push_board(changes)  # once per batch: a burst of events costs one row per queue
+
+    def _linkedid(self, event: DomainEvent) -> LinkedId | None:
+        if isinstance(event, CallEnded):
+            return event.journey.linkedid
+        lid = getattr(event, "linkedid", None)
+        return LinkedId(lid) if isinstance(lid, str) else None
+
+    def _handle(self, event: DomainEvent, changes: Changes) -> None:
+        lid = self._linkedid(event)
+        if lid is not None and lid in self._gates:
+            self._gates[lid].append(event)
+            return
+        applied = self.board.apply(event)
+        changes.queues |= applied.queues
+        changes.agents |= applied.agents
+        match event:
+            case AgentRinging():
+                self._ringing(event)
+            case AgentRingNoAnswer(agent=agent):
+                self._call_update(
+                    event.linkedid, "missed", {"agent": agent, "ring_seconds": event.ring_seconds}, only=agent
+                )
+                view = self.calls.get(event.linkedid)
+                if view is not None:
+                    view.pops.pop(agent, None)
+            case CallAnswered(agent=agent):
+                view = self.calls.get(event.linkedid)
+                if view is not None:
+                    view.agent, view.state = agent, "answered"
+                    for other in list(view.pops):
+                        if other != agent:
+                            view.pops.pop(other)
+                self._call_update(
+                    event.linkedid,
+                    "answered",
+                    {"agent": agent, "queue": event.queue, "waited_seconds": event.waited_seconds},
+                )
+            case CallHoldChanged(on_hold=on_hold):
+                self._call_update(event.linkedid, "held" if on_hold else "resumed", {})
+            case CallTransferred():
+                self._call_update(
+                    event.linkedid,
+                    "transferred",
+                    {"agent": event.agent, "target": event.target, "kind": event.kind},
+                )
+            case CallEnded(journey=journey):
+                self._call_update(journey.linkedid, "ended", {"journey": journey.to_json()})
+                self.calls.pop(journey.linkedid, None)
+                self.leads.pop(journey.linkedid, None)
+            case UserEventRaised(linkedid=lid_, headers=headers) if lid_ is not None and _LEAD_KEYS & set(
+                headers
+            ):
+                lead = self.leads.setdefault(lid_, {})
+                lead.update({k.lower(): v for k, v in headers.items() if k in _LEAD_KEYS})
+            case AgentStateChanged():
+                self.seats[event.agent] = AgentSeat(
+                    event.server,
+                    event.interface,
+                    tuple(event.queues) or self._queues_of(event.agent),
+                    event.state,
+                )
+            case OriginateFinished(channel_id=channel_id):
+                agent = self.originates.pop(channel_id, None)
+                if agent is not None:  # a console's click-to-call; other originates are not news
+                    self._emit(
+                        {
+                            "type": "dial_result",
+                            "channel_id": channel_id,
+                            "outcome": event.outcome,
+                            "reason_code": event.reason_code,
+                            "linkedid": event.linkedid,
+                        },
+                        (agent,),
+                    )
+            case Resynced() | StreamProblem():
+                self._emit(
+                    {
+                        "type": "notice",
+                        "event": type(event).__name__,
+                        "server": event.server,
+                        "at": event.at,
+                        "detail": self._notice(event),
+                    },
+                    None,
+                )
+            case _:
+                pass
+
+    def _queues_of(self, agent: AgentId) -> tuple[str, ...]:
+        seat = self.seats.get(agent)
+        return seat.queues if seat else ()
+
+    def _notice(self, event: DomainEvent) -> str:
+        if isinstance(event, Resynced):
+            return f"state rebuilt after {event.reason}: {event.channels} channels, {event.queues} queues"
+        if isinstance(event, StreamProblem):
+            return event.problem
+        return ""
+
+    def _push_board(self, changes: Changes) -> None:
+        for q in sorted(changes.queues):
+            self._emit({"type": "queue", **self.board.queue_figures(q)}, None)
+        for a in sorted(changes.agents):
+            self._emit({"type": "agent_state", **self.board.agent_figures(a)}, (a,))
+
+    def _call_update(
+        self, lid: LinkedId, event: str, extra: dict[str, Any], only: AgentId | None = None
+    ) -> None:
+        view = self.calls.get(lid)
+        audience: set[AgentId] = set(view.agents) if view is not None else set()
+        if only is not None:
+            audience = {only}
+        if view is not None and event != "missed":
+            view.state = "held" if event == "held" else ("answered" if event == "resumed" else event)
+        message = {"type": "call", "event": event, "linkedid": lid, **extra}
+        self._emit(message, audience)
+
+    def _remember(self, agent: AgentId, lid: LinkedId) -> None:
+        recent = self.recent.setdefault(agent, collections.deque(maxlen=RECENT_CALLS))
+        if lid not in recent:
+            recent.append(lid)
+
+    def may_act_on(self, identity: Identity, lid: str) -> bool:
+        if identity.supervisor:
+            return True
+        view = self.calls.get(LinkedId(lid))
+        if view is not None and identity.agent in view.agents:
+            return view.agent is None or view.agent == identity.agent
+        return False
+
+    def may_disposition(self, identity: Identity, lid: str) -> bool:
+        if identity.supervisor:
+            return True
+        return identity.agent is not None and LinkedId(lid) in self.recent.get(identity.agent, ())
+
+    # ---- screen pops ---------------------------------------------------------------------------------
+    def _ringing(self, event: AgentRinging) -> None:
+        view = self.calls.get(event.linkedid)
+        if view is None:
+            view = self.calls[event.linkedid] = CallView(
+                event.linkedid, event.server, event.uniqueid, event.caller.number
+            )
+        view.agents.add(event.agent)
+        self._remember(event.agent, event.linkedid)
+        number = event.caller.number
+        card: CallerCard | None
+        if self.directory is None or not number:
+            card = CallerCard("not_found", {})
+        else:
+            card = self.directory.cached(number)
+        if card is None:
+            assert self.directory is not None
+            self._gates[event.linkedid] = []
+            self.directory.request(number, functools.partial(self._looked_up, event))
+            return
+        self._pop(event, card)
+
+    def _looked_up(self, event: AgentRinging, card: CallerCard) -> None:
+        self._pop(event, card)
+        held = self._gates.pop(event.linkedid, [])
+        self.on_events(held)
+
+    def _lead(self, event: AgentRinging) -> dict[str, str] | None:
+        lead = self.leads.get(event.linkedid)
+        if not lead:
+            return None
+        return {k: v for k, v in lead.items() if k != "script"}
+
+    def normalize(self, number: str) -> str | None:
+        return _e164(number, self.default_country)
+
+    def _pop(self, event: AgentRinging, card: CallerCard) -> None:
+        data = card.data
+        pop: dict[str, Any] = {
+            "type": "screenpop",
+            "v": VERSION,
+            "at": event.at,
+            "agent": event.agent,
+            "call": {
+                "linkedid": event.linkedid,
+                "uniqueid": event.uniqueid,
+                "server": event.server,
+                "queue": event.queue,
+                "waited_seconds": round(event.waited_seconds, 3),
+                "did": event.did,
+                "direction": event.direction.value,
+            },
+            "caller": {
+                "number": event.caller.number,
+                "normalized": data.get("normalized") or self.normalize(event.caller.number),
+                "name": event.caller.name,
+            },
+            "lookup": card.status,
+            "customers": data.get("customers") or [],
+            "number_do_not_call": data.get("number_do_not_call"),
+            "recent_calls": data.get("recent_calls") or [],
+            "lead": self._lead(event) or data.get("lead"),
+            "script": self.leads.get(event.linkedid, {}).get("script") or data.get("script"),
+        }
+        view = self.calls.get(event.linkedid)
+        if view is not None and view.state != "ended":
+            view.pops[event.agent] = pop
+        self.pops_sent += 1
+        self._emit(pop, (event.agent,))

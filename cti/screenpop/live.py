@@ -1,0 +1,182 @@
+"""The supervisor's live board: per queue and per agent figures, maintained from domain events. Pure.
+
+The figures are the ones `cti report` prints, computed by the same code (cti/reports/metrics.py): a
+``QueueRollup`` per queue and one ``AgentRollup`` are fed every finished queue leg (from ``CallEnded``).
+A caller who has left the queue but whose call is still going (answered, talking) already counts: the
+board keeps that leg as *pending* and adds it to a copy of the rollup when it reports, so "answered"
+and "abandoned" move the moment the caller leaves the queue, and the finished leg replaces the pending
+one when the call ends.
+
+``apply(event)`` updates the board and says what changed (which queues, which agents), so the hub pushes
+only those rows to supervisors (deltas, not polling). "Today" is the local calendar day of the event
+time; the counters reset when the first event of a new day arrives.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cti.core.events import (
+    AgentState,
+    AgentStateChanged,
+    CallAnswered,
+    CallEnded,
+    CallLeftQueue,
+    CallQueued,
+    DomainEvent,
+)
+from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
+from cti.core.journey import QueueLeg
+from cti.reports.metrics import AgentRollup, QueueRollup
+
+
+@dataclass(slots=True)
+class QueueLive:
+    name: QueueName
+    rollup: QueueRollup
+    waiting: dict[UniqueId, float] = field(default_factory=dict)  # waiting channel -> entered at
+    pending: dict[tuple[LinkedId, UniqueId], QueueLeg] = field(default_factory=dict)  # left, call not ended
+    states: dict[str, int] = field(default_factory=dict)  # agent state -> members in it (kept incrementally)
+
+
+@dataclass(slots=True)
+class AgentLive:
+    agent: AgentId
+    state: AgentState
+    since: float
+    reason: str = ""
+    queues: tuple[QueueName, ...] = ()
+    server: str = ""
+
+
+@dataclass(slots=True)
+class Changes:
+    queues: set[QueueName] = field(default_factory=set)
+    agents: set[AgentId] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.queues or self.agents)
+
+
+def _day(at: float) -> dt.date:
+    return dt.datetime.fromtimestamp(at).date()
+
+
+class LiveBoard:
+    def __init__(self, threshold: Callable[[str], float]) -> None:
+        self._threshold = threshold
+        self.queues: dict[QueueName, QueueLive] = {}
+        self.agents: dict[AgentId, AgentLive] = {}
+        self.agent_rollup = AgentRollup()
+        self.day: dt.date | None = None
+
+    def _queue(self, name: QueueName) -> QueueLive:
+        q = self.queues.get(name)
+        if q is None:
+            q = self.queues[name] = QueueLive(name, QueueRollup(name, self._threshold(name)))
+        return q
+
+    def _roll_day(self, at: float, changes: Changes) -> None:
+        day = _day(at)
+        if self.day is None:
+            self.day = day
+        elif day > self.day:
+            self.day = day
+            for q in self.queues.values():
+                q.rollup = QueueRollup(q.name, self._threshold(q.name))
+                q.pending.clear()
+                changes.queues.add(q.name)
+            self.agent_rollup = AgentRollup()
+            changes.agents.update(self.agents)
+
+    def apply(self, event: DomainEvent) -> Changes:
+        changes = Changes()
+        self._roll_day(event.at, changes)
+        match event:
+            case CallQueued(queue=queue, uniqueid=uid, at=at):
+                self._queue(queue).waiting[uid] = at
+                changes.queues.add(queue)
+            case CallLeftQueue(queue=queue, uniqueid=uid, outcome=outcome, waited_seconds=waited, at=at):
+                q = self._queue(queue)
+                entered = q.waiting.pop(uid, at - waited)
+                q.pending[(event.linkedid, uid)] = QueueLeg(
+                    queue, uid, entered, 0, left_at=at, outcome=outcome, wait_seconds=waited
+                )
+                changes.queues.add(queue)
+            case CallAnswered(queue=queue, agent=agent, uniqueid=uid) if queue is not None:
+                leg = self._queue(queue).pending.get((event.linkedid, uid))
+                if leg is not None:
+                    leg.agent = agent
+            case CallEnded(journey=journey):
+                for leg in journey.queue_legs:
+                    q = self._queue(leg.queue)
+                    q.waiting.pop(leg.uniqueid, None)
+                    q.pending.pop((journey.linkedid, leg.uniqueid), None)
+                    if leg.outcome is not None and _day(leg.entered_at) == self.day:
+                        q.rollup.add(leg)
+                        self.agent_rollup.add(leg)
+                        if leg.agent in self.agents:
+                            changes.agents.add(leg.agent)
+                    changes.queues.add(leg.queue)
+                for q in self.queues.values():  # legs the journey no longer lists (merged calls)
+                    for key in [k for k in q.pending if k[0] == journey.linkedid]:
+                        del q.pending[key]
+            case AgentStateChanged(agent=agent, state=state, at=at, reason=reason, queues=queues):
+                a = self.agents.get(agent)
+                if a is None:
+                    a = self.agents[agent] = AgentLive(agent, state, at, reason, queues, event.server)
+                    self._count(a, +1, changes)
+                else:
+                    self._count(a, -1, changes)
+                    if a.state is not state:
+                        a.since = at
+                    a.state, a.reason = state, reason
+                    if queues:
+                        a.queues = queues
+                    self._count(a, +1, changes)
+                changes.agents.add(agent)
+            case _:
+                pass
+        return changes
+
+    def _count(self, a: AgentLive, delta: int, changes: Changes) -> None:
+        key = a.state.value
+        for name in a.queues:
+            q = self._queue(name)
+            n = q.states.get(key, 0) + delta
+            if n:
+                q.states[key] = n
+            else:
+                q.states.pop(key, None)
+            if delta > 0:
+                changes.queues.add(name)
+
+    def queue_figures(self, name: QueueName) -> dict[str, Any]:
+        q = self._queue(name)
+        rollup = q.rollup
+        if q.pending:
+            rollup = copy.copy(rollup)
+            for leg in q.pending.values():
+                rollup.add(leg)
+        return {
+            **rollup.stats().to_json(),
+            "waiting": len(q.waiting),
+            "oldest_waiting_since": min(q.waiting.values()) if q.waiting else None,
+            "agents": dict(sorted(q.states.items())),
+        }
+
+    def agent_figures(self, agent: AgentId) -> dict[str, Any]:
+        a = self.agents[agent]
+        stats = self.agent_rollup.stats(agent).to_json()
+        return {
+            **stats,
+            "agent": a.agent,
+            "state": a.state.value,
+            "since": a.since,
+            "reason": a.reason,
+            "queues": list(a.queues),
+        }

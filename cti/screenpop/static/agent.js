@@ -1,0 +1,162 @@
+// The agent console: screen pops, call and state controls, disposition. Text only (textContent).
+"use strict";
+(() => {
+  const { el, duration } = cti;
+  const pops = new Map(); // linkedid -> {card, msg, state}
+  let me = null;
+
+  const session = new cti.Session("agent", onMessage, cti.status);
+
+  function logEvent(text) {
+    const list = document.getElementById("events");
+    list.prepend(el("li", {}, el("time", {}, new Date().toLocaleTimeString()), " ", text));
+    while (list.children.length > 30) list.lastChild.remove();
+  }
+
+  async function act(command, label) {
+    const out = document.getElementById("action-result");
+    out.textContent = `${label}…`;
+    const reply = await session.send(command);
+    out.textContent = reply.type === "error" ? `${label}: ${reply.message}` : `${label}: done`;
+    out.className = reply.type === "error" ? "error" : "muted";
+    return reply;
+  }
+
+  function setState(figures) {
+    const badge = document.getElementById("state");
+    const reason = figures.reason ? ` (${figures.reason})` : "";
+    badge.textContent = `${figures.state.replace("_", " ")}${reason}`;
+    badge.dataset.state = figures.state;
+  }
+
+  function customerCard(c) {
+    const complaints = c.open_complaints || c.complaints || [];
+    const history = c.last_interactions || c.interactions || c.history || [];
+    const dnc = c.do_not_call === true || c.dnc === true;
+    return el("article", { class: "customer" },
+      el("h4", {}, c.name || c.full_name || "Customer", " ",
+        c.tier ? el("span", { class: `tier tier-${String(c.tier).toLowerCase()}` }, `tier ${c.tier}`) : null,
+        dnc ? el("span", { class: "dnc" }, "do not call") : null),
+      el("dl", {},
+        c.owner ? [el("dt", {}, "Owner"), el("dd", {}, c.owner)] : null,
+        c.id !== undefined ? [el("dt", {}, "Customer"), el("dd", {}, String(c.id))] : null,
+        c.email ? [el("dt", {}, "Email"), el("dd", {}, c.email)] : null),
+      complaints.length ? el("div", { class: "complaints" },
+        el("h5", {}, `Open complaints (${complaints.length})`),
+        el("ul", {}, complaints.map((t) => el("li", {}, t.subject || t.title || t.summary || JSON.stringify(t))))) : null,
+      history.length ? el("div", { class: "history" },
+        el("h5", {}, "Last interactions"),
+        el("ul", {}, history.map((h) => el("li", {},
+          h.at || h.started_at ? el("time", {}, new Date((h.at || h.started_at) * 1000).toLocaleString()) : null, " ",
+          [h.kind || h.direction, h.outcome, h.agent, h.disposition, h.notes].filter(Boolean).join(" · "))))) : null);
+  }
+
+  function popCard(msg) {
+    const call = msg.call, caller = msg.caller;
+    const lid = call.linkedid;
+    const stateLine = el("p", { class: "call-state" }, "ringing");
+    const target = el("input", { name: "target", placeholder: "agent, queue or number", "aria-label": "transfer target" });
+    const kind = el("select", { name: "to", "aria-label": "transfer to" },
+      el("option", { value: "agent" }, "agent"), el("option", { value: "queue" }, "queue"),
+      el("option", { value: "number" }, "number"));
+    const disposition = el("select", { name: "disposition", "aria-label": "disposition" },
+      ["resolved", "follow-up", "sale", "complaint", "wrong number", "no answer"].map((d) => el("option", { value: d }, d)));
+    const notes = el("textarea", { name: "notes", rows: 3, maxlength: 4000, placeholder: "notes", "aria-label": "notes" });
+    const customers = msg.customers || [];
+    const card = el("article", { class: "card pop", dataset: { linkedid: lid } },
+      el("header", {},
+        el("h3", { class: "caller-name" }, caller.name || "(no name)"),
+        el("span", { class: "caller-number" }, caller.number || "(no number)"),
+        caller.normalized && caller.normalized !== caller.number ? el("span", { class: "muted" }, ` ${caller.normalized}`) : null),
+      el("p", { class: "call-meta" },
+        `${call.direction} · queue ${call.queue || "–"} · DID ${call.did || "–"} · waited ${duration(call.waited_seconds)}`),
+      stateLine,
+      msg.lookup === "unavailable" ? el("p", { class: "warn" }, "customer lookup unavailable") : null,
+      customers.length ? customers.map(customerCard) : el("p", { class: "muted" }, msg.lookup === "found" ? "" : "unknown caller"),
+      msg.lead ? el("div", { class: "lead" }, el("h4", {}, "Lead"), el("pre", {}, JSON.stringify(msg.lead, null, 2))) : null,
+      msg.script ? el("div", { class: "script" }, el("h4", {}, "Script"), el("p", {}, String(msg.script))) : null,
+      el("div", { class: "call-controls" },
+        el("button", { type: "button", class: "danger", onclick: () => act({ type: "hangup", linkedid: lid }, "hang up") }, "Hang up"),
+        kind, target,
+        el("button", { type: "button", onclick: () => act({ type: "transfer", linkedid: lid, to: kind.value, target: target.value.trim() }, "transfer") }, "Transfer")),
+      el("form", { class: "disposition", onsubmit: async (ev) => {
+          ev.preventDefault();
+          const r = await act({ type: "disposition", linkedid: lid, disposition: disposition.value, notes: notes.value }, "disposition");
+          if (r.type === "result") { card.dataset.saved = "yes"; stateLine.textContent += " · disposition saved"; }
+        } },
+        disposition, notes, el("button", { type: "submit" }, "Save disposition"),
+        el("button", { type: "button", class: "secondary", onclick: () => dismiss(lid) }, "Close")));
+    return { card, stateLine };
+  }
+
+  function dismiss(lid) {
+    const p = pops.get(lid);
+    if (p) p.card.remove();
+    pops.delete(lid);
+    document.getElementById("no-call").hidden = pops.size > 0;
+  }
+
+  function showPop(msg) {
+    const lid = msg.call.linkedid;
+    if (pops.has(lid)) pops.get(lid).card.remove();
+    const p = popCard(msg);
+    pops.set(lid, { ...p, msg });
+    document.getElementById("pops").prepend(p.card);
+    document.getElementById("no-call").hidden = true;
+    logEvent(`call from ${msg.caller.name || msg.caller.number || "unknown"}`);
+  }
+
+  function callUpdate(msg) {
+    const p = pops.get(msg.linkedid);
+    const words = {
+      answered: msg.agent && me && msg.agent !== me.agent ? `answered by ${msg.agent}` : "answered",
+      held: "on hold", resumed: "talking", transferred: `transferred to ${msg.target}`,
+      ended: "ended", missed: "missed (not answered)",
+    };
+    const text = words[msg.event] || msg.event;
+    if (p) {
+      p.stateLine.textContent = text;
+      p.card.dataset.state = msg.event;
+    }
+    logEvent(`${text} · ${msg.linkedid}`);
+  }
+
+  function onMessage(msg) {
+    switch (msg.type) {
+      case "welcome":
+        me = msg;
+        document.getElementById("who").textContent = `${msg.username} (${msg.agent || msg.role})`;
+        break;
+      case "snapshot": // the present state replaces whatever this page showed
+        for (const lid of [...pops.keys()]) dismiss(lid);
+        for (const a of msg.agents) if (me && a.agent === me.agent) setState(a);
+        for (const c of msg.calls) showPop(c);
+        break;
+      case "screenpop": showPop(msg); break;
+      case "call": callUpdate(msg); break;
+      case "dial_result": logEvent(`call to number: ${msg.outcome}`); break;
+      case "agent_state": if (!me || msg.agent === me.agent) setState(msg); break;
+      case "error": if (msg.ref === undefined) logEvent(`error: ${msg.message}`); break;
+      case "logged_out":
+        document.getElementById("app").hidden = true;
+        document.getElementById("login").hidden = false;
+        break;
+      default: break;
+    }
+  }
+
+  function wire() {
+    document.getElementById("ready").addEventListener("click", () => act({ type: "ready" }, "ready"));
+    document.getElementById("pause").addEventListener("click", () =>
+      act({ type: "pause", reason: document.getElementById("pause-reason").value }, "pause"));
+    document.getElementById("logout").addEventListener("click", () => act({ type: "logout" }, "log out"));
+    document.getElementById("signout").addEventListener("click", () => { session.logoutLocal(); location.reload(); });
+    document.getElementById("dial").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      act({ type: "dial", number: ev.target.number.value.trim() }, "call");
+    });
+  }
+
+  wire();
+  cti.loginFlow(session, () => {});
+})();

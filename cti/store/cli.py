@@ -1,0 +1,205 @@
+"""`cti store ...`: migrate, seed the demo data, import/export CSV, recompute tiers, look a caller up.
+
+The database is ``--url``, else ``[store] url`` of ``--config``, else the default
+``sqlite+aiosqlite:///var/cti.db``. Exit status: 0 done, 1 the data was refused (rejected rows in an
+all-or-nothing import, an unreadable file), 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from cti.config import Config, load_config
+from cti.core.errors import UsageError
+from cti.store.csvio import ImportReport, export_customers, export_leads, import_customers, import_leads
+from cti.store.repository import Store
+from cti.store.tiers import TierPolicy
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("store", help="the customer store: migrate, seed, import, export, tiers")
+    commands = parser.add_subparsers(dest="store_command", metavar="ACTION", required=True)
+
+    def action(name: str, help_text: str, func: Callable[[Store, argparse.Namespace], Awaitable[int]]) -> Any:
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--url", help="database URL (default: [store] url of --config)")
+        sub.add_argument("--config", help="cti TOML configuration file")
+        sub.add_argument(
+            "--country", help="default country for national numbers (default: [store] default_country)"
+        )
+        sub.set_defaults(func=lambda args: _run(args, func))
+        return sub
+
+    action("migrate", "create or upgrade the schema (Store.open does it too)", _migrate)
+
+    seed = action("seed", "fill the database with the generated demo data set (idempotent)", _seed)
+    seed.add_argument("--customers", type=int, default=5000)
+    seed.add_argument("--seed", type=int, default=42)
+
+    for verb, func in (("import", _import), ("export", _export)):
+        sub = action(verb, f"{verb} CSV: customers, leads (or, export only, callers for the simulator)", func)
+        sub.add_argument(
+            "what", choices=("customers", "leads", "callers") if verb == "export" else ("customers", "leads")
+        )
+        sub.add_argument("file")
+        sub.add_argument("--campaign", help="leads: the campaign (created if missing on import)")
+        sub.add_argument(
+            "--list", dest="list_name", help="leads: the lead list (created if missing on import)"
+        )
+        if verb == "import":
+            sub.add_argument(
+                "--partial", action="store_true", help="import the good rows even if some are rejected"
+            )
+            sub.add_argument("--json", action="store_true", help="print the full report as JSON")
+
+    tiers = action("tiers", "recompute value tiers, RFM scores and at-risk flags now", _tiers)
+    tiers.add_argument("--window-days", type=int, help="spend window (default: [tiers] window_days)")
+
+    lookup = action("lookup", "show what the screen pop would show for a number (JSON)", _lookup)
+    lookup.add_argument("number")
+    lookup.add_argument("--history", type=int, default=5)
+
+    agent = action("agent", "create or update an agent account", _agent)
+    agent.add_argument("username")
+    agent.add_argument("--role", choices=("agent", "supervisor"), default="agent")
+    agent.add_argument("--member", default="", help="queue member name (AgentId) as Asterisk logs it")
+    agent.add_argument("--interface", default="", help="e.g. Local/1001@agents/n")
+    agent.add_argument("--name", default="", help="display name")
+    agent.add_argument("--extension", default="")
+    agent.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    agent.add_argument("--keep-password", action="store_true", help="update an agent, keep its password")
+
+
+def _settings(args: argparse.Namespace) -> tuple[str, str, TierPolicy]:
+    cfg = load_config(args.config) if args.config else Config()
+    url = args.url or cfg.store.url
+    country = args.country or cfg.store.default_country
+    window = getattr(args, "window_days", None) or cfg.tiers.window_days
+    try:
+        policy = TierPolicy(window_days=window)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return url, country, policy
+
+
+def _run(args: argparse.Namespace, func: Callable[[Store, argparse.Namespace], Awaitable[int]]) -> int:
+    try:
+        url, country, policy = _settings(args)
+    except UsageError as e:
+        print(f"cti store: {e}", file=sys.stderr)
+        return 2
+
+    async def main() -> int:
+        store = await Store.open(url, default_country=country, policy=policy)
+        try:
+            return await func(store, args)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(main())
+    except UsageError as e:
+        print(f"cti store: {e}", file=sys.stderr)
+        return 2
+
+
+async def _migrate(store: Store, args: argparse.Namespace) -> int:
+    from cti.store.schema import current_revision
+
+    async with store.engine.connect() as conn:
+        revision = await conn.run_sync(current_revision)
+    print(f"schema at revision {revision}")
+    return 0
+
+
+async def _seed(store: Store, args: argparse.Namespace) -> int:
+    if args.customers < 0:
+        raise UsageError("--customers cannot be negative")
+    before = await store.demo_seeded()
+    await store.seed_demo(customers=args.customers, seed=args.seed)
+    if before:
+        print(f"demo data already seeded ({before}); agents and queues checked")
+    else:
+        print(
+            f"seeded {args.customers} demo customers (seed {args.seed}); "
+            "agents alice..frank and super, password demo"
+        )
+    return 0
+
+
+async def _list_id(store: Store, args: argparse.Namespace, *, create: bool) -> int:
+    if not args.campaign or not args.list_name:
+        raise UsageError("leads need --campaign and --list")
+    if create:
+        await store.upsert_campaign_if_missing(args.campaign)
+    return await store.lead_list(args.campaign, args.list_name)
+
+
+async def _import(store: Store, args: argparse.Namespace) -> int:
+    report: ImportReport
+    if args.what == "customers":
+        report = await import_customers(store, args.file, partial=args.partial)
+    else:
+        report = await import_leads(
+            store, await _list_id(store, args, create=True), args.file, partial=args.partial
+        )
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        for row in report.rejected:
+            print(f"{args.file}:{row.line}: rejected: {row.reason}")
+        for row in report.duplicates:
+            print(f"{args.file}:{row.line}: duplicate: {row.reason}")
+        print(report.summary())
+    return 0 if report.ok or (args.partial and report.problem is None) else 1
+
+
+async def _export(store: Store, args: argparse.Namespace) -> int:
+    if args.what == "customers":
+        count = await export_customers(store, args.file)
+    elif args.what == "callers":
+        count = await store.export_callers_csv(args.file)
+    else:
+        count = await export_leads(store, await _list_id(store, args, create=False), args.file)
+    print(f"exported {count} {args.what} to {args.file}")
+    return 0
+
+
+async def _tiers(store: Store, args: argparse.Namespace) -> int:
+    changed = await store.recompute_tiers()
+    counts = await store.tier_counts()
+    print(f"{changed} customers changed; " + ", ".join(f"{tier}: {n}" for tier, n in sorted(counts.items())))
+    return 0
+
+
+async def _lookup(store: Store, args: argparse.Namespace) -> int:
+    found = await store.lookup_caller(args.number, history=args.history)
+    print(json.dumps(found.to_json(), ensure_ascii=False, indent=2))
+    return 0
+
+
+async def _agent(store: Store, args: argparse.Namespace) -> int:
+    password: str | None = None
+    if not args.keep_password:
+        password = (
+            sys.stdin.readline().rstrip("\r\n") if args.password_stdin else getpass.getpass("password: ")
+        )
+        if not password:
+            raise UsageError("an empty password is not allowed")
+    await store.upsert_agent(
+        args.username,
+        password,
+        args.role,
+        args.member or None,
+        args.interface,
+        args.name or args.username,
+        extension=args.extension,
+    )
+    print(f"agent {args.username} saved")
+    return 0

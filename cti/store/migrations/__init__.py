@@ -1,0 +1,1 @@
+"""Alembic migrations of the cti store (the schema's source of truth)."""

@@ -1,0 +1,311 @@
+"""The store's tables, as SQLAlchemy 2 typed models.
+
+The Alembic migrations in ``cti/store/migrations`` are the source of truth for the schema; these models
+describe the same tables for queries, and tests/store/test_migrations.py proves the two agree on SQLite
+and PostgreSQL. Every change here needs a new migration.
+
+Conventions: times are epoch seconds (``float``, UTC), the same clock as the call journeys; money is an
+integer number of cents; phone numbers are stored both as given (``raw``) and in E.164 (``e164``), and
+only the E.164 form is ever searched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+LIFECYCLES = ("target", "prospect", "opportunity", "signed", "customer")
+TICKET_KINDS = ("complaint", "ticket")
+TICKET_STATUSES = ("open", "in_progress", "escalated", "resolved", "closed")
+OPEN_TICKET_STATUSES = ("open", "in_progress", "escalated")
+PRIORITIES = ("low", "normal", "high", "urgent")
+ROLES = ("agent", "supervisor")
+LEAD_STATUSES = ("new", "retry", "done", "failed", "dnc")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Meta(Base):
+    """Key/value facts about the database itself (e.g. which demo data set was seeded)."""
+
+    __tablename__ = "store_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    external_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    company: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    owner: Mapped[str] = mapped_column(String(100), default="")  # account manager
+    language: Mapped[str] = mapped_column(String(16), default="")  # BCP 47, e.g. zh-CN, en-US
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    lifecycle: Mapped[str] = mapped_column(String(16), default="prospect")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Double)
+    # value, recomputed by Store.recompute_tiers (cti/store/tiers.py has the definitions)
+    tier: Mapped[str] = mapped_column(String(1), default="C")
+    rfm_recency: Mapped[int] = mapped_column(Integer, default=1)
+    rfm_frequency: Mapped[int] = mapped_column(Integer, default=1)
+    rfm_monetary: Mapped[int] = mapped_column(Integer, default=1)
+    at_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    window_spend_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    value_at: Mapped[float | None] = mapped_column(Double)
+
+
+class CustomerPhone(Base):
+    __tablename__ = "customer_phones"
+    __table_args__ = (UniqueConstraint("customer_id", "e164"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    e164: Mapped[str] = mapped_column(String(20), index=True)
+    raw: Mapped[str] = mapped_column(String(64), default="")
+    label: Mapped[str] = mapped_column(String(32), default="")  # mobile, office, home...
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ContactPreference(Base):
+    """One row per customer: how they like to be contacted, and whether they must not be called."""
+
+    __tablename__ = "contact_preferences"
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), default="phone")  # phone, email, sms, wechat
+    frequency: Mapped[str] = mapped_column(String(16), default="any")  # any, weekly, monthly, never
+    do_not_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    dnc_source: Mapped[str] = mapped_column(String(64), default="")  # customer request, regulator...
+    dnc_at: Mapped[float | None] = mapped_column(Double)
+
+
+class DncEntry(Base):
+    """A national or internal do-not-call list, by number (the customer may not even be known)."""
+
+    __tablename__ = "dnc_numbers"
+    e164: Mapped[str] = mapped_column(String(20), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), default="internal")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    added_at: Mapped[float] = mapped_column(Double)
+
+
+class Interaction(Base):
+    """One call, from its CallJourney (keyed by Linkedid), plus what the agent wrote about it."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        Index("ix_interactions_customer_started", "customer_id", "started_at"),
+        # by number only for calls filed under no customer (unknown callers): linked calls are found by
+        # customer_id, and a random-key index on every row would cost a page write per call record
+        Index(
+            "ix_interactions_unlinked_remote",
+            "remote_e164",
+            "started_at",
+            sqlite_where=text("customer_id IS NULL"),
+            postgresql_where=text("customer_id IS NULL"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(150), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    remote_e164: Mapped[str | None] = mapped_column(String(20))  # the customer's side of the call
+    direction: Mapped[str] = mapped_column(String(10))
+    caller_number: Mapped[str] = mapped_column(String(64), default="")
+    caller_name: Mapped[str] = mapped_column(String(200), default="")
+    did: Mapped[str] = mapped_column(String(64), default="")
+    queue: Mapped[str | None] = mapped_column(String(64))  # the last queue it waited in
+    agent: Mapped[str | None] = mapped_column(String(100))  # the last agent who talked
+    agents: Mapped[list[str]] = mapped_column(JSON, default=list)
+    started_at: Mapped[float] = mapped_column(Double, index=True)
+    answered_at: Mapped[float | None] = mapped_column(Double)
+    ended_at: Mapped[float | None] = mapped_column(Double)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    transfers: Mapped[int] = mapped_column(Integer, default=0)
+    hold_seconds: Mapped[float] = mapped_column(Double, default=0.0)
+    server: Mapped[str] = mapped_column(String(64), default="")
+    campaign: Mapped[str | None] = mapped_column(String(64))
+    lead_id: Mapped[str | None] = mapped_column(String(64))
+    disposition: Mapped[str | None] = mapped_column(String(64))
+    notes: Mapped[str | None] = mapped_column(Text)
+    recording_ref: Mapped[str | None] = mapped_column(String(255))
+
+
+class InteractionQueueLeg(Base):
+    """One row per QueueLeg of a journey, in order, so reports can recompute every metric."""
+
+    __tablename__ = "queue_legs"
+    __table_args__ = (UniqueConstraint("linkedid", "seq"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    linkedid: Mapped[str] = mapped_column(ForeignKey("interactions.linkedid", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    queue: Mapped[str] = mapped_column(String(64))
+    uniqueid: Mapped[str] = mapped_column(String(150))
+    entered_at: Mapped[float] = mapped_column(Double, index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    left_at: Mapped[float | None] = mapped_column(Double)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    agent: Mapped[str | None] = mapped_column(String(100))
+    ring_no_answer: Mapped[list[str]] = mapped_column(JSON, default=list)
+    wait_seconds: Mapped[float] = mapped_column(Double, default=0.0)
+    talk_seconds: Mapped[float] = mapped_column(Double, default=0.0)
+    answered_at: Mapped[float | None] = mapped_column(Double)
+    ended_at: Mapped[float | None] = mapped_column(Double)
+
+
+class Disposition(Base):
+    """What an agent recorded about a call; kept even when the call record is not written yet."""
+
+    __tablename__ = "dispositions"
+    linkedid: Mapped[str] = mapped_column(String(150), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(100), primary_key=True)
+    disposition: Mapped[str] = mapped_column(String(64))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    saved_at: Mapped[float] = mapped_column(Double)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_customer_placed", "customer_id", "placed_at"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    placed_at: Mapped[float] = mapped_column(Double, index=True)
+    description: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Ticket(Base):
+    """A complaint or a service ticket (``kind``)."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_customer_status", "customer_id", "status"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    category: Mapped[str] = mapped_column(String(64), default="")
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    owner: Mapped[str] = mapped_column(String(100), default="")
+    due_at: Mapped[float | None] = mapped_column(Double)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[float] = mapped_column(Double)
+    closed_at: Mapped[float | None] = mapped_column(Double)
+    linkedid: Mapped[str | None] = mapped_column(String(150))  # the call it came from, if any
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="agent")
+    # AgentId: the queue member name Asterisk logs; None for a supervisor who takes no calls
+    member_name: Mapped[str | None] = mapped_column(String(100), unique=True)
+    interface: Mapped[str] = mapped_column(String(100), default="")  # e.g. Local/1001@agents/n
+    extension: Mapped[str] = mapped_column(String(32), default="")
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Skill(Base):
+    __tablename__ = "skills"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AgentSkill(Base):
+    __tablename__ = "agent_skills"
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    skill_id: Mapped[int] = mapped_column(ForeignKey("skills.id", ondelete="CASCADE"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, default=1)  # 1 (basic) .. 10 (expert)
+
+
+class Queue(Base):
+    __tablename__ = "queues"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # as Asterisk names it
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    skill: Mapped[str | None] = mapped_column(String(64))  # skill an agent needs for this queue
+    service_level_seconds: Mapped[float] = mapped_column(Double, default=20.0)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    queue: Mapped[str] = mapped_column(String(64), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    retry_seconds: Mapped[float] = mapped_column(Double, default=3600.0)
+    call_from_hour: Mapped[int] = mapped_column(Integer, default=9)  # the lead's local time
+    call_to_hour: Mapped[int] = mapped_column(Integer, default=21)
+
+
+class LeadList(Base):
+    __tablename__ = "lead_lists"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+    __table_args__ = (
+        UniqueConstraint("list_id", "e164"),
+        Index("ix_leads_list_status_next", "list_id", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lead_lists.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    raw: Mapped[str] = mapped_column(String(64), default="")
+    e164: Mapped[str] = mapped_column(String(20), index=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="")  # IANA, e.g. Asia/Shanghai
+    status: Mapped[str] = mapped_column(String(8), default="new")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float | None] = mapped_column(Double)
+    last_attempt_at: Mapped[float | None] = mapped_column(Double)
+    last_outcome: Mapped[str | None] = mapped_column(String(16))
+
+
+def table_names() -> list[str]:
+    return sorted(Base.metadata.tables)
+
+
+def columns(model: type[Base]) -> list[str]:
+    return [c.name for c in model.__table__.columns]
+
+
+def row(model: type[Base], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` restricted to ``model``'s columns (for bulk inserts from wider dicts)."""
+    names = set(columns(model))
+    return {k: v for k, v in values.items() if k in names}

@@ -1,0 +1,23 @@
+import json
+
+import pytest
+
+from benchmarks import bench_store
+from tests.conftest import need_server
+
+
+def test_the_quick_store_benchmark_runs_and_reports_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    need_server("PostgreSQL", "127.0.0.1", 5432)
+    argv = ["--quick", "--customers", "500", "--interactions", "5000", "--lookups", "50", "--writes", "600"]
+    assert bench_store.main(argv) == 0
+    results = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [r["backend"] for r in results] == ["sqlite", "postgres"]
+    for r in results:
+        assert r["lookup_found_ratio"] == 1.0  # every dialled format found its customer
+        assert r["lookup"]["n"] == 50 and r["lookup"]["p50_ms"] > 0
+        assert r["lookup_p50_vs_pk_select"] > 0
+        assert r["write"]["rows"] == 1200 and r["write"]["rows_per_s"] > 0
+
+
+def test_an_unknown_backend_is_refused() -> None:
+    assert bench_store.main(["--quick", "--backend", "oracle"]) == 2

@@ -1,0 +1,119 @@
+"""Shared fixtures: the real PostgreSQL and Redis servers, the shared AMI transcripts, time scaling.
+
+Tests that need PostgreSQL or Redis use the real servers. When CTI_REQUIRE_SERVICES=1 (CI sets it),
+a missing server is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSCRIPTS = Path(os.environ.get("CTI_TRANSCRIPTS", ROOT.parent / "shared" / "ami-transcripts"))
+PG_URL = os.environ.get("CTI_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("CTI_TEST_REDIS", "redis://127.0.0.1:6379/15")
+REQUIRE = os.environ.get("CTI_REQUIRE_SERVICES") == "1"
+UNIT = float(os.environ.get("CTI_TEST_TIME_UNIT", "1.0"))  # scale every test timeout on slow machines
+
+
+def timeout(seconds: float) -> float:
+    """A test timeout, scaled by CTI_TEST_TIME_UNIT."""
+    return seconds * UNIT
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def need_server(name: str, host: str, port: int) -> None:
+    if _port_open(host, port):
+        return
+    msg = f"{name} is not running on {host}:{port} (run: make services)"
+    if REQUIRE:
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def transcripts() -> Path:
+    if not TRANSCRIPTS.is_dir():
+        pytest.fail(f"AMI transcripts not found at {TRANSCRIPTS} (set CTI_TRANSCRIPTS)")
+    return TRANSCRIPTS
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on SQLite (a temp file) and on the real PostgreSQL (a fresh schema)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+        return
+    need_server("PostgreSQL", "127.0.0.1", 5432)
+
+    import asyncio
+
+    import asyncpg
+
+    name = f"cti_test_{uuid.uuid4().hex[:12]}"
+    admin_dsn = PG_URL.replace("postgresql+asyncpg", "postgresql")
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """The real Redis, database 15, flushed before and after."""
+    need_server("Redis", "127.0.0.1", 6379)
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(REDIS_URL)
+    await client.flushdb()
+    try:
+        yield REDIS_URL
+    finally:
+        await client.flushdb()
+        await client.aclose()
+
+
+_service_runs: dict[str, int] = {"PostgreSQL": 0, "Redis": 0}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.passed:
+        return
+    names = set(getattr(item, "fixturenames", ()))
+    callspec = getattr(item, "callspec", None)
+    if "db_url" in names and callspec is not None and callspec.params.get("db_url") == "postgres":
+        _service_runs["PostgreSQL"] += 1
+    if "redis_url" in names:
+        _service_runs["Redis"] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.write_line(
+        f"real servers: {_service_runs['PostgreSQL']} tests passed against PostgreSQL at 127.0.0.1:5432, "
+        f"{_service_runs['Redis']} against Redis at 127.0.0.1:6379"
+    )

@@ -1,0 +1,50 @@
+"""A daemon assembled for tests: real store, consoles on a free port, no Asterisk unless configured."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from cti.app import Daemon
+from cti.config import parse_config
+from cti.store import NewCustomer, Store
+
+HOSTILE = "<script>alert(1)</script>张伟"
+HOSTILE_NUMBER = "+14155550101"
+
+
+async def seed_accounts(url: str) -> None:
+    """alice..frank (agents Alice..Frank), super (supervisor), password demo; one hostile-named customer."""
+    store = await Store.open(url)
+    try:
+        for n, member in enumerate(("Alice", "Bob", "Carol", "Dave", "Erin", "Frank"), start=1):
+            await store.upsert_agent(
+                member.lower(), "demo", "agent", member, f"Local/100{n}@agents/n", member
+            )
+        await store.upsert_agent("super", "demo", "supervisor", None, "", "Sam")
+        await store.add_customer(NewCustomer(HOSTILE, phones=[HOSTILE_NUMBER], owner="Alice"))
+    finally:
+        await store.close()
+
+
+def config_text(url: str, extra: str = "", **web: object) -> str:
+    web_keys = "".join(f"{k} = {json.dumps(v)}\n" for k, v in web.items())
+    return (
+        f'[daemon]\nname = "t1"\nlog_format = "text"\n[store]\nurl = "{url}"\nflush_interval = 0.05\n'
+        f'[web]\nport = 0\nsecret = "0123456789abcdef0123"\n{web_keys}{extra}'
+    )
+
+
+@asynccontextmanager
+async def running_daemon(url: str, extra: str = "") -> AsyncIterator[Daemon]:
+    daemon = Daemon(parse_config(config_text(url, extra)))
+    await daemon.open()
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(daemon.run())
+        try:
+            yield daemon
+        finally:
+            daemon.stopping.set()
+            await task

@@ -1,0 +1,133 @@
+"""Metrics are defined once: the batch definitions and the running rollups agree on any legs, any order."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cti.asterisk.calls import CallTracker
+from cti.asterisk.replay import replay
+from cti.core.events import CallEnded
+from cti.core.ids import AgentId, QueueName, UniqueId
+from cti.core.journey import LegOutcome, QueueLeg
+from cti.reports.metrics import (
+    AgentRollup,
+    QueueRollup,
+    agent_stats,
+    queue_stats,
+    queue_stats_json,
+    us,
+)
+from tests.conftest import TRANSCRIPTS
+
+AGENTS = ["Alice", "Bob", "Carol"]
+
+
+def leg(
+    outcome: LegOutcome | None,
+    wait: float,
+    talk: float = 0.0,
+    agent: str | None = None,
+    rna: tuple[str, ...] = (),
+    queue: str = "sales",
+) -> QueueLeg:
+    answered = outcome in (LegOutcome.ANSWERED, LegOutcome.TRANSFERRED)
+    return QueueLeg(
+        QueueName(queue),
+        UniqueId("1.1"),
+        0.0,
+        1,
+        left_at=wait,
+        outcome=outcome,
+        agent=AgentId(agent) if agent and answered else None,
+        ring_no_answer=[AgentId(a) for a in rna],
+        wait_seconds=wait,
+        talk_seconds=talk if answered else 0.0,
+    )
+
+
+legs_strategy = st.lists(
+    st.builds(
+        leg,
+        st.sampled_from([*LegOutcome, None]),
+        st.floats(0, 600, allow_nan=False),
+        st.floats(0, 3600, allow_nan=False),
+        st.sampled_from(AGENTS),
+        st.lists(st.sampled_from(AGENTS), max_size=3).map(tuple),
+        st.sampled_from(["sales", "support"]),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=200)
+@given(legs_strategy, st.randoms(use_true_random=False), st.sampled_from([0.0, 5.0, 20.0, 30.5]))
+def test_rollups_fed_one_leg_at_a_time_in_any_order_equal_the_definitions(legs, rnd, threshold) -> None:
+    shuffled = list(legs)
+    rnd.shuffle(shuffled)
+    for queue in ("sales", "support"):
+        rollup = QueueRollup(queue, threshold)
+        for g in shuffled:
+            rollup.add(g)
+        assert rollup.stats() == queue_stats(queue, legs, threshold)
+    agents = AgentRollup()
+    for g in shuffled:
+        agents.add(g)
+    for a in AGENTS:
+        assert agents.stats(a) == agent_stats(a, legs)
+
+
+def test_a_small_day_by_hand() -> None:
+    legs = [
+        leg(LegOutcome.ANSWERED, 10, 100, "Alice"),
+        leg(LegOutcome.ANSWERED, 30, 200, "Bob", rna=("Alice",)),
+        leg(LegOutcome.TRANSFERRED, 20, 60, "Alice"),
+        leg(LegOutcome.ABANDONED, 4),
+        leg(LegOutcome.TIMEOUT, 300),
+        leg(None, 50),  # still waiting: not offered yet
+        leg(LegOutcome.ANSWERED, 1, 10, "Carol", queue="support"),  # another queue
+    ]
+    s = queue_stats("sales", legs, 20.0)
+    assert (s.offered, s.answered, s.abandoned, s.timed_out, s.transferred) == (5, 3, 1, 1, 1)
+    assert s.answered_within == 2  # 10 s and exactly 20 s; 30 s is late
+    assert s.service_level == 2 / 5
+    assert s.avg_wait_answered == 20.0 and s.max_wait == 300.0
+    assert s.avg_talk == 120.0 and s.aht == 120.0
+    assert s.abandon_rate == 1 / 5 and s.transfer_rate == 1 / 3
+    assert s.abandoned_within == 1 and s.ring_no_answer == 1
+    alice = agent_stats("Alice", legs)
+    assert (alice.answered, alice.transfers, alice.ring_no_answer, alice.talk_seconds) == (2, 1, 1, 160.0)
+    assert alice.aht == 80.0
+
+
+def test_undefined_means_are_none_not_zero() -> None:
+    s = queue_stats("sales", [], 20.0)
+    assert s.offered == 0 and s.service_level is None and s.avg_wait_answered is None and s.max_wait == 0.0
+    only_abandons = queue_stats("sales", [leg(LegOutcome.ABANDONED, 3)], 20.0)
+    assert only_abandons.service_level == 0.0 and only_abandons.avg_talk is None
+
+
+def test_durations_are_summed_in_microseconds_so_order_never_matters() -> None:
+    assert us(0.1) + us(0.2) == us(0.3)
+    assert not math.isclose(0.1 + 0.2, 0.3, rel_tol=0, abs_tol=0)
+
+
+@pytest.mark.parametrize("threshold", [20.0, 2.0])
+def test_live_rollup_of_a_replayed_day_equals_the_report_over_its_journeys(threshold: float) -> None:
+    """What the supervisor sees live (a rollup fed as calls end) is what a report computes afterwards."""
+    data = (TRANSCRIPTS / "mixed-seed1.ami").read_bytes()
+    live = {q: QueueRollup(q, threshold) for q in ("sales", "support")}
+    journeys = []
+    for ev in replay([data], CallTracker()):
+        if isinstance(ev, CallEnded):
+            journeys.append(ev.journey)
+            for g in ev.journey.queue_legs:
+                live[g.queue].add(g)
+    history = [g for j in journeys for g in j.queue_legs]
+    for q, r in live.items():
+        assert r.stats() == queue_stats(q, history, threshold)
+        assert r.stats().offered > 30
+    assert set(queue_stats_json(live)) == {"sales", "support"}

@@ -1,0 +1,206 @@
+import asyncio
+import json
+
+import pytest
+
+from cti.core.events import AgentState
+from cti.core.ids import AgentId
+from cti.screenpop.directory import CallerDirectory
+from cti.screenpop.hub import CLOSE_TOO_SLOW, Client, Hub
+from cti.screenpop.live import LiveBoard
+from cti.screenpop.tokens import Identity
+from tests.bus.events import agent_state, inbound_call
+from tests.screenpop.fakes import FakeStore
+from tests.waiting import eventually
+
+ALICE = Identity("alice", "agent", AgentId("Alice"), 1e12)
+BOB = Identity("bob", "agent", AgentId("Bob"), 1e12)
+SUPER = Identity("super", "supervisor", None, 1e12)
+
+
+def board() -> LiveBoard:
+    return LiveBoard(lambda q: 20.0)
+
+
+def drain(client: Client) -> list[dict]:
+    out = []
+    while not client.queue.empty():
+        out.append(json.loads(client.queue.get_nowait()))
+    return out
+
+
+def test_a_pop_goes_to_the_rung_agent_and_supervisors_never_to_another_agent() -> None:
+    hub = Hub(board=board())
+    alice, bob, sup = Client(ALICE, 100), Client(BOB, 100), Client(SUPER, 100)
+    for c in (alice, bob, sup):
+        hub.attach(c)
+    hub.on_events(inbound_call(agent="Alice"))
+    a_types = [m["type"] for m in drain(alice)]
+    assert a_types.count("screenpop") == 1
+    assert "call" in a_types
+    assert [m for m in drain(bob) if m["type"] in ("screenpop", "call")] == []
+    s = drain(sup)
+    assert {m["type"] for m in s} >= {"screenpop", "call", "queue"}
+
+
+def test_pop_carries_the_call_the_caller_and_a_normalized_number() -> None:
+    hub = Hub(board=board())
+    alice = Client(ALICE, 100)
+    hub.attach(alice)
+    hub.on_events(inbound_call(number="4155550101", name="<script>alert(1)</script>张伟")[:2])
+    (pop,) = [m for m in drain(alice) if m["type"] == "screenpop"]
+    assert pop["caller"] == {
+        "number": "4155550101",
+        "normalized": "+14155550101",
+        "name": "<script>alert(1)</script>张伟",
+    }
+    assert pop["call"]["queue"] == "sales" and pop["call"]["direction"] == "inbound"
+    assert pop["call"]["waited_seconds"] == 2.0 and pop["call"]["did"] == "5551000"
+    assert pop["lookup"] == "not_found"  # no directory: nothing to match
+
+
+async def test_a_slow_lookup_holds_back_only_that_calls_later_events() -> None:
+    store = FakeStore.demo()
+    gate = store.gates["+14155550101"] = asyncio.Event()
+    directory = CallerDirectory(store, lookup_timeout=5)
+    hub = Hub(board=board(), directory=directory)
+    alice, bob = Client(ALICE, 100), Client(BOB, 100)
+    hub.attach(alice)
+    hub.attach(bob)
+    got_a: list[dict] = []
+    got_b: list[dict] = []
+    async with asyncio.TaskGroup() as tg:
+        worker = tg.create_task(directory.run())
+        hub.on_events(inbound_call("1.1", agent="Alice"))  # the lookup blocks on the gate
+        hub.on_events(inbound_call("2.2", agent="Bob", number="+15550000000"))
+        await eventually(lambda: got_b.extend(drain(bob)) or any(m.get("event") == "ended" for m in got_b), 2)
+        got_a.extend(drain(alice))
+        assert [m for m in got_a if m["type"] in ("screenpop", "call")] == []
+        gate.set()
+        await eventually(
+            lambda: got_a.extend(drain(alice)) or any(m.get("event") == "ended" for m in got_a), 2
+        )
+        worker.cancel()
+    seen = [(m["type"], m.get("event")) for m in got_a if m["type"] in ("screenpop", "call")]
+    assert seen[0] == ("screenpop", None)
+    assert seen[1:] == [("call", "answered"), ("call", "held"), ("call", "resumed"), ("call", "ended")]
+
+
+async def first_pop(
+    store: FakeStore, directory: CallerDirectory, then: list | None = None
+) -> tuple[Hub, Client]:
+    """A hub with Alice attached, after call 1.1 rang her and its pop went out (then ``then`` events)."""
+    hub = Hub(board=board(), directory=directory)
+    alice = Client(ALICE, 100)
+    hub.attach(alice)
+    async with asyncio.TaskGroup() as tg:
+        worker = tg.create_task(directory.run())
+        hub.on_events(inbound_call("1.1")[:2])
+        await eventually(lambda: hub.pops_sent == 1, 2)
+        hub.on_events(then or [])
+        worker.cancel()
+    return hub, alice
+
+
+async def test_the_pop_carries_the_matched_customer_and_lookups_are_cached() -> None:
+    store = FakeStore.demo()
+    hub, alice = await first_pop(store, CallerDirectory(store), then=inbound_call("3.3")[:2])
+    assert hub.pops_sent == 2  # the second from the cache, at once
+    pops = [m for m in drain(alice) if m["type"] == "screenpop"]
+    assert pops[0]["lookup"] == "found"
+    assert pops[0]["customers"][0]["name"] == "Jane Roe"
+    assert pops[0]["customers"][0]["open_complaints"] == [{"subject": "late delivery"}]
+    assert store.lookups == ["+14155550101"]
+
+
+async def test_a_store_that_does_not_answer_in_time_still_gives_a_pop() -> None:
+    store = FakeStore.demo()
+    store.gate = asyncio.Event()
+    directory = CallerDirectory(store, lookup_timeout=0.05)
+    _, alice = await first_pop(store, directory)
+    (pop,) = [m for m in drain(alice) if m["type"] == "screenpop"]
+    assert pop["lookup"] == "unavailable" and pop["customers"] == []
+    assert directory.cached("+14155550101") is None  # failures are not cached
+
+
+def test_a_client_whose_buffer_overflows_is_dropped_and_the_others_carry_on() -> None:
+    hub = Hub(board=board())
+    slow, fast = Client(SUPER, 5), Client(SUPER, 1000)
+    hub.attach(slow)
+    hub.attach(fast)
+    for i in range(10):
+        hub.on_events(inbound_call(f"{i}.1"))
+    assert slow.closing is not None and slow.closing[0] == CLOSE_TOO_SLOW
+    assert "too slow" in slow.closing[1]
+    assert slow.dead.is_set()
+    assert hub.clients_dropped == 1 and hub.client_count == 1
+    assert fast.queue.qsize() == hub.seq  # supervisors see every message
+
+
+def test_a_resuming_client_gets_exactly_the_messages_it_missed_and_may_see() -> None:
+    hub = Hub(board=board())
+    hub.on_events(inbound_call("1.1", agent="Alice"))
+    last = hub.seq
+    hub.on_events(inbound_call("2.2", agent="Bob"))
+    hub.on_events(inbound_call("3.3", agent="Alice"))
+    missed = hub.missed(ALICE, hub.session, last, limit=100)
+    assert missed is not None
+    msgs = [json.loads(t) for t in missed]
+    assert {m.get("linkedid") or m.get("call", {}).get("linkedid") for m in msgs} == {"3.3"}
+    assert all(m["seq"] > last for m in msgs)
+    assert hub.missed(ALICE, "another-session", last, limit=100) is None
+    assert hub.missed(ALICE, hub.session, hub.seq + 5, limit=100) is None
+    assert hub.missed(ALICE, hub.session, last, limit=2) is None
+
+
+def test_messages_older_than_the_resume_window_cannot_be_resumed() -> None:
+    now = [0.0]
+    hub = Hub(board=board(), resume_window=60, clock=lambda: now[0])
+    hub.on_events(inbound_call("1.1"))
+    now[0] = 61.0
+    hub.on_events(inbound_call("2.2"))
+    assert hub.missed(ALICE, hub.session, 0, limit=1000) is None
+    first_of_second = hub.seq - len(inbound_call()) - 2
+    assert hub.missed(SUPER, hub.session, hub.seq - 1, limit=1000) is not None
+    assert first_of_second >= 0
+
+
+def test_the_snapshot_shows_an_agent_only_their_own_state_and_calls() -> None:
+    hub = Hub(board=board())
+    hub.on_events(
+        [agent_state("Alice", AgentState.AVAILABLE), agent_state("Bob", AgentState.PAUSED, reason="lunch")]
+    )
+    hub.on_events(inbound_call("1.1", agent="Bob")[:2])
+    snap = hub.snapshot(ALICE)
+    assert [a["agent"] for a in snap["agents"]] == ["Alice"] and snap["calls"] == [] and snap["queues"] == []
+    snap = hub.snapshot(BOB)
+    assert [c["call"]["linkedid"] for c in snap["calls"]] == ["1.1"]
+    snap = hub.snapshot(SUPER)
+    assert {a["agent"] for a in snap["agents"]} == {"Alice", "Bob"}
+    assert snap["queues"][0]["queue"] == "sales" and snap["queues"][0]["waiting"] == 1
+
+
+@pytest.mark.parametrize("who", [ALICE, BOB])
+def test_an_agent_may_act_only_on_calls_that_rang_them(who: Identity) -> None:
+    hub = Hub(board=board())
+    hub.on_events(inbound_call("1.1", agent="Alice")[:2])
+    assert hub.may_act_on(who, "1.1") is (who is ALICE)
+    assert hub.may_act_on(SUPER, "1.1")
+    assert hub.may_disposition(who, "1.1") is (who is ALICE)
+
+
+def test_an_outbound_pop_carries_the_lead_and_the_campaign_script_the_dialer_raised() -> None:
+    from cti.core.events import UserEventRaised
+    from cti.core.ids import LinkedId
+
+    hub = Hub(board=board())
+    alice = Client(ALICE, 100)
+    hub.attach(alice)
+    headers = {"Campaign": "renewals", "LeadId": "42", "Script": "Hello, this is <b>ACME</b>", "Other": "x"}
+    hub.on_events([UserEventRaised(1.0, "pbx1", "CtiLead", LinkedId("7.7"), None, headers)])
+    hub.on_events(inbound_call("7.7")[:2])
+    (pop,) = [m for m in drain(alice) if m["type"] == "screenpop"]
+    assert pop["lead"] == {"campaign": "renewals", "leadid": "42"}
+    assert pop["script"] == "Hello, this is <b>ACME</b>"
+    hub.on_events(inbound_call("7.7")[2:])
+    assert hub.leads == {}

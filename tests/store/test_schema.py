@@ -1,0 +1,72 @@
+import pytest
+from sqlalchemy import inspect
+
+from cti.core.errors import UsageError
+from cti.store import Store
+from cti.store.models import table_names
+from cti.store.schema import create_engine, current_revision, differences, downgrade, upgrade
+
+
+async def test_the_migrations_and_the_models_agree(db_url: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade)
+            assert await conn.run_sync(differences) == []
+            assert await conn.run_sync(current_revision) == "0001"
+            names = await conn.run_sync(lambda c: inspect(c).get_table_names())
+        assert set(table_names()) <= set(names)
+    finally:
+        await engine.dispose()
+
+
+async def test_open_migrates_and_a_second_open_is_a_no_op(db_url: str) -> None:
+    for _ in range(2):
+        store = await Store.open(db_url)
+        await store.close()
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(downgrade, "base")
+            assert await conn.run_sync(lambda c: inspect(c).get_table_names()) == ["alembic_version"]
+            await conn.run_sync(upgrade)
+            assert await conn.run_sync(differences) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    try:
+        async with store.engine.connect() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+            assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("nowhere", "not a database URL"),
+        ("sqlite+pysqlcipher:///x.db", "async driver"),
+        ("postgresql+psycopg2://u@h/db", "async driver"),
+        ("mysql+aiomysql://u@h/db", "unsupported"),
+    ],
+)
+async def test_bad_urls_are_refused_clearly(url: str, words: str) -> None:
+    with pytest.raises(UsageError, match=words):
+        await Store.open(url)
+
+
+def test_plain_urls_get_the_async_driver() -> None:
+    from cti.store.schema import async_url
+
+    assert async_url("sqlite:///var/cti.db") == "sqlite+aiosqlite:///var/cti.db"
+    assert async_url("postgresql://u:p@h/db") == "postgresql+asyncpg://u:p@h/db"
+    assert async_url("postgresql+asyncpg://u@h/db") == "postgresql+asyncpg://u@h/db"
+
+
+async def test_an_unknown_default_country_is_refused(tmp_path) -> None:
+    with pytest.raises(UsageError, match="country"):
+        await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", default_country="XX")

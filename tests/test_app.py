@@ -1,0 +1,209 @@
+"""The daemon assembled: real store, real websockets, domain events published as the AMI pump does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+
+from cti.app import Daemon, TrackerChannels
+from cti.asterisk.ami import AmiDecoder
+from cti.asterisk.calls import CallTracker
+from cti.config import parse_config
+from cti.core.events import CallAnswered, CallEnded
+from cti.store import Store
+from tests.bus.events import inbound_call
+from tests.conftest import ROOT, timeout
+from tests.e2e.running import HOSTILE, config_text, seed_accounts
+from tests.screenpop.console import recv, recv_until
+
+
+async def test_the_daemon_pops_with_the_stored_customer_and_records_the_call_and_disposition(
+    db_url: str,
+) -> None:
+    await seed_accounts(db_url)
+    daemon = Daemon(parse_config(config_text(db_url)))
+    await daemon.open()
+    assert daemon.server is not None
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(daemon.run())
+        ws = await connect(f"ws://127.0.0.1:{daemon.server.port}/ws")
+        await ws.send(json.dumps({"type": "login", "username": "alice", "password": "demo"}))
+        assert (await recv(ws))["agent"] == "Alice"
+        await recv(ws)  # snapshot
+        events = inbound_call(
+            "1763800000.7", agent="Alice", number="4155550101", name=HOSTILE, at=time.time()
+        )
+        daemon.publish(events[:2])
+        pop = await recv_until(ws, lambda m: m["type"] == "screenpop")
+        assert pop["caller"]["name"] == HOSTILE and pop["caller"]["normalized"] == "+14155550101"
+        assert pop["lookup"] == "found"
+        assert [c["name"] for c in pop["customers"]] == [HOSTILE]
+        daemon.publish(events[2:])
+        await recv_until(ws, lambda m: m.get("event") == "ended")
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "disposition",
+                    "linkedid": "1763800000.7",
+                    "disposition": "sale",
+                    "notes": "wants the blue one",
+                    "ref": "d",
+                }
+            )
+        )
+        assert (await recv_until(ws, lambda m: m.get("ref") == "d"))["type"] == "result"
+        await ws.close()
+        daemon.stopping.set()
+        await task
+    store = await Store.open(db_url)
+    try:
+        stored = await store.journeys(time.time() - 3600, time.time() + 3600)
+        assert [j.linkedid for j in stored] == ["1763800000.7"]
+        assert stored[0].queue_legs[0].agent == "Alice"
+        lookup = await store.lookup_caller("+14155550101")
+        (interaction,) = lookup.customers[0].interactions
+        assert (interaction.disposition, interaction.notes) == ("sale", "wants the blue one")
+    finally:
+        await store.close()
+    assert daemon.writer is not None and daemon.writer.rows == 1 and daemon.writer.pending == 0
+
+
+async def test_shutdown_writes_the_journeys_still_buffered(db_url: str) -> None:
+    await seed_accounts(db_url)
+    cfg = parse_config(config_text(db_url).replace("flush_interval = 0.05", "flush_interval = 3600"))
+    daemon = Daemon(cfg)
+    await daemon.open()
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(daemon.run())
+        for i in range(3):
+            daemon.publish(inbound_call(f"17638000{i:02d}.1", at=time.time()))
+        await asyncio.sleep(0.05)
+        assert daemon.writer is not None and daemon.writer.pending == 3
+        daemon.stopping.set()
+        await task
+    store = await Store.open(db_url)
+    try:
+        assert len(await store.journeys(time.time() - 3600, time.time() + 3600)) == 3
+    finally:
+        await store.close()
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout(5)) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_cti_run_serves_health_and_metrics_logs_json_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    asyncio.run(seed_accounts(url))
+    config = tmp_path / "cti.toml"
+    config.write_text(config_text(url).replace('log_format = "text"', 'log_format = "json"'))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cti", "run", "--config", str(config)],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stderr is not None
+        deadline = time.monotonic() + timeout(20)
+        base = None
+        lines: list[str] = []
+        while base is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            lines.append(line)
+            if line.startswith("cti: consoles on "):
+                base = line.split()[-1].rstrip("/")
+        assert base, lines
+        status, body = _get(base + "/healthz")
+        assert status == 200 and json.loads(body)["status"] == "ok"
+        status, body = _get(base + "/metrics")
+        assert status == 200
+        assert "cti_ws_clients 0" in body and "# TYPE cti_store_rows_total counter" in body
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout(20)) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    records = [json.loads(line) for line in (lines + rest.splitlines()) if line.startswith("{")]
+    assert any(r["msg"].startswith("cti daemon t1 running") for r in records)
+    assert any(r["msg"] == "flushed the call records" for r in records)
+
+
+def test_cti_run_names_the_bad_key_of_a_bad_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cti.cli import main
+
+    config = tmp_path / "bad.toml"
+    config.write_text("[web]\nprot = 1\n")
+    assert main(["run", "--config", str(config)]) == 2
+    assert "web.prot: unknown key" in capsys.readouterr().err
+
+
+@pytest.mark.redis
+async def test_a_supervisor_on_instance_b_sees_the_calls_of_instance_a(
+    redis_url: str, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await seed_accounts(url)
+    shared = f'[redis]\nurl = "{redis_url}"\nstream = "t:events"\n'
+    cfg_a = parse_config(config_text(url, shared).replace('name = "t1"', 'name = "a"'))
+    cfg_b = parse_config(config_text(url, shared).replace('name = "t1"', 'name = "b"'))
+    a, b = Daemon(cfg_a), Daemon(cfg_b)
+    await a.open()
+    await b.open()
+    assert b.server is not None and b.writer is not None and a.writer is not None
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(a.run()), tg.create_task(b.run())]
+        await a.bus.wait_ready()  # type: ignore[attr-defined]
+        await b.bus.wait_ready()  # type: ignore[attr-defined]
+        ws = await connect(f"ws://127.0.0.1:{b.server.port}/ws")
+        await ws.send(json.dumps({"type": "login", "username": "alice", "password": "demo"}))
+        await recv(ws)
+        await recv(ws)
+        a.publish(inbound_call("1763800100.1", agent="Alice", number="4155550101", at=time.time()))
+        pop = await recv_until(ws, lambda m: m["type"] == "screenpop")
+        assert pop["call"]["linkedid"] == "1763800100.1" and pop["lookup"] == "found"
+        await recv_until(ws, lambda m: m.get("event") == "ended")
+        await ws.close()
+        for d in (a, b):
+            d.stopping.set()
+        for t in tasks:
+            await t
+    assert a.writer.rows == 1 and b.writer.rows == 0  # written once, by the instance that owns the call
+    assert b.bus.received == len(inbound_call())
+
+
+def test_the_agent_and_caller_channels_of_an_answered_call_are_found(transcripts: Path) -> None:
+    tracker = CallTracker("pbx1")
+    channels = TrackerChannels()
+    channels.trackers["pbx1"] = tracker
+    seen = []
+    for msg in AmiDecoder().receive_data((transcripts / "01-inbound-answered.ami").read_bytes()):
+        for event in tracker.feed(msg):
+            if isinstance(event, CallAnswered) and event.agent:
+                agent_chan = channels.agent_channel("pbx1", event.linkedid, event.agent)
+                caller_chan = channels.caller_channel("pbx1", event.linkedid)
+                seen.append((agent_chan, caller_chan))
+            if isinstance(event, CallEnded):
+                assert channels.caller_channel("pbx1", event.journey.linkedid) is None
+    ((agent_chan, caller_chan),) = seen
+    assert agent_chan is not None and agent_chan.startswith("Local/100") and "@agents-" in agent_chan
+    assert caller_chan == "Local/13800138000@callers-00000000;1"
+    assert channels.agent_channel("other", "x", "Alice") is None  # type: ignore[arg-type]

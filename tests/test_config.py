@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+
+from cti.config import load_config, parse_config
+from cti.core.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_shipped_default_configuration_loads() -> None:
+    cfg = load_config(ROOT / "config" / "cti.toml")
+    assert cfg.asterisk[0].port == 5038
+    assert cfg.reports.threshold("anything") == 20.0
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [
+        ("[web]\nprot = 1\n", "web.prot", "unknown key"),
+        ("[web]\nport = 'x'\n", "web.port", "expected int"),
+        ("[web]\nport = 70000\n", "web.port", "out of range"),
+        ("[[asterisk]]\nauth = 'rsa'\n", "asterisk[0].auth", "md5"),
+        ("[store]\nurl = 'nowhere'\n", "store.url", "SQLAlchemy URL"),
+        ("[reports.service_level]\nsales = 'fast'\n", "reports.service_level.sales", "number"),
+        ("[web\n", "<syntax>", "invalid TOML"),
+        ("[store]\ndefault_country = 'XX'\n", "store.default_country", "unknown region"),
+    ],
+)
+def test_config_errors_name_the_file_the_key_and_the_problem(text: str, key: str, words: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config(text, "site.toml")
+    assert e.value.path == "site.toml"
+    assert e.value.key == key
+    assert words in str(e.value)
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_per_queue_service_level_overrides_the_default() -> None:
+    cfg = parse_config("[reports]\nservice_level_seconds = 15\n[reports.service_level]\nsupport = 30\n")
+    assert cfg.reports.threshold("support") == 30.0
+    assert cfg.reports.threshold("sales") == 15.0
+
+
+def test_wrapup_seconds_are_read_per_queue_and_must_not_be_negative() -> None:
+    cfg = parse_config("[[asterisk]]\n[asterisk.wrapup_seconds]\nsales = 10\n")
+    assert cfg.asterisk[0].wrapup_seconds == {"sales": 10.0}
+    with pytest.raises(ConfigError) as e:
+        parse_config("[[asterisk]]\n[asterisk.wrapup_seconds]\nsales = -1\n", "x.toml")
+    assert e.value.key == "asterisk[0].wrapup_seconds.sales"
