@@ -5,6 +5,10 @@ writer task writes a batch when ``batch_size`` journeys are waiting or ``flush_i
 the first one arrived, whichever comes first. A failed write keeps the batch and retries with backoff
 (``record_journeys`` is idempotent by linkedid, so a retry after a half-done write is safe). ``flush()``
 writes everything left; the daemon calls it on shutdown.
+
+The customer's number of each journey is normalized when the call ends, by the store's own
+``normalize`` (libphonenumber behind an LRU cache): the screen pop already normalized the same number
+while the phone rang, so this is a cache hit, and the batch write itself parses nothing.
 """
 
 from __future__ import annotations
@@ -12,17 +16,22 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from cti.core.events import CallEnded, DomainEvent
 from cti.core.journey import CallJourney
+from cti.store.callrecords import remote_number
 
 log = logging.getLogger("cti.records")
 
 
 class JourneyStore(Protocol):
-    async def record_journeys(self, journeys: Sequence[CallJourney]) -> Any: ...
+    async def record_journeys(
+        self, journeys: Sequence[CallJourney], *, normalized: Mapping[str, str | None] | None = None
+    ) -> Any: ...
+
+    def normalize(self, number: str | None) -> str | None: ...
 
 
 class JourneyWriter:
@@ -30,7 +39,8 @@ class JourneyWriter:
         self.store = store
         self.batch_size = batch_size
         self.flush_interval = flush_interval
-        self._pending: collections.deque[CallJourney] = collections.deque()
+        # each finished journey with the customer's number in E.164
+        self._pending: collections.deque[tuple[CallJourney, str | None]] = collections.deque()
         self._arrived = asyncio.Event()
         self._full = asyncio.Event()
         self.batches = 0
@@ -45,7 +55,8 @@ class JourneyWriter:
     def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
         for event in events:
             if isinstance(event, CallEnded):
-                self._pending.append(event.journey)
+                journey = event.journey
+                self._pending.append((journey, self.store.normalize(remote_number(journey))))
         if self._pending:
             self._arrived.set()
             if len(self._pending) >= self.batch_size:
@@ -74,7 +85,8 @@ class JourneyWriter:
     async def _write_one_batch(self) -> None:
         batch = [self._pending[i] for i in range(min(self.batch_size, len(self._pending)))]
         if batch:
-            await self.store.record_journeys(batch)
+            journeys = [j for j, _ in batch]
+            await self.store.record_journeys(journeys, normalized={j.linkedid: e164 for j, e164 in batch})
             for _ in batch:
                 self._pending.popleft()
             self.batches += 1

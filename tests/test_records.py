@@ -1,8 +1,9 @@
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from cti.core.journey import CallJourney
 from cti.records import JourneyWriter
+from cti.store import phones
 from tests.bus.events import inbound_call
 from tests.waiting import eventually
 
@@ -13,12 +14,19 @@ class FlakyStore:
     def __init__(self, failures: int = 0) -> None:
         self.failures = failures
         self.batches: list[list[str]] = []
+        self.normalized: dict[str, str | None] = {}
 
-    async def record_journeys(self, journeys: Sequence[CallJourney]) -> int:
+    def normalize(self, number: str | None) -> str | None:
+        return phones.normalize(number, "CN")
+
+    async def record_journeys(
+        self, journeys: Sequence[CallJourney], *, normalized: Mapping[str, str | None] | None = None
+    ) -> int:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("database is down")
         self.batches.append([j.linkedid for j in journeys])
+        self.normalized.update(normalized or {})
         return len(journeys)
 
 
@@ -68,3 +76,14 @@ async def test_flush_writes_everything_left_at_shutdown() -> None:
     await writer.flush()
     assert [lid for b in store.batches for lid in b] == [f"{i}.1" for i in range(5)]
     assert writer.pending == 0
+
+
+async def test_each_journey_goes_to_the_store_with_its_number_normalized_when_the_call_ended() -> None:
+    store = FlakyStore()
+    writer = JourneyWriter(store, batch_size=10, flush_interval=3600)
+    calls = ended(2)
+    calls[0].journey.caller_number = "138 1234 5678"
+    calls[1].journey.caller_number = "anonymous"
+    writer.on_events(calls)
+    await writer.flush()
+    assert store.normalized == {"0.1": "+8613812345678", "1.1": None}

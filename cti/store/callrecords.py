@@ -6,15 +6,18 @@ computed from stored records agree with the live ones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
 from cti.core.journey import CallJourney, Direction, JourneyOutcome, LegOutcome, QueueLeg
 
-# interaction columns a journey owns; the rest (disposition, notes, recording_ref) belong to people
-JOURNEY_COLUMNS = (
-    "customer_id",
+# What a journey writes into its interaction row, in :func:`interaction_params` order. The customer it is
+# filed under (``customer_id``) is found by the store from ``remote_e164``; the other columns
+# (disposition, notes, recording_ref) belong to people.
+INTERACTION_PARAM_COLUMNS = (
+    "linkedid",
     "remote_e164",
     "direction",
     "caller_number",
@@ -34,6 +37,28 @@ JOURNEY_COLUMNS = (
     "campaign",
     "lead_id",
 )
+JOURNEY_COLUMNS = ("customer_id", *INTERACTION_PARAM_COLUMNS[1:])  # the columns a rewrite replaces
+LEG_PARAM_COLUMNS = (
+    "linkedid",
+    "seq",
+    "queue",
+    "uniqueid",
+    "entered_at",
+    "position",
+    "left_at",
+    "outcome",
+    "agent",
+    "ring_no_answer",
+    "wait_seconds",
+    "talk_seconds",
+    "answered_at",
+    "ended_at",
+)
+_json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps without its per-call set-up
+
+
+def json_list(items: Sequence[str]) -> str:
+    return _json_text(items) if items else "[]"
 
 
 def remote_number(journey: CallJourney) -> str:
@@ -41,52 +66,60 @@ def remote_number(journey: CallJourney) -> str:
     return journey.did if journey.direction is Direction.OUTBOUND else journey.caller_number
 
 
-def interaction_row(journey: CallJourney, remote_e164: str | None, customer_id: int | None) -> dict[str, Any]:
+def interaction_params(journey: CallJourney, remote_e164: str | None) -> tuple[Any, ...]:
+    """The interaction row of ``journey``, in ``INTERACTION_PARAM_COLUMNS`` order (lists as JSON text).
+
+    Tuples, not dicts: the bulk writer hands them to the driver as they are (a dict per row, read back in
+    column order, cost more than SQLite's own work per row).
+    """
     legs = journey.queue_legs
     answered = [leg.answered_at for leg in legs if leg.answered_at is not None]
-    agent = journey.agents[-1] if journey.agents else next((x.agent for x in reversed(legs) if x.agent), None)
-    return {
-        "linkedid": journey.linkedid,
-        "customer_id": customer_id,
-        "remote_e164": remote_e164,
-        "direction": journey.direction.value,
-        "caller_number": journey.caller_number,
-        "caller_name": journey.caller_name,
-        "did": journey.did,
-        "queue": legs[-1].queue if legs else None,
-        "agent": agent,
-        "agents": list(journey.agents),
-        "started_at": journey.started_at,
-        "answered_at": min(answered) if answered else None,
-        "ended_at": journey.ended_at,
-        "outcome": journey.outcome.value if journey.outcome else None,
-        "hangup_cause": journey.hangup_cause,
-        "transfers": journey.transfers,
-        "hold_seconds": journey.hold_seconds,
-        "server": journey.server,
-        "campaign": journey.campaign,
-        "lead_id": journey.lead_id,
-    }
+    agents = journey.agents
+    agent = agents[-1] if agents else next((x.agent for x in reversed(legs) if x.agent), None)
+    outcome = journey.outcome
+    return (
+        journey.linkedid,
+        remote_e164,
+        journey.direction.value,
+        journey.caller_number,
+        journey.caller_name,
+        journey.did,
+        legs[-1].queue if legs else None,
+        agent,
+        json_list(agents),
+        journey.started_at,
+        min(answered) if answered else None,
+        journey.ended_at,
+        outcome.value if outcome else None,
+        journey.hangup_cause,
+        journey.transfers,
+        journey.hold_seconds,
+        journey.server,
+        journey.campaign,
+        journey.lead_id,
+    )
 
 
-def leg_rows(journey: CallJourney) -> list[dict[str, Any]]:
+def leg_params(journey: CallJourney) -> list[tuple[Any, ...]]:
+    """One row per queue leg of ``journey``, in order, in ``LEG_PARAM_COLUMNS`` order."""
+    linkedid = journey.linkedid
     return [
-        {
-            "linkedid": journey.linkedid,
-            "seq": seq,
-            "queue": leg.queue,
-            "uniqueid": leg.uniqueid,
-            "entered_at": leg.entered_at,
-            "position": leg.position,
-            "left_at": leg.left_at,
-            "outcome": leg.outcome.value if leg.outcome else None,
-            "agent": leg.agent,
-            "ring_no_answer": list(leg.ring_no_answer),
-            "wait_seconds": leg.wait_seconds,
-            "talk_seconds": leg.talk_seconds,
-            "answered_at": leg.answered_at,
-            "ended_at": leg.ended_at,
-        }
+        (
+            linkedid,
+            seq,
+            leg.queue,
+            leg.uniqueid,
+            leg.entered_at,
+            leg.position,
+            leg.left_at,
+            leg.outcome.value if leg.outcome else None,
+            leg.agent,
+            json_list(leg.ring_no_answer),
+            leg.wait_seconds,
+            leg.talk_seconds,
+            leg.answered_at,
+            leg.ended_at,
+        )
         for seq, leg in enumerate(journey.queue_legs)
     ]
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
@@ -100,6 +101,11 @@ def _normalize(text: str, region: str) -> str | None:
         if phonenumbers.is_possible_number(candidate) and (e164 := _e164(candidate)) is not None:
             return e164
     return None
+
+
+def cache_info() -> Any:
+    """Hits and misses of the normalization cache (a miss is a libphonenumber parse)."""
+    return _normalize.cache_info()
 
 
 def clear_cache() -> None:

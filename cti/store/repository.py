@@ -16,7 +16,6 @@ import contextlib
 import csv
 import dataclasses
 import functools
-import json
 import logging
 import time
 import zoneinfo
@@ -37,11 +36,13 @@ from cti.store import phones, popsql
 from cti.store.accounts import AgentAccount, hash_password, verify_or_waste
 from cti.store.caller import CallerLookup
 from cti.store.callrecords import (
+    INTERACTION_PARAM_COLUMNS,
     JOURNEY_COLUMNS,
-    interaction_row,
+    LEG_PARAM_COLUMNS,
+    interaction_params,
     journey_from_row,
     leg_from_row,
-    leg_rows,
+    leg_params,
     remote_number,
 )
 from cti.store.customers import NewCustomer
@@ -110,9 +111,10 @@ class LeadToCall:
 
 
 PIPELINE_CHUNK = 250  # journeys prepared (in a thread) while the previous ones are written
-Prepared = tuple[list[dict[str, Any]], list[dict[str, Any]]]  # interaction rows, queue-leg rows
-UPSERT_COLUMNS = ("linkedid", *JOURNEY_COLUMNS)
-LEG_COLUMNS = tuple(c.name for c in legs_t.columns if c.name != "id")
+Params = tuple[Any, ...]
+_LINKEDID = INTERACTION_PARAM_COLUMNS.index("linkedid")
+_E164 = INTERACTION_PARAM_COLUMNS.index("remote_e164")
+Prepared = tuple[list[Params], list[Params]]  # interaction rows, queue-leg rows, as driver parameters
 
 
 @functools.cache
@@ -131,11 +133,24 @@ def fit(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-_json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps without its per-call set-up
+@functools.cache
+def _param_limits(table: Table, columns: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    limits = dict(_limits(table))
+    return tuple((i, limits[c]) for i, c in enumerate(columns) if c in limits)
 
 
-def json_list(items: list[str]) -> str:
-    return _json_text(items) if items else "[]"
+def fit_params(table: Table, columns: tuple[str, ...], row: Params) -> Params:
+    """:func:`fit` for a row of driver parameters in ``columns`` order."""
+    limits = _param_limits(table, columns)
+    for i, limit in limits:
+        value = row[i]
+        if isinstance(value, str) and len(value) > limit:
+            cut = list(row)
+            for j, n in limits:
+                if isinstance(cut[j], str):
+                    cut[j] = cut[j][:n]
+            return tuple(cut)
+    return row
 
 
 def bulk_sql(dialect: str) -> tuple[str, str, str]:
@@ -151,7 +166,13 @@ def bulk_sql(dialect: str) -> tuple[str, str, str]:
     def marks(n: int) -> str:
         return ", ".join(mark(i) for i in range(1, n + 1))
 
-    key = mark(len(UPSERT_COLUMNS) + 1)  # the linkedid once more (asyncpg wants one type per parameter)
+    key = mark(len(INTERACTION_PARAM_COLUMNS) + 1)  # the linkedid again (asyncpg: one type per parameter)
+    e164 = mark(len(INTERACTION_PARAM_COLUMNS) + 2)  # the number again, for the same reason
+    # the customer a call is filed under: the number's primary holder, then its oldest (shared numbers)
+    owner = (
+        f"(SELECT p.customer_id FROM customer_phones p WHERE p.e164 = {e164} "
+        "ORDER BY p.is_primary DESC, p.customer_id LIMIT 1)"
+    )
 
     def latest(column: str) -> str:
         return (
@@ -161,12 +182,13 @@ def bulk_sql(dialect: str) -> tuple[str, str, str]:
 
     changes = [f"{c} = excluded.{c}" for c in JOURNEY_COLUMNS if c != "customer_id"]
     changes.append("customer_id = coalesce(excluded.customer_id, interactions.customer_id)")
+    columns = ", ".join(INTERACTION_PARAM_COLUMNS)
+    values = f"{marks(len(INTERACTION_PARAM_COLUMNS))}, {owner}, {latest('disposition')}, {latest('notes')}"
     upsert = (
-        f"INSERT INTO interactions ({', '.join(UPSERT_COLUMNS)}, disposition, notes) "
-        f"VALUES ({marks(len(UPSERT_COLUMNS))}, {latest('disposition')}, {latest('notes')}) "
+        f"INSERT INTO interactions ({columns}, customer_id, disposition, notes) VALUES ({values}) "
         f"ON CONFLICT (linkedid) DO UPDATE SET {', '.join(changes)}"
     )
-    legs = f"INSERT INTO queue_legs ({', '.join(LEG_COLUMNS)}) VALUES ({marks(len(LEG_COLUMNS))})"
+    legs = f"INSERT INTO queue_legs ({', '.join(LEG_PARAM_COLUMNS)}) VALUES ({marks(len(LEG_PARAM_COLUMNS))})"
     return upsert, legs, f"DELETE FROM queue_legs WHERE linkedid = {mark(1)}"
 
 
@@ -317,9 +339,13 @@ class Store:
 
     # ---- call records ------------------------------------------------------------------------------
 
-    async def record_journeys(self, journeys: Sequence[CallJourney]) -> int:
+    async def record_journeys(
+        self, journeys: Sequence[CallJourney], *, normalized: Mapping[str, str | None] | None = None
+    ) -> int:
         """Write interactions and queue legs for ``journeys`` in one transaction; returns how many.
 
+        ``normalized``: the customer's number of some journeys already in E.164 (``None``: no usable
+        number), by linkedid, as the daemon found it for the screen pop; the others are normalized here.
         Idempotent by Linkedid: a journey written again replaces its earlier record (its legs too), and
         dispositions saved before the record existed are attached now.
         """
@@ -330,12 +356,13 @@ class Store:
             return 0
         ordered = [latest[k] for k in sorted(latest)]
         parts = [list(p) for p in chunks(ordered, PIPELINE_CHUNK)]
+        known = normalized or {}
         # number parsing and row building are CPU work: off the event loop, in a worker thread
-        first = await asyncio.to_thread(self._record_rows, parts[0])
+        first = await asyncio.to_thread(self._record_rows, parts[0], known)
         for attempt in range(5):
             try:
                 async with self._writing() as conn:
-                    await self._write_pipelined(conn, first, parts[1:])
+                    await self._write_pipelined(conn, first, parts[1:], known)
                 self._checkpoint_soon(len(ordered))
                 return len(ordered)
             except DBAPIError as e:
@@ -345,33 +372,50 @@ class Store:
         raise AssertionError("unreachable")
 
     async def _write_pipelined(
-        self, conn: AsyncConnection, first: Prepared, rest: list[list[CallJourney]]
+        self,
+        conn: AsyncConnection,
+        first: Prepared,
+        rest: list[list[CallJourney]],
+        known: Mapping[str, str | None],
     ) -> None:
         """Write prepared rows while the next part is prepared: SQLite and asyncpg work without the GIL."""
         async with asyncio.TaskGroup() as tg:
             prepared = first
             for k in range(len(rest) + 1):
                 following = (
-                    tg.create_task(asyncio.to_thread(self._record_rows, rest[k])) if k < len(rest) else None
+                    tg.create_task(asyncio.to_thread(self._record_rows, rest[k], known))
+                    if k < len(rest)
+                    else None
                 )
-                rows, legs = prepared
-                owner = await self._owners(conn, sorted({r["remote_e164"] for r in rows if r["remote_e164"]}))
-                for r in rows:
-                    r["customer_id"] = owner.get(r["remote_e164"] or "")
-                await self._write_records(conn, rows, legs)
+                await self._write_records(conn, *prepared)
                 if following is not None:
                     prepared = await following
 
-    def _record_rows(self, journeys: list[CallJourney]) -> Prepared:
-        rows = [interaction_row(j, self.normalize(remote_number(j)), None) for j in journeys]
-        legs = [leg for j in journeys for leg in leg_rows(j)]
-        for r in rows:
-            r["agents"] = json_list(r["agents"])
-            fit(interactions_t, r)
-        for leg in legs:
-            leg["ring_no_answer"] = json_list(leg["ring_no_answer"])
-            fit(legs_t, leg)
+    def _record_rows(self, journeys: list[CallJourney], known: Mapping[str, str | None]) -> Prepared:
+        normalize = self.normalize
+        rows = [
+            fit_params(
+                interactions_t,
+                INTERACTION_PARAM_COLUMNS,
+                interaction_params(
+                    j, known[j.linkedid] if j.linkedid in known else normalize(remote_number(j))
+                ),
+            )
+            for j in journeys
+        ]
+        legs = [fit_params(legs_t, LEG_PARAM_COLUMNS, leg) for j in journeys for leg in leg_params(j)]
         return rows, legs
+
+    async def _write_records(self, conn: AsyncConnection, rows: list[Params], legs: list[Params]) -> None:
+        # The bulk statements go to the driver as plain executemany of tuples: SQLAlchemy's per-row
+        # parameter processing would cost more than SQLite's own work (docs/design/store.md).
+        upsert, insert_legs, delete_legs = self._bulk_sql
+        await conn.exec_driver_sql(upsert, [(*r, r[_LINKEDID], r[_E164]) for r in rows])
+        # One indexed delete per call: an IN list of hundreds gets a sequential scan from PostgreSQL's
+        # generic plan while the table has no statistics yet, i.e. on every new database.
+        await conn.exec_driver_sql(delete_legs, [(r[_LINKEDID],) for r in rows])
+        if legs:
+            await conn.exec_driver_sql(insert_legs, legs)
 
     async def _owners(self, conn: AsyncConnection, numbers: Sequence[str]) -> dict[str, int]:
         """number -> the customer its calls are filed under (primary phone first, then the oldest)."""
@@ -385,20 +429,6 @@ class Store:
             for e164, cid in result:
                 owner.setdefault(e164, cid)
         return owner
-
-    async def _write_records(
-        self, conn: AsyncConnection, rows: list[dict[str, Any]], legs: list[dict[str, Any]]
-    ) -> None:
-        # The bulk statements go to the driver as plain executemany of tuples: SQLAlchemy's per-row
-        # parameter processing would cost more than SQLite's own work (docs/design/store.md).
-        upsert, insert_legs, delete_legs = self._bulk_sql
-        await conn.exec_driver_sql(upsert, [(*(r[c] for c in UPSERT_COLUMNS), r["linkedid"]) for r in rows])
-        linkedids = [r["linkedid"] for r in rows]
-        # One indexed delete per call: an IN list of hundreds gets a sequential scan from PostgreSQL's
-        # generic plan while the table has no statistics yet, i.e. on every new database.
-        await conn.exec_driver_sql(delete_legs, [(k,) for k in linkedids])
-        if legs:
-            await conn.exec_driver_sql(insert_legs, [tuple(leg[c] for c in LEG_COLUMNS) for leg in legs])
 
     async def save_disposition(
         self, linkedid: str, agent: str, disposition: str, notes: str, *, at: float | None = None

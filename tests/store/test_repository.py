@@ -8,7 +8,7 @@ import pytest
 
 from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
 from cti.core.journey import CallJourney, Direction, JourneyOutcome, LegOutcome, QueueLeg
-from cti.store import NewCustomer, Store, repository
+from cti.store import NewCustomer, Store, phones, repository
 from cti.store.phones import normalize
 from tests.conftest import timeout
 
@@ -427,3 +427,45 @@ async def test_the_tier_schedule_recomputes_until_cancelled(store: Store) -> Non
         async with asyncio.timeout(timeout(1.0)):
             await store.run_tier_schedule(interval=0.05)
     assert (await store.tier_counts()) == {"A": 1, "C": 19}
+
+
+async def test_numbers_normalized_by_the_caller_are_written_without_parsing_again(store: Store) -> None:
+    holder = await store.add_customer(NewCustomer(name="Holder", phones=["+8613812345678"]))
+    calls = [
+        journey(1, "138 1234 5678"),
+        journey(2, "garbage", start=T0 + 1),
+        journey(3, "anonymous", start=T0 + 2),
+    ]
+    phones.clear_cache()
+    normalized = {calls[0].linkedid: "+8613812345678", calls[1].linkedid: None}
+    assert await store.record_journeys(calls, normalized=normalized) == 3
+    # only the third number, which came without its E.164 form, went through libphonenumber's cache
+    assert phones.cache_info().misses == 1
+    found = await store.lookup_caller("+86 138 1234 5678")
+    assert [i.linkedid for i in found.customers[0].interactions] == [calls[0].linkedid]
+    assert found.customers[0].id == holder
+    rows = {j.linkedid: j for j in await store.journeys(T0, T0 + 10)}
+    assert set(rows) == {c.linkedid for c in calls}  # a call with no usable number is still recorded
+
+
+def test_the_bulk_parameters_name_real_columns_in_the_order_the_writer_gives_them() -> None:
+    from cti.store.callrecords import (
+        INTERACTION_PARAM_COLUMNS,
+        LEG_PARAM_COLUMNS,
+        interaction_params,
+        leg_params,
+    )
+    from cti.store.models import Interaction, InteractionQueueLeg
+
+    assert set(LEG_PARAM_COLUMNS) == {c.name for c in InteractionQueueLeg.__table__.columns} - {"id"}
+    assert set(INTERACTION_PARAM_COLUMNS) <= {c.name for c in Interaction.__table__.columns}
+    call = journey(1)
+    row = dict(zip(INTERACTION_PARAM_COLUMNS, interaction_params(call, "+8613812345678"), strict=True))
+    assert (row["linkedid"], row["remote_e164"], row["caller_number"], row["agents"]) == (
+        call.linkedid,
+        "+8613812345678",
+        "+8613812345678",
+        '["Alice"]',
+    )
+    (leg,) = (dict(zip(LEG_PARAM_COLUMNS, p, strict=True)) for p in leg_params(call))
+    assert (leg["seq"], leg["uniqueid"], leg["ring_no_answer"]) == (0, f"{T0}.1", '["Bob"]')
