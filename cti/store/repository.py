@@ -74,8 +74,11 @@ T = TypeVar("T")
 CHUNK = 500  # keys per IN (...) list: far below SQLite's and asyncpg's parameter limits
 MAX_SHARED = 20  # a number shared by more customers than this (a switchboard) shows the first 20
 # SQLite: after this many call records the WAL is checkpointed by a background task on its own connection
-# (SQLite's C code, off the GIL and outside the write lock) instead of inside a writer's COMMIT
-CHECKPOINT_EVERY = 2000
+# (SQLite's C code, off the GIL and outside the write lock) instead of inside a writer's COMMIT. Small on
+# purpose: every page the writer reads is first looked up in the WAL's index, so a short WAL keeps the
+# next batch fast (2,000 records: 20,600-21,800 rows/s; 500: 22,700-24,000; 250: 24,500-26,200 on the
+# loaded benchmark store, docs/design/store.md).
+CHECKPOINT_EVERY = 250
 log = logging.getLogger(__name__)
 _RETRY_SQLSTATES = ("40P01", "40001")  # PostgreSQL deadlock_detected, serialization_failure
 
