@@ -17,6 +17,10 @@ def test_the_quick_store_benchmark_runs_and_reports_its_figures(capsys: pytest.C
         assert r["lookup"]["n"] == 50 and r["lookup"]["p50_ms"] > 0
         assert r["lookup_p50_vs_pk_select"] > 0
         assert r["write"]["rows"] == 1200 and r["write"]["rows_per_s"] > 0
+        # the daemon's path parses no number inside the write; the cold run parses every distinct one
+        assert r["write"]["numbers_parsed_in_write"] == 0 and r["write"]["normalize_cold_us_per_number"] > 0
+        assert r["write_parsing_numbers_cold"]["numbers_parsed_in_write"] > 0
+        assert r["write"]["every_run_rows_per_s"] == [r["write"]["rows_per_s"]]  # --quick: one run
 
 
 def test_an_unknown_backend_is_refused() -> None:
