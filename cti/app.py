@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from cti.asterisk.calls import CallTracker, ChannelView
 from cti.bus.local import LocalBus
 from cti.config import AsteriskConfig, Config, load_config
 from cti.core.errors import ConfigError
@@ -47,38 +48,26 @@ class TrackerChannels:
     """Channel names of live calls, read from each server's call tracker (for Hangup and transfers)."""
 
     def __init__(self) -> None:
-        self.trackers: dict[str, Any] = {}
+        self.trackers: dict[str, CallTracker] = {}
 
-    def _channels(self, server: str, linkedid: str) -> list[Any]:
+    def _channels(self, server: str, linkedid: str) -> list[ChannelView]:
         tracker = self.trackers.get(server)
-        if tracker is None:
-            return []
-        view = getattr(tracker, "channels_of", None)
-        if view is not None:
-            return list(view(linkedid))
-        # Until the tracker offers a public view: its channel table, keyed by uniqueid.
-        journey_ids = getattr(tracker, "_linked", {})
-        jid = journey_ids.get(linkedid)
-        return [c for c in getattr(tracker, "_channels", {}).values() if jid is not None and c.jid == jid]
+        return [] if tracker is None else tracker.channels_of(linkedid)
 
     def agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None:
         for ch in self._channels(server, linkedid):
-            if getattr(ch, "agent", None) == agent and not getattr(ch, "hangup_requested", False):
-                return str(ch.name)
+            if ch.agent == agent and not ch.hangup_requested:
+                return ch.name
         return None
 
     def caller_channel(self, server: str, linkedid: str) -> str | None:
-        tracker = self.trackers.get(server)
         channels = self._channels(server, linkedid)
-        jid = getattr(tracker, "_linked", {}).get(linkedid)
-        journey = getattr(tracker, "_journeys", {}).get(jid)
-        primary = getattr(journey, "primary", None)
         for ch in channels:
-            if ch.uid == primary:
-                return str(ch.name)
+            if ch.is_caller:
+                return ch.name
         for ch in channels:
-            if getattr(ch, "agent", None) is None:
-                return str(ch.name)
+            if ch.agent is None:
+                return ch.name
         return None
 
 
@@ -155,7 +144,6 @@ class Daemon:
         return Contexts(agent=first.agent_context, queue=first.queue_context, dial=first.dial_context)
 
     def _add_server(self, a: AsteriskConfig) -> None:
-        from cti.asterisk.calls import CallTracker
         from cti.asterisk.connection import AmiConnection
         from cti.asterisk.pump import EventPump
 

@@ -162,6 +162,17 @@ class AgentView:
     queues: tuple[QueueName, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelView:
+    """A live channel of a call: what an action (Hangup, Redirect, a transfer) needs to address it."""
+
+    uniqueid: str
+    name: str
+    agent: AgentId | None  # set when this is an agent's leg
+    is_caller: bool  # the journey's primary channel: the caller's side (outbound: the called party's)
+    hangup_requested: bool
+
+
 @dataclass(slots=True)
 class _Channel:
     uid: str
@@ -503,6 +514,18 @@ class CallTracker:
             )
             for a in self._agents.values()
         }
+
+    def channels_of(self, linkedid: str) -> list[ChannelView]:
+        """The live channels of the call ``linkedid`` (empty when the call is unknown or over)."""
+        jid = self._linked.get(linkedid)
+        if jid is None:
+            return []
+        primary = self._journeys[jid].primary
+        return [
+            ChannelView(c.uid, c.name, c.agent, c.uid == primary, c.hangup_requested)
+            for c in self._channels.values()
+            if c.jid == jid
+        ]
 
     @property
     def tracked_channels(self) -> int:
