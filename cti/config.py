@@ -80,6 +80,8 @@ class WebConfig:
 class ReportsConfig:
     service_level_seconds: float = 20.0
     service_level: dict[str, float] = field(default_factory=dict)  # per-queue threshold overrides
+    # the dispositions that count as a good outcome in the agent report (agents are judged by outcomes)
+    success_dispositions: list[str] = field(default_factory=lambda: ["resolved", "sale"])
 
     def threshold(self, queue: str) -> float:
         return self.service_level.get(queue, self.service_level_seconds)
@@ -216,3 +218,6 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(p, "store.url", "must be an SQLAlchemy URL, e.g. sqlite+aiosqlite:///var/cti.db")
     if cfg.reports.service_level_seconds <= 0:
         raise ConfigError(p, "reports.service_level_seconds", "must be > 0")
+    for i, d in enumerate(cfg.reports.success_dispositions):
+        if not d.strip():
+            raise ConfigError(p, f"reports.success_dispositions[{i}]", "must not be empty")

@@ -25,6 +25,8 @@ def test_the_shipped_default_configuration_loads() -> None:
         ("[reports.service_level]\nsales = 'fast'\n", "reports.service_level.sales", "number"),
         ("[web\n", "<syntax>", "invalid TOML"),
         ("[store]\ndefault_country = 'XX'\n", "store.default_country", "unknown region"),
+        ("[reports]\nsuccess_dispositions = 'sale'\n", "reports.success_dispositions", "expected a list"),
+        ("[reports]\nsuccess_dispositions = ['sale', ' ']\n", "reports.success_dispositions[1]", "empty"),
     ],
 )
 def test_config_errors_name_the_file_the_key_and_the_problem(text: str, key: str, words: str) -> None:

@@ -16,13 +16,13 @@ import datetime as dt
 import io
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from cti.config import Config, load_config
 from cti.core.errors import ConfigError, UsageError
 from cti.core.journey import QueueLeg
-from cti.reports.metrics import AgentRollup, agent_stats, queue_stats
+from cti.reports.metrics import AgentRollup, agent_outcomes, agent_stats, queue_stats
 
 QUEUE_COLUMNS = (
     ("queue", "Queue"),
@@ -41,15 +41,29 @@ QUEUE_COLUMNS = (
 )
 AGENT_COLUMNS = (
     ("agent", "Agent"),
+    ("offered", "Offered"),
     ("answered", "Answered"),
+    ("answer_rate", "Answer rate"),
     ("avg_wait_answered", "ASA"),
+    ("max_wait_answered", "Max wait"),
     ("aht", "Avg talk"),
     ("talk_seconds", "Talk total"),
     ("transfers", "Transfers"),
     ("ring_no_answer", "Ring no answer"),
+    ("dispositioned", "Dispositioned"),
+    ("successes", "Successes"),
+    ("success_rate", "Success rate"),
 )
-_DURATIONS = {"avg_wait_answered", "avg_wait", "max_wait", "avg_talk", "aht", "talk_seconds"}
-_RATIOS = {"service_level", "abandon_rate"}
+_DURATIONS = {
+    "avg_wait_answered",
+    "avg_wait",
+    "max_wait",
+    "max_wait_answered",
+    "avg_talk",
+    "aht",
+    "talk_seconds",
+}
+_RATIOS = {"service_level", "abandon_rate", "answer_rate", "success_rate", "disposition_rate"}
 
 
 def parse_range(start: str, end: str) -> tuple[float, float]:
@@ -77,11 +91,27 @@ def queue_rows(legs: Sequence[QueueLeg], cfg: Config) -> list[dict[str, Any]]:
     return [queue_stats(q, legs, cfg.reports.threshold(q)).to_json() for q in queues]
 
 
-def agent_rows(legs: Sequence[QueueLeg]) -> list[dict[str, Any]]:
+def agent_rows(
+    legs: Sequence[QueueLeg],
+    dispositions: Sequence[tuple[str, str, str]] = (),
+    success: Collection[str] = (),
+) -> list[dict[str, Any]]:
+    """Per agent: the figures of the calls they were offered, then what those calls came to (outcomes).
+
+    ``dispositions``: (linkedid, agent, disposition) of the answered calls (``Store.answered_dispositions``).
+    """
     agents = AgentRollup()
     for leg in legs:
         agents.add(leg)
-    return [agent_stats(a, legs).to_json() for a in agents.agents()]
+    saved: dict[str, list[str]] = {}
+    for _, agent, disposition in dispositions:
+        saved.setdefault(agent, []).append(disposition)
+    rows = []
+    for a in agents.agents():
+        stats = agent_stats(a, legs)
+        outcomes = agent_outcomes(a, stats.answered, saved.get(a, []), success)
+        rows.append({**stats.to_json(), **outcomes.to_json()})
+    return rows
 
 
 def _cell(key: str, value: Any) -> str:
@@ -126,9 +156,12 @@ async def build(cfg: Config, start: float, end: float, by: str) -> list[dict[str
     store = await Store.open(cfg.store.url, default_country=cfg.store.default_country)
     try:
         legs = await store.queue_legs(start, end)
+        if by == "queue":
+            return queue_rows(legs, cfg)
+        dispositions = await store.answered_dispositions(start, end)
     finally:
         await store.close()
-    return queue_rows(legs, cfg) if by == "queue" else agent_rows(legs)
+    return agent_rows(legs, dispositions, set(cfg.reports.success_dispositions))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -13,7 +13,7 @@ arrive in and the two shapes agree exactly. docs/metrics.md states each definiti
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,8 @@ from cti.core.journey import LegOutcome, QueueLeg
 
 US = 1_000_000
 DEFAULT_SERVICE_LEVEL_SECONDS = 20.0
-_ANSWERED = (LegOutcome.ANSWERED, LegOutcome.TRANSFERRED)
+ANSWERED_OUTCOMES = (LegOutcome.ANSWERED, LegOutcome.TRANSFERRED)  # a leg an agent answered
+_ANSWERED = ANSWERED_OUTCOMES
 
 
 def us(seconds: float) -> int:
@@ -80,12 +81,15 @@ class QueueStats:
 @dataclass(frozen=True, slots=True)
 class AgentStats:
     agent: AgentId
+    offered: int
     answered: int
+    answer_rate: float | None
     ring_no_answer: int
     transfers: int
     talk_seconds: float
     aht: float | None
     avg_wait_answered: float | None
+    max_wait_answered: float
 
     def to_json(self) -> dict[str, Any]:
         return _as_json(self, self.__slots__)
@@ -137,14 +141,53 @@ def agent_stats(agent: str, legs: Iterable[QueueLeg]) -> AgentStats:
     done = _finished(legs)
     mine = [leg for leg in done if leg.agent == agent and leg.outcome in _ANSWERED]
     talk = sum(us(leg.talk_seconds) for leg in mine)
+    let_go = sum(leg.ring_no_answer.count(AgentId(agent)) for leg in done)
     return AgentStats(
         agent=AgentId(agent),
+        offered=len(mine) + let_go,
         answered=len(mine),
-        ring_no_answer=sum(leg.ring_no_answer.count(AgentId(agent)) for leg in done),
+        answer_rate=_ratio(len(mine), len(mine) + let_go),
+        ring_no_answer=let_go,
         transfers=sum(1 for leg in mine if leg.outcome is LegOutcome.TRANSFERRED),
         talk_seconds=talk / US,
         aht=_mean_s(talk, len(mine)),
         avg_wait_answered=_mean_s(sum(us(leg.wait_seconds) for leg in mine), len(mine)),
+        max_wait_answered=max((us(leg.wait_seconds) for leg in mine), default=0) / US,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentOutcomes:
+    """What an agent's answered calls came to, by the dispositions the agent saved (docs/metrics.md)."""
+
+    agent: AgentId
+    dispositioned: int
+    successes: int
+    disposition_rate: float | None
+    success_rate: float | None
+    by_disposition: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return _as_json(self, self.__slots__)
+
+
+def agent_outcomes(
+    agent: str, answered: int, dispositions: Iterable[str], success: Collection[str]
+) -> AgentOutcomes:
+    """``dispositions``: one per call the agent answered and dispositioned; ``success``: the dispositions
+    that count as a good outcome. A call left without a disposition counts as no success."""
+    by: dict[str, int] = {}
+    for d in dispositions:
+        by[d] = by.get(d, 0) + 1
+    done = sum(by.values())
+    wins = sum(n for d, n in by.items() if d in success)
+    return AgentOutcomes(
+        agent=AgentId(agent),
+        dispositioned=done,
+        successes=wins,
+        disposition_rate=_ratio(done, answered),
+        success_rate=_ratio(wins, answered),
+        by_disposition=dict(sorted(by.items())),
     )
 
 
@@ -237,6 +280,7 @@ class AgentRollup:
     transfers: dict[str, int] = field(default_factory=dict)
     talk_us: dict[str, int] = field(default_factory=dict)
     wait_us: dict[str, int] = field(default_factory=dict)
+    max_wait_us: dict[str, int] = field(default_factory=dict)
 
     def add(self, leg: QueueLeg) -> None:
         if leg.outcome is None:
@@ -249,6 +293,7 @@ class AgentRollup:
         self.answered[a] = self.answered.get(a, 0) + 1
         self.talk_us[a] = self.talk_us.get(a, 0) + us(leg.talk_seconds)
         self.wait_us[a] = self.wait_us.get(a, 0) + us(leg.wait_seconds)
+        self.max_wait_us[a] = max(self.max_wait_us.get(a, 0), us(leg.wait_seconds))
         if leg.outcome is LegOutcome.TRANSFERRED:
             self.transfers[a] = self.transfers.get(a, 0) + 1
 
@@ -258,14 +303,18 @@ class AgentRollup:
     def stats(self, agent: str) -> AgentStats:
         n = self.answered.get(agent, 0)
         talk = self.talk_us.get(agent, 0)
+        let_go = self.ring_no_answer.get(agent, 0)
         return AgentStats(
             agent=AgentId(agent),
+            offered=n + let_go,
             answered=n,
-            ring_no_answer=self.ring_no_answer.get(agent, 0),
+            answer_rate=_ratio(n, n + let_go),
+            ring_no_answer=let_go,
             transfers=self.transfers.get(agent, 0),
             talk_seconds=talk / US,
             aht=_mean_s(talk, n),
             avg_wait_answered=_mean_s(self.wait_us.get(agent, 0), n),
+            max_wait_answered=self.max_wait_us.get(agent, 0) / US,
         )
 
 

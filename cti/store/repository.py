@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cti.core.errors import UsageError
 from cti.core.journey import CallJourney, QueueLeg
+from cti.reports.metrics import ANSWERED_OUTCOMES
 from cti.store import phones, popsql
 from cti.store.accounts import AgentAccount, hash_password, verify_or_waste
 from cti.store.caller import CallerLookup
@@ -475,6 +476,24 @@ class Store:
                 .order_by(legs_t.c.entered_at, legs_t.c.linkedid, legs_t.c.seq)
             )
             return [leg_from_row(r) for r in result.mappings()]
+
+    async def answered_dispositions(self, start: float, end: float) -> list[tuple[str, str, str]]:
+        """(linkedid, agent, disposition) for each call an agent answered in a queue visit that began in
+        ``[start, end)`` and dispositioned: the outcomes behind ``cti report --by agent``. A call the
+        agent answered twice (transferred back) counts once."""
+        d, leg = dispositions_t.c, legs_t.c
+        async with self.reader.connect() as conn:
+            result = await conn.execute(
+                select(d.linkedid, d.agent, d.disposition)
+                .where(
+                    exists()
+                    .where(leg.linkedid == d.linkedid, leg.agent == d.agent)
+                    .where(leg.entered_at >= start, leg.entered_at < end)
+                    .where(leg.outcome.in_([o.value for o in ANSWERED_OUTCOMES]))
+                )
+                .order_by(d.linkedid, d.agent)
+            )
+            return [(str(r[0]), str(r[1]), str(r[2])) for r in result]
 
     async def journeys(self, start: float, end: float) -> list[CallJourney]:
         """Every call that started in ``[start, end)``, with its queue legs, oldest first."""

@@ -37,12 +37,24 @@ def journeys() -> list[CallJourney]:
     return out
 
 
+# (call, agent, disposition). Calls 1 and 3 were answered by Alice, 0 and 2 by Bob, 9 by nobody.
+DISPOSITIONS = [
+    (1, "Alice", "sale"),
+    (3, "Alice", "follow-up"),
+    (0, "Bob", "resolved"),
+    (0, "Carol", "sale"),  # Carol did not answer call 0: not her outcome
+    (9, "Bob", "sale"),  # nobody answered call 9 (abandoned): no agent's outcome
+]
+
+
 @pytest.fixture
 def config(db_url: str, tmp_path: Path) -> Path:
     async def fill() -> None:
         store = await Store.open(db_url)
         try:
             await store.record_journeys(journeys())
+            for i, agent, disposition in DISPOSITIONS:
+                await store.save_disposition(f"{AT + i:.0f}.{i}", agent, disposition, "")
         finally:
             await store.close()
 
@@ -81,6 +93,32 @@ def test_the_agent_report_in_csv(config: Path, capsys: pytest.CaptureFixture[str
     legs = [leg for j in journeys() for leg in j.queue_legs]
     assert float(rows[0]["aht"]) == agent_stats("Alice", legs).aht
     assert rows[0]["answered"] == "2"
+
+
+def test_agents_are_judged_by_the_outcomes_of_the_calls_they_answered(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = json.loads(run(capsys, "--config", str(config), *RANGE, "--by", "agent", "--format", "json"))
+    rows = {r["agent"]: r for r in out["rows"]}
+    assert set(rows) == {"Alice", "Bob"}
+    alice, bob = rows["Alice"], rows["Bob"]
+    assert (alice["answered"], alice["dispositioned"], alice["successes"]) == (2, 2, 1)
+    assert alice["by_disposition"] == {"follow-up": 1, "sale": 1}
+    assert (alice["success_rate"], alice["disposition_rate"]) == (0.5, 1.0)
+    assert (bob["answered"], bob["dispositioned"], bob["successes"]) == (2, 1, 1)
+    assert (bob["success_rate"], bob["disposition_rate"]) == (0.5, 0.5)
+    assert bob["by_disposition"] == {"resolved": 1}
+    assert (alice["offered"], alice["answer_rate"]) == (2, 1.0)
+    # a stricter definition of success, from the configuration
+    config.write_text(config.read_text() + '[reports]\nsuccess_dispositions = ["sale"]\n')
+    out = json.loads(run(capsys, "--config", str(config), *RANGE, "--by", "agent", "--format", "json"))
+    assert {r["agent"]: r["successes"] for r in out["rows"]} == {"Alice": 1, "Bob": 0}
+
+
+def test_the_agent_table_shows_outcomes(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = run(capsys, "--config", str(config), *RANGE, "--by", "agent").splitlines()
+    assert lines[0].split()[:2] == ["Agent", "Offered"] and "Success rate" in lines[0]
+    assert lines[2].startswith("Alice") and lines[2].rstrip().endswith("50.0%")
 
 
 def test_the_table_has_a_header_and_one_line_per_queue(

@@ -16,6 +16,7 @@ from cti.core.journey import LegOutcome, QueueLeg
 from cti.reports.metrics import (
     AgentRollup,
     QueueRollup,
+    agent_outcomes,
     agent_stats,
     queue_stats,
     queue_stats_json,
@@ -101,6 +102,15 @@ def test_a_small_day_by_hand() -> None:
     alice = agent_stats("Alice", legs)
     assert (alice.answered, alice.transfers, alice.ring_no_answer, alice.talk_seconds) == (2, 1, 1, 160.0)
     assert alice.aht == 80.0
+    assert (alice.offered, alice.answer_rate, alice.max_wait_answered) == (3, 2 / 3, 20.0)
+
+
+def test_agent_outcomes_count_only_successes_over_every_answered_call() -> None:
+    o = agent_outcomes("Alice", 4, ["sale", "complaint", "sale"], {"sale", "resolved"})
+    assert (o.dispositioned, o.successes, o.disposition_rate, o.success_rate) == (3, 2, 0.75, 0.5)
+    assert o.by_disposition == {"complaint": 1, "sale": 2}
+    none = agent_outcomes("Bob", 0, [], {"sale"})
+    assert (none.success_rate, none.disposition_rate, none.by_disposition) == (None, None, {})
 
 
 def test_undefined_means_are_none_not_zero() -> None:
