@@ -101,8 +101,13 @@ class Daemon:
         cfg = self.cfg
         if self.store is None:
             from cti.store import Store
+            from cti.store.tiers import TierPolicy
 
-            self.store = await Store.open(cfg.store.url, default_country=cfg.store.default_country)
+            self.store = await Store.open(
+                cfg.store.url,
+                default_country=cfg.store.default_country,
+                policy=TierPolicy(window_days=cfg.tiers.window_days),
+            )
             if cfg.store.seed_demo and not await self.store.demo_seeded():
                 log.info("seeding the demo customers")
                 await self.store.seed_demo()
@@ -183,6 +188,9 @@ class Daemon:
                     tg.create_task(self.directory.run(), name="caller-lookups"),
                     tg.create_task(self.server.run(), name="consoles"),
                 ]
+                every = self.cfg.tiers.recompute_every_hours * 3600.0
+                if every > 0 and hasattr(self.store, "run_tier_schedule"):
+                    others.append(tg.create_task(self.store.run_tier_schedule(every), name="tier-schedule"))
                 await self.stopping.wait()
                 log.info("shutting down: stopping the AMI links")
                 for task in ami_tasks:

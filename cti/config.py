@@ -90,6 +90,7 @@ class ReportsConfig:
 @dataclass
 class TiersConfig:
     window_days: int = 365
+    recompute_every_hours: float = 24.0  # the daemon recomputes tiers on this schedule; 0: never
 
 
 @dataclass
@@ -218,6 +219,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(p, "store.url", "must be an SQLAlchemy URL, e.g. sqlite+aiosqlite:///var/cti.db")
     if cfg.reports.service_level_seconds <= 0:
         raise ConfigError(p, "reports.service_level_seconds", "must be > 0")
+    if cfg.tiers.window_days < 1:
+        raise ConfigError(p, "tiers.window_days", "must be at least 1")
+    if cfg.tiers.recompute_every_hours < 0:
+        raise ConfigError(p, "tiers.recompute_every_hours", "must be >= 0 (0: never)")
     for i, d in enumerate(cfg.reports.success_dispositions):
         if not d.strip():
             raise ConfigError(p, f"reports.success_dispositions[{i}]", "must not be empty")

@@ -20,11 +20,12 @@ from cti.asterisk.ami import AmiDecoder
 from cti.asterisk.calls import CallTracker
 from cti.config import parse_config
 from cti.core.events import CallAnswered, CallEnded
-from cti.store import Store
+from cti.store import NewCustomer, Store
 from tests.bus.events import inbound_call
 from tests.conftest import ROOT, timeout
-from tests.e2e.running import HOSTILE, config_text, seed_accounts
+from tests.e2e.running import HOSTILE, config_text, running_daemon, seed_accounts
 from tests.screenpop.console import recv, recv_until
+from tests.waiting import eventually
 
 
 async def test_the_daemon_pops_with_the_stored_customer_and_records_the_call_and_disposition(
@@ -96,6 +97,26 @@ async def test_shutdown_writes_the_journeys_still_buffered(db_url: str) -> None:
         assert len(await store.journeys(time.time() - 3600, time.time() + 3600)) == 3
     finally:
         await store.close()
+
+
+async def test_the_daemon_recomputes_value_tiers_on_its_schedule_with_the_configured_window(
+    db_url: str,
+) -> None:
+    store = await Store.open(db_url)
+    try:
+        ids = await store.add_customers(
+            [NewCustomer(name=f"c{i}", phones=[f"+1212555{i:04d}"]) for i in range(20)]
+        )
+        await store.add_order(ids[0], 500_00, placed_at=time.time() - 20 * 86400)  # inside 30 days
+        await store.add_order(ids[1], 9_000_00, placed_at=time.time() - 60 * 86400)  # only inside 365
+    finally:
+        await store.close()
+    extra = "[tiers]\nwindow_days = 30\nrecompute_every_hours = 0.0001\n"  # every 0.36 s
+    async with running_daemon(db_url, extra) as daemon:
+        await eventually(lambda: daemon.store.tier_runs >= 1, what="a scheduled tier run")
+        assert await daemon.store.tier_counts() == {"A": 1, "C": 19}
+        found = await daemon.store.lookup_caller("+12125550000")
+        assert found.customers[0].tier == "A"  # the top spender of the last 30 days, not of the year
 
 
 def _get(url: str) -> tuple[int, str]:

@@ -81,6 +81,7 @@ MAX_SHARED = 20  # a number shared by more customers than this (a switchboard) s
 # loaded benchmark store, docs/design/store.md).
 CHECKPOINT_EVERY = 250
 log = logging.getLogger(__name__)
+TIERS_COMPUTED_AT = "tiers_computed_at"  # store_meta key: when tiers were last recomputed
 _RETRY_SQLSTATES = ("40P01", "40001")  # PostgreSQL deadlock_detected, serialization_failure
 
 customers_t: Table = Customer.__table__  # type: ignore[assignment]
@@ -221,6 +222,8 @@ class Store:
         self._since_checkpoint = 0  # call records written since the last background checkpoint began
         self._checkpointer: asyncio.Task[None] | None = None
         self.background_checkpoints = 0  # completed so far (SQLite files)
+        self.tier_runs = 0  # scheduled tier recomputations done, and failed (run_tier_schedule)
+        self.tier_failures = 0
         self._sql = {
             "customers": popsql.for_driver(popsql.customers_sql(self.dialect), self.dialect),
             "unknown": popsql.for_driver(popsql.unknown_sql(self.dialect), self.dialect),
@@ -1024,7 +1027,22 @@ class Store:
             for part in chunks(changed, 5000):  # a transaction per part: call records interleave
                 async with self._writing() as conn:
                     await conn.execute(stmt, list(part))
+        async with self._writing() as conn:
+            ins = self._insert(meta_t)
+            await conn.execute(
+                ins.values(key=TIERS_COMPUTED_AT, value=repr(at)).on_conflict_do_update(
+                    index_elements=["key"], set_={"value": repr(at)}
+                )
+            )
         return len(changed)
+
+    async def tiers_computed_at(self) -> float | None:
+        """When tiers were last recomputed (epoch seconds), or None if never."""
+        async with self.reader.connect() as conn:
+            found = (
+                await conn.execute(select(meta_t.c.value).where(meta_t.c.key == TIERS_COMPUTED_AT))
+            ).scalar()
+        return None if found is None else float(found)
 
     async def tier_counts(self) -> dict[str, int]:
         """How many customers are in each tier (as last computed)."""
@@ -1033,10 +1051,27 @@ class Store:
             return {str(tier): int(n) for tier, n in result}
 
     async def run_tier_schedule(self, interval: float) -> None:
-        """Recompute tiers now and every ``interval`` seconds, forever (run it in the daemon's TaskGroup)."""
+        """Recompute tiers every ``interval`` seconds, forever (the daemon runs it in its TaskGroup).
+
+        The first run comes when the last one (by any process: ``cti store tiers``, another daemon) is
+        ``interval`` old, so a restart does not redo fresh work. A failed run is logged and retried at
+        the next interval: the tiers shown meanwhile are the last ones computed.
+        """
+        if interval <= 0:
+            raise UsageError("the tier schedule needs an interval > 0")
         while True:
-            await self.recompute_tiers()
-            await asyncio.sleep(interval)
+            try:
+                last = await self.tiers_computed_at()
+                due = 0.0 if last is None else max(0.0, last + interval - time.time())
+                await asyncio.sleep(due)
+                changed = await self.recompute_tiers()
+                self.tier_runs += 1
+                log.info("value tiers recomputed", extra={"changed": changed})
+                await asyncio.sleep(interval)
+            except Exception as e:
+                self.tier_failures += 1
+                log.error("recomputing the value tiers failed: %s; next attempt in %.0f s", e, interval)
+                await asyncio.sleep(interval)
 
     # ---- campaigns and leads -----------------------------------------------------------------------
 

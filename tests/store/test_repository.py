@@ -427,6 +427,47 @@ async def test_the_tier_schedule_recomputes_until_cancelled(store: Store) -> Non
         async with asyncio.timeout(timeout(1.0)):
             await store.run_tier_schedule(interval=0.05)
     assert (await store.tier_counts()) == {"A": 1, "C": 19}
+    assert store.tier_runs >= 2 and store.tier_failures == 0
+    last = await store.tiers_computed_at()
+    assert last is not None and time.time() - last < timeout(1.0)
+
+
+async def test_a_restarted_schedule_does_not_redo_fresh_work(store: Store) -> None:
+    await store.add_customer(NewCustomer(name="c", phones=["+12125550100"]))
+    assert await store.tiers_computed_at() is None
+    await store.recompute_tiers()  # e.g. `cti store tiers`, or the daemon before a restart
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await store.run_tier_schedule(interval=3600)
+    assert store.tier_runs == 0
+
+
+class FailingOnce(Store):
+    """A real store whose first recomputation fails (the database went away for a moment)."""
+
+    failed = False
+
+    async def recompute_tiers(self, *, now: float | None = None) -> int:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("database is down")
+        return await super().recompute_tiers(now=now)
+
+
+async def test_a_failed_scheduled_run_is_logged_and_retried(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await FailingOnce.open(db_url)
+    try:
+        await store.add_customer(NewCustomer(name="c", phones=["+12125550100"]))
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(timeout(1.0)):
+                await store.run_tier_schedule(interval=0.05)
+        assert store.tier_failures == 1 and store.tier_runs >= 1
+        assert "recomputing the value tiers failed: database is down" in caplog.text
+        assert await store.tier_counts() == {"C": 1}
+    finally:
+        await store.close()
 
 
 async def test_numbers_normalized_by_the_caller_are_written_without_parsing_again(store: Store) -> None:
