@@ -34,6 +34,12 @@ class AsteriskConfig:
     username: str = "cti"
     secret: str = ""
     auth: str = "md5"  # "md5" or "plain"
+    # AMI over TLS (manager.conf [general] tlsenable = yes, usually port 5039): the login and every event
+    # cross the network encrypted, and the server's certificate is verified (system CAs, or tls_ca_file)
+    tls: bool = False
+    tls_ca_file: str = ""  # PEM file of the CA (or self-signed certificate) that signed Asterisk's
+    tls_verify: bool = True  # false: encrypt without checking who answers (tests, labs; never production)
+    tls_server_name: str = ""  # the name in Asterisk's certificate, when it is not ``host``
     ping_interval: float = 5.0  # seconds between keepalive Pings
     dead_after: float = 15.0  # no Pong (or any data) for this long: the link is dead
     reconnect_min: float = 0.5
@@ -203,6 +209,10 @@ def _validate(cfg: Config) -> None:
         for q, w in a.wrapup_seconds.items():
             if w < 0:
                 raise ConfigError(p, f"{key}.wrapup_seconds.{q}", "must be >= 0")
+        if a.tls_ca_file and not Path(a.tls_ca_file).is_file():
+            raise ConfigError(p, f"{key}.tls_ca_file", f"no such file: {a.tls_ca_file}")
+        if (a.tls_ca_file or a.tls_server_name or not a.tls_verify) and not a.tls:
+            raise ConfigError(p, f"{key}.tls", "TLS settings are given but tls is false")
         if a.event_queue_size < 100:
             raise ConfigError(p, f"{key}.event_queue_size", "must be at least 100")
     if cfg.daemon.log_format not in ("json", "text"):

@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -239,11 +240,23 @@ class AmiConnection:
         if error is not None:
             self.stats.last_error = error
 
+    def _tls(self) -> tuple[ssl.SSLContext | None, str | None]:
+        """The TLS context and the name to verify, or (None, None) for plain TCP."""
+        cfg = self.config
+        if not cfg.tls:
+            return None, None
+        context = ssl.create_default_context(cafile=cfg.tls_ca_file or None)
+        if not cfg.tls_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context, cfg.tls_server_name or cfg.host
+
     async def _link(self) -> bool:
         """One link from connect to loss. Returns whether it stayed up long enough to count as stable."""
         cfg = self.config
         loop = asyncio.get_running_loop()
         self._set_state("connecting")
+        tls, server_name = self._tls()
         async with asyncio.timeout(cfg.dead_after):
             _, proto = await loop.create_connection(
                 lambda: AmiProtocol(
@@ -254,6 +267,8 @@ class AmiConnection:
                 ),
                 cfg.host,
                 cfg.port,
+                ssl=tls,
+                server_hostname=server_name,
             )
         try:
             self._set_state("logging_in")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import ssl
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -74,7 +75,9 @@ class FakeAmi:
         version: str = "13.0.0",
         auth_fail_delay: float = 1.0,
         md5: bool = True,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        self.tls = tls
         self.username = username
         self.secret = secret
         self.version = version
@@ -96,7 +99,7 @@ class FakeAmi:
         self.port = 0
 
     async def __aenter__(self) -> FakeAmi:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
