@@ -25,6 +25,9 @@ Measured, through the real async ``Store`` API:
   20,000 rows/s on SQLite. Its baseline is a raw driver executemany of the same number of rows into an
   unindexed table, in the same run. Repeated ``--repeat`` times (default 3) on the loaded store, each run
   with its own baseline: the median run is reported, with every run's rate and ratio.
+- ``write_through_the_daemons_writer``: the same through ``cti.records.JourneyWriter`` as the daemon
+  runs it: ``CallEnded`` events in, the number normalized at call end (a cache hit: the pop normalized
+  it while the phone rang, untimed), batches written; rows per second of the whole.
 - ``write_parsing_numbers_cold``: the same journeys without their normalized numbers and with the
   normalization cache emptied first, so that every number goes through libphonenumber inside the write
   (the worst case: records of callers the daemon never popped, such as an import of old calls).
@@ -50,8 +53,10 @@ from sqlalchemy import Index, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateIndex
 
+from cti.core.events import CallEnded
 from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
 from cti.core.journey import CallJourney, Direction, JourneyOutcome, LegOutcome, QueueLeg
+from cti.records import JourneyWriter
 from cti.store import Store, phones
 from cti.store.models import Base
 
@@ -357,6 +362,39 @@ async def measure_writes(
     return result
 
 
+async def measure_writer(store: Store, args: argparse.Namespace, customers: int) -> dict[str, Any]:
+    """The daemon's own writer end to end: ``JourneyWriter.on_events`` (each number normalized when its
+    call ends) and its batched writes. Before the timed part, every number is normalized once, as the
+    screen pop did while the phone rang (that parse is the pop's cost, measured by ``benchmarks pop``)."""
+    calls = journeys(args.writes, customers, args.seed + 3, run=f"{time.time_ns()}-")
+    phones.clear_cache()
+    for call in calls:
+        store.normalize(call.caller_number)  # the pops
+    parsed_before = phones.cache_info().misses
+    writer = JourneyWriter(store, batch_size=args.batch, flush_interval=3600)
+    ended = [CallEnded(at=c.ended_at or c.started_at, server="bench", journey=c) for c in calls]
+    t = time.perf_counter()
+    for i in range(0, len(ended), args.batch):  # calls end, a batch fills, the writer writes it
+        writer.on_events(ended[i : i + args.batch])
+        await writer.flush()
+    elapsed = time.perf_counter() - t
+    rows = 2 * len(calls)
+    raw = await raw_insert_rate(store, rows)
+    result: dict[str, Any] = {
+        "journeys": len(calls),
+        "rows": rows,
+        "batch": args.batch,
+        "seconds": round(elapsed, 3),
+        "numbers_parsed_at_call_end_or_in_write": phones.cache_info().misses - parsed_before,
+        "rows_per_s": round(rows / elapsed),
+        "baseline_raw_executemany_rows_per_s": round(raw),
+        "write_vs_raw_executemany": round(rows / elapsed / raw, 3),
+    }
+    if store.dialect == "sqlite":
+        result["sqlite_20k_rows_per_s"] = rows / elapsed >= 20_000
+    return result
+
+
 async def repeated(times: int, run: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
     """The median run of ``times`` (each with its own baseline), and every run's rate and ratio."""
     runs = [await run() for _ in range(max(1, times))]
@@ -430,6 +468,9 @@ async def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -
         result["warm_up_seconds"] = round(time.perf_counter() - t, 1)
         result.update(await measure(store, args, args.customers))
         result["write"] = await repeated(args.repeat, lambda: measure_writes(store, args, args.customers))
+        result["write_through_the_daemons_writer"] = await repeated(
+            args.repeat, lambda: measure_writer(store, args, args.customers)
+        )
         result["write_parsing_numbers_cold"] = await repeated(
             args.repeat, lambda: measure_writes(store, args, args.customers, cold=True)
         )

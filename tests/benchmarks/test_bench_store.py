@@ -20,6 +20,8 @@ def test_the_quick_store_benchmark_runs_and_reports_its_figures(capsys: pytest.C
         # the daemon's path parses no number inside the write; the cold run parses every distinct one
         assert r["write"]["numbers_parsed_in_write"] == 0 and r["write"]["normalize_cold_us_per_number"] > 0
         assert r["write_parsing_numbers_cold"]["numbers_parsed_in_write"] > 0
+        daemon = r["write_through_the_daemons_writer"]
+        assert daemon["rows"] == 1200 and daemon["numbers_parsed_at_call_end_or_in_write"] == 0
         assert r["write"]["every_run_rows_per_s"] == [r["write"]["rows_per_s"]]  # --quick: one run
 
 
