@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from cti.asterisk.calls import CallTracker, ChannelView
+from cti.bus.commands import CommandService, LocalServer, RemoteServers
 from cti.bus.local import LocalBus
 from cti.config import AsteriskConfig, Config, load_config
 from cti.core.errors import ConfigError
@@ -45,22 +46,24 @@ log = logging.getLogger("cti.app")
 
 
 class TrackerChannels:
-    """Channel names of live calls, read from each server's call tracker (for Hangup and transfers)."""
+    """Channel names of live calls (for Hangup and transfers): from this instance's call tracker for its
+    own Asterisk servers, and from the instance connected to any other server, over Redis."""
 
     def __init__(self) -> None:
         self.trackers: dict[str, CallTracker] = {}
+        self.remote: RemoteServers | None = None
 
     def _channels(self, server: str, linkedid: str) -> list[ChannelView]:
         tracker = self.trackers.get(server)
         return [] if tracker is None else tracker.channels_of(linkedid)
 
-    def agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None:
+    def local_agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None:
         for ch in self._channels(server, linkedid):
             if ch.agent == agent and not ch.hangup_requested:
                 return ch.name
         return None
 
-    def caller_channel(self, server: str, linkedid: str) -> str | None:
+    def local_caller_channel(self, server: str, linkedid: str) -> str | None:
         channels = self._channels(server, linkedid)
         for ch in channels:
             if ch.is_caller:
@@ -69,6 +72,16 @@ class TrackerChannels:
             if ch.agent is None:
                 return ch.name
         return None
+
+    async def agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None:
+        if server in self.trackers or self.remote is None:
+            return self.local_agent_channel(server, linkedid, agent)
+        return await self.remote.agent_channel(server, linkedid, agent)
+
+    async def caller_channel(self, server: str, linkedid: str) -> str | None:
+        if server in self.trackers or self.remote is None:
+            return self.local_caller_channel(server, linkedid)
+        return await self.remote.caller_channel(server, linkedid)
 
 
 class Daemon:
@@ -81,6 +94,9 @@ class Daemon:
         self.connections: dict[str, Any] = {}
         self.pumps: dict[str, Any] = {}
         self.channels = TrackerChannels()
+        self.remote: RemoteServers | None = None
+        self.commands: CommandService | None = None
+        self.desk: Desk | None = None
         self.bus: LocalBus = self._make_bus()
         self.board = LiveBoard(cfg.reports.threshold)
         self.stopping = asyncio.Event()
@@ -126,7 +142,18 @@ class Daemon:
         self.bus.subscribe("store", self.writer.on_events, local_only=True)
         for a in cfg.asterisk:
             self._add_server(a)
-        desk = Desk(self.hub, self.connections.get, self.channels, self.store, self._contexts())
+        if cfg.redis.url:
+            # consoles here act on calls of servers other instances are connected to, and the reverse
+            self.remote = RemoteServers(cfg.redis.url, cfg.daemon.name, prefix=cfg.redis.command_prefix)
+            self.channels.remote = self.remote
+            self.commands = CommandService(
+                cfg.redis.url,
+                cfg.daemon.name,
+                {name: self._local_server(name, c) for name, c in self.connections.items()},
+                prefix=cfg.redis.command_prefix,
+            )
+        desk = Desk(self.hub, self._link, self.channels, self.store, self._contexts())
+        self.desk = desk
         secret = cfg.web.secret.encode() if cfg.web.secret else secrets.token_bytes(32)
         if cfg.web.secret and len(secret) < 16:
             raise ConfigError(cfg.path, "web.secret", "must be at least 16 characters (or empty: random)")
@@ -143,6 +170,21 @@ class Daemon:
         )
         self._register_metrics(desk)
         await self.server.start()
+
+    def _link(self, server: str) -> Any:
+        """The AMI link of ``server``: this instance's connection, or the instance connected to it."""
+        local = self.connections.get(server)
+        if local is not None or self.remote is None:
+            return local
+        return self.remote.link(server)
+
+    def _local_server(self, name: str, connection: Any) -> LocalServer:
+        channels = self.channels
+        return LocalServer(
+            send_action=connection.send_action,
+            agent_channel=lambda lid, agent: channels.local_agent_channel(name, lid, agent),
+            caller_channel=lambda lid: channels.local_caller_channel(name, lid),
+        )
 
     def _contexts(self) -> Contexts:
         first = self.cfg.asterisk[0] if self.cfg.asterisk else AsteriskConfig()
@@ -188,6 +230,8 @@ class Daemon:
                     tg.create_task(self.directory.run(), name="caller-lookups"),
                     tg.create_task(self.server.run(), name="consoles"),
                 ]
+                if self.commands is not None:
+                    others.append(tg.create_task(self.commands.run(), name="commands"))
                 every = self.cfg.tiers.recompute_every_hours * 3600.0
                 if every > 0 and hasattr(self.store, "run_tier_schedule"):
                     others.append(tg.create_task(self.store.run_tier_schedule(every), name="tier-schedule"))
@@ -213,6 +257,8 @@ class Daemon:
             await flush()
         if self.server is not None:
             await self.server.close()
+        if self.remote is not None:
+            await self.remote.close()
         if self._own_store and self.store is not None:
             await self.store.close()
             self.store = None

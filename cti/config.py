@@ -69,6 +69,7 @@ class StoreConfig:
 class RedisConfig:
     url: str = ""  # empty: in-process event bus only (one instance)
     stream: str = "cti:events"
+    command_prefix: str = "cti"  # keys of the commands between instances: <prefix>:cmd:<server>, ...
 
 
 @dataclass

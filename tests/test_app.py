@@ -21,6 +21,7 @@ from cti.asterisk.calls import CallTracker
 from cti.config import parse_config
 from cti.core.events import CallAnswered, CallEnded
 from cti.store import NewCustomer, Store
+from tests.asterisk.fakeami import FakeAmi
 from tests.bus.events import inbound_call
 from tests.conftest import ROOT, timeout
 from tests.e2e.running import HOSTILE, config_text, running_daemon, seed_accounts
@@ -211,6 +212,52 @@ async def test_a_supervisor_on_instance_b_sees_the_calls_of_instance_a(
     assert b.bus.received == len(inbound_call())
 
 
+@pytest.mark.redis
+async def test_an_agent_on_instance_b_acts_on_the_pbx_that_instance_a_is_connected_to(
+    redis_url: str, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await seed_accounts(url)
+    async with FakeAmi(auth_fail_delay=0.05) as pbx:
+        pbx.lists["QueueStatus"] = [
+            {"Event": "QueueMember", "Queue": "sales", "Name": "Alice", "Location": "Local/1001@agents/n"}
+            | {"Status": "1", "Paused": "1", "InCall": "0", "Membership": "static"}
+        ]
+        pbx.handlers["queuepause"] = lambda c, a: [{"Response": "Success", "Message": "Interface unpaused"}]
+        shared = f'[redis]\nurl = "{redis_url}"\nstream = "t:events"\ncommand_prefix = "t"\n'
+        pbx1 = f'[[asterisk]]\nname = "pbx1"\nport = {pbx.port}\nsecret = "s3cret"\n'
+        a = Daemon(parse_config(config_text(url, shared + pbx1).replace('name = "t1"', 'name = "a"')))
+        b = Daemon(parse_config(config_text(url, shared).replace('name = "t1"', 'name = "b"')))
+        await b.open()
+        await a.open()
+        assert b.server is not None and not b.connections
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(b.run())]
+            await b.bus.wait_ready()  # type: ignore[attr-defined]
+            tasks.append(tg.create_task(a.run()))
+            await eventually(lambda: "Alice" in b.hub.seats, timeout(5), what="Alice's seat seen on b")  # type: ignore[union-attr]
+            ws = await connect(f"ws://127.0.0.1:{b.server.port}/ws")
+            await ws.send(json.dumps({"type": "login", "username": "alice", "password": "demo"}))
+            await recv(ws)
+            await ws.send(json.dumps({"type": "ready", "ref": "r1"}))
+            reply = await recv_until(ws, lambda m: m.get("ref") == "r1")
+            assert reply["type"] == "result", reply
+            sent = [dict(m.headers) for _, m in pbx.actions if m.get("Action") == "QueuePause"]
+            assert sent == [
+                {"Action": "QueuePause", "ActionID": sent[0]["ActionID"]}
+                | {"Interface": "Local/1001@agents/n", "Paused": "false"}
+            ]
+            await ws.send(json.dumps({"type": "hangup", "linkedid": "no-such-call", "ref": "r2"}))
+            refused = await recv_until(ws, lambda m: m.get("ref") == "r2")
+            assert refused["type"] == "error" and refused["code"] in ("no_call", "forbidden")
+            await ws.close()
+            for d in (a, b):
+                d.stopping.set()
+            for t in tasks:
+                await t
+        assert a.commands is not None and a.commands.done == 1
+
+
 def test_the_agent_and_caller_channels_of_an_answered_call_are_found(transcripts: Path) -> None:
     tracker = CallTracker("pbx1")
     channels = TrackerChannels()
@@ -219,12 +266,12 @@ def test_the_agent_and_caller_channels_of_an_answered_call_are_found(transcripts
     for msg in AmiDecoder().receive_data((transcripts / "01-inbound-answered.ami").read_bytes()):
         for event in tracker.feed(msg):
             if isinstance(event, CallAnswered) and event.agent:
-                agent_chan = channels.agent_channel("pbx1", event.linkedid, event.agent)
-                caller_chan = channels.caller_channel("pbx1", event.linkedid)
+                agent_chan = channels.local_agent_channel("pbx1", event.linkedid, event.agent)
+                caller_chan = channels.local_caller_channel("pbx1", event.linkedid)
                 seen.append((agent_chan, caller_chan))
             if isinstance(event, CallEnded):
-                assert channels.caller_channel("pbx1", event.journey.linkedid) is None
+                assert channels.local_caller_channel("pbx1", event.journey.linkedid) is None
     ((agent_chan, caller_chan),) = seen
     assert agent_chan is not None and agent_chan.startswith("Local/100") and "@agents-" in agent_chan
     assert caller_chan == "Local/13800138000@callers-00000000;1"
-    assert channels.agent_channel("other", "x", "Alice") is None  # type: ignore[arg-type]
+    assert channels.local_agent_channel("other", "x", "Alice") is None  # type: ignore[arg-type]

@@ -51,11 +51,12 @@ class AmiActions(Protocol):
 
 
 class CallChannels(Protocol):
-    """Channel names of a live call, from the call tracker's view."""
+    """Channel names of a live call, from the call tracker's view (this instance's, or the one connected
+    to that server)."""
 
-    def agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None: ...
+    async def agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None: ...
 
-    def caller_channel(self, server: str, linkedid: str) -> str | None: ...
+    async def caller_channel(self, server: str, linkedid: str) -> str | None: ...
 
 
 class DispositionStore(Protocol):
@@ -128,8 +129,8 @@ class Desk:
                 return {"agent": seat_agent, "state": "logged_out"}
             case p.Hangup(linkedid=lid):
                 server, agent = self._call(identity, lid)
-                channel = (self.channels.agent_channel(server, lid, agent) if agent else None) or (
-                    self.channels.caller_channel(server, lid)
+                channel = (await self._agent_channel(server, lid, agent) if agent else None) or (
+                    await self._caller_channel(server, lid)
                 )
                 if channel is None:
                     raise DeskError("no_channel", "the call has no live channel")
@@ -240,13 +241,13 @@ class Desk:
             context, exten = self.contexts.queue, target
         else:
             context, exten = self.contexts.dial, target
-        channel = self.channels.agent_channel(server, lid, agent) if agent else None
+        channel = await self._agent_channel(server, lid, agent) if agent else None
         if channel is not None:
             await self._ami(
                 server, {"Action": "BlindTransfer", "Channel": channel, "Context": context, "Exten": exten}
             )
         else:
-            caller = self.channels.caller_channel(server, lid)
+            caller = await self._caller_channel(server, lid)
             if caller is None:
                 raise DeskError("no_channel", "the call has no live channel")
             await self._ami(
@@ -261,6 +262,18 @@ class Desk:
             )
         return {"linkedid": lid, "to": to, "target": target}
 
+    async def _agent_channel(self, server: str, lid: str, agent: AgentId) -> str | None:
+        try:
+            return await self.channels.agent_channel(server, lid, agent)
+        except Exception as e:  # another instance's tracker, asked over Redis
+            raise DeskError(getattr(e, "code", "channel_lookup_failed"), str(e)) from None
+
+    async def _caller_channel(self, server: str, lid: str) -> str | None:
+        try:
+            return await self.channels.caller_channel(server, lid)
+        except Exception as e:
+            raise DeskError(getattr(e, "code", "channel_lookup_failed"), str(e)) from None
+
     async def _ami(self, server: str, action: dict[str, str]) -> None:
         link = self.servers(server)
         if link is None:
@@ -270,7 +283,11 @@ class Desk:
         except Exception as e:
             self.actions_failed += 1
             log.warning("AMI %s on %s failed: %s", action.get("Action"), server, e)
-            raise DeskError("ami_failed", f"{action.get('Action')} failed: {e}") from None
+            # a request to another instance that got no answer may still have been carried out
+            code = "unknown_outcome" if getattr(e, "code", "") == "unknown_outcome" else "ami_failed"
+            if getattr(e, "code", "") == "no_owner":
+                code = "no_server"
+            raise DeskError(code, f"{action.get('Action')} failed: {e}") from None
         ok, message = reply_ok(reply)
         if not ok:
             self.actions_failed += 1

@@ -95,8 +95,8 @@ class FakeChannels:
     agent_channels: dict[tuple[str, str], str] = field(default_factory=dict)
     caller_channels: dict[str, str] = field(default_factory=dict)
 
-    def agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None:
+    async def agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None:
         return self.agent_channels.get((linkedid, agent))
 
-    def caller_channel(self, server: str, linkedid: str) -> str | None:
+    async def caller_channel(self, server: str, linkedid: str) -> str | None:
         return self.caller_channels.get(linkedid)
