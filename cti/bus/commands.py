@@ -60,6 +60,35 @@ class LocalServer:
     caller_channel: Callable[[str], str | None]  # linkedid -> channel name
 
 
+async def _blpop(client: aioredis.Redis, keys: list[str], block: float) -> tuple[Any, Any] | None:
+    """``BLPOP`` that a cancellation does not interrupt mid-read.
+
+    redis-py can hang a task cancelled while its blocking read is in flight (seen here with redis 8.1:
+    the task stays "cancelling" for good). The read runs shielded, bounded by ``block`` seconds; the
+    cancelled caller leaves at once, and what the read still returns is pushed back for another owner
+    (a request) or dropped (a reply nobody waits for any more).
+    """
+    read: asyncio.Future[Any] = asyncio.ensure_future(client.blpop(keys, timeout=block))
+    try:
+        popped: tuple[Any, Any] | None = await asyncio.shield(read)
+        return popped
+    except asyncio.CancelledError:
+        read.add_done_callback(_give_back(client))
+        raise
+
+
+def _give_back(client: aioredis.Redis) -> Callable[[asyncio.Future[Any]], None]:
+    def done(read: asyncio.Future[Any]) -> None:
+        if read.cancelled() or read.exception() is not None or read.result() is None:
+            return
+        key, raw = read.result()
+        if b":cmd:" in (key if isinstance(key, bytes) else key.encode()):
+            push: asyncio.Future[Any] = asyncio.ensure_future(client.lpush(key, raw))
+            push.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    return done
+
+
 def _keys(prefix: str, server: str) -> tuple[str, str]:
     return f"{prefix}:cmd:{server}", f"{prefix}:owner:{server}"
 
@@ -117,7 +146,7 @@ class CommandService:
     async def _take(self, client: aioredis.Redis) -> None:
         queues = [_keys(self.prefix, s)[0] for s in self.servers]
         while True:
-            popped = await client.blpop(queues, timeout=1)
+            popped = await _blpop(client, queues, 1.0)
             if popped is None:
                 continue
             await self._slots.acquire()
@@ -228,7 +257,7 @@ class RemoteServers:
             await pipe.execute()
             self.sent += 1
             # the owner starts nothing after the deadline; a reply may still be on its way just after it
-            popped = await client.blpop([reply_to], timeout=self.timeout + 1.0)
+            popped = await _blpop(client, [reply_to], self.timeout + 1.0)
         except (RedisError, OSError) as e:
             raise RemoteError("unknown_outcome", f"Redis failed while asking {server!r}: {e}") from None
         if popped is None:
