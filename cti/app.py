@@ -96,7 +96,6 @@ class Daemon:
         self.channels = TrackerChannels()
         self.remote: RemoteServers | None = None
         self.commands: CommandService | None = None
-        self.desk: Desk | None = None
         self.bus: LocalBus = self._make_bus()
         self.board = LiveBoard(cfg.reports.threshold)
         self.stopping = asyncio.Event()
@@ -153,7 +152,6 @@ class Daemon:
                 prefix=cfg.redis.command_prefix,
             )
         desk = Desk(self.hub, self._link, self.channels, self.store, self._contexts())
-        self.desk = desk
         secret = cfg.web.secret.encode() if cfg.web.secret else secrets.token_bytes(32)
         if cfg.web.secret and len(secret) < 16:
             raise ConfigError(cfg.path, "web.secret", "must be at least 16 characters (or empty: random)")
@@ -351,6 +349,25 @@ class Daemon:
             yield Family("bus_connected", "gauge", "1 when the bus is up").add(1 if b.connected else 0)
             yield Family("bus_handler_errors_total", "counter", "subscriber failures").add(b.handler_errors)
             yield Family("uptime_seconds", "gauge", "seconds since start").add(time.time() - self.started_at)
+            if self.remote is not None:
+                yield Family("commands_sent_total", "counter", "requests to other instances").add(
+                    self.remote.sent
+                )
+            if self.commands is not None:
+                c = self.commands
+                yield Family("commands_done_total", "counter", "requests of other instances carried out").add(
+                    c.done
+                )
+                yield Family("commands_expired_total", "counter", "requests dropped past their deadline").add(
+                    c.expired
+                )
+                yield Family("commands_bad_total", "counter", "requests that did not decode").add(c.bad)
+            runs = getattr(self.store, "tier_runs", None)
+            if runs is not None:
+                yield Family("tier_runs_total", "counter", "scheduled value-tier recomputations").add(runs)
+                yield Family("tier_failures_total", "counter", "failed scheduled tier runs").add(
+                    self.store.tier_failures
+                )
 
         for collector in (ami, web, store, bus):
             self.registry.register(collector)

@@ -116,6 +116,7 @@ async def test_the_daemon_recomputes_value_tiers_on_its_schedule_with_the_config
     async with running_daemon(db_url, extra) as daemon:
         await eventually(lambda: daemon.store.tier_runs >= 1, what="a scheduled tier run")
         assert await daemon.store.tier_counts() == {"A": 1, "C": 19}
+        assert "cti_tier_runs_total" in daemon.registry.render()
         found = await daemon.store.lookup_caller("+12125550000")
         assert found.customers[0].tier == "A"  # the top spender of the last 30 days, not of the year
 
@@ -256,6 +257,8 @@ async def test_an_agent_on_instance_b_acts_on_the_pbx_that_instance_a_is_connect
             for t in tasks:
                 await t
         assert a.commands is not None and a.commands.done == 1
+        assert "cti_commands_done_total 1" in a.registry.render()
+        assert "cti_commands_sent_total 1" in b.registry.render()
 
 
 def test_the_agent_and_caller_channels_of_an_answered_call_are_found(transcripts: Path) -> None:
