@@ -179,16 +179,19 @@ def test_cti_run_names_the_bad_key_of_a_bad_config(
     assert "web.prot: unknown key" in capsys.readouterr().err
 
 
+def instance(url: str, redis_url: str, name: str, extra: str = "") -> Daemon:
+    """One of several daemons sharing the store and the real Redis (stream and command keys under t:)."""
+    shared = f'[redis]\nurl = "{redis_url}"\nstream = "t:events"\ncommand_prefix = "t"\n'
+    return Daemon(parse_config(config_text(url, shared + extra).replace('name = "t1"', f'name = "{name}"')))
+
+
 @pytest.mark.redis
 async def test_a_supervisor_on_instance_b_sees_the_calls_of_instance_a(
     redis_url: str, tmp_path: Path
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
     await seed_accounts(url)
-    shared = f'[redis]\nurl = "{redis_url}"\nstream = "t:events"\n'
-    cfg_a = parse_config(config_text(url, shared).replace('name = "t1"', 'name = "a"'))
-    cfg_b = parse_config(config_text(url, shared).replace('name = "t1"', 'name = "b"'))
-    a, b = Daemon(cfg_a), Daemon(cfg_b)
+    a, b = instance(url, redis_url, "a"), instance(url, redis_url, "b")
     await a.open()
     await b.open()
     assert b.server is not None and b.writer is not None and a.writer is not None
@@ -225,10 +228,8 @@ async def test_an_agent_on_instance_b_acts_on_the_pbx_that_instance_a_is_connect
             | {"Status": "1", "Paused": "1", "InCall": "0", "Membership": "static"}
         ]
         pbx.handlers["queuepause"] = lambda c, a: [{"Response": "Success", "Message": "Interface unpaused"}]
-        shared = f'[redis]\nurl = "{redis_url}"\nstream = "t:events"\ncommand_prefix = "t"\n'
         pbx1 = f'[[asterisk]]\nname = "pbx1"\nport = {pbx.port}\nsecret = "s3cret"\n'
-        a = Daemon(parse_config(config_text(url, shared + pbx1).replace('name = "t1"', 'name = "a"')))
-        b = Daemon(parse_config(config_text(url, shared).replace('name = "t1"', 'name = "b"')))
+        a, b = instance(url, redis_url, "a", pbx1), instance(url, redis_url, "b")
         await b.open()
         await a.open()
         assert b.server is not None and not b.connections
