@@ -341,22 +341,36 @@ async def measure_writes(
         await store.record_journeys(
             batch, normalized={c.linkedid: normalized[c.linkedid] for c in batch} if normalized else None
         )
-    elapsed = time.perf_counter() - t
-    rows = 2 * len(calls)
+    result = await write_result(
+        store,
+        len(calls),
+        args.batch,
+        time.perf_counter() - t,
+        numbers_parsed_in_write=phones.cache_info().misses,
+    )
+    if not cold:
+        result["normalize_cold_us_per_number"] = round(normalize_seconds / len(calls) * 1e6, 1)
+    return result
+
+
+async def write_result(
+    store: Store, journeys: int, batch: int, elapsed: float, **counts: int
+) -> dict[str, Any]:
+    """A write run's figures (one interaction and one queue leg per journey), against a raw executemany
+    of as many rows measured right after it."""
+    rows = 2 * journeys
     raw = await raw_insert_rate(store, rows)
     rate = rows / elapsed
     result: dict[str, Any] = {
-        "journeys": len(calls),
+        "journeys": journeys,
         "rows": rows,
-        "batch": args.batch,
+        "batch": batch,
         "seconds": round(elapsed, 3),
-        "numbers_parsed_in_write": phones.cache_info().misses,
+        **counts,
         "rows_per_s": round(rate),
         "baseline_raw_executemany_rows_per_s": round(raw),
         "write_vs_raw_executemany": round(rate / raw, 3),
     }
-    if not cold:
-        result["normalize_cold_us_per_number"] = round(normalize_seconds / len(calls) * 1e6, 1)
     if store.dialect == "sqlite":
         result["sqlite_20k_rows_per_s"] = rate >= 20_000
     return result
@@ -378,21 +392,10 @@ async def measure_writer(store: Store, args: argparse.Namespace, customers: int)
         writer.on_events(ended[i : i + args.batch])
         await writer.flush()
     elapsed = time.perf_counter() - t
-    rows = 2 * len(calls)
-    raw = await raw_insert_rate(store, rows)
-    result: dict[str, Any] = {
-        "journeys": len(calls),
-        "rows": rows,
-        "batch": args.batch,
-        "seconds": round(elapsed, 3),
-        "numbers_parsed_at_call_end_or_in_write": phones.cache_info().misses - parsed_before,
-        "rows_per_s": round(rows / elapsed),
-        "baseline_raw_executemany_rows_per_s": round(raw),
-        "write_vs_raw_executemany": round(rows / elapsed / raw, 3),
-    }
-    if store.dialect == "sqlite":
-        result["sqlite_20k_rows_per_s"] = rows / elapsed >= 20_000
-    return result
+    parsed = phones.cache_info().misses - parsed_before
+    return await write_result(
+        store, len(calls), args.batch, elapsed, numbers_parsed_at_call_end_or_in_write=parsed
+    )
 
 
 async def repeated(times: int, run: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:

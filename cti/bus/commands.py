@@ -60,33 +60,31 @@ class LocalServer:
     caller_channel: Callable[[str], str | None]  # linkedid -> channel name
 
 
-async def _blpop(client: aioredis.Redis, keys: list[str], block: float) -> tuple[Any, Any] | None:
+async def _blpop(
+    client: aioredis.Redis, keys: list[str], block: float, *, requeue: bool
+) -> tuple[Any, Any] | None:
     """``BLPOP`` that a cancellation does not interrupt mid-read.
 
     redis-py can hang a task cancelled while its blocking read is in flight (seen here with redis 8.1:
     the task stays "cancelling" for good). The read runs shielded, bounded by ``block`` seconds; the
     cancelled caller leaves at once, and what the read still returns is pushed back for another owner
-    (a request) or dropped (a reply nobody waits for any more).
+    (``requeue``: a request) or dropped (a reply nobody waits for any more).
     """
     read: asyncio.Future[Any] = asyncio.ensure_future(client.blpop(keys, timeout=block))
     try:
         popped: tuple[Any, Any] | None = await asyncio.shield(read)
         return popped
     except asyncio.CancelledError:
-        read.add_done_callback(_give_back(client))
+        read.add_done_callback(lambda done: _give_back(client, done, requeue))
         raise
 
 
-def _give_back(client: aioredis.Redis) -> Callable[[asyncio.Future[Any]], None]:
-    def done(read: asyncio.Future[Any]) -> None:
-        if read.cancelled() or read.exception() is not None or read.result() is None:
-            return
-        key, raw = read.result()
-        if b":cmd:" in (key if isinstance(key, bytes) else key.encode()):
-            push: asyncio.Future[Any] = asyncio.ensure_future(client.lpush(key, raw))
-            push.add_done_callback(lambda t: t.cancelled() or t.exception())
-
-    return done
+def _give_back(client: aioredis.Redis, read: asyncio.Future[Any], requeue: bool) -> None:
+    if read.cancelled() or read.exception() is not None or read.result() is None or not requeue:
+        return
+    key, raw = read.result()
+    push: asyncio.Future[Any] = asyncio.ensure_future(client.lpush(key, raw))
+    push.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
 def _keys(prefix: str, server: str) -> tuple[str, str]:
@@ -146,7 +144,7 @@ class CommandService:
     async def _take(self, client: aioredis.Redis) -> None:
         queues = [_keys(self.prefix, s)[0] for s in self.servers]
         while True:
-            popped = await _blpop(client, queues, 1.0)
+            popped = await _blpop(client, queues, 1.0, requeue=True)
             if popped is None:
                 continue
             await self._slots.acquire()
@@ -224,13 +222,13 @@ class RemoteServers:
         return found.decode() if isinstance(found, bytes) else found
 
     async def agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None:
-        answer = await self.call(server, "agent_channel", {"linkedid": linkedid, "agent": agent})
-        channel = answer.get("channel")
-        return str(channel) if channel else None
+        return await self._channel(server, "agent_channel", {"linkedid": linkedid, "agent": agent})
 
     async def caller_channel(self, server: str, linkedid: str) -> str | None:
-        answer = await self.call(server, "caller_channel", {"linkedid": linkedid})
-        channel = answer.get("channel")
+        return await self._channel(server, "caller_channel", {"linkedid": linkedid})
+
+    async def _channel(self, server: str, op: str, args: dict[str, Any]) -> str | None:
+        channel = (await self.call(server, op, args)).get("channel")
         return str(channel) if channel else None
 
     async def call(self, server: str, op: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -257,7 +255,7 @@ class RemoteServers:
             await pipe.execute()
             self.sent += 1
             # the owner starts nothing after the deadline; a reply may still be on its way just after it
-            popped = await _blpop(client, [reply_to], self.timeout + 1.0)
+            popped = await _blpop(client, [reply_to], self.timeout + 1.0, requeue=False)
         except (RedisError, OSError) as e:
             raise RemoteError("unknown_outcome", f"Redis failed while asking {server!r}: {e}") from None
         if popped is None:

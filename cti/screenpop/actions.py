@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -68,6 +68,15 @@ class Contexts:
     agent: str = "deliver"  # Exten = the agent's extension
     queue: str = "inbound"  # Exten = the queue name
     dial: str = "pstn"  # Exten = the number
+
+
+# codes of failures reported by another instance (cti.bus.commands.RemoteError) that consoles see as is;
+# "unknown_outcome": the request got no answer and may still have been carried out (never re-sent)
+_REMOTE_CODES = {"no_owner": "no_server", "unknown_outcome": "unknown_outcome"}
+
+
+def _error_code(error: Exception, default: str) -> str:
+    return _REMOTE_CODES.get(str(getattr(error, "code", "")), default)
 
 
 def reply_ok(reply: Any) -> tuple[bool, str]:
@@ -129,9 +138,9 @@ class Desk:
                 return {"agent": seat_agent, "state": "logged_out"}
             case p.Hangup(linkedid=lid):
                 server, agent = self._call(identity, lid)
-                channel = (await self._agent_channel(server, lid, agent) if agent else None) or (
-                    await self._caller_channel(server, lid)
-                )
+                channel = (
+                    await self._channel(self.channels.agent_channel(server, lid, agent)) if agent else None
+                ) or (await self._channel(self.channels.caller_channel(server, lid)))
                 if channel is None:
                     raise DeskError("no_channel", "the call has no live channel")
                 await self._ami(server, {"Action": "Hangup", "Channel": channel})
@@ -241,13 +250,13 @@ class Desk:
             context, exten = self.contexts.queue, target
         else:
             context, exten = self.contexts.dial, target
-        channel = await self._agent_channel(server, lid, agent) if agent else None
+        channel = await self._channel(self.channels.agent_channel(server, lid, agent)) if agent else None
         if channel is not None:
             await self._ami(
                 server, {"Action": "BlindTransfer", "Channel": channel, "Context": context, "Exten": exten}
             )
         else:
-            caller = await self._caller_channel(server, lid)
+            caller = await self._channel(self.channels.caller_channel(server, lid))
             if caller is None:
                 raise DeskError("no_channel", "the call has no live channel")
             await self._ami(
@@ -262,17 +271,12 @@ class Desk:
             )
         return {"linkedid": lid, "to": to, "target": target}
 
-    async def _agent_channel(self, server: str, lid: str, agent: AgentId) -> str | None:
+    async def _channel(self, lookup: Awaitable[str | None]) -> str | None:
+        """A channel name, from this instance's tracker or, over Redis, the one connected to the server."""
         try:
-            return await self.channels.agent_channel(server, lid, agent)
-        except Exception as e:  # another instance's tracker, asked over Redis
-            raise DeskError(getattr(e, "code", "channel_lookup_failed"), str(e)) from None
-
-    async def _caller_channel(self, server: str, lid: str) -> str | None:
-        try:
-            return await self.channels.caller_channel(server, lid)
+            return await lookup
         except Exception as e:
-            raise DeskError(getattr(e, "code", "channel_lookup_failed"), str(e)) from None
+            raise DeskError(_error_code(e, "channel_lookup_failed"), str(e)) from None
 
     async def _ami(self, server: str, action: dict[str, str]) -> None:
         link = self.servers(server)
@@ -283,11 +287,7 @@ class Desk:
         except Exception as e:
             self.actions_failed += 1
             log.warning("AMI %s on %s failed: %s", action.get("Action"), server, e)
-            # a request to another instance that got no answer may still have been carried out
-            code = "unknown_outcome" if getattr(e, "code", "") == "unknown_outcome" else "ami_failed"
-            if getattr(e, "code", "") == "no_owner":
-                code = "no_server"
-            raise DeskError(code, f"{action.get('Action')} failed: {e}") from None
+            raise DeskError(_error_code(e, "ami_failed"), f"{action.get('Action')} failed: {e}") from None
         ok, message = reply_ok(reply)
         if not ok:
             self.actions_failed += 1
