@@ -17,6 +17,7 @@ from cti.core.journey import CallJourney, Direction, LegOutcome
 class AgentState(Enum):
     LOGGED_OUT = "logged_out"
     AVAILABLE = "available"
+    RESERVED = "reserved"  # cti holds the agent for a call it is about to deliver
     RINGING = "ringing"
     ON_CALL = "on_call"
     WRAP_UP = "wrap_up"
