@@ -33,6 +33,7 @@ from cti.config import AsteriskConfig, Config, load_config
 from cti.core.errors import ConfigError
 from cti.core.events import DomainEvent
 from cti.core.ids import AgentId
+from cti.delivery.service import RoutingService
 from cti.records import JourneyWriter
 from cti.screenpop.actions import Contexts, Desk
 from cti.screenpop.directory import CallerDirectory
@@ -103,6 +104,7 @@ class Daemon:
         self.writer: JourneyWriter | None = None
         self.hub: Hub | None = None
         self.directory: CallerDirectory | None = None
+        self.routing: RoutingService | None = None
 
     def _make_bus(self) -> LocalBus:
         if self.cfg.redis.url:
@@ -151,6 +153,9 @@ class Daemon:
                 {name: self._local_server(name, c) for name, c in self.connections.items()},
                 prefix=cfg.redis.command_prefix,
             )
+        if cfg.routing.enabled:
+            self.routing = self._make_routing()
+            self.bus.subscribe("routing", self.routing.on_events, local_only=True)
         desk = Desk(self.hub, self._link, self.channels, self.store, self._contexts())
         secret = cfg.web.secret.encode() if cfg.web.secret else secrets.token_bytes(32)
         if cfg.web.secret and len(secret) < 16:
@@ -168,6 +173,29 @@ class Daemon:
         )
         self._register_metrics(desk)
         await self.server.start()
+
+    def _make_routing(self) -> RoutingService:
+        from cti.delivery.queue_log import QueueLogWriter
+        from cti.delivery.seats import StoreSeats
+        from cti.routing.router import Router
+
+        cfg = self.cfg
+        leases = None
+        if cfg.redis.url:
+            from cti.delivery.leases import RedisLeases
+
+            leases = RedisLeases(cfg.redis.url, cfg.daemon.name, prefix=cfg.redis.command_prefix)
+        return RoutingService(
+            Router(cfg.routing.policies(cfg.path)),
+            cfg.routing,
+            {a.name: a for a in cfg.asterisk},
+            self.connections.get,
+            self.publish,
+            seats=StoreSeats(self.store),
+            cards=self.directory,
+            leases=leases,
+            queue_log=QueueLogWriter(cfg.routing.queue_log) if cfg.routing.queue_log else None,
+        )
 
     def _link(self, server: str) -> Any:
         """The AMI link of ``server``: this instance's connection, or the instance connected to it."""
@@ -230,6 +258,8 @@ class Daemon:
                 ]
                 if self.commands is not None:
                     others.append(tg.create_task(self.commands.run(), name="commands"))
+                if self.routing is not None:
+                    others.append(tg.create_task(self.routing.run(), name="routing"))
                 every = self.cfg.tiers.recompute_every_hours * 3600.0
                 if every > 0 and hasattr(self.store, "run_tier_schedule"):
                     others.append(tg.create_task(self.store.run_tier_schedule(every), name="tier-schedule"))
@@ -257,6 +287,8 @@ class Daemon:
             await self.server.close()
         if self.remote is not None:
             await self.remote.close()
+        if self.routing is not None:
+            await self.routing.close()
         if self._own_store and self.store is not None:
             await self.store.close()
             self.store = None

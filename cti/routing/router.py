@@ -658,6 +658,23 @@ class Router:
             for r in self._agents.values()
         ]
 
+    def position(self, call: str) -> int:
+        """1-based place of a waiting call in its queue's order (0: not waiting)."""
+        wc = self._calls.get(call)
+        if wc is None:
+            return 0
+        pos = 0
+        for _, other in self._order:
+            if self._calls[other].queue == wc.queue:
+                pos += 1
+            if other == call:
+                return pos
+        return 0
+
+    def queues_of(self, agent: AgentId) -> list[str]:
+        rec = self._agents.get(agent)
+        return [] if rec is None else [q for q in rec.machine.facts.queues if q != "*"]
+
     @property
     def waiting_count(self) -> int:
         return len(self._order)
