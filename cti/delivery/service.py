@@ -70,6 +70,7 @@ log = logging.getLogger("cti.delivery")
 
 # Asterisk's Redirect errors that mean the caller's channel is no more (the call cannot be delivered)
 _GONE = ("no such channel", "channel not up", "redirect failed")
+REFUSED_BACKOFF = 5.0  # seconds an agent is not offered again after Asterisk refused its Redirect
 
 
 class AmiLink(Protocol):
@@ -514,6 +515,8 @@ class RoutingService:
             self.stats.lost += 1
             log.warning("Redirect of %s to %s: %s", held.channel, offer.agent, e)
             r.failed(offer.call, offer.agent, self.now())
+            # it may have run: the agent's phone may ring for it; offer the agent nothing else meanwhile
+            r.block(offer.agent, self.now() + r.policies[offer.queue].reservation_timeout)
         else:
             ok, message = reply_ok(reply)
             if ok:
@@ -525,6 +528,7 @@ class RoutingService:
                     self.forget_call(held.server, held.uniqueid, self.now())
                 else:
                     r.failed(offer.call, offer.agent, self.now())
+                    r.block(offer.agent, self.now() + REFUSED_BACKOFF)  # not the same agent in a loop
         self._events(r.drain())
         self._wake.set()
 

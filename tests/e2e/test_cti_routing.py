@@ -12,6 +12,7 @@ from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from cti.core.ids import AgentId
 from cti.sim.scenario import load_scenario
 from cti.sim.server import SimServer
 from cti.store import Store
@@ -20,6 +21,7 @@ from tests.e2e.running import running_daemon
 from tests.screenpop.console import recv, recv_until
 from tests.waiting import eventually
 
+ALICE = AgentId("Alice")
 SKILLS = {
     "Alice": {"sales": 8},
     "Bob": {"sales": 3},
@@ -80,8 +82,8 @@ async def test_a_held_call_is_redirected_to_the_best_skilled_agent_who_gets_the_
         async with running_daemon(url, routing_config(port, qlog)) as daemon:
             assert daemon.server is not None and daemon.hub is not None and daemon.routing is not None
             router = daemon.routing.router
-            await eventually(lambda: router.has_agent("Alice") and router.skills("Alice") == {"sales": 8}, 10)
-            await eventually(lambda: router.state("Alice").value == "available", 10, "Alice available")
+            await eventually(lambda: router.has_agent(ALICE) and router.skills(ALICE) == {"sales": 8}, 10)
+            await eventually(lambda: router.state(ALICE).value == "available", 10, "Alice available")
             alice = await login(daemon.server.port, "alice")
             # Bob (sales 3) does not have the level; Carol (sales 6, support 7) has a skill the call does not
             # need; Frank is paused: Alice (sales 8, nothing else) is the best fit
@@ -94,7 +96,7 @@ async def test_a_held_call_is_redirected_to_the_best_skilled_agent_who_gets_the_
             assert answered["linkedid"] == lid and answered["seq"] > pop["seq"]
             stats = daemon.routing.stats
             assert stats.redirects == 1 and stats.served == 1
-            await eventually(lambda: router.state("Alice").value == "on_call", 10, "Alice on the call")
+            await eventually(lambda: router.state(ALICE).value == "on_call", 10, "Alice on the call")
             await alice.close()
             lines.extend(qlog.read_text().splitlines())
     finally:
