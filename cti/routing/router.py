@@ -410,7 +410,7 @@ class Router:
             if rec is not None:
                 if rec.delivered is not None and rec.delivered[0] == call:
                     rec.delivered = None
-                rec.machine.facts.rings.discard(call)
+                self._moved(rec.machine.ring_ended(call, at))  # its phone stops ringing
                 self._moved(rec.machine.release(at, call))
         self._events.append(CallLeft(at, call, wc.queue, max(0.0, at - wc.entered), status))
         return wc
