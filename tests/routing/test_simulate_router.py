@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from cti.core.events import AgentState
+from cti.core.ids import AgentId
 from cti.routing.policy import QueuePolicy
 from cti.routing.router import Router
 
 
 def test_a_caller_hanging_up_while_the_agent_rings_frees_the_agent() -> None:
-    r = Router({"q": QueuePolicy("q")})
-    r.set_agent("a", {})
-    r.observe("a", AgentState.AVAILABLE, 0.0, queues=["q"])
+    r, a = Router({"q": QueuePolicy("q")}), AgentId("a")
+    r.set_agent(a, {})
+    r.observe(a, AgentState.AVAILABLE, 0.0, queues=["q"])
     r.enqueue("c1", "q", 1.0)
     assert [o.agent for o in r.decide(1.0)] == ["a"]
-    assert r.ringing("c1", "a", 1.0)
-    assert r.state("a") is AgentState.RINGING
+    assert r.ringing("c1", a, 1.0)
+    assert r.state(a) is AgentState.RINGING
     r.cancel("c1", 2.0)  # the caller abandons while the phone rings
-    assert r.state("a") is AgentState.AVAILABLE
+    assert r.state(a) is AgentState.AVAILABLE
     r.enqueue("c2", "q", 3.0)
     assert [o.agent for o in r.decide(3.0)] == ["a"]
