@@ -345,7 +345,7 @@ def main(argv: list[str]) -> int:
             f"occupancy {f['occupancy']:.3f} spread {f['occupancy_spread']:.3f}",
             flush=True,
         )
-    tt = two_type(2.0 if quick else 24.0, 1 if quick else 3)
+    tt = two_type(2.0 if quick else 60.0, 1 if quick else 4)
     d = tt["dedicated"]
     print(
         f"two_type dedicated pools: {d['agents']} agents {d['split']}, SL30 {d['sl']}, abandon {d['abandon']}"
