@@ -156,7 +156,8 @@ class Daemon:
         if cfg.routing.enabled:
             self.routing = self._make_routing()
             self.bus.subscribe("routing", self.routing.on_events, local_only=True)
-        desk = Desk(self.hub, self._link, self.channels, self.store, self._contexts())
+            self.bus.subscribe("routing-remote", self.routing.on_remote)
+        desk = Desk(self.hub, self._link, self.channels, self.store, self._contexts(), self.routing)
         secret = cfg.web.secret.encode() if cfg.web.secret else secrets.token_bytes(32)
         if cfg.web.secret and len(secret) < 16:
             raise ConfigError(cfg.path, "web.secret", "must be at least 16 characters (or empty: random)")
@@ -195,6 +196,7 @@ class Daemon:
             cards=self.directory,
             leases=leases,
             queue_log=QueueLogWriter(cfg.routing.queue_log) if cfg.routing.queue_log else None,
+            board=self.hub.routing_board if self.hub is not None else None,
         )
 
     def _link(self, server: str) -> Any:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,6 +57,16 @@ class CallChannels(Protocol):
     async def agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None: ...
 
     async def caller_channel(self, server: str, linkedid: str) -> str | None: ...
+
+
+class RoutingControl(Protocol):
+    """The CTI-mode router's console controls (cti.delivery.service.RoutingService)."""
+
+    async def save_skills(self, agent: AgentId, skills: Mapping[str, int]) -> Mapping[str, int]: ...
+
+    def end_wrapup(self, agent: AgentId) -> bool: ...
+
+    def disposition_filed(self, agent: AgentId) -> None: ...
 
 
 class DispositionStore(Protocol):
@@ -104,7 +114,9 @@ class Desk:
         channels: CallChannels,
         store: DispositionStore,
         contexts: Contexts | None = None,
+        routing: RoutingControl | None = None,
     ) -> None:
+        self.routing = routing
         self.hub = hub
         self.servers = servers
         self.channels = channels
@@ -184,7 +196,31 @@ class Desk:
                 view = self.hub.calls.get(lid)  # type: ignore[call-overload]
                 if view is not None and self.hub.directory is not None:
                     self.hub.directory.forget(view.number)
+                if self.routing is not None and identity.agent is not None:
+                    self.routing.disposition_filed(identity.agent)
                 return {"linkedid": lid, "disposition": disposition}
+            case p.SetSkills(agent=agent, skills=skills):
+                if not identity.supervisor:
+                    raise DeskError("forbidden", "only a supervisor changes skills")
+                if self.routing is None:
+                    raise DeskError("no_routing", "CTI routing is not enabled ([routing] enabled)")
+                try:
+                    saved = await self.routing.save_skills(AgentId(agent), skills)
+                except KeyError:
+                    raise DeskError("unknown_agent", f"no agent account with member name {agent!r}") from None
+                except Exception as e:
+                    log.warning("skills of %s not saved: %s", agent, e)
+                    raise DeskError("store_failed", "the skills could not be saved") from None
+                return {"agent": agent, "skills": dict(saved)}
+            case p.EndWrapup(agent=agent):
+                if self.routing is None:
+                    raise DeskError("no_routing", "CTI routing is not enabled ([routing] enabled)")
+                seat_agent = self._for(identity, agent)
+                if not self.routing.end_wrapup(seat_agent):
+                    raise DeskError(
+                        "not_allowed", "not in wrap-up, or this queue does not let wrap-up end early"
+                    )
+                return {"agent": seat_agent, "state": "available"}
             case _:
                 raise DeskError("unknown_type", f"{type(cmd).__name__} is not an action")
 

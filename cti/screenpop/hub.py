@@ -155,6 +155,7 @@ class Hub:
         self._gates: dict[LinkedId, list[DomainEvent]] = {}
         self.leads: dict[LinkedId, dict[str, str]] = {}  # outbound calls: what the dialer said about them
         self.originates: dict[str, AgentId] = {}  # ChannelId of a console's Originate -> the agent
+        self.routing: dict[str, Any] | None = None  # the router's last board (CTI mode), for supervisors
         self.pops_sent = 0
         self.messages_sent = 0
         self.clients_dropped = 0
@@ -224,7 +225,7 @@ class Hub:
         else:
             queues = []
             agents = [self.board.agent_figures(a) for a in (identity.agent,) if a in self.board.agents]
-        return {
+        out = {
             "type": "snapshot",
             "v": VERSION,
             "seq": self.seq,
@@ -232,6 +233,14 @@ class Hub:
             "queues": queues,
             "agents": agents,
         }
+        if identity.supervisor and self.routing is not None:
+            out["routing"] = self.routing
+        return out
+
+    def routing_board(self, board: dict[str, Any]) -> None:
+        """The router's agents (skills, reservations) and waiting calls: to supervisors only."""
+        self.routing = board
+        self._emit({"type": "routing", **board}, None)
 
     # ---- outgoing ------------------------------------------------------------------------------------
     def _emit(self, message: dict[str, Any], audience: Iterable[AgentId] | None) -> None:
