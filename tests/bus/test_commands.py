@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -28,8 +29,8 @@ pytestmark = pytest.mark.redis
 
 
 @contextlib.asynccontextmanager
-async def background(*coros: object) -> AsyncIterator[None]:
-    tasks = [asyncio.create_task(c) for c in coros]  # type: ignore[arg-type]
+async def background(*coros: Coroutine[Any, Any, object]) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(c) for c in coros]
     try:
         yield
     finally:
