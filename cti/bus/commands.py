@@ -26,7 +26,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ from redis.exceptions import RedisError
 
 from cti.asterisk.ami import Message
 from cti.core.ids import AgentId
+from cti.telemetry import Metric, counter
 
 log = logging.getLogger("cti.bus.commands")
 
@@ -113,6 +114,11 @@ class CommandService:
         self.expired = 0  # requests dropped because their deadline had passed
         self.bad = 0  # requests that did not decode
         self.ready = asyncio.Event()
+
+    def collect(self) -> Iterable[Metric]:
+        yield counter("commands_done_total", "requests of other instances carried out", self.done)
+        yield counter("commands_expired_total", "requests dropped past their deadline", self.expired)
+        yield counter("commands_bad_total", "requests that did not decode", self.bad)
 
     async def run(self) -> None:
         if not self.servers:
@@ -213,6 +219,9 @@ class RemoteServers:
         self.timeout = timeout
         self._client: aioredis.Redis | None = None
         self.sent = 0
+
+    def collect(self) -> Iterable[Metric]:
+        yield counter("commands_sent_total", "requests to other instances", self.sent)
 
     def link(self, server: str) -> RemoteLink:
         return RemoteLink(self, server)

@@ -12,9 +12,11 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from cti.telemetry import Metric, counter
 
 log = logging.getLogger("cti.screenpop.directory")
 
@@ -59,6 +61,11 @@ class CallerDirectory:
         self.hits = 0
         self.misses = 0
         self.failures = 0
+
+    def collect(self) -> Iterable[Metric]:
+        yield counter("lookup_cache_hits_total", "caller lookups from cache", self.hits)
+        yield counter("lookup_misses_total", "caller lookups sent to the store", self.misses)
+        yield counter("lookup_failures_total", "caller lookups failed or timed out", self.failures)
 
     def cached(self, number: str) -> CallerCard | None:
         entry = self._cache.get(number)

@@ -51,6 +51,7 @@ from cti.screenpop.directory import CallerCard, CallerDirectory
 from cti.screenpop.live import Changes, LiveBoard
 from cti.screenpop.protocol import VERSION, encode
 from cti.screenpop.tokens import Identity
+from cti.telemetry import Metric, counter, gauge
 
 CLOSE_TOO_SLOW = 4008
 # UserEvent headers a dialer raises on an outbound call (dialplan: UserEvent(CtiLead,Campaign: x,LeadId: n))
@@ -158,6 +159,13 @@ class Hub:
         self.pops_sent = 0
         self.messages_sent = 0
         self.clients_dropped = 0
+
+    def collect(self) -> Iterable[Metric]:
+        yield gauge("ws_clients", "connected console clients", self.client_count)
+        yield counter("ws_clients_dropped_total", "clients dropped as too slow", self.clients_dropped)
+        yield counter("ws_messages_total", "messages queued to clients", self.messages_sent)
+        yield counter("pops_sent_total", "screen pops sent", self.pops_sent)
+        yield gauge("live_calls", "calls the hub follows", len(self.calls))
 
     # ---- clients -------------------------------------------------------------------------------------
     @property

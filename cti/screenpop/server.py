@@ -26,11 +26,12 @@ import http
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
 
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -41,7 +42,7 @@ from cti.screenpop import protocol as p
 from cti.screenpop.actions import Desk, DeskError
 from cti.screenpop.hub import Client, Hub
 from cti.screenpop.tokens import Identity, TokenError, TokenSigner
-from cti.telemetry import Registry
+from cti.telemetry import Metric, counter, new_registry
 
 log = logging.getLogger("cti.screenpop.server")
 
@@ -125,7 +126,7 @@ class ConsoleServer:
         host: str = "127.0.0.1",
         port: int = 8080,
         limits: Limits | None = None,
-        registry: Registry | None = None,
+        registry: CollectorRegistry | None = None,
         health: Callable[[], dict[str, Any]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -136,7 +137,7 @@ class ConsoleServer:
         self.host = host
         self.port = port
         self.limits = limits or Limits()
-        self.registry = registry or Registry()
+        self.registry = registry if registry is not None else new_registry()
         self.health = health or (lambda: {"status": "ok"})
         self.clock = clock
         self.static = load_static()
@@ -180,6 +181,12 @@ class ConsoleServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/"
 
+    def collect(self) -> Iterable[Metric]:
+        yield counter("ws_connections_total", "websocket connections", self.connections)
+        yield counter("ws_logins_total", "successful logins", self.logins)
+        yield counter("ws_login_failures_total", "refused logins and tokens", self.logins_failed)
+        yield counter("ws_refused_total", "bad, forbidden or rate-limited commands", self.refused)
+
     # ---- HTTP ----------------------------------------------------------------------------------------
     def _response(self, status: http.HTTPStatus, body: bytes, ctype: str, **extra: str) -> Response:
         headers = Headers(
@@ -216,9 +223,7 @@ class ConsoleServer:
             return self._response(status, json.dumps(report).encode(), "application/json")
         if path == "/metrics":
             return self._response(
-                http.HTTPStatus.OK,
-                self.registry.render().encode(),
-                "text/plain; version=0.0.4; charset=utf-8",
+                http.HTTPStatus.OK, generate_latest(self.registry), CONTENT_TYPE_PLAIN_0_0_4
             )
         return self._response(http.HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
 

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from cti.app import TrackerChannels
 from cti.asterisk.ami import AmiDecoder
 from cti.asterisk.calls import CallTracker
 from cti.asterisk.connection import AmiConnection
 from cti.bus.commands import CommandService, LocalServer, RemoteError, RemoteServers
 from cti.core.events import CallAnswered
 from cti.core.ids import AgentId
+from cti.screenpop.channels import TrackerChannels
 from tests.asterisk.fakeami import FakeAmi
 from tests.asterisk.test_connection import config, is_snapshot, take_until
 from tests.conftest import timeout
