@@ -116,7 +116,9 @@ class AsteriskServer:
     contexts: Contexts
 
 
-def asterisk_server(a: AsteriskConfig, publish: Callable[[Sequence[DomainEvent]], None]) -> AsteriskServer:
+def asterisk_server(
+    a: AsteriskConfig, publish: Callable[[Sequence[DomainEvent]], None], clock: Clock
+) -> AsteriskServer:
     from cti.asterisk.connection import AmiConnection
     from cti.asterisk.pump import EventPump
 
@@ -126,7 +128,7 @@ def asterisk_server(a: AsteriskConfig, publish: Callable[[Sequence[DomainEvent]]
         deliver_contexts=(a.agent_context,),
         wrapup_seconds=a.wrapup_seconds,
     )
-    connection = AmiConnection(a)
+    connection = AmiConnection(a, wall_clock=clock.now)  # the receive time of events without Timestamp
     return AsteriskServer(
         name=a.name,
         link=connection,
@@ -190,13 +192,14 @@ class Daemon:
         if self.store is None:
             self.store = await open_store(cfg)
         store = self.store
-        self.directory = CallerDirectory(store)
+        self.directory = CallerDirectory(store, clock=self.clock)
         self.hub = Hub(
             board=self.board,
             directory=self.directory,
             resume_window=cfg.web.resume_window,
             client_buffer=cfg.web.client_buffer,
             default_country=cfg.store.default_country,
+            clock=self.clock,
         )
         self.writer = JourneyWriter(
             store, batch_size=cfg.store.batch_size, flush_interval=cfg.store.flush_interval
@@ -204,7 +207,7 @@ class Daemon:
         self.bus.subscribe("hub", self.hub.on_events)
         self.bus.subscribe("store", self.writer.on_events, local_only=True)
         for a in cfg.asterisk:
-            srv = self.servers[a.name] = asterisk_server(a, self.publish)
+            srv = self.servers[a.name] = asterisk_server(a, self.publish, self.clock)
             self.channels.trackers[a.name] = srv.tracker
             self.links += [
                 Component(f"ami-link-{a.name}", srv.link.run),
@@ -212,13 +215,16 @@ class Daemon:
             ]
         if cfg.redis.url:
             # consoles here act on calls of servers other instances are connected to, and the reverse
-            self.remote = RemoteServers(cfg.redis.url, cfg.daemon.name, prefix=cfg.redis.command_prefix)
+            self.remote = RemoteServers(
+                cfg.redis.url, cfg.daemon.name, prefix=cfg.redis.command_prefix, clock=self.clock
+            )
             self.channels.remote = self.remote
             self.commands = CommandService(
                 cfg.redis.url,
                 cfg.daemon.name,
                 {name: self._local_server(name, srv.link) for name, srv in self.servers.items()},
                 prefix=cfg.redis.command_prefix,
+                clock=self.clock,
             )
         self.desk = Desk(
             self.hub, self._link, self.channels, store, {n: s.contexts for n, s in self.servers.items()}
@@ -236,7 +242,7 @@ class Daemon:
             limits=Limits(max_message_bytes=cfg.web.max_message_bytes, client_buffer=cfg.web.client_buffer),
             registry=self.registry,
             health=self.health,
-            clock=self.clock.now,
+            clock=self.clock,
         )
         tiers = TierSchedule(store, cfg.tiers.recompute_every_hours * 3600.0)
         self.components += [

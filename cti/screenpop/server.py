@@ -25,7 +25,6 @@ import contextlib
 import http
 import json
 import logging
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -37,6 +36,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from cti.core.clock import Clock, SystemClock
 from cti.core.ids import AgentId
 from cti.screenpop import protocol as p
 from cti.screenpop.actions import Desk, DeskError
@@ -96,7 +96,7 @@ class RateLimit:
         self.refused = 0
 
     def allow(self, now: float) -> bool:
-        self.tokens = min(self.burst, self.tokens + (now - self.t) * self.rate)
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.t) * self.rate)
         self.t = now
         if self.tokens >= 1:
             self.tokens -= 1
@@ -128,7 +128,7 @@ class ConsoleServer:
         limits: Limits | None = None,
         registry: CollectorRegistry | None = None,
         health: Callable[[], dict[str, Any]] | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
     ) -> None:
         self.hub = hub
         self.desk = desk
@@ -139,7 +139,7 @@ class ConsoleServer:
         self.limits = limits or Limits()
         self.registry = registry if registry is not None else new_registry()
         self.health = health or (lambda: {"status": "ok"})
-        self.clock = clock
+        self.clock = clock or SystemClock()  # token expiry, rate limits, message times
         self.static = load_static()
         self._server: Server | None = None
         self.logins = 0
@@ -243,7 +243,7 @@ class ConsoleServer:
             await self._send(ws, p.error(e.code, e.message, e.ref))
             await ws.close(CLOSE_AUTH, "authentication required")
             return None
-        now = self.clock()
+        now = self.clock.now()
         if isinstance(cmd, p.Login):
             account = await self.accounts.authenticate(cmd.username, cmd.password)
             role = getattr(account, "role", None)
@@ -291,7 +291,7 @@ class ConsoleServer:
             "agent": identity.agent,
             "expires_at": identity.expires_at,
             "heartbeat": self.limits.ping_interval,
-            "at": self.clock(),
+            "at": self.clock.now(),
             **{k: v for k, v in welcome.items() if v is not None},
         }
         # Synchronous from here to attach(): no hub message can slip between the catch-up and the stream.
@@ -337,17 +337,17 @@ class ConsoleServer:
 
     async def _watchdog(self, client: Client) -> None:
         """Returns when the client must go: the hub dropped it, it flooded, or its token expired."""
-        remaining = client.identity.expires_at - self.clock()
+        remaining = client.identity.expires_at - self.clock.now()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(remaining, 0)):
                 await client.dead.wait()
         client.kill(CLOSE_EXPIRED, "token expired: log in again")  # no-op when already closing
 
     async def _reader(self, ws: ServerConnection, client: Client) -> None:
-        limit = RateLimit(self.limits.rate, self.limits.burst, time.monotonic())
+        limit = RateLimit(self.limits.rate, self.limits.burst, self.clock.now())
         told = 0.0
         async for raw in ws:
-            now = time.monotonic()
+            now = self.clock.now()
             if not limit.allow(now):
                 self.refused += 1
                 if limit.refused >= self.limits.flood_after:
@@ -367,12 +367,14 @@ class ConsoleServer:
 
     async def _command(self, client: Client, cmd: p.Command) -> None:
         if isinstance(cmd, p.Ping):
-            client.offer(p.encode({"type": "pong", "ref": cmd.ref, "seq": self.hub.seq, "at": self.clock()}))
+            client.offer(
+                p.encode({"type": "pong", "ref": cmd.ref, "seq": self.hub.seq, "at": self.clock.now()})
+            )
             return
         if isinstance(cmd, p.Login | p.Resume):
             client.offer(p.encode(p.error("already_authenticated", "this connection is logged in", cmd.ref)))
             return
-        if self.clock() >= client.identity.expires_at:
+        if self.clock.now() >= client.identity.expires_at:
             client.kill(CLOSE_EXPIRED, "token expired: log in again")
             return
         try:

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from cti.core.clock import ManualClock
 from cti.core.events import AgentState, DomainEvent
 from cti.core.ids import AgentId
 from cti.screenpop.directory import CallerDirectory
@@ -159,10 +160,10 @@ def test_a_resuming_client_gets_exactly_the_messages_it_missed_and_may_see() -> 
 
 
 def test_messages_older_than_the_resume_window_cannot_be_resumed() -> None:
-    now = [0.0]
-    hub = Hub(board=board(), resume_window=60, clock=lambda: now[0])
+    clock = ManualClock(0.0)
+    hub = Hub(board=board(), resume_window=60, clock=clock)
     hub.on_events(inbound_call("1.1"))
-    now[0] = 61.0
+    clock.set(61.0)
     hub.on_events(inbound_call("2.2"))
     assert hub.missed(ALICE, hub.session, 0, limit=1000) is None
     first_of_second = hub.seq - len(inbound_call()) - 2

@@ -7,6 +7,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from cti.core.clock import ManualClock
 from cti.core.events import AgentState
 from cti.screenpop.server import Limits
 from tests.bus.events import agent_state, inbound_call
@@ -76,8 +77,11 @@ async def test_a_forged_or_expired_token_is_refused() -> None:
 
 
 async def test_a_connection_is_closed_when_its_token_expires() -> None:
-    async with running_console(ttl=0.3) as console:
+    clock = ManualClock(1_800_000_000.0)
+    async with running_console(ttl=60, clock=clock) as console:
         alice, welcome = await login(console, "alice")
+        clock.advance(60)
+        await alice.send(json.dumps({"type": "ready", "ref": "r"}))
         with pytest.raises(ConnectionClosed) as closed:
             await recv(alice)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4002
