@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -66,6 +66,7 @@ from cti.routing.router import (
     RoutingEvent,
 )
 from cti.screenpop.actions import extension_of, reply_ok
+from cti.telemetry import Metric, counter, gauge
 
 log = logging.getLogger("cti.delivery")
 
@@ -629,6 +630,19 @@ class RoutingService:
         close = getattr(self.leases, "close", None)
         if close is not None:
             await close()
+
+    def collect(self) -> Iterable[Metric]:
+        st = self.stats
+        yield counter("routing_offers_total", "agents reserved for a held call", st.offers)
+        yield counter("routing_redirects_total", "held calls Redirected to an agent", st.redirects)
+        yield counter("routing_redirect_failures_total", "Redirects Asterisk refused", st.redirect_failures)
+        yield counter("routing_redirects_lost_total", "Redirects lost with the AMI link", st.lost)
+        yield counter("routing_lease_refusals_total", "deliveries another instance held", st.lease_refusals)
+        yield counter("routing_ring_no_answer_total", "delivered rings not answered", st.missed)
+        yield counter("routing_auto_pauses_total", "agents paused after ring-no-answers", st.auto_pauses)
+        yield counter("routing_served_total", "routed calls answered", st.served)
+        yield counter("routing_abandoned_total", "routed calls that left before an answer", st.abandoned)
+        yield gauge("routing_waiting_calls", "calls waiting for an agent", self.router.waiting_count)
 
     # ---- console commands ----------------------------------------------------------------------------
     def end_wrapup(self, agent: AgentId) -> bool:

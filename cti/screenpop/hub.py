@@ -23,14 +23,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
-import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
 
+from cti.core.clock import Clock, SystemClock
 from cti.core.events import (
     AgentRinging,
     AgentRingNoAnswer,
@@ -51,6 +51,7 @@ from cti.screenpop.directory import CallerCard, CallerDirectory
 from cti.screenpop.live import Changes, LiveBoard
 from cti.screenpop.protocol import VERSION, encode
 from cti.screenpop.tokens import Identity
+from cti.telemetry import Metric, counter, gauge
 
 CLOSE_TOO_SLOW = 4008
 # UserEvent headers a dialer raises on an outbound call (dialplan: UserEvent(CtiLead,Campaign: x,LeadId: n))
@@ -135,7 +136,7 @@ class Hub:
         resume_window: float = 120.0,
         client_buffer: int = 1000,
         default_country: str = "US",
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
         log_limit: int = 200_000,
     ) -> None:
         self.session = uuid.uuid4().hex
@@ -144,7 +145,7 @@ class Hub:
         self.resume_window = resume_window
         self.client_buffer = client_buffer
         self.default_country = default_country
-        self._clock = clock
+        self._clock = clock or SystemClock()  # the resume window
         self.seq = 0
         self._log: collections.deque[_Logged] = collections.deque(maxlen=log_limit)
         self._supervisors: set[Client] = set()
@@ -159,6 +160,13 @@ class Hub:
         self.pops_sent = 0
         self.messages_sent = 0
         self.clients_dropped = 0
+
+    def collect(self) -> Iterable[Metric]:
+        yield gauge("ws_clients", "connected console clients", self.client_count)
+        yield counter("ws_clients_dropped_total", "clients dropped as too slow", self.clients_dropped)
+        yield counter("ws_messages_total", "messages queued to clients", self.messages_sent)
+        yield counter("pops_sent_total", "screen pops sent", self.pops_sent)
+        yield gauge("live_calls", "calls the hub follows", len(self.calls))
 
     # ---- clients -------------------------------------------------------------------------------------
     @property
@@ -207,7 +215,7 @@ class Hub:
         return out
 
     def _prune(self) -> None:
-        horizon = self._clock() - self.resume_window
+        horizon = self._clock.now() - self.resume_window
         while self._log and self._log[0].t < horizon:
             self._log.popleft()
 
@@ -248,7 +256,7 @@ class Hub:
         message["seq"] = self.seq
         text = encode(message)
         who = frozenset(audience) if audience is not None else None
-        self._log.append(_Logged(self.seq, self._clock(), text, who))
+        self._log.append(_Logged(self.seq, self._clock.now(), text, who))
         if len(self._log) % 256 == 0:
             self._prune()
         for client in list(self._supervisors):
