@@ -1188,7 +1188,14 @@ class Pbx:
 
     # ------------------------------------------------------------------ members
     def find_members(self, interface: str, queue: str | None) -> list[Member]:
-        qs = [self.queues[queue]] if queue else list(self.queues.values())
+        """The interface's memberships (in ``queue`` only, when given). An unknown queue has none:
+        app_queue answers "Interface not found" (QueuePause) or "Invalid interface, queuename or
+        penalty" (QueuePenalty) then, as for an unknown interface."""
+        if queue:
+            q = self.queues.get(queue)
+            qs = [q] if q is not None else []
+        else:
+            qs = list(self.queues.values())
         return [q.members[interface] for q in qs if interface in q.members]
 
     def member_event(self, name: str, m: Member) -> None:
