@@ -9,7 +9,9 @@ CORE := cti/core cti/asterisk/ami.py cti/asterisk/snapshot.py cti/asterisk/trans
 	cti/reports/metrics.py cti/routing \
 	cti/store/phones.py cti/store/tiers.py cti/store/callrecords.py cti/store/demo_data.py \
 	cti/screenpop/protocol.py cti/screenpop/tokens.py cti/screenpop/live.py cti/bus/codec.py \
-	cti/sim/timeline.py cti/sim/channels.py cti/sim/pbx.py cti/sim/queues.py cti/sim/agents.py \
+	cti/sim/timeline.py cti/sim/channels.py cti/sim/pbx.py cti/sim/pbx_core.py cti/sim/legs.py \
+	cti/sim/originate.py cti/sim/dialplan.py cti/sim/agent_legs.py cti/sim/app_queue.py \
+	cti/sim/queues.py cti/sim/agents.py \
 	cti/sim/pstn.py cti/sim/callers.py cti/sim/scenario.py \
 	cti/asterisk/client.py cti/asterisk/connection.py cti/asterisk/pump.py
 
