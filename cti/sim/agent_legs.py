@@ -96,6 +96,9 @@ class AgentLegs(PbxCore):
             self._queue_connect(entry, al)
         else:
             leg.dialing = None
+            if leg.after is not None:  # Dial()'s ring timeout
+                leg.after.cancel()
+                leg.after = None
         al.connected_at = self.now
         b = self.bridge_create()
         if entry is None:
@@ -126,11 +129,15 @@ class AgentLegs(PbxCore):
         """A ringing agent leg ends without an answer: BUSY (rejected), NOANSWER (queue timeout) or CANCEL."""
         if al.done:
             return
+        entry = al.entry
+        if entry is None:
+            self._dial_failed(al, status, 0, cause_two if status == "BUSY" else 0, continue_leg)
+            return
         al.done = True
         al.cancel_timers()
-        leg, entry = al.leg, al.entry
-        ring_ms = round((self.now - (entry.attempt_start if entry else al.started)) * 1000)
-        if entry is not None and al.member is not None and status in ("BUSY", "NOANSWER"):
+        leg = al.leg
+        ring_ms = round((self.now - entry.attempt_start) * 1000)
+        if al.member is not None and status in ("BUSY", "NOANSWER"):
             if status == "NOANSWER":
                 self._ring_no_answer_event(al, ring_ms)
                 self.dial_end(leg.ch, al.one, "NOANSWER")
@@ -143,9 +150,9 @@ class AgentLegs(PbxCore):
             )
         else:
             self.dial_end(leg.ch, al.one, status)
-            if entry is not None and status == "CANCEL":  # app_queue and the Dial core both report it
+            if status == "CANCEL":  # app_queue and the Dial core both report it
                 self.dial_end(leg.ch, al.one, status)
-            if entry is not None and al.member is not None:
+            if al.member is not None:
                 self.queue_log.write(
                     self.now, leg.ch.uniqueid, entry.queue.name, al.member.name, "RINGCANCELED", ring_ms
                 )
@@ -155,15 +162,46 @@ class AgentLegs(PbxCore):
         self._chan_event("NewConnectedLine", al.one)
         self.hangup_event(al.two, cause_two if status == "BUSY" else 0)
         al.phone.legs.remove(al)
-        if entry is not None:
-            if al in entry.ringing:
-                entry.ringing.remove(al)
-            if continue_leg and status == "BUSY" and not entry.done and entry.in_attempt:
-                self._ring_next(entry)
-            self.schedule_dispatch()
-        elif continue_leg and leg.dialing is al:
+        if al in entry.ringing:
+            entry.ringing.remove(al)
+        if continue_leg and status == "BUSY" and not entry.done and entry.in_attempt:
+            self._ring_next(entry)
+        self.schedule_dispatch()
+
+    def _dial_failed(
+        self, al: AgentLeg, status: str, cause_one: int, cause_two: int, continue_leg: bool = True
+    ) -> None:
+        """An agent leg Dial()ed from deliver ends unanswered: app_dial's one DialEnd (NOANSWER at the
+        timeout, BUSY, CANCEL when the caller left or was redirected, or the status of the phone's
+        hangup cause), then the Local pair goes. No NewConnectedLine after the ;1's Hangup here: that
+        artefact is app_queue's (mixed-seed1's BUSY in deliver has none).
+
+        The caller's dialplan moves on (``_after_dial``) as soon as Dial() returns. In the sample
+        dialplan that is two UserEvents and a Goto, done before the phone's ;2 has hung up (it must
+        first notice the soft hangup); the recorded one runs Hangup(), after it (as in mixed-seed1)."""
+        if al.done:
+            return
+        al.done = True
+        al.cancel_timers()
+        leg = al.leg
+        self.dial_end(leg.ch, al.one, status)
+        al.one.con_num, al.one.con_name = leg.ch.cid_num, leg.ch.cid_name
+        self.hangup_event(al.one, cause_one)
+        al.phone.legs.remove(al)
+        ours = leg.dialing is al
+        if ours:
             leg.dialing = None
-            self.leg_hangup(leg, 16)
+            if leg.after is not None:  # the ring timeout
+                leg.after.cancel()
+                leg.after = None
+        go_on = continue_leg and ours
+        if go_on and self.scenario.dialplan == "sample":
+            self._after_dial(leg, status)
+            self.hangup_event(al.two, cause_two)
+            return
+        self.hangup_event(al.two, cause_two)
+        if go_on:
+            self._after_dial(leg, status)
 
     def _ring_no_answer_event(self, al: AgentLeg, ring_ms: int) -> None:
         entry, member = al.entry, al.member

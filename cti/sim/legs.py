@@ -3,6 +3,7 @@ constants and helpers the model's parts share."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +21,28 @@ Sink = Callable[[str, Headers], None]
 CID_PRES = ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")
 RECHECK = 1.0  # app_queue: a caller waiting for its turn looks again every second
 ANSWER_DELAY = 0.5  # Answer() waits 500 ms before the next application (the transcripts' Wait starts then)
+PROMPT_TIME = 1.0  # the holding extension's Read() prompt; the simulated caller keys its CHOICE at its end
+READ_TIMEOUT = 5.0  # Read(CHOICE,please-choose,1,,1,5): no digit within 5 s after the prompt
+DELIVER_TIMEOUT = 20  # the sample dialplan's Dial(...,20,t) ring timeout; DELIVER_TIMEOUT overrides it
+RECORDED_DELIVER_TIMEOUT = 10  # the transcripts' PBX: Dial(Local/${EXTEN}@agents/n,10)
+HOLD_SAFETY = {"sample": 600.0, "recorded": 300.0}  # MusicOnHold(default,600) / Wait(300), then Hangup()
+
+
+def dial_status(cause: int) -> str:
+    """ast_hangup_cause_to_dial_status: the DialEnd status of a dialled channel that hung up."""
+    if cause == 17:
+        return "BUSY"
+    if cause == 34:
+        return "CONGESTION"
+    if cause in (3, 20):  # no route to destination, subscriber absent (unregistered)
+        return "CHANUNAVAIL"
+    return "NOANSWER"
+
+
+def atoi(value: str | None) -> int:
+    """C's atoi: the leading digits (with a sign), 0 when there are none."""
+    m = re.match(r"\s*([+-]?\d+)", value or "")
+    return int(m.group(1)) if m else 0
 
 
 class ActionError(Exception):

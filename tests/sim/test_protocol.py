@@ -333,6 +333,7 @@ async def test_write_classes_limit_what_a_user_may_do() -> None:
         await sim.stop()
 
 
+_ALICE = "Local/1001@agents/n"
 _KEYS = [
     "Channel",
     "Queue",
@@ -420,8 +421,8 @@ _VALUES = st.one_of(
     headers=st.lists(st.tuples(st.sampled_from(_KEYS), _VALUES), max_size=8),
 )
 # once drawn: a member action naming a queue that does not exist raised KeyError: '(' in the model
-@example(action="QueuePause", headers=[("Interface", "Local/1001@agents/n"), ("Paused", "1"), ("Queue", "(")])
-@example(action="QueuePenalty", headers=[("Interface", "Local/1001@agents/n"), ("Penalty", "1"), ("Queue", "(")])
+@example(action="QueuePause", headers=[("Interface", _ALICE), ("Paused", "1"), ("Queue", "(")])
+@example(action="QueuePenalty", headers=[("Interface", _ALICE), ("Penalty", "1"), ("Queue", "(")])
 async def test_any_action_with_any_arguments_gets_a_response_and_never_an_internal_error(
     sim: SimServer, action: str, headers: list[tuple[str, str]]
 ) -> None:
@@ -454,8 +455,8 @@ async def test_member_actions_naming_an_unknown_queue_get_app_queues_errors(
     sim: SimServer, client: RawClient
 ) -> None:
     await client.login()
-    await client.send(Action="QueuePause", Interface="Local/1001@agents/n", Paused="1", Queue="(", ActionID="p")
+    await client.send(Action="QueuePause", Interface=_ALICE, Paused="1", Queue="(", ActionID="p")
     assert (await client.response("p"))["Message"] == "Interface not found"
-    await client.send(Action="QueuePenalty", Interface="Local/1001@agents/n", Penalty="1", Queue="(", ActionID="q")
+    await client.send(Action="QueuePenalty", Interface=_ALICE, Penalty="1", Queue="(", ActionID="q")
     assert (await client.response("q"))["Message"] == "Invalid interface, queuename or penalty"
     assert not sim.problems, sim.problems
