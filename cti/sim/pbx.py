@@ -12,7 +12,9 @@ Theory of operation:
    - ``callers,<ani>``: answers, waits PATIENCE seconds, hangs up (the caller).
    - ``inbound,<queue>``: ``Queue(<queue>,t,,,<maxwait>)``.
    - ``inbound,hold``: answers, raises ``UserEvent(CtiWaiting)``, waits for a Redirect.
-   - ``deliver,<agent>``: ``Dial(Local/<agent>@agents/n)``.
+   - ``deliver,<agent>``: ``Dial(Local/<agent>@agents/n,...)``; in the sample dialplan
+     (config/asterisk/extensions.conf, ``Scenario.dialplan``) a failed ring raises
+     ``UserEvent(CtiDeliveryFailed)`` and the caller goes back to hold (CtiWaiting again).
    - ``agents,<agent>``: the simulated phone (``cti.sim.agents``).
    - ``pstn,<number>``: the simulated public network (``cti.sim.pstn``).
    - ``dialer-connect,<number>``: ``Queue(sales,t,,,CWAIT)``, then ``UserEvent(DialerDrop)``.

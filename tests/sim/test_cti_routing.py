@@ -14,10 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cti.asterisk.ami import Message
 from cti.core.errors import ConfigError
 from cti.sim.callers import CallerGenerator
+from cti.sim.pbx import ActionError
 from cti.sim.scenario import Dist, Scenario, load_scenario, parse_scenario
 from cti.sim.server import SimServer
 from tests.sim.conftest import RawClient, frozen
@@ -364,3 +367,49 @@ async def test_the_cti_center_runs_in_process_at_a_raised_speed() -> None:
         c.close()
         await sim.stop()
     assert not sim.problems, sim.problems
+
+
+_STEPS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("call"), st.sampled_from([MAIN_LINE, "8005550400", "hold", "sales"]), st.booleans()
+        ),
+        st.tuples(
+            st.just("redirect"), st.integers(0, 5), st.sampled_from(["1001", "1002", "1006", "1999", "x"])
+        ),
+        st.tuples(st.just("hangup"), st.integers(0, 15), st.integers(0, 40)),
+        st.tuples(st.just("wait"), st.floats(0, 30), st.booleans()),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=_STEPS)
+def test_any_sequence_of_calls_redirects_and_hangups_ends_cleanly(steps: list[tuple[object, ...]]) -> None:
+    h = Harness(center())
+    for step in steps:
+        kind = step[0]
+        if kind == "call":
+            h.caller(f"555{len(h.events)}", str(step[1]), patience=200, talk=5, CHOICE="1" if step[2] else "")
+        elif kind == "redirect":
+            waiting = h.named("UserEvent", UserEvent="CtiWaiting")
+            chans = [w["Channel"] for w in waiting]
+            if chans:
+                ch = h.pbx.channels.find(chans[int(str(step[1])) % len(chans)])
+                if ch is not None:
+                    try:
+                        h.pbx.redirect(ch, "deliver", str(step[2]), 1)
+                    except ActionError:
+                        pass
+        elif kind == "hangup":
+            live = list(h.pbx.channels.all())
+            if live:
+                h.pbx.hangup_channel(live[int(str(step[1])) % len(live)], int(str(step[2])))
+        else:
+            h.run(float(str(step[1])))
+    h.run(1000)  # patience 200 s, hold's safety net 600 s, talk 5 s: everything has ended
+    assert not len(h.pbx.channels)
+    assert not any(p.legs for p in h.pbx.phones.values())
+    failed = h.named("UserEvent", UserEvent="CtiDeliveryFailed")
+    assert {f["Status"] for f in failed} <= {"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION"}
