@@ -328,6 +328,7 @@ class RoutingService:
     def _enqueue(self, held: _Held) -> None:
         cid = call_id(held.server, held.uniqueid)
         held.enqueued = True
+        self._board_due = True
         self.router.enqueue(cid, held.queue, held.entered, needs=held.needs, preferred=held.preferred)
         held.position = self.router.position(cid)
         self.stats.by_queue[held.queue] = self.stats.by_queue.get(held.queue, 0) + 1

@@ -10,7 +10,7 @@ from playwright.async_api import expect
 
 from cti.sim.scenario import load_scenario
 from cti.sim.server import SimServer
-from tests.conftest import ROOT
+from tests.conftest import ROOT, timeout
 from tests.e2e.running import running_daemon
 from tests.e2e.test_browser import ARTIFACTS, browser_page, login
 from tests.e2e.test_cti_routing import ALICE, routing_config, seed
@@ -43,7 +43,8 @@ async def test_the_supervisor_sees_a_waiting_calls_needs_and_a_live_skill_change
             await login(page, base, "/supervisor", "super")
             sim.place_call("13800138002", "<b>x</b>", "hold", patience=120, talk=20)
             row = page.locator("#waiting tbody tr")
-            await expect(row).to_have_count(1)
+            # the sample dialplan's hold runs Read() (6 s without a key) before it raises CtiWaiting
+            await expect(row).to_have_count(1, timeout=timeout(15) * 1000)
             await expect(row.locator("td").nth(5)).to_have_text("sales:5")
             await expect(page.locator('#skills tr[data-agent="Bob"] .skills')).to_have_text("sales:3")
             await page.select_option("#skill-agent", "Bob")
@@ -55,7 +56,7 @@ async def test_the_supervisor_sees_a_waiting_calls_needs_and_a_live_skill_change
             await page.screenshot(path=str(ARTIFACTS / "supervisor-routing-waiting.png"), full_page=True)
             await page.click("#skill-form button[type=submit]")
             await expect(page.locator("#skill-result")).to_contain_text("saved: Bob")
-            await expect(row).to_have_count(0)  # delivered to Bob
+            await expect(row).to_have_count(0, timeout=timeout(10) * 1000)  # delivered to Bob
             await expect(page.locator('#skills tr[data-agent="Bob"] .skills')).to_have_text(
                 "english:4, sales:7"
             )
