@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import pytest
+from pluggy import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSCRIPTS = Path(os.environ.get("CTI_TRANSCRIPTS", ROOT.parent / "shared" / "ami-transcripts"))
@@ -99,7 +100,9 @@ _service_runs: dict[str, int] = {"PostgreSQL": 0, "Redis": 0}
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Result[pytest.TestReport], None]:
     outcome = yield
     report = outcome.get_result()
     if report.when != "call" or not report.passed:

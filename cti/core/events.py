@@ -147,6 +147,14 @@ class RoutedAgentState(AgentStateChanged):
 
 
 @dataclass(frozen=True, slots=True)
+class AgentSkillsChanged(DomainEvent):
+    """A supervisor changed an agent's skills (already saved in the store): every router takes them."""
+
+    agent: AgentId
+    skills: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class OriginateFinished(DomainEvent):
     """OriginateResponse, classified (Reason 4 answered, 5 busy, 3 no answer, 8 congestion, 0/1 failure)."""
 

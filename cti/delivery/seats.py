@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from cti.core.ids import AgentId
@@ -11,6 +12,8 @@ from cti.screenpop.actions import extension_of
 
 class AccountSource(Protocol):
     async def agents(self) -> list[Any]: ...
+
+    async def upsert_agent(self, *args: Any, **kwargs: Any) -> None: ...
 
 
 class StoreSeats:
@@ -25,3 +28,20 @@ class StoreSeats:
             ext = a.extension or extension_of(a.interface) or ""
             out.append(AgentSeat(AgentId(a.member_name), ext, dict(a.skills), a.username))
         return out
+
+    async def save_skills(self, member: AgentId, skills: Mapping[str, int]) -> AgentSeat | None:
+        for a in await self.accounts.agents():
+            if a.member_name == member:
+                await self.accounts.upsert_agent(
+                    a.username,
+                    None,
+                    a.role,
+                    a.member_name,
+                    a.interface,
+                    a.display_name,
+                    extension=a.extension,
+                    skills=dict(skills),
+                )
+                ext = a.extension or extension_of(a.interface) or ""
+                return AgentSeat(member, ext, dict(skills), a.username)
+        return None

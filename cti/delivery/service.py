@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,6 +38,7 @@ from cti.config import AsteriskConfig, RoutingConfig
 from cti.core.events import (
     AgentRinging,
     AgentRingNoAnswer,
+    AgentSkillsChanged,
     AgentState,
     AgentStateChanged,
     CallAnswered,
@@ -65,6 +66,7 @@ from cti.routing.router import (
     RoutingEvent,
 )
 from cti.screenpop.actions import extension_of, reply_ok
+from cti.telemetry import Metric, counter, gauge
 
 log = logging.getLogger("cti.delivery")
 
@@ -97,6 +99,8 @@ class AgentSeat:
 
 class Seats(Protocol):
     async def seats(self) -> list[AgentSeat]: ...
+
+    async def save_skills(self, member: AgentId, skills: Mapping[str, int]) -> AgentSeat | None: ...
 
 
 @dataclass(slots=True)
@@ -153,6 +157,8 @@ class RoutingService:
         queue_log: QueueLogWriter | None = None,
         clock: Callable[[], float] = time.time,
         action_timeout: float = 5.0,
+        board: Callable[[dict[str, Any]], None] | None = None,
+        board_interval: float = 0.5,
     ) -> None:
         self.router = router
         self.cfg = cfg
@@ -165,6 +171,10 @@ class RoutingService:
         self.queue_log = queue_log
         self.clock = clock
         self.action_timeout = action_timeout
+        self.board = board
+        self.board_interval = board_interval
+        self._board_due = True
+        self._board_sent = 0.0
         self.stats = DeliveryStats()
         self._held: dict[str, _Held] = {}
         self._by_linkedid: dict[str, set[str]] = {}
@@ -217,6 +227,8 @@ class RoutingService:
             match ev:
                 case RoutedAgentState():
                     continue  # our own
+                case AgentSkillsChanged(agent=agent, skills=skills):
+                    r.set_agent(agent, skills, ev.at)
                 case AgentStateChanged(agent=agent, state=state, reason=reason, queues=queues, at=at):
                     if ev.interface:
                         self._interfaces[agent] = (ev.server, ev.interface)
@@ -252,7 +264,14 @@ class RoutingService:
                 case _:
                     pass
         self._events(r.drain())
+        self._board_due = True
         self._wake.set()
+
+    def on_remote(self, events: Sequence[DomainEvent], origin: str = "") -> None:
+        """Events of other instances: only skill changes concern this router."""
+        skills = [e for e in events if isinstance(e, AgentSkillsChanged)]
+        if skills:
+            self.on_events(skills, origin)
 
     def _waiting(self, ev: CallWaiting) -> None:
         cid = call_id(ev.server, ev.uniqueid)
@@ -309,6 +328,7 @@ class RoutingService:
     def _enqueue(self, held: _Held) -> None:
         cid = call_id(held.server, held.uniqueid)
         held.enqueued = True
+        self._board_due = True
         self.router.enqueue(cid, held.queue, held.entered, needs=held.needs, preferred=held.preferred)
         held.position = self.router.position(cid)
         self.stats.by_queue[held.queue] = self.stats.by_queue.get(held.queue, 0) + 1
@@ -433,6 +453,7 @@ class RoutingService:
                     self.stats.offers += 1
                     self._spawn(self._deliver(offer))
                 self._events(self.router.drain())
+                self._push_board()
                 self._wake.clear()
                 timeout = self._next_timer(now)
                 with contextlib.suppress(TimeoutError):
@@ -443,8 +464,64 @@ class RoutingService:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def board_payload(self) -> dict[str, Any]:
+        """What supervisors see of routing: agents with skills and reservations, calls with their needs."""
+        now = self.now()
+        numbers = {cid: h.number for cid, h in self._held.items()}
+        return {
+            "agents": [
+                {
+                    "agent": a.agent,
+                    "state": a.state.value,
+                    "reason": a.reason,
+                    "since": a.since,
+                    "skills": dict(sorted(a.skills.items())),
+                    "reserved_for": a.reserved_for,
+                    "calls": a.calls,
+                    "misses": a.misses_in_a_row,
+                }
+                for a in sorted(self.router.agents(), key=lambda a: a.agent)
+            ],
+            "waiting": [
+                {
+                    "call": w.call,
+                    "queue": w.queue,
+                    "position": w.position,
+                    "entered": now - w.waited,
+                    "priority": w.priority,
+                    "needs": [f"{n.skill}:{n.level}" for n in w.needs],
+                    "status": w.status.value,
+                    "agent": w.agent,
+                    "step": w.step,
+                    "number": numbers.get(w.call, ""),
+                }
+                for w in self.router.waiting(now)
+            ],
+        }
+
+    def _push_board(self) -> None:
+        if self.board is None or not self._board_due:
+            return
+        wall = self.clock()
+        if wall - self._board_sent < self.board_interval:
+            return
+        self._board_due = False
+        self._board_sent = wall
+        self.board(self.board_payload())
+
+    async def save_skills(self, agent: AgentId, skills: Mapping[str, int]) -> Mapping[str, int]:
+        """A supervisor's change: saved in the store, taken by this router and (over the bus) the others."""
+        if self.seats is not None:
+            seat = await self.seats.save_skills(agent, skills)
+            if seat is None:
+                raise KeyError(agent)
+        self.publish([AgentSkillsChanged(self.now(), "routing", agent, dict(skills))])
+        return dict(skills)
+
     def _next_timer(self, now: float) -> float:
         due = self.router.next_deadline()
+        if self._board_due and self.board is not None:
+            due = min(due, now + self.board_interval)
         for held in self._held.values():
             if not held.enqueued:
                 due = min(due, held.lookup_deadline)
@@ -555,10 +632,24 @@ class RoutingService:
         if close is not None:
             await close()
 
+    def collect(self) -> Iterable[Metric]:
+        st = self.stats
+        yield counter("routing_offers_total", "agents reserved for a held call", st.offers)
+        yield counter("routing_redirects_total", "held calls Redirected to an agent", st.redirects)
+        yield counter("routing_redirect_failures_total", "Redirects Asterisk refused", st.redirect_failures)
+        yield counter("routing_redirects_lost_total", "Redirects lost with the AMI link", st.lost)
+        yield counter("routing_lease_refusals_total", "deliveries another instance held", st.lease_refusals)
+        yield counter("routing_ring_no_answer_total", "delivered rings not answered", st.missed)
+        yield counter("routing_auto_pauses_total", "agents paused after ring-no-answers", st.auto_pauses)
+        yield counter("routing_served_total", "routed calls answered", st.served)
+        yield counter("routing_abandoned_total", "routed calls that left before an answer", st.abandoned)
+        yield gauge("routing_waiting_calls", "calls waiting for an agent", self.router.waiting_count)
+
     # ---- console commands ----------------------------------------------------------------------------
     def end_wrapup(self, agent: AgentId) -> bool:
         ok = self.router.end_wrapup(agent, self.now())
         self._events(self.router.drain())
+        self._board_due = True
         self._wake.set()
         return ok
 

@@ -155,9 +155,7 @@ def test_mentions_is_false_only_when_no_header_holds_the_fragment() -> None:
         assert m.mentions("QUEUESTATUS") and m.mentions("VarSet") and not m.mentions("TIMEOUT")
 
 
-_KEYS = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters=":\r\n"), min_size=1, max_size=8
-)
+_KEYS = st.text(st.characters(exclude_categories=["Cs"], exclude_characters=":\r\n"), min_size=1, max_size=8)
 _VALUES = st.text(st.sampled_from(": a\n\r张"), max_size=8).filter(lambda v: "\r\n" not in v)
 
 

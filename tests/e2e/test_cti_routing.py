@@ -106,3 +106,65 @@ async def test_a_held_call_is_redirected_to_the_best_skilled_agent_who_gets_the_
     enter, connect_line = (line.split("|") for line in lines[:2])
     assert enter[2] == connect_line[2] == "sales" and connect_line[3] == "Alice"
     assert enter[1] == connect_line[1]  # the waiting channel's Uniqueid
+
+
+async def test_a_supervisor_sees_the_waiting_calls_needs_and_changes_an_agents_skills_live(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await seed(url)
+    sim = SimServer(load_scenario(ROOT / "config" / "sim" / "demo.toml"), speed=1.0, seed=5, traffic=False)
+    port = await sim.start("127.0.0.1", 0)
+    try:
+        async with running_daemon(url, routing_config(port, tmp_path / "qlog")) as daemon:
+            assert daemon.server is not None and daemon.routing is not None
+            router = daemon.routing.router
+            await eventually(lambda: router.has_agent(ALICE) and router.state(ALICE).value == "available", 10)
+            sup = await login(daemon.server.port, "super")
+            bob = await login(daemon.server.port, "bob")
+            # only Bob is ready, and his sales level (3) is under the queue's 5: the call waits
+            for i, other in enumerate(("Alice", "Carol", "Dave", "Erin")):
+                await sup.send(
+                    json.dumps({"ref": f"p{i}", "type": "pause", "agent": other, "reason": "meeting"})
+                )
+                await recv_until(sup, lambda m, i=i: m.get("ref") == f"p{i}", 10)
+            await eventually(lambda: router.state(ALICE).value == "paused", 10, "Alice paused")
+            sim.place_call("13800138001", "Wang Fang", "hold", patience=120, talk=20)
+            board = await recv_until(sup, lambda m: m["type"] == "routing" and m["waiting"], 15)
+            (waiting,) = board["waiting"]
+            assert (waiting["queue"], waiting["needs"], waiting["status"], waiting["number"]) == (
+                "sales",
+                ["sales:5"],
+                "waiting",
+                "13800138001",
+            )
+            assert {a["agent"]: a["skills"] for a in board["agents"]}["Bob"] == {"sales": 3}
+            # an agent may not change skills; a bad level is refused with the field named
+            await bob.send(
+                json.dumps({"ref": "x", "type": "set_skills", "agent": "Bob", "skills": {"sales": 9}})
+            )
+            refused = await recv_until(bob, lambda m: m.get("ref") == "x", 10)
+            assert (refused["type"], refused["code"]) == ("error", "forbidden")
+            await sup.send(
+                json.dumps({"ref": "bad", "type": "set_skills", "agent": "Bob", "skills": {"sales": 11}})
+            )
+            bad = await recv_until(sup, lambda m: m.get("ref") == "bad", 10)
+            assert (bad["type"], bad["code"]) == ("error", "bad_field")
+            # the supervisor raises Bob to sales 7: the waiting call goes to him at once
+            await sup.send(
+                json.dumps({"ref": "s", "type": "set_skills", "agent": "Bob", "skills": {"sales": 7}})
+            )
+            ok = await recv_until(sup, lambda m: m.get("ref") == "s", 10)
+            assert ok["type"] == "result" and ok["skills"] == {"sales": 7}
+            pop = await recv_until(bob, lambda m: m["type"] == "screenpop", 15)
+            assert pop["agent"] == "Bob" and pop["caller"]["number"] == "13800138001"
+            for ws in (sup, bob):
+                await ws.close()
+    finally:
+        await sim.stop()
+    store = await Store.open(url)
+    try:
+        bob_account = await store.agent("bob")
+        assert bob_account is not None and bob_account.skills == {"sales": 7}  # saved, survives a restart
+    finally:
+        await store.close()
