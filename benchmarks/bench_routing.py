@@ -31,16 +31,13 @@ from cti.core.events import AgentState
 from cti.core.ids import AgentId
 from cti.routing.policy import Escalation, QueuePolicy, Requirements, SkillNeed
 from cti.routing.router import Router
-from cti.routing.simulate.dispatchers import (
-    APP_QUEUE_STRATEGIES,
-    AppQueueDispatcher,
-    RouterDispatcher,
-)
+from cti.routing.simulate.dispatchers import RouterDispatcher
 from cti.routing.simulate.engine import Result, SimCall, call_figures, generate_calls, simulate
 from cti.routing.simulate.erlang import asa as erlang_asa
 from cti.routing.simulate.erlang import service_level as erlang_sl
 from cti.routing.simulate.traffic import AgentGroup, AppQueueSettings, CallType, Traffic
 from cti.sim.scenario import Dist
+from cti.simulate.app_queue import APP_QUEUE_STRATEGIES, AppQueueDispatcher
 
 AHT = 180.0
 

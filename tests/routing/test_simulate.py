@@ -11,15 +11,13 @@ import pytest
 from cti.cli import main
 from cti.core.errors import ConfigError
 from cti.routing.policy import QueuePolicy, Requirements, SkillNeed
-from cti.routing.simulate.dispatchers import (
-    APP_QUEUE_STRATEGIES,
-    AppQueueDispatcher,
-    RouterDispatcher,
-)
+from cti.routing.simulate.dispatchers import RouterDispatcher
 from cti.routing.simulate.engine import Dispatcher, SimCall, simulate
 from cti.routing.simulate.erlang import asa, erlang_c, service_level
-from cti.routing.simulate.traffic import AgentGroup, AppQueueSettings, CallType, Traffic, parse_traffic
+from cti.routing.simulate.traffic import AgentGroup, AppQueueSettings, CallType, Traffic
 from cti.sim.scenario import Dist
+from cti.simulate.app_queue import APP_QUEUE_STRATEGIES, AppQueueDispatcher
+from cti.simulate.traffic_file import parse_traffic
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config" / "simulate" / "cti.toml"

@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cti.routing.policy import Requirements
-from cti.routing.simulate.traffic import AgentGroup, Traffic
-from cti.sim.scenario import Dist
+from cti.routing.simulate.traffic import AgentGroup, Distribution, Traffic
 
 HOUR = 3600.0
 
@@ -60,7 +59,7 @@ class SimAgent:
     id: str
     group: str
     skills: dict[str, int]
-    ring_delay: Dist
+    ring_delay: Distribution
     answer_probability: float
     start: float  # seconds
     end: float

@@ -28,13 +28,10 @@ def policies_from_config(cfg: Config) -> dict[str, QueuePolicy]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cti.routing.simulate.dispatchers import (
-        APP_QUEUE_STRATEGIES,
-        AppQueueDispatcher,
-        RouterDispatcher,
-    )
+    from cti.routing.simulate.dispatchers import RouterDispatcher
     from cti.routing.simulate.engine import Dispatcher, simulate
-    from cti.routing.simulate.traffic import parse_traffic
+    from cti.simulate.app_queue import APP_QUEUE_STRATEGIES, AppQueueDispatcher
+    from cti.simulate.traffic_file import parse_traffic
 
     try:
         cfg = load_config(args.config)
