@@ -148,14 +148,21 @@ def two_type_traffic(groups: tuple[AgentGroup, ...], hours: float) -> Traffic:
     return Traffic(types, groups, hours=hours, drain_hours=0.5)
 
 
-def two_type_policies(after: float) -> dict[str, QueuePolicy]:
+def two_type_policies(after: float, first: str | None = None) -> dict[str, QueuePolicy]:
+    """Both queues escalate to the generalists after ``after`` s; ``first``'s calls go first (priority 1)
+    where an agent may take either (the generalists: a specialist fits one type only)."""
     step = (Escalation(after, add_agents_with=("general",)),)
-    return {n: QueuePolicy(n, skills=(SkillNeed(n),), escalation=step) for n in "ab"}
+    return {
+        n: QueuePolicy(n, skills=(SkillNeed(n),), escalation=step, priority=int(n == first)) for n in "ab"
+    }
 
 
-def _two_run(groups: tuple[AgentGroup, ...], hours: float, seeds: int, after: float) -> list[Any]:
+def _two_run(
+    groups: tuple[AgentGroup, ...], hours: float, seeds: int, after: float = 0.0, first: str | None = None
+) -> list[Any]:
     traffic = two_type_traffic(groups, hours)
-    runs = [simulate(traffic, RouterDispatcher(two_type_policies(after)), s) for s in range(1, seeds + 1)]
+    policies = two_type_policies(after, first)
+    runs = [simulate(traffic, RouterDispatcher(policies), s) for s in range(1, seeds + 1)]
     return _pooled(runs, TWO_SL_T, ("a", "b"))
 
 
@@ -181,7 +188,7 @@ def two_type(hours: float, seeds: int) -> dict[str, Any]:
     dedicated: dict[int, list[Any]] = {}
     for n in range(8, 18):
         groups: tuple[AgentGroup, ...] = (AgentGroup("a", n, {"a": 5}), AgentGroup("b", n, {"b": 5}))
-        figs = _two_run(groups, hours, seeds, 0.0)
+        figs = _two_run(groups, hours, seeds)
         dedicated[n] = figs
         for i in (0, 1):
             if smallest[i] is None and _meets(figs[i]):
@@ -201,25 +208,29 @@ def two_type(hours: float, seeds: int) -> dict[str, Any]:
         "abandon": [round(dedicated[na][0]["abandon_rate"], 4), round(dedicated[nb][1]["abandon_rate"], 4)],
     }
     # cti: specialists first; generalists (the skill "general" only) are eligible through the queues'
-    # escalation step after ``after`` seconds of wait; the smallest staff that meets both targets
+    # escalation step at once, and best fit keeps them for the calls no specialist takes; optionally
+    # the heavier type first where an agent may take either. Fewer agents than a single pool needs for
+    # the abandon target (everyone a generalist; exact) cannot do it, so the search starts there.
     best: dict[str, Any] | None = None
+    erlangs = sum(TWO_RATES) * 300 / 3600
+    pooled = next(c for c in range(1, 200) if poisson_abandon(erlangs, c) <= TWO_ABANDON_MAX)
     load = TWO_RATES[0] / sum(TWO_RATES)
-    for total in range(18, 22):
+    for total in range(pooled, 22):
         generalists = total // 5  # <= 20 %
         around = round((total - generalists) * load)
-        for spec_a, after in itertools.product((around, around + 1, around - 1), (0.0, 10.0)):
+        for spec_a, first in itertools.product((around, around + 1, around - 1), (None, "a")):
             groups = (
                 AgentGroup("a", spec_a, {"a": 5}),
                 AgentGroup("b", total - generalists - spec_a, {"b": 5}),
                 AgentGroup("generalists", generalists, {"general": 5}),
             )
-            figs = _two_run(groups, hours, seeds, after)
+            figs = _two_run(groups, hours, seeds, 0.0, first)
             if all(_meets(f) for f in figs):
                 best = {
                     "agents": total,
                     "generalists": generalists,
                     "split": [spec_a, total - generalists - spec_a, generalists],
-                    "escalation_after": after,
+                    "first": first,
                     "sl": [round(f["service_level"], 4) for f in figs],
                     "abandon": [round(f["abandon_rate"], 4) for f in figs],
                 }
@@ -349,7 +360,8 @@ def main(argv: list[str]) -> int:
         f" (exact abandon target: {d['theory_split']}, {sum(d['theory_split'])} agents)"
     )
     print(
-        f"two_type cti: {tt['agents']} agents ({tt['generalists']} generalists, split {tt['split']}), "
+        f"two_type cti: {tt['agents']} agents ({tt['generalists']} generalists, split {tt['split']}, "
+        f"first {tt.get('first')}), "
         f"SL30 {tt['sl']}, abandon {tt['abandon']}",
         flush=True,
     )
