@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ log = logging.getLogger("cti.delivery")
 
 # Asterisk's Redirect errors that mean the caller's channel is no more (the call cannot be delivered)
 _GONE = ("no such channel", "channel not up", "redirect failed")
+LEASE_RETRY = 2.0  # seconds before a call another instance held is tried again (unless it rang there)
 REFUSED_BACKOFF = 5.0  # seconds an agent is not offered again after Asterisk refused its Redirect
 
 
@@ -122,6 +124,7 @@ class _Held:
     answered_at: float | None = None
     agent: AgentId | None = None
     leases: list[tuple[str, int]] = field(default_factory=list)  # the call's lease, while it is routed
+    elsewhere: bool = False  # another instance (same Asterisk) rang an agent for it
 
 
 @dataclass(slots=True)
@@ -241,15 +244,21 @@ class RoutingService:
                     self._waiting(ev)
                 case AgentRinging(uniqueid=uid, agent=agent, at=at):
                     cid = call_id(ev.server, uid)
+                    held = self._held.get(cid)
                     if r.ringing(cid, agent, at):
-                        held = self._held.get(cid)
                         if held is not None:
                             held.ring_started = at
+                    elif held is not None and r.call(cid) is not None:
+                        held.elsewhere = True  # another instance delivered it: leave it to that one
+                        r.hold_call(cid, math.inf)
                 case CallAnswered(uniqueid=uid, agent=agent, at=at) if agent is not None:
                     cid = call_id(ev.server, uid)
                     held = self._held.get(cid)
                     if held is not None and r.answered(cid, agent, at):
                         held.answered_at, held.agent = at, agent
+                    elif held is not None:
+                        held.elsewhere = True  # answered, but not by our delivery: never deliver it again
+                        self.forget_call(ev.server, uid, at)
                 case AgentRingNoAnswer(uniqueid=uid, agent=agent, at=at):
                     r.missed(call_id(ev.server, uid), agent, at)
                 case UserEventRaised(name="CtiDeliveryFailed", headers=headers, at=at):
@@ -278,6 +287,9 @@ class RoutingService:
         held = self._held.get(cid)
         if held is not None:
             held.channel = ev.channel or held.channel  # back in the holding extension: same place
+            if held.elsewhere:  # the other instance's delivery failed: this one may try again
+                held.elsewhere = False
+                self.router.hold_call(cid, 0.0)
             return
         queue = self.queue_for(ev.did, ev.choice)
         if queue is None:
@@ -410,8 +422,10 @@ class RoutingService:
                                 e.at, held.uniqueid, held.queue, agent, "RINGNOANSWER", ring_ms
                             )
                 case CallLeft(call=cid, waited=waited, status=status) if status is not CallStatus.ANSWERED:
-                    self.stats.abandoned += 1
                     held = self._held.get(cid)
+                    if held is not None and held.elsewhere:
+                        continue  # delivered by another instance: its record, not ours
+                    self.stats.abandoned += 1
                     if held is not None and self.queue_log is not None:
                         self.queue_log.write(
                             e.at, held.uniqueid, held.queue, "NONE", "ABANDON", 1, held.position, int(waited)
@@ -563,9 +577,10 @@ class RoutingService:
                     r.failed(offer.call, offer.agent, self.now())
                     if name.startswith("agent:"):
                         r.block(offer.agent, self.now() + self.cfg.lease_ttl)
-                    else:
-                        self._held.pop(offer.call, None)
-                        r.cancel(offer.call, self.now())  # another instance delivers this call
+                    else:  # another instance is delivering this call: try again later unless it rings
+                        wc = r.call(offer.call)
+                        if wc is not None:
+                            r.hold_call(offer.call, max(wc.held_until, self.now() + LEASE_RETRY))
                     self._events(r.drain())
                     self._wake.set()
                     return

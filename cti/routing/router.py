@@ -88,6 +88,7 @@ class WaitingCall:
     deadline: float = math.inf  # reservation or ring deadline
     misses: dict[AgentId, float] = field(default_factory=dict)  # agent -> until when not offered again
     offers: int = 0
+    held_until: float = 0.0  # not offered before this (another instance is delivering it)
 
     def key(self) -> tuple[int, float, int]:
         return (-self.priority, self.entered, self.seq)
@@ -347,6 +348,14 @@ class Router:
         rec.pending_pause = reason
         self._moved(rec.machine.paused(True, at, reason))
 
+    def hold_call(self, call: str, until: float) -> None:
+        """Another instance is delivering this call: do not offer it before ``until`` (0: release)."""
+        wc = self._calls.get(call)
+        if wc is not None:
+            wc.held_until = until
+            if until != math.inf:
+                self._watch(until)
+
     def block(self, agent: AgentId, until: float) -> None:
         """Another instance holds this agent (its lease): do not offer it before ``until``."""
         self._agents[agent].blocked_until = until
@@ -516,7 +525,7 @@ class Router:
             if not free:
                 break
             wc = self._calls[call]
-            if wc.status is not CallStatus.WAITING:
+            if wc.status is not CallStatus.WAITING or wc.held_until > at:
                 continue
             # calls of one queue with the same needs, priority and escalation stage are alike: when the
             # oldest found no agent, none of the younger ones will (unless it has preferences or misses)
