@@ -19,9 +19,11 @@ Theory of operation (every rule that decides who gets a call lives in this file)
    ``WEIGHTED`` the pair with the highest ``wait_weight * wait + idle_weight * idle``.
 5. An offer reserves the agent (RESERVED, with a fencing token that grows with every offer) for
    ``reservation_timeout`` seconds: the phone must ring by then or the reservation expires and the call
-   goes back. A ring must be answered within ``ring_timeout``: else it is a ring-no-answer (also when
+   goes back; a reservation that ends by itself (the agent paused or logged out) sends the call back at
+   once. A ring must be answered within ``ring_timeout``: else it is a ring-no-answer (also when
    the dialplan reports the failed delivery first). ``max_misses`` ring-no-answers in a row pause the
-   agent, with a reason the supervisor sees.
+   agent, with a reason the supervisor sees. A call that leaves (hung up) or whose delivery failed
+   ends the ring cti recorded for it.
 6. Wrap-up is cti's: when an agent's ACD call ends, it is held in WRAP_UP for the queue's
    ``wrapup_seconds`` (and until its disposition is filed, with ``need_disposition``).
 7. The agents' observed facts (logged in, paused, ringing, on a call) come from ``observe``: what
@@ -200,6 +202,7 @@ class _RoutedAgent:
     pending_pause: str | None = None  # cti paused the agent; Asterisk has not confirmed it yet
     cti_wrap_until: float = 0.0
     last_queue: str | None = None
+    offered: str | None = None  # the call cti last reserved it for
 
 
 class Router:
@@ -340,6 +343,8 @@ class Router:
         rec = self._agents.get(agent)
         if rec is not None:
             self._moved(rec.machine.disposition_filed(at))
+            if rec.machine.state is S.WRAP_UP:  # held by time now: advance must end it
+                self._watch(rec.machine.wrapup_ends)
 
     def pause(self, agent: AgentId, at: float, reason: str) -> None:
         """cti pauses the agent at once (before Asterisk confirms it)."""
@@ -410,7 +415,7 @@ class Router:
             if rec is not None:
                 if rec.delivered is not None and rec.delivered[0] == call:
                     rec.delivered = None
-                rec.machine.facts.rings.discard(call)
+                self._moved(rec.machine.ring_ended(call, at))
                 self._moved(rec.machine.release(at, call))
         self._events.append(CallLeft(at, call, wc.queue, max(0.0, at - wc.entered), status))
         return wc
@@ -496,6 +501,9 @@ class Router:
         if agent is not None:
             rec = self._agents.get(agent)
             if rec is not None:
+                if rec.delivered is not None and rec.delivered[0] == call:
+                    rec.delivered = None
+                self._moved(rec.machine.ring_ended(call, at))  # a failed delivery that rang
                 self._moved(rec.machine.release(at, call))
 
     def _unorder(self, wc: WaitingCall) -> None:
@@ -570,6 +578,7 @@ class Router:
         wc.deadline = at + policy.reservation_timeout
         wc.offers += 1
         self._watch(wc.deadline)
+        rec.offered = wc.call
         self._moved(rec.machine.reserve(wc.call, at))
         self.decisions += 1
         return Offer(wc.call, rec.machine.id, wc.queue, self._token, at, wc.deadline, step, at - wc.entered)
@@ -619,6 +628,15 @@ class Router:
                 self._free[t.agent] = rec
             else:
                 self._free.pop(t.agent, None)
+            if rec is None:
+                return
+            if t.new is S.WRAP_UP:
+                self._watch(rec.machine.wrapup_ends)
+            if rec.offered is not None and rec.machine.reserved_for is None and t.new in _UNRESERVED:
+                # the reservation ended by itself (a pause, a logout: agents rule 4): the call goes back
+                call, rec.offered = self._calls.get(rec.offered), None
+                if call is not None and call.status is CallStatus.OFFERED and call.agent == t.agent:
+                    self._back(call.call, t.at)
 
     def waiting(self, at: float, queue: str | None = None) -> list[WaitingView]:
         out = []
@@ -661,6 +679,9 @@ class Router:
     @property
     def waiting_count(self) -> int:
         return len(self._order)
+
+
+_UNRESERVED = frozenset({S.AVAILABLE, S.PAUSED, S.LOGGED_OUT, S.WRAP_UP})
 
 
 def _stage(policy: QueuePolicy, waited: float) -> int:
