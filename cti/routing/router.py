@@ -19,8 +19,9 @@ Theory of operation (every rule that decides who gets a call lives in this file)
    ``WEIGHTED`` the pair with the highest ``wait_weight * wait + idle_weight * idle``.
 5. An offer reserves the agent (RESERVED, with a fencing token that grows with every offer) for
    ``reservation_timeout`` seconds: the phone must ring by then or the reservation expires and the call
-   goes back; a reservation that ends by itself (the agent paused or logged out) sends the call back at
-   once. A ring must be answered within ``ring_timeout``: else it is a ring-no-answer (also when
+   goes back; a reservation that ends by itself (the agent paused, logged out, or shown on another call
+   or in app_queue's wrap-up) sends the call back, with its place, as soon as the agent is not on a
+   call. A ring must be answered within ``ring_timeout``: else it is a ring-no-answer (also when
    the dialplan reports the failed delivery first). ``max_misses`` ring-no-answers in a row pause the
    agent, with a reason the supervisor sees. A call that leaves (hung up) or whose delivery failed
    ends the ring cti recorded for it.
@@ -276,6 +277,11 @@ class Router:
             f.reason = reason if paused else ""
         else:  # ringing, on a call, in wrap-up: the pause flags are not shown, keep what was known
             f.queues = {q: f.queues.get(q, False) for q in names}
+            if state is not S.RINGING:
+                # on a call or in app_queue's wrap-up, it cannot take the call it is reserved for (a
+                # ring may be that call's, before ``ringing``): the reservation ends, and the call goes
+                # back when the agent is free (or its answer is ours: ``answered`` still takes it)
+                f.reservation = None
         rec.observed = state
         if state is S.RINGING:
             f.rings.add("observed")

@@ -490,3 +490,28 @@ def test_a_delivery_that_fails_while_ringing_frees_the_agent() -> None:
     assert r.ringing("c", o.agent, 0.0) and r.failed("c", o.agent, 1.0)
     assert r.state(AgentId("a")) is S.AVAILABLE  # not a miss, not paused
     assert offered(r, 1.0) == {"c": "a"}
+
+
+@pytest.mark.parametrize("shown", [S.WRAP_UP, S.ON_CALL])
+def test_a_reserved_agent_shown_busy_by_asterisk_ends_the_reservation(shown: AgentState) -> None:
+    """Was: the reservation outlived app_queue's wrap-up (or a call cti did not deliver): its expiry then
+    made RESERVED -> WRAP_UP, a move the table forbids, and ``decide`` raised IllegalTransition."""
+    r = router(QueuePolicy("q", reservation_timeout=5), agents={"a": {}})
+    r.enqueue("c", "q", 0.0)
+    assert offered(r, 0.0) == {"c": "a"}
+    r.observe(AgentId("a"), shown, 1.0)
+    if shown is S.ON_CALL:
+        r.observe(AgentId("a"), S.WRAP_UP, 2.0)
+    assert r.state(AgentId("a")) is S.WRAP_UP
+    assert offered(r, 6.0) == {}  # no IllegalTransition; the call waits with its place
+    assert [v.status for v in r.waiting(6.0)] == [CallStatus.WAITING]
+    r.observe(AgentId("a"), S.AVAILABLE, 7.0)
+    assert offered(r, 7.0) == {"c": "a"}
+
+
+def test_an_answer_seen_by_asterisk_before_the_router_is_still_ours() -> None:
+    r = router(QueuePolicy("q"), agents={"a": {}})
+    r.enqueue("c", "q", 0.0)
+    [o] = r.decide(0.0)
+    r.observe(AgentId("a"), S.ON_CALL, 1.0)
+    assert r.answered("c", o.agent, 1.0) and r.waiting_count == 0

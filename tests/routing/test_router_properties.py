@@ -220,10 +220,13 @@ class RouterMachine(RuleBasedStateMachine):
 
     @rule(
         agent=st.sampled_from(AGENTS),
-        state=st.sampled_from([S.AVAILABLE, S.AVAILABLE, S.PAUSED, S.LOGGED_OUT, S.RINGING, S.ON_CALL]),
+        state=st.sampled_from(
+            [S.AVAILABLE, S.AVAILABLE, S.PAUSED, S.LOGGED_OUT, S.RINGING, S.ON_CALL, S.WRAP_UP]
+        ),
     )
     def asterisk_says(self, agent: AgentId, state: AgentState) -> None:
-        """Anything Asterisk may show: a login, a pause, a logout, a direct call ringing or answered."""
+        """Anything Asterisk may show: a login, a pause, a logout, a direct call ringing or answered, or
+        app_queue's own wrap-up."""
         if agent not in self.talking or state is S.ON_CALL:  # the end of an ACD call is hang_up
             self.observe(agent, state, "lunch" if state is S.PAUSED else "")
             self.wrap.pop(agent, None)
