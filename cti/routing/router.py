@@ -3,8 +3,9 @@
 Theory of operation (every rule that decides who gets a call lives in this file):
 
 1. A call waits in one queue with its requirements (the queue's skills merged with the inbound rule's
-   and the CRM's), a priority and an entry time. Waiting calls are served highest priority first, then
-   oldest entry first (FIFO within a priority). The entry time never changes: a call that rang an agent
+   and the CRM's), a priority and an entry time. Waiting calls are served highest priority first (the
+   call's, plus what the escalation steps in force add), then oldest entry first (FIFO within a
+   priority). The entry time never changes: a call that rang an agent
    who did not answer, or whose delivery failed, goes back to where it was.
 2. An agent is eligible for a call when it is AVAILABLE, serves the call's queue (``members``), has
    every required skill at the required level, has not let this call ring within ``miss_retry``
@@ -512,6 +513,19 @@ class Router:
                 self._moved(rec.machine.ring_ended(call, at))  # a failed delivery that rang
                 self._moved(rec.machine.release(at, call))
 
+    def _in_order(self, at: float) -> list[str]:
+        """The waiting and offered calls in the order they are served at ``at`` (rule 1)."""
+        calls = [call for _, call in self._order]
+        if not any(s.priority for p in self.policies.values() for s in p.escalation):
+            return calls
+        return sorted(calls, key=lambda call: self._key_at(self._calls[call], at))
+
+    def _key_at(self, wc: WaitingCall, at: float) -> tuple[int, float, int]:
+        """The call's place at ``at``: its priority raised by the escalation steps in force."""
+        policy = self.policies[wc.queue]
+        boost = sum(s.priority for s in policy.escalation[: _stage(policy, at - wc.entered)])
+        return (-(wc.priority + boost), wc.entered, wc.seq)
+
     def _unorder(self, wc: WaitingCall) -> None:
         i = bisect.bisect_left(self._order, (wc.key(), wc.call))
         if i < len(self._order) and self._order[i][1] == wc.call:
@@ -526,7 +540,7 @@ class Router:
             return []
         offers: list[Offer] = []
         dead: set[tuple[str, tuple[SkillNeed, ...], int, int]] = set()
-        for _, call in list(self._order):
+        for call in self._in_order(at):
             if not free:
                 break
             wc = self._calls[call]
@@ -646,7 +660,7 @@ class Router:
 
     def waiting(self, at: float, queue: str | None = None) -> list[WaitingView]:
         out = []
-        for pos, (_, call) in enumerate(self._order, 1):
+        for pos, call in enumerate(self._in_order(at), 1):
             wc = self._calls[call]
             if queue is not None and wc.queue != queue:
                 continue

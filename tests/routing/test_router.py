@@ -515,3 +515,16 @@ def test_an_answer_seen_by_asterisk_before_the_router_is_still_ours() -> None:
     [o] = r.decide(0.0)
     r.observe(AgentId("a"), S.ON_CALL, 1.0)
     assert r.answered("c", o.agent, 1.0) and r.waiting_count == 0
+
+
+def test_an_escalation_step_raises_the_priority_from_its_wait_on() -> None:
+    """Was: ``Escalation.priority`` was documented but never applied."""
+    q = QueuePolicy("q", escalation=(Escalation(30, priority=5),))
+    r = router(q, QueuePolicy("p", priority=2))
+    r.enqueue("old", "q", 0.0)
+    r.enqueue("urgent", "p", 20.0)
+    r.set_agent(AgentId("a"), {})
+    r.observe(AgentId("a"), S.AVAILABLE, 40.0)
+    assert [v.call for v in r.waiting(29.0)] == ["urgent", "old"]
+    assert [(v.call, v.priority) for v in r.waiting(30.0)] == [("old", 0), ("urgent", 2)]
+    assert offered(r, 40.0) == {"old": "a"}  # 0 + 5 after 30 s beats 2

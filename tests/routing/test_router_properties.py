@@ -30,7 +30,7 @@ from cti.routing.router import (
     RoutingEvent,
     WaitingView,
 )
-from tests.routing.oracle import admits, eligible
+from tests.routing.oracle import admits, eligible, steps_in_force
 
 S = AgentState
 # No HYPOTHESIS profile is registered in the repo (tests/conftest.py is shared): deterministic and
@@ -64,7 +64,7 @@ def policies() -> dict[str, QueuePolicy]:
         skills=(SkillNeed("sales", 5),),
         escalation=(
             Escalation(20, min_level=2),
-            Escalation(40, add_agents_with=("general",)),
+            Escalation(40, add_agents_with=("general",), priority=1),
             Escalation(60, overflow_to="support"),
         ),
         reservation_timeout=5,
@@ -415,11 +415,18 @@ class RouterMachine(RuleBasedStateMachine):
 
     @invariant()
     def calls_keep_their_place(self) -> None:
-        """The order is priority, then entry, then arrival: a miss, a failure, an expiry change nothing."""
+        """The order is priority (raised by escalation), then entry, then arrival: a miss, a failure, an
+        expiry change nothing."""
         order = [v.call for v in self.views()]
-        model = sorted(
-            order, key=lambda c: (-self.entered[c].priority, self.entered[c].entered, self.entered[c].n)
-        )
+
+        def place(call: str) -> tuple[int, float, int]:
+            e = self.entered[call]
+            steps = self.policies[e.queue].escalation[
+                : steps_in_force(self.policies[e.queue], self.now - e.entered)
+            ]
+            return (-(e.priority + sum(s.priority for s in steps)), e.entered, e.n)
+
+        model = sorted(order, key=place)
         assert order == model
         for v in self.views():
             wc = self.router.call(v.call)
