@@ -308,7 +308,10 @@ class Router:
         f = rec.machine.facts
         acd = any(kind.acd for kind in f.calls.values())
         f.calls.clear()
-        if rec.delivered is not None:
+        ringing = self._calls.get(rec.delivered[0]) if rec.delivered is not None else None
+        if ringing is not None and ringing.status is CallStatus.RINGING and ringing.agent == rec.machine.id:
+            pass  # the call that ended is another one: the delivered call still rings (call waiting)
+        elif rec.delivered is not None:
             rec.last_queue = rec.delivered[1]
             rec.delivered = None
         policy = self.policies.get(rec.last_queue) if acd and rec.last_queue else None

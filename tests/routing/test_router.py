@@ -528,3 +528,20 @@ def test_an_escalation_step_raises_the_priority_from_its_wait_on() -> None:
     assert [v.call for v in r.waiting(29.0)] == ["urgent", "old"]
     assert [(v.call, v.priority) for v in r.waiting(30.0)] == [("old", 0), ("urgent", 2)]
     assert offered(r, 40.0) == {"old": "a"}  # 0 + 5 after 30 s beats 2
+
+
+def test_a_direct_call_that_ends_while_the_delivered_call_rings_keeps_that_ring() -> None:
+    """Was: the end of the agent's direct call forgot the call cti was ringing it for (call waiting);
+    when the ring then stopped, the call stayed RINGING for that agent, which was offered a second call.
+    Found by the property test (never two calls to one agent)."""
+    r = router(QueuePolicy("q", max_misses=0), agents={"a": {}})
+    r.enqueue("c1", "q", 0.0)
+    [o] = r.decide(0.0)
+    r.observe(AgentId("a"), S.ON_CALL, 1.0)  # a direct call
+    assert r.ringing("c1", o.agent, 1.0)  # and ours rings too
+    r.observe(AgentId("a"), S.PAUSED, 2.0, "coffee")  # the direct call ends, the ring stops
+    r.observe(AgentId("a"), S.AVAILABLE, 2.0)
+    r.enqueue("c2", "q", 2.0)
+    views = {v.call: (v.status, v.agent) for v in r.waiting(2.0)}
+    assert views["c1"] == (CallStatus.WAITING, None)  # a ring-no-answer: back, with its place
+    assert {o.call for o in r.decide(2.0)} == {"c2"}  # c1 is not offered to the agent who let it ring
