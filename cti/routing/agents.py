@@ -18,7 +18,9 @@ Theory of operation (every rule that decides an agent's state lives in this file
    follows a call (or a ring that came during wrap-up).
 4. A reservation ends when the agent's phone rings for it, when it is released (the call went elsewhere,
    the caller hung up, the reservation timed out), and by itself when the agent is paused or logs out:
-   the router learns of it from the transition (RESERVED -> PAUSED) and keeps the caller's place.
+   the router learns of it from the transition (RESERVED -> PAUSED) and keeps the caller's place. (What
+   Asterisk shows of a reserved agent on another call, or in app_queue's wrap-up, also ends it: that is
+   the router's ``observe``.)
 5. Wrap-up: when an ACD call ends, the agent is held for the queue's wrap-up seconds; with
    ``need_disposition`` it is held until the disposition is filed, however long that takes (and at
    least the wrap-up seconds). ``end_wrapup`` ends it early (whether the agent may is the queue's policy,

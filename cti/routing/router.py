@@ -3,8 +3,9 @@
 Theory of operation (every rule that decides who gets a call lives in this file):
 
 1. A call waits in one queue with its requirements (the queue's skills merged with the inbound rule's
-   and the CRM's), a priority and an entry time. Waiting calls are served highest priority first, then
-   oldest entry first (FIFO within a priority). The entry time never changes: a call that rang an agent
+   and the CRM's), a priority and an entry time. Waiting calls are served highest priority first (the
+   call's, plus what the escalation steps in force add), then oldest entry first (FIFO within a
+   priority). The entry time never changes: a call that rang an agent
    who did not answer, or whose delivery failed, goes back to where it was.
 2. An agent is eligible for a call when it is AVAILABLE, serves the call's queue (``members``), has
    every required skill at the required level, has not let this call ring within ``miss_retry``
@@ -19,9 +20,12 @@ Theory of operation (every rule that decides who gets a call lives in this file)
    ``WEIGHTED`` the pair with the highest ``wait_weight * wait + idle_weight * idle``.
 5. An offer reserves the agent (RESERVED, with a fencing token that grows with every offer) for
    ``reservation_timeout`` seconds: the phone must ring by then or the reservation expires and the call
-   goes back. A ring must be answered within ``ring_timeout``: else it is a ring-no-answer (also when
+   goes back; a reservation that ends by itself (the agent paused, logged out, or shown on another call
+   or in app_queue's wrap-up) sends the call back, with its place, as soon as the agent is not on a
+   call. A ring must be answered within ``ring_timeout``: else it is a ring-no-answer (also when
    the dialplan reports the failed delivery first). ``max_misses`` ring-no-answers in a row pause the
-   agent, with a reason the supervisor sees.
+   agent, with a reason the supervisor sees. A call that leaves (hung up) or whose delivery failed
+   ends the ring cti recorded for it.
 6. Wrap-up is cti's: when an agent's ACD call ends, it is held in WRAP_UP for the queue's
    ``wrapup_seconds`` (and until its disposition is filed, with ``need_disposition``).
 7. The agents' observed facts (logged in, paused, ringing, on a call) come from ``observe``: what
@@ -201,6 +205,7 @@ class _RoutedAgent:
     pending_pause: str | None = None  # cti paused the agent; Asterisk has not confirmed it yet
     cti_wrap_until: float = 0.0
     last_queue: str | None = None
+    offered: str | None = None  # the call cti last reserved it for
 
 
 class Router:
@@ -274,6 +279,11 @@ class Router:
             f.reason = reason if paused else ""
         else:  # ringing, on a call, in wrap-up: the pause flags are not shown, keep what was known
             f.queues = {q: f.queues.get(q, False) for q in names}
+            if state is not S.RINGING:
+                # on a call or in app_queue's wrap-up, it cannot take the call it is reserved for (a
+                # ring may be that call's, before ``ringing``): the reservation ends, and the call goes
+                # back when the agent is free (or its answer is ours: ``answered`` still takes it)
+                f.reservation = None
         rec.observed = state
         if state is S.RINGING:
             f.rings.add("observed")
@@ -299,7 +309,10 @@ class Router:
         f = rec.machine.facts
         acd = any(kind.acd for kind in f.calls.values())
         f.calls.clear()
-        if rec.delivered is not None:
+        ringing = self._calls.get(rec.delivered[0]) if rec.delivered is not None else None
+        if ringing is not None and ringing.status is CallStatus.RINGING and ringing.agent == rec.machine.id:
+            pass  # the call that ended is another one: the delivered call still rings (call waiting)
+        elif rec.delivered is not None:
             rec.last_queue = rec.delivered[1]
             rec.delivered = None
         policy = self.policies.get(rec.last_queue) if acd and rec.last_queue else None
@@ -341,6 +354,8 @@ class Router:
         rec = self._agents.get(agent)
         if rec is not None:
             self._moved(rec.machine.disposition_filed(at))
+            if rec.machine.state is S.WRAP_UP:  # held by time now: advance must end it
+                self._watch(rec.machine.wrapup_ends)
 
     def pause(self, agent: AgentId, at: float, reason: str) -> None:
         """cti pauses the agent at once (before Asterisk confirms it)."""
@@ -505,7 +520,23 @@ class Router:
         if agent is not None:
             rec = self._agents.get(agent)
             if rec is not None:
+                if rec.delivered is not None and rec.delivered[0] == call:
+                    rec.delivered = None
+                self._moved(rec.machine.ring_ended(call, at))  # a failed delivery that rang
                 self._moved(rec.machine.release(at, call))
+
+    def _in_order(self, at: float) -> list[str]:
+        """The waiting and offered calls in the order they are served at ``at`` (rule 1)."""
+        calls = [call for _, call in self._order]
+        if not any(s.priority for p in self.policies.values() for s in p.escalation):
+            return calls
+        return sorted(calls, key=lambda call: self._key_at(self._calls[call], at))
+
+    def _key_at(self, wc: WaitingCall, at: float) -> tuple[int, float, int]:
+        """The call's place at ``at``: its priority raised by the escalation steps in force."""
+        policy = self.policies[wc.queue]
+        boost = sum(s.priority for s in policy.escalation[: _stage(policy, at - wc.entered)])
+        return (-(wc.priority + boost), wc.entered, wc.seq)
 
     def _unorder(self, wc: WaitingCall) -> None:
         i = bisect.bisect_left(self._order, (wc.key(), wc.call))
@@ -521,7 +552,7 @@ class Router:
             return []
         offers: list[Offer] = []
         dead: set[tuple[str, tuple[SkillNeed, ...], int, int]] = set()
-        for _, call in list(self._order):
+        for call in self._in_order(at):
             if not free:
                 break
             wc = self._calls[call]
@@ -579,6 +610,7 @@ class Router:
         wc.deadline = at + policy.reservation_timeout
         wc.offers += 1
         self._watch(wc.deadline)
+        rec.offered = wc.call
         self._moved(rec.machine.reserve(wc.call, at))
         self.decisions += 1
         return Offer(wc.call, rec.machine.id, wc.queue, self._token, at, wc.deadline, step, at - wc.entered)
@@ -628,10 +660,19 @@ class Router:
                 self._free[t.agent] = rec
             else:
                 self._free.pop(t.agent, None)
+            if rec is None:
+                return
+            if t.new is S.WRAP_UP:
+                self._watch(rec.machine.wrapup_ends)
+            if rec.offered is not None and rec.machine.reserved_for is None and t.new in _UNRESERVED:
+                # the reservation ended by itself (a pause, a logout: agents rule 4): the call goes back
+                call, rec.offered = self._calls.get(rec.offered), None
+                if call is not None and call.status is CallStatus.OFFERED and call.agent == t.agent:
+                    self._back(call.call, t.at)
 
     def waiting(self, at: float, queue: str | None = None) -> list[WaitingView]:
         out = []
-        for pos, (_, call) in enumerate(self._order, 1):
+        for pos, call in enumerate(self._in_order(at), 1):
             wc = self._calls[call]
             if queue is not None and wc.queue != queue:
                 continue
@@ -687,6 +728,9 @@ class Router:
     @property
     def waiting_count(self) -> int:
         return len(self._order)
+
+
+_UNRESERVED = frozenset({S.AVAILABLE, S.PAUSED, S.LOGGED_OUT, S.WRAP_UP})
 
 
 def _stage(policy: QueuePolicy, waited: float) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from cti.core.events import AgentState
 from cti.core.ids import AgentId
 from cti.routing.policy import Escalation, QueuePolicy
@@ -24,7 +22,6 @@ def test_a_caller_hanging_up_while_the_agent_rings_frees_the_agent() -> None:
     assert [o.agent for o in r.decide(3.0)] == ["a"]
 
 
-@pytest.mark.xfail(strict=True, reason="Escalation.priority is documented but the router never applies it")
 def test_an_escalation_step_priority_raises_the_calls_priority() -> None:
     step = Escalation(10.0, priority=5)
     r, a = (
