@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint imports typecheck pytest bench venv clean services services-if-possible chromium
+.PHONY: demo test fuzz lint imports typecheck pytest bench venv clean services services-if-possible chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ pytest: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint imports typecheck chromium services-if-possible pytest
+
+# Wider fuzzing, not part of CI: every property test with CTI_FUZZ_FACTOR (20) times the examples,
+# random (not derandomized), failures kept in .hypothesis/ and replayed first on the next run.
+fuzz: $(STAMP) services-if-possible
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -p no:cacheprovider -k "not browser" $(PYTEST_ARGS)
 
 # make test starts PostgreSQL/Redis when they are installed but down; without them the tests that need
 # them skip (or fail, under CTI_REQUIRE_SERVICES=1 as in CI).

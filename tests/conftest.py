@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from pluggy import Result
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +22,23 @@ PG_URL = os.environ.get("CTI_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:
 REDIS_URL = os.environ.get("CTI_TEST_REDIS", "redis://127.0.0.1:6379/15")
 REQUIRE = os.environ.get("CTI_REQUIRE_SERVICES") == "1"
 UNIT = float(os.environ.get("CTI_TEST_TIME_UNIT", "1.0"))  # scale every test timeout on slow machines
+
+
+# Property tests: derandomized by default (the `ci` profile: the same examples on every run, so CI never
+# fails at random on an unrelated change); `make fuzz` runs the `fuzz` profile, FUZZ_FACTOR times the
+# examples, random, with the example database kept in .hypothesis/ so a failure found once is replayed.
+FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
+FUZZ_FACTOR = int(os.environ.get("CTI_FUZZ_FACTOR", "20"))
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile(
+    "fuzz", derandomize=False, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("fuzz" if FUZZ else "ci")
+
+
+def examples(n: int) -> int:
+    """A property test's example count: ``n`` in CI, FUZZ_FACTOR times more under ``make fuzz``."""
+    return n * FUZZ_FACTOR if FUZZ else n
 
 
 def timeout(seconds: float) -> float:

@@ -23,6 +23,7 @@ from cti.sim.callers import CallerGenerator
 from cti.sim.pbx import ActionError
 from cti.sim.scenario import Dist, Scenario, load_scenario, parse_scenario
 from cti.sim.server import SimServer
+from tests.conftest import examples
 from tests.sim.conftest import RawClient, frozen
 from tests.sim.model_harness import Harness
 from tests.sim.transcript_compare import reduce_stream
@@ -384,7 +385,7 @@ _STEPS = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(steps=_STEPS)
 def test_any_sequence_of_calls_redirects_and_hangups_ends_cleanly(steps: list[tuple[object, ...]]) -> None:
     h = Harness(center())

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from cti.sim.protocol import LineReader, parse_mask
 from cti.sim.server import SimServer
+from tests.conftest import examples
 from tests.sim.conftest import RawClient
 
 
@@ -223,7 +224,9 @@ def test_event_masks_parse_as_asterisk_does() -> None:
     assert "system" in (parse_mask("on") or set())
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(junk=st.binary(max_size=3000))
 async def test_random_bytes_never_crash_the_server_and_a_valid_session_still_works(
     sim: SimServer, junk: bytes
@@ -392,7 +395,9 @@ _VALUES = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     action=st.sampled_from(
         [
