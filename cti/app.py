@@ -41,6 +41,7 @@ from cti.screenpop.live import LiveBoard
 from cti.screenpop.server import ConsoleServer, Limits
 from cti.screenpop.tokens import TokenSigner
 from cti.telemetry import Family, Registry, setup_logging
+from cti.tierschedule import TierSchedule
 
 log = logging.getLogger("cti.app")
 
@@ -96,6 +97,7 @@ class Daemon:
         self.channels = TrackerChannels()
         self.remote: RemoteServers | None = None
         self.commands: CommandService | None = None
+        self.tier_schedule: TierSchedule | None = None
         self.bus: LocalBus = self._make_bus()
         self.board = LiveBoard(cfg.reports.threshold)
         self.stopping = asyncio.Event()
@@ -123,10 +125,10 @@ class Daemon:
                 default_country=cfg.store.default_country,
                 policy=TierPolicy(window_days=cfg.tiers.window_days),
             )
-            if cfg.store.seed_demo and not await self.store.demo_seeded():
+            if cfg.store.seed_demo and not await self.store.demo.seeded():
                 log.info("seeding the demo customers")
-                await self.store.seed_demo()
-        self.directory = CallerDirectory(self.store)
+                await self.store.demo.seed()
+        self.directory = CallerDirectory(self.store.customers)
         self.hub = Hub(
             board=self.board,
             directory=self.directory,
@@ -135,7 +137,7 @@ class Daemon:
             default_country=cfg.store.default_country,
         )
         self.writer = JourneyWriter(
-            self.store, batch_size=cfg.store.batch_size, flush_interval=cfg.store.flush_interval
+            self.store.calls, batch_size=cfg.store.batch_size, flush_interval=cfg.store.flush_interval
         )
         self.bus.subscribe("hub", self.hub.on_events)
         self.bus.subscribe("store", self.writer.on_events, local_only=True)
@@ -151,14 +153,14 @@ class Daemon:
                 {name: self._local_server(name, c) for name, c in self.connections.items()},
                 prefix=cfg.redis.command_prefix,
             )
-        desk = Desk(self.hub, self._link, self.channels, self.store, self._contexts())
+        desk = Desk(self.hub, self._link, self.channels, self.store.calls, self._contexts())
         secret = cfg.web.secret.encode() if cfg.web.secret else secrets.token_bytes(32)
         if cfg.web.secret and len(secret) < 16:
             raise ConfigError(cfg.path, "web.secret", "must be at least 16 characters (or empty: random)")
         self.server = ConsoleServer(
             self.hub,
             desk,
-            self.store,
+            self.store.accounts,
             TokenSigner(secret, cfg.web.token_ttl),
             host=cfg.web.host,
             port=cfg.web.port,
@@ -231,8 +233,9 @@ class Daemon:
                 if self.commands is not None:
                     others.append(tg.create_task(self.commands.run(), name="commands"))
                 every = self.cfg.tiers.recompute_every_hours * 3600.0
-                if every > 0 and hasattr(self.store, "run_tier_schedule"):
-                    others.append(tg.create_task(self.store.run_tier_schedule(every), name="tier-schedule"))
+                if every > 0 and hasattr(self.store, "tiers"):
+                    self.tier_schedule = TierSchedule(self.store.tiers, every)
+                    others.append(tg.create_task(self.tier_schedule.run(), name="tier-schedule"))
                 await self.stopping.wait()
                 log.info("shutting down: stopping the AMI links")
                 for task in ami_tasks:
@@ -362,11 +365,12 @@ class Daemon:
                     c.expired
                 )
                 yield Family("commands_bad_total", "counter", "requests that did not decode").add(c.bad)
-            runs = getattr(self.store, "tier_runs", None)
-            if runs is not None:
-                yield Family("tier_runs_total", "counter", "scheduled value-tier recomputations").add(runs)
+            if (t := self.tier_schedule) is not None:
+                yield Family("tier_runs_total", "counter", "scheduled value-tier recomputations").add(
+                    t.tier_runs
+                )
                 yield Family("tier_failures_total", "counter", "failed scheduled tier runs").add(
-                    self.store.tier_failures
+                    t.tier_failures
                 )
 
         for collector in (ami, web, store, bus):

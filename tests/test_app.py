@@ -69,10 +69,10 @@ async def test_the_daemon_pops_with_the_stored_customer_and_records_the_call_and
         await task
     store = await Store.open(db_url)
     try:
-        stored = await store.journeys(time.time() - 3600, time.time() + 3600)
+        stored = await store.calls.journeys(time.time() - 3600, time.time() + 3600)
         assert [j.linkedid for j in stored] == ["1763800000.7"]
         assert stored[0].queue_legs[0].agent == "Alice"
-        lookup = await store.lookup_caller("+14155550101")
+        lookup = await store.customers.lookup_caller("+14155550101")
         (interaction,) = lookup.customers[0].interactions
         assert (interaction.disposition, interaction.notes) == ("sale", "wants the blue one")
     finally:
@@ -95,7 +95,7 @@ async def test_shutdown_writes_the_journeys_still_buffered(db_url: str) -> None:
         await task
     store = await Store.open(db_url)
     try:
-        assert len(await store.journeys(time.time() - 3600, time.time() + 3600)) == 3
+        assert len(await store.calls.journeys(time.time() - 3600, time.time() + 3600)) == 3
     finally:
         await store.close()
 
@@ -105,19 +105,24 @@ async def test_the_daemon_recomputes_value_tiers_on_its_schedule_with_the_config
 ) -> None:
     store = await Store.open(db_url)
     try:
-        ids = await store.add_customers(
+        ids = await store.customers.add_customers(
             [NewCustomer(name=f"c{i}", phones=[f"+1212555{i:04d}"]) for i in range(20)]
         )
-        await store.add_order(ids[0], 500_00, placed_at=time.time() - 20 * 86400)  # inside 30 days
-        await store.add_order(ids[1], 9_000_00, placed_at=time.time() - 60 * 86400)  # only inside 365
+        await store.customers.add_order(ids[0], 500_00, placed_at=time.time() - 20 * 86400)  # inside 30 days
+        await store.customers.add_order(
+            ids[1], 9_000_00, placed_at=time.time() - 60 * 86400
+        )  # only inside 365
     finally:
         await store.close()
     extra = "[tiers]\nwindow_days = 30\nrecompute_every_hours = 0.0001\n"  # every 0.36 s
     async with running_daemon(db_url, extra) as daemon:
-        await eventually(lambda: daemon.store.tier_runs >= 1, what="a scheduled tier run")
-        assert await daemon.store.tier_counts() == {"A": 1, "C": 19}
+        await eventually(
+            lambda: daemon.tier_schedule is not None and daemon.tier_schedule.tier_runs >= 1,
+            what="a scheduled tier run",
+        )
+        assert await daemon.store.tiers.counts() == {"A": 1, "C": 19}
         assert "cti_tier_runs_total" in daemon.registry.render()
-        found = await daemon.store.lookup_caller("+12125550000")
+        found = await daemon.store.customers.lookup_caller("+12125550000")
         assert found.customers[0].tier == "A"  # the top spender of the last 30 days, not of the year
 
 

@@ -18,7 +18,7 @@ def test_migrate_seed_tiers_export_and_lookup_from_the_command_line(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run("migrate", "--url", db_url) == 0
-    assert "revision 0001" in capsys.readouterr().out
+    assert "revision 0002" in capsys.readouterr().out
     assert run("seed", "--url", db_url, "--customers", "60", "--seed", "5") == 0
     assert run("seed", "--url", db_url, "--customers", "60", "--seed", "5") == 0
     assert "already seeded" in capsys.readouterr().out
@@ -103,7 +103,7 @@ def test_an_agent_is_created_with_a_password_from_stdin(tmp_path: Path) -> None:
     async def check() -> None:
         store = await Store.open(url)
         try:
-            account = await store.authenticate("zed", "s3cret")
+            account = await store.accounts.authenticate("zed", "s3cret")
             assert account is not None and account.member_name == "Zed"
         finally:
             await store.close()

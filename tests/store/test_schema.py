@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from sqlalchemy import inspect
 
@@ -13,7 +15,7 @@ async def test_the_migrations_and_the_models_agree(db_url: str) -> None:
         async with engine.begin() as conn:
             await conn.run_sync(upgrade)
             assert await conn.run_sync(differences) == []
-            assert await conn.run_sync(current_revision) == "0001"
+            assert await conn.run_sync(current_revision) == "0002"
             names = await conn.run_sync(lambda c: inspect(c).get_table_names())
         assert set(table_names()) <= set(names)
     finally:
@@ -35,7 +37,7 @@ async def test_open_migrates_and_a_second_open_is_a_no_op(db_url: str) -> None:
         await engine.dispose()
 
 
-async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
     try:
         async with store.engine.connect() as conn:
@@ -67,6 +69,6 @@ def test_plain_urls_get_the_async_driver() -> None:
     assert async_url("postgresql+asyncpg://u@h/db") == "postgresql+asyncpg://u@h/db"
 
 
-async def test_an_unknown_default_country_is_refused(tmp_path) -> None:
+async def test_an_unknown_default_country_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="country"):
         await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", default_country="XX")
