@@ -83,10 +83,11 @@ class CustomerRepository(Repository):
         args = statement.args(params)
         if self.db.dialect == "postgresql":
             return [dict(r.items()) for r in await driver.fetch(statement.sql, *args)]
-        async with driver.execute(statement.sql, args) as cursor:
-            rows = await cursor.fetchall()
-            names = [d[0] for d in cursor.description]
-        return [dict(zip(names, r, strict=True)) for r in rows]
+        # two thread hops (execute, fetchall); a fetched-out sqlite3 cursor holds nothing, so it is left
+        # to the garbage collector rather than closed in a third hop
+        cursor = await driver.execute(statement.sql, args)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in await cursor.fetchall()]
 
     async def customers_by_number(self, number: str) -> list[int]:
         e164 = self.normalize(number)
