@@ -250,15 +250,7 @@ async def _agent(store: Store, args: argparse.Namespace) -> int:
     if account_options or edits:
         print(f"agent {args.username} saved")
     if args.skills:
-        _print_skills(
-            {
-                args.username: (
-                    await store.skills.of_agent(args.username),
-                    await store.skills.languages_of(args.username),
-                )
-            },
-            as_json=args.json,
-        )
+        _print_skills(await _skills_of(store, args.username), as_json=args.json)
     return 0
 
 
@@ -283,17 +275,16 @@ async def _save_agent(store: Store, args: argparse.Namespace) -> None:
 
 async def _skills(store: Store, args: argparse.Namespace) -> int:
     if args.username:
-        found = {
-            args.username: (
-                await store.skills.of_agent(args.username),
-                await store.skills.languages_of(args.username),
-            )
-        }
+        found = await _skills_of(store, args.username)
     else:
         languages = await store.skills.all_languages()
         found = {u: (s, languages.get(u, [])) for u, s in (await store.skills.all()).items()}
     _print_skills(found, as_json=args.json)
     return 0
+
+
+async def _skills_of(store: Store, username: str) -> dict[str, tuple[dict[str, int], list[str]]]:
+    return {username: (await store.skills.of_agent(username), await store.skills.languages_of(username))}
 
 
 def _print_skills(found: dict[str, tuple[dict[str, int], list[str]]], *, as_json: bool) -> None:
