@@ -109,9 +109,8 @@ async def test_the_daemon_recomputes_value_tiers_on_its_schedule_with_the_config
             [NewCustomer(name=f"c{i}", phones=[f"+1212555{i:04d}"]) for i in range(20)]
         )
         await store.customers.add_order(ids[0], 500_00, placed_at=time.time() - 20 * 86400)  # inside 30 days
-        await store.customers.add_order(
-            ids[1], 9_000_00, placed_at=time.time() - 60 * 86400
-        )  # only inside 365
+        # only inside 365 days:
+        await store.customers.add_order(ids[1], 9_000_00, placed_at=time.time() - 60 * 86400)
     finally:
         await store.close()
     extra = "[tiers]\nwindow_days = 30\nrecompute_every_hours = 0.0001\n"  # every 0.36 s
