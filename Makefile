@@ -24,14 +24,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy --strict cti tests benchmarks
 
-# The import contracts of pyproject.toml ([tool.importlinter]). pure-store-models is KNOWN BROKEN until
-# cti/store/__init__.py stops importing the repository: reported, not failing; once it is kept, move it
-# to IMPORT_CONTRACTS and drop the second line.
-IMPORT_CONTRACTS := pure-core-no-io pure-core-no-adapter layers
+# The import contracts of pyproject.toml ([tool.importlinter]).
+IMPORT_CONTRACTS := pure-core-no-io pure-core-no-adapter pure-store-models layers
 imports: $(STAMP)
 	$(VENV)/bin/lint-imports --no-logo --no-cache $(addprefix --contract ,$(IMPORT_CONTRACTS))
-	-@$(VENV)/bin/lint-imports --no-logo --no-cache --contract pure-store-models >/dev/null \
-		|| echo "imports: pure-store-models still BROKEN (cti/store/__init__.py imports the repository)"
 
 pytest: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -38,9 +38,9 @@ from cti.config import AsteriskConfig, Config, load_config
 from cti.core.clock import Clock, SystemClock
 from cti.core.errors import ConfigError
 from cti.core.events import DomainEvent
+from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
 from cti.records import JourneyStore, JourneyWriter
-from cti.schedule import TierSchedule, TierStore
 from cti.screenpop.actions import AmiActions, Contexts, Desk, DispositionStore
 from cti.screenpop.channels import TrackerChannels
 from cti.screenpop.directory import CallerDirectory, CallerStore
@@ -49,13 +49,37 @@ from cti.screenpop.live import LiveBoard
 from cti.screenpop.server import Accounts, ConsoleServer, Limits
 from cti.screenpop.tokens import TokenSigner
 from cti.telemetry import Merged, Metric, gauge, new_registry, setup_logging
+from cti.tierschedule import Tiers, TierSchedule
 
 log = logging.getLogger("cti.app")
 
 
 # ---- ports: what the daemon needs of the store, the bus and each AMI link ------------------------------
-class StorePort(JourneyStore, CallerStore, DispositionStore, Accounts, TierStore, Protocol):
-    """The customer store (``cti.store.Store``) as the daemon's components use it."""
+class CallsPort(JourneyStore, DispositionStore, Protocol):
+    """``store.calls``: call records and dispositions."""
+
+
+class AccountsPort(Accounts, AccountSource, Protocol):
+    """``store.accounts``: logins and the agents' seats."""
+
+
+class StorePort(Protocol):
+    """The customer store (``cti.store.Store``) as the daemon's components use it: its repositories."""
+
+    @property
+    def customers(self) -> CallerStore: ...
+
+    @property
+    def calls(self) -> CallsPort: ...
+
+    @property
+    def accounts(self) -> AccountsPort: ...
+
+    @property
+    def tiers(self) -> Tiers: ...
+
+    @property
+    def skills(self) -> SkillSource: ...
 
     async def close(self) -> None: ...
 
@@ -157,9 +181,9 @@ async def open_store(cfg: Config) -> StorePort:
         default_country=cfg.store.default_country,
         policy=TierPolicy(window_days=cfg.tiers.window_days),
     )
-    if cfg.store.seed_demo and not await store.demo_seeded():
+    if cfg.store.seed_demo and not await store.demo.seeded():
         log.info("seeding the demo customers")
-        await store.seed_demo()
+        await store.demo.seed()
     return store
 
 
@@ -183,6 +207,7 @@ class Daemon:
         self.hub: Hub | None = None
         self.directory: CallerDirectory | None = None
         self.routing: RoutingService | None = None
+        self.tier_schedule: TierSchedule | None = None
         self.desk: Desk | None = None
         # the TaskGroup's tasks: the AMI links and pumps (stopped first), then every other component
         self.links: list[Component] = []
@@ -194,7 +219,7 @@ class Daemon:
         if self.store is None:
             self.store = await open_store(cfg)
         store = self.store
-        self.directory = CallerDirectory(store, clock=self.clock)
+        self.directory = CallerDirectory(store.customers, clock=self.clock)
         self.hub = Hub(
             board=self.board,
             directory=self.directory,
@@ -204,7 +229,7 @@ class Daemon:
             clock=self.clock,
         )
         self.writer = JourneyWriter(
-            store, batch_size=cfg.store.batch_size, flush_interval=cfg.store.flush_interval
+            store.calls, batch_size=cfg.store.batch_size, flush_interval=cfg.store.flush_interval
         )
         self.bus.subscribe("hub", self.hub.on_events)
         self.bus.subscribe("store", self.writer.on_events, local_only=True)
@@ -229,7 +254,7 @@ class Daemon:
                 clock=self.clock,
             )
         if cfg.routing.enabled:
-            self.routing = self._make_routing()
+            self.routing = self._make_routing(store)
             self.bus.subscribe("routing", self.routing.on_events, local_only=True)
             self.bus.subscribe("routing-remote", self.routing.on_remote)
             self.components.append(Component("routing", self.routing.run))
@@ -237,7 +262,7 @@ class Daemon:
             self.hub,
             self._link,
             self.channels,
-            store,
+            store.calls,
             {n: s.contexts for n, s in self.servers.items()},
             self.routing,
         )
@@ -247,7 +272,7 @@ class Daemon:
         self.server = ConsoleServer(
             self.hub,
             self.desk,
-            store,
+            store.accounts,
             TokenSigner(secret, cfg.web.token_ttl),
             host=cfg.web.host,
             port=cfg.web.port,
@@ -256,7 +281,8 @@ class Daemon:
             health=self.health,
             clock=self.clock,
         )
-        tiers = TierSchedule(store, cfg.tiers.recompute_every_hours * 3600.0)
+        every = cfg.tiers.recompute_every_hours * 3600.0
+        self.tier_schedule = TierSchedule(store.tiers, every, clock=self.clock.now) if every > 0 else None
         self.components += [
             Component("bus", self.bus.run),
             Component("store-writer", self.writer.run),
@@ -265,21 +291,21 @@ class Daemon:
         ]
         if self.commands is not None:
             self.components.append(Component("commands", self.commands.run))
-        if tiers.enabled:
-            self.components.append(Component("tier-schedule", tiers.run))
+        if self.tier_schedule is not None:
+            self.components.append(Component("tier-schedule", self.tier_schedule.run))
         # /metrics: each component reports its own counters
         servers = list(self.servers.values())
         self.registry.register(Merged(lambda: [s.link for s in servers]))
         self.registry.register(Merged(lambda: [s.pump for s in servers]))
-        for collector in (self.hub, self.server, self.desk, self.writer, self.directory, self.bus, tiers):
+        for collector in (self.hub, self.server, self.desk, self.writer, self.directory, self.bus):
             self.registry.register(collector)
-        for optional in (self.remote, self.commands, self.routing):
+        for optional in (self.remote, self.commands, self.routing, self.tier_schedule):
             if optional is not None:
                 self.registry.register(optional)
         self.registry.register(self)
         await self.server.start()
 
-    def _make_routing(self) -> RoutingService:
+    def _make_routing(self, store: StorePort) -> RoutingService:
         from cti.delivery.queue_log import QueueLogWriter
         from cti.delivery.seats import StoreSeats
         from cti.routing.router import Router
@@ -296,7 +322,7 @@ class Daemon:
             {a.name: a for a in cfg.asterisk},
             self._local_link,
             self.publish,
-            seats=StoreSeats(self.store),  # type: ignore[arg-type]
+            seats=StoreSeats(store.accounts, store.skills),
             cards=self.directory,
             leases=leases,
             queue_log=QueueLogWriter(cfg.routing.queue_log) if cfg.routing.queue_log else None,

@@ -41,16 +41,18 @@ AGENTS = ("alice", "bob", "carol", "dave", "erin", "frank")
 
 async def prepare_store(store: Store, callers_csv: Path, customers: int) -> int:
     """Seed the demo data (once) and the hostile names (once); write the simulator's callers list."""
-    if not await store.demo_seeded():
+    if not await store.demo.seeded():
         print(
             f"cti demo: seeding {customers} demo customers (first run only)...", file=sys.stderr, flush=True
         )
-        await store.seed_demo(customers=customers)
+        await store.demo.seed(customers=customers)
     for name, number in HOSTILE_CUSTOMERS:
-        if not (await store.lookup_caller(number)).customers:
-            await store.add_customer(NewCustomer(name, phones=[number], owner="Alice", tags=["demo-hostile"]))
+        if not (await store.customers.lookup_caller(number)).customers:
+            await store.customers.add_customer(
+                NewCustomer(name, phones=[number], owner="Alice", tags=["demo-hostile"])
+            )
     callers_csv.parent.mkdir(parents=True, exist_ok=True)
-    return await store.export_callers_csv(callers_csv)
+    return await store.demo.export_callers_csv(callers_csv)
 
 
 def load_sim(scenario_path: Path, callers_csv: Path, speed: float, seed: int | None) -> Any:

@@ -74,10 +74,10 @@ async def test_the_daemon_pops_with_the_stored_customer_and_records_the_call_and
         await task
     store = await Store.open(db_url)
     try:
-        stored = await store.journeys(time.time() - 3600, time.time() + 3600)
+        stored = await store.calls.journeys(time.time() - 3600, time.time() + 3600)
         assert [j.linkedid for j in stored] == ["1763800000.7"]
         assert stored[0].queue_legs[0].agent == "Alice"
-        lookup = await store.lookup_caller("+14155550101")
+        lookup = await store.customers.lookup_caller("+14155550101")
         (interaction,) = lookup.customers[0].interactions
         assert (interaction.disposition, interaction.notes) == ("sale", "wants the blue one")
     finally:
@@ -100,7 +100,7 @@ async def test_shutdown_writes_the_journeys_still_buffered(db_url: str) -> None:
         await task
     store = await Store.open(db_url)
     try:
-        assert len(await store.journeys(time.time() - 3600, time.time() + 3600)) == 3
+        assert len(await store.calls.journeys(time.time() - 3600, time.time() + 3600)) == 3
     finally:
         await store.close()
 
@@ -110,21 +110,24 @@ async def test_the_daemon_recomputes_value_tiers_on_its_schedule_with_the_config
 ) -> None:
     store = await Store.open(db_url)
     try:
-        ids = await store.add_customers(
+        ids = await store.customers.add_customers(
             [NewCustomer(name=f"c{i}", phones=[f"+1212555{i:04d}"]) for i in range(20)]
         )
-        await store.add_order(ids[0], 500_00, placed_at=time.time() - 20 * 86400)  # inside 30 days
-        await store.add_order(ids[1], 9_000_00, placed_at=time.time() - 60 * 86400)  # only inside 365
+        await store.customers.add_order(ids[0], 500_00, placed_at=time.time() - 20 * 86400)  # inside 30 days
+        # only inside 365 days:
+        await store.customers.add_order(ids[1], 9_000_00, placed_at=time.time() - 60 * 86400)
     finally:
         await store.close()
     extra = "[tiers]\nwindow_days = 30\nrecompute_every_hours = 0.0001\n"  # every 0.36 s
     async with running_daemon(db_url, extra) as daemon:
         running = daemon.store
         assert isinstance(running, Store)
-        await eventually(lambda: running.tier_runs >= 1, what="a scheduled tier run")
-        assert await running.tier_counts() == {"A": 1, "C": 19}
+        schedule = daemon.tier_schedule
+        assert schedule is not None
+        await eventually(lambda: schedule.tier_runs >= 1, what="a scheduled tier run")
+        assert await running.tiers.counts() == {"A": 1, "C": 19}
         assert "cti_tier_runs_total 1.0" in metrics(daemon)
-        found = await running.lookup_caller("+12125550000")
+        found = await running.customers.lookup_caller("+12125550000")
         assert found.customers[0].tier == "A"  # the top spender of the last 30 days, not of the year
 
 

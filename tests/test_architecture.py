@@ -39,9 +39,6 @@ def test_the_import_contracts_of_the_core_and_the_layers_are_kept() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True, reason="cti/store/__init__.py imports the repository (SQLAlchemy): fixed at merge"
-)
 def test_the_pure_store_models_import_no_io_library() -> None:
     result = lint_imports(ROOT, "pure-store-models")
     assert result.returncode == 0, result.stdout

@@ -19,11 +19,11 @@ async def test_the_demo_store_is_seeded_once_with_hostile_names_and_exports_its_
         names = {r[1] for r in rows[1:]}
         assert {name for name, _ in HOSTILE_CUSTOMERS} <= names
         for name, number in HOSTILE_CUSTOMERS:
-            (card,) = (await store.lookup_caller(number)).customers
+            (card,) = (await store.customers.lookup_caller(number)).customers
             assert card.name == name
-        frank = await store.authenticate("frank", "demo")
+        frank = await store.accounts.authenticate("frank", "demo")
         assert frank is not None and frank.member_name == "Frank"
-        assert (await store.authenticate("super", "demo")).role == "supervisor"  # type: ignore[union-attr]
+        assert (await store.accounts.authenticate("super", "demo")).role == "supervisor"  # type: ignore[union-attr]
     finally:
         await store.close()
 

@@ -1,4 +1,4 @@
-"""Agents' seats for delivery, from the store's accounts: member name, extension and skills."""
+"""Agents' seats for delivery, from the store: member name, extension (accounts) and skills (skills)."""
 
 from __future__ import annotations
 
@@ -11,37 +11,35 @@ from cti.screenpop.actions import extension_of
 
 
 class AccountSource(Protocol):
+    """``store.accounts`` (cti/store/accounts_repo.py)."""
+
     async def agents(self) -> list[Any]: ...
 
-    async def upsert_agent(self, *args: Any, **kwargs: Any) -> None: ...
+
+class SkillSource(Protocol):
+    """``store.skills`` (cti/store/skills_repo.py): skills by account username."""
+
+    async def replace(self, username: str, skills: Mapping[str, int]) -> dict[str, int]: ...
 
 
 class StoreSeats:
-    def __init__(self, accounts: AccountSource) -> None:
+    def __init__(self, accounts: AccountSource, skills: SkillSource) -> None:
         self.accounts = accounts
+        self.skills = skills
+
+    async def _agents(self) -> list[Any]:
+        return [a for a in await self.accounts.agents() if a.role == "agent" and a.member_name]
+
+    @staticmethod
+    def _seat(a: Any, skills: Mapping[str, int]) -> AgentSeat:
+        ext = a.extension or extension_of(a.interface) or ""
+        return AgentSeat(AgentId(a.member_name), ext, dict(skills), a.username)
 
     async def seats(self) -> list[AgentSeat]:
-        out = []
-        for a in await self.accounts.agents():
-            if a.role != "agent" or not a.member_name:
-                continue
-            ext = a.extension or extension_of(a.interface) or ""
-            out.append(AgentSeat(AgentId(a.member_name), ext, dict(a.skills), a.username))
-        return out
+        return [self._seat(a, a.skills) for a in await self._agents()]
 
     async def save_skills(self, member: AgentId, skills: Mapping[str, int]) -> AgentSeat | None:
-        for a in await self.accounts.agents():
+        for a in await self._agents():
             if a.member_name == member:
-                await self.accounts.upsert_agent(
-                    a.username,
-                    None,
-                    a.role,
-                    a.member_name,
-                    a.interface,
-                    a.display_name,
-                    extension=a.extension,
-                    skills=dict(skills),
-                )
-                ext = a.extension or extension_of(a.interface) or ""
-                return AgentSeat(member, ext, dict(skills), a.username)
+                return self._seat(a, await self.skills.replace(a.username, skills))
         return None

@@ -155,10 +155,10 @@ async def build(cfg: Config, start: float, end: float, by: str) -> list[dict[str
 
     store = await Store.open(cfg.store.url, default_country=cfg.store.default_country)
     try:
-        legs = await store.queue_legs(start, end)
+        legs = await store.calls.queue_legs(start, end)
         if by == "queue":
             return queue_rows(legs, cfg)
-        dispositions = await store.answered_dispositions(start, end)
+        dispositions = await store.calls.answered_dispositions(start, end)
     finally:
         await store.close()
     return agent_rows(legs, dispositions, set(cfg.reports.success_dispositions))

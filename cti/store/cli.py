@@ -1,4 +1,5 @@
-"""`cti store ...`: migrate, seed the demo data, import/export CSV, recompute tiers, look a caller up.
+"""`cti store ...`: migrate, seed the demo data, import/export CSV, recompute tiers, look a caller up,
+manage agents and their skills.
 
 The database is ``--url``, else ``[store] url`` of ``--config``, else the default
 ``sqlite+aiosqlite:///var/cti.db``. Exit status: 0 done, 1 the data was refused (rejected rows in an
@@ -19,14 +20,19 @@ from cti.config import Config, load_config
 from cti.core.errors import UsageError
 from cti.store.csvio import ImportReport, export_customers, export_leads, import_customers, import_leads
 from cti.store.repository import Store
+from cti.store.skills import check_languages, check_name, parse_skill
 from cti.store.tiers import TierPolicy
+
+Action = Callable[[Store, argparse.Namespace], Awaitable[int]]
+# the options of `cti store agent` that create or update the account itself (the rest edit skills)
+_ACCOUNT_OPTIONS = ("role", "member", "interface", "name", "extension", "password_stdin", "keep_password")
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("store", help="the customer store: migrate, seed, import, export, tiers")
     commands = parser.add_subparsers(dest="store_command", metavar="ACTION", required=True)
 
-    def action(name: str, help_text: str, func: Callable[[Store, argparse.Namespace], Awaitable[int]]) -> Any:
+    def action(name: str, help_text: str, func: Action) -> Any:
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--url", help="database URL (default: [store] url of --config)")
         sub.add_argument("--config", help="cti TOML configuration file")
@@ -65,15 +71,40 @@ def register(subparsers: Any) -> None:
     lookup.add_argument("number")
     lookup.add_argument("--history", type=int, default=5)
 
-    agent = action("agent", "create or update an agent account", _agent)
+    agent = action("agent", "create or update an agent account, or edit its skills", _agent)
+    agent.set_defaults(check=_check_agent)
     agent.add_argument("username")
-    agent.add_argument("--role", choices=("agent", "supervisor"), default="agent")
-    agent.add_argument("--member", default="", help="queue member name (AgentId) as Asterisk logs it")
-    agent.add_argument("--interface", default="", help="e.g. Local/1001@agents/n")
-    agent.add_argument("--name", default="", help="display name")
-    agent.add_argument("--extension", default="")
-    agent.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    agent.add_argument("--keep-password", action="store_true", help="update an agent, keep its password")
+    agent.add_argument("--role", choices=("agent", "supervisor"), help="default: agent")
+    agent.add_argument("--member", help="queue member name (AgentId) as Asterisk logs it")
+    agent.add_argument("--interface", help="e.g. Local/1001@agents/n")
+    agent.add_argument("--name", help="display name")
+    agent.add_argument("--extension")
+    agent.add_argument(
+        "--password-stdin", action="store_true", default=None, help="read the password from stdin"
+    )
+    agent.add_argument(
+        "--keep-password", action="store_true", default=None, help="update an agent, keep its password"
+    )
+    agent.add_argument(
+        "--skill",
+        action="append",
+        default=[],
+        metavar="NAME:LEVEL",
+        help="give the agent a skill at level 1..10 (repeatable; level 0 removes it)",
+    )
+    agent.add_argument("--no-skill", action="append", default=[], metavar="NAME", help="remove a skill")
+    agent.add_argument(
+        "--language",
+        action="append",
+        metavar="TAG",
+        help="a language the agent speaks, e.g. fr or zh-CN (repeatable; replaces the list)",
+    )
+    agent.add_argument("--skills", action="store_true", help="show the agent's skills and languages")
+    agent.add_argument("--json", action="store_true", help="with --skills: as JSON")
+
+    skills = action("skills", "list agents' skills and languages (one agent, or every active one)", _skills)
+    skills.add_argument("username", nargs="?")
+    skills.add_argument("--json", action="store_true", help="as JSON")
 
 
 def _settings(args: argparse.Namespace) -> tuple[str, str, TierPolicy]:
@@ -88,9 +119,12 @@ def _settings(args: argparse.Namespace) -> tuple[str, str, TierPolicy]:
     return url, country, policy
 
 
-def _run(args: argparse.Namespace, func: Callable[[Store, argparse.Namespace], Awaitable[int]]) -> int:
+def _run(args: argparse.Namespace, func: Action) -> int:
     try:
         url, country, policy = _settings(args)
+        check = getattr(args, "check", None)
+        if check is not None:
+            check(args)  # bad input is refused before the database is opened
     except UsageError as e:
         print(f"cti store: {e}", file=sys.stderr)
         return 2
@@ -121,8 +155,8 @@ async def _migrate(store: Store, args: argparse.Namespace) -> int:
 async def _seed(store: Store, args: argparse.Namespace) -> int:
     if args.customers < 0:
         raise UsageError("--customers cannot be negative")
-    before = await store.demo_seeded()
-    await store.seed_demo(customers=args.customers, seed=args.seed)
+    before = await store.demo.seeded()
+    await store.demo.seed(customers=args.customers, seed=args.seed)
     if before:
         print(f"demo data already seeded ({before}); agents and queues checked")
     else:
@@ -137,8 +171,8 @@ async def _list_id(store: Store, args: argparse.Namespace, *, create: bool) -> i
     if not args.campaign or not args.list_name:
         raise UsageError("leads need --campaign and --list")
     if create:
-        await store.upsert_campaign_if_missing(args.campaign)
-    return await store.lead_list(args.campaign, args.list_name)
+        await store.campaigns.upsert_campaign_if_missing(args.campaign)
+    return await store.campaigns.lead_list(args.campaign, args.list_name)
 
 
 async def _import(store: Store, args: argparse.Namespace) -> int:
@@ -164,7 +198,7 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
     if args.what == "customers":
         count = await export_customers(store, args.file)
     elif args.what == "callers":
-        count = await store.export_callers_csv(args.file)
+        count = await store.demo.export_callers_csv(args.file)
     else:
         count = await export_leads(store, await _list_id(store, args, create=False), args.file)
     print(f"exported {count} {args.what} to {args.file}")
@@ -172,19 +206,55 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
 
 
 async def _tiers(store: Store, args: argparse.Namespace) -> int:
-    changed = await store.recompute_tiers()
-    counts = await store.tier_counts()
+    changed = await store.tiers.recompute()
+    counts = await store.tiers.counts()
     print(f"{changed} customers changed; " + ", ".join(f"{tier}: {n}" for tier, n in sorted(counts.items())))
     return 0
 
 
 async def _lookup(store: Store, args: argparse.Namespace) -> int:
-    found = await store.lookup_caller(args.number, history=args.history)
+    found = await store.customers.lookup_caller(args.number, history=args.history)
     print(json.dumps(found.to_json(), ensure_ascii=False, indent=2))
     return 0
 
 
+def _check_agent(args: argparse.Namespace) -> None:
+    """``--skill``, ``--no-skill`` and ``--language`` checked, as ``args.levels``, ``gone`` and ``tags``."""
+    levels: dict[str, int] = {}
+    gone: set[str] = set()
+    for text in args.skill:
+        name, level = parse_skill(text)
+        if level:
+            levels[name] = level
+        else:
+            gone.add(name)
+    gone.update(check_name(name) for name in args.no_skill)
+    if both := sorted(gone & set(levels)):
+        raise UsageError(f"skill {both[0]!r} is both given and removed")
+    args.levels, args.gone = levels, sorted(gone)
+    args.tags = None if args.language is None else check_languages(args.language)
+
+
 async def _agent(store: Store, args: argparse.Namespace) -> int:
+    edits = bool(args.levels or args.gone or args.tags is not None)
+    if edits or args.skills:
+        account_options = any(getattr(args, o) is not None for o in _ACCOUNT_OPTIONS)
+    else:
+        account_options = True  # `cti store agent USER` alone creates the agent, as it always did
+    if account_options:
+        await _save_agent(store, args)
+    if args.levels or args.gone:
+        await store.skills.update(args.username, args.levels, remove=args.gone)
+    if args.tags is not None:
+        await store.skills.set_languages(args.username, args.tags)
+    if account_options or edits:
+        print(f"agent {args.username} saved")
+    if args.skills:
+        _print_skills(await _skills_of(store, args.username), as_json=args.json)
+    return 0
+
+
+async def _save_agent(store: Store, args: argparse.Namespace) -> None:
     password: str | None = None
     if not args.keep_password:
         password = (
@@ -192,14 +262,40 @@ async def _agent(store: Store, args: argparse.Namespace) -> int:
         )
         if not password:
             raise UsageError("an empty password is not allowed")
-    await store.upsert_agent(
+    await store.accounts.upsert_agent(
         args.username,
         password,
-        args.role,
+        args.role or "agent",
         args.member or None,
-        args.interface,
+        args.interface or "",
         args.name or args.username,
-        extension=args.extension,
+        extension=args.extension or "",
     )
-    print(f"agent {args.username} saved")
+
+
+async def _skills(store: Store, args: argparse.Namespace) -> int:
+    if args.username:
+        found = await _skills_of(store, args.username)
+    else:
+        languages = await store.skills.all_languages()
+        found = {u: (s, languages.get(u, [])) for u, s in (await store.skills.all()).items()}
+    _print_skills(found, as_json=args.json)
     return 0
+
+
+async def _skills_of(store: Store, username: str) -> dict[str, tuple[dict[str, int], list[str]]]:
+    return {username: (await store.skills.of_agent(username), await store.skills.languages_of(username))}
+
+
+def _print_skills(found: dict[str, tuple[dict[str, int], list[str]]], *, as_json: bool) -> None:
+    if as_json:
+        document = {u: {"skills": s, "languages": langs} for u, (s, langs) in found.items()}
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+        return
+    rows = [("AGENT", "SKILLS", "LANGUAGES")] + [
+        (u, " ".join(f"{n}:{level}" for n, level in s.items()) or "-", " ".join(langs) or "-")
+        for u, (s, langs) in found.items()
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(2)]
+    for r in rows:
+        print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}".rstrip())

@@ -231,7 +231,7 @@ async def import_customers(store: Store, source: Source, *, partial: bool = Fals
     if report.rejected and not partial:
         return report
     if accepted:
-        ids, known = await store.add_new_customers([c for _, _, c in accepted])
+        ids, known = await store.customers.add_new_customers([c for _, _, c in accepted])
         for index, owner in sorted(known.items()):
             line, row, _ = accepted[index]
             report.duplicates.append(
@@ -272,7 +272,7 @@ async def import_leads(store: Store, list_id: int, source: Source, *, partial: b
     if report.rejected and not partial:
         return report
     if accepted:
-        skipped = await store.add_leads(list_id, [lead for _, _, lead in accepted])
+        skipped = await store.campaigns.add_leads(list_id, [lead for _, _, lead in accepted])
         for index, e164 in sorted(skipped.items()):
             line, row, _ = accepted[index]
             report.duplicates.append(RejectedRow(line, f"{e164} is already in this list", _clean(row)))
@@ -311,7 +311,7 @@ async def export_customers(store: Store, path: str | Path) -> int:
     """Write every customer as CSV (the import format plus tier, RFM and at-risk); returns how many."""
     header = ["id", *CUSTOMER_COLUMNS, "tier", "rfm", "at_risk"]
     rows: list[list[str]] = []
-    async for c in store.customer_records():
+    async for c in store.customers.records():
         rows.append(
             [
                 str(c["id"]),
@@ -339,7 +339,7 @@ async def export_leads(store: Store, list_id: int, path: str | Path) -> int:
     header = [*LEAD_COLUMNS, "status", "attempts", "last_outcome"]
     rows = [
         [r["name"], r["e164"], r["timezone"], r["status"], str(r["attempts"]), r["last_outcome"] or ""]
-        for r in await store.lead_records(list_id)
+        for r in await store.campaigns.lead_records(list_id)
     ]
     await asyncio.to_thread(_write, Path(path), header, rows)
     return len(rows)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Double,
     ForeignKey,
     Index,
@@ -71,7 +72,7 @@ class Customer(Base):
     lifecycle: Mapped[str] = mapped_column(String(16), default="prospect")
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[float] = mapped_column(Double)
-    # value, recomputed by Store.recompute_tiers (cti/store/tiers.py has the definitions)
+    # value, recomputed by TierRepository.recompute (cti/store/tiers.py has the definitions)
     tier: Mapped[str] = mapped_column(String(1), default="C")
     rfm_recency: Mapped[int] = mapped_column(Integer, default=1)
     rfm_frequency: Mapped[int] = mapped_column(Integer, default=1)
@@ -242,10 +243,21 @@ class Skill(Base):
 
 
 class AgentSkill(Base):
+    """What an agent can handle, and how well: one row per agent and skill (cti/store/skills.py)."""
+
     __tablename__ = "agent_skills"
+    __table_args__ = (CheckConstraint("level BETWEEN 1 AND 10", name="level"),)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
     skill_id: Mapped[int] = mapped_column(ForeignKey("skills.id", ondelete="CASCADE"), primary_key=True)
     level: Mapped[int] = mapped_column(Integer, default=1)  # 1 (basic) .. 10 (expert)
+
+
+class AgentLanguage(Base):
+    """A language an agent speaks (BCP 47, as customers' ``language``): one row per agent and language."""
+
+    __tablename__ = "agent_languages"
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
 
 
 class Queue(Base):

@@ -2,23 +2,34 @@
 
 A pop must be on the agent's screen before the phone rings, so the lookup cannot afford one query per
 part (card, phones, do-not-call, tickets, history: five round trips, each a thread hop on aiosqlite and a
-network round trip on PostgreSQL). Instead the per-customer lists come back as JSON arrays built by the
-database (``json_group_array``/``json_array`` on SQLite, ``json_agg``/``json_build_array`` on
-PostgreSQL) and are decoded here. Every list is re-sorted in Python, so nothing depends on the order an
-aggregate happens to see its rows in. Every value is a bound parameter.
+network round trip on PostgreSQL). Instead the per-customer lists come back as JSON arrays of objects
+built by the database (``json_group_array``/``json_object`` on SQLite, ``json_agg``/``json_build_object``
+on PostgreSQL) and are decoded here, by name: the rows by their column names, the list items by their
+keys. Every list is re-sorted in Python, so nothing depends on the order an aggregate happens to see its
+rows in. Every value is a SQLAlchemy bind parameter (``:e164``, ``:history``, ``:shared``); the
+statements are compiled once per dialect into the driver's own parameter style (:class:`DriverStatement`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import Integer, String, bindparam, text
+from sqlalchemy.engine import Dialect
 
 from cti.store.caller import CallerLookup, CustomerCard, DoNotCall, InteractionSummary, TicketSummary
 from cti.store.models import OPEN_TICKET_STATUSES
 
 _OPEN = ", ".join(f"'{s}'" for s in OPEN_TICKET_STATUSES)  # constants of our own, never user input
-_FUNCTIONS = {"sqlite": ("json_group_array", "json_array"), "postgresql": ("json_agg", "json_build_array")}
+_FUNCTIONS = {"sqlite": ("json_group_array", "json_object"), "postgresql": ("json_agg", "json_build_object")}
+_PARAMS = (
+    bindparam("e164", type_=String()),
+    bindparam("history", type_=Integer()),
+    bindparam("shared", type_=Integer()),
+)
 
 
 def _saved(column: str) -> str:
@@ -29,40 +40,60 @@ def _saved(column: str) -> str:
     )
 
 
-_HISTORY_COLUMNS = (
-    "h.linkedid, h.started_at, h.direction, h.queue, h.agent, h.outcome, "
-    f"{_saved('disposition')}, {_saved('notes')}, h.ended_at, h.recording_ref, h.id"
-)
-_TICKET_COLUMNS = (
-    "t.id, t.kind, t.subject, t.status, t.category, t.priority, t.owner, t.due_at, t.escalation_level, "
-    "t.opened_at"
-)
+def _object(obj: str, fields: Mapping[str, str]) -> str:
+    """A JSON object of ``fields`` (key -> SQL expression): ``json_object('k', v, ...)`` and the like."""
+    pairs = ", ".join(f"'{k}', {v}" for k, v in fields.items())
+    return f"{obj}({pairs})"
 
 
-def _history(agg: str, arr: str, where: str) -> str:
+_HISTORY_FIELDS = {
+    "linkedid": "h.linkedid",
+    "started_at": "h.started_at",
+    "direction": "h.direction",
+    "queue": "h.queue",
+    "agent": "h.agent",
+    "outcome": "h.outcome",
+    "disposition": _saved("disposition"),
+    "notes": _saved("notes"),
+    "ended_at": "h.ended_at",
+    "recording_ref": "h.recording_ref",
+    "id": "h.id",
+}
+_TICKET_FIELDS = {
+    name: f"t.{name}"
+    for name in (
+        "id", "kind", "subject", "status", "category", "priority", "owner", "due_at", "escalation_level",
+        "opened_at",
+    )
+}  # fmt: skip
+_PHONE_FIELDS = {"e164": "x.e164", "is_primary": "x.is_primary", "id": "x.id"}
+_DNC_FIELDS = {"source": "d.source", "added_at": "d.added_at", "reason": "d.reason"}
+
+
+def _history(agg: str, obj: str, where: str) -> str:
     return (
-        f"(SELECT {agg}({arr}({_HISTORY_COLUMNS})) FROM (SELECT * FROM interactions i WHERE {where} "
+        f"(SELECT {agg}({_object(obj, _HISTORY_FIELDS)}) FROM (SELECT * FROM interactions i WHERE {where} "
         "ORDER BY i.started_at DESC, i.id DESC LIMIT :history) h)"
     )
 
 
-def _dnc(arr: str) -> str:
-    return "(SELECT " + arr + "(d.source, d.added_at, d.reason) FROM dnc_numbers d WHERE d.e164 = :e164)"
+def _dnc(obj: str) -> str:
+    return f"(SELECT {_object(obj, _DNC_FIELDS)} FROM dnc_numbers d WHERE d.e164 = :e164)"
 
 
 def customers_sql(dialect: str) -> str:
     """One row per customer holding ``:e164`` (at most ``:shared``), each with its lists as JSON."""
-    agg, arr = _FUNCTIONS[dialect]
+    agg, obj = _FUNCTIONS[dialect]
     return f"""
 SELECT c.id, c.name, c.company, c.email, c.owner, c.language, c.lifecycle, c.tags, c.notes, c.tier,
        c.rfm_recency, c.rfm_frequency, c.rfm_monetary, c.at_risk,
        cp.do_not_call, cp.dnc_source, cp.dnc_at,
-       (SELECT {agg}({arr}(x.e164, x.is_primary, x.id)) FROM customer_phones x WHERE x.customer_id = c.id)
+       (SELECT {agg}({_object(obj, _PHONE_FIELDS)}) FROM customer_phones x WHERE x.customer_id = c.id)
          AS phones,
-       (SELECT {agg}({arr}({_TICKET_COLUMNS})) FROM tickets t
+       (SELECT {agg}({_object(obj, _TICKET_FIELDS)}) FROM tickets t
          WHERE t.customer_id = c.id AND t.status IN ({_OPEN})) AS tickets,
-       {_history(agg, arr, "i.customer_id = c.id")} AS history,
-       {_dnc(arr)} AS number_dnc
+       {_history(agg, obj, "i.customer_id = c.id")} AS history,
+       {_dnc(obj)} AS number_dnc
 FROM customer_phones p
 JOIN customers c ON c.id = p.customer_id
 LEFT JOIN contact_preferences cp ON cp.customer_id = c.id
@@ -74,35 +105,32 @@ LIMIT :shared
 
 def unknown_sql(dialect: str) -> str:
     """For a number no customer holds: its do-not-call entry and its recent calls."""
-    agg, arr = _FUNCTIONS[dialect]
+    agg, obj = _FUNCTIONS[dialect]
     where = (
         "i.remote_e164 = :e164 AND i.customer_id IS NULL"  # the partial index ix_interactions_unlinked_remote
     )
-    return f"SELECT {_dnc(arr)} AS number_dnc, {_history(agg, arr, where)} AS history"
+    return f"SELECT {_dnc(obj)} AS number_dnc, {_history(agg, obj, where)} AS history"
 
 
-CUSTOMER_COLUMNS = (
-    "id", "name", "company", "email", "owner", "language", "lifecycle", "tags", "notes", "tier",
-    "rfm_recency", "rfm_frequency", "rfm_monetary", "at_risk", "do_not_call", "dnc_source", "dnc_at",
-    "phones", "tickets", "history", "number_dnc",
-)  # fmt: skip
-UNKNOWN_COLUMNS = ("number_dnc", "history")
-_PARAMS = ("e164", "history", "shared")
+@dataclass(frozen=True, slots=True)
+class DriverStatement:
+    """A statement with bind parameters, compiled for one dialect: the driver's SQL and its argument order.
 
+    The pop skips SQLAlchemy's execution and result machinery (one thread hop on aiosqlite, one round
+    trip on asyncpg); SQLAlchemy still renders the parameters (``?`` for sqlite3, ``$n`` for asyncpg).
+    """
 
-def for_driver(sql: str, dialect: str) -> str:
-    """``sql`` in the driver's own parameter style: sqlite3 takes ``:name``; asyncpg takes ``$n``."""
-    if dialect == "postgresql":
-        for n, name in enumerate(_PARAMS, start=1):
-            sql = sql.replace(f":{name}", f"${n}")
-    return sql
+    sql: str
+    names: tuple[str, ...]  # the bind parameter of each position
 
+    @classmethod
+    def compile(cls, sql: str, dialect: Dialect) -> DriverStatement:
+        used = tuple(p for p in _PARAMS if f":{p.key}" in sql)
+        compiled = text(sql).bindparams(*used).compile(dialect=dialect)
+        return cls(compiled.string, tuple(compiled.positiontup or ()))
 
-def driver_args(sql: str, dialect: str, params: Mapping[str, Any]) -> Any:
-    """The parameters for :func:`for_driver`'s statement: a dict for sqlite3, positions for asyncpg."""
-    if dialect == "postgresql":
-        return [params[name] for n, name in enumerate(_PARAMS, start=1) if f"${n}" in sql]
-    return dict(params)
+    def args(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(params[name] for name in self.names)
 
 
 def _json(value: Any) -> Any:
@@ -112,19 +140,21 @@ def _json(value: Any) -> Any:
 
 
 def _history_items(value: Any) -> list[InteractionSummary]:
-    rows = sorted(_json(value) or [], key=lambda h: (h[1], h[10]), reverse=True)
+    rows = sorted(_json(value) or [], key=lambda h: (h["started_at"], h["id"]), reverse=True)
     return [
         InteractionSummary(
-            linkedid=h[0],
-            at=float(h[1]),
-            direction=h[2],
-            queue=h[3],
-            agent=h[4],
-            outcome=h[5],
-            disposition=h[6],
-            notes=h[7],
-            duration=None if h[8] is None else max(0.0, float(h[8]) - float(h[1])),
-            recording_ref=h[9],
+            linkedid=h["linkedid"],
+            at=float(h["started_at"]),
+            direction=h["direction"],
+            queue=h["queue"],
+            agent=h["agent"],
+            outcome=h["outcome"],
+            disposition=h["disposition"],
+            notes=h["notes"],
+            duration=None
+            if h["ended_at"] is None
+            else max(0.0, float(h["ended_at"]) - float(h["started_at"])),
+            recording_ref=h["recording_ref"],
         )
         for h in rows
     ]
@@ -132,30 +162,26 @@ def _history_items(value: Any) -> list[InteractionSummary]:
 
 def _dnc_entry(value: Any) -> DoNotCall | None:
     entry = _json(value)
-    return DoNotCall(entry[0], entry[1], entry[2]) if entry else None
+    return DoNotCall(entry["source"], entry["added_at"], entry["reason"]) if entry else None
 
 
 def _tickets(value: Any) -> list[TicketSummary]:
-    rows = sorted(_json(value) or [], key=lambda t: (-float(t[9]), t[0]))
+    rows = sorted(_json(value) or [], key=lambda t: (-float(t["opened_at"]), t["id"]))
     return [
         TicketSummary(
-            id=t[0],
-            kind=t[1],
-            subject=t[2],
-            status=t[3],
-            category=t[4],
-            priority=t[5],
-            owner=t[6],
-            due_at=t[7],
-            escalation_level=int(t[8]),
-            opened_at=float(t[9]),
+            **{
+                k: t[k]
+                for k in ("id", "kind", "subject", "status", "category", "priority", "owner", "due_at")
+            },
+            escalation_level=int(t["escalation_level"]),
+            opened_at=float(t["opened_at"]),
         )
         for t in rows
     ]
 
 
 def _card(row: Mapping[Any, Any]) -> CustomerCard:
-    phones = sorted(_json(row["phones"]) or [], key=lambda p: (not p[1], p[2]))
+    phones = sorted(_json(row["phones"]) or [], key=lambda p: (not p["is_primary"], p["id"]))
     tickets = _tickets(row["tickets"])
     dnc = _dnc_entry(row["number_dnc"])
     if row["do_not_call"]:
@@ -174,7 +200,7 @@ def _card(row: Mapping[Any, Any]) -> CustomerCard:
         rfm_score=r + f + m,
         rfm_code=f"{r}{f}{m}",
         at_risk=bool(row["at_risk"]),
-        phones=[p[0] for p in phones],
+        phones=[p["e164"] for p in phones],
         notes=row["notes"],
         do_not_call=dnc,
         interactions=_history_items(row["history"]),
@@ -183,7 +209,7 @@ def _card(row: Mapping[Any, Any]) -> CustomerCard:
     )
 
 
-def known(dialled: str, e164: str, rows: list[Mapping[Any, Any]]) -> CallerLookup:
+def known(dialled: str, e164: str, rows: Sequence[Mapping[str, Any]]) -> CallerLookup:
     return CallerLookup(dialled, e164, [_card(r) for r in rows], _dnc_entry(rows[0]["number_dnc"]))
 
 

@@ -32,7 +32,7 @@ SQLITE_PRAGMAS = (
     "PRAGMA cache_size=-65536",  # 64 MiB page cache
     # checkpoint the WAL every ~40 MB instead of every 4 MB: fewer fsyncs and page copies under bulk
     # writes of call records (benchmarks/bench_store.py). The store checkpoints in the background well
-    # before that (Store._checkpoint_soon), so this is the backstop, not the routine.
+    # before that (Database.checkpoint_soon), so this is the backstop, not the routine.
     "PRAGMA wal_autocheckpoint=10000",
     # read pages through a shared memory map (this build's maximum, 2 GiB) instead of a pread() copy
     # into each connection's cache: the history index and the phone lookup of every call record, and

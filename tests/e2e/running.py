@@ -20,11 +20,11 @@ async def seed_accounts(url: str) -> None:
     store = await Store.open(url)
     try:
         for n, member in enumerate(("Alice", "Bob", "Carol", "Dave", "Erin", "Frank"), start=1):
-            await store.upsert_agent(
+            await store.accounts.upsert_agent(
                 member.lower(), "demo", "agent", member, f"Local/100{n}@agents/n", member
             )
-        await store.upsert_agent("super", "demo", "supervisor", None, "", "Sam")
-        await store.add_customer(NewCustomer(HOSTILE, phones=[HOSTILE_NUMBER], owner="Alice"))
+        await store.accounts.upsert_agent("super", "demo", "supervisor", None, "", "Sam")
+        await store.customers.add_customer(NewCustomer(HOSTILE, phones=[HOSTILE_NUMBER], owner="Alice"))
     finally:
         await store.close()
 

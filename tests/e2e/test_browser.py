@@ -88,7 +88,7 @@ async def test_the_agent_console_shows_a_hostile_caller_name_as_text_and_saves_t
         assert dialogs == []
     store = await Store.open(url)
     try:
-        lookup = await store.lookup_caller(HOSTILE_NUMBER)
+        lookup = await store.customers.lookup_caller(HOSTILE_NUMBER)
         (interaction,) = lookup.customers[0].interactions
         assert (interaction.disposition, interaction.notes) == (
             "complaint",

@@ -107,11 +107,11 @@ async def test_a_simulated_call_pops_the_customer_before_the_answer_and_ends_in_
         await sim.stop()
     store = await Store.open(url)
     try:
-        journeys = await store.journeys(time.time() - 3600, time.time() + 3600)
+        journeys = await store.calls.journeys(time.time() - 3600, time.time() + 3600)
         (journey,) = [j for j in journeys if j.linkedid == lid]
         assert journey.queue_legs[0].queue == "sales" and journey.queue_legs[0].agent == "Frank"
         assert journey.outcome is not None and journey.outcome.value == "answered"
-        (interaction,) = (await store.lookup_caller(HOSTILE_NUMBER)).customers[0].interactions
+        (interaction,) = (await store.customers.lookup_caller(HOSTILE_NUMBER)).customers[0].interactions
         assert (interaction.linkedid, interaction.disposition, interaction.notes) == (
             lid,
             "sale",

@@ -36,7 +36,7 @@ async def seed(url: str) -> None:
     store = await Store.open(url)
     try:
         for n, member in enumerate(SKILLS, start=1):
-            await store.upsert_agent(
+            await store.accounts.upsert_agent(
                 member.lower(),
                 "demo",
                 "agent",
@@ -46,7 +46,7 @@ async def seed(url: str) -> None:
                 extension=f"100{n}",
                 skills=SKILLS[member],
             )
-        await store.upsert_agent("super", "demo", "supervisor", None, "", "Sam")
+        await store.accounts.upsert_agent("super", "demo", "supervisor", None, "", "Sam")
     finally:
         await store.close()
 
@@ -164,7 +164,7 @@ async def test_a_supervisor_sees_the_waiting_calls_needs_and_changes_an_agents_s
         await sim.stop()
     store = await Store.open(url)
     try:
-        bob_account = await store.agent("bob")
+        bob_account = await store.accounts.agent("bob")
         assert bob_account is not None and bob_account.skills == {"sales": 7}  # saved, survives a restart
     finally:
         await store.close()

@@ -52,9 +52,9 @@ def config(db_url: str, tmp_path: Path) -> Path:
     async def fill() -> None:
         store = await Store.open(db_url)
         try:
-            await store.record_journeys(journeys())
+            await store.calls.record_journeys(journeys())
             for i, agent, disposition in DISPOSITIONS:
-                await store.save_disposition(f"{AT + i:.0f}.{i}", agent, disposition, "")
+                await store.calls.save_disposition(f"{AT + i:.0f}.{i}", agent, disposition, "")
         finally:
             await store.close()
 

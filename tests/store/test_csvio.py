@@ -33,16 +33,16 @@ async def test_a_clean_file_imports_every_row_and_keeps_hostile_text_as_data(
     try:
         report = await import_customers(store, write(tmp_path, HEADER + "".join(GOOD)))
         assert report.ok and report.committed and report.imported == 3, report.to_json()
-        wang = (await store.lookup_caller("+86 10 6552 9988")).customers[0]
+        wang = (await store.customers.lookup_caller("+86 10 6552 9988")).customers[0]
         assert (wang.name, wang.company, wang.tags, wang.lifecycle) == (
             "王伟",
             "华信科技",
             ["vip", "partner"],
             "customer",
         )
-        jose = (await store.lookup_caller("+34612345678")).customers[0]
+        jose = (await store.customers.lookup_caller("+34612345678")).customers[0]
         assert jose.do_not_call is not None and jose.do_not_call.source == "csv import"
-        hostile = (await store.lookup_caller("+12125550134")).customers[0]
+        hostile = (await store.customers.lookup_caller("+12125550134")).customers[0]
         assert hostile.name == "<script>alert(1)</script>"
         assert hostile.company == '=HYPERLINK("http://evil")'
         assert hostile.notes == "'; DROP TABLE customers;--"
@@ -74,10 +74,10 @@ async def test_bad_rows_are_reported_and_nothing_is_half_imported(db_url: str, t
             (11, "11 fields, the header has 8"),
         ]
         assert report.rejected[2].row["phone"] == "anonymous"
-        assert (await store.lookup_caller("138 1234 5678")).customers == []
+        assert (await store.customers.lookup_caller("138 1234 5678")).customers == []
         partial = await import_customers(store, write(tmp_path, HEADER + "".join(GOOD + bad)), partial=True)
         assert partial.committed and partial.imported == 3 and len(partial.rejected) == 7
-        assert len((await store.lookup_caller("138 1234 5678")).customers) == 1
+        assert len((await store.customers.lookup_caller("138 1234 5678")).customers) == 1
     finally:
         await store.close()
 
@@ -142,8 +142,8 @@ async def test_export_then_import_round_trips_utf8_names(db_url: str, tmp_path: 
 async def test_leads_import_with_timezones_and_export(db_url: str, tmp_path: Path) -> None:
     store = await open_cn(db_url)
     try:
-        await store.upsert_campaign("c1")
-        list_id = await store.lead_list("c1", "list")
+        await store.campaigns.upsert_campaign("c1")
+        list_id = await store.campaigns.lead_list("c1", "list")
         text = (
             "name,phone,timezone\n李娜,13812345678,Asia/Shanghai\nBob,+1 212 555 0134,Mars/Olympus\n"
             "dup,+86 138 1234 5678,\nAnn,+44 20 7946 0958,\n"
@@ -160,7 +160,7 @@ async def test_leads_import_with_timezones_and_export(db_url: str, tmp_path: Pat
         await store.close()
 
 
-printable = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+printable = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40)
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])

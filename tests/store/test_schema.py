@@ -1,5 +1,7 @@
+from pathlib import Path
+
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from cti.core.errors import UsageError
 from cti.store import Store
@@ -13,7 +15,7 @@ async def test_the_migrations_and_the_models_agree(db_url: str) -> None:
         async with engine.begin() as conn:
             await conn.run_sync(upgrade)
             assert await conn.run_sync(differences) == []
-            assert await conn.run_sync(current_revision) == "0001"
+            assert await conn.run_sync(current_revision) == "0002"
             names = await conn.run_sync(lambda c: inspect(c).get_table_names())
         assert set(table_names()) <= set(names)
     finally:
@@ -35,7 +37,7 @@ async def test_open_migrates_and_a_second_open_is_a_no_op(db_url: str) -> None:
         await engine.dispose()
 
 
-async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
     try:
         async with store.engine.connect() as conn:
@@ -67,6 +69,34 @@ def test_plain_urls_get_the_async_driver() -> None:
     assert async_url("postgresql+asyncpg://u@h/db") == "postgresql+asyncpg://u@h/db"
 
 
-async def test_an_unknown_default_country_is_refused(tmp_path) -> None:
+async def test_an_unknown_default_country_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="country"):
         await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", default_country="XX")
+
+
+async def test_0002_keeps_the_skills_of_a_0001_database_and_adds_languages(db_url: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade, "0001")
+            await conn.execute(
+                text(
+                    "INSERT INTO agents (id, username, password_hash, role, interface, extension,"
+                    " display_name, active) VALUES (1, 'alice', 'x', 'agent', '', '', 'Alice', true)"
+                )
+            )
+            await conn.execute(text("INSERT INTO skills (id, name) VALUES (1, 'sales'), (2, 'support')"))
+            await conn.execute(
+                text("INSERT INTO agent_skills (agent_id, skill_id, level) VALUES (1, 1, 7), (1, 2, 12)")
+            )
+            await conn.run_sync(upgrade)
+            assert await conn.run_sync(current_revision) == "0002"
+            assert await conn.run_sync(differences) == []
+    finally:
+        await engine.dispose()
+    store = await Store.open(db_url)
+    try:
+        assert await store.skills.of_agent("alice") == {"sales": 7, "support": 10}  # 12 was out of range
+        assert await store.skills.set_languages("alice", ["fr"]) == ["fr"]
+    finally:
+        await store.close()

@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -121,7 +123,12 @@ def test_a_once_valuable_customer_who_went_quiet_is_at_risk() -> None:
 
 def test_a_valuable_customer_with_an_open_or_recent_complaint_is_at_risk() -> None:
     recent = NOW - 5 * DAY
-    base = {"lifetime_spend": 5000.0, "window_spend": 500.0, "window_orders": 4, "last_order_at": recent}
+    base: dict[str, Any] = {
+        "lifetime_spend": 5000.0,
+        "window_spend": 500.0,
+        "window_orders": 4,
+        "last_order_at": recent,
+    }
     values = assess(
         _population(
             open=Activity(**base, open_complaints=1, last_complaint_at=NOW - 300 * DAY),

@@ -1,0 +1,291 @@
+"""Outbound campaigns and their leads (``store.campaigns``), and the rule of who may be dialled now.
+
+A lead is never dialled when its number is on the do-not-call list, its customer is flagged do-not-call
+or has an open complaint, it is out of attempts or not due, or its local time is outside the campaign's
+calling hours (docs/store.md).
+"""
+
+from __future__ import annotations
+
+import time
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from phonenumbers import timezone as phone_timezone
+from sqlalchemy import exists, func, or_, select, update
+
+from cti.core.errors import UsageError
+from cti.store.customers_repo import number_owners
+from cti.store.database import (
+    Repository,
+    campaigns_t,
+    chunks,
+    dnc_t,
+    fit,
+    leads_t,
+    lists_t,
+    phones_t,
+    prefs_t,
+    tickets_t,
+)
+from cti.store.models import OPEN_TICKET_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class LeadToCall:
+    id: int
+    campaign: str
+    name: str
+    number: str  # E.164
+    raw: str  # as imported
+    timezone: str
+    attempts: int
+    customer_id: int | None
+
+
+class CampaignRepository(Repository):
+    async def upsert_campaign(
+        self,
+        name: str,
+        *,
+        queue: str = "",
+        max_attempts: int = 3,
+        retry_seconds: float = 3600.0,
+        call_from_hour: int = 9,
+        call_to_hour: int = 21,
+        active: bool = True,
+    ) -> int:
+        if not (0 <= call_from_hour <= 24 and 0 <= call_to_hour <= 24):
+            raise UsageError("calling hours are 0..24")
+        values = {
+            "queue": queue,
+            "max_attempts": max_attempts,
+            "retry_seconds": retry_seconds,
+            "call_from_hour": call_from_hour,
+            "call_to_hour": call_to_hour,
+            "active": active,
+        }
+        async with self.db.writing() as conn:
+            await conn.execute(self.db.upsert(campaigns_t, {"name": name}, values))
+            return int(
+                (await conn.execute(select(campaigns_t.c.id).where(campaigns_t.c.name == name))).scalar_one()
+            )
+
+    async def upsert_campaign_if_missing(self, name: str) -> None:
+        """Create campaign ``name`` with the default settings unless it exists (CSV import of leads)."""
+        async with self.db.writing() as conn:
+            await conn.execute(self.db.insert(campaigns_t).values(name=name).on_conflict_do_nothing())
+
+    async def lead_list(self, campaign: str, name: str) -> int:
+        """The id of lead list ``name`` in ``campaign`` (created if needed; the campaign must exist)."""
+        async with self.db.writing() as conn:
+            campaign_id = (
+                await conn.execute(select(campaigns_t.c.id).where(campaigns_t.c.name == campaign))
+            ).scalar_one_or_none()
+            if campaign_id is None:
+                raise UsageError(f"no campaign {campaign!r}")
+            found = (
+                await conn.execute(
+                    select(lists_t.c.id).where(lists_t.c.campaign_id == campaign_id, lists_t.c.name == name)
+                )
+            ).scalar_one_or_none()
+            if found is not None:
+                return int(found)
+            result = await conn.execute(
+                lists_t.insert()
+                .values(campaign_id=campaign_id, name=name, active=True)
+                .returning(lists_t.c.id)
+            )
+            return int(result.scalar_one())
+
+    async def callable_leads(
+        self, campaign: str, *, now: float | None = None, limit: int = 100
+    ) -> list[LeadToCall]:
+        """Leads of ``campaign`` that may be dialled now, oldest due first.
+
+        Never: a number on the do-not-call list, a customer flagged do-not-call, a customer with an open
+        complaint (whether the lead is linked to the customer or only shares their number), a lead out
+        of attempts or not due yet, or a lead whose local time is outside the campaign's calling hours.
+        """
+        at = time.time() if now is None else now
+        ld = leads_t.c
+        phone_owner = select(phones_t.c.customer_id).where(phones_t.c.e164 == ld.e164).correlate(leads_t)
+        customer = or_(
+            prefs_t.c.customer_id == ld.customer_id, prefs_t.c.customer_id.in_(phone_owner.scalar_subquery())
+        )
+        complaint_customer = or_(
+            tickets_t.c.customer_id == ld.customer_id,
+            tickets_t.c.customer_id.in_(phone_owner.scalar_subquery()),
+        )
+        query = (
+            select(ld.id, ld.name, ld.e164, ld.raw, ld.timezone, ld.attempts, ld.customer_id, campaigns_t)
+            .select_from(
+                leads_t.join(lists_t, lists_t.c.id == ld.list_id).join(
+                    campaigns_t, campaigns_t.c.id == lists_t.c.campaign_id
+                )
+            )
+            .where(
+                campaigns_t.c.name == campaign,
+                campaigns_t.c.active,
+                lists_t.c.active,
+                ld.status.in_(("new", "retry")),
+                ld.attempts < campaigns_t.c.max_attempts,
+                or_(ld.next_attempt_at.is_(None), ld.next_attempt_at <= at),
+                ~exists().where(dnc_t.c.e164 == ld.e164),
+                ~exists().where(customer, prefs_t.c.do_not_call),
+                ~exists().where(
+                    complaint_customer,
+                    tickets_t.c.kind == "complaint",
+                    tickets_t.c.status.in_(OPEN_TICKET_STATUSES),
+                ),
+            )
+            .order_by(func.coalesce(ld.next_attempt_at, 0), ld.id)
+        )
+        found: list[LeadToCall] = []
+        offset = 0
+        page = max(limit * 2, 100)
+        async with self.db.reader.connect() as conn:
+            while len(found) < limit:
+                rows = (await conn.execute(query.limit(page).offset(offset))).mappings().all()
+                for r in rows:
+                    if not _in_calling_hours(
+                        r["e164"], r["timezone"], at, r["call_from_hour"], r["call_to_hour"]
+                    ):
+                        continue
+                    found.append(
+                        LeadToCall(
+                            id=r["id"],
+                            campaign=campaign,
+                            name=r["name"],
+                            number=r["e164"],
+                            raw=r["raw"],
+                            timezone=r["timezone"],
+                            attempts=r["attempts"],
+                            customer_id=r["customer_id"],
+                        )
+                    )
+                    if len(found) == limit:
+                        break
+                if len(rows) < page:
+                    break
+                offset += page
+        return found
+
+    async def record_lead_attempt(self, lead_id: int, outcome: str, *, at: float | None = None) -> str:
+        """Count one dial of ``lead_id``; returns the lead's new status (done, retry or failed)."""
+        stamp = time.time() if at is None else at
+        async with self.db.writing() as conn:
+            row = (
+                await conn.execute(
+                    select(leads_t.c.attempts, campaigns_t.c.max_attempts, campaigns_t.c.retry_seconds)
+                    .select_from(
+                        leads_t.join(lists_t, lists_t.c.id == leads_t.c.list_id).join(
+                            campaigns_t, campaigns_t.c.id == lists_t.c.campaign_id
+                        )
+                    )
+                    .where(leads_t.c.id == lead_id)
+                )
+            ).first()
+            if row is None:
+                raise UsageError(f"no lead {lead_id}")
+            attempts = row.attempts + 1
+            if outcome == "answered":
+                status, next_at = "done", None
+            elif attempts >= row.max_attempts:
+                status, next_at = "failed", None
+            else:
+                status, next_at = "retry", stamp + row.retry_seconds
+            await conn.execute(
+                update(leads_t)
+                .where(leads_t.c.id == lead_id)
+                .values(
+                    attempts=attempts,
+                    status=status,
+                    next_attempt_at=next_at,
+                    last_attempt_at=stamp,
+                    last_outcome=outcome,
+                )
+            )
+        return status
+
+    async def add_leads(self, list_id: int, leads: Sequence[Mapping[str, Any]]) -> dict[int, str]:
+        """Add leads (``name``, ``raw``, ``e164``, ``timezone``) to a list in one transaction.
+
+        A number already in the list is skipped: returns index -> that number for the skipped ones.
+        Each lead is linked to the customer who holds its number, when there is one.
+        """
+        async with self.db.writing() as conn:
+            existing: set[str] = set()
+            numbers = sorted({str(lead["e164"]) for lead in leads})
+            for part in chunks(numbers):
+                result = await conn.execute(
+                    select(leads_t.c.e164).where(leads_t.c.list_id == list_id, leads_t.c.e164.in_(part))
+                )
+                existing.update(r[0] for r in result)
+            owner = await number_owners(conn, numbers)
+            rows, skipped = [], {}
+            for i, lead in enumerate(leads):
+                if lead["e164"] in existing:
+                    skipped[i] = str(lead["e164"])
+                    continue
+                existing.add(lead["e164"])
+                rows.append(
+                    fit(
+                        leads_t,
+                        {
+                            "list_id": list_id,
+                            "customer_id": owner.get(lead["e164"]),
+                            "name": lead.get("name", ""),
+                            "raw": lead.get("raw", ""),
+                            "e164": lead["e164"],
+                            "timezone": lead.get("timezone", ""),
+                            "status": "new",
+                            "attempts": 0,
+                        },
+                    )
+                )
+            if rows:
+                await conn.execute(leads_t.insert(), rows)
+        return skipped
+
+    async def lead_records(self, list_id: int) -> list[dict[str, Any]]:
+        async with self.db.reader.connect() as conn:
+            result = await conn.execute(
+                select(leads_t).where(leads_t.c.list_id == list_id).order_by(leads_t.c.id)
+            )
+            return [dict(r) for r in result.mappings()]
+
+
+def _in_calling_hours(e164: str, tz: str, at: float, start_hour: int, end_hour: int) -> bool:
+    """Whether the lead's local time is in [start_hour, end_hour); no timezone: the number's region's."""
+    zone = _zone(tz) or _number_zone(e164)
+    if zone is None:
+        return True  # no way to know; documented in docs/store.md
+    hour = datetime.fromtimestamp(at, zone).hour
+    if start_hour <= end_hour:
+        return start_hour <= hour < end_hour
+    return hour >= start_hour or hour < end_hour  # a window across midnight
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _number_zone(e164: str) -> zoneinfo.ZoneInfo | None:
+    import phonenumbers
+
+    try:
+        zones = phone_timezone.time_zones_for_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return None
+    if len(zones) != 1:
+        return None
+    return _zone(zones[0])

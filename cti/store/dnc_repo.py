@@ -1,0 +1,41 @@
+"""Do-not-call (``store.dnc``): the national or internal list by number, and a customer's own flag."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from cti.store.database import Repository, dnc_t, prefs_t
+
+
+class DoNotCallRepository(Repository):
+    async def set_do_not_call(
+        self, customer_id: int, flag: bool, *, source: str, at: float | None = None
+    ) -> None:
+        """Flag (or clear) customer ``customer_id`` as not to be called, whatever number they use."""
+        values = {
+            "do_not_call": flag,
+            "dnc_source": source if flag else "",
+            "dnc_at": (at or time.time()) if flag else None,
+        }
+        async with self.db.writing() as conn:
+            await conn.execute(self.db.upsert(prefs_t, {"customer_id": customer_id}, values))
+
+    async def add_numbers(
+        self, numbers: Iterable[str], *, source: str = "internal", reason: str = "", at: float | None = None
+    ) -> int:
+        """Put numbers on the do-not-call list (any format); returns how many were usable numbers."""
+        stamp = time.time() if at is None else at
+        normalized = sorted({n for n in (self.normalize(x) for x in numbers) if n})
+        if not normalized:
+            return 0
+        ins = self.db.insert(dnc_t)
+        async with self.db.writing() as conn:
+            await conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=["e164"],
+                    set_={"source": ins.excluded.source, "reason": ins.excluded.reason},
+                ),
+                [{"e164": n, "source": source, "reason": reason, "added_at": stamp} for n in normalized],
+            )
+        return len(normalized)
