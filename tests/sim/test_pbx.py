@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -11,9 +12,7 @@ from cti.sim.scenario import Dist, PstnSpec, transcript_pbx
 from tests.sim.model_harness import Harness
 
 
-def originate(
-    h: Harness, channel: str, context: str = "dialer-connect", exten: str = "x", **kw: object
-) -> None:
+def originate(h: Harness, channel: str, context: str = "dialer-connect", exten: str = "x", **kw: Any) -> None:
     h.pbx.originate(
         channel,
         context,
@@ -21,12 +20,12 @@ def originate(
         1,
         "4155559999",
         "Campaign",
-        dict(kw.get("variables", {})),  # type: ignore[arg-type]
+        dict(kw.get("variables", {})),
         "a1",
         kw.get("channel_id"),
         None,
         float(kw.get("timeout", 8.0)),
-    )  # type: ignore[arg-type]
+    )
 
 
 @pytest.mark.parametrize(

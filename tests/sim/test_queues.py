@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from cti.sim.scenario import AgentSpec, Dist, MemberSpec, QueueSpec, Scenario, U
 from tests.sim.model_harness import Harness
 
 
-def center(strategy: str = "ringall", members: int = 3, **queue: object) -> Scenario:
+def center(strategy: str = "ringall", members: int = 3, **queue: Any) -> Scenario:
     agents = tuple(
         AgentSpec(
             f"10{i:02d}", f"Agent{i}", ring_delay=Dist("constant", 1.0), talk_time=Dist("constant", 10.0)
