@@ -35,7 +35,7 @@ from cti.routing.simulate.dispatchers import RouterDispatcher
 from cti.routing.simulate.engine import Result, SimCall, call_figures, generate_calls, simulate
 from cti.routing.simulate.erlang import asa as erlang_asa
 from cti.routing.simulate.erlang import service_level as erlang_sl
-from cti.routing.simulate.traffic import AgentGroup, AppQueueSettings, CallType, Traffic
+from cti.routing.simulate.traffic import AgentGroup, AppQueueSettings, CallType, Proficiency, Traffic
 from cti.sim.scenario import Dist
 from cti.simulate.app_queue import APP_QUEUE_STRATEGIES, AppQueueDispatcher
 
@@ -90,18 +90,31 @@ MULTI_GROUPS = {  # group: count, skills
 }
 
 
-def multi_skill_traffic(hours: float = 8.0) -> Traffic:
+PROFICIENCY = Proficiency(per_level=0.05, reference=8)  # level 6: +10 % talk, level 5: +15 %
+
+
+def multi_skill_traffic(
+    hours: float = 8.0, groups_: dict[str, tuple[int, dict[str, int]]] | None = None
+) -> Traffic:
     """A realistic 3-skill mix: sales peaks early, support at midday, billing late (docs/simulate.md)."""
     patience, wrap = Dist("exponential", 120.0), Dist("constant", 20.0)
     types = tuple(
-        CallType(name, name, per_hour, talk=Dist("lognormal", mean, sd), wrap=wrap, patience=patience)
+        CallType(
+            name,
+            name,
+            per_hour,
+            talk=Dist("lognormal", mean, sd),
+            needs=Requirements((SkillNeed(name),)),
+            wrap=wrap,
+            patience=patience,
+        )
         for name, (per_hour, mean, sd) in MULTI_TYPES.items()
     )
     groups = tuple(
         AgentGroup(name, count, skills, ring_delay=RING_DELAY, answer_probability=ANSWER)
-        for name, (count, skills) in MULTI_GROUPS.items()
+        for name, (count, skills) in (groups_ or MULTI_GROUPS).items()
     )
-    return Traffic(types, groups, hours=hours, drain_hours=0.5, app_queue=APP_QUEUE)
+    return Traffic(types, groups, hours=hours, drain_hours=0.5, app_queue=APP_QUEUE, proficiency=PROFICIENCY)
 
 
 def multi_skill_policies() -> dict[str, QueuePolicy]:
@@ -124,10 +137,16 @@ def _summary(result: Result, threshold: float) -> dict[str, Any]:
     }
 
 
-def multi_skill(hours: float, seed: int) -> dict[str, dict[str, Any]]:
-    traffic = multi_skill_traffic(hours)
+def multi_skill(
+    hours: float,
+    seed: int,
+    groups: dict[str, tuple[int, dict[str, int]]] | None = None,
+    policies: dict[str, QueuePolicy] | None = None,
+) -> dict[str, dict[str, Any]]:
+    traffic = multi_skill_traffic(hours, groups)
     calls = generate_calls(traffic, seed)
-    out = {"cti": _summary(simulate(traffic, RouterDispatcher(multi_skill_policies()), seed, calls), 20.0)}
+    cti = RouterDispatcher(policies or multi_skill_policies())
+    out = {"cti": _summary(simulate(traffic, cti, seed, calls), 20.0)}
     queues = {q: (q,) for q in ("sales", "support", "billing")}
     for strategy in APP_QUEUE_STRATEGIES:
         d = AppQueueDispatcher(strategy, queues, traffic.app_queue, seed)
