@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import pytest
 
+from cti.config import RoutingConfig, RoutingQueueConfig
+from cti.core.errors import ConfigError
 from cti.core.events import AgentState
 from cti.core.ids import AgentId
 from cti.routing.policy import (
@@ -616,3 +618,11 @@ def test_deadlines_are_handled_earliest_first_and_wrapups_end_on_time() -> None:
     assert r.state(o2.agent) is S.AVAILABLE
     assert [e.call for e in r.drain() if isinstance(e, ReservationExpired)] == [o2.call]
     assert r.next_deadline() == float("inf")
+
+
+def test_service_level_order_is_read_from_the_config() -> None:
+    cfg = RoutingConfig(queues={"q": RoutingQueueConfig(service_level_order=16.0)})
+    assert cfg.policies()["q"].service_level_order == 16.0
+    assert RoutingConfig(queues={"q": RoutingQueueConfig()}).policies()["q"].service_level_order == 0.0
+    with pytest.raises(ConfigError, match="service_level_order"):
+        RoutingConfig(queues={"q": RoutingQueueConfig(service_level_order=-1.0)}).policies()
