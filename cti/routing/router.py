@@ -238,7 +238,8 @@ class Router:
         # the policies are fixed for the router's life: what the serving order depends on, once
         self._afters = {q: tuple(s.after for s in p.escalation) for q, p in self.policies.items()}
         self._boosts = any(s.priority for p in self.policies.values() for s in p.escalation)
-        self._sl_order = any(p.service_level_order for p in self.policies.values())
+        self._sl = {q: p.service_level_order for q, p in self.policies.items()}
+        self._sl_order = any(self._sl.values())
         self.decisions = 0
 
     # ---- agents ----------------------------------------------------------------------------------------
@@ -551,6 +552,17 @@ class Router:
         """The waiting and offered calls in the order they are served at ``at`` (rules 1 and 1a)."""
         if not self._boosts and not self._sl_order:
             return [call for _, call in self._order]
+        if not self._boosts:  # rule 1a alone: the same keys as _key_at's, without its look-ups
+            calls, sl = self._calls, self._sl
+            keyed: list[tuple[int, int, float, int, str]] = []
+            for (prio, entered, seq), call in self._order:
+                t = sl[calls[call].queue]
+                if t and at - entered > t:
+                    keyed.append((prio, 1, entered, seq, call))
+                else:
+                    keyed.append((prio, 0, entered + t, seq, call))
+            keyed.sort()
+            return [k[4] for k in keyed]
         return sorted((call for _, call in self._order), key=lambda call: self._key_at(self._calls[call], at))
 
     def _key_at(self, wc: WaitingCall, at: float) -> tuple[int, int, float, int]:

@@ -528,3 +528,26 @@ def test_no_starvation_once_escalation_applies(step: Escalation, load: Load, gap
             assert call in offered or now - at <= AFTER + 1, f"{call} starves: waited {now - at}s"
     assert len(offered) == len(arrivals)
     assert max(offered.values()) <= AFTER + 1
+
+
+# ---- rule 1a without escalation boosts (the router's fast path) ------------------------------------------
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(
+    calls=st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(0, 60), st.integers(0, 2)), max_size=30
+    ),
+    now=st.integers(0, 90),
+)
+def test_the_service_level_order_is_the_oracles(calls: list[tuple[str, int, int]], now: int) -> None:
+    """Queues with thresholds 10 s and 25 s and one without: the order is rules 1 and 1a's."""
+    pols = {
+        "a": QueuePolicy("a", service_level_order=10.0),
+        "b": QueuePolicy("b", service_level_order=25.0),
+        "c": QueuePolicy("c"),
+    }
+    router = Router(pols)
+    keys = {}
+    for n, (queue, entered, priority) in enumerate(calls):
+        router.enqueue(f"c{n}", queue, float(entered), needs=Requirements(priority=priority))
+        keys[f"c{n}"] = place(pols, queue, priority, float(entered), n, float(now))
+    assert [v.call for v in router.waiting(float(now))] == sorted(keys, key=keys.__getitem__)
