@@ -143,6 +143,7 @@ class RoutingQueueConfig:
     need_disposition: bool = False
     members: list[str] = field(default_factory=list)  # empty: any agent with the skills
     escalation: list[EscalationConfig] = field(default_factory=list)
+    service_level_order: float = 0.0  # > 0: serve the calls still within this wait first (router 1a)
 
 
 @dataclass
@@ -202,6 +203,7 @@ class RoutingConfig:
                     wrapup_early_end=q.wrapup_early_end,
                     need_disposition=q.need_disposition,
                     members=frozenset(q.members),
+                    service_level_order=q.service_level_order,
                 )
             except PolicyError as e:
                 raise ConfigError(path, e.key, e.reason) from None

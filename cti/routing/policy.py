@@ -86,7 +86,9 @@ class Selection(Enum):
     LONGEST_IDLE = "longest_idle"
     FEWEST_CALLS = "fewest_calls"
     LEAST_TALK = "least_talk"
-    WEIGHTED = "weighted"  # wait_weight * caller's wait + idle_weight * agent's idle time, highest first
+    # wait_weight * caller's wait + idle_weight * agent's idle time, highest first; the router takes the
+    # calls in order (its rule 4), so in effect: the longest idle agent (wait_weight has no effect)
+    WEIGHTED = "weighted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,11 @@ class QueuePolicy:
     wrapup_early_end: bool = True
     need_disposition: bool = False
     members: frozenset[str] = frozenset()  # when set, only these agents serve the queue
+    # > 0: the service-level-aware order (router rule 1a): within a priority, this queue's calls are
+    # served by how soon they pass this threshold (seconds), and once past it after every call that has
+    # not. Raises the share answered within the threshold; the calls past it wait longer (max wait,
+    # abandons). 0: oldest first (rule 1)
+    service_level_order: float = 0.0
 
     def __post_init__(self) -> None:
         key = f"routing.queues.{self.name}"
@@ -150,6 +157,7 @@ class QueuePolicy:
             ("wrapup_seconds", self.wrapup_seconds),
             ("relationship_seconds", self.relationship_seconds),
             ("miss_retry", self.miss_retry),
+            ("service_level_order", self.service_level_order),
         ):
             if value < 0:
                 raise PolicyError(f"{key}.{name}", "must be >= 0 seconds")

@@ -7,6 +7,11 @@ Theory of operation (every rule that decides who gets a call lives in this file)
    call's, plus what the escalation steps in force add), then oldest entry first (FIFO within a
    priority). The entry time never changes: a call that rang an agent
    who did not answer, or whose delivery failed, goes back to where it was.
+1a. Opt-in, per queue (``QueuePolicy.service_level_order = T``): within a priority, the calls that
+   have not yet waited longer than their queue's ``T`` go first, by how soon they pass it
+   (``entered + T``; a queue without the option counts ``T = 0``: its calls are due at entry), then
+   the calls past their ``T``, oldest first. This serves first the calls that can still be answered
+   within the threshold and makes the late ones wait longer: it is not FIFO, and it is off by default.
 2. An agent is eligible for a call when it is AVAILABLE, serves the call's queue (``members``), has
    every required skill at the required level, has not let this call ring within ``miss_retry``
    seconds, and no other instance holds it (``block``). Escalation steps (``QueuePolicy.escalation``)
@@ -17,7 +22,9 @@ Theory of operation (every rule that decides who gets a call lives in this file)
 4. Among the eligible agents: best fit first (the fewest skills the call does not need, so that the
    versatile agents stay free for the calls only they can take), then higher levels in the needed
    skills, then the queue's selection order (longest idle, fewest calls, least talk), or for
-   ``WEIGHTED`` the pair with the highest ``wait_weight * wait + idle_weight * idle``.
+   ``WEIGHTED`` the highest ``wait_weight * wait + idle_weight * idle``. The calls are taken one at a
+   time in their order (rule 1), so the wait is the same for every agent a call is matched against:
+   ``WEIGHTED`` orders the agents by idle time (``wait_weight`` does not change who gets the call).
 5. An offer reserves the agent (RESERVED, with a fencing token that grows with every offer) for
    ``reservation_timeout`` seconds: the phone must ring by then or the reservation expires and the call
    goes back; a reservation that ends by itself (the agent paused, logged out, or shown on another call
@@ -38,6 +45,7 @@ Theory of operation (every rule that decides who gets a call lives in this file)
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,6 +101,8 @@ class WaitingCall:
     misses: dict[AgentId, float] = field(default_factory=dict)  # agent -> until when not offered again
     offers: int = 0
     held_until: float = 0.0  # not offered before this (another instance is delivering it)
+    kind: int = 0  # calls of one queue with the same needs and priority share it (rule 4's buckets)
+    needed: frozenset[str] = frozenset()  # the skills of ``needs``
 
     def key(self) -> tuple[int, float, int]:
         return (-self.priority, self.entered, self.seq)
@@ -219,8 +229,17 @@ class Router:
         self._seq = 0
         self._token = 0
         self._events: list[RoutingEvent] = []
-        self._next_deadline = math.inf
+        # timed work, earliest first: (when, seq, what, call or agent); an entry that no longer matches
+        # (the call was answered, the wrap-up was extended) is dropped when it comes up
+        self._timers: list[tuple[float, int, int, str]] = []
+        self._timer_seq = 0
         self._free: dict[AgentId, _RoutedAgent] = {}  # AVAILABLE agents
+        self._kinds: dict[tuple[str, tuple[SkillNeed, ...], int], int] = {}
+        # the policies are fixed for the router's life: what the serving order depends on, once
+        self._afters = {q: tuple(s.after for s in p.escalation) for q, p in self.policies.items()}
+        self._boosts = any(s.priority for p in self.policies.values() for s in p.escalation)
+        self._sl = {q: p.service_level_order for q, p in self.policies.items()}
+        self._sl_order = any(self._sl.values())
         self.decisions = 0
 
     # ---- agents ----------------------------------------------------------------------------------------
@@ -322,7 +341,7 @@ class Router:
             )
             f.awaiting_disposition = f.awaiting_disposition or policy.need_disposition
             rec.cti_wrap_until = f.wrapup_until
-            self._watch(rec.cti_wrap_until)
+            self._watch_agent(rec)
         if rec.talk_since is not None:
             rec.talk_seconds += max(0.0, at - rec.talk_since)
             rec.talk_since = None
@@ -355,7 +374,7 @@ class Router:
         if rec is not None:
             self._moved(rec.machine.disposition_filed(at))
             if rec.machine.state is S.WRAP_UP:  # held by time now: advance must end it
-                self._watch(rec.machine.wrapup_ends)
+                self._watch_agent(rec)
 
     def pause(self, agent: AgentId, at: float, reason: str) -> None:
         """cti pauses the agent at once (before Asterisk confirms it)."""
@@ -369,7 +388,7 @@ class Router:
         if wc is not None:
             wc.held_until = until
             if until != math.inf:
-                self._watch(until)
+                self._push_timer(until, _WAKE, call)
 
     def block(self, agent: AgentId, until: float) -> None:
         """Another instance holds this agent (its lease): do not offer it before ``until``."""
@@ -406,16 +425,20 @@ class Router:
             if tier_need is not None:
                 skills.append(tier_need)
         self._seq += 1
+        needs_t = tuple(skills)
+        kind = self._kinds.setdefault((queue, needs_t, priority), len(self._kinds))
         wc = WaitingCall(
             call,
             queue,
-            tuple(skills),
+            needs_t,
             priority,
             at if entered is None else entered,
             self._seq,
             tuple(preferred),
             (at if entered is None else entered) + policy.relationship_seconds,
             req.tier,
+            kind=kind,
+            needed=frozenset(n.skill for n in needs_t),
         )
         self._calls[call] = wc
         bisect.insort(self._order, (wc.key(), call))
@@ -450,7 +473,7 @@ class Router:
         policy = self.policies[wc.queue]
         wc.move(CallStatus.RINGING)
         wc.deadline = at + policy.ring_timeout
-        self._watch(wc.deadline)
+        self._push_timer(wc.deadline, _CALL, call)
         rec = self._agents[agent]
         rec.delivered = (call, wc.queue)
         self._moved(rec.machine.ring_started(call, at))
@@ -526,17 +549,33 @@ class Router:
                 self._moved(rec.machine.release(at, call))
 
     def _in_order(self, at: float) -> list[str]:
-        """The waiting and offered calls in the order they are served at ``at`` (rule 1)."""
-        calls = [call for _, call in self._order]
-        if not any(s.priority for p in self.policies.values() for s in p.escalation):
-            return calls
-        return sorted(calls, key=lambda call: self._key_at(self._calls[call], at))
+        """The waiting and offered calls in the order they are served at ``at`` (rules 1 and 1a)."""
+        if not self._boosts and not self._sl_order:
+            return [call for _, call in self._order]
+        if not self._boosts:  # rule 1a alone: the same keys as _key_at's, without its look-ups
+            calls, sl = self._calls, self._sl
+            keyed: list[tuple[int, int, float, int, str]] = []
+            for (prio, entered, seq), call in self._order:
+                t = sl[calls[call].queue]
+                if t and at - entered > t:
+                    keyed.append((prio, 1, entered, seq, call))
+                else:
+                    keyed.append((prio, 0, entered + t, seq, call))
+            keyed.sort()
+            return [k[4] for k in keyed]
+        return sorted((call for _, call in self._order), key=lambda call: self._key_at(self._calls[call], at))
 
-    def _key_at(self, wc: WaitingCall, at: float) -> tuple[int, float, int]:
-        """The call's place at ``at``: its priority raised by the escalation steps in force."""
+    def _key_at(self, wc: WaitingCall, at: float) -> tuple[int, int, float, int]:
+        """The call's place at ``at``: its priority raised by the escalation steps in force; with
+        ``service_level_order`` (rule 1a), the calls past their threshold after the others."""
         policy = self.policies[wc.queue]
         boost = sum(s.priority for s in policy.escalation[: _stage(policy, at - wc.entered)])
-        return (-(wc.priority + boost), wc.entered, wc.seq)
+        sl = policy.service_level_order
+        if not self._sl_order:
+            return (-(wc.priority + boost), 0, wc.entered, wc.seq)
+        if sl and at - wc.entered > sl:
+            return (-(wc.priority + boost), 1, wc.entered, wc.seq)
+        return (-(wc.priority + boost), 0, wc.entered + sl, wc.seq)
 
     def _unorder(self, wc: WaitingCall) -> None:
         i = bisect.bisect_left(self._order, (wc.key(), wc.call))
@@ -551,18 +590,20 @@ class Router:
         if not free or not self._order:
             return []
         offers: list[Offer] = []
-        dead: set[tuple[str, tuple[SkillNeed, ...], int, int]] = set()
+        dead: set[int] = set()
+        calls = self._calls
         for call in self._in_order(at):
             if not free:
                 break
-            wc = self._calls[call]
+            wc = calls[call]
             if wc.status is not CallStatus.WAITING or wc.held_until > at:
                 continue
             # calls of one queue with the same needs, priority and escalation stage are alike: when the
             # oldest found no agent, none of the younger ones will (unless it has preferences or misses)
             policy = self.policies[wc.queue]
-            stage = _stage(policy, at - wc.entered)
-            bucket = (wc.queue, wc.needs, wc.priority, stage)
+            afters = self._afters[wc.queue]
+            stage = bisect.bisect_right(afters, at - wc.entered) if afters else 0
+            bucket = (wc.kind << 16) | stage
             plain = not wc.preferred and not wc.misses
             if plain and bucket in dead:
                 continue
@@ -590,7 +631,7 @@ class Router:
                 pool = [r for r in free if r.machine.id in logged_in]
         best: tuple[_RoutedAgent, int] | None = None
         best_key: tuple[float, ...] | None = None
-        needed = {n.skill for n in wc.needs}
+        needed = wc.needed
         waited = at - wc.entered
         for rec in pool:
             if wc.misses and wc.misses.get(rec.machine.id, 0.0) > at:
@@ -609,7 +650,7 @@ class Router:
         wc.agent, wc.token = rec.machine.id, self._token
         wc.deadline = at + policy.reservation_timeout
         wc.offers += 1
-        self._watch(wc.deadline)
+        self._push_timer(wc.deadline, _CALL, wc.call)
         rec.offered = wc.call
         self._moved(rec.machine.reserve(wc.call, at))
         self.decisions += 1
@@ -617,35 +658,48 @@ class Router:
 
     # ---- time ------------------------------------------------------------------------------------------
     def advance(self, at: float) -> None:
-        """Expire reservations and rings, end wrap-ups (rules 5 and 6)."""
-        if at < self._next_deadline:
-            return
-        nxt = math.inf
-        for wc in list(self._calls.values()):
-            if wc.deadline <= at:
+        """Expire reservations and rings, end wrap-ups (rules 5 and 6), earliest deadline first."""
+        timers = self._timers
+        while timers and timers[0][0] <= at:
+            when, _, what, key = heapq.heappop(timers)
+            if what == _CALL:
+                wc = self._calls.get(key)
+                if wc is None or wc.deadline != when:
+                    continue  # answered, gone, or offered again since
                 if wc.status is CallStatus.OFFERED and wc.agent is not None:
                     self._events.append(ReservationExpired(at, wc.call, wc.agent))
                     self._back(wc.call, at)
                 elif wc.status is CallStatus.RINGING:
                     self._missed(wc, at)
-            elif wc.deadline < nxt:
-                nxt = wc.deadline
-        for rec in self._agents.values():
-            if rec.machine.state is S.WRAP_UP:
-                ends = rec.machine.wrapup_ends
-                if ends <= at:
+            elif what == _AGENT:
+                rec = self._agents.get(AgentId(key))
+                if rec is not None and rec.machine.state is S.WRAP_UP and rec.machine.wrapup_ends <= at:
                     self._moved(rec.machine.advance(at))
-                elif ends < nxt:
-                    nxt = ends
-        self._next_deadline = nxt
 
     def next_deadline(self) -> float:
         """When ``advance`` next has something to do (inf: nothing is timed)."""
-        return self._next_deadline
+        timers = self._timers
+        while timers and not self._live(timers[0]):
+            heapq.heappop(timers)
+        return timers[0][0] if timers else math.inf
 
-    def _watch(self, when: float) -> None:
-        if when < self._next_deadline:
-            self._next_deadline = when
+    def _live(self, timer: tuple[float, int, int, str]) -> bool:
+        when, _, what, key = timer
+        if what == _CALL:
+            wc = self._calls.get(key)
+            return wc is not None and wc.deadline == when
+        if what == _AGENT:
+            rec = self._agents.get(AgentId(key))
+            return rec is not None and rec.machine.state is S.WRAP_UP and rec.machine.wrapup_ends == when
+        return True
+
+    def _push_timer(self, when: float, what: int, key: str) -> None:
+        if when != math.inf:
+            self._timer_seq += 1
+            heapq.heappush(self._timers, (when, self._timer_seq, what, key))
+
+    def _watch_agent(self, rec: _RoutedAgent) -> None:
+        self._push_timer(rec.machine.wrapup_ends, _AGENT, rec.machine.id)
 
     # ---- views and events ------------------------------------------------------------------------------
     def drain(self) -> list[RoutingEvent]:
@@ -663,7 +717,7 @@ class Router:
             if rec is None:
                 return
             if t.new is S.WRAP_UP:
-                self._watch(rec.machine.wrapup_ends)
+                self._watch_agent(rec)
             if rec.offered is not None and rec.machine.reserved_for is None and t.new in _UNRESERVED:
                 # the reservation ended by itself (a pause, a logout: agents rule 4): the call goes back
                 call, rec.offered = self._calls.get(rec.offered), None
@@ -731,6 +785,7 @@ class Router:
 
 
 _UNRESERVED = frozenset({S.AVAILABLE, S.PAUSED, S.LOGGED_OUT, S.WRAP_UP})
+_CALL, _AGENT, _WAKE = 0, 1, 2  # what a timer is for
 
 
 def _stage(policy: QueuePolicy, waited: float) -> int:
@@ -793,7 +848,7 @@ def _eligible(
 def _rank(
     policy: QueuePolicy,
     rec: _RoutedAgent,
-    needed: set[str],
+    needed: frozenset[str],
     needs: tuple[SkillNeed, ...],
     waited: float,
     at: float,

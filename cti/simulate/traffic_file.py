@@ -20,6 +20,7 @@ from cti.routing.simulate.traffic import (
     AppQueueSettings,
     CallType,
     Distribution,
+    Proficiency,
     Traffic,
 )
 from cti.sim.scenario import Dist, _Reader, parse_dist
@@ -93,7 +94,10 @@ def parse_traffic(text: str, path: str = "<string>") -> Traffic:
     seed = sim.num("seed", 1, lo=0)
     drain = sim.num("drain_hours", 1.0)
     unpause = sim.num("unpause_after", 60.0)
+    per_level = sim.num("proficiency_per_level", 0.0, lo=0.0, hi=1.0)
+    reference = sim.num("proficiency_reference", 8, lo=1, hi=10)
     sim.done()
+    proficiency = Proficiency(per_level, int(reference)) if per_level > 0 else None
     aq = top.table("app_queue")
     app_queue = AppQueueSettings(
         aq.num("timeout", 15.0, lo=1e-3),
@@ -150,4 +154,4 @@ def parse_traffic(text: str, path: str = "<string>") -> Traffic:
     if not groups:
         raise top.err("agents", "required: at least one [[agents]] group")
     top.done()
-    return Traffic(tuple(types), tuple(groups), hours, int(seed), drain, unpause, app_queue)
+    return Traffic(tuple(types), tuple(groups), hours, int(seed), drain, unpause, app_queue, proficiency)

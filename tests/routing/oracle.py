@@ -60,3 +60,20 @@ def eligible(
     """Rule 2: the agent fits the call as it is, or through a step in force after ``waited`` seconds."""
     n = steps_in_force(policies[queue], waited)
     return any(admits(policies, queue, needs, i, agent, skills) for i in range(-1, n))
+
+
+def place(
+    policies: Mapping[str, QueuePolicy], queue: str, priority: int, entered: float, n: int, now: float
+) -> tuple[int, int, float, int]:
+    """Rules 1 and 1a: the priority raised by the steps in force; with any queue's
+    ``service_level_order``, the calls within their queue's threshold (a queue without one: 0) first,
+    by the time they pass it, then those past it, by entry; ties by the order of enqueueing."""
+    policy = policies[queue]
+    waited = now - entered
+    boost = sum(s.priority for s in policy.escalation if waited >= s.after)
+    if not any(p.service_level_order for p in policies.values()):
+        return (-(priority + boost), 0, entered, n)
+    t = policy.service_level_order
+    if t and waited > t:
+        return (-(priority + boost), 1, entered, n)
+    return (-(priority + boost), 0, entered + t, n)

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import pytest
 
+from cti.config import RoutingConfig, RoutingQueueConfig
+from cti.core.errors import ConfigError
 from cti.core.events import AgentState
 from cti.core.ids import AgentId
 from cti.routing.policy import (
@@ -545,3 +547,82 @@ def test_a_direct_call_that_ends_while_the_delivered_call_rings_keeps_that_ring(
     views = {v.call: (v.status, v.agent) for v in r.waiting(2.0)}
     assert views["c1"] == (CallStatus.WAITING, None)  # a ring-no-answer: back, with its place
     assert {o.call for o in r.decide(2.0)} == {"c2"}  # c1 is not offered to the agent who let it ring
+
+
+# ---- rule 1a: the service-level-aware order (opt-in) ----------------------------------------------------
+def test_service_level_order_serves_the_calls_still_within_the_threshold_first() -> None:
+    r = router(QueuePolicy("q", service_level_order=20.0))
+    r.enqueue("late", "q", 0.0)
+    r.enqueue("soon", "q", 10.0)
+    r.enqueue("fresh", "q", 25.0)
+    # at 26 s "late" waited 26 s (past 20): after the two that can still be answered within 20 s
+    assert [v.call for v in r.waiting(26.0)] == ["soon", "fresh", "late"]
+    r.set_agent(AgentId("a"), {})
+    r.observe(AgentId("a"), S.AVAILABLE, 26.0)
+    assert offered(r, 26.0) == {"soon": "a"}
+
+
+def test_service_level_order_is_by_time_to_the_threshold_across_queues() -> None:
+    r = router(QueuePolicy("fast", service_level_order=10.0), QueuePolicy("slow", service_level_order=60.0))
+    r.enqueue("slow-call", "slow", 0.0)  # passes its 60 s at 60
+    r.enqueue("fast-call", "fast", 5.0)  # passes its 10 s at 15: first
+    assert [v.call for v in r.waiting(6.0)] == ["fast-call", "slow-call"]
+
+
+def test_service_level_order_keeps_priority_first() -> None:
+    r = router(QueuePolicy("q", service_level_order=20.0))
+    r.enqueue("late-vip", "q", 0.0, needs=Requirements(priority=1))
+    r.enqueue("fresh", "q", 25.0)
+    assert [v.call for v in r.waiting(26.0)] == ["late-vip", "fresh"]
+
+
+def test_without_service_level_order_the_oldest_first() -> None:
+    r = router(QueuePolicy("q"))
+    r.enqueue("late", "q", 0.0)
+    r.enqueue("fresh", "q", 25.0)
+    assert [v.call for v in r.waiting(26.0)] == ["late", "fresh"]
+
+
+def test_a_negative_service_level_order_is_a_policy_error() -> None:
+    with pytest.raises(PolicyError):
+        QueuePolicy("q", service_level_order=-1.0)
+
+
+# ---- timers: the deadline heap -------------------------------------------------------------------------
+def test_next_deadline_drops_the_deadline_of_an_answered_call() -> None:
+    r = router(QueuePolicy("q", reservation_timeout=5, ring_timeout=20), agents={"a": {}})
+    r.enqueue("c", "q", 0.0)
+    [o] = r.decide(0.0)
+    assert r.next_deadline() == 5.0
+    assert r.ringing("c", o.agent, 1.0)
+    assert r.next_deadline() == 21.0  # the reservation's deadline is stale once it rings
+    assert r.answered("c", o.agent, 2.0)
+    assert r.next_deadline() == float("inf")
+
+
+def test_deadlines_are_handled_earliest_first_and_wrapups_end_on_time() -> None:
+    r = router(
+        QueuePolicy("q", reservation_timeout=5, ring_timeout=8, wrapup_seconds=3),
+        agents={"a": {}, "b": {}},
+    )
+    r.enqueue("c1", "q", 0.0)
+    r.enqueue("c2", "q", 0.0)
+    o1, o2 = r.decide(0.0)
+    assert r.ringing(o1.call, o1.agent, 0.0) and r.answered(o1.call, o1.agent, 1.0)
+    r.observe(o1.agent, S.ON_CALL, 1.0)
+    r.observe(o1.agent, S.AVAILABLE, 2.0)  # the call ended: cti's wrap-up until 5
+    assert r.state(o1.agent) is S.WRAP_UP
+    assert r.next_deadline() == 5.0  # the wrap-up and o2's reservation, both at 5
+    r.advance(5.0)
+    assert r.state(o1.agent) is S.AVAILABLE
+    assert r.state(o2.agent) is S.AVAILABLE
+    assert [e.call for e in r.drain() if isinstance(e, ReservationExpired)] == [o2.call]
+    assert r.next_deadline() == float("inf")
+
+
+def test_service_level_order_is_read_from_the_config() -> None:
+    cfg = RoutingConfig(queues={"q": RoutingQueueConfig(service_level_order=16.0)})
+    assert cfg.policies()["q"].service_level_order == 16.0
+    assert RoutingConfig(queues={"q": RoutingQueueConfig()}).policies()["q"].service_level_order == 0.0
+    with pytest.raises(ConfigError, match="service_level_order"):
+        RoutingConfig(queues={"q": RoutingQueueConfig(service_level_order=-1.0)}).policies()

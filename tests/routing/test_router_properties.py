@@ -8,7 +8,7 @@ the wrap-ups). ``test_no_starvation_*`` drives a steady load through an escalati
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,7 +30,7 @@ from cti.routing.router import (
     RoutingEvent,
     WaitingView,
 )
-from tests.routing.oracle import admits, eligible, steps_in_force
+from tests.routing.oracle import admits, eligible, place
 
 S = AgentState
 # No HYPOTHESIS profile is registered in the repo (tests/conftest.py is shared): deterministic and
@@ -101,9 +101,12 @@ class Entered:
 
 
 class RouterMachine(RuleBasedStateMachine):
+    def make_policies(self) -> dict[str, QueuePolicy]:
+        return policies()
+
     def __init__(self) -> None:
         super().__init__()
-        self.policies = policies()
+        self.policies = self.make_policies()
         self.router = Router(self.policies)
         self.now = 0.0
         self.n = 0
@@ -331,7 +334,13 @@ class RouterMachine(RuleBasedStateMachine):
             and not y.preferred
             and not wx.misses
             and not wy.misses
+            and self.sl_class(ex) == self.sl_class(y)
         )
+
+    def sl_class(self, e: Entered) -> bool:
+        """Rule 1a: whether the call is past its queue's ``service_level_order`` (FIFO holds within)."""
+        t = self.policies[e.queue].service_level_order
+        return bool(t) and self.now - e.entered > t
 
     def could_take(self, v: WaitingView, states: dict[AgentId, AgentState]) -> list[AgentId]:
         """The agents free before the decision that rules 2 and 3 make eligible for the waiting call."""
@@ -419,14 +428,11 @@ class RouterMachine(RuleBasedStateMachine):
         expiry change nothing."""
         order = [v.call for v in self.views()]
 
-        def place(call: str) -> tuple[int, float, int]:
+        def key(call: str) -> tuple[int, int, float, int]:
             e = self.entered[call]
-            steps = self.policies[e.queue].escalation[
-                : steps_in_force(self.policies[e.queue], self.now - e.entered)
-            ]
-            return (-(e.priority + sum(s.priority for s in steps)), e.entered, e.n)
+            return place(self.policies, e.queue, e.priority, e.entered, e.n, self.now)
 
-        model = sorted(order, key=place)
+        model = sorted(order, key=key)
         assert order == model
         for v in self.views():
             wc = self.router.call(v.call)
@@ -435,6 +441,19 @@ class RouterMachine(RuleBasedStateMachine):
 
 TestRouterMachine = RouterMachine.TestCase
 TestRouterMachine.settings = MACHINE_SETTINGS
+
+
+class ServiceLevelOrderMachine(RouterMachine):
+    """The same machine with rule 1a on: sales orders by its 20 s threshold, support by none (its calls
+    are due at entry), so the order mixes both classes and moves as calls pass 20 s."""
+
+    def make_policies(self) -> dict[str, QueuePolicy]:
+        p = policies()
+        return {**p, "sales": replace(p["sales"], service_level_order=20.0)}
+
+
+TestServiceLevelOrderMachine = ServiceLevelOrderMachine.TestCase
+TestServiceLevelOrderMachine.settings = settings(MACHINE_SETTINGS, max_examples=200)
 
 
 # ---- no starvation under sustained load ----------------------------------------------------------------
@@ -509,3 +528,26 @@ def test_no_starvation_once_escalation_applies(step: Escalation, load: Load, gap
             assert call in offered or now - at <= AFTER + 1, f"{call} starves: waited {now - at}s"
     assert len(offered) == len(arrivals)
     assert max(offered.values()) <= AFTER + 1
+
+
+# ---- rule 1a without escalation boosts (the router's fast path) ------------------------------------------
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(
+    calls=st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(0, 60), st.integers(0, 2)), max_size=30
+    ),
+    now=st.integers(0, 90),
+)
+def test_the_service_level_order_is_the_oracles(calls: list[tuple[str, int, int]], now: int) -> None:
+    """Queues with thresholds 10 s and 25 s and one without: the order is rules 1 and 1a's."""
+    pols = {
+        "a": QueuePolicy("a", service_level_order=10.0),
+        "b": QueuePolicy("b", service_level_order=25.0),
+        "c": QueuePolicy("c"),
+    }
+    router = Router(pols)
+    keys = {}
+    for n, (queue, entered, priority) in enumerate(calls):
+        router.enqueue(f"c{n}", queue, float(entered), needs=Requirements(priority=priority))
+        keys[f"c{n}"] = place(pols, queue, priority, float(entered), n, float(now))
+    assert [v.call for v in router.waiting(float(now))] == sorted(keys, key=keys.__getitem__)

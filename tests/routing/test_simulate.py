@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -14,7 +15,7 @@ from cti.routing.policy import QueuePolicy, Requirements, SkillNeed
 from cti.routing.simulate.dispatchers import RouterDispatcher
 from cti.routing.simulate.engine import Dispatcher, SimCall, simulate
 from cti.routing.simulate.erlang import asa, erlang_c, service_level
-from cti.routing.simulate.traffic import AgentGroup, AppQueueSettings, CallType, Traffic
+from cti.routing.simulate.traffic import AgentGroup, AppQueueSettings, CallType, Proficiency, Traffic
 from cti.sim.scenario import Dist
 from cti.simulate.app_queue import APP_QUEUE_STRATEGIES, AppQueueDispatcher
 from cti.simulate.traffic_file import parse_traffic
@@ -200,3 +201,38 @@ def test_cti_simulate_bad_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["simulate", "--config", str(CONFIG), "--traffic", str(tmp_path / "none.toml")]) == 2
     assert "none.toml: <file>: no such file" in capsys.readouterr().err
     assert main(["simulate", "--config", str(tmp_path / "x.toml"), "--traffic", str(TRAFFIC)]) == 2
+
+
+# ---- proficiency: handle time by the answering agent's level, for every dispatcher ------------------
+def test_proficiency_factor_is_linear_in_the_level_with_a_floor() -> None:
+    p = Proficiency(per_level=0.05, reference=8)
+    assert [p.factor(8), p.factor(6), p.factor(5)] == pytest.approx([1.0, 1.1, 1.15])
+    assert p.factor(10) == pytest.approx(0.9) and Proficiency(0.5, 8).factor(10) == 0.5
+
+
+@pytest.mark.parametrize("dispatcher", _dispatchers(), ids=lambda d: d.name)
+def test_proficiency_scales_the_talk_by_the_agents_level(dispatcher: Dispatcher) -> None:
+    """One agent at level 5, reference 8, 10 % a level: the 60 s talk takes 78 s, whoever routes."""
+    traffic, _ = _one_agent()
+    slow = dataclasses.replace(traffic, proficiency=Proficiency(per_level=0.1, reference=8))
+    needs = Requirements((SkillNeed("q"),))
+    calls = [SimCall("c1", "t", "q", needs, 10.0, 60.0, 0.0, math.inf)]
+    r = simulate(slow, dispatcher, 1, calls)
+    assert r.calls[0].handled == pytest.approx(78.0)
+    assert r.agents[0].talk_seconds == pytest.approx(78.0)
+    assert r.figures()["agents"]["occupancy"] == pytest.approx(78.0 / 3600.0)
+
+
+def test_without_proficiency_the_talk_is_the_drawn_one() -> None:
+    traffic, calls = _one_agent()
+    r = simulate(traffic, _dispatchers()[0], 1, calls)
+    assert [c.handled for c in r.calls] == [60.0, 60.0]
+
+
+def test_the_traffic_file_reads_the_proficiency() -> None:
+    base = "[[call_types]]\nname='x'\nqueue='q'\narrivals_per_hour=1\n[[agents]]\ngroup='g'\nskills={q=1}\n"
+    assert parse_traffic(base).proficiency is None
+    t = parse_traffic("[simulation]\nproficiency_per_level=0.05\nproficiency_reference=9\n" + base)
+    assert t.proficiency == Proficiency(0.05, 9)
+    with pytest.raises(ConfigError, match="proficiency_per_level"):
+        parse_traffic("[simulation]\nproficiency_per_level=2\n" + base)

@@ -13,8 +13,10 @@ Theory of operation:
    the rings to start. A ring is answered after the agent's ring delay with the group's answer
    probability, else it ends unanswered after the ring's timeout (``missed``). The first answer of a
    call wins; its other rings stop (ringall).
-3. An answered call talks for its talk time; then the agent is busy for ``max(wrap, the dispatcher's
-   wrap floor)`` (the queue's ``wrapup_seconds`` for cti, app_queue's ``wrapuptime``); then free.
+3. An answered call talks for its talk time, scaled by the answering agent's proficiency
+   (``Proficiency``: by its level in the call's first needed skill, the same rule for every
+   dispatcher; none by default); then the agent is busy for ``max(wrap, the dispatcher's wrap
+   floor)`` (the queue's ``wrapup_seconds`` for cti, app_queue's ``wrapuptime``); then free.
 4. A caller whose patience runs out before an answer abandons (also while a phone rings for it).
 5. Agents log in at their shift start and out at its end (or at the end of the arrivals), after the
    call or ring in progress. Arrivals stop after ``hours``; the run goes on ``drain_hours`` more for
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cti.routing.policy import Requirements
-from cti.routing.simulate.traffic import AgentGroup, Distribution, Traffic
+from cti.routing.simulate.traffic import AgentGroup, Distribution, Proficiency, Traffic
 
 HOUR = 3600.0
 
@@ -48,6 +50,7 @@ class SimCall:
     wrap: float
     patience: float
     answered_at: float = math.nan
+    handled: float = math.nan  # the talk as the answering agent's proficiency made it
     agent: str | None = None
     abandoned: bool = False
     done: bool = False
@@ -165,8 +168,10 @@ class Engine:
         *,
         seed: int,
         end: float,
+        proficiency: Proficiency | None = None,
     ) -> None:
         self.d = dispatcher
+        self.proficiency = proficiency
         self.calls = {c.id: c for c in calls}
         self.agents = {a.id: a for a in agents}
         self.rng = random.Random(f"{seed}/phones")
@@ -225,7 +230,7 @@ class Engine:
             agent = self.agents[a]
             call = self.calls[agent.phone or ""]
             wrap = max(call.wrap, self.d.wrap_floor(call))
-            agent.talk_seconds += call.talk
+            agent.talk_seconds += call.handled
             agent.wrap_seconds += wrap
             self.d.talk_ended(agent, now, wrap)
             if wrap > 0:
@@ -289,7 +294,11 @@ class Engine:
         agent.calls += 1
         self.d.answered(call, agent, now)
         self._settle(others, now)
-        self._push(now + call.talk, _TALK_END, agent.id)
+        call.handled = call.talk
+        if self.proficiency is not None and call.needs.skills:
+            level = agent.skills.get(call.needs.skills[0].skill, 0)
+            call.handled = call.talk * self.proficiency.factor(level)
+        self._push(now + call.handled, _TALK_END, agent.id)
 
     def _free(self, agent: SimAgent, now: float) -> None:
         agent.phone = None
@@ -382,6 +391,7 @@ def simulate(
         for c in (calls if calls is not None else generate_calls(traffic, s))
     ]
     agents = make_agents(traffic.groups, traffic.hours)
-    engine = Engine(dispatcher, cs, agents, seed=s, end=(traffic.hours + traffic.drain_hours) * HOUR)
+    end = (traffic.hours + traffic.drain_hours) * HOUR
+    engine = Engine(dispatcher, cs, agents, seed=s, end=end, proficiency=traffic.proficiency)
     engine.run()
     return Result(dispatcher.name, cs, agents, engine.events)
