@@ -48,157 +48,50 @@ import bisect
 import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
 
 from cti.core.events import AgentState
 from cti.core.ids import AgentId
 from cti.routing.agents import Agent, CallKind, Transition
-from cti.routing.policy import QueuePolicy, Requirements, Selection, SkillNeed, language_skill
+from cti.routing.events import (
+    CALL_TRANSITIONS,
+    AgentAutoPaused,
+    AgentMoved,
+    AgentRouteView,
+    CallLeft,
+    CallServed,
+    CallStatus,
+    Offer,
+    ReservationExpired,
+    RingMissed,
+    RoutingError,
+    RoutingEvent,
+    WaitingCall,
+    WaitingView,
+)
+from cti.routing.matching import eligible, rank
+from cti.routing.matching import stage as stage_of
+from cti.routing.policy import QueuePolicy, Requirements, SkillNeed, language_skill
+
+__all__ = [
+    "CALL_TRANSITIONS",
+    "AgentAutoPaused",
+    "AgentMoved",
+    "AgentRouteView",
+    "CallLeft",
+    "CallServed",
+    "CallStatus",
+    "Offer",
+    "ReservationExpired",
+    "RingMissed",
+    "Router",
+    "RoutingError",
+    "RoutingEvent",
+    "WaitingCall",
+    "WaitingView",
+]
 
 S = AgentState
-
-
-class CallStatus(Enum):
-    WAITING = "waiting"
-    OFFERED = "offered"  # an agent is reserved for it
-    RINGING = "ringing"  # the reserved agent's phone rings
-    ANSWERED = "answered"
-    GONE = "gone"  # the caller hung up, or the call left routing otherwise
-
-
-# The legal moves of a call in the router, from -> to.
-CALL_TRANSITIONS: dict[CallStatus, frozenset[CallStatus]] = {
-    CallStatus.WAITING: frozenset({CallStatus.OFFERED, CallStatus.GONE, CallStatus.ANSWERED}),
-    CallStatus.OFFERED: frozenset(
-        {CallStatus.RINGING, CallStatus.WAITING, CallStatus.ANSWERED, CallStatus.GONE}
-    ),
-    CallStatus.RINGING: frozenset({CallStatus.ANSWERED, CallStatus.WAITING, CallStatus.GONE}),
-    CallStatus.ANSWERED: frozenset(),
-    CallStatus.GONE: frozenset(),
-}
-
-
-class RoutingError(RuntimeError):
-    """The router was told something impossible (an unknown call, a move the table forbids)."""
-
-
-@dataclass(slots=True)
-class WaitingCall:
-    call: str
-    queue: str
-    needs: tuple[SkillNeed, ...]
-    priority: int
-    entered: float
-    seq: int
-    preferred: tuple[AgentId, ...] = ()
-    prefer_until: float = 0.0
-    tier: str | None = None
-    status: CallStatus = CallStatus.WAITING
-    agent: AgentId | None = None  # reserved or ringing
-    token: int = 0
-    deadline: float = math.inf  # reservation or ring deadline
-    misses: dict[AgentId, float] = field(default_factory=dict)  # agent -> until when not offered again
-    offers: int = 0
-    held_until: float = 0.0  # not offered before this (another instance is delivering it)
-    kind: int = 0  # calls of one queue with the same needs and priority share it (rule 4's buckets)
-    needed: frozenset[str] = frozenset()  # the skills of ``needs``
-
-    def key(self) -> tuple[int, float, int]:
-        return (-self.priority, self.entered, self.seq)
-
-    def move(self, to: CallStatus) -> None:
-        if to not in CALL_TRANSITIONS[self.status]:
-            raise RoutingError(f"call {self.call}: {self.status.value} -> {to.value} is not allowed")
-        self.status = to
-
-
-@dataclass(frozen=True, slots=True)
-class Offer:
-    """Reserve ``agent`` for ``call``: deliver it (Redirect) now. ``token`` fences stale deliveries."""
-
-    call: str
-    agent: AgentId
-    queue: str
-    token: int
-    at: float
-    expires: float
-    step: int  # the escalation step that made the agent eligible; -1: none was needed
-    waited: float
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingEvent:
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class AgentMoved(RoutingEvent):
-    transition: Transition
-
-
-@dataclass(frozen=True, slots=True)
-class ReservationExpired(RoutingEvent):
-    call: str
-    agent: AgentId
-
-
-@dataclass(frozen=True, slots=True)
-class RingMissed(RoutingEvent):
-    call: str
-    agent: AgentId
-    in_a_row: int
-
-
-@dataclass(frozen=True, slots=True)
-class AgentAutoPaused(RoutingEvent):
-    """The daemon must pause the agent in Asterisk too (QueuePause with this reason)."""
-
-    agent: AgentId
-    reason: str
-    misses: int
-
-
-@dataclass(frozen=True, slots=True)
-class CallServed(RoutingEvent):
-    call: str
-    agent: AgentId
-    queue: str
-    waited: float
-
-
-@dataclass(frozen=True, slots=True)
-class CallLeft(RoutingEvent):
-    call: str
-    queue: str
-    waited: float
-    status: CallStatus  # where it was when it left
-
-
-@dataclass(frozen=True, slots=True)
-class WaitingView:
-    call: str
-    queue: str
-    position: int  # 1 = next, across every queue's order
-    waited: float
-    priority: int
-    needs: tuple[SkillNeed, ...]
-    status: CallStatus
-    agent: AgentId | None
-    step: int  # escalation steps in force
-
-
-@dataclass(frozen=True, slots=True)
-class AgentRouteView:
-    agent: AgentId
-    state: AgentState
-    reason: str
-    since: float
-    skills: Mapping[str, int]
-    reserved_for: str | None
-    calls: int
-    talk_seconds: float
-    misses_in_a_row: int
 
 
 @dataclass(slots=True)
@@ -569,7 +462,7 @@ class Router:
         """The call's place at ``at``: its priority raised by the escalation steps in force; with
         ``service_level_order`` (rule 1a), the calls past their threshold after the others."""
         policy = self.policies[wc.queue]
-        boost = sum(s.priority for s in policy.escalation[: _stage(policy, at - wc.entered)])
+        boost = sum(s.priority for s in policy.escalation[: stage_of(policy, at - wc.entered)])
         sl = policy.service_level_order
         if not self._sl_order:
             return (-(wc.priority + boost), 0, wc.entered, wc.seq)
@@ -636,10 +529,10 @@ class Router:
         for rec in pool:
             if wc.misses and wc.misses.get(rec.machine.id, 0.0) > at:
                 continue
-            step = _eligible(self.policies, policy, wc.needs, stage, rec)
+            step = eligible(self.policies, policy, wc.needs, stage, rec)
             if step is None:
                 continue
-            key = _rank(policy, rec, needed, wc.needs, waited, at)
+            key = rank(policy, rec, needed, wc.needs, waited, at)
             if best_key is None or key < best_key:
                 best, best_key = (rec, step), key
         return best
@@ -730,7 +623,7 @@ class Router:
             wc = self._calls[call]
             if queue is not None and wc.queue != queue:
                 continue
-            stage = _stage(self.policies[wc.queue], at - wc.entered)
+            stage = stage_of(self.policies[wc.queue], at - wc.entered)
             out.append(
                 WaitingView(
                     call,
@@ -786,84 +679,3 @@ class Router:
 
 _UNRESERVED = frozenset({S.AVAILABLE, S.PAUSED, S.LOGGED_OUT, S.WRAP_UP})
 _CALL, _AGENT, _WAKE = 0, 1, 2  # what a timer is for
-
-
-def _stage(policy: QueuePolicy, waited: float) -> int:
-    """How many escalation steps are in force after ``waited`` seconds."""
-    n = 0
-    for step in policy.escalation:
-        if waited >= step.after:
-            n += 1
-        else:
-            break
-    return n
-
-
-def _fits(
-    skills: Mapping[str, int], needs: Iterable[SkillNeed], min_level: int | None, drop: set[str]
-) -> bool:
-    for need in needs:
-        if need.skill in drop:
-            continue
-        level = need.level if min_level is None else min(need.level, min_level)
-        if skills.get(need.skill, 0) < level:
-            return False
-    return True
-
-
-def _eligible(
-    policies: Mapping[str, QueuePolicy],
-    policy: QueuePolicy,
-    needs: tuple[SkillNeed, ...],
-    stage: int,
-    rec: _RoutedAgent,
-) -> int | None:
-    """-1 when the agent fits the call as it is, the index of the step that let it in, or None (rule 2)."""
-    skills = rec.skills
-    member = not policy.members or rec.machine.id in policy.members
-    if member and _fits(skills, needs, None, set()):
-        return -1
-    min_level: int | None = None
-    drop: set[str] = set()
-    for i in range(stage):
-        step = policy.escalation[i]
-        if step.min_level is not None:
-            min_level = step.min_level if min_level is None else min(min_level, step.min_level)
-        drop.update(step.drop)
-        if member and (step.min_level is not None or step.drop) and _fits(skills, needs, min_level, drop):
-            return i
-        if step.add_agents_with and any(skills.get(s, 0) > 0 for s in step.add_agents_with):
-            return i
-        if step.overflow_to is not None:
-            other = policies.get(step.overflow_to)
-            if (
-                other is not None
-                and (not other.members or rec.machine.id in other.members)
-                and _fits(skills, other.skills, None, set())
-            ):
-                return i
-    return None
-
-
-def _rank(
-    policy: QueuePolicy,
-    rec: _RoutedAgent,
-    needed: frozenset[str],
-    needs: tuple[SkillNeed, ...],
-    waited: float,
-    at: float,
-) -> tuple[float, ...]:
-    """Smaller is better (rule 4)."""
-    spare = float(sum(1 for s in rec.skills if s not in needed)) if policy.best_fit else 0.0
-    level = -float(sum(rec.skills.get(n.skill, 0) for n in needs)) if policy.best_fit else 0.0
-    idle = at - rec.machine.since
-    sel = policy.selection
-    if sel is Selection.LONGEST_IDLE:
-        order = -idle
-    elif sel is Selection.FEWEST_CALLS:
-        order = float(rec.calls)
-    elif sel is Selection.LEAST_TALK:
-        order = rec.talk_seconds
-    else:
-        order = -(policy.wait_weight * waited + policy.idle_weight * idle)
-    return (spare, level, order, -idle)
