@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Checked with mypy --strict: the pure core (no I/O), the pure models of the store and simulator,
 # and the AMI client edge.
-CORE := cti/core cti/asterisk/ami.py cti/asterisk/snapshot.py cti/asterisk/translate.py cti/asterisk/calls.py \
+CORE := cti/core cti/asterisk/ami.py cti/asterisk/snapshot.py cti/asterisk/translate.py cti/asterisk/calls.py cti/asterisk/tracker \
 	cti/reports/metrics.py cti/routing \
 	cti/store/phones.py cti/store/tiers.py cti/store/callrecords.py cti/store/demo_data.py \
 	cti/screenpop/protocol.py cti/screenpop/tokens.py cti/screenpop/live.py cti/bus/codec.py \

@@ -14,6 +14,7 @@ PURE = [
     "cti/asterisk/snapshot.py",
     "cti/asterisk/translate.py",
     "cti/asterisk/calls.py",
+    "cti/asterisk/tracker",
     "cti/reports/metrics.py",
     "cti/routing",
     "cti/store/phones.py",
