@@ -66,6 +66,7 @@ class Roster:
     """The agents, their devices and rings, and the wrap-up timers."""
 
     __slots__ = (
+        "_devices",
         "_shown_at",
         "_wrapups",
         "_wrapuptime",
@@ -76,6 +77,7 @@ class Roster:
         "placeholders",
         "rings",
         "server",
+        "stale",
         "wrapup_seconds",
     )
 
@@ -92,7 +94,9 @@ class Roster:
         self._wrapuptime: dict[str, int] = {}  # member -> app_queue's wrapuptime
         self._wrapups: dict[str, float] = {}  # member -> end of its wrap-up
         self._shown_at: dict[str, float] = {}  # member -> time of its last AgentStateChanged
+        self._devices: dict[str, str] = {}  # member interface -> its device (most events name one)
         self.next_wrapup = _NEVER
+        self.stale: Agent | None = None  # an agent whose facts changed without a move (a rename)
 
     def __len__(self) -> int:
         return len(self.by_name)
@@ -107,7 +111,9 @@ class Roster:
         if interface:
             if not a.interface:
                 a.interface = interface
-            device = interface_device(interface)
+            device = self._devices.get(interface)
+            if device is None:
+                device = self._devices[interface] = interface_device(interface)
             if self.device_agent.get(device) != a.id:
                 self.device_agent[device] = a.id
                 placeholder = self.placeholders.pop(device, None)
@@ -125,6 +131,7 @@ class Roster:
         for ring in self.rings.values():
             if ring.agent == old:
                 ring.agent = a.id
+        self.stale = a
         self.on_rename(old, a.id)
 
     def agent_of_device(self, device: str) -> AgentId | None:
@@ -229,8 +236,27 @@ class Roster:
             if ring.journey is gone:
                 ring.journey = keep
 
+    def refresh(self, a: Agent, at: float, out: list[DomainEvent]) -> None:
+        """Every fact change makes its move at once, except the facts a rename moved over: shown here."""
+        if self.stale is a:
+            self.stale = None
+            self.show(a, a.advance(at), out)
+
     def call_started(self, a: Agent, uid: str, kind: CallKind, at: float, out: list[DomainEvent]) -> None:
-        self.show(a, a.call_started(uid, kind, at), out)
+        if uid not in a.facts.calls:  # an AgentConnect after the answer's DialEnd: known already
+            self.show(a, a.call_started(uid, kind, at), out)
+
+    def answered(self, uid: str, kind: CallKind, at: float, out: list[DomainEvent]) -> Ring | None:
+        """The ring on ``uid`` was answered: the agent is on the call from now (no "available" blink before
+        AgentConnect). The call and the end of the ring are one change, one move."""
+        ring = self.rings.pop(uid, None)
+        if ring is not None:
+            if ring.visit is not None:
+                ring.visit.ring_ended()
+            a = self.agent(ring.agent)
+            a.facts.calls[uid] = kind
+            self.show(a, a.ring_ended(uid, at), out)
+        return ring
 
     def call_ended(self, name: str, uid: str, queue: str | None, at: float, out: list[DomainEvent]) -> None:
         """The agent's call on ``uid`` is over; a queue call starts app_queue's wrap-up."""
@@ -258,7 +284,7 @@ class Roster:
             self._wrapup_started(a, at)
             self.show(a, move, out)
         else:
-            self.show(a, a.advance(at), out)
+            self.refresh(a, at, out)
 
     def finish_wrapups(self, at: float, out: list[DomainEvent]) -> None:
         due = sorted((until, name) for name, until in self._wrapups.items() if until <= at)

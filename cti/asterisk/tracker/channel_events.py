@@ -75,7 +75,7 @@ def on_hangup(t: CallTracker, msg: Message, at: float, out: list[DomainEvent]) -
 
 @light("HangupRequest", "SoftHangupRequest")
 def on_hangup_request(t: CallTracker, msg: Message, at: float, out: list[DomainEvent]) -> None:
-    ch = t.channels.get(msg.peek("Uniqueid") or "")
+    ch = t.channels.by_uid.get(msg.peek("Uniqueid") or "")
     if ch is not None:
         ch.hangup_requested = True
 
@@ -83,7 +83,7 @@ def on_hangup_request(t: CallTracker, msg: Message, at: float, out: list[DomainE
 @light("BridgeEnter")
 def on_bridge_enter(t: CallTracker, msg: Message, at: float, out: list[DomainEvent]) -> None:
     """A basic bridge hands every member the oldest Linkedid: follow it (rule 1)."""
-    ch = t.channels.get(msg.peek("Uniqueid") or "")
+    ch = t.channels.by_uid.get(msg.peek("Uniqueid") or "")
     linkedid = msg.peek("Linkedid")
     if ch is not None and linkedid and linkedid != ch.linkedid:
         t.relink(ch, linkedid)

@@ -38,25 +38,14 @@ def interface_device(interface: str) -> str:
     return interface
 
 
-class Recent:
-    """A bounded memory of keys (oldest forgotten first): finished channels and Linkedids."""
-
-    __slots__ = ("_keys", "size")
-
-    def __init__(self, size: int = RECENT_MEMORY) -> None:
-        self._keys: OrderedDict[str, None] = OrderedDict()
-        self.size = size
+class Recent(OrderedDict[str, None]):
+    """A bounded memory of keys (oldest forgotten first): finished channels and Linkedids. An OrderedDict,
+    so ``in`` stays a C call on the hot path."""
 
     def add(self, key: str) -> None:
-        self._keys[key] = None
-        if len(self._keys) > self.size:
-            self._keys.popitem(last=False)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._keys
-
-    def __len__(self) -> int:
-        return len(self._keys)
+        self[key] = None
+        if len(self) > RECENT_MEMORY:
+            self.popitem(last=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +102,10 @@ class Channels:
 
     def hung_up(self, uid: str) -> Channel | None:
         """The channel ``uid`` is gone: forget it (remembering the id) and return what it was."""
-        self.dead.add(uid)
+        dead = self.dead
+        dead[uid] = None  # Recent.add, inline: once per channel
+        if len(dead) > RECENT_MEMORY:
+            dead.popitem(last=False)
         return self.by_uid.pop(uid, None)
 
     def caller_gone(self, ch: Channel) -> bool:

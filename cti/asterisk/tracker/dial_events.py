@@ -123,10 +123,7 @@ def _ring_ended(
     dest_uid = ev.dest.uniqueid
     roster = t.roster
     if ev.dial_status == "ANSWER":
-        a = roster.agent(ring.agent)
-        # on the call from the answer: no "available" blink before AgentConnect
-        roster.call_started(a, dest_uid, t.call_kind(j), at, out)
-        roster.end_ring(dest_uid, at, out)
+        roster.answered(dest_uid, t.call_kind(j), at, out)
         if ring.visit is not None:
             if ring.visit.is_open:
                 ring.visit.answering(ring.agent)

@@ -13,7 +13,7 @@ in the module of what it changes (``channel_events``, ``queue_events``, ``dial_e
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cti.asterisk import translate as tr
 from cti.asterisk.ami import Message
@@ -27,22 +27,21 @@ Handler = Callable[["CallTracker", E, list[DomainEvent]], None]
 LightHandler = Callable[["CallTracker", Message, float, list[DomainEvent]], None]
 
 
-class Route(NamedTuple):
-    """How one event name is handled: a typed handler of ``cls``, or a light handler of the message.
-    ``wanted`` filters the messages of that name worth translating (None: all)."""
-
-    cls: type[tr.AmiEvent] | None
-    handler: Callable[[CallTracker, Any, list[DomainEvent]], None] | None
-    light: LightHandler | None
-    wanted: Callable[[Message], bool] | None
-
+# How one event name is handled: (cls, handler, light, only): a typed handler of ``cls``, or a light
+# handler of the message; ``only`` = (header, value): only the messages of that name whose header has that
+# value are translated (None: all). A plain tuple: the unpacking in ``feed`` is specialised for exact
+# tuples only (a NamedTuple costs an iterator per message).
+Route = tuple[
+    type[tr.AmiEvent] | None,
+    Callable[["CallTracker", Any, list[DomainEvent]], None] | None,
+    LightHandler | None,
+    tuple[str, str] | None,
+]
 
 ROUTES: dict[str, Route] = {}
 
 
-def on(
-    cls: type[E], *names: str, wanted: Callable[[Message], bool] | None = None
-) -> Callable[[Handler[E]], Handler[E]]:
+def on(cls: type[E], *names: str, only: tuple[str, str] | None = None) -> Callable[[Handler[E]], Handler[E]]:
     """Register a handler of the translated event class ``cls`` for the events ``names``."""
 
     def register(handler: Handler[E]) -> Handler[E]:
@@ -51,7 +50,7 @@ def on(
                 raise ValueError(f"{name}: the translator has no builder for it")
             if name in ROUTES:
                 raise ValueError(f"{name}: already handled")
-            ROUTES[name] = Route(cls, handler, None, wanted)
+            ROUTES[name] = (cls, handler, None, only)
         return handler
 
     return register
@@ -64,7 +63,7 @@ def light(*names: str) -> Callable[[LightHandler], LightHandler]:
         for name in names:
             if name in ROUTES:
                 raise ValueError(f"{name}: already handled")
-            ROUTES[name] = Route(None, None, handler, None)
+            ROUTES[name] = (None, None, handler, None)
         return handler
 
     return register

@@ -19,6 +19,8 @@ from cti.core.journey import CallJourney, Direction, QueueLeg
 
 
 class JourneyState(Enum):
+    __hash__ = object.__hash__  # identity: as LegState
+
     NEW = "new"  # tracked; its direction is not told yet, no CallStarted
     STARTED = "started"  # CallStarted emitted (rule 7)
     ENDED = "ended"  # its last channel hung up: CallEnded emitted, forgotten

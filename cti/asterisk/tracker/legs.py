@@ -17,6 +17,10 @@ from cti.core.journey import LegOutcome, QueueLeg
 
 
 class LegState(Enum):
+    # Members are singletons: an identity hash (a C slot) instead of Enum's hash of the name (a Python
+    # call), for the table lookups on the hot path.
+    __hash__ = object.__hash__
+
     WAITING = "waiting"
     RINGING = "ringing"
     ANSWERING = "answering"  # an agent answered; app_queue has not said the caller left the queue yet

@@ -44,6 +44,8 @@ def classify_originate(reason: int | None, dial_status: str, causes: Iterable[in
 
 
 class OriginateState(Enum):
+    __hash__ = object.__hash__  # identity: as LegState
+
     NONE = "none"  # not (yet known to be) an originate
     DIALLING = "dialling"  # DialBegin with no caller: the Originate dials its destination
     DIAL_ENDED = "dial-ended"  # its DialEnd: the DialStatus is known
@@ -102,18 +104,11 @@ class Originate:
         return classify_originate(self.reason, self.dial_status, causes)
 
 
-class PendingResponses:
-    """OriginateResponses for channels not seen yet (bounded: the oldest is dropped first)."""
-
-    __slots__ = ("_by_uid",)
-
-    def __init__(self) -> None:
-        self._by_uid: OrderedDict[str, tr.OriginateResponseEvent] = OrderedDict()
+class PendingResponses(OrderedDict[str, tr.OriginateResponseEvent]):
+    """OriginateResponses for channels not seen yet, by Uniqueid (bounded: the oldest is dropped first).
+    Read with ``pop(uid, None)``."""
 
     def hold(self, uid: str, ev: tr.OriginateResponseEvent) -> None:
-        self._by_uid[uid] = ev
-        if len(self._by_uid) > RECENT_MEMORY:
-            self._by_uid.popitem(last=False)
-
-    def take(self, uid: str) -> tr.OriginateResponseEvent | None:
-        return self._by_uid.pop(uid, None) if self._by_uid else None
+        self[uid] = ev
+        if len(self) > RECENT_MEMORY:
+            self.popitem(last=False)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cti.asterisk import translate as tr
-from cti.asterisk.ami import Message
 from cti.asterisk.tracker.agents import Ring
 from cti.asterisk.tracker.dispatch import on
 from cti.asterisk.tracker.journeys import Journey, Talk
@@ -90,11 +89,7 @@ def on_queue_leave(t: CallTracker, ev: tr.QueueCallerEvent, out: list[DomainEven
     t.journeys.leave(j, ch.uid, visit, LegState.EXITED_WITH_KEY, ev.at)
 
 
-def _is_queuestatus(msg: Message) -> bool:
-    return msg.mentions("QUEUESTATUS") and msg.peek("Variable") == "QUEUESTATUS"
-
-
-@on(tr.VarSetEvent, "VarSet", wanted=_is_queuestatus)
+@on(tr.VarSetEvent, "VarSet", only=("Variable", "QUEUESTATUS"))
 def on_varset(t: CallTracker, ev: tr.VarSetEvent, out: list[DomainEvent]) -> None:
     if ev.chan is None or ev.chan.uniqueid not in t.journeys.unsettled:
         return
@@ -180,10 +175,9 @@ def on_agent_connect(t: CallTracker, ev: tr.AgentEvent, out: list[DomainEvent]) 
             ev.at, t.server, j.record.linkedid, UniqueId(caller.uid), agent, leg.queue, leg.wait_seconds
         )
     )
-    if agent_uid is not None and t.channels.get(agent_uid) is not None:
+    if agent_uid is not None and agent_uid in t.channels.by_uid:
         t.roster.call_started(a, agent_uid, t.call_kind(j), ev.at, out)
-    else:
-        t.roster.show(a, a.advance(ev.at), out)
+    t.roster.refresh(a, ev.at, out)
 
 
 @on(tr.AgentEvent, "AgentComplete")

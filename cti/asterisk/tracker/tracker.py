@@ -82,9 +82,9 @@ class CallTracker:
             # Most of the stream (Newexten, DeviceStateChange, Newstate...) says nothing the tracker keeps:
             # it is skipped on its name, before its headers are even split (ami.Message is lazy).
             return []
-        cls, handler, light, wanted = route
-        if wanted is not None and not wanted(msg):
-            return []  # e.g. the VarSets of other variables, a quarter of the stream
+        cls, handler, light, only = route
+        if only is not None and not (msg.mentions(only[1]) and msg.peek(only[0]) == only[1]):
+            return []  # e.g. the VarSets of other variables, a quarter of the stream: one scan of the text
         out: list[DomainEvent] = []
         # a translated event needs the whole map anyway: read the time from it rather than the text
         ts = msg.peek("Timestamp") if light is not None else msg.map.get("Timestamp")
@@ -289,7 +289,7 @@ class CallTracker:
 
     def chan(self, c: tr.Chan, at: float, create: bool = True) -> Channel | None:
         """The tracked channel for a snapshot block, created if new; follows Linkedid changes."""
-        ch = self.channels.get(c.uniqueid)
+        ch = self.channels.by_uid.get(c.uniqueid)
         if ch is not None:
             if c.linkedid != ch.linkedid and c.linkedid:
                 self.relink(ch, c.linkedid)
@@ -305,15 +305,16 @@ class CallTracker:
             if c.linkedid in ended:
                 self.late_events += 1
             return None
-        j = self.journeys.of(c.linkedid)
+        j = self.journeys.linked.get(c.linkedid)
         if j is None:
             j = self.journeys.new(c.linkedid, c.uniqueid, at)
         ch = Channel(c.uniqueid, c.name, c.linkedid, j, c.caller_num, c.caller_name, c.context, c.exten)
-        self.channels.add(ch)
+        self.channels.by_uid[c.uniqueid] = ch
         j.channels.add(c.uniqueid)
-        pending = self.responses.take(c.uniqueid)
-        if pending is not None:
-            self.apply_originate(j, pending)
+        if self.responses:
+            pending = self.responses.pop(c.uniqueid, None)
+            if pending is not None:
+                self.apply_originate(j, pending)
         return ch
 
     def relink(self, ch: Channel, linkedid: str) -> None:
@@ -424,7 +425,8 @@ class CallTracker:
     def hangup(self, uid: str, at: float, cause: int, out: list[DomainEvent]) -> None:
         """A channel is gone: settle what depended on it; the journey ends with its last channel."""
         ch = self.channels.hung_up(uid)
-        self.responses.take(uid)
+        if self.responses:
+            self.responses.pop(uid, None)
         if ch is None:
             return
         ch.hangup_requested = True
