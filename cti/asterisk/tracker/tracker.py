@@ -1,9 +1,56 @@
-"""``CallTracker``: the public face of the tracker, the dispatcher, and what every handler shares.
+"""The call tracker: AMI messages in, domain events and finished call journeys out. Pure: no I/O, no clock.
 
-It owns the four tables (``channels``, ``journeys``, ``roster``, ``responses``) and the operations that
-cross them: finding or opening a channel (``chan``), telling a journey's direction (``start``), closing and
-settling queue visits, ending talks, a channel's hangup and a journey's end. The handlers of each AMI
-event are in ``channel_events``, ``queue_events`` and ``dial_events``, registered in ``dispatch.ROUTES``.
+Theory of operation (every rule that changes tracked state is in this package; the numbers are cited
+next to the code that enforces them):
+
+1. One journey per Linkedid. A channel joins the journey of its Linkedid. Linkedid can change while a
+   call runs (a basic bridge copies the oldest Linkedid to every member): the tracker follows the latest
+   value, and when two tracked journeys meet, the younger one is merged into the older one.
+2. Local channel halves (``;1``/``;2``, announced by LocalBridge) are one leg: the caller "hung up" when
+   either half got a hangup request; an agent leg ends when either half hangs up.
+3. A journey is complete when its last channel hangs up: ``CallEnded`` carries the finished record and
+   the tracker forgets the journey and its channels, so memory stays bounded on an endless stream. A
+   short, bounded memory of finished Linkedids drops late events instead of opening a ghost journey.
+4. Time is the event's ``Timestamp`` header, else the ``received_at`` given to ``feed``.
+5. Queue visits (QueueLeg) follow app_queue: QueueCallerJoin opens a leg; AgentCalled rings an agent;
+   AgentRingNoAnswer adds to ``ring_no_answer``; DialEnd ANSWER from the waiting channel marks who
+   answers; QueueCallerLeave closes the leg (wait = leave - join); AgentConnect starts talk;
+   AgentComplete ends talk (``Reason: transfer`` makes the leg ``transferred``).
+6. QueueCallerAbandon fires for a caller hang-up *and* for a queue timeout or leavewhenempty (AMI.md):
+   if the waiting channel (or its Local partner) already had a hangup request, it is an abandon; else the
+   exit is provisional (timeout) until the channel's ``QUEUESTATUS`` VarSet says TIMEOUT / LEAVEEMPTY /
+   JOINEMPTY..., or the next event of that channel, its hangup or ``close`` settles it. A leave with no
+   abandon and no answer is provisionally an exit with a key.
+7. Direction: a journey started by an AMI Originate is inbound when the originate's target context is one
+   of ``inbound_contexts`` (the simulated callers), else outbound (the dialer); a journey started by a
+   channel that is not an originate is inbound, unless that channel is a known agent's device (then
+   internal if it dials another agent, else outbound). ``CallStarted`` is emitted once the direction is
+   known: at once for a trunk channel ringing in (Newchannel, state Ring, not Local, not an agent's
+   device), else at the OriginateResponse, the queue join, the CtiWaiting event or the first dial.
+8. Agents: one ``cti.routing.agents.Agent`` per agent (queue member name, as queue_log logs it) across
+   all queues. The tracker feeds it what Asterisk shows (membership and pause, rings, calls, device state,
+   app_queue's wrap-up) and emits one ``AgentStateChanged`` per ``Transition`` it returns; the state is
+   the first rule of ``cti.routing.agents.RULES`` that holds and every move is checked against its
+   ``TRANSITIONS``. Wrap-up ends by event time: the first event at or after its end emits the change
+   (``advance`` does too).
+9. Outbound outcome: OriginateResponse Reason (4 answered, 5 busy, 3 no answer, 8 congestion), then the
+   DialEnd DialStatus, then Hangup causes (17 busy, 18/19 no answer, 34/38/... congestion); an answered
+   dialer call that never reached an agent is ``dropped``.
+
+Who owns what (docs/design/call-tracker.md has the picture):
+
+* ``CallTracker`` (this module): the public API, ``feed``'s dispatch, and the operations that cross the
+  tables: finding or opening a channel (``chan``), telling a journey's direction (``start``), closing and
+  settling queue visits, ending talks, a channel's hangup and a journey's end.
+* ``channels.Channels``: live channels by Uniqueid, Local pairs, recently hung-up ids.
+* ``journeys.Journeys`` / ``Journey``: Linkedid -> journey, merges, the provisional-exit index, finished
+  Linkedids; a journey's record, open and provisional visits, talks. State: ``JOURNEY_TRANSITIONS``.
+* ``legs.Visit``: one queue visit and its state (``LEG_TRANSITIONS``).
+* ``originates.Originate``: an originate's facts (``ORIGINATE_TRANSITIONS``); ``PendingResponses``.
+* ``agents.Roster``: the agents, devices, rings and wrap-up timers.
+* ``dispatch``: the table event name -> handler typed on the translator's event class; the handlers are
+  in ``channel_events``, ``queue_events`` and ``dial_events``. A state machine asked for a move its table
+  forbids raises; ``feed`` turns that into a ``StreamProblem`` and goes on.
 """
 
 from __future__ import annotations
@@ -222,14 +269,14 @@ class CallTracker:
             for uid, visit in list(j.open.items()):
                 if (uid, visit.leg.queue) in waiting:
                     continue
-                agent_uid = next(
-                    (p for p in peers.get(uid, []) if p != uid and self._agent_leg(p) is not None), None
+                found = next(
+                    ((p, agent) for p in peers.get(uid, []) if p != uid and (agent := self._agent_leg(p))),
+                    None,
                 )
-                if agent_uid is None:
+                if found is None:
                     self.close_leg(j, uid, visit, LegState.TIMED_OUT, at, out)
                     continue
-                agent = self._agent_leg(agent_uid)
-                assert agent is not None
+                agent_uid, agent = found
                 leg = visit.leg
                 leg.agent = agent
                 self.close_leg(j, uid, visit, LegState.ANSWERED, at, out)
