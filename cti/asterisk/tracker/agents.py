@@ -209,11 +209,10 @@ class Roster:
             a.facts.queues.pop(q, None)
         self.show(a, a.update(at), out)
 
-    def ring(self, uid: str, ring: Ring, queue: str | None, out: list[DomainEvent]) -> None:
-        """The phone of ``ring.agent`` rings on the leg ``uid`` (app_queue rings members only: a queue
-        ring makes the agent a member of ``queue`` if no list said so)."""
+    def ring(self, a: Agent, uid: str, ring: Ring, queue: str | None, out: list[DomainEvent]) -> None:
+        """The phone of ``a`` rings on the leg ``uid`` (app_queue rings members only: a queue ring makes
+        the agent a member of ``queue`` if no list said so)."""
         self.rings[uid] = ring
-        a = self.agent(ring.agent)
         if queue is not None:
             a.facts.queues.setdefault(queue, False)
         self.show(a, a.ring_started(uid, ring.rang_at), out)
@@ -253,9 +252,10 @@ class Roster:
         if ring is not None:
             if ring.visit is not None:
                 ring.visit.ring_ended()
-            a = self.agent(ring.agent)
-            a.facts.calls[uid] = kind
-            self.show(a, a.ring_ended(uid, at), out)
+            a = self.by_name.get(ring.agent)
+            if a is not None:
+                a.facts.calls[uid] = kind
+                self.show(a, a.ring_ended(uid, at), out)
         return ring
 
     def call_ended(self, name: str, uid: str, queue: str | None, at: float, out: list[DomainEvent]) -> None:

@@ -94,9 +94,6 @@ class Channels:
     def __iter__(self) -> Iterator[Channel]:
         return iter(self.by_uid.values())
 
-    def get(self, uid: str) -> Channel | None:
-        return self.by_uid.get(uid)
-
     def add(self, ch: Channel) -> None:
         self.by_uid[ch.uid] = ch
 

@@ -98,7 +98,7 @@ def on_dial_begin(t: CallTracker, ev: tr.DialEvent, out: list[DomainEvent]) -> N
             max(0.0, at - rec.started_at),
         )
     )
-    roster.ring(dest_uid, Ring(agent, a.interface, None, caller.uid, j, at), None, out)
+    roster.ring(a, dest_uid, Ring(agent, a.interface, None, caller.uid, j, at), None, out)
 
 
 @on(tr.DialEvent, "DialEnd")
@@ -165,7 +165,7 @@ def on_transfer(t: CallTracker, ev: tr.TransferEvent, out: list[DomainEvent]) ->
     j = ch.journey
     agent: AgentId | None = None
     if ev.transferer is not None:
-        tch = t.channels.get(ev.transferer.uniqueid)
+        tch = t.channels.by_uid.get(ev.transferer.uniqueid)
         agent = tch.agent if tch is not None else None
         talk = j.talking.get(ev.transferer.uniqueid)
         if talk is not None and talk.visit is None:
@@ -218,7 +218,7 @@ def on_userevent(t: CallTracker, ev: tr.UserEventEvent, out: list[DomainEvent]) 
 @on(tr.OriginateResponseEvent, "OriginateResponse")
 def on_originate(t: CallTracker, ev: tr.OriginateResponseEvent, out: list[DomainEvent]) -> None:
     uid = ev.uniqueid
-    ch = t.channels.get(uid) if uid else None
+    ch = t.channels.by_uid.get(uid) if uid else None
     j = ch.journey if ch is not None else None
     if j is not None:
         t.apply_originate(j, ev)

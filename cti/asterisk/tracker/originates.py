@@ -67,23 +67,21 @@ ORIGINATE_TRANSITIONS: dict[OriginateState, frozenset[OriginateState]] = {
 class Originate:
     """The originate facts of one journey."""
 
-    __slots__ = ("context", "dial_status", "dialled", "exten", "reason", "state")
+    __slots__ = ("context", "dial_status", "dialled", "exten", "originated", "reason", "state")
 
     def __init__(self) -> None:
         self.state = _O.NONE
+        self.originated = False  # state is not NONE (an attribute: read by every CallStarted)
         self.reason: int | None = None
         self.dial_status = ""
         self.dialled = ""  # the destination number
         self.context = ""  # the target context: inbound_contexts tell a simulated caller from the dialer
         self.exten = ""  # the target extension
 
-    @property
-    def originated(self) -> bool:
-        return self.state is not _O.NONE
-
     def _move(self, new: OriginateState) -> None:
         if new in ORIGINATE_TRANSITIONS[self.state]:
             self.state = new
+            self.originated = True
 
     def dial_began(self, dial_string: str) -> None:
         self.dialled = dial_string.split("@", 1)[0].split("/")[-1]

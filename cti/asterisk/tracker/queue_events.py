@@ -9,7 +9,15 @@ from cti.asterisk import translate as tr
 from cti.asterisk.tracker.agents import Ring
 from cti.asterisk.tracker.dispatch import on
 from cti.asterisk.tracker.journeys import Journey, Talk
-from cti.asterisk.tracker.legs import QUEUESTATUS, LegState, Visit
+from cti.asterisk.tracker.legs import (
+    ABANDONED,
+    ANSWERED,
+    ANSWERING,
+    EXITED_WITH_KEY,
+    QUEUESTATUS,
+    TIMED_OUT,
+    Visit,
+)
 from cti.core.events import AgentRinging, AgentRingNoAnswer, CallAnswered, CallQueued, DomainEvent
 from cti.core.frozen import quick_constructor
 from cti.core.ids import AgentId, UniqueId
@@ -40,7 +48,7 @@ def on_queue_join(t: CallTracker, ev: tr.QueueCallerEvent, out: list[DomainEvent
         t.settle(ch.uid, None, ev.at, out)
     old = j.open.get(ch.uid)
     if old is not None:
-        t.close_leg(j, ch.uid, old, LegState.EXITED_WITH_KEY, ev.at, out)
+        t.close_leg(j, ch.uid, old, EXITED_WITH_KEY, ev.at, out)
     t.start(j, ev.at, out)
     queued(t, j, j.join(ch.uid, ev.queue, ev.at, ev.position), ev.at, out)
 
@@ -58,10 +66,10 @@ def on_queue_abandon(t: CallTracker, ev: tr.QueueCallerEvent, out: list[DomainEv
     if leg.position == 0:
         leg.position = ev.original_position
     if t.channels.caller_gone(ch):
-        t.close_leg(j, ch.uid, visit, LegState.ABANDONED, ev.at, out)
+        t.close_leg(j, ch.uid, visit, ABANDONED, ev.at, out)
         j.awaiting_leave[ch.uid] = leg.queue  # its QueueCallerLeave follows
     else:
-        t.journeys.leave(j, ch.uid, visit, LegState.TIMED_OUT, ev.at)
+        t.journeys.leave(j, ch.uid, visit, TIMED_OUT, ev.at)
 
 
 @on(tr.QueueCallerEvent, "QueueCallerLeave")
@@ -79,14 +87,14 @@ def on_queue_leave(t: CallTracker, ev: tr.QueueCallerEvent, out: list[DomainEven
     if visit is None or visit.leg.queue != ev.queue:
         visit = j.visit(ch.uid, ev.queue, ev.at, ev.position)
     visit.leg.left_at = ev.at
-    if visit.state is LegState.ANSWERING:
+    if visit.state is ANSWERING:
         visit.leg.agent = visit.answerer
-        t.close_leg(j, ch.uid, visit, LegState.ANSWERED, ev.at, out)
+        t.close_leg(j, ch.uid, visit, ANSWERED, ev.at, out)
         return
     if t.channels.caller_gone(ch):
-        t.close_leg(j, ch.uid, visit, LegState.ABANDONED, ev.at, out)
+        t.close_leg(j, ch.uid, visit, ABANDONED, ev.at, out)
         return
-    t.journeys.leave(j, ch.uid, visit, LegState.EXITED_WITH_KEY, ev.at)
+    t.journeys.leave(j, ch.uid, visit, EXITED_WITH_KEY, ev.at)
 
 
 @on(tr.VarSetEvent, "VarSet", only=("Variable", "QUEUESTATUS"))
@@ -108,7 +116,7 @@ def on_agent_called(t: CallTracker, ev: tr.AgentEvent, out: list[DomainEvent]) -
     agent = AgentId(ev.member)
     if dest is not None:
         dest.agent = agent
-    t.roster.agent(ev.member, ev.interface)
+    a = t.roster.agent(ev.member, ev.interface)
     rec = j.record
     leg = visit.leg
     out.append(
@@ -128,7 +136,7 @@ def on_agent_called(t: CallTracker, ev: tr.AgentEvent, out: list[DomainEvent]) -
     )
     visit.ring_started()
     ring = Ring(agent, ev.interface, visit, caller.uid, j, ev.at)
-    t.roster.ring(ev.dest.uniqueid, ring, ev.queue, out)
+    t.roster.ring(a, ev.dest.uniqueid, ring, ev.queue, out)
 
 
 @on(tr.AgentEvent, "AgentRingNoAnswer")
@@ -161,7 +169,7 @@ def on_agent_connect(t: CallTracker, ev: tr.AgentEvent, out: list[DomainEvent]) 
     leg = visit.leg
     if visit.is_open:
         leg.agent = agent
-        t.close_leg(j, caller.uid, visit, LegState.ANSWERED, ev.at, out)
+        t.close_leg(j, caller.uid, visit, ANSWERED, ev.at, out)
     leg.agent = agent
     leg.answered_at = ev.at
     j.answered_by(agent, ev.at)

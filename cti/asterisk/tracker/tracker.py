@@ -63,8 +63,17 @@ from cti.asterisk.snapshot import ResyncSnapshot
 from cti.asterisk.tracker.agents import AgentView, Roster
 from cti.asterisk.tracker.channels import Channel, Channels, ChannelView, device_of
 from cti.asterisk.tracker.dispatch import ROUTES
-from cti.asterisk.tracker.journeys import Journey, Journeys, JourneyState, Talk
-from cti.asterisk.tracker.legs import OUTCOME, STATE, IllegalMove, LegState, Visit
+from cti.asterisk.tracker.journeys import ENDED, MERGED, NEW, STARTED, Journey, Journeys, Talk
+from cti.asterisk.tracker.legs import (
+    ABANDONED,
+    ANSWERED,
+    OUTCOME,
+    STATE,
+    TIMED_OUT,
+    IllegalMove,
+    LegState,
+    Visit,
+)
 from cti.asterisk.tracker.originates import PendingResponses
 from cti.core.events import (
     CallAnswered,
@@ -87,6 +96,10 @@ _CallLeftQueue = quick_constructor(CallLeftQueue)
 _CallAnswered = quick_constructor(CallAnswered)
 _CallerInfo = quick_constructor(CallerInfo)
 _StreamProblem = quick_constructor(StreamProblem)
+
+# Enum members read on the hot path, as globals (see legs.py)
+_INBOUND, _OUTBOUND, _INTERNAL = Direction.INBOUND, Direction.OUTBOUND, Direction.INTERNAL
+_ACD_INBOUND, _ACD_OUTBOUND = CallKind.ACD_INBOUND, CallKind.ACD_OUTBOUND
 
 DEFAULT_INBOUND_CONTEXTS = ("inbound", "from-trunk", "from-pstn", "from-external", "from-did")
 DEFAULT_DELIVER_CONTEXTS = ("deliver",)
@@ -154,7 +167,7 @@ class CallTracker:
                 if puid is not None and puid in self.journeys.unsettled:
                     self.settle(puid, None, at, out)  # the channel's next event settles its exit (rule 6)
             ev = tr.build(tr.BUILDERS[name], name, at, msg)
-            if ev.__class__ is cls and handler is not None:
+            if type(ev) is cls and handler is not None:
                 handler(self, ev, out)
             elif isinstance(ev, tr.MalformedEvent):
                 self.problems += 1
@@ -222,7 +235,7 @@ class CallTracker:
             self.hangup(uid, at, 0, out)
         bridges: dict[str, list[str]] = {}
         for ev in shows:
-            known = self.channels.get(ev.chan.uniqueid) is not None
+            known = self.channels.by_uid.get(ev.chan.uniqueid) is not None
             ch = self.chan(ev.chan, at - ev.duration)
             if ch is None:
                 continue
@@ -256,7 +269,7 @@ class CallTracker:
 
         waiting = {(e.uniqueid, e.queue): e for e in entries}
         for e in entries:
-            ch = self.channels.get(e.uniqueid)
+            ch = self.channels.by_uid.get(e.uniqueid)
             if ch is None:
                 continue
             j = ch.journey
@@ -274,12 +287,12 @@ class CallTracker:
                     None,
                 )
                 if found is None:
-                    self.close_leg(j, uid, visit, LegState.TIMED_OUT, at, out)
+                    self.close_leg(j, uid, visit, TIMED_OUT, at, out)
                     continue
                 agent_uid, agent = found
                 leg = visit.leg
                 leg.agent = agent
-                self.close_leg(j, uid, visit, LegState.ANSWERED, at, out)
+                self.close_leg(j, uid, visit, ANSWERED, at, out)
                 leg.answered_at = at
                 j.answered_by(agent, at)
                 j.talking[agent_uid] = Talk(agent, at, visit, uid)
@@ -291,7 +304,7 @@ class CallTracker:
 
     def _agent_leg(self, uid: str) -> AgentId | None:
         """The agent whose device the channel ``uid`` is on, if it is a known member's."""
-        ch = self.channels.get(uid)
+        ch = self.channels.by_uid.get(uid)
         return None if ch is None else self.roster.agent_of_device(device_of(ch.name))
 
     # read-only views ---------------------------------------------------------------------------------
@@ -371,7 +384,7 @@ class CallTracker:
         if other is not None:
             keep, gone = other, ch.journey
             for uid in gone.channels:
-                moved = self.channels.get(uid)
+                moved = self.channels.by_uid.get(uid)
                 if moved is not None:
                     moved.journey = keep
             self.roster.merged(keep, gone)
@@ -384,20 +397,20 @@ class CallTracker:
 
     def start(self, j: Journey, at: float, out: list[DomainEvent]) -> None:
         """Emit CallStarted once the journey's direction can be told (see rule 7)."""
-        if j.state is not JourneyState.NEW:
+        if j.state is not NEW:
             return
-        j.move(JourneyState.STARTED)
+        j.move(STARTED)
         rec = j.record
-        primary = self.channels.get(j.primary)
+        primary = self.channels.by_uid.get(j.primary)
         orig = j.originate
         if orig.originated:
             ctx = orig.context or (primary.context if primary else "")
-            rec.direction = Direction.INBOUND if ctx in self.inbound_contexts else Direction.OUTBOUND
+            rec.direction = _INBOUND if ctx in self.inbound_contexts else _OUTBOUND
         elif primary is not None and self.roster.is_agent_device(device_of(primary.name)):
-            rec.direction = Direction.INTERNAL if j.dials_agent else Direction.OUTBOUND
+            rec.direction = _INTERNAL if j.dials_agent else _OUTBOUND
         else:
-            rec.direction = Direction.INBOUND
-        if rec.direction is Direction.OUTBOUND:
+            rec.direction = _INBOUND
+        if rec.direction is _OUTBOUND:
             rec.did = rec.did or orig.dialled or orig.exten
         elif not rec.did:
             rec.did = orig.exten or (primary.exten if primary else "")
@@ -416,10 +429,10 @@ class CallTracker:
 
     def refresh_caller(self, j: Journey) -> None:
         rec = j.record
-        if rec.direction is Direction.OUTBOUND:
+        if rec.direction is _OUTBOUND:
             rec.caller_number = rec.did or rec.caller_number
             return
-        primary = self.channels.get(j.primary)
+        primary = self.channels.by_uid.get(j.primary)
         if primary is not None and primary.caller_num:
             rec.caller_number = primary.caller_num
             rec.caller_name = primary.caller_name
@@ -429,10 +442,10 @@ class CallTracker:
 
     def call_kind(self, j: Journey) -> CallKind:
         """Every call the tracker gives an agent is an ACD call (a queue's or cti's delivery)."""
-        return CallKind.ACD_OUTBOUND if j.record.direction is Direction.OUTBOUND else CallKind.ACD_INBOUND
+        return _ACD_OUTBOUND if j.record.direction is _OUTBOUND else _ACD_INBOUND
 
     def apply_originate(self, j: Journey, ev: tr.OriginateResponseEvent) -> None:
-        primary = self.channels.get(j.primary)
+        primary = self.channels.by_uid.get(j.primary)
         if primary is not None and not primary.caller_num and ev.caller_num:
             primary.caller_num, primary.caller_name = ev.caller_num, ev.caller_name
         j.originate.responded(ev)
@@ -478,7 +491,7 @@ class CallTracker:
             return
         ch.hangup_requested = True
         j = ch.journey
-        if j.state is JourneyState.ENDED or j.state is JourneyState.MERGED:
+        if j.state is ENDED or j.state is MERGED:
             return
         j.channels.discard(uid)
         j.causes.append(cause)
@@ -512,7 +525,7 @@ class CallTracker:
         for uid in list(j.left):
             self.settle(uid, None, at, out)
         for uid, visit in list(j.open.items()):
-            self.close_leg(j, uid, visit, LegState.ABANDONED, at, out)
+            self.close_leg(j, uid, visit, ABANDONED, at, out)
         for agent_uid in list(j.talking):
             self.end_talk(j, agent_uid, at, out)
         for uid in self.roster.rings_of(j):
@@ -520,14 +533,14 @@ class CallTracker:
         rec = j.record
         rec.ended_at = at
         rec.outcome = self.outcome(j)
-        if rec.direction is Direction.OUTBOUND:
+        if rec.direction is _OUTBOUND:
             self.refresh_caller(j)
         self.journeys.ended_now(j)
         out.append(_CallEnded(at, self.server, rec))
 
     def outcome(self, j: Journey) -> JourneyOutcome:
         rec = j.record
-        if rec.direction is Direction.OUTBOUND and j.originate.originated:
+        if rec.direction is _OUTBOUND and j.originate.originated:
             cls = j.originate.outcome(j.causes)
             if cls != "answered":
                 return JourneyOutcome(cls)
