@@ -38,14 +38,15 @@ def interface_device(interface: str) -> str:
     return interface
 
 
-class Recent(OrderedDict[str, None]):
-    """A bounded memory of keys (oldest forgotten first): finished channels and Linkedids. An OrderedDict,
-    so ``in`` stays a C call on the hot path."""
+# A bounded memory of keys, oldest forgotten first (finished channels and Linkedids): a plain OrderedDict,
+# not a subclass (odict's C code goes through Python-level method lookups for a subclass).
+Recent = OrderedDict[str, None]
 
-    def add(self, key: str) -> None:
-        self[key] = None
-        if len(self) > RECENT_MEMORY:
-            self.popitem(last=False)
+
+def remember(recent: Recent, key: str) -> None:
+    recent[key] = None
+    if len(recent) > RECENT_MEMORY:
+        recent.popitem(last=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ class Channels:
 
     def __init__(self) -> None:
         self.by_uid: dict[str, Channel] = {}
-        self.dead = Recent()
+        self.dead: Recent = OrderedDict()
 
     def __len__(self) -> int:
         return len(self.by_uid)
@@ -99,10 +100,7 @@ class Channels:
 
     def hung_up(self, uid: str) -> Channel | None:
         """The channel ``uid`` is gone: forget it (remembering the id) and return what it was."""
-        dead = self.dead
-        dead[uid] = None  # Recent.add, inline: once per channel
-        if len(dead) > RECENT_MEMORY:
-            dead.popitem(last=False)
+        remember(self.dead, uid)
         return self.by_uid.pop(uid, None)
 
     def caller_gone(self, ch: Channel) -> bool:

@@ -10,7 +10,7 @@ from cti.asterisk.tracker.agents import Ring
 from cti.asterisk.tracker.channels import Channel, device_of
 from cti.asterisk.tracker.dispatch import on
 from cti.asterisk.tracker.journeys import Journey, Talk
-from cti.asterisk.tracker.originates import classify_originate
+from cti.asterisk.tracker.originates import classify_originate, hold
 from cti.core.events import (
     AgentRinging,
     AgentRingNoAnswer,
@@ -226,7 +226,7 @@ def on_originate(t: CallTracker, ev: tr.OriginateResponseEvent, out: list[Domain
         outcome = j.originate.outcome(j.causes)
     else:
         if uid and uid not in t.channels.dead:
-            t.responses.hold(uid, ev)  # the OriginateResponse can come before the channel's Newchannel
+            hold(t.responses, uid, ev)  # the OriginateResponse can come before the channel's Newchannel
         outcome = classify_originate(ev.reason, "", ())
     out.append(
         _OriginateFinished(

@@ -8,10 +8,11 @@ bounded memory of finished Linkedids (rule 3).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
 
-from cti.asterisk.tracker.channels import Recent
+from cti.asterisk.tracker.channels import Recent, remember
 from cti.asterisk.tracker.legs import IllegalMove, LegState, Visit
 from cti.asterisk.tracker.originates import Originate
 from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
@@ -205,7 +206,7 @@ class Journeys:
         self.by_id: dict[int, Journey] = {}
         self.linked: dict[str, Journey] = {}
         self.unsettled: dict[str, Journey] = {}  # uid -> journey of a queue exit not settled (rule 6)
-        self.ended = Recent()
+        self.ended: Recent = OrderedDict()
         self.next_jid = 1
 
     def __len__(self) -> int:
@@ -274,5 +275,5 @@ class Journeys:
         for lid in j.linkedids:
             if self.linked.get(lid) is j:
                 del self.linked[lid]
-            self.ended.add(lid)
+            remember(self.ended, lid)
         del self.by_id[j.jid]

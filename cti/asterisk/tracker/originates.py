@@ -102,11 +102,12 @@ class Originate:
         return classify_originate(self.reason, self.dial_status, causes)
 
 
-class PendingResponses(OrderedDict[str, tr.OriginateResponseEvent]):
-    """OriginateResponses for channels not seen yet, by Uniqueid (bounded: the oldest is dropped first).
-    Read with ``pop(uid, None)``."""
+# OriginateResponses for channels not seen yet, by Uniqueid (bounded: the oldest is dropped first); a
+# plain OrderedDict, read with ``pop(uid, None)`` (see channels.Recent).
+PendingResponses = OrderedDict[str, tr.OriginateResponseEvent]
 
-    def hold(self, uid: str, ev: tr.OriginateResponseEvent) -> None:
-        self[uid] = ev
-        if len(self) > RECENT_MEMORY:
-            self.popitem(last=False)
+
+def hold(pending: PendingResponses, uid: str, ev: tr.OriginateResponseEvent) -> None:
+    pending[uid] = ev
+    if len(pending) > RECENT_MEMORY:
+        pending.popitem(last=False)

@@ -55,6 +55,7 @@ Who owns what (docs/design/call-tracker.md has the picture):
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from cti.asterisk import translate as tr
@@ -123,7 +124,7 @@ class CallTracker:
         self.channels = Channels()
         self.journeys = Journeys(server)
         self.roster = Roster(server, self.wrapup_seconds, self._renamed)
-        self.responses = PendingResponses()  # OriginateResponses that came before their channel
+        self.responses: PendingResponses = OrderedDict()  # OriginateResponses before their channel
         self.now = 0.0
         self.messages = 0
         self.late_events = 0
