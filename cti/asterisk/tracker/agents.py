@@ -201,7 +201,9 @@ class Roster:
             f.device_busy = ev.status in _DEVICE_BUSY
             f.device_ringing = ev.status in _DEVICE_RINGING
             f.device_gone = ev.status in _DEVICE_GONE
-        self.show(a, a.update(ev.at), out)
+        move = a.update(ev.at)
+        if move is not None:
+            self.show(a, move, out)
 
     def left_queues(self, name: str, queues: list[str], at: float, out: list[DomainEvent]) -> None:
         a = self.by_name[name]
@@ -215,7 +217,9 @@ class Roster:
         self.rings[uid] = ring
         if queue is not None:
             a.facts.queues.setdefault(queue, False)
-        self.show(a, a.ring_started(uid, ring.rang_at), out)
+        move = a.ring_started(uid, ring.rang_at)
+        if move is not None:
+            self.show(a, move, out)
 
     def end_ring(self, uid: str, at: float, out: list[DomainEvent]) -> Ring | None:
         ring = self.rings.pop(uid, None)
@@ -224,7 +228,9 @@ class Roster:
                 ring.visit.ring_ended()
             a = self.by_name.get(ring.agent)
             if a is not None:
-                self.show(a, a.ring_ended(uid, at), out)
+                move = a.ring_ended(uid, at)
+                if move is not None:
+                    self.show(a, move, out)
         return ring
 
     def rings_of(self, j: Journey) -> list[str]:

@@ -56,7 +56,7 @@ def on_local_bridge(t: CallTracker, ev: tr.LocalBridgeEvent, out: list[DomainEve
     one = t.chan(ev.one, ev.at)
     two = t.chan(ev.two, ev.at)
     if one is not None and two is not None:
-        t.channels.pair(one, two)
+        one.partner, two.partner = two.uid, one.uid
 
 
 # --- light handlers: the commonest channel events need one or two headers, read without splitting ----

@@ -105,15 +105,16 @@ class Visit:
                 raise IllegalMove(f"queue leg {self.leg.uniqueid}@{self.leg.queue}: {self.state} -> {new}")
             self.state = new
 
+    # The two commonest moves, WAITING <-> RINGING (both in the table), are made in place.
     def ring_started(self) -> None:
         self.rings += 1
         if self.state is WAITING:
-            self.move(RINGING)
+            self.state = RINGING
 
     def ring_ended(self) -> None:
         self.rings = max(0, self.rings - 1)
         if self.state is RINGING and not self.rings:
-            self.move(WAITING)
+            self.state = WAITING
 
     def answering(self, agent: AgentId) -> None:
         self.answerer = agent
