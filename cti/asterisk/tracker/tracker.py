@@ -174,10 +174,13 @@ class CallTracker:
                 self.problems += 1
                 out.append(_StreamProblem(at, self.server, ev.problem))
         except (IllegalMove, IllegalTransition) as e:
-            # events that cannot happen in this order (a gap, a bug): reported, the stream goes on
-            self.problems += 1
-            out.append(_StreamProblem(at, self.server, f"{name}: {e}"))
+            self._impossible(at, name, e, out)
         return out
+
+    def _impossible(self, at: float, what: str, e: Exception, out: list[DomainEvent]) -> None:
+        """Events that cannot happen in this order (a gap, a bug): reported, the stream goes on."""
+        self.problems += 1
+        out.append(_StreamProblem(at, self.server, f"{what}: {e}"))
 
     def advance(self, now: float) -> list[DomainEvent]:
         """Let time pass without events (ends wrap-ups that are due)."""
@@ -209,8 +212,15 @@ class CallTracker:
           open leg with no QueueEntry left the queue in the gap: answered when its channel is bridged with
           a known agent's channel, else timed out (docs/metrics.md, "Gaps").
         """
-        at = snapshot.at
         out: list[DomainEvent] = []
+        try:
+            self._rebuild(snapshot, out)
+        except (IllegalMove, IllegalTransition) as e:
+            self._impossible(snapshot.at, "resync", e, out)
+        return out
+
+    def _rebuild(self, snapshot: ResyncSnapshot, out: list[DomainEvent]) -> None:
+        at = snapshot.at
         if at > self.now:
             self.now = at
         self.roster.finish_wrapups(at, out)
@@ -257,7 +267,6 @@ class CallTracker:
                     self.roster.left_queues(a.id, gone, at, out)
             self._resync_entries(entries, bridges, at, out)
         out.append(Resynced(at, self.server, snapshot.reason, len(shows), queues))
-        return out
 
     def _resync_entries(
         self,
