@@ -3,17 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Checked with mypy --strict: the pure core (no I/O), the pure models of the store and simulator,
-# and the AMI client edge.
-CORE := cti/core cti/asterisk/ami.py cti/asterisk/snapshot.py cti/asterisk/translate.py cti/asterisk/calls.py cti/asterisk/tracker \
-	cti/reports/metrics.py cti/routing \
-	cti/store/phones.py cti/store/tiers.py cti/store/callrecords.py cti/store/demo_data.py \
-	cti/screenpop/protocol.py cti/screenpop/tokens.py cti/screenpop/live.py cti/bus/codec.py \
-	cti/sim/timeline.py cti/sim/channels.py cti/sim/pbx.py cti/sim/queues.py cti/sim/agents.py \
-	cti/sim/pstn.py cti/sim/callers.py cti/sim/scenario.py \
-	cti/asterisk/client.py cti/asterisk/connection.py cti/asterisk/pump.py
 
-.PHONY: demo test lint typecheck pytest bench venv clean services services-if-possible chromium
+.PHONY: demo test fuzz lint imports typecheck pytest bench venv clean services services-if-possible chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,12 +22,26 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check cti tests benchmarks
 
 typecheck: $(STAMP)
-	$(PY) -m mypy --strict $(wildcard $(CORE))
+	$(PY) -m mypy --strict cti tests benchmarks
+
+# The import contracts of pyproject.toml ([tool.importlinter]). pure-store-models is KNOWN BROKEN until
+# cti/store/__init__.py stops importing the repository: reported, not failing; once it is kept, move it
+# to IMPORT_CONTRACTS and drop the second line.
+IMPORT_CONTRACTS := pure-core-no-io pure-core-no-adapter layers
+imports: $(STAMP)
+	$(VENV)/bin/lint-imports --no-logo --no-cache $(addprefix --contract ,$(IMPORT_CONTRACTS))
+	-@$(VENV)/bin/lint-imports --no-logo --no-cache --contract pure-store-models >/dev/null \
+		|| echo "imports: pure-store-models still BROKEN (cti/store/__init__.py imports the repository)"
 
 pytest: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck chromium services-if-possible pytest
+test: lint imports typecheck chromium services-if-possible pytest
+
+# Wider fuzzing, not part of CI: every property test with CTI_FUZZ_FACTOR (20) times the examples,
+# random (not derandomized), failures kept in .hypothesis/ and replayed first on the next run.
+fuzz: $(STAMP) services-if-possible
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -p no:cacheprovider -k "not browser" $(PYTEST_ARGS)
 
 # make test starts PostgreSQL/Redis when they are installed but down; without them the tests that need
 # them skip (or fail, under CTI_REQUIRE_SERVICES=1 as in CI).

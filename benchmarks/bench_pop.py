@@ -231,10 +231,10 @@ async def _run(agents: int, pops: int, rate: float, supervisors: int = 10) -> di
 
 
 class _NoChannels:
-    def agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None:
+    async def agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None:
         return None
 
-    def caller_channel(self, server: str, linkedid: str) -> str | None:
+    async def caller_channel(self, server: str, linkedid: str) -> str | None:
         return None
 
 

@@ -9,6 +9,11 @@ One ``asyncio.TaskGroup`` holds every long-lived task:
 * the caller directory's lookup workers (screen pop enrichment);
 * the console server (websocket API, consoles, ``/healthz``, ``/metrics``).
 
+The daemon is assembled from ports (``StorePort``, ``BusPort``, ``AmiLink``): one ``AsteriskServer`` handle
+per ``[[asterisk]]`` server (its link, pump, tracker and its own dialplan contexts), and a list of
+``Component``s (a name and a ``run()``) for the TaskGroup; a new service is one more ``Component`` and,
+for ``/metrics``, one more collector in the registry.
+
 SIGTERM or SIGINT stops the AMI links first (no new events), then writes every finished journey still
 buffered, writes what the Redis outbox still holds, closes the websocket clients and the store.
 """
@@ -22,186 +27,302 @@ import logging
 import secrets
 import signal
 import sys
-import time
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from cti.asterisk.calls import CallTracker, ChannelView
+from cti.asterisk.calls import CallTracker
 from cti.bus.commands import CommandService, LocalServer, RemoteServers
-from cti.bus.local import LocalBus
+from cti.bus.local import Handler, LocalBus
 from cti.config import AsteriskConfig, Config, load_config
+from cti.core.clock import Clock, SystemClock
 from cti.core.errors import ConfigError
 from cti.core.events import DomainEvent
-from cti.core.ids import AgentId
-from cti.records import JourneyWriter
-from cti.screenpop.actions import Contexts, Desk
-from cti.screenpop.directory import CallerDirectory
+from cti.delivery.service import RoutingService
+from cti.records import JourneyStore, JourneyWriter
+from cti.schedule import TierSchedule, TierStore
+from cti.screenpop.actions import AmiActions, Contexts, Desk, DispositionStore
+from cti.screenpop.channels import TrackerChannels
+from cti.screenpop.directory import CallerDirectory, CallerStore
 from cti.screenpop.hub import Hub
 from cti.screenpop.live import LiveBoard
-from cti.screenpop.server import ConsoleServer, Limits
+from cti.screenpop.server import Accounts, ConsoleServer, Limits
 from cti.screenpop.tokens import TokenSigner
-from cti.telemetry import Family, Registry, setup_logging
+from cti.telemetry import Merged, Metric, gauge, new_registry, setup_logging
 
 log = logging.getLogger("cti.app")
 
 
-class TrackerChannels:
-    """Channel names of live calls (for Hangup and transfers): from this instance's call tracker for its
-    own Asterisk servers, and from the instance connected to any other server, over Redis."""
+# ---- ports: what the daemon needs of the store, the bus and each AMI link ------------------------------
+class StorePort(JourneyStore, CallerStore, DispositionStore, Accounts, TierStore, Protocol):
+    """The customer store (``cti.store.Store``) as the daemon's components use it."""
 
-    def __init__(self) -> None:
-        self.trackers: dict[str, CallTracker] = {}
-        self.remote: RemoteServers | None = None
+    async def close(self) -> None: ...
 
-    def _channels(self, server: str, linkedid: str) -> list[ChannelView]:
-        tracker = self.trackers.get(server)
-        return [] if tracker is None else tracker.channels_of(linkedid)
 
-    def local_agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None:
-        for ch in self._channels(server, linkedid):
-            if ch.agent == agent and not ch.hangup_requested:
-                return ch.name
-        return None
+class BusPort(Protocol):
+    """Event fan-out: ``LocalBus`` in-process, ``RedisBus`` across instances."""
 
-    def local_caller_channel(self, server: str, linkedid: str) -> str | None:
-        channels = self._channels(server, linkedid)
-        for ch in channels:
-            if ch.is_caller:
-                return ch.name
-        for ch in channels:
-            if ch.agent is None:
-                return ch.name
-        return None
+    @property
+    def connected(self) -> bool: ...
 
-    async def agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None:
-        if server in self.trackers or self.remote is None:
-            return self.local_agent_channel(server, linkedid, agent)
-        return await self.remote.agent_channel(server, linkedid, agent)
+    def subscribe(self, name: str, handler: Handler, *, local_only: bool = False) -> None: ...
 
-    async def caller_channel(self, server: str, linkedid: str) -> str | None:
-        if server in self.trackers or self.remote is None:
-            return self.local_caller_channel(server, linkedid)
-        return await self.remote.caller_channel(server, linkedid)
+    def publish(self, events: Sequence[DomainEvent]) -> None: ...
+
+    async def run(self) -> None: ...
+
+    async def flush(self, within: float = 5.0) -> None: ...
+
+    def collect(self) -> Iterable[Metric]: ...
+
+
+class AmiLink(AmiActions, Protocol):
+    """One Asterisk server's AMI session (``AmiConnection``): login, keepalive, reconnect, resync."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def wait_connected(self, limit: float | None = None) -> None: ...
+
+    async def run(self) -> None: ...
+
+    def collect(self) -> Iterable[Metric]: ...
+
+
+class Pump(Protocol):
+    """The one task feeding a link's events to its call tracker, in order (``EventPump``)."""
+
+    async def run(self) -> None: ...
+
+    def collect(self) -> Iterable[Metric]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """A long-lived task of the daemon's TaskGroup."""
+
+    name: str
+    run: Callable[[], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True, slots=True)
+class AsteriskServer:
+    """One ``[[asterisk]]`` server: its link, its pump, its call tracker and its own dialplan contexts."""
+
+    name: str
+    link: AmiLink
+    pump: Pump
+    tracker: CallTracker
+    contexts: Contexts
+
+
+def asterisk_server(
+    a: AsteriskConfig, publish: Callable[[Sequence[DomainEvent]], None], clock: Clock
+) -> AsteriskServer:
+    from cti.asterisk.connection import AmiConnection
+    from cti.asterisk.pump import EventPump
+
+    tracker = CallTracker(
+        a.name,
+        inbound_contexts={*a.inbound_contexts, a.holding_context, a.queue_context},
+        deliver_contexts=(a.agent_context,),
+        wrapup_seconds=a.wrapup_seconds,
+    )
+    connection = AmiConnection(a, wall_clock=clock.now)  # the receive time of events without Timestamp
+    return AsteriskServer(
+        name=a.name,
+        link=connection,
+        pump=EventPump(connection.queue, tracker, publish, server=a.name),
+        tracker=tracker,
+        contexts=Contexts(agent=a.agent_context, queue=a.queue_context, dial=a.dial_context),
+    )
+
+
+def make_bus(cfg: Config) -> BusPort:
+    if cfg.redis.url:
+        from cti.bus.redis import RedisBus
+
+        return RedisBus(cfg.redis.url, cfg.redis.stream, cfg.daemon.name)
+    return LocalBus(cfg.daemon.name)
+
+
+async def open_store(cfg: Config) -> StorePort:
+    """The store of ``[store] url`` (seeded with the demo customers when ``seed_demo`` asks for it)."""
+    from cti.store import Store
+    from cti.store.tiers import TierPolicy
+
+    store = await Store.open(
+        cfg.store.url,
+        default_country=cfg.store.default_country,
+        policy=TierPolicy(window_days=cfg.tiers.window_days),
+    )
+    if cfg.store.seed_demo and not await store.demo_seeded():
+        log.info("seeding the demo customers")
+        await store.seed_demo()
+    return store
 
 
 class Daemon:
-    def __init__(self, cfg: Config, *, store: Any = None) -> None:
+    def __init__(self, cfg: Config, *, store: StorePort | None = None, clock: Clock | None = None) -> None:
         self.cfg = cfg
-        self.store: Any = store
+        self.store = store
         self._own_store = store is None
-        self.registry = Registry()
-        self.started_at = time.time()
-        self.connections: dict[str, Any] = {}
-        self.pumps: dict[str, Any] = {}
+        self.clock = clock or SystemClock()
+        self.registry = new_registry()
+        self.started_at = self.clock.now()
+        self.servers: dict[str, AsteriskServer] = {}
         self.channels = TrackerChannels()
         self.remote: RemoteServers | None = None
         self.commands: CommandService | None = None
-        self.bus: LocalBus = self._make_bus()
+        self.bus: BusPort = make_bus(cfg)
         self.board = LiveBoard(cfg.reports.threshold)
         self.stopping = asyncio.Event()
         self.server: ConsoleServer | None = None
         self.writer: JourneyWriter | None = None
         self.hub: Hub | None = None
         self.directory: CallerDirectory | None = None
-
-    def _make_bus(self) -> LocalBus:
-        if self.cfg.redis.url:
-            from cti.bus.redis import RedisBus
-
-            return RedisBus(self.cfg.redis.url, self.cfg.redis.stream, self.cfg.daemon.name)
-        return LocalBus(self.cfg.daemon.name)
+        self.routing: RoutingService | None = None
+        self.desk: Desk | None = None
+        # the TaskGroup's tasks: the AMI links and pumps (stopped first), then every other component
+        self.links: list[Component] = []
+        self.components: list[Component] = []
 
     async def open(self) -> None:
         """Everything but the long-running tasks: the store, the hub, the console server (bound)."""
         cfg = self.cfg
         if self.store is None:
-            from cti.store import Store
-            from cti.store.tiers import TierPolicy
-
-            self.store = await Store.open(
-                cfg.store.url,
-                default_country=cfg.store.default_country,
-                policy=TierPolicy(window_days=cfg.tiers.window_days),
-            )
-            if cfg.store.seed_demo and not await self.store.demo_seeded():
-                log.info("seeding the demo customers")
-                await self.store.seed_demo()
-        self.directory = CallerDirectory(self.store)
+            self.store = await open_store(cfg)
+        store = self.store
+        self.directory = CallerDirectory(store, clock=self.clock)
         self.hub = Hub(
             board=self.board,
             directory=self.directory,
             resume_window=cfg.web.resume_window,
             client_buffer=cfg.web.client_buffer,
             default_country=cfg.store.default_country,
+            clock=self.clock,
         )
         self.writer = JourneyWriter(
-            self.store, batch_size=cfg.store.batch_size, flush_interval=cfg.store.flush_interval
+            store, batch_size=cfg.store.batch_size, flush_interval=cfg.store.flush_interval
         )
         self.bus.subscribe("hub", self.hub.on_events)
         self.bus.subscribe("store", self.writer.on_events, local_only=True)
         for a in cfg.asterisk:
-            self._add_server(a)
+            srv = self.servers[a.name] = asterisk_server(a, self.publish, self.clock)
+            self.channels.trackers[a.name] = srv.tracker
+            self.links += [
+                Component(f"ami-link-{a.name}", srv.link.run),
+                Component(f"ami-pump-{a.name}", srv.pump.run),
+            ]
         if cfg.redis.url:
             # consoles here act on calls of servers other instances are connected to, and the reverse
-            self.remote = RemoteServers(cfg.redis.url, cfg.daemon.name, prefix=cfg.redis.command_prefix)
+            self.remote = RemoteServers(
+                cfg.redis.url, cfg.daemon.name, prefix=cfg.redis.command_prefix, clock=self.clock
+            )
             self.channels.remote = self.remote
             self.commands = CommandService(
                 cfg.redis.url,
                 cfg.daemon.name,
-                {name: self._local_server(name, c) for name, c in self.connections.items()},
+                {name: self._local_server(name, srv.link) for name, srv in self.servers.items()},
                 prefix=cfg.redis.command_prefix,
+                clock=self.clock,
             )
-        desk = Desk(self.hub, self._link, self.channels, self.store, self._contexts())
+        if cfg.routing.enabled:
+            self.routing = self._make_routing()
+            self.bus.subscribe("routing", self.routing.on_events, local_only=True)
+            self.bus.subscribe("routing-remote", self.routing.on_remote)
+            self.components.append(Component("routing", self.routing.run))
+        self.desk = Desk(
+            self.hub,
+            self._link,
+            self.channels,
+            store,
+            {n: s.contexts for n, s in self.servers.items()},
+            self.routing,
+        )
         secret = cfg.web.secret.encode() if cfg.web.secret else secrets.token_bytes(32)
         if cfg.web.secret and len(secret) < 16:
             raise ConfigError(cfg.path, "web.secret", "must be at least 16 characters (or empty: random)")
         self.server = ConsoleServer(
             self.hub,
-            desk,
-            self.store,
+            self.desk,
+            store,
             TokenSigner(secret, cfg.web.token_ttl),
             host=cfg.web.host,
             port=cfg.web.port,
             limits=Limits(max_message_bytes=cfg.web.max_message_bytes, client_buffer=cfg.web.client_buffer),
             registry=self.registry,
             health=self.health,
+            clock=self.clock,
         )
-        self._register_metrics(desk)
+        tiers = TierSchedule(store, cfg.tiers.recompute_every_hours * 3600.0)
+        self.components += [
+            Component("bus", self.bus.run),
+            Component("store-writer", self.writer.run),
+            Component("caller-lookups", self.directory.run),
+            Component("consoles", self.server.run),
+        ]
+        if self.commands is not None:
+            self.components.append(Component("commands", self.commands.run))
+        if tiers.enabled:
+            self.components.append(Component("tier-schedule", tiers.run))
+        # /metrics: each component reports its own counters
+        servers = list(self.servers.values())
+        self.registry.register(Merged(lambda: [s.link for s in servers]))
+        self.registry.register(Merged(lambda: [s.pump for s in servers]))
+        for collector in (self.hub, self.server, self.desk, self.writer, self.directory, self.bus, tiers):
+            self.registry.register(collector)
+        for optional in (self.remote, self.commands, self.routing):
+            if optional is not None:
+                self.registry.register(optional)
+        self.registry.register(self)
         await self.server.start()
 
-    def _link(self, server: str) -> Any:
-        """The AMI link of ``server``: this instance's connection, or the instance connected to it."""
-        local = self.connections.get(server)
-        if local is not None or self.remote is None:
-            return local
-        return self.remote.link(server)
+    def _make_routing(self) -> RoutingService:
+        from cti.delivery.queue_log import QueueLogWriter
+        from cti.delivery.seats import StoreSeats
+        from cti.routing.router import Router
 
-    def _local_server(self, name: str, connection: Any) -> LocalServer:
+        cfg = self.cfg
+        leases = None
+        if cfg.redis.url:
+            from cti.delivery.leases import RedisLeases
+
+            leases = RedisLeases(cfg.redis.url, cfg.daemon.name, prefix=cfg.redis.command_prefix)
+        return RoutingService(
+            Router(cfg.routing.policies(cfg.path)),
+            cfg.routing,
+            {a.name: a for a in cfg.asterisk},
+            self._local_link,
+            self.publish,
+            seats=StoreSeats(self.store),  # type: ignore[arg-type]
+            cards=self.directory,
+            leases=leases,
+            queue_log=QueueLogWriter(cfg.routing.queue_log) if cfg.routing.queue_log else None,
+            board=self.hub.routing_board if self.hub is not None else None,
+            clock=self.clock.now,
+        )
+
+    def _local_link(self, server: str) -> AmiActions | None:
+        """Routing Redirects only the calls of this instance's own Asterisk servers."""
+        local = self.servers.get(server)
+        return None if local is None else local.link
+
+    def _link(self, server: str) -> AmiActions | None:
+        """The AMI link of ``server``: this instance's connection, or the instance connected to it."""
+        local = self.servers.get(server)
+        if local is not None:
+            return local.link
+        return None if self.remote is None else self.remote.link(server)
+
+    def _local_server(self, name: str, link: AmiActions) -> LocalServer:
         channels = self.channels
         return LocalServer(
-            send_action=connection.send_action,
+            send_action=link.send_action,
             agent_channel=lambda lid, agent: channels.local_agent_channel(name, lid, agent),
             caller_channel=lambda lid: channels.local_caller_channel(name, lid),
         )
-
-    def _contexts(self) -> Contexts:
-        first = self.cfg.asterisk[0] if self.cfg.asterisk else AsteriskConfig()
-        return Contexts(agent=first.agent_context, queue=first.queue_context, dial=first.dial_context)
-
-    def _add_server(self, a: AsteriskConfig) -> None:
-        from cti.asterisk.connection import AmiConnection
-        from cti.asterisk.pump import EventPump
-
-        tracker = CallTracker(
-            a.name,
-            inbound_contexts={*a.inbound_contexts, a.holding_context, a.queue_context},
-            deliver_contexts=(a.agent_context,),
-            wrapup_seconds=a.wrapup_seconds,
-        )
-        connection = AmiConnection(a)
-        self.connections[a.name] = connection
-        self.channels.trackers[a.name] = tracker
-        self.pumps[a.name] = EventPump(connection.queue, tracker, self.publish, server=a.name)
 
     def publish(self, events: Sequence[DomainEvent]) -> None:
         self.bus.publish(events)
@@ -210,34 +331,21 @@ class Daemon:
         """Until ``stopping`` is set (SIGTERM/SIGINT); then a clean, flushing shutdown."""
         if self.server is None:
             await self.open()
-        assert self.server is not None and self.writer is not None and self.directory is not None
+        assert self.server is not None
         log.info(
             "cti daemon %s running",
             self.cfg.daemon.name,
-            extra={"url": self.server.url, "servers": ",".join(self.connections)},
+            extra={"url": self.server.url, "servers": ",".join(self.servers)},
         )
         try:
             async with asyncio.TaskGroup() as tg:
-                ami_tasks = []
-                for name, connection in self.connections.items():
-                    ami_tasks.append(tg.create_task(connection.run(), name=f"ami-link-{name}"))
-                    ami_tasks.append(tg.create_task(self.pumps[name].run(), name=f"ami-pump-{name}"))
-                others = [
-                    tg.create_task(self.bus.run(), name="bus"),
-                    tg.create_task(self.writer.run(), name="store-writer"),
-                    tg.create_task(self.directory.run(), name="caller-lookups"),
-                    tg.create_task(self.server.run(), name="consoles"),
-                ]
-                if self.commands is not None:
-                    others.append(tg.create_task(self.commands.run(), name="commands"))
-                every = self.cfg.tiers.recompute_every_hours * 3600.0
-                if every > 0 and hasattr(self.store, "run_tier_schedule"):
-                    others.append(tg.create_task(self.store.run_tier_schedule(every), name="tier-schedule"))
+                links = [tg.create_task(c.run(), name=c.name) for c in self.links]
+                others = [tg.create_task(c.run(), name=c.name) for c in self.components]
                 await self.stopping.wait()
                 log.info("shutting down: stopping the AMI links")
-                for task in ami_tasks:
+                for task in links:
                     task.cancel()
-                await asyncio.gather(*ami_tasks, return_exceptions=True)
+                await asyncio.gather(*links, return_exceptions=True)
                 for task in others:
                     task.cancel()
         finally:
@@ -250,20 +358,23 @@ class Daemon:
                 log.info("flushed the call records", extra={"rows": self.writer.rows})
             except Exception as e:
                 log.error("could not write %d call records at shutdown: %s", self.writer.pending, e)
-        flush = getattr(self.bus, "flush", None)
-        if flush is not None:
-            await flush()
+        await self.bus.flush()
         if self.server is not None:
             await self.server.close()
         if self.remote is not None:
             await self.remote.close()
+        if self.routing is not None:
+            await self.routing.close()
         if self._own_store and self.store is not None:
             await self.store.close()
             self.store = None
 
     # ---- health and metrics --------------------------------------------------------------------------
+    def uptime(self) -> float:
+        return self.clock.now() - self.started_at
+
     def health(self) -> dict[str, Any]:
-        ami = {name: bool(c.stats.connected) for name, c in self.connections.items()}
+        ami = {name: srv.link.connected for name, srv in self.servers.items()}
         writer_ok = (
             self.writer is None or self.writer.errors == 0 or self.writer.pending < self.cfg.store.batch_size
         )
@@ -271,7 +382,7 @@ class Daemon:
         return {
             "status": "ok" if ok else "degraded",
             "instance": self.cfg.daemon.name,
-            "uptime": round(time.time() - self.started_at, 1),
+            "uptime": round(self.uptime(), 1),
             "ami": ami,
             "bus": {"kind": type(self.bus).__name__, "connected": self.bus.connected},
             "store": {
@@ -281,96 +392,8 @@ class Daemon:
             "clients": self.hub.client_count if self.hub else 0,
         }
 
-    def _register_metrics(self, desk: Desk) -> None:
-        def ami() -> Iterable[Family]:
-            fams = {
-                "connected": Family("ami_connected", "gauge", "1 when the AMI link is logged in"),
-                "reconnects": Family("ami_reconnects_total", "counter", "logins after the first one"),
-                "messages": Family("ami_events_total", "counter", "AMI events received"),
-                "queue_depth": Family("ami_queue_depth", "gauge", "events waiting for the tracker"),
-                "dropped": Family("ami_events_dropped_total", "counter", "events dropped on queue overflow"),
-                "resyncs": Family("ami_resyncs_total", "counter", "state rebuilds from list actions"),
-                "auth_failures": Family("ami_auth_failures_total", "counter", "refused logins"),
-                "problems": Family("ami_problems_total", "counter", "malformed AMI input reported"),
-            }
-            for name, c in self.connections.items():
-                stats = c.metrics()
-                for key, fam in fams.items():
-                    fam.add(float(stats.get(key, 0) or 0), server=name)
-            for name, pump in self.pumps.items():
-                fams.setdefault(
-                    "published", Family("domain_events_total", "counter", "domain events published")
-                )
-                fams["published"].add(pump.published, server=name)
-            return fams.values()
-
-        def web() -> Iterable[Family]:
-            assert self.hub is not None and self.server is not None
-            hub, srv = self.hub, self.server
-            yield Family("ws_clients", "gauge", "connected console clients").add(hub.client_count)
-            yield Family("ws_connections_total", "counter", "websocket connections").add(srv.connections)
-            yield Family("ws_logins_total", "counter", "successful logins").add(srv.logins)
-            yield Family("ws_login_failures_total", "counter", "refused logins and tokens").add(
-                srv.logins_failed
-            )
-            yield Family("ws_refused_total", "counter", "bad, forbidden or rate-limited commands").add(
-                srv.refused
-            )
-            yield Family("ws_clients_dropped_total", "counter", "clients dropped as too slow").add(
-                hub.clients_dropped
-            )
-            yield Family("ws_messages_total", "counter", "messages queued to clients").add(hub.messages_sent)
-            yield Family("pops_sent_total", "counter", "screen pops sent").add(hub.pops_sent)
-            yield Family("live_calls", "gauge", "calls the hub follows").add(len(hub.calls))
-            yield Family("actions_total", "counter", "AMI actions from consoles").add(desk.actions_sent)
-            yield Family("actions_failed_total", "counter", "console actions that failed").add(
-                desk.actions_failed
-            )
-
-        def store() -> Iterable[Family]:
-            w, d = self.writer, self.directory
-            assert w is not None and d is not None
-            yield Family("store_batches_total", "counter", "call record batches written").add(w.batches)
-            yield Family("store_rows_total", "counter", "call records written").add(w.rows)
-            yield Family("store_errors_total", "counter", "failed batch writes").add(w.errors)
-            yield Family("store_pending", "gauge", "finished calls waiting to be written").add(w.pending)
-            yield Family("lookup_cache_hits_total", "counter", "caller lookups from cache").add(d.hits)
-            yield Family("lookup_misses_total", "counter", "caller lookups sent to the store").add(d.misses)
-            yield Family("lookup_failures_total", "counter", "caller lookups failed or timed out").add(
-                d.failures
-            )
-
-        def bus() -> Iterable[Family]:
-            b = self.bus
-            yield Family("bus_published_total", "counter", "events published by this instance").add(
-                b.published
-            )
-            yield Family("bus_received_total", "counter", "events from other instances").add(b.received)
-            yield Family("bus_connected", "gauge", "1 when the bus is up").add(1 if b.connected else 0)
-            yield Family("bus_handler_errors_total", "counter", "subscriber failures").add(b.handler_errors)
-            yield Family("uptime_seconds", "gauge", "seconds since start").add(time.time() - self.started_at)
-            if self.remote is not None:
-                yield Family("commands_sent_total", "counter", "requests to other instances").add(
-                    self.remote.sent
-                )
-            if self.commands is not None:
-                c = self.commands
-                yield Family("commands_done_total", "counter", "requests of other instances carried out").add(
-                    c.done
-                )
-                yield Family("commands_expired_total", "counter", "requests dropped past their deadline").add(
-                    c.expired
-                )
-                yield Family("commands_bad_total", "counter", "requests that did not decode").add(c.bad)
-            runs = getattr(self.store, "tier_runs", None)
-            if runs is not None:
-                yield Family("tier_runs_total", "counter", "scheduled value-tier recomputations").add(runs)
-                yield Family("tier_failures_total", "counter", "failed scheduled tier runs").add(
-                    self.store.tier_failures
-                )
-
-        for collector in (ami, web, store, bus):
-            self.registry.register(collector)
+    def collect(self) -> Iterable[Metric]:
+        yield gauge("uptime_seconds", "seconds since start", self.uptime())
 
 
 def install_signal_handlers(stop: Callable[[], None]) -> None:

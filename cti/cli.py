@@ -19,6 +19,7 @@ SUBCOMMANDS = (
     "cti.sim.cli",  # cti sim
     "cti.asterisk.replay",  # cti replay
     "cti.reports.cli",  # cti report
+    "cti.simulate.cli",  # cti simulate
     "cti.store.cli",  # cti store ...
 )
 

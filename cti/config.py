@@ -17,6 +17,14 @@ from typing import Any, TypeVar
 import phonenumbers
 
 from cti.core.errors import ConfigError
+from cti.routing.policy import (
+    Escalation,
+    PolicyError,
+    QueuePolicy,
+    Selection,
+    SkillNeed,
+    check_overflows,
+)
 
 
 @dataclass
@@ -101,6 +109,110 @@ class TiersConfig:
 
 
 @dataclass
+class EscalationConfig:
+    """One step of ``[[routing.queues.<q>.escalation]]``: what a call accepts after ``after`` seconds."""
+
+    after: float = 0.0
+    min_level: int = 0  # 0: unchanged; else any level >= this in the required skills
+    drop: list[str] = field(default_factory=list)  # skills no longer required
+    add_agents_with: list[str] = field(default_factory=list)  # generalists: agents with any of these
+    overflow_to: str = ""  # agents of this queue become eligible; the call keeps its place
+    priority: int = 0  # added to the call's priority from this step on
+
+
+@dataclass
+class RoutingQueueConfig:
+    """``[routing.queues.<name>]``: how cti routes the calls of one queue (docs/routing.md)."""
+
+    skills: list[str] = field(default_factory=list)  # "sales:3" (level 1 when omitted)
+    selection: str = "longest_idle"  # longest_idle, fewest_calls, least_talk, weighted
+    wait_weight: float = 1.0
+    idle_weight: float = 1.0
+    best_fit: bool = True
+    priority: int = 0
+    tier_priority: dict[str, int] = field(default_factory=dict)  # value tier -> priority added
+    tier_skills: dict[str, str] = field(default_factory=dict)  # value tier -> skill required ("vip:1")
+    relationship_seconds: float = 0.0  # the customer's owner / last agent first, for this long
+    reservation_timeout: float = 5.0
+    ring_timeout: float = 20.0
+    miss_retry: float = 30.0
+    max_misses: int = 3
+    miss_pause_reason: str = "ring-no-answer"
+    wrapup_seconds: float = 0.0
+    wrapup_early_end: bool = True
+    need_disposition: bool = False
+    members: list[str] = field(default_factory=list)  # empty: any agent with the skills
+    escalation: list[EscalationConfig] = field(default_factory=list)
+
+
+@dataclass
+class RoutingConfig:
+    """``[routing]``: CTI-routed delivery (calls wait in the holding extension; cti picks the agent)."""
+
+    enabled: bool = False
+    default_queue: str = ""  # where a held call goes when neither its DID nor its IVR choice is mapped
+    dids: dict[str, str] = field(default_factory=dict)  # DID -> queue
+    choices: dict[str, str] = field(default_factory=dict)  # IVR choice -> queue
+    queue_log: str = ""  # path of the Asterisk-format queue_log cti writes for the calls it routes
+    lease_ttl: float = 30.0  # with Redis: how long an instance holds an agent and a call it delivers
+    lookup_timeout: float = 0.5  # the CRM look-up (tier, owner) a held call waits for, at most
+    queues: dict[str, RoutingQueueConfig] = field(default_factory=dict)
+
+    def policies(self, path: str = "<config>") -> dict[str, QueuePolicy]:
+        """The routing core's policies; every error names the key."""
+        out: dict[str, QueuePolicy] = {}
+        for name, q in self.queues.items():
+            key = f"routing.queues.{name}"
+            try:
+                selection = Selection(q.selection)
+            except ValueError:
+                known = ", ".join(s.value for s in Selection)
+                raise ConfigError(path, f"{key}.selection", f"must be one of {known}") from None
+            try:
+                out[name] = QueuePolicy(
+                    name,
+                    skills=tuple(SkillNeed.parse(s, f"{key}.skills") for s in q.skills),
+                    selection=selection,
+                    wait_weight=q.wait_weight,
+                    idle_weight=q.idle_weight,
+                    best_fit=q.best_fit,
+                    escalation=tuple(
+                        Escalation(
+                            e.after,
+                            e.min_level or None,
+                            tuple(e.drop),
+                            tuple(e.add_agents_with),
+                            e.overflow_to or None,
+                            e.priority,
+                        )
+                        for e in q.escalation
+                    ),
+                    priority=q.priority,
+                    tier_priority=dict(q.tier_priority),
+                    tier_skills={
+                        t: SkillNeed.parse(s, f"{key}.tier_skills.{t}") for t, s in q.tier_skills.items()
+                    },
+                    relationship_seconds=q.relationship_seconds,
+                    reservation_timeout=q.reservation_timeout,
+                    ring_timeout=q.ring_timeout,
+                    miss_retry=q.miss_retry,
+                    max_misses=q.max_misses,
+                    miss_pause_reason=q.miss_pause_reason,
+                    wrapup_seconds=q.wrapup_seconds,
+                    wrapup_early_end=q.wrapup_early_end,
+                    need_disposition=q.need_disposition,
+                    members=frozenset(q.members),
+                )
+            except PolicyError as e:
+                raise ConfigError(path, e.key, e.reason) from None
+        try:
+            check_overflows(out)
+        except PolicyError as e:
+            raise ConfigError(path, e.key, e.reason) from None
+        return out
+
+
+@dataclass
 class Config:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     asterisk: list[AsteriskConfig] = field(default_factory=list)
@@ -109,6 +221,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     tiers: TiersConfig = field(default_factory=TiersConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
     path: str = "<defaults>"
 
 
@@ -234,6 +347,26 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(p, "tiers.window_days", "must be at least 1")
     if cfg.tiers.recompute_every_hours < 0:
         raise ConfigError(p, "tiers.recompute_every_hours", "must be >= 0 (0: never)")
+    _validate_routing(cfg)
     for i, d in enumerate(cfg.reports.success_dispositions):
         if not d.strip():
             raise ConfigError(p, f"reports.success_dispositions[{i}]", "must not be empty")
+
+
+def _validate_routing(cfg: Config) -> None:
+    p, r = cfg.path, cfg.routing
+    policies = r.policies(p)
+    for table, mapping in (("dids", r.dids), ("choices", r.choices)):
+        for k, q in mapping.items():
+            if q not in policies:
+                raise ConfigError(p, f"routing.{table}.{k}", f"{q!r} is not a queue of [routing.queues]")
+    if r.default_queue and r.default_queue not in policies:
+        raise ConfigError(
+            p, "routing.default_queue", f"{r.default_queue!r} is not a queue of [routing.queues]"
+        )
+    if r.enabled and not policies:
+        raise ConfigError(p, "routing.queues", "routing is enabled but no queue is configured")
+    if r.lease_ttl <= 0:
+        raise ConfigError(p, "routing.lease_ttl", "must be > 0 seconds")
+    if r.lookup_timeout <= 0:
+        raise ConfigError(p, "routing.lookup_timeout", "must be > 0 seconds")

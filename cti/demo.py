@@ -116,8 +116,8 @@ async def demo(args: argparse.Namespace) -> int:
 
 async def first_calls(daemon: Daemon, sim: Any) -> None:
     """Once the daemon is logged in to the simulator: three callers at once (two with hostile names)."""
-    for connection in daemon.connections.values():
-        await connection.wait_connected()
+    for server in daemon.servers.values():
+        await server.link.wait_connected()
     for customer in [*sim.scenario.traffic.customers[:1], *_hostile(sim)]:
         sim.place_call(customer.number, customer.name, "sales", patience=120)
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from cti.core.events import CallEnded, DomainEvent
 from cti.core.journey import CallJourney
 from cti.store.callrecords import remote_number
+from cti.telemetry import Metric, counter, gauge
 
 log = logging.getLogger("cti.records")
 
@@ -51,6 +52,12 @@ class JourneyWriter:
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+    def collect(self) -> Iterable[Metric]:
+        yield counter("store_batches_total", "call record batches written", self.batches)
+        yield counter("store_rows_total", "call records written", self.rows)
+        yield counter("store_errors_total", "failed batch writes", self.errors)
+        yield gauge("store_pending", "finished calls waiting to be written", self.pending)
 
     def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
         for event in events:

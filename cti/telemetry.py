@@ -1,75 +1,64 @@
-"""Operational output: structured logs (JSON lines) and Prometheus metrics (text exposition format 0.0.4).
+"""Operational output: structured logs (JSON lines) and Prometheus metrics (prometheus-client).
 
-Metrics are read, not pushed: each component keeps plain counters, and the daemon registers a *collector*
-per component that turns them into samples when ``/metrics`` is scraped. No metrics library needed.
+Metrics are read, not pushed: each component keeps plain counters next to the work it counts and has a
+``collect()`` that turns them into metric families when ``/metrics`` is scraped (a prometheus-client
+custom collector). The daemon registers its components in its own ``CollectorRegistry`` (never the
+global one: tests run several daemons in one process); the console server serves it with
+``generate_latest``. Every name starts with ``cti_``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
-Labels = dict[str, str]
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
+PREFIX = "cti_"
 
-@dataclass(slots=True)
-class Family:
-    name: str
-    kind: str  # "counter" or "gauge"
-    help: str
-    samples: list[tuple[Labels, float]] = field(default_factory=list)
-
-    def add(self, value: float, **labels: str) -> Family:
-        self.samples.append((labels, float(value)))
-        return self
+__all__ = ["PREFIX", "Collector", "Merged", "Metric", "counter", "gauge", "new_registry", "setup_logging"]
 
 
-Collector = Callable[[], Iterable[Family]]
+def counter(name: str, documentation: str, value: float, **labels: str) -> CounterMetricFamily:
+    """One counter sample; ``name`` ends in ``_total`` (the exposed sample name)."""
+    family = CounterMetricFamily(PREFIX + name, documentation, labels=sorted(labels))
+    family.add_metric([labels[k] for k in sorted(labels)], float(value))
+    return family
 
 
-def _escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+def gauge(name: str, documentation: str, value: float, **labels: str) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(PREFIX + name, documentation, labels=sorted(labels))
+    family.add_metric([labels[k] for k in sorted(labels)], float(value))
+    return family
 
 
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+class Merged(Collector):
+    """Components of one kind (one per Asterisk server) as one collector: their families merged by name,
+    so each name gets one HELP and TYPE line and one sample per component."""
+
+    def __init__(self, parts: Callable[[], Iterable[Collector]]) -> None:
+        self.parts = parts
+
+    def collect(self) -> Iterable[Metric]:
+        merged: dict[str, Metric] = {}
+        for part in self.parts():
+            for family in part.collect():
+                into = merged.get(family.name)
+                if into is None:
+                    into = merged[family.name] = Metric(family.name, family.documentation, family.type)
+                into.samples.extend(family.samples)
+        return merged.values()
 
 
-class Registry:
-    def __init__(self, prefix: str = "cti_") -> None:
-        self.prefix = prefix
-        self._collectors: list[Collector] = []
-
-    def register(self, collector: Collector) -> None:
-        self._collectors.append(collector)
-
-    def render(self) -> str:
-        merged: dict[str, Family] = {}
-        for collect in self._collectors:
-            for fam in collect():
-                into = merged.setdefault(fam.name, Family(fam.name, fam.kind, fam.help))
-                into.samples.extend(fam.samples)
-        lines: list[str] = []
-        for fam in merged.values():
-            name = self.prefix + fam.name
-            lines.append(f"# HELP {name} {fam.help}")
-            lines.append(f"# TYPE {name} {fam.kind}")
-            for labels, value in fam.samples:
-                if labels:
-                    body = ",".join(f'{k}="{_escape_label(v)}"' for k, v in sorted(labels.items()))
-                    lines.append(f"{name}{{{body}}} {_number(value)}")
-                else:
-                    lines.append(f"{name} {_number(value)}")
-        return "\n".join(lines) + "\n"
+def new_registry() -> CollectorRegistry:
+    """A registry of one daemon (not prometheus-client's global one)."""
+    return CollectorRegistry(auto_describe=False)
 
 
 class JsonFormatter(logging.Formatter):

@@ -11,9 +11,10 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+from pluggy import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSCRIPTS = Path(os.environ.get("CTI_TRANSCRIPTS", ROOT.parent / "shared" / "ami-transcripts"))
@@ -21,6 +22,23 @@ PG_URL = os.environ.get("CTI_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:
 REDIS_URL = os.environ.get("CTI_TEST_REDIS", "redis://127.0.0.1:6379/15")
 REQUIRE = os.environ.get("CTI_REQUIRE_SERVICES") == "1"
 UNIT = float(os.environ.get("CTI_TEST_TIME_UNIT", "1.0"))  # scale every test timeout on slow machines
+
+
+# Property tests: derandomized by default (the `ci` profile: the same examples on every run, so CI never
+# fails at random on an unrelated change); `make fuzz` runs the `fuzz` profile, FUZZ_FACTOR times the
+# examples, random, with the example database kept in .hypothesis/ so a failure found once is replayed.
+FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
+FUZZ_FACTOR = int(os.environ.get("CTI_FUZZ_FACTOR", "20"))
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile(
+    "fuzz", derandomize=False, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("fuzz" if FUZZ else "ci")
+
+
+def examples(n: int) -> int:
+    """A property test's example count: ``n`` in CI, FUZZ_FACTOR times more under ``make fuzz``."""
+    return n * FUZZ_FACTOR if FUZZ else n
 
 
 def timeout(seconds: float) -> float:
@@ -62,7 +80,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
     import asyncio
 
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     name = f"cti_test_{uuid.uuid4().hex[:12]}"
     admin_dsn = PG_URL.replace("postgresql+asyncpg", "postgresql")
@@ -100,7 +118,9 @@ _service_runs: dict[str, int] = {"PostgreSQL": 0, "Redis": 0}
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Result[pytest.TestReport], None]:
     outcome = yield
     report = outcome.get_result()
     if report.when != "call" or not report.passed:

@@ -13,13 +13,18 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 from websockets.asyncio.client import connect
 
-from cti.app import Daemon, TrackerChannels
+from cti.app import Daemon
 from cti.asterisk.ami import AmiDecoder
 from cti.asterisk.calls import CallTracker
+from cti.bus.local import LocalBus
 from cti.config import parse_config
 from cti.core.events import CallAnswered, CallEnded
+from cti.core.ids import AgentId
+from cti.screenpop.actions import Contexts
+from cti.screenpop.channels import TrackerChannels
 from cti.store import NewCustomer, Store
 from tests.asterisk.fakeami import FakeAmi
 from tests.bus.events import inbound_call
@@ -114,11 +119,17 @@ async def test_the_daemon_recomputes_value_tiers_on_its_schedule_with_the_config
         await store.close()
     extra = "[tiers]\nwindow_days = 30\nrecompute_every_hours = 0.0001\n"  # every 0.36 s
     async with running_daemon(db_url, extra) as daemon:
-        await eventually(lambda: daemon.store.tier_runs >= 1, what="a scheduled tier run")
-        assert await daemon.store.tier_counts() == {"A": 1, "C": 19}
-        assert "cti_tier_runs_total" in daemon.registry.render()
-        found = await daemon.store.lookup_caller("+12125550000")
+        running = daemon.store
+        assert isinstance(running, Store)
+        await eventually(lambda: running.tier_runs >= 1, what="a scheduled tier run")
+        assert await running.tier_counts() == {"A": 1, "C": 19}
+        assert "cti_tier_runs_total 1.0" in metrics(daemon)
+        found = await running.lookup_caller("+12125550000")
         assert found.customers[0].tier == "A"  # the top spender of the last 30 days, not of the year
+
+
+def metrics(daemon: Daemon) -> str:
+    return generate_latest(daemon.registry).decode()
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -213,7 +224,7 @@ async def test_a_supervisor_on_instance_b_sees_the_calls_of_instance_a(
         for t in tasks:
             await t
     assert a.writer.rows == 1 and b.writer.rows == 0  # written once, by the instance that owns the call
-    assert b.bus.received == len(inbound_call())
+    assert isinstance(b.bus, LocalBus) and b.bus.received == len(inbound_call())
 
 
 @pytest.mark.redis
@@ -232,7 +243,7 @@ async def test_an_agent_on_instance_b_acts_on_the_pbx_that_instance_a_is_connect
         a, b = instance(url, redis_url, "a", pbx1), instance(url, redis_url, "b")
         await b.open()
         await a.open()
-        assert b.server is not None and not b.connections
+        assert b.server is not None and not b.servers
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(b.run())]
             await b.bus.wait_ready()  # type: ignore[attr-defined]
@@ -258,8 +269,8 @@ async def test_an_agent_on_instance_b_acts_on_the_pbx_that_instance_a_is_connect
             for t in tasks:
                 await t
         assert a.commands is not None and a.commands.done == 1
-        assert "cti_commands_done_total 1" in a.registry.render()
-        assert "cti_commands_sent_total 1" in b.registry.render()
+        assert "cti_commands_done_total 1.0" in metrics(a)
+        assert "cti_commands_sent_total 1.0" in metrics(b)
 
 
 def test_the_agent_and_caller_channels_of_an_answered_call_are_found(transcripts: Path) -> None:
@@ -279,3 +290,36 @@ def test_the_agent_and_caller_channels_of_an_answered_call_are_found(transcripts
     assert agent_chan is not None and agent_chan.startswith("Local/100") and "@agents-" in agent_chan
     assert caller_chan == "Local/13800138000@callers-00000000;1"
     assert channels.local_agent_channel("other", "x", "Alice") is None  # type: ignore[arg-type]
+
+
+async def test_a_console_action_on_the_second_server_uses_that_servers_own_contexts(db_url: str) -> None:
+    await seed_accounts(db_url)
+    async with FakeAmi(auth_fail_delay=0.05) as one, FakeAmi(auth_fail_delay=0.05) as two:
+        two.lists["QueueStatus"] = [
+            {"Event": "QueueMember", "Queue": "sales", "Name": "Alice", "Location": "Local/1001@agents/n"}
+            | {"Status": "1", "Paused": "0", "InCall": "0", "Membership": "static"}
+        ]
+        two.handlers["originate"] = lambda c, a: [{"Response": "Success", "Message": "Originate queued"}]
+        servers = "".join(
+            f'[[asterisk]]\nname = "{name}"\nport = {pbx.port}\nsecret = "s3cret"\n'
+            f'agent_context = "deliver-{name}"\nqueue_context = "inbound-{name}"\n'
+            f'dial_context = "pstn-{name}"\n'
+            for name, pbx in (("a", one), ("b", two))
+        )
+        async with running_daemon(db_url, servers) as daemon:
+            hub, server = daemon.hub, daemon.server
+            assert hub is not None and server is not None
+            await eventually(lambda: AgentId("Alice") in hub.seats, timeout(5), what="Alice's seat on b")
+            ws = await connect(f"ws://127.0.0.1:{server.port}/ws")
+            await ws.send(json.dumps({"type": "login", "username": "alice", "password": "demo"}))
+            await recv(ws)
+            await ws.send(json.dumps({"type": "dial", "number": "5551234", "ref": "d1"}))
+            reply = await recv_until(ws, lambda m: m.get("ref") == "d1")
+            await ws.close()
+        assert reply["type"] == "result", reply
+        (originate,) = [m for _, m in two.actions if m.get("Action") == "Originate"]
+        assert originate.get("Context") == "pstn-b" and originate.get("Exten") == "5551234"
+        assert not [m for _, m in one.actions if m.get("Action") == "Originate"]
+        assert daemon.desk is not None
+        assert daemon.desk.contexts_of("b") == Contexts(agent="deliver-b", queue="inbound-b", dial="pstn-b")
+        assert daemon.desk.contexts_of("a") == Contexts(agent="deliver-a", queue="inbound-a", dial="pstn-a")

@@ -1,5 +1,6 @@
 import csv
 from pathlib import Path
+from typing import Any
 
 from cti.demo import HOSTILE_CUSTOMERS, banner, prepare_store
 from cti.store import Store
@@ -81,13 +82,14 @@ def test_cti_demo_starts_everything_and_calls_flow_at_once(tmp_path: Path) -> No
         url = next(line.split()[-1] for line in lines if "supervisor console:" in line)
         ws_url = url.replace("http://", "ws://").replace("/supervisor", "/ws")
 
-        async def watch() -> dict:
+        async def watch() -> dict[str, Any]:
             async with connect(ws_url) as ws:
                 await ws.send(json.dumps({"type": "login", "username": "super", "password": "demo"}))
                 assert (await recv(ws))["role"] == "supervisor"
                 snapshot = await recv(ws)
                 if snapshot["calls"]:
-                    return snapshot["calls"][0]
+                    first: dict[str, Any] = snapshot["calls"][0]
+                    return first
                 return await recv_until(ws, lambda m: m["type"] == "screenpop", 30)
 
         pop = asyncio.run(watch())

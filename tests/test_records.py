@@ -1,6 +1,7 @@
 import asyncio
 from collections.abc import Mapping, Sequence
 
+from cti.core.events import CallEnded
 from cti.core.journey import CallJourney
 from cti.records import JourneyWriter
 from cti.store import phones
@@ -30,8 +31,13 @@ class FlakyStore:
         return len(journeys)
 
 
-def ended(n: int) -> list:
-    return [inbound_call(f"{i}.1")[-1] for i in range(n)]
+def ended(n: int) -> list[CallEnded]:
+    out: list[CallEnded] = []
+    for i in range(n):
+        last = inbound_call(f"{i}.1")[-1]
+        assert isinstance(last, CallEnded)
+        out.append(last)
+    return out
 
 
 async def test_journeys_are_written_in_batches_of_batch_size() -> None:

@@ -1,34 +1,54 @@
 import io
 import json
 import logging
+from collections.abc import Iterable
 
-from cti.telemetry import Family, Registry, setup_logging
+from prometheus_client import generate_latest
+
+from cti.telemetry import Merged, Metric, counter, gauge, new_registry, setup_logging
 
 
-def test_metrics_render_in_the_prometheus_text_format() -> None:
-    reg = Registry()
-    reg.register(
-        lambda: [Family("ami_connected", "gauge", "link up").add(1, server="pbx1").add(0, server='b"\\')]
-    )
-    reg.register(lambda: [Family("pops_sent_total", "counter", "pops").add(12)])
-    text = reg.render()
-    assert text.splitlines() == [
+class Link:
+    def __init__(self, server: str, up: bool) -> None:
+        self.server, self.up = server, up
+
+    def collect(self) -> Iterable[Metric]:
+        yield gauge("ami_connected", "link up", self.up, server=self.server)
+
+
+class Pops:
+    def collect(self) -> Iterable[Metric]:
+        yield counter("pops_sent_total", "pops", 12)
+
+
+def test_metrics_render_in_the_prometheus_text_format_with_the_cti_prefix() -> None:
+    reg = new_registry()
+    reg.register(Merged(lambda: [Link("pbx1", True), Link('b"\\', False)]))
+    reg.register(Pops())
+    assert generate_latest(reg).decode().splitlines() == [
         "# HELP cti_ami_connected link up",
         "# TYPE cti_ami_connected gauge",
-        'cti_ami_connected{server="pbx1"} 1',
-        'cti_ami_connected{server="b\\"\\\\"} 0',
+        'cti_ami_connected{server="pbx1"} 1.0',
+        'cti_ami_connected{server="b\\"\\\\"} 0.0',
         "# HELP cti_pops_sent_total pops",
         "# TYPE cti_pops_sent_total counter",
-        "cti_pops_sent_total 12",
+        "cti_pops_sent_total 12.0",
     ]
 
 
-def test_samples_of_one_family_from_several_collectors_are_merged_under_one_header() -> None:
-    reg = Registry()
-    reg.register(lambda: [Family("x", "gauge", "h").add(1, s="a")])
-    reg.register(lambda: [Family("x", "gauge", "h").add(2, s="b")])
-    assert reg.render().count("# TYPE cti_x gauge") == 1
-    assert 'cti_x{s="b"} 2' in reg.render()
+def test_samples_of_one_family_from_several_components_are_merged_under_one_header() -> None:
+    reg = new_registry()
+    reg.register(Merged(lambda: [Link("a", True), Link("b", True)]))
+    text = generate_latest(reg).decode()
+    assert text.count("# TYPE cti_ami_connected gauge") == 1
+    assert 'cti_ami_connected{server="b"} 1.0' in text
+
+
+def test_each_daemon_has_its_own_registry() -> None:
+    one, two = new_registry(), new_registry()
+    one.register(Pops())
+    assert "cti_pops_sent_total" in generate_latest(one).decode()
+    assert generate_latest(two) == b""
 
 
 def test_json_logs_are_one_object_per_line_with_extra_fields() -> None:

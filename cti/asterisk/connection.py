@@ -35,7 +35,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 from cti.asterisk.ami import Message
@@ -56,6 +56,7 @@ from cti.asterisk.snapshot import ResyncSnapshot
 from cti.config import AsteriskConfig
 from cti.core.errors import UsageError
 from cti.core.events import StreamProblem
+from cti.telemetry import Metric, counter, gauge
 
 log = logging.getLogger("cti.asterisk.connection")
 
@@ -441,6 +442,25 @@ class AmiConnection:
     def metrics(self) -> dict[str, object]:
         self.stats.queue_depth = self.queue.qsize()
         return asdict(self.stats)
+
+    @property
+    def connected(self) -> bool:
+        return self.stats.connected
+
+    def collect(self) -> Iterable[Metric]:
+        """This link's metrics, labelled with its server (prometheus-client collector)."""
+        s, server = self.stats, self.server
+        yield gauge("ami_connected", "1 when the AMI link is logged in", s.connected, server=server)
+        yield counter("ami_reconnects_total", "logins after the first one", s.reconnects, server=server)
+        yield counter("ami_events_total", "AMI events received", s.messages, server=server)
+        depth = self.queue.qsize()
+        yield gauge("ami_queue_depth", "events waiting for the tracker", depth, server=server)
+        yield counter(
+            "ami_events_dropped_total", "events dropped on queue overflow", s.dropped, server=server
+        )
+        yield counter("ami_resyncs_total", "state rebuilds from list actions", s.resyncs, server=server)
+        yield counter("ami_auth_failures_total", "refused logins", s.auth_failures, server=server)
+        yield counter("ami_problems_total", "malformed AMI input reported", s.problems, server=server)
 
 
 def _consume(future: asyncio.Future[Message | ListReply]) -> None:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
 from cti.asterisk.ami import Message
 from cti.asterisk.connection import AmiConnection, QueueItem, Received
 from cti.asterisk.snapshot import ResyncSnapshot
 from cti.core.events import DomainEvent, Resynced, StreamProblem
+from cti.telemetry import Metric, counter
 
 log = logging.getLogger("cti.asterisk.pump")
 
@@ -57,6 +58,9 @@ class EventPump:
         self.applied = 0  # queue items applied
         self.published = 0  # domain events published
         self.tracker_errors = 0
+
+    def collect(self) -> Iterable[Metric]:
+        yield counter("domain_events_total", "domain events published", self.published, server=self.server)
 
     async def run(self) -> None:
         while True:

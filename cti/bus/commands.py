@@ -24,9 +24,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +33,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from cti.asterisk.ami import Message
+from cti.core.clock import Clock, SystemClock
 from cti.core.ids import AgentId
+from cti.telemetry import Metric, counter
 
 log = logging.getLogger("cti.bus.commands")
 
@@ -102,7 +103,9 @@ class CommandService:
         *,
         prefix: str = "cti",
         concurrency: int = 16,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock = clock or SystemClock()  # request deadlines (epoch seconds, shared by the instances)
         self.url = url
         self.instance = instance
         self.servers = dict(servers)
@@ -113,6 +116,11 @@ class CommandService:
         self.expired = 0  # requests dropped because their deadline had passed
         self.bad = 0  # requests that did not decode
         self.ready = asyncio.Event()
+
+    def collect(self) -> Iterable[Metric]:
+        yield counter("commands_done_total", "requests of other instances carried out", self.done)
+        yield counter("commands_expired_total", "requests dropped past their deadline", self.expired)
+        yield counter("commands_bad_total", "requests that did not decode", self.bad)
 
     async def run(self) -> None:
         if not self.servers:
@@ -165,7 +173,7 @@ class CommandService:
                 self.bad += 1
                 log.warning("command service: a request that does not decode (%s): %.200r", e, raw)
                 return
-            if time.time() > deadline:
+            if self.clock.now() > deadline:
                 self.expired += 1
                 log.warning(
                     "command service: %s %s from %s dropped: its deadline passed", op, rid, req.get("origin")
@@ -188,7 +196,7 @@ class CommandService:
         try:
             if op == "action":
                 action = {str(k): str(v) for k, v in dict(args["action"]).items()}
-                async with asyncio.timeout(max(0.1, deadline - time.time())):
+                async with asyncio.timeout(max(0.1, deadline - self.clock.now())):
                     reply = await local.send_action(action)
                 return {"ok": True, "reply": reply.headers}
             if op == "agent_channel":
@@ -206,13 +214,25 @@ class CommandService:
 class RemoteServers:
     """The requester side: AMI actions and channel names for servers another instance is connected to."""
 
-    def __init__(self, url: str, instance: str, *, prefix: str = "cti", timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        instance: str,
+        *,
+        prefix: str = "cti",
+        timeout: float = 5.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self.clock = clock or SystemClock()
         self.url = url
         self.instance = instance
         self.prefix = prefix
         self.timeout = timeout
         self._client: aioredis.Redis | None = None
         self.sent = 0
+
+    def collect(self) -> Iterable[Metric]:
+        yield counter("commands_sent_total", "requests to other instances", self.sent)
 
     def link(self, server: str) -> RemoteLink:
         return RemoteLink(self, server)
@@ -238,7 +258,7 @@ class RemoteServers:
                 raise RemoteError("no_owner", f"no cti instance is connected to Asterisk server {server!r}")
             rid = uuid.uuid4().hex
             reply_to = f"{self.prefix}:reply:{rid}"
-            deadline = time.time() + self.timeout
+            deadline = self.clock.now() + self.timeout
             request = {
                 "id": rid,
                 "op": op,

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from cti.core.events import DomainEvent
+from cti.telemetry import Metric, counter, gauge
 
 log = logging.getLogger("cti.bus")
 
@@ -72,6 +73,15 @@ class LocalBus:
     @property
     def connected(self) -> bool:
         return True
+
+    def collect(self) -> Iterable[Metric]:
+        yield counter("bus_published_total", "events published by this instance", self.published)
+        yield counter("bus_received_total", "events from other instances", self.received)
+        yield gauge("bus_connected", "1 when the bus is up", self.connected)
+        yield counter("bus_handler_errors_total", "subscriber failures", self.handler_errors)
+
+    async def flush(self, within: float = 5.0) -> None:
+        """Nothing is buffered in-process (the Redis bus writes its outbox here)."""
 
     async def run(self) -> None:
         """Nothing to drive in-process; returns at once (the Redis bus runs its reader and writer here)."""

@@ -140,6 +140,21 @@ class AgentStateChanged(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class RoutedAgentState(AgentStateChanged):
+    """The router's view of an agent (CTI mode): what the tracker saw, plus what only cti knows
+    (RESERVED for a call it is delivering, its own wrap-up, a pause Asterisk has not confirmed yet).
+    Consumers of AgentStateChanged see it as the newest state; the router itself ignores it."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSkillsChanged(DomainEvent):
+    """A supervisor changed an agent's skills (already saved in the store): every router takes them."""
+
+    agent: AgentId
+    skills: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class OriginateFinished(DomainEvent):
     """OriginateResponse, classified (Reason 4 answered, 5 busy, 3 no answer, 8 congestion, 0/1 failure)."""
 

@@ -11,12 +11,16 @@ Theory of operation (every rule that decides an agent's state lives in this file
    device) is ON_CALL; a ring is RINGING; a reservation is RESERVED; a wrap-up not yet over is WRAP_UP;
    no queue (or a device that is gone) is LOGGED_OUT; paused in every queue is PAUSED; else AVAILABLE.
 3. Every change of state must be a move the table ``TRANSITIONS`` allows. A move it does not allow raises
-   ``IllegalTransition``: it is a bug in whoever fed the facts, never something to paper over. The table
+   ``IllegalTransition``: it is a bug in whoever fed the facts, never something to paper over. The one
+   exception is what Asterisk reports after a gap (a resync can show any state): ``update(force=True)``
+   makes the move and marks the transition ``forced``, so it is counted and visible. The table
    encodes the rules a router depends on: only an AVAILABLE agent can be reserved, and wrap-up only
    follows a call (or a ring that came during wrap-up).
 4. A reservation ends when the agent's phone rings for it, when it is released (the call went elsewhere,
    the caller hung up, the reservation timed out), and by itself when the agent is paused or logs out:
-   the router learns of it from the transition (RESERVED -> PAUSED) and keeps the caller's place.
+   the router learns of it from the transition (RESERVED -> PAUSED) and keeps the caller's place. (What
+   Asterisk shows of a reserved agent on another call, or in app_queue's wrap-up, also ends it: that is
+   the router's ``observe``.)
 5. Wrap-up: when an ACD call ends, the agent is held for the queue's wrap-up seconds; with
    ``need_disposition`` it is held until the disposition is filed, however long that takes (and at
    least the wrap-up seconds). ``end_wrapup`` ends it early (whether the agent may is the queue's policy,
@@ -32,7 +36,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from cti.core.events import AgentState
-from cti.core.frozen import quick_constructor
 from cti.core.ids import AgentId
 
 S = AgentState
@@ -120,11 +123,7 @@ class Transition:
     reason: str
     at: float
     spent: float  # seconds in the old state
-
-
-# Built on the AMI hot path (one per move the tracker observes): a quick constructor (cti/core/frozen.py)
-# makes the same exact, frozen Transition about three times faster than the dataclass's __init__.
-_Transition = quick_constructor(Transition)
+    forced: bool = False  # an observed jump the table does not allow (update(force=True))
 
 
 class Agent:
@@ -144,8 +143,11 @@ class Agent:
         return f"Agent({self.id!r}, {self.state.value})"
 
     # ---- the one place a state changes -------------------------------------------------------------
-    def update(self, at: float) -> Transition | None:
-        """Re-derive the state from the facts at ``at``; check the move against the table (rule 3)."""
+    def update(self, at: float, *, force: bool = False) -> Transition | None:
+        """Re-derive the state from the facts at ``at``; check the move against the table (rule 3).
+
+        ``force``: the facts are Asterisk's word after a gap (a resync): an illegal move is made anyway
+        and the transition is marked ``forced``. cti's own moves never force."""
         f = self.facts
         if f.reservation is not None and (not f.queues or f.device_gone or all(f.queues.values())):
             f.reservation = None  # rule 4: a pause or a logout ends a reservation
@@ -154,12 +156,13 @@ class Agent:
             if reason == self.reason:
                 return None
             self.reason = reason  # a new pause reason: same state, shown anew
-            return _Transition(self.id, state, state, reason, at, 0.0)
-        if state not in TRANSITIONS[self.state]:
+            return Transition(self.id, state, state, reason, at, 0.0)
+        forced = state not in TRANSITIONS[self.state]
+        if forced and not force:
             raise IllegalTransition(self.id, self.state, state)
         old, spent = self.state, max(0.0, at - self.since)
         self.state, self.reason, self.since = state, reason, at
-        return _Transition(self.id, old, state, reason, at, spent)
+        return Transition(self.id, old, state, reason, at, spent, forced)
 
     def time_in_state(self, at: float) -> float:
         return max(0.0, at - self.since)

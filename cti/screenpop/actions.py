@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,6 +33,7 @@ from cti.core.ids import AgentId
 from cti.screenpop import protocol as p
 from cti.screenpop.hub import AgentSeat, Hub
 from cti.screenpop.tokens import Identity
+from cti.telemetry import Metric, counter
 
 log = logging.getLogger("cti.screenpop.actions")
 
@@ -57,6 +58,16 @@ class CallChannels(Protocol):
     async def agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None: ...
 
     async def caller_channel(self, server: str, linkedid: str) -> str | None: ...
+
+
+class RoutingControl(Protocol):
+    """The CTI-mode router's console controls (cti.delivery.service.RoutingService)."""
+
+    async def save_skills(self, agent: AgentId, skills: Mapping[str, int]) -> Mapping[str, int]: ...
+
+    def end_wrapup(self, agent: AgentId) -> bool: ...
+
+    def disposition_filed(self, agent: AgentId) -> None: ...
 
 
 class DispositionStore(Protocol):
@@ -103,15 +114,26 @@ class Desk:
         servers: Callable[[str], AmiActions | None],
         channels: CallChannels,
         store: DispositionStore,
-        contexts: Contexts | None = None,
+        contexts: Mapping[str, Contexts] | Contexts | None = None,
+        routing: RoutingControl | None = None,
     ) -> None:
+        """``contexts``: the dialplan contexts of each Asterisk server (``[[asterisk]]`` keys), or one set
+        for every server; a server not listed (one another instance is connected to) gets the defaults."""
+        self.routing = routing
         self.hub = hub
         self.servers = servers
         self.channels = channels
         self.store = store
-        self.contexts = contexts or Contexts()
+        if isinstance(contexts, Contexts):
+            self.default_contexts, self.contexts = contexts, {}
+        else:
+            self.default_contexts, self.contexts = Contexts(), dict(contexts or {})
         self.actions_sent = 0
         self.actions_failed = 0
+
+    def collect(self) -> Iterable[Metric]:
+        yield counter("actions_total", "AMI actions from consoles", self.actions_sent)
+        yield counter("actions_failed_total", "console actions that failed", self.actions_failed)
 
     async def run(self, identity: Identity, cmd: p.Command) -> dict[str, Any]:
         """Carry out ``cmd``; returns the ``result`` message. Raises DeskError when refused or failed."""
@@ -159,7 +181,7 @@ class Desk:
                         {
                             "Action": "Originate",
                             "Channel": seat.interface,
-                            "Context": self.contexts.dial,
+                            "Context": self.contexts_of(seat.server).dial,
                             "Exten": number,
                             "Priority": "1",
                             "Async": "true",
@@ -184,9 +206,36 @@ class Desk:
                 view = self.hub.calls.get(lid)  # type: ignore[call-overload]
                 if view is not None and self.hub.directory is not None:
                     self.hub.directory.forget(view.number)
+                if self.routing is not None and identity.agent is not None:
+                    self.routing.disposition_filed(identity.agent)
                 return {"linkedid": lid, "disposition": disposition}
+            case p.SetSkills(agent=agent, skills=skills):
+                if not identity.supervisor:
+                    raise DeskError("forbidden", "only a supervisor changes skills")
+                if self.routing is None:
+                    raise DeskError("no_routing", "CTI routing is not enabled ([routing] enabled)")
+                try:
+                    saved = await self.routing.save_skills(AgentId(agent), skills)
+                except KeyError:
+                    raise DeskError("unknown_agent", f"no agent account with member name {agent!r}") from None
+                except Exception as e:
+                    log.warning("skills of %s not saved: %s", agent, e)
+                    raise DeskError("store_failed", "the skills could not be saved") from None
+                return {"agent": agent, "skills": dict(saved)}
+            case p.EndWrapup(agent=agent):
+                if self.routing is None:
+                    raise DeskError("no_routing", "CTI routing is not enabled ([routing] enabled)")
+                seat_agent = self._for(identity, agent)
+                if not self.routing.end_wrapup(seat_agent):
+                    raise DeskError(
+                        "not_allowed", "not in wrap-up, or this queue does not let wrap-up end early"
+                    )
+                return {"agent": seat_agent, "state": "available"}
             case _:
                 raise DeskError("unknown_type", f"{type(cmd).__name__} is not an action")
+
+    def contexts_of(self, server: str) -> Contexts:
+        return self.contexts.get(server, self.default_contexts)
 
     def _for(self, identity: Identity, agent: str | None) -> AgentId:
         if identity.supervisor:
@@ -237,19 +286,20 @@ class Desk:
 
     async def _transfer(self, identity: Identity, lid: str, to: str, target: str) -> dict[str, Any]:
         server, agent = self._call(identity, lid)
+        contexts = self.contexts_of(server)
         if to == "agent":
             seat = self.hub.seats.get(AgentId(target))
             exten = extension_of(seat.interface) if seat else None
             if exten is None:
                 raise DeskError("unknown_agent", f"no extension known for {target}")
-            context = self.contexts.agent
+            context = contexts.agent
         elif to == "queue":
             known = set(self.hub.board.queues) | {q for s in self.hub.seats.values() for q in s.queues}
             if target not in known:
                 raise DeskError("unknown_queue", f"no queue named {target}")
-            context, exten = self.contexts.queue, target
+            context, exten = contexts.queue, target
         else:
-            context, exten = self.contexts.dial, target
+            context, exten = contexts.dial, target
         channel = await self._channel(self.channels.agent_channel(server, lid, agent)) if agent else None
         if channel is not None:
             await self._ami(

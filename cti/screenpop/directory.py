@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from cti.core.clock import Clock, SystemClock
+from cti.telemetry import Metric, counter
 
 log = logging.getLogger("cti.screenpop.directory")
 
@@ -45,14 +47,14 @@ class CallerDirectory:
         size: int = 10_000,
         workers: int = 4,
         lookup_timeout: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
     ) -> None:
         self._store = store
         self._ttl = ttl
         self._size = size
         self._workers = workers
         self._timeout = lookup_timeout
-        self._clock = clock
+        self._clock = clock or SystemClock()  # the cache's time to live
         self._cache: collections.OrderedDict[str, tuple[float, CallerCard]] = collections.OrderedDict()
         self._waiting: dict[str, list[Done]] = {}
         self._todo: asyncio.Queue[str] = asyncio.Queue()
@@ -60,11 +62,16 @@ class CallerDirectory:
         self.misses = 0
         self.failures = 0
 
+    def collect(self) -> Iterable[Metric]:
+        yield counter("lookup_cache_hits_total", "caller lookups from cache", self.hits)
+        yield counter("lookup_misses_total", "caller lookups sent to the store", self.misses)
+        yield counter("lookup_failures_total", "caller lookups failed or timed out", self.failures)
+
     def cached(self, number: str) -> CallerCard | None:
         entry = self._cache.get(number)
         if entry is None:
             return None
-        if self._clock() - entry[0] > self._ttl:
+        if self._clock.now() - entry[0] > self._ttl:
             del self._cache[number]
             return None
         self._cache.move_to_end(number)
@@ -94,7 +101,7 @@ class CallerDirectory:
             number = await self._todo.get()
             card = await self._lookup(number)
             if card.status != "unavailable":
-                self._cache[number] = (self._clock(), card)
+                self._cache[number] = (self._clock.now(), card)
                 self._cache.move_to_end(number)
                 while len(self._cache) > self._size:
                     self._cache.popitem(last=False)

@@ -23,14 +23,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
-import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
 
+from cti.core.clock import Clock, SystemClock
 from cti.core.events import (
     AgentRinging,
     AgentRingNoAnswer,
@@ -51,6 +51,7 @@ from cti.screenpop.directory import CallerCard, CallerDirectory
 from cti.screenpop.live import Changes, LiveBoard
 from cti.screenpop.protocol import VERSION, encode
 from cti.screenpop.tokens import Identity
+from cti.telemetry import Metric, counter, gauge
 
 CLOSE_TOO_SLOW = 4008
 # UserEvent headers a dialer raises on an outbound call (dialplan: UserEvent(CtiLead,Campaign: x,LeadId: n))
@@ -135,7 +136,7 @@ class Hub:
         resume_window: float = 120.0,
         client_buffer: int = 1000,
         default_country: str = "US",
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
         log_limit: int = 200_000,
     ) -> None:
         self.session = uuid.uuid4().hex
@@ -144,7 +145,7 @@ class Hub:
         self.resume_window = resume_window
         self.client_buffer = client_buffer
         self.default_country = default_country
-        self._clock = clock
+        self._clock = clock or SystemClock()  # the resume window
         self.seq = 0
         self._log: collections.deque[_Logged] = collections.deque(maxlen=log_limit)
         self._supervisors: set[Client] = set()
@@ -155,9 +156,17 @@ class Hub:
         self._gates: dict[LinkedId, list[DomainEvent]] = {}
         self.leads: dict[LinkedId, dict[str, str]] = {}  # outbound calls: what the dialer said about them
         self.originates: dict[str, AgentId] = {}  # ChannelId of a console's Originate -> the agent
+        self.routing: dict[str, Any] | None = None  # the router's last board (CTI mode), for supervisors
         self.pops_sent = 0
         self.messages_sent = 0
         self.clients_dropped = 0
+
+    def collect(self) -> Iterable[Metric]:
+        yield gauge("ws_clients", "connected console clients", self.client_count)
+        yield counter("ws_clients_dropped_total", "clients dropped as too slow", self.clients_dropped)
+        yield counter("ws_messages_total", "messages queued to clients", self.messages_sent)
+        yield counter("pops_sent_total", "screen pops sent", self.pops_sent)
+        yield gauge("live_calls", "calls the hub follows", len(self.calls))
 
     # ---- clients -------------------------------------------------------------------------------------
     @property
@@ -206,7 +215,7 @@ class Hub:
         return out
 
     def _prune(self) -> None:
-        horizon = self._clock() - self.resume_window
+        horizon = self._clock.now() - self.resume_window
         while self._log and self._log[0].t < horizon:
             self._log.popleft()
 
@@ -224,7 +233,7 @@ class Hub:
         else:
             queues = []
             agents = [self.board.agent_figures(a) for a in (identity.agent,) if a in self.board.agents]
-        return {
+        out = {
             "type": "snapshot",
             "v": VERSION,
             "seq": self.seq,
@@ -232,6 +241,14 @@ class Hub:
             "queues": queues,
             "agents": agents,
         }
+        if identity.supervisor and self.routing is not None:
+            out["routing"] = self.routing
+        return out
+
+    def routing_board(self, board: dict[str, Any]) -> None:
+        """The router's agents (skills, reservations) and waiting calls: to supervisors only."""
+        self.routing = board
+        self._emit({"type": "routing", **board}, None)
 
     # ---- outgoing ------------------------------------------------------------------------------------
     def _emit(self, message: dict[str, Any], audience: Iterable[AgentId] | None) -> None:
@@ -239,7 +256,7 @@ class Hub:
         message["seq"] = self.seq
         text = encode(message)
         who = frozenset(audience) if audience is not None else None
-        self._log.append(_Logged(self.seq, self._clock(), text, who))
+        self._log.append(_Logged(self.seq, self._clock.now(), text, who))
         if len(self._log) % 256 == 0:
             self._prune()
         for client in list(self._supervisors):

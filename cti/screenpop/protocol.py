@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cti.core.errors import ProtocolError
+from cti.routing.policy import PolicyError, check_skill
 
 VERSION = 1
 MAX_TEXT = 200  # user names, reasons, numbers, targets
@@ -97,6 +98,20 @@ class Disposition(Command):
     notes: str
 
 
+@dataclass(frozen=True, slots=True)
+class SetSkills(Command):
+    agent: str
+    skills: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class EndWrapup(Command):
+    agent: str | None
+
+
+MAX_SKILLS = 50
+
+
 class _Fields:
     def __init__(self, raw: dict[str, Any], ref: str | None) -> None:
         self.raw = raw
@@ -134,6 +149,25 @@ class _Fields:
         if not _NAME.match(value):
             raise BadMessage("bad_field", f"{key!r} has characters that are not allowed", self.ref)
         return value
+
+    def skills(self, key: str) -> dict[str, int]:
+        value = self.raw.get(key)
+        if not isinstance(value, dict) or len(value) > MAX_SKILLS:
+            raise BadMessage(
+                "bad_field", f"{key!r} must be an object of at most {MAX_SKILLS} skills", self.ref
+            )
+        out: dict[str, int] = {}
+        for name, level in value.items():
+            if isinstance(level, bool) or not isinstance(level, int):
+                raise BadMessage(
+                    "bad_field", f"the level of skill {name[:40]!r} must be a whole number", self.ref
+                )
+            try:
+                check_skill(name, level)
+            except PolicyError as e:
+                raise BadMessage("bad_field", e.reason, self.ref) from None
+            out[name] = level
+        return out
 
     def number(self, key: str) -> str:
         value = self.text(key, limit=40).replace(" ", "").replace("-", "")
@@ -193,6 +227,12 @@ def parse(text: str | bytes) -> Command:
                 f.text("disposition", limit=80),
                 f.text("notes", limit=MAX_NOTES, required=False, empty=True, lines=True),
             )
+        case "set_skills":
+            agent = f.name("agent")
+            assert agent is not None
+            return SetSkills(ref, agent, f.skills("skills"))
+        case "end_wrapup":
+            return EndWrapup(ref, f.name("agent", required=False))
         case str():
             raise BadMessage("unknown_type", f"unknown message type {kind[:40]!r}", ref)
         case _:

@@ -25,23 +25,24 @@ import contextlib
 import http
 import json
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
 
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from cti.core.clock import Clock, SystemClock
 from cti.core.ids import AgentId
 from cti.screenpop import protocol as p
 from cti.screenpop.actions import Desk, DeskError
 from cti.screenpop.hub import Client, Hub
 from cti.screenpop.tokens import Identity, TokenError, TokenSigner
-from cti.telemetry import Registry
+from cti.telemetry import Metric, counter, new_registry
 
 log = logging.getLogger("cti.screenpop.server")
 
@@ -95,7 +96,7 @@ class RateLimit:
         self.refused = 0
 
     def allow(self, now: float) -> bool:
-        self.tokens = min(self.burst, self.tokens + (now - self.t) * self.rate)
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.t) * self.rate)
         self.t = now
         if self.tokens >= 1:
             self.tokens -= 1
@@ -125,9 +126,9 @@ class ConsoleServer:
         host: str = "127.0.0.1",
         port: int = 8080,
         limits: Limits | None = None,
-        registry: Registry | None = None,
+        registry: CollectorRegistry | None = None,
         health: Callable[[], dict[str, Any]] | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
     ) -> None:
         self.hub = hub
         self.desk = desk
@@ -136,9 +137,9 @@ class ConsoleServer:
         self.host = host
         self.port = port
         self.limits = limits or Limits()
-        self.registry = registry or Registry()
+        self.registry = registry if registry is not None else new_registry()
         self.health = health or (lambda: {"status": "ok"})
-        self.clock = clock
+        self.clock = clock or SystemClock()  # token expiry, rate limits, message times
         self.static = load_static()
         self._server: Server | None = None
         self.logins = 0
@@ -180,6 +181,12 @@ class ConsoleServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/"
 
+    def collect(self) -> Iterable[Metric]:
+        yield counter("ws_connections_total", "websocket connections", self.connections)
+        yield counter("ws_logins_total", "successful logins", self.logins)
+        yield counter("ws_login_failures_total", "refused logins and tokens", self.logins_failed)
+        yield counter("ws_refused_total", "bad, forbidden or rate-limited commands", self.refused)
+
     # ---- HTTP ----------------------------------------------------------------------------------------
     def _response(self, status: http.HTTPStatus, body: bytes, ctype: str, **extra: str) -> Response:
         headers = Headers(
@@ -216,9 +223,7 @@ class ConsoleServer:
             return self._response(status, json.dumps(report).encode(), "application/json")
         if path == "/metrics":
             return self._response(
-                http.HTTPStatus.OK,
-                self.registry.render().encode(),
-                "text/plain; version=0.0.4; charset=utf-8",
+                http.HTTPStatus.OK, generate_latest(self.registry), CONTENT_TYPE_PLAIN_0_0_4
             )
         return self._response(http.HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
 
@@ -238,7 +243,7 @@ class ConsoleServer:
             await self._send(ws, p.error(e.code, e.message, e.ref))
             await ws.close(CLOSE_AUTH, "authentication required")
             return None
-        now = self.clock()
+        now = self.clock.now()
         if isinstance(cmd, p.Login):
             account = await self.accounts.authenticate(cmd.username, cmd.password)
             role = getattr(account, "role", None)
@@ -286,7 +291,7 @@ class ConsoleServer:
             "agent": identity.agent,
             "expires_at": identity.expires_at,
             "heartbeat": self.limits.ping_interval,
-            "at": self.clock(),
+            "at": self.clock.now(),
             **{k: v for k, v in welcome.items() if v is not None},
         }
         # Synchronous from here to attach(): no hub message can slip between the catch-up and the stream.
@@ -332,17 +337,17 @@ class ConsoleServer:
 
     async def _watchdog(self, client: Client) -> None:
         """Returns when the client must go: the hub dropped it, it flooded, or its token expired."""
-        remaining = client.identity.expires_at - self.clock()
+        remaining = client.identity.expires_at - self.clock.now()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(remaining, 0)):
                 await client.dead.wait()
         client.kill(CLOSE_EXPIRED, "token expired: log in again")  # no-op when already closing
 
     async def _reader(self, ws: ServerConnection, client: Client) -> None:
-        limit = RateLimit(self.limits.rate, self.limits.burst, time.monotonic())
+        limit = RateLimit(self.limits.rate, self.limits.burst, self.clock.now())
         told = 0.0
         async for raw in ws:
-            now = time.monotonic()
+            now = self.clock.now()
             if not limit.allow(now):
                 self.refused += 1
                 if limit.refused >= self.limits.flood_after:
@@ -362,12 +367,14 @@ class ConsoleServer:
 
     async def _command(self, client: Client, cmd: p.Command) -> None:
         if isinstance(cmd, p.Ping):
-            client.offer(p.encode({"type": "pong", "ref": cmd.ref, "seq": self.hub.seq, "at": self.clock()}))
+            client.offer(
+                p.encode({"type": "pong", "ref": cmd.ref, "seq": self.hub.seq, "at": self.clock.now()})
+            )
             return
         if isinstance(cmd, p.Login | p.Resume):
             client.offer(p.encode(p.error("already_authenticated", "this connection is logged in", cmd.ref)))
             return
-        if self.clock() >= client.identity.expires_at:
+        if self.clock.now() >= client.identity.expires_at:
             client.kill(CLOSE_EXPIRED, "token expired: log in again")
             return
         try:

@@ -26,6 +26,7 @@ class Arrival:
     exten: str  # a queue name, or "hold"
     patience: float
     talk: float | None
+    choice: str | None = None  # the IVR digits the caller presses (CHOICE)
 
 
 def place_call(
@@ -76,6 +77,9 @@ class CallerGenerator:
     def _tick(self) -> None:
         if self.rng.random() * self._max_rate < self.rate_at(self.pbx.now):
             a = self.draw()
+            extra = {"PATIENCE_SCOPE": "wait"}
+            if a.choice is not None:
+                extra["CHOICE"] = a.choice
             place_call(
                 self.pbx,
                 a.customer.number,
@@ -83,7 +87,7 @@ class CallerGenerator:
                 a.exten,
                 a.patience,
                 a.talk,
-                {"PATIENCE_SCOPE": "wait"},
+                extra,
             )
             self.placed += 1
         self._schedule()
@@ -91,7 +95,11 @@ class CallerGenerator:
     def draw(self) -> Arrival:
         rng, spec = self.rng, self.spec
         customer = rng.choice(spec.customers)
-        if spec.hold_fraction and rng.random() < spec.hold_fraction:
+        choice = None
+        if spec.calls:
+            kind = rng.choices(spec.calls, [c.weight for c in spec.calls])[0]
+            exten, choice = kind.exten, kind.choice
+        elif spec.hold_fraction and rng.random() < spec.hold_fraction:
             exten = "hold"
         else:
             names = [n for n, _ in spec.ivr]
@@ -99,4 +107,4 @@ class CallerGenerator:
             exten = rng.choices(names, weights)[0] if sum(weights) > 0 else names[0]
         patience = max(1.0, spec.patience.sample(rng))
         talk = spec.talk_time.sample(rng) if spec.talk_time is not None else None
-        return Arrival(customer, exten, patience, talk)
+        return Arrival(customer, exten, patience, talk, choice)

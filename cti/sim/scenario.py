@@ -22,6 +22,7 @@ from typing import Any
 
 from cti.core.errors import ConfigError
 
+DIALPLANS = ("sample", "recorded")
 STRATEGIES = ("ringall", "leastrecent", "rrmemory", "fewestcalls", "random", "linear")
 EMPTY_CONDITIONS = ("paused", "penalty", "inuse", "ringing", "unavailable", "invalid", "unknown", "wrapup")
 
@@ -120,6 +121,15 @@ BUILTIN_CUSTOMERS: tuple[Customer, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class CallType:
+    """One kind of generated call: where the caller dials and what it presses at the IVR."""
+
+    weight: float
+    exten: str  # a queue name, "hold", or a dialled number (routed by [dids] / the dialplan)
+    choice: str | None = None  # the digits pressed at the holding extension's Read() (CHOICE)
+
+
+@dataclass(frozen=True, slots=True)
 class TrafficSpec:
     enabled: bool = False
     calls_per_hour: tuple[float, ...] = (0.0,) * 24
@@ -127,6 +137,7 @@ class TrafficSpec:
     talk_time: Dist | None = None  # when set, callers carry __TALK (the agent hangs up after it)
     ivr: tuple[tuple[str, float], ...] = ()
     hold_fraction: float = 0.0  # share of callers sent to inbound,hold for CTI routing
+    calls: tuple[CallType, ...] = ()  # when set, replaces ivr and hold_fraction
     customers: tuple[Customer, ...] = BUILTIN_CUSTOMERS
 
 
@@ -150,6 +161,7 @@ class Scenario:
     start: float = 0.0  # 0 = the wall clock at start-up
     seed: int = 0
     cwait: float = 2.0  # dialer-connect's default queue wait (the 2-second rule)
+    dialplan: str = "sample"  # "sample": config/asterisk/extensions.conf; "recorded": the transcripts' PBX
     users: tuple[User, ...] = ()
     queues: tuple[QueueSpec, ...] = ()
     agents: tuple[AgentSpec, ...] = ()
@@ -309,7 +321,10 @@ def parse_scenario(data: dict[str, Any], path: str = "<scenario>", base: Path | 
         "start": sim.num("start", 0.0),
         "seed": int(sim.num("seed", 0)),
         "cwait": sim.num("cwait", 2.0),
+        "dialplan": sim.str_("dialplan", "sample"),
     }
+    if scenario_kw["dialplan"] not in DIALPLANS:
+        raise sim.err("dialplan", f"unknown dialplan {scenario_kw['dialplan']!r} (sample or recorded)")
     sim.done()
 
     users = []
@@ -402,6 +417,32 @@ def parse_scenario(data: dict[str, Any], path: str = "<scenario>", base: Path | 
         if not csv_path.is_absolute() and base is not None:
             csv_path = base / csv_path
         customers = load_customers(path, t.key("customers"), csv_path)
+    calls = []
+    for c in t.tables("calls"):
+        weight = c.num("weight", 1.0)
+        did, exten = c.get("did"), c.get("exten")
+        if (did is None) == (exten is None):
+            raise c.err("did", "give exactly one of did (a dialled number) and exten (a queue or hold)")
+        if did is not None:
+            did = c.str_("did")
+            if not did.isdigit():
+                raise c.err("did", f"a dialled number is digits, got {did!r}")
+            target = did
+        else:
+            target = c.str_("exten")
+            if target not in names and target != "hold":
+                raise c.err("exten", f"no such queue {target!r} (a queue name or hold)")
+        choice = c.get("choice")
+        if choice is not None:
+            choice = c.str_("choice")
+            if not all(ch.isdigit() or ch in "*#" for ch in choice):
+                raise c.err("choice", f"IVR digits are 0-9, * and #, got {choice!r}")
+        calls.append(CallType(weight, target, choice))
+        c.done()
+    if calls and (t.data.get("ivr") or t.data.get("hold_fraction")):
+        raise t.err("calls", "calls replaces ivr and hold_fraction: give one or the other")
+    if calls and sum(c.weight for c in calls) <= 0:
+        raise t.err("calls", "the weights must not all be 0")
     talk = t.get("talk_time")
     traffic = TrafficSpec(
         enabled=t.bool_("enabled", False),
@@ -410,6 +451,7 @@ def parse_scenario(data: dict[str, Any], path: str = "<scenario>", base: Path | 
         talk_time=None if talk is None else parse_dist(path, t.key("talk_time"), talk),
         ivr=tuple(ivr) or tuple((n, 1.0) for n in names),
         hold_fraction=t.num("hold_fraction", 0.0, 0.0, 1.0),
+        calls=tuple(calls),
         customers=customers,
     )
     t.done()
@@ -474,6 +516,7 @@ def transcript_pbx() -> Scenario:
         )
     )
     return Scenario(
+        dialplan="recorded",
         users=(User("cti", "ctisecret", frozenset({"all"}), frozenset({"all"})),),
         agents=agents,
         queues=(

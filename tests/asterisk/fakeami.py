@@ -13,13 +13,13 @@ import asyncio
 import hashlib
 import secrets
 import ssl
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cti.asterisk.ami import AmiDecoder, Message, banner, encode
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
-Handler = Callable[["Client", Message], list[Headers] | None]
+Handler = Callable[["Client", Message], Sequence[Headers] | None]
 
 LIST_MESSAGES = {
     "CoreShowChannels": ("Channels will follow", "CoreShowChannelsComplete"),
@@ -85,7 +85,7 @@ class FakeAmi:
         self.md5 = md5
         self.answer_pings = True
         self.fully_booted = True
-        self.lists: dict[str, list[Headers]] = {"CoreShowChannels": [], "QueueStatus": []}
+        self.lists: dict[str, Sequence[Headers]] = {"CoreShowChannels": [], "QueueStatus": []}
         self.handlers: dict[str, Handler] = {}
         self.clients: list[Client] = []
         self.actions: list[tuple[int, Message]] = []  # (connection number, action), every connection

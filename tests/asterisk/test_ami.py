@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cti.asterisk.ami import AmiDecoder, Message, encode, escape, is_list_complete, unescape
-from tests.conftest import TRANSCRIPTS
+from tests.conftest import TRANSCRIPTS, examples
 
 
 def feed(data: bytes, cuts: list[int]) -> list[Message]:
@@ -86,7 +86,7 @@ def test_unescape_the_way_asterisk_escapes_names() -> None:
     assert unescape('say \\"hi\\" \\\\ there') == 'say "hi" \\ there'
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(data=st.data())
 def test_every_transcript_decodes_identically_whole_bytewise_and_chunked(data: st.DataObject) -> None:
     raw = (TRANSCRIPTS / "01-inbound-answered.ami").read_bytes()
@@ -155,9 +155,7 @@ def test_mentions_is_false_only_when_no_header_holds_the_fragment() -> None:
         assert m.mentions("QUEUESTATUS") and m.mentions("VarSet") and not m.mentions("TIMEOUT")
 
 
-_KEYS = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters=":\r\n"), min_size=1, max_size=8
-)
+_KEYS = st.text(st.characters(exclude_categories=["Cs"], exclude_characters=":\r\n"), min_size=1, max_size=8)
 _VALUES = st.text(st.sampled_from(": a\n\r张"), max_size=8).filter(lambda v: "\r\n" not in v)
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from cti.asterisk.ami import Message, banner, encode
 from cti.asterisk.client import ActionLost, AmiProtocol, ListReply
 from cti.core.errors import UsageError
+from tests.conftest import examples
 
 
 class RecordingTransport(asyncio.Transport):
@@ -105,7 +106,7 @@ def test_one_byte_at_a_time_gives_the_same_routing() -> None:
     assert run_stream([STREAM[i : i + 1] for i in range(len(STREAM))]) == run_stream([STREAM])
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.integers(min_value=0, max_value=len(STREAM)), max_size=40))
 def test_any_chunking_gives_the_same_routing(cuts: list[int]) -> None:
     assert run_stream(split(STREAM, cuts)) == run_stream([STREAM])

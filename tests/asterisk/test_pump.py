@@ -171,7 +171,7 @@ async def test_against_the_simulated_pbx_an_originated_call_ends_with_one_record
     [ended] = [e for e in published.events if isinstance(e, CallEnded)]
     journey = ended.journey
     assert journey.caller_name == "张伟 <b>x</b>" and journey.caller_number == "13800138000"
-    assert [(leg.queue, leg.outcome.value, leg.agent) for leg in journey.queue_legs] == [
+    assert [(leg.queue, leg.outcome and leg.outcome.value, leg.agent) for leg in journey.queue_legs] == [
         ("sales", "answered", "Bob")
     ]
     assert not [e for e in published.events if isinstance(e, StreamProblem)]

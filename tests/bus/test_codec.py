@@ -27,7 +27,9 @@ def test_the_journey_inside_call_ended_keeps_its_legs_and_enums() -> None:
 
 
 @given(name=st.text(), number=st.text(max_size=30), headers=st.dictionaries(st.text(), st.text(), max_size=4))
-def test_any_text_in_names_and_user_event_headers_round_trips(name: str, number: str, headers: dict) -> None:
+def test_any_text_in_names_and_user_event_headers_round_trips(
+    name: str, number: str, headers: dict[str, str]
+) -> None:
     events = [
         *inbound_call(name=name, number=number),
         UserEventRaised(1.0, "pbx1", "CtiWaiting", None, None, headers),

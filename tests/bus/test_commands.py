@@ -6,19 +6,20 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
-from cti.app import TrackerChannels
 from cti.asterisk.ami import AmiDecoder
 from cti.asterisk.calls import CallTracker
 from cti.asterisk.connection import AmiConnection
 from cti.bus.commands import CommandService, LocalServer, RemoteError, RemoteServers
 from cti.core.events import CallAnswered
 from cti.core.ids import AgentId
+from cti.screenpop.channels import TrackerChannels
 from tests.asterisk.fakeami import FakeAmi
 from tests.asterisk.test_connection import config, is_snapshot, take_until
 from tests.conftest import timeout
@@ -28,8 +29,8 @@ pytestmark = pytest.mark.redis
 
 
 @contextlib.asynccontextmanager
-async def background(*coros: object) -> AsyncIterator[None]:
-    tasks = [asyncio.create_task(c) for c in coros]  # type: ignore[arg-type]
+async def background(*coros: Coroutine[Any, Any, object]) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(c) for c in coros]
     try:
         yield
     finally:

@@ -1,6 +1,6 @@
 from collections.abc import Sequence
 
-from cti.bus.local import LocalBus
+from cti.bus.local import Handler, LocalBus
 from cti.core.events import DomainEvent
 from tests.bus.events import inbound_call
 
@@ -8,10 +8,15 @@ from tests.bus.events import inbound_call
 def test_every_subscriber_gets_every_batch_in_order_with_its_origin() -> None:
     bus = LocalBus("a")
     seen: dict[str, list[tuple[str, str]]] = {"x": [], "y": []}
+
+    def recorder(n: str) -> Handler:
+        def handler(evs: Sequence[DomainEvent], origin: str) -> None:
+            seen[n].extend((type(e).__name__, origin) for e in evs)
+
+        return handler
+
     for name in seen:
-        bus.subscribe(
-            name, lambda evs, origin, n=name: seen[n].extend((type(e).__name__, origin) for e in evs)
-        )
+        bus.subscribe(name, recorder(name))
     events = inbound_call()
     bus.publish(events[:3])
     bus.publish(events[3:])

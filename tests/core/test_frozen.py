@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from cti.core.events import CallerInfo, CallStarted
 from cti.core.frozen import quick_constructor
+from cti.core.ids import LinkedId, UniqueId
 from cti.core.journey import Direction
 
 
@@ -42,7 +43,7 @@ def test_a_quick_instance_is_still_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.x = 3  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
-        del p.label  # type: ignore[misc]
+        del p.label
     assert p.x == 2 and p.label == "a"
 
 
@@ -50,13 +51,17 @@ def test_keywords_and_missing_arguments_behave_as_with_the_class() -> None:
     make = quick_constructor(Point)
     assert make(at=1.0, label="b", x=4) == Point(1.0, 4, "b")
     with pytest.raises(TypeError):
-        make(1.0, 2)
+        make(1.0, 2)  # type: ignore[call-arg]  # the missing argument is the point
 
 
 def test_domain_events_built_quickly_equal_the_ordinary_ones() -> None:
     caller = quick_constructor(CallerInfo)("100", "张伟 <b>")
-    ev = quick_constructor(CallStarted)(1.5, "pbx", "L1", "U1", Direction.INBOUND, caller, "200")
-    assert ev == CallStarted(1.5, "pbx", "L1", "U1", Direction.INBOUND, CallerInfo("100", "张伟 <b>"), "200")
+    ev = quick_constructor(CallStarted)(
+        1.5, "pbx", LinkedId("L1"), UniqueId("U1"), Direction.INBOUND, caller, "200"
+    )
+    assert ev == CallStarted(
+        1.5, "pbx", LinkedId("L1"), UniqueId("U1"), Direction.INBOUND, CallerInfo("100", "张伟 <b>"), "200"
+    )
 
 
 def test_defaults_and_default_factories_apply_as_with_the_class() -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from cti.core.ids import AgentId
 from cti.sim.scenario import load_scenario
 from cti.sim.server import SimServer
 from cti.store import Store
@@ -30,10 +32,20 @@ async def login(port: int, user: str) -> ClientConnection:
     return ws
 
 
-async def command(ws: ClientConnection, ref: str, seen: list[dict] | None = None, **cmd: object) -> dict:
+async def command(
+    ws: ClientConnection, ref: str, seen: list[dict[str, Any]] | None = None, **cmd: object
+) -> dict[str, Any]:
     """Send a command and wait for its reply; what arrives meanwhile is appended to ``seen``."""
     await ws.send(json.dumps({"ref": ref, **cmd}))
-    reply = await recv_until(ws, lambda m: m.get("ref") == ref or (seen is not None and seen.append(m)), 10)
+
+    def is_reply(m: dict[str, Any]) -> bool:
+        if m.get("ref") == ref:
+            return True
+        if seen is not None:
+            seen.append(m)
+        return False
+
+    reply = await recv_until(ws, is_reply, 10)
     assert reply["type"] == "result", reply
     return reply
 
@@ -59,7 +71,9 @@ async def test_a_simulated_call_pops_the_customer_before_the_answer_and_ends_in_
             for i, other in enumerate(("Alice", "Bob", "Carol")):
                 await command(sup, f"p{i}", type="pause", agent=other, reason="meeting")
             await command(frank, "ready", type="ready")
-            await eventually(lambda: hub.seats["Frank"].state.value == "available", 10, "Frank available")
+            await eventually(
+                lambda: hub.seats[AgentId("Frank")].state.value == "available", 10, "Frank available"
+            )
 
             sim.place_call(HOSTILE_NUMBER.lstrip("+"), HOSTILE, "sales", patience=120)
             pop = await recv_until(frank, lambda m: m["type"] in ("screenpop", "call"), 15)
@@ -73,9 +87,12 @@ async def test_a_simulated_call_pops_the_customer_before_the_answer_and_ends_in_
             assert answered["linkedid"] == lid and answered["seq"] > pop["seq"]
             assert time.monotonic() - popped_at > 0.5  # the pop came while his phone rang (2 s)
 
-            meanwhile: list[dict] = []
+            meanwhile: list[dict[str, Any]] = []
             await command(frank, "hangup", meanwhile, type="hangup", linkedid=lid)
-            is_end = lambda m: m.get("event") == "ended" and m["linkedid"] == lid  # noqa: E731
+
+            def is_end(m: dict[str, Any]) -> bool:
+                return bool(m.get("event") == "ended" and m["linkedid"] == lid)
+
             ended = next((m for m in meanwhile if is_end(m)), None) or await recv_until(frank, is_end, 15)
             assert ended["journey"]["agents"] == ["Frank"]
             await command(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -22,7 +23,7 @@ from cti.reports.metrics import (
     queue_stats_json,
     us,
 )
-from tests.conftest import TRANSCRIPTS
+from tests.conftest import TRANSCRIPTS, examples
 
 AGENTS = ["Alice", "Bob", "Carol"]
 
@@ -64,9 +65,11 @@ legs_strategy = st.lists(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(legs_strategy, st.randoms(use_true_random=False), st.sampled_from([0.0, 5.0, 20.0, 30.5]))
-def test_rollups_fed_one_leg_at_a_time_in_any_order_equal_the_definitions(legs, rnd, threshold) -> None:
+def test_rollups_fed_one_leg_at_a_time_in_any_order_equal_the_definitions(
+    legs: list[QueueLeg], rnd: random.Random, threshold: float
+) -> None:
     shuffled = list(legs)
     rnd.shuffle(shuffled)
     for queue in ("sales", "support"):

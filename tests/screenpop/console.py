@@ -11,6 +11,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from cti.core.clock import Clock
 from cti.screenpop.actions import Desk
 from cti.screenpop.directory import CallerDirectory
 from cti.screenpop.hub import Hub
@@ -39,7 +40,10 @@ class Console:
 
 @asynccontextmanager
 async def running_console(
-    limits: Limits | None = None, store: FakeStore | None = None, ttl: float = 3600
+    limits: Limits | None = None,
+    store: FakeStore | None = None,
+    ttl: float = 3600,
+    clock: Clock | None = None,
 ) -> AsyncIterator[Console]:
     store = store or FakeStore.demo()
     directory = CallerDirectory(store)
@@ -47,7 +51,9 @@ async def running_console(
     link, channels = FakeLink(), FakeChannels()
     desk = Desk(hub, lambda server: link if server == "pbx1" else None, channels, store)
     signer = TokenSigner(SECRET, ttl=ttl)
-    server = ConsoleServer(hub, desk, store, signer, port=0, limits=limits or Limits(failed_login_delay=0.01))
+    server = ConsoleServer(
+        hub, desk, store, signer, port=0, limits=limits or Limits(failed_login_delay=0.01), clock=clock
+    )
     await server.start()
     async with asyncio.TaskGroup() as tg:
         task = tg.create_task(directory.run())

@@ -1,9 +1,11 @@
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
-from cti.core.events import AgentState
+from cti.core.clock import ManualClock
+from cti.core.events import AgentState, DomainEvent
 from cti.core.ids import AgentId
 from cti.screenpop.directory import CallerDirectory
 from cti.screenpop.hub import CLOSE_TOO_SLOW, Client, Hub
@@ -22,11 +24,17 @@ def board() -> LiveBoard:
     return LiveBoard(lambda q: 20.0)
 
 
-def drain(client: Client) -> list[dict]:
-    out = []
+def drain(client: Client) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     while not client.queue.empty():
         out.append(json.loads(client.queue.get_nowait()))
     return out
+
+
+def ended_after(new: list[dict[str, Any]], into: list[dict[str, Any]]) -> bool:
+    """Adds ``new`` to ``into``; whether the call has ended by now."""
+    into.extend(new)
+    return any(m.get("event") == "ended" for m in into)
 
 
 def test_a_pop_goes_to_the_rung_agent_and_supervisors_never_to_another_agent() -> None:
@@ -67,19 +75,17 @@ async def test_a_slow_lookup_holds_back_only_that_calls_later_events() -> None:
     alice, bob = Client(ALICE, 100), Client(BOB, 100)
     hub.attach(alice)
     hub.attach(bob)
-    got_a: list[dict] = []
-    got_b: list[dict] = []
+    got_a: list[dict[str, Any]] = []
+    got_b: list[dict[str, Any]] = []
     async with asyncio.TaskGroup() as tg:
         worker = tg.create_task(directory.run())
         hub.on_events(inbound_call("1.1", agent="Alice"))  # the lookup blocks on the gate
         hub.on_events(inbound_call("2.2", agent="Bob", number="+15550000000"))
-        await eventually(lambda: got_b.extend(drain(bob)) or any(m.get("event") == "ended" for m in got_b), 2)
+        await eventually(lambda: ended_after(drain(bob), got_b), 2)
         got_a.extend(drain(alice))
         assert [m for m in got_a if m["type"] in ("screenpop", "call")] == []
         gate.set()
-        await eventually(
-            lambda: got_a.extend(drain(alice)) or any(m.get("event") == "ended" for m in got_a), 2
-        )
+        await eventually(lambda: ended_after(drain(alice), got_a), 2)
         worker.cancel()
     seen = [(m["type"], m.get("event")) for m in got_a if m["type"] in ("screenpop", "call")]
     assert seen[0] == ("screenpop", None)
@@ -87,7 +93,7 @@ async def test_a_slow_lookup_holds_back_only_that_calls_later_events() -> None:
 
 
 async def first_pop(
-    store: FakeStore, directory: CallerDirectory, then: list | None = None
+    store: FakeStore, directory: CallerDirectory, then: list[DomainEvent] | None = None
 ) -> tuple[Hub, Client]:
     """A hub with Alice attached, after call 1.1 rang her and its pop went out (then ``then`` events)."""
     hub = Hub(board=board(), directory=directory)
@@ -154,10 +160,10 @@ def test_a_resuming_client_gets_exactly_the_messages_it_missed_and_may_see() -> 
 
 
 def test_messages_older_than_the_resume_window_cannot_be_resumed() -> None:
-    now = [0.0]
-    hub = Hub(board=board(), resume_window=60, clock=lambda: now[0])
+    clock = ManualClock(0.0)
+    hub = Hub(board=board(), resume_window=60, clock=clock)
     hub.on_events(inbound_call("1.1"))
-    now[0] = 61.0
+    clock.set(61.0)
     hub.on_events(inbound_call("2.2"))
     assert hub.missed(ALICE, hub.session, 0, limit=1000) is None
     first_of_second = hub.seq - len(inbound_call()) - 2

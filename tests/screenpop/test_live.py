@@ -1,6 +1,7 @@
+import dataclasses
 import time
 
-from cti.core.events import AgentState, CallEnded
+from cti.core.events import AgentState, CallEnded, CallLeftQueue
 from cti.core.ids import QueueName
 from cti.core.journey import LegOutcome
 from cti.reports.metrics import queue_stats
@@ -68,7 +69,6 @@ def test_abandoned_calls_count_as_abandoned() -> None:
     events = inbound_call("1.1", at=NOW)
     board.apply(events[0])
     left = events[2]
-    board.apply(
-        type(left)(left.at, left.server, left.linkedid, left.uniqueid, left.queue, LegOutcome.ABANDONED, 5.0)
-    )
+    assert isinstance(left, CallLeftQueue)
+    board.apply(dataclasses.replace(left, outcome=LegOutcome.ABANDONED, waited_seconds=5.0))
     assert board.queue_figures(QueueName("sales"))["abandoned"] == 1

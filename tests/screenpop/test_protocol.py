@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -51,7 +52,7 @@ def test_any_json_value_parses_to_a_command_or_a_clear_error(value: object) -> N
         max_size=6,
     ),
 )
-def test_every_command_type_with_any_fields_parses_or_errs_cleanly(kind: str, fields: dict) -> None:
+def test_every_command_type_with_any_fields_parses_or_errs_cleanly(kind: str, fields: dict[str, Any]) -> None:
     try:
         p.parse(json.dumps({**fields, "type": kind}))
     except p.BadMessage as e:

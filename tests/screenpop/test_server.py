@@ -1,11 +1,13 @@
 import asyncio
 import json
 import urllib.request
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from cti.core.clock import ManualClock
 from cti.core.events import AgentState
 from cti.screenpop.server import Limits
 from tests.bus.events import agent_state, inbound_call
@@ -13,8 +15,8 @@ from tests.conftest import timeout
 from tests.screenpop.console import login, recv, recv_until, running_console
 
 
-def is_pop(m: dict) -> bool:
-    return m["type"] == "screenpop"
+def is_pop(m: dict[str, Any]) -> bool:
+    return bool(m["type"] == "screenpop")
 
 
 async def test_a_logged_in_agent_gets_the_pop_with_the_customer_before_the_answer() -> None:
@@ -51,7 +53,7 @@ async def test_wrong_password_and_unknown_user_are_refused_and_closed() -> None:
         {"type": "ping"},
     ],
 )
-async def test_a_connection_must_authenticate_before_anything_else(first: dict) -> None:
+async def test_a_connection_must_authenticate_before_anything_else(first: dict[str, Any]) -> None:
     async with running_console() as console:
         ws = await connect(console.ws_url)
         await ws.send(json.dumps(first))
@@ -75,8 +77,11 @@ async def test_a_forged_or_expired_token_is_refused() -> None:
 
 
 async def test_a_connection_is_closed_when_its_token_expires() -> None:
-    async with running_console(ttl=0.3) as console:
+    clock = ManualClock(1_800_000_000.0)
+    async with running_console(ttl=60, clock=clock) as console:
         alice, welcome = await login(console, "alice")
+        clock.advance(60)
+        await alice.send(json.dumps({"type": "ready", "ref": "r"}))
         with pytest.raises(ConnectionClosed) as closed:
             await recv(alice)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4002
@@ -201,7 +206,7 @@ async def test_a_client_that_stops_reading_is_dropped_without_delaying_others() 
     limits = Limits(client_buffer=20, failed_login_delay=0.01, close_timeout=0.2)
     async with running_console(limits) as console:
         stuck, _ = await login(console, "super")
-        stuck.transport.pause_reading()  # type: ignore[attr-defined]
+        stuck.transport.pause_reading()
         reader, _ = await login(console, "super")
         big = "x" * 20000
         for i in range(300):

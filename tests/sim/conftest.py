@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from cti.asterisk.ami import AmiDecoder, Message, encode
-from cti.sim.scenario import transcript_pbx
+from cti.sim.scenario import Scenario, transcript_pbx
 from cti.sim.server import SimServer
 from tests.conftest import timeout
 
@@ -80,16 +80,23 @@ class RawClient:
         self.writer.close()
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    """The transcripts' PBX, virtual time frozen: tests move it with ``sim.advance``."""
-    server = SimServer(transcript_pbx(), speed=1e-9, seed=1, start=START, auth_fail_delay=0.2)
+async def frozen(scenario: Scenario) -> AsyncIterator[SimServer]:
+    """A running simulator of ``scenario``, no generated traffic, virtual time frozen: tests move it
+    with ``sim.advance``. For a fixture: ``yield from``-style use with ``async for``."""
+    server = SimServer(scenario, speed=1e-9, seed=1, start=START, traffic=False, auth_fail_delay=0.2)
     await server.start("127.0.0.1", 0)
     try:
         yield server
     finally:
         await server.stop()
     assert not server.problems, server.problems
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    """The transcripts' PBX, virtual time frozen."""
+    async for server in frozen(transcript_pbx()):
+        yield server
 
 
 @pytest.fixture

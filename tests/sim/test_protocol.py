@@ -7,11 +7,12 @@ import hashlib
 import time
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cti.sim.protocol import LineReader, parse_mask
 from cti.sim.server import SimServer
+from tests.conftest import examples
 from tests.sim.conftest import RawClient
 
 
@@ -223,7 +224,9 @@ def test_event_masks_parse_as_asterisk_does() -> None:
     assert "system" in (parse_mask("on") or set())
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(junk=st.binary(max_size=3000))
 async def test_random_bytes_never_crash_the_server_and_a_valid_session_still_works(
     sim: SimServer, junk: bytes
@@ -333,6 +336,7 @@ async def test_write_classes_limit_what_a_user_may_do() -> None:
         await sim.stop()
 
 
+_ALICE = "Local/1001@agents/n"
 _KEYS = [
     "Channel",
     "Queue",
@@ -391,7 +395,9 @@ _VALUES = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     action=st.sampled_from(
         [
@@ -419,6 +425,9 @@ _VALUES = st.one_of(
     ),
     headers=st.lists(st.tuples(st.sampled_from(_KEYS), _VALUES), max_size=8),
 )
+# once drawn: a member action naming a queue that does not exist raised KeyError: '(' in the model
+@example(action="QueuePause", headers=[("Interface", _ALICE), ("Paused", "1"), ("Queue", "(")])
+@example(action="QueuePenalty", headers=[("Interface", _ALICE), ("Penalty", "1"), ("Queue", "(")])
 async def test_any_action_with_any_arguments_gets_a_response_and_never_an_internal_error(
     sim: SimServer, action: str, headers: list[tuple[str, str]]
 ) -> None:
@@ -445,3 +454,14 @@ async def test_a_stray_cr_inside_a_header_is_not_echoed_as_a_line_break(
     await client.send_raw(b"Action: UserEvent\r\nUserEvent: Odd\r\nX: a\rb\r\nActionID: cr\r\n\r\n")
     assert (await client.response("cr"))["Message"] == "Event Sent"
     assert (await client.event("UserEvent"))["X"] == "a b"
+
+
+async def test_member_actions_naming_an_unknown_queue_get_app_queues_errors(
+    sim: SimServer, client: RawClient
+) -> None:
+    await client.login()
+    await client.send(Action="QueuePause", Interface=_ALICE, Paused="1", Queue="(", ActionID="p")
+    assert (await client.response("p"))["Message"] == "Interface not found"
+    await client.send(Action="QueuePenalty", Interface=_ALICE, Penalty="1", Queue="(", ActionID="q")
+    assert (await client.response("q"))["Message"] == "Invalid interface, queuename or penalty"
+    assert not sim.problems, sim.problems

@@ -185,8 +185,10 @@ class Roster:
             if until < self.next_wrapup:
                 self.next_wrapup = until
 
-    def member_event(self, ev: tr.QueueMemberEvent, out: list[DomainEvent]) -> None:
-        """A QueueMember* event: membership, pause and device state of one member, together."""
+    def member_event(self, ev: tr.QueueMemberEvent, out: list[DomainEvent], force: bool = False) -> None:
+        """A QueueMember* event: membership, pause and device state of one member, together. ``force``:
+        a QueueStatus item read at a resync, Asterisk's word after a gap (any move is taken, marked
+        ``forced``)."""
         a = self.agent(ev.member, ev.interface)
         f = a.facts
         if ev.name == "QueueMemberRemoved":
@@ -201,15 +203,16 @@ class Roster:
             f.device_busy = ev.status in _DEVICE_BUSY
             f.device_ringing = ev.status in _DEVICE_RINGING
             f.device_gone = ev.status in _DEVICE_GONE
-        move = a.update(ev.at)
+        move = a.update(ev.at, force=force)
         if move is not None:
             self.show(a, move, out)
 
     def left_queues(self, name: str, queues: list[str], at: float, out: list[DomainEvent]) -> None:
+        """A resync found the member in none of ``queues`` any more (Asterisk's word: forced)."""
         a = self.by_name[name]
         for q in queues:
             a.facts.queues.pop(q, None)
-        self.show(a, a.update(at), out)
+        self.show(a, a.update(at, force=True), out)
 
     def ring(self, a: Agent, uid: str, ring: Ring, queue: str | None, out: list[DomainEvent]) -> None:
         """The phone of ``a`` rings on the leg ``uid`` (app_queue rings members only: a queue ring makes

@@ -260,7 +260,7 @@ class CallTracker:
             listed: dict[str, set[str]] = {}
             for m in members:
                 listed.setdefault(m.member, set()).add(m.queue)
-                self.roster.member_event(m, out)
+                self.roster.member_event(m, out, force=True)
             for a in list(self.roster.by_name.values()):
                 gone = [q for q in a.facts.queues if q not in listed.get(a.id, set())]
                 if gone:

@@ -5,6 +5,7 @@
   const queues = new Map(); // name -> figures
   const agents = new Map(); // agent -> figures
   const calls = new Map(); // linkedid -> {caller, number, queue, agent, state}
+  let routing = null; // the router's board: {agents: [...], waiting: [...]}
   const session = new cti.Session("supervisor", onMessage, cti.status);
 
   const pct = (x) => (x === null || x === undefined ? "–" : `${(x * 100).toFixed(1)}%`);
@@ -47,6 +48,54 @@
     }
   }
 
+  const skillText = (skills) => Object.entries(skills || {}).map(([k, v]) => `${k}:${v}`).join(", ");
+
+  function renderRouting() {
+    if (!routing) return;
+    document.getElementById("routing").hidden = false;
+    const waiting = clear(document.querySelector("#waiting tbody"));
+    for (const w of routing.waiting) {
+      waiting.append(el("tr", { dataset: { call: w.call, status: w.status } },
+        el("td", {}, String(w.position)), el("td", {}, w.queue), el("td", {}, w.number || "–"),
+        el("td", { class: "wait" }, duration(session.now() - w.entered)), el("td", {}, String(w.priority)),
+        el("td", {}, w.needs.join(", ") || "–"), el("td", {}, w.step ? `step ${w.step}` : "–"),
+        el("td", {}, w.agent ? `${w.status} ${w.agent}` : w.status)));
+    }
+    const body = clear(document.querySelector("#skills tbody"));
+    for (const a of routing.agents) {
+      body.append(el("tr", { dataset: { agent: a.agent, state: a.state } },
+        el("th", {}, a.agent), el("td", {}, a.state.replace("_", " ") + (a.reason ? ` (${a.reason})` : "")),
+        el("td", { class: "skills" }, skillText(a.skills) || "–"), el("td", {}, a.reserved_for || "–"),
+        el("td", {}, String(a.misses))));
+    }
+    // the agent picker keeps its selection and focus: options are only added, never rebuilt
+    const select = document.getElementById("skill-agent");
+    const have = new Set([...select.options].map((o) => o.value));
+    for (const a of routing.agents) if (!have.has(a.agent)) select.append(el("option", { value: a.agent }, a.agent));
+  }
+
+  function parseSkills(text) {
+    const out = {};
+    for (const part of text.split(",").map((x) => x.trim()).filter(Boolean)) {
+      const [name, level] = part.split(":").map((x) => x.trim());
+      out[name] = level === undefined ? 1 : Number(level);
+    }
+    return out;
+  }
+
+  document.getElementById("skill-agent").addEventListener("change", (e) => {
+    const a = routing && routing.agents.find((x) => x.agent === e.target.value);
+    document.getElementById("skill-text").value = a ? skillText(a.skills) : "";
+  });
+  document.getElementById("skill-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const agent = document.getElementById("skill-agent").value;
+    const out = document.getElementById("skill-result");
+    const reply = await session.send({ type: "set_skills", agent, skills: parseSkills(document.getElementById("skill-text").value) });
+    out.textContent = reply.type === "error" ? reply.message : `saved: ${agent} ${skillText(reply.skills)}`;
+    out.className = reply.type === "error" ? "error" : "muted";
+  });
+
   function note(text) {
     const list = document.getElementById("events");
     list.prepend(el("li", {}, el("time", {}, new Date().toLocaleTimeString()), " ", text));
@@ -63,8 +112,10 @@
         for (const q of msg.queues) queues.set(q.queue, q);
         for (const a of msg.agents) agents.set(a.agent, a);
         for (const c of msg.calls) calls.set(c.call.linkedid, { caller: c.caller.name, number: c.caller.number, queue: c.call.queue, agent: c.agent, state: "ringing" });
-        renderQueues(); renderAgents(); renderCalls();
+        routing = msg.routing || null;
+        renderQueues(); renderAgents(); renderCalls(); renderRouting();
         break;
+      case "routing": routing = msg; renderRouting(); break;
       case "queue": queues.set(msg.queue, msg); renderQueues(); break;
       case "agent_state": agents.set(msg.agent, msg); renderAgents(); break;
       case "screenpop":
@@ -87,6 +138,6 @@
     }
   }
 
-  setInterval(() => { renderQueues(); renderAgents(); }, 1000); // ticks the clocks; the figures are pushed
+  setInterval(() => { renderQueues(); renderAgents(); renderRouting(); }, 1000); // ticks the clocks; the figures are pushed
   cti.loginFlow(session, () => {});
 })();

@@ -1,0 +1,674 @@
+"""CTI-mode delivery: held calls in, Redirects out. The edge around the pure router (cti.routing.router).
+
+Flow (config/asterisk/extensions.conf, ``[routing] enabled = true``):
+
+1. A call reaches the holding extension; the dialplan raises ``UserEvent(CtiWaiting)`` and the tracker
+   publishes ``CallWaiting``. The service picks its queue (``[routing] dids``, then ``choices``, then
+   ``default_queue``), asks the caller directory what the CRM knows (value tier, account owner, last
+   agent: at most ``lookup_timeout`` seconds, never blocking the pump) and enqueues the call in the router
+   with the time it reached the holding extension, so a slow look-up costs no place.
+2. After every change the router decides; each offer reserves an agent, and the service sends
+   ``Redirect`` of the caller's channel to ``<agent_context>,<agent extension>,1`` (deliver). With Redis,
+   it first takes the call's and the agent's leases (cti.delivery.leases), so two instances watching one
+   Asterisk never deliver one call twice nor two calls to one agent.
+3. The tracker reports the ring (``AgentRinging``: the pop goes out now, before the answer), the answer
+   (``CallAnswered``), a ring-no-answer (``AgentRingNoAnswer``, or the dialplan's
+   ``UserEvent(CtiDeliveryFailed)``): the router keeps the caller's place and offers the next agent;
+   N misses pause the agent (``QueuePause`` with the reason). A Redirect that Asterisk refuses, or that
+   is lost with the link, puts the call back; a channel that is gone ends it.
+4. Agent states: the tracker's observations feed the router; the router's own moves (RESERVED, cti's
+   wrap-up, a pause not yet confirmed) are published as ``RoutedAgentState`` so consoles show them.
+5. For every call it routes cti appends Asterisk-format queue_log lines (cti.delivery.queue_log).
+
+Single writer: ``on_events`` runs inside the bus's delivery, in the AMI pump's task; ``run`` only decides
+and sends actions; both are on the one event loop, so the router never sees two writers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cti.config import AsteriskConfig, RoutingConfig
+from cti.core.events import (
+    AgentRinging,
+    AgentRingNoAnswer,
+    AgentSkillsChanged,
+    AgentState,
+    AgentStateChanged,
+    CallAnswered,
+    CallEnded,
+    CallWaiting,
+    DomainEvent,
+    Resynced,
+    RoutedAgentState,
+    UserEventRaised,
+)
+from cti.core.ids import AgentId, QueueName
+from cti.core.journey import CallJourney
+from cti.delivery.leases import Leases
+from cti.delivery.queue_log import QueueLogWriter
+from cti.routing.policy import Requirements
+from cti.routing.router import (
+    AgentAutoPaused,
+    AgentMoved,
+    CallLeft,
+    CallServed,
+    CallStatus,
+    Offer,
+    RingMissed,
+    Router,
+    RoutingEvent,
+)
+from cti.screenpop.actions import extension_of, reply_ok
+from cti.telemetry import Metric, counter, gauge
+
+log = logging.getLogger("cti.delivery")
+
+# Asterisk's Redirect errors that mean the caller's channel is no more (the call cannot be delivered)
+_GONE = ("no such channel", "channel not up", "redirect failed")
+LEASE_RETRY = 2.0  # seconds before a call another instance held is tried again (unless it rang there)
+REFUSED_BACKOFF = 5.0  # seconds an agent is not offered again after Asterisk refused its Redirect
+
+
+class AmiLink(Protocol):
+    async def send_action(self, action: dict[str, str]) -> Any: ...
+
+
+class CallerCards(Protocol):
+    """The screen pop's caller directory (cti.screenpop.directory.CallerDirectory)."""
+
+    def cached(self, number: str) -> Any: ...
+
+    def request(self, number: str, done: Callable[[Any], None]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSeat:
+    """What delivery needs of an agent: who it is and which extension the deliver context dials."""
+
+    member: AgentId
+    extension: str
+    skills: Mapping[str, int]
+    username: str = ""
+
+
+class Seats(Protocol):
+    async def seats(self) -> list[AgentSeat]: ...
+
+    async def save_skills(self, member: AgentId, skills: Mapping[str, int]) -> AgentSeat | None: ...
+
+
+@dataclass(slots=True)
+class _Held:
+    server: str
+    uniqueid: str
+    channel: str
+    linkedid: str
+    number: str
+    queue: str
+    entered: float
+    position: int = 1
+    enqueued: bool = False
+    lookup_deadline: float = 0.0
+    needs: Requirements | None = None
+    preferred: tuple[AgentId, ...] = ()
+    agent_uid: str = ""  # the agent's channel once answered (queue_log CONNECT)
+    ring_started: float | None = None
+    answered_at: float | None = None
+    agent: AgentId | None = None
+    leases: list[tuple[str, int]] = field(default_factory=list)  # the call's lease, while it is routed
+    elsewhere: bool = False  # another instance (same Asterisk) rang an agent for it
+
+
+@dataclass(slots=True)
+class DeliveryStats:
+    offers: int = 0
+    redirects: int = 0
+    redirect_failures: int = 0
+    lost: int = 0  # Redirects whose outcome is unknown (the link dropped)
+    lease_refusals: int = 0
+    auto_pauses: int = 0
+    served: int = 0
+    abandoned: int = 0
+    missed: int = 0
+    by_queue: dict[str, int] = field(default_factory=dict)
+
+
+def call_id(server: str, uniqueid: str) -> str:
+    return f"{server}/{uniqueid}"
+
+
+class RoutingService:
+    def __init__(
+        self,
+        router: Router,
+        cfg: RoutingConfig,
+        servers: Mapping[str, AsteriskConfig],
+        links: Callable[[str], AmiLink | None],
+        publish: Callable[[Sequence[DomainEvent]], None],
+        *,
+        seats: Seats | None = None,
+        cards: CallerCards | None = None,
+        leases: Leases | None = None,
+        queue_log: QueueLogWriter | None = None,
+        clock: Callable[[], float] = time.time,
+        action_timeout: float = 5.0,
+        board: Callable[[dict[str, Any]], None] | None = None,
+        board_interval: float = 0.5,
+    ) -> None:
+        self.router = router
+        self.cfg = cfg
+        self.servers = dict(servers)
+        self.links = links
+        self.publish = publish
+        self.seats = seats
+        self.cards = cards
+        self.leases = leases
+        self.queue_log = queue_log
+        self.clock = clock
+        self.action_timeout = action_timeout
+        self.board = board
+        self.board_interval = board_interval
+        self._board_due = True
+        self._board_sent = 0.0
+        self.stats = DeliveryStats()
+        self._held: dict[str, _Held] = {}
+        self._by_linkedid: dict[str, set[str]] = {}
+        self._extensions: dict[AgentId, str] = {}
+        self._by_extension: dict[str, AgentId] = {}
+        self._interfaces: dict[AgentId, tuple[str, str]] = {}  # agent -> (server, interface)
+        self._usernames: dict[str, AgentId] = {}  # account username / display name -> member
+        self._wake = asyncio.Event()
+        self._last_at = 0.0  # event time of the newest event, and when (wall clock) it arrived
+        self._last_wall = 0.0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._agent_leases: dict[AgentId, tuple[str, int]] = {}  # held until the agent's ring is over
+
+    # ---- time: event time (Asterisk's Timestamp), carried forward by the wall clock between events ----
+    def now(self) -> float:
+        if self._last_wall == 0.0:
+            return self.clock()
+        return self._last_at + max(0.0, self.clock() - self._last_wall)
+
+    def _saw(self, at: float) -> None:
+        if at >= self._last_at:
+            self._last_at, self._last_wall = at, self.clock()
+
+    # ---- agents ------------------------------------------------------------------------------------------
+    async def load_seats(self) -> None:
+        if self.seats is None:
+            return
+        for seat in await self.seats.seats():
+            self.set_seat(seat)
+
+    def set_seat(self, seat: AgentSeat) -> None:
+        """An agent's skills and extension (at start, and when a supervisor changes them)."""
+        self.router.set_agent(seat.member, seat.skills, self.now())
+        if seat.extension:
+            self._extensions[seat.member] = seat.extension
+            self._by_extension[seat.extension] = seat.member
+        if seat.username:
+            self._usernames[seat.username.casefold()] = seat.member
+        self._usernames[seat.member.casefold()] = seat.member
+        self._wake.set()
+
+    def _agent_of_extension(self, ext: str) -> AgentId | None:
+        return self._by_extension.get(ext)
+
+    # ---- events (the bus handler: in the pump's task) -------------------------------------------------
+    def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
+        r = self.router
+        for ev in events:
+            self._saw(ev.at)
+            match ev:
+                case RoutedAgentState():
+                    continue  # our own
+                case AgentSkillsChanged(agent=agent, skills=skills):
+                    r.set_agent(agent, skills, ev.at)
+                case AgentStateChanged(agent=agent, state=state, reason=reason, queues=queues, at=at):
+                    if ev.interface:
+                        self._interfaces[agent] = (ev.server, ev.interface)
+                        ext = extension_of(ev.interface)
+                        if ext and agent not in self._extensions:
+                            self._extensions[agent] = ext
+                            self._by_extension[ext] = agent
+                    r.observe(agent, state, at, reason, queues)
+                case CallWaiting():
+                    self._waiting(ev)
+                case AgentRinging(uniqueid=uid, agent=agent, at=at):
+                    cid = call_id(ev.server, uid)
+                    held = self._held.get(cid)
+                    if r.ringing(cid, agent, at):
+                        if held is not None:
+                            held.ring_started = at
+                    elif held is not None and r.call(cid) is not None:
+                        held.elsewhere = True  # another instance delivered it: leave it to that one
+                        r.hold_call(cid, math.inf)
+                case CallAnswered(uniqueid=uid, agent=agent, at=at) if agent is not None:
+                    cid = call_id(ev.server, uid)
+                    held = self._held.get(cid)
+                    if held is not None and r.answered(cid, agent, at):
+                        held.answered_at, held.agent = at, agent
+                    elif held is not None:
+                        held.elsewhere = True  # answered, but not by our delivery: never deliver it again
+                        self.forget_call(ev.server, uid, at)
+                case AgentRingNoAnswer(uniqueid=uid, agent=agent, at=at):
+                    r.missed(call_id(ev.server, uid), agent, at)
+                case UserEventRaised(name="CtiDeliveryFailed", headers=headers, at=at):
+                    failed_uid = headers.get("Uniqueid", "") or (ev.uniqueid or "")
+                    failed_agent = self._agent_of_extension(headers.get("Agent", ""))
+                    if failed_agent is not None:
+                        r.missed(call_id(ev.server, failed_uid), failed_agent, at)
+                case CallEnded(journey=journey, at=at):
+                    self._ended(journey, at)
+                case Resynced(at=at):
+                    self._resynced(ev.server, at)
+                case _:
+                    pass
+        self._events(r.drain())
+        self._board_due = True
+        self._wake.set()
+
+    def on_remote(self, events: Sequence[DomainEvent], origin: str = "") -> None:
+        """Events of other instances: only skill changes concern this router."""
+        skills = [e for e in events if isinstance(e, AgentSkillsChanged)]
+        if skills:
+            self.on_events(skills, origin)
+
+    def _waiting(self, ev: CallWaiting) -> None:
+        cid = call_id(ev.server, ev.uniqueid)
+        held = self._held.get(cid)
+        if held is not None:
+            held.channel = ev.channel or held.channel  # back in the holding extension: same place
+            if held.elsewhere:  # the other instance's delivery failed: this one may try again
+                held.elsewhere = False
+                self.router.hold_call(cid, 0.0)
+            return
+        queue = self.queue_for(ev.did, ev.choice)
+        if queue is None:
+            log.warning("held call %s matches no queue (DID %r, choice %r)", cid, ev.did, ev.choice)
+            return
+        held = _Held(ev.server, ev.uniqueid, ev.channel, ev.linkedid, ev.caller.number, queue, ev.at)
+        self._held[cid] = held
+        self._by_linkedid.setdefault(ev.linkedid, set()).add(cid)
+        card = self.cards.cached(ev.caller.number) if self.cards is not None and ev.caller.number else None
+        if card is not None or self.cards is None or not ev.caller.number:
+            self._apply_card(held, card)
+            self._enqueue(held)
+            return
+        held.lookup_deadline = self.now() + self.cfg.lookup_timeout
+
+        def done(card: Any, cid: str = cid) -> None:
+            h = self._held.get(cid)
+            if h is not None and not h.enqueued:
+                self._apply_card(h, card)
+                self._enqueue(h)
+                self._events(self.router.drain())
+                self._wake.set()
+
+        self.cards.request(ev.caller.number, done)
+
+    def queue_for(self, did: str, choice: str) -> str | None:
+        c = self.cfg
+        return c.dids.get(did) or c.choices.get(choice) or c.default_queue or None
+
+    def _apply_card(self, held: _Held, card: Any) -> None:
+        data = getattr(card, "data", None) or {}
+        customers = data.get("customers") or []
+        if not customers:
+            return
+        first = customers[0]
+        held.needs = Requirements(tier=first.get("tier") or None)
+        preferred: list[AgentId] = []
+        owner = self._usernames.get(str(first.get("owner") or "").casefold())
+        if owner is not None:
+            preferred.append(owner)
+        for interaction in first.get("interactions") or []:
+            agent = interaction.get("agent")
+            if agent and self.router.has_agent(AgentId(agent)) and AgentId(agent) not in preferred:
+                preferred.append(AgentId(agent))
+                break
+        held.preferred = tuple(preferred)
+
+    def _enqueue(self, held: _Held) -> None:
+        cid = call_id(held.server, held.uniqueid)
+        held.enqueued = True
+        self._board_due = True
+        self.router.enqueue(cid, held.queue, held.entered, needs=held.needs, preferred=held.preferred)
+        held.position = self.router.position(cid)
+        self.stats.by_queue[held.queue] = self.stats.by_queue.get(held.queue, 0) + 1
+        if self.queue_log is not None:
+            self.queue_log.write(
+                held.entered, held.uniqueid, held.queue, "NONE", "ENTERQUEUE", "", held.number, held.position
+            )
+
+    def _ended(self, journey: CallJourney, at: float) -> None:
+        for cid in self._by_linkedid.pop(journey.linkedid, set()):
+            held = self._held.get(cid)
+            if held is None:
+                continue
+            if self.router.call(cid) is not None:
+                self.router.cancel(cid, at)  # CallLeft -> ABANDON
+                self._events(self.router.drain())
+            elif held.answered_at is not None and held.agent is not None and self.queue_log is not None:
+                hold = int(held.answered_at - held.entered)
+                talk = int(max(0.0, (journey.ended_at or at) - held.answered_at))
+                if journey.transfers:
+                    event = "BLINDTRANSFER"
+                    data: tuple[object, ...] = ("", "", hold, talk, held.position)
+                else:
+                    event = "COMPLETEAGENT" if journey.hangup_cause == 16 else "COMPLETECALLER"
+                    data = (hold, talk, held.position)
+                self.queue_log.write(at, held.uniqueid, held.queue, held.agent, event, *data)
+            self._release_leases(self._held.pop(cid, held))
+
+    def _resynced(self, server: str, at: float) -> None:
+        """After a gap: calls we hold whose journeys the tracker no longer has are over."""
+        log.info("routing: server %s resynced; %d held calls", server, len(self._held))
+
+    def forget_call(self, server: str, uniqueid: str, at: float) -> None:
+        """The held channel is known to be gone (a resync did not find it)."""
+        cid = call_id(server, uniqueid)
+        self.router.cancel(cid, at)
+        self._events(self.router.drain())
+        held = self._held.pop(cid, None)
+        if held is not None:
+            self._by_linkedid.get(held.linkedid, set()).discard(cid)
+            self._release_leases(held)
+
+    # ---- what the router did ------------------------------------------------------------------------------
+    def _events(self, events: list[RoutingEvent]) -> None:
+        out: list[DomainEvent] = []
+        for e in events:
+            match e:
+                case AgentMoved(transition=t):
+                    if t.new not in (AgentState.RESERVED, AgentState.RINGING):
+                        self._release_agent(t.agent)
+                    server, interface = self._interfaces.get(t.agent, ("routing", ""))
+                    queues = tuple(QueueName(q) for q in sorted(self.router.queues_of(t.agent)))
+                    out.append(RoutedAgentState(t.at, server, t.agent, interface, t.new, t.reason, queues))
+                case CallServed(call=cid, agent=agent, waited=waited):
+                    self.stats.served += 1
+                    held = self._held.get(cid)
+                    if held is not None:
+                        self._release_leases(held)
+                    if held is not None and self.queue_log is not None:
+                        ring = int(e.at - held.ring_started) if held.ring_started is not None else 0
+                        self.queue_log.write(
+                            e.at,
+                            held.uniqueid,
+                            held.queue,
+                            agent,
+                            "CONNECT",
+                            int(waited),
+                            held.agent_uid,
+                            ring,
+                        )
+                case RingMissed(call=cid, agent=agent):
+                    self.stats.missed += 1
+                    held = self._held.get(cid)
+                    if held is not None:
+                        ring_ms = round((e.at - held.ring_started) * 1000) if held.ring_started else 0
+                        held.ring_started = None
+                        if self.queue_log is not None:
+                            self.queue_log.write(
+                                e.at, held.uniqueid, held.queue, agent, "RINGNOANSWER", ring_ms
+                            )
+                case CallLeft(call=cid, waited=waited, status=status) if status is not CallStatus.ANSWERED:
+                    held = self._held.get(cid)
+                    if held is not None and held.elsewhere:
+                        continue  # delivered by another instance: its record, not ours
+                    self.stats.abandoned += 1
+                    if held is not None and self.queue_log is not None:
+                        self.queue_log.write(
+                            e.at, held.uniqueid, held.queue, "NONE", "ABANDON", 1, held.position, int(waited)
+                        )
+                case AgentAutoPaused(agent=agent, reason=reason):
+                    self.stats.auto_pauses += 1
+                    self._spawn(self._pause(agent, reason))
+                case _:
+                    pass
+        if out:
+            self.publish(out)
+
+    def _release_leases(self, held: _Held) -> None:
+        if self.leases is not None and held.leases:
+            leases, held.leases = held.leases, []
+            self._spawn(self._release(leases))
+
+    def _release_agent(self, agent: AgentId) -> None:
+        lease = self._agent_leases.pop(agent, None)
+        if lease is not None and self.leases is not None:
+            self._spawn(self._release([lease]))
+
+    async def _release(self, leases: list[tuple[str, int]]) -> None:
+        assert self.leases is not None
+        for name, token in leases:
+            try:
+                await self.leases.release(name, token)
+            except Exception as e:  # it expires by itself after lease_ttl
+                log.warning("could not release lease %s: %s", name, e)
+
+    # ---- deciding and delivering (the service's task) ---------------------------------------------------
+    async def run(self) -> None:
+        await self.load_seats()
+        try:
+            while True:
+                now = self.now()
+                self._lookups_due(now)
+                for offer in self.router.decide(now):
+                    self.stats.offers += 1
+                    self._spawn(self._deliver(offer))
+                self._events(self.router.drain())
+                self._push_board()
+                self._wake.clear()
+                timeout = self._next_timer(now)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def board_payload(self) -> dict[str, Any]:
+        """What supervisors see of routing: agents with skills and reservations, calls with their needs."""
+        now = self.now()
+        numbers = {cid: h.number for cid, h in self._held.items()}
+        return {
+            "agents": [
+                {
+                    "agent": a.agent,
+                    "state": a.state.value,
+                    "reason": a.reason,
+                    "since": a.since,
+                    "skills": dict(sorted(a.skills.items())),
+                    "reserved_for": a.reserved_for,
+                    "calls": a.calls,
+                    "misses": a.misses_in_a_row,
+                }
+                for a in sorted(self.router.agents(), key=lambda a: a.agent)
+            ],
+            "waiting": [
+                {
+                    "call": w.call,
+                    "queue": w.queue,
+                    "position": w.position,
+                    "entered": now - w.waited,
+                    "priority": w.priority,
+                    "needs": [f"{n.skill}:{n.level}" for n in w.needs],
+                    "status": w.status.value,
+                    "agent": w.agent,
+                    "step": w.step,
+                    "number": numbers.get(w.call, ""),
+                }
+                for w in self.router.waiting(now)
+            ],
+        }
+
+    def _push_board(self) -> None:
+        if self.board is None or not self._board_due:
+            return
+        wall = self.clock()
+        if wall - self._board_sent < self.board_interval:
+            return
+        self._board_due = False
+        self._board_sent = wall
+        self.board(self.board_payload())
+
+    async def save_skills(self, agent: AgentId, skills: Mapping[str, int]) -> Mapping[str, int]:
+        """A supervisor's change: saved in the store, taken by this router and (over the bus) the others."""
+        if self.seats is not None:
+            seat = await self.seats.save_skills(agent, skills)
+            if seat is None:
+                raise KeyError(agent)
+        self.publish([AgentSkillsChanged(self.now(), "routing", agent, dict(skills))])
+        return dict(skills)
+
+    def _next_timer(self, now: float) -> float:
+        due = self.router.next_deadline()
+        if self._board_due and self.board is not None:
+            due = min(due, now + self.board_interval)
+        for held in self._held.values():
+            if not held.enqueued:
+                due = min(due, held.lookup_deadline)
+        return min(1.0, max(0.01, due - now))
+
+    def _lookups_due(self, now: float) -> None:
+        for held in list(self._held.values()):
+            if not held.enqueued and held.lookup_deadline <= now:
+                log.info("caller look-up for a held call timed out: routed without CRM data")
+                self._enqueue(held)
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, offer: Offer) -> None:
+        held = self._held.get(offer.call)
+        r = self.router
+        if held is None:
+            r.cancel(offer.call, self.now())
+            return
+        ext = self._extensions.get(offer.agent)
+        link = self.links(held.server)
+        if ext is None or link is None:
+            log.error(
+                "cannot deliver to %s: %s", offer.agent, "no extension" if ext is None else "no AMI link"
+            )
+            r.failed(offer.call, offer.agent, self.now())
+            r.block(offer.agent, self.now() + 60.0)
+            return
+        tokens: list[tuple[str, int]] = []
+        if self.leases is not None:
+            for name in (f"call:{offer.call}", f"agent:{held.server}/{offer.agent}"):
+                token = await self.leases.acquire(name, self.cfg.lease_ttl)
+                if token is None:
+                    self.stats.lease_refusals += 1
+                    await self._release(tokens)
+                    r.failed(offer.call, offer.agent, self.now())
+                    if name.startswith("agent:"):
+                        r.block(offer.agent, self.now() + self.cfg.lease_ttl)
+                    else:  # another instance is delivering this call: try again later unless it rings
+                        wc = r.call(offer.call)
+                        if wc is not None:
+                            r.hold_call(offer.call, max(wc.held_until, self.now() + LEASE_RETRY))
+                    self._events(r.drain())
+                    self._wake.set()
+                    return
+                tokens.append((name, token))
+            held.leases.append(tokens[0])
+            self._agent_leases[offer.agent] = tokens[1]
+        wc = r.call(offer.call)
+        if wc is None or wc.token != offer.token or wc.status is not CallStatus.OFFERED:
+            return  # fenced: the reservation ended while we waited for the leases
+        server = self.servers.get(held.server)
+        context = server.agent_context if server is not None else "deliver"
+        action = {
+            "Action": "Redirect",
+            "Channel": held.channel,
+            "Context": context,
+            "Exten": ext,
+            "Priority": "1",
+        }
+        try:
+            async with asyncio.timeout(self.action_timeout):
+                reply = await link.send_action(action)
+        except Exception as e:
+            # lost with the link (never re-sent: it may have run) or timed out: back to waiting
+            self.stats.lost += 1
+            log.warning("Redirect of %s to %s: %s", held.channel, offer.agent, e)
+            r.failed(offer.call, offer.agent, self.now())
+            # it may have run: the agent's phone may ring for it; offer the agent nothing else meanwhile
+            r.block(offer.agent, self.now() + r.policies[offer.queue].reservation_timeout)
+        else:
+            ok, message = reply_ok(reply)
+            if ok:
+                self.stats.redirects += 1
+            else:
+                self.stats.redirect_failures += 1
+                log.warning("Asterisk refused Redirect of %s to %s: %s", held.channel, offer.agent, message)
+                if any(g in message.lower() for g in _GONE):
+                    self.forget_call(held.server, held.uniqueid, self.now())
+                else:
+                    r.failed(offer.call, offer.agent, self.now())
+                    r.block(offer.agent, self.now() + REFUSED_BACKOFF)  # not the same agent in a loop
+        self._events(r.drain())
+        self._wake.set()
+
+    async def _pause(self, agent: AgentId, reason: str) -> None:
+        server, interface = self._interfaces.get(agent, ("", ""))
+        link = self.links(server) if server else None
+        if link is None or not interface:
+            log.warning("cannot pause %s in Asterisk: no interface known", agent)
+            return
+        action = {"Action": "QueuePause", "Interface": interface, "Paused": "true", "Reason": reason}
+        try:
+            async with asyncio.timeout(self.action_timeout):
+                reply = await link.send_action(action)
+            ok, message = reply_ok(reply)
+            if not ok:
+                log.warning("Asterisk refused QueuePause of %s: %s", agent, message)
+        except Exception as e:
+            log.warning("QueuePause of %s failed: %s", agent, e)
+
+    async def close(self) -> None:
+        if self.queue_log is not None:
+            self.queue_log.close()
+        close = getattr(self.leases, "close", None)
+        if close is not None:
+            await close()
+
+    def collect(self) -> Iterable[Metric]:
+        st = self.stats
+        yield counter("routing_offers_total", "agents reserved for a held call", st.offers)
+        yield counter("routing_redirects_total", "held calls Redirected to an agent", st.redirects)
+        yield counter("routing_redirect_failures_total", "Redirects Asterisk refused", st.redirect_failures)
+        yield counter("routing_redirects_lost_total", "Redirects lost with the AMI link", st.lost)
+        yield counter("routing_lease_refusals_total", "deliveries another instance held", st.lease_refusals)
+        yield counter("routing_ring_no_answer_total", "delivered rings not answered", st.missed)
+        yield counter("routing_auto_pauses_total", "agents paused after ring-no-answers", st.auto_pauses)
+        yield counter("routing_served_total", "routed calls answered", st.served)
+        yield counter("routing_abandoned_total", "routed calls that left before an answer", st.abandoned)
+        yield gauge("routing_waiting_calls", "calls waiting for an agent", self.router.waiting_count)
+
+    # ---- console commands ----------------------------------------------------------------------------
+    def end_wrapup(self, agent: AgentId) -> bool:
+        ok = self.router.end_wrapup(agent, self.now())
+        self._events(self.router.drain())
+        self._board_due = True
+        self._wake.set()
+        return ok
+
+    def disposition_filed(self, agent: AgentId) -> None:
+        self.router.disposition_filed(agent, self.now())
+        self._events(self.router.drain())
+        self._wake.set()

@@ -1,0 +1,814 @@
+"""The router: which agent takes which waiting call. Pure: no I/O, no clock (``at`` is passed in).
+
+Theory of operation (every rule that decides who gets a call lives in this file):
+
+1. A call waits in one queue with its requirements (the queue's skills merged with the inbound rule's
+   and the CRM's), a priority and an entry time. Waiting calls are served highest priority first (the
+   call's, plus what the escalation steps in force add), then oldest entry first (FIFO within a
+   priority). The entry time never changes: a call that rang an agent
+   who did not answer, or whose delivery failed, goes back to where it was.
+2. An agent is eligible for a call when it is AVAILABLE, serves the call's queue (``members``), has
+   every required skill at the required level, has not let this call ring within ``miss_retry``
+   seconds, and no other instance holds it (``block``). Escalation steps (``QueuePolicy.escalation``)
+   widen this as the wait grows: lower levels, dropped skills, generalists, an overflow queue's agents.
+   Every offer records the step that made the agent eligible (-1: none was needed).
+3. Relationship routing: a call with preferred agents (the customer's owner, the last agent) is
+   offered only to them while they are logged in, for the queue's ``relationship_seconds``.
+4. Among the eligible agents: best fit first (the fewest skills the call does not need, so that the
+   versatile agents stay free for the calls only they can take), then higher levels in the needed
+   skills, then the queue's selection order (longest idle, fewest calls, least talk), or for
+   ``WEIGHTED`` the pair with the highest ``wait_weight * wait + idle_weight * idle``.
+5. An offer reserves the agent (RESERVED, with a fencing token that grows with every offer) for
+   ``reservation_timeout`` seconds: the phone must ring by then or the reservation expires and the call
+   goes back; a reservation that ends by itself (the agent paused, logged out, or shown on another call
+   or in app_queue's wrap-up) sends the call back, with its place, as soon as the agent is not on a
+   call. A ring must be answered within ``ring_timeout``: else it is a ring-no-answer (also when
+   the dialplan reports the failed delivery first). ``max_misses`` ring-no-answers in a row pause the
+   agent, with a reason the supervisor sees. A call that leaves (hung up) or whose delivery failed
+   ends the ring cti recorded for it.
+6. Wrap-up is cti's: when an agent's ACD call ends, it is held in WRAP_UP for the queue's
+   ``wrapup_seconds`` (and until its disposition is filed, with ``need_disposition``).
+7. The agents' observed facts (logged in, paused, ringing, on a call) come from ``observe``: what
+   Asterisk reports (via the call tracker), or what a simulation says. The router adds what only it
+   knows (reservations, wrap-up) on top, in the one agent state machine (``cti.routing.agents``).
+8. What happened is queued as ``RoutingEvent``s and handed out by ``drain``: the daemon publishes
+   them, a simulation counts them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from cti.core.events import AgentState
+from cti.core.ids import AgentId
+from cti.routing.agents import Agent, CallKind, Transition
+from cti.routing.policy import QueuePolicy, Requirements, Selection, SkillNeed, language_skill
+
+S = AgentState
+
+
+class CallStatus(Enum):
+    WAITING = "waiting"
+    OFFERED = "offered"  # an agent is reserved for it
+    RINGING = "ringing"  # the reserved agent's phone rings
+    ANSWERED = "answered"
+    GONE = "gone"  # the caller hung up, or the call left routing otherwise
+
+
+# The legal moves of a call in the router, from -> to.
+CALL_TRANSITIONS: dict[CallStatus, frozenset[CallStatus]] = {
+    CallStatus.WAITING: frozenset({CallStatus.OFFERED, CallStatus.GONE, CallStatus.ANSWERED}),
+    CallStatus.OFFERED: frozenset(
+        {CallStatus.RINGING, CallStatus.WAITING, CallStatus.ANSWERED, CallStatus.GONE}
+    ),
+    CallStatus.RINGING: frozenset({CallStatus.ANSWERED, CallStatus.WAITING, CallStatus.GONE}),
+    CallStatus.ANSWERED: frozenset(),
+    CallStatus.GONE: frozenset(),
+}
+
+
+class RoutingError(RuntimeError):
+    """The router was told something impossible (an unknown call, a move the table forbids)."""
+
+
+@dataclass(slots=True)
+class WaitingCall:
+    call: str
+    queue: str
+    needs: tuple[SkillNeed, ...]
+    priority: int
+    entered: float
+    seq: int
+    preferred: tuple[AgentId, ...] = ()
+    prefer_until: float = 0.0
+    tier: str | None = None
+    status: CallStatus = CallStatus.WAITING
+    agent: AgentId | None = None  # reserved or ringing
+    token: int = 0
+    deadline: float = math.inf  # reservation or ring deadline
+    misses: dict[AgentId, float] = field(default_factory=dict)  # agent -> until when not offered again
+    offers: int = 0
+    held_until: float = 0.0  # not offered before this (another instance is delivering it)
+
+    def key(self) -> tuple[int, float, int]:
+        return (-self.priority, self.entered, self.seq)
+
+    def move(self, to: CallStatus) -> None:
+        if to not in CALL_TRANSITIONS[self.status]:
+            raise RoutingError(f"call {self.call}: {self.status.value} -> {to.value} is not allowed")
+        self.status = to
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """Reserve ``agent`` for ``call``: deliver it (Redirect) now. ``token`` fences stale deliveries."""
+
+    call: str
+    agent: AgentId
+    queue: str
+    token: int
+    at: float
+    expires: float
+    step: int  # the escalation step that made the agent eligible; -1: none was needed
+    waited: float
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingEvent:
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentMoved(RoutingEvent):
+    transition: Transition
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationExpired(RoutingEvent):
+    call: str
+    agent: AgentId
+
+
+@dataclass(frozen=True, slots=True)
+class RingMissed(RoutingEvent):
+    call: str
+    agent: AgentId
+    in_a_row: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAutoPaused(RoutingEvent):
+    """The daemon must pause the agent in Asterisk too (QueuePause with this reason)."""
+
+    agent: AgentId
+    reason: str
+    misses: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallServed(RoutingEvent):
+    call: str
+    agent: AgentId
+    queue: str
+    waited: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallLeft(RoutingEvent):
+    call: str
+    queue: str
+    waited: float
+    status: CallStatus  # where it was when it left
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingView:
+    call: str
+    queue: str
+    position: int  # 1 = next, across every queue's order
+    waited: float
+    priority: int
+    needs: tuple[SkillNeed, ...]
+    status: CallStatus
+    agent: AgentId | None
+    step: int  # escalation steps in force
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRouteView:
+    agent: AgentId
+    state: AgentState
+    reason: str
+    since: float
+    skills: Mapping[str, int]
+    reserved_for: str | None
+    calls: int
+    talk_seconds: float
+    misses_in_a_row: int
+
+
+@dataclass(slots=True)
+class _RoutedAgent:
+    machine: Agent
+    skills: dict[str, int]
+    calls: int = 0
+    talk_seconds: float = 0.0
+    talk_since: float | None = None
+    misses: int = 0
+    blocked_until: float = 0.0
+    delivered: tuple[str, str] | None = None  # (call, queue) of the ACD call it rings or talks on
+    observed: AgentState = S.LOGGED_OUT
+    pending_pause: str | None = None  # cti paused the agent; Asterisk has not confirmed it yet
+    cti_wrap_until: float = 0.0
+    last_queue: str | None = None
+    offered: str | None = None  # the call cti last reserved it for
+
+
+class Router:
+    """Waiting calls and agents of one routing domain (every queue of one daemon)."""
+
+    def __init__(self, policies: Mapping[str, QueuePolicy]) -> None:
+        self.policies: dict[str, QueuePolicy] = dict(policies)
+        self._agents: dict[AgentId, _RoutedAgent] = {}
+        self._calls: dict[str, WaitingCall] = {}
+        self._order: list[tuple[tuple[int, float, int], str]] = []  # waiting and offered, by key
+        self._seq = 0
+        self._token = 0
+        self._events: list[RoutingEvent] = []
+        self._next_deadline = math.inf
+        self._free: dict[AgentId, _RoutedAgent] = {}  # AVAILABLE agents
+        self.decisions = 0
+
+    # ---- agents ----------------------------------------------------------------------------------------
+    def set_agent(self, agent: AgentId, skills: Mapping[str, int], at: float = 0.0) -> None:
+        """Add an agent, or replace its skills (pushed at run time by a supervisor)."""
+        rec = self._agents.get(agent)
+        if rec is None:
+            self._agents[agent] = _RoutedAgent(Agent(agent, at=at), dict(skills))
+        else:
+            rec.skills = dict(skills)
+
+    def remove_agent(self, agent: AgentId, at: float) -> None:
+        rec = self._agents.pop(agent, None)
+        self._free.pop(agent, None)
+        if rec is not None and rec.machine.reserved_for is not None:
+            self._back(rec.machine.reserved_for, at)
+
+    def has_agent(self, agent: AgentId) -> bool:
+        return agent in self._agents
+
+    def skills(self, agent: AgentId) -> Mapping[str, int]:
+        return dict(self._agents[agent].skills)
+
+    def state(self, agent: AgentId) -> AgentState:
+        return self._agents[agent].machine.state
+
+    def observe(
+        self,
+        agent: AgentId,
+        state: AgentState,
+        at: float,
+        reason: str = "",
+        queues: Iterable[str] = (),
+    ) -> None:
+        """What Asterisk shows of the agent now (rule 7). Unknown agents are added without skills.
+
+        An observation is Asterisk's word: after a gap it may jump in a way the table does not allow, so
+        it is applied with ``force`` (and the transition says so). cti's own moves never force.
+        """
+        rec = self._agents.get(agent)
+        if rec is None:
+            self.set_agent(agent, {}, at)
+            rec = self._agents[agent]
+        f = rec.machine.facts
+        names = list(queues) or list(f.queues) or ["*"]
+        if state is S.LOGGED_OUT:
+            f.queues.clear()
+            rec.pending_pause = None
+        elif state in (S.AVAILABLE, S.PAUSED):
+            paused = state is S.PAUSED
+            if paused:
+                rec.pending_pause = None
+            elif rec.pending_pause is not None:  # cti paused it; Asterisk has not said so yet
+                paused, reason = True, rec.pending_pause
+            f.queues = dict.fromkeys(names, paused)
+            f.reason = reason if paused else ""
+        else:  # ringing, on a call, in wrap-up: the pause flags are not shown, keep what was known
+            f.queues = {q: f.queues.get(q, False) for q in names}
+            if state is not S.RINGING:
+                # on a call or in app_queue's wrap-up, it cannot take the call it is reserved for (a
+                # ring may be that call's, before ``ringing``): the reservation ends, and the call goes
+                # back when the agent is free (or its answer is ours: ``answered`` still takes it)
+                f.reservation = None
+        rec.observed = state
+        if state is S.RINGING:
+            f.rings.add("observed")
+        else:
+            f.rings.clear()
+        if state is S.ON_CALL:
+            if not f.calls:
+                f.calls["observed"] = CallKind.ACD_INBOUND if rec.delivered else CallKind.DIRECT_INBOUND
+            if rec.talk_since is None:
+                rec.talk_since = at
+        elif f.calls:
+            self._call_over(rec, at)
+        if state is S.WRAP_UP:
+            f.wrapup_until = math.inf  # app_queue's own wrap-up, until it says otherwise
+        elif f.wrapup_until == math.inf:
+            f.wrapup_until = rec.cti_wrap_until
+        self._moved(rec.machine.update(at, force=True))
+        if state is not S.RINGING and state is not S.ON_CALL and rec.delivered is not None:
+            self._delivery_ended(rec, at)
+
+    def _call_over(self, rec: _RoutedAgent, at: float) -> None:
+        """The agent's call ended: an ACD call that cti delivered starts the queue's wrap-up (rule 6)."""
+        f = rec.machine.facts
+        acd = any(kind.acd for kind in f.calls.values())
+        f.calls.clear()
+        ringing = self._calls.get(rec.delivered[0]) if rec.delivered is not None else None
+        if ringing is not None and ringing.status is CallStatus.RINGING and ringing.agent == rec.machine.id:
+            pass  # the call that ended is another one: the delivered call still rings (call waiting)
+        elif rec.delivered is not None:
+            rec.last_queue = rec.delivered[1]
+            rec.delivered = None
+        policy = self.policies.get(rec.last_queue) if acd and rec.last_queue else None
+        if policy is not None:
+            f.wrapup_until = max(
+                f.wrapup_until if f.wrapup_until != math.inf else 0.0, at + policy.wrapup_seconds
+            )
+            f.awaiting_disposition = f.awaiting_disposition or policy.need_disposition
+            rec.cti_wrap_until = f.wrapup_until
+            self._watch(rec.cti_wrap_until)
+        if rec.talk_since is not None:
+            rec.talk_seconds += max(0.0, at - rec.talk_since)
+            rec.talk_since = None
+
+    def _delivery_ended(self, rec: _RoutedAgent, at: float) -> None:
+        """The agent's phone stopped ringing without a call: a ring we delivered was not answered."""
+        assert rec.delivered is not None
+        call = self._calls.get(rec.delivered[0])
+        rec.delivered = None
+        if call is not None and call.agent == rec.machine.id and call.status is CallStatus.RINGING:
+            self._missed(call, at)
+
+    def end_wrapup(self, agent: AgentId, at: float, *, force: bool = False) -> bool:
+        """The agent ends its wrap-up early: allowed when its last queue allows it (or ``force``)."""
+        rec = self._agents[agent]
+        if rec.machine.state is not S.WRAP_UP:
+            return False
+        policy = self.policies.get(rec.last_queue) if rec.last_queue else None
+        if not force and policy is not None and not policy.wrapup_early_end:
+            return False
+        if policy is not None and policy.need_disposition and rec.machine.facts.awaiting_disposition:
+            if not force:
+                return False
+        rec.cti_wrap_until = at
+        self._moved(rec.machine.end_wrapup(at))
+        return True
+
+    def disposition_filed(self, agent: AgentId, at: float) -> None:
+        rec = self._agents.get(agent)
+        if rec is not None:
+            self._moved(rec.machine.disposition_filed(at))
+            if rec.machine.state is S.WRAP_UP:  # held by time now: advance must end it
+                self._watch(rec.machine.wrapup_ends)
+
+    def pause(self, agent: AgentId, at: float, reason: str) -> None:
+        """cti pauses the agent at once (before Asterisk confirms it)."""
+        rec = self._agents[agent]
+        rec.pending_pause = reason
+        self._moved(rec.machine.paused(True, at, reason))
+
+    def hold_call(self, call: str, until: float) -> None:
+        """Another instance is delivering this call: do not offer it before ``until`` (0: release)."""
+        wc = self._calls.get(call)
+        if wc is not None:
+            wc.held_until = until
+            if until != math.inf:
+                self._watch(until)
+
+    def block(self, agent: AgentId, until: float) -> None:
+        """Another instance holds this agent (its lease): do not offer it before ``until``."""
+        self._agents[agent].blocked_until = until
+
+    # ---- calls -----------------------------------------------------------------------------------------
+    def enqueue(
+        self,
+        call: str,
+        queue: str,
+        at: float,
+        *,
+        needs: Requirements | None = None,
+        preferred: Sequence[AgentId] = (),
+        entered: float | None = None,
+    ) -> WaitingCall:
+        """A call waits for an agent. Enqueueing a call that already waits keeps its place (rule 1)."""
+        existing = self._calls.get(call)
+        if existing is not None:
+            return existing
+        policy = self.policies.get(queue)
+        if policy is None:
+            raise RoutingError(f"no routing policy for queue {queue!r}")
+        req = Requirements(policy.skills, priority=policy.priority)
+        if needs is not None:
+            req = req.merged(needs)
+        skills = list(req.skills)
+        if req.language:
+            skills.append(SkillNeed(language_skill(req.language)))
+        priority = req.priority
+        if req.tier is not None:
+            priority += policy.tier_priority.get(req.tier, 0)
+            tier_need = policy.tier_skills.get(req.tier)
+            if tier_need is not None:
+                skills.append(tier_need)
+        self._seq += 1
+        wc = WaitingCall(
+            call,
+            queue,
+            tuple(skills),
+            priority,
+            at if entered is None else entered,
+            self._seq,
+            tuple(preferred),
+            (at if entered is None else entered) + policy.relationship_seconds,
+            req.tier,
+        )
+        self._calls[call] = wc
+        bisect.insort(self._order, (wc.key(), call))
+        return wc
+
+    def cancel(self, call: str, at: float) -> WaitingCall | None:
+        """The caller left (hung up, or the call was taken out of routing)."""
+        wc = self._calls.pop(call, None)
+        if wc is None:
+            return None
+        self._unorder(wc)
+        status = wc.status
+        wc.move(CallStatus.GONE)
+        if wc.agent is not None:
+            rec = self._agents.get(wc.agent)
+            if rec is not None:
+                if rec.delivered is not None and rec.delivered[0] == call:
+                    rec.delivered = None
+                self._moved(rec.machine.ring_ended(call, at))  # its phone stops ringing
+                self._moved(rec.machine.release(at, call))
+        self._events.append(CallLeft(at, call, wc.queue, max(0.0, at - wc.entered), status))
+        return wc
+
+    def call(self, call: str) -> WaitingCall | None:
+        return self._calls.get(call)
+
+    def ringing(self, call: str, agent: AgentId, at: float) -> bool:
+        """The phone of ``agent`` rings for ``call``. False when it is not the agent we reserved."""
+        wc = self._calls.get(call)
+        if wc is None or wc.agent != agent or wc.status is not CallStatus.OFFERED:
+            return False
+        policy = self.policies[wc.queue]
+        wc.move(CallStatus.RINGING)
+        wc.deadline = at + policy.ring_timeout
+        self._watch(wc.deadline)
+        rec = self._agents[agent]
+        rec.delivered = (call, wc.queue)
+        self._moved(rec.machine.ring_started(call, at))
+        return True
+
+    def answered(self, call: str, agent: AgentId, at: float) -> bool:
+        wc = self._calls.get(call)
+        if wc is None or wc.agent != agent:
+            return False
+        wc.move(CallStatus.ANSWERED)
+        self._calls.pop(call)
+        self._unorder(wc)
+        rec = self._agents[agent]
+        rec.delivered = (call, wc.queue)
+        rec.calls += 1
+        rec.misses = 0
+        rec.last_queue = wc.queue
+        rec.machine.facts.rings.discard(call)
+        self._moved(rec.machine.call_started(call, CallKind.ACD_INBOUND, at))
+        if rec.talk_since is None:
+            rec.talk_since = at
+        self._events.append(CallServed(at, call, agent, wc.queue, max(0.0, at - wc.entered)))
+        return True
+
+    def missed(self, call: str, agent: AgentId, at: float) -> bool:
+        """The reserved agent let the call ring (or refused it): the call keeps its place (rule 5)."""
+        wc = self._calls.get(call)
+        if wc is None or wc.agent != agent or wc.status not in (CallStatus.OFFERED, CallStatus.RINGING):
+            return False
+        self._missed(wc, at)
+        return True
+
+    def failed(self, call: str, agent: AgentId, at: float) -> bool:
+        """The delivery failed for a reason that is not the agent's (Redirect refused, link lost)."""
+        wc = self._calls.get(call)
+        if wc is None or wc.agent != agent:
+            return False
+        self._back(call, at)
+        return True
+
+    def _missed(self, wc: WaitingCall, at: float) -> None:
+        agent = wc.agent
+        assert agent is not None
+        policy = self.policies[wc.queue]
+        rec = self._agents.get(agent)
+        wc.misses[agent] = at + policy.miss_retry
+        self._back(wc.call, at)
+        if rec is None:
+            return
+        rec.misses += 1
+        rec.delivered = None
+        self._moved(rec.machine.ring_ended(wc.call, at))
+        self._events.append(RingMissed(at, wc.call, agent, rec.misses))
+        if policy.max_misses and rec.misses >= policy.max_misses:
+            self.pause(agent, at, policy.miss_pause_reason)
+            self._events.append(AgentAutoPaused(at, agent, policy.miss_pause_reason, rec.misses))
+            rec.misses = 0
+
+    def _back(self, call: str, at: float) -> None:
+        """The call returns to waiting, with its place (rule 1); its agent is released."""
+        wc = self._calls.get(call)
+        if wc is None:
+            return
+        agent = wc.agent
+        wc.move(CallStatus.WAITING)
+        wc.agent, wc.deadline = None, math.inf
+        if agent is not None:
+            rec = self._agents.get(agent)
+            if rec is not None:
+                if rec.delivered is not None and rec.delivered[0] == call:
+                    rec.delivered = None
+                self._moved(rec.machine.ring_ended(call, at))  # a failed delivery that rang
+                self._moved(rec.machine.release(at, call))
+
+    def _in_order(self, at: float) -> list[str]:
+        """The waiting and offered calls in the order they are served at ``at`` (rule 1)."""
+        calls = [call for _, call in self._order]
+        if not any(s.priority for p in self.policies.values() for s in p.escalation):
+            return calls
+        return sorted(calls, key=lambda call: self._key_at(self._calls[call], at))
+
+    def _key_at(self, wc: WaitingCall, at: float) -> tuple[int, float, int]:
+        """The call's place at ``at``: its priority raised by the escalation steps in force."""
+        policy = self.policies[wc.queue]
+        boost = sum(s.priority for s in policy.escalation[: _stage(policy, at - wc.entered)])
+        return (-(wc.priority + boost), wc.entered, wc.seq)
+
+    def _unorder(self, wc: WaitingCall) -> None:
+        i = bisect.bisect_left(self._order, (wc.key(), wc.call))
+        if i < len(self._order) and self._order[i][1] == wc.call:
+            del self._order[i]
+
+    # ---- deciding --------------------------------------------------------------------------------------
+    def decide(self, at: float) -> list[Offer]:
+        """Reserve agents for waiting calls, in the calls' order (rules 1-5). Call after every change."""
+        self.advance(at)
+        free = [r for r in self._free.values() if r.blocked_until <= at]
+        if not free or not self._order:
+            return []
+        offers: list[Offer] = []
+        dead: set[tuple[str, tuple[SkillNeed, ...], int, int]] = set()
+        for call in self._in_order(at):
+            if not free:
+                break
+            wc = self._calls[call]
+            if wc.status is not CallStatus.WAITING or wc.held_until > at:
+                continue
+            # calls of one queue with the same needs, priority and escalation stage are alike: when the
+            # oldest found no agent, none of the younger ones will (unless it has preferences or misses)
+            policy = self.policies[wc.queue]
+            stage = _stage(policy, at - wc.entered)
+            bucket = (wc.queue, wc.needs, wc.priority, stage)
+            plain = not wc.preferred and not wc.misses
+            if plain and bucket in dead:
+                continue
+            best = self._best(wc, policy, stage, free, at)
+            if best is None:
+                if plain:
+                    dead.add(bucket)
+                continue
+            rec, step = best
+            free.remove(rec)
+            offers.append(self._offer(wc, rec, policy, step, at))
+        return offers
+
+    def _best(
+        self, wc: WaitingCall, policy: QueuePolicy, stage: int, free: list[_RoutedAgent], at: float
+    ) -> tuple[_RoutedAgent, int] | None:
+        pool = free
+        if wc.preferred and at < wc.prefer_until:
+            logged_in = [
+                a
+                for a in wc.preferred
+                if a in self._agents and self._agents[a].machine.state is not S.LOGGED_OUT
+            ]
+            if logged_in:
+                pool = [r for r in free if r.machine.id in logged_in]
+        best: tuple[_RoutedAgent, int] | None = None
+        best_key: tuple[float, ...] | None = None
+        needed = {n.skill for n in wc.needs}
+        waited = at - wc.entered
+        for rec in pool:
+            if wc.misses and wc.misses.get(rec.machine.id, 0.0) > at:
+                continue
+            step = _eligible(self.policies, policy, wc.needs, stage, rec)
+            if step is None:
+                continue
+            key = _rank(policy, rec, needed, wc.needs, waited, at)
+            if best_key is None or key < best_key:
+                best, best_key = (rec, step), key
+        return best
+
+    def _offer(self, wc: WaitingCall, rec: _RoutedAgent, policy: QueuePolicy, step: int, at: float) -> Offer:
+        self._token += 1
+        wc.move(CallStatus.OFFERED)
+        wc.agent, wc.token = rec.machine.id, self._token
+        wc.deadline = at + policy.reservation_timeout
+        wc.offers += 1
+        self._watch(wc.deadline)
+        rec.offered = wc.call
+        self._moved(rec.machine.reserve(wc.call, at))
+        self.decisions += 1
+        return Offer(wc.call, rec.machine.id, wc.queue, self._token, at, wc.deadline, step, at - wc.entered)
+
+    # ---- time ------------------------------------------------------------------------------------------
+    def advance(self, at: float) -> None:
+        """Expire reservations and rings, end wrap-ups (rules 5 and 6)."""
+        if at < self._next_deadline:
+            return
+        nxt = math.inf
+        for wc in list(self._calls.values()):
+            if wc.deadline <= at:
+                if wc.status is CallStatus.OFFERED and wc.agent is not None:
+                    self._events.append(ReservationExpired(at, wc.call, wc.agent))
+                    self._back(wc.call, at)
+                elif wc.status is CallStatus.RINGING:
+                    self._missed(wc, at)
+            elif wc.deadline < nxt:
+                nxt = wc.deadline
+        for rec in self._agents.values():
+            if rec.machine.state is S.WRAP_UP:
+                ends = rec.machine.wrapup_ends
+                if ends <= at:
+                    self._moved(rec.machine.advance(at))
+                elif ends < nxt:
+                    nxt = ends
+        self._next_deadline = nxt
+
+    def next_deadline(self) -> float:
+        """When ``advance`` next has something to do (inf: nothing is timed)."""
+        return self._next_deadline
+
+    def _watch(self, when: float) -> None:
+        if when < self._next_deadline:
+            self._next_deadline = when
+
+    # ---- views and events ------------------------------------------------------------------------------
+    def drain(self) -> list[RoutingEvent]:
+        events, self._events = self._events, []
+        return events
+
+    def _moved(self, t: Transition | None) -> None:
+        if t is not None:
+            self._events.append(AgentMoved(t.at, t))
+            rec = self._agents.get(t.agent)
+            if t.new is S.AVAILABLE and rec is not None:
+                self._free[t.agent] = rec
+            else:
+                self._free.pop(t.agent, None)
+            if rec is None:
+                return
+            if t.new is S.WRAP_UP:
+                self._watch(rec.machine.wrapup_ends)
+            if rec.offered is not None and rec.machine.reserved_for is None and t.new in _UNRESERVED:
+                # the reservation ended by itself (a pause, a logout: agents rule 4): the call goes back
+                call, rec.offered = self._calls.get(rec.offered), None
+                if call is not None and call.status is CallStatus.OFFERED and call.agent == t.agent:
+                    self._back(call.call, t.at)
+
+    def waiting(self, at: float, queue: str | None = None) -> list[WaitingView]:
+        out = []
+        for pos, call in enumerate(self._in_order(at), 1):
+            wc = self._calls[call]
+            if queue is not None and wc.queue != queue:
+                continue
+            stage = _stage(self.policies[wc.queue], at - wc.entered)
+            out.append(
+                WaitingView(
+                    call,
+                    wc.queue,
+                    pos,
+                    max(0.0, at - wc.entered),
+                    wc.priority,
+                    wc.needs,
+                    wc.status,
+                    wc.agent,
+                    stage,
+                )
+            )
+        return out
+
+    def agents(self) -> list[AgentRouteView]:
+        return [
+            AgentRouteView(
+                r.machine.id,
+                r.machine.state,
+                r.machine.reason,
+                r.machine.since,
+                dict(r.skills),
+                r.machine.reserved_for,
+                r.calls,
+                r.talk_seconds,
+                r.misses,
+            )
+            for r in self._agents.values()
+        ]
+
+    def position(self, call: str) -> int:
+        """1-based place of a waiting call in its queue's order (0: not waiting)."""
+        wc = self._calls.get(call)
+        if wc is None:
+            return 0
+        pos = 0
+        for _, other in self._order:
+            if self._calls[other].queue == wc.queue:
+                pos += 1
+            if other == call:
+                return pos
+        return 0
+
+    def queues_of(self, agent: AgentId) -> list[str]:
+        rec = self._agents.get(agent)
+        return [] if rec is None else [q for q in rec.machine.facts.queues if q != "*"]
+
+    @property
+    def waiting_count(self) -> int:
+        return len(self._order)
+
+
+_UNRESERVED = frozenset({S.AVAILABLE, S.PAUSED, S.LOGGED_OUT, S.WRAP_UP})
+
+
+def _stage(policy: QueuePolicy, waited: float) -> int:
+    """How many escalation steps are in force after ``waited`` seconds."""
+    n = 0
+    for step in policy.escalation:
+        if waited >= step.after:
+            n += 1
+        else:
+            break
+    return n
+
+
+def _fits(
+    skills: Mapping[str, int], needs: Iterable[SkillNeed], min_level: int | None, drop: set[str]
+) -> bool:
+    for need in needs:
+        if need.skill in drop:
+            continue
+        level = need.level if min_level is None else min(need.level, min_level)
+        if skills.get(need.skill, 0) < level:
+            return False
+    return True
+
+
+def _eligible(
+    policies: Mapping[str, QueuePolicy],
+    policy: QueuePolicy,
+    needs: tuple[SkillNeed, ...],
+    stage: int,
+    rec: _RoutedAgent,
+) -> int | None:
+    """-1 when the agent fits the call as it is, the index of the step that let it in, or None (rule 2)."""
+    skills = rec.skills
+    member = not policy.members or rec.machine.id in policy.members
+    if member and _fits(skills, needs, None, set()):
+        return -1
+    min_level: int | None = None
+    drop: set[str] = set()
+    for i in range(stage):
+        step = policy.escalation[i]
+        if step.min_level is not None:
+            min_level = step.min_level if min_level is None else min(min_level, step.min_level)
+        drop.update(step.drop)
+        if member and (step.min_level is not None or step.drop) and _fits(skills, needs, min_level, drop):
+            return i
+        if step.add_agents_with and any(skills.get(s, 0) > 0 for s in step.add_agents_with):
+            return i
+        if step.overflow_to is not None:
+            other = policies.get(step.overflow_to)
+            if (
+                other is not None
+                and (not other.members or rec.machine.id in other.members)
+                and _fits(skills, other.skills, None, set())
+            ):
+                return i
+    return None
+
+
+def _rank(
+    policy: QueuePolicy,
+    rec: _RoutedAgent,
+    needed: set[str],
+    needs: tuple[SkillNeed, ...],
+    waited: float,
+    at: float,
+) -> tuple[float, ...]:
+    """Smaller is better (rule 4)."""
+    spare = float(sum(1 for s in rec.skills if s not in needed)) if policy.best_fit else 0.0
+    level = -float(sum(rec.skills.get(n.skill, 0) for n in needs)) if policy.best_fit else 0.0
+    idle = at - rec.machine.since
+    sel = policy.selection
+    if sel is Selection.LONGEST_IDLE:
+        order = -idle
+    elif sel is Selection.FEWEST_CALLS:
+        order = float(rec.calls)
+    elif sel is Selection.LEAST_TALK:
+        order = rec.talk_seconds
+    else:
+        order = -(policy.wait_weight * waited + policy.idle_weight * idle)
+    return (spare, level, order, -idle)

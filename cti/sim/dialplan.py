@@ -1,0 +1,322 @@
+"""The dialplan: what a leg runs in each context, its hangups, Redirect and BlindTransfer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cti.sim.channels import (
+    UP,
+    Channel,
+)
+from cti.sim.legs import (
+    DELIVER_TIMEOUT,
+    HOLD_SAFETY,
+    PROMPT_TIME,
+    READ_TIMEOUT,
+    RECORDED_DELIVER_TIMEOUT,
+    ActionError,
+    AgentLeg,
+    Leg,
+    atoi,
+    dial_status,
+    float_var,
+)
+from cti.sim.pbx_core import PbxCore
+
+
+class Dialplan(PbxCore):
+    # ------------------------------------------------------------------ dialplan
+    def run_dialplan(self, leg: Leg) -> None:
+        ch = leg.ch
+        ctx, exten = ch.context, ch.exten
+        if ctx == "inbound" and exten in self.dids:  # a dialled number routed to a queue or to hold
+            exten = self.dids[exten]
+        sample = self.scenario.dialplan == "sample"
+        if ctx == "inbound" and (
+            exten == "hold" or (sample and exten.isdigit() and exten not in self.queues)
+        ):
+            if sample and ch.exten != "hold":  # exten => _X.,1,Set(__DID=${EXTEN}) / n,Goto(hold,1)
+                self.set_var(ch, "__DID", ch.exten)
+                ch.exten, ch.priority = "hold", 1
+            self._hold(leg)
+            return
+        if ctx == "inbound" and exten in self.queues:
+            ch.priority = 3
+            maxwait = self.queues[exten].spec.maxwait
+            self.queue_join(leg, self.queues[exten], maxwait)
+            return
+        if ctx == "deliver" and (exten in self.phones or (sample and exten.isdigit())):
+            self._deliver(leg, exten)
+            return
+        if ctx == "dialer-connect":
+            ch.priority = 3
+            qname = ch.variable("DIALER_QUEUE") or (
+                "sales" if "sales" in self.queues else next(iter(self.queues), "")
+            )
+            if qname in self.queues:
+                cwait = float_var(ch.variable("CWAIT"), self.scenario.cwait)
+                self.queue_join(leg, self.queues[qname], cwait)
+                return
+        # no such extension: the channel hangs up
+        self.leg_hangup(leg, 16)
+
+    def _after_queue(self, leg: Leg, status: str) -> None:
+        """The dialplan after Queue() returned without a connected agent."""
+        if leg.done:
+            return
+        if leg.ch.context == "dialer-connect":
+            ch = leg.ch
+            self.event(
+                "UserEvent",
+                "user",
+                [
+                    *ch.snapshot(),
+                    ("UserEvent", "DialerDrop"),
+                    ("Campaign", ch.variable("CAMPAIGN") or ""),
+                    ("Number", ch.exten),
+                    ("QueueStatus", status),
+                ],
+            )
+            leg.after = self.later(1.0, self.leg_hangup, leg, 16)
+            leg.timers.append(leg.after)
+            return
+        self.leg_hangup(leg, 16)
+
+    # ------------------------------------------------------------------ CTI routing: hold and deliver
+    def _next_step(self, leg: Leg, delay: float, fn: Callable[..., object], *args: object) -> None:
+        """The dialplan's next step after an application that waits (a Redirect cancels it)."""
+        leg.after = self.later(delay, fn, *args)
+        leg.timers.append(leg.after)
+
+    def _user_event(self, ch: Channel, name: str, body: list[tuple[str, str]]) -> None:
+        self.event("UserEvent", "user", [*ch.snapshot(), ("UserEvent", name), *body])
+
+    def _hold(self, leg: Leg) -> None:
+        """``inbound,hold``: the caller waits there for the CTI's Redirect to ``deliver,<agent>``.
+
+        recorded (the transcripts' PBX): 1 NoOp, 2 Answer, 3 UserEvent(CtiWaiting,Uniqueid,CallerIDNum),
+        4 Wait(300), 5 Hangup. sample (config/asterisk/extensions.conf): 1 Answer, 2 Read(CHOICE,
+        please-choose,1,,1,5), 3 UserEvent(CtiWaiting,Uniqueid,Did,Choice), 4 MusicOnHold(default,600),
+        5 Hangup. The caller is already up, so Answer() returns at once.
+        """
+        ch = leg.ch
+        if self.scenario.dialplan == "recorded":
+            ch.priority = 3
+            self._user_event(ch, "CtiWaiting", [("Uniqueid", ch.uniqueid), ("CallerIDNum", ch.cid_num)])
+            ch.app, ch.appdata, ch.priority = "Wait", "300", 4
+            self._next_step(leg, HOLD_SAFETY["recorded"], self._hold_over, leg)
+            return
+        if ch.priority >= 3:  # Goto(inbound,hold,3) after a failed delivery (or a Redirect there)
+            self._cti_waiting(leg)
+            return
+        ch.app, ch.appdata, ch.priority = "Read", "CHOICE,please-choose,1,,1,5", 2
+        digits = (ch.variable("CHOICE") or "")[:1]  # the simulated caller's key press (maxdigits 1)
+        self._next_step(leg, PROMPT_TIME + (0.0 if digits else READ_TIMEOUT), self._read_done, leg, digits)
+
+    def _read_done(self, leg: Leg, digits: str) -> None:
+        leg.after = None
+        self.set_var(leg.ch, "CHOICE", digits)
+        self.set_var(leg.ch, "READSTATUS", "OK" if digits else "TIMEOUT")
+        self._cti_waiting(leg)
+
+    def _cti_waiting(self, leg: Leg) -> None:
+        ch = leg.ch
+        ch.context, ch.exten, ch.priority = "inbound", "hold", 3
+        did, choice = ch.variable("DID") or "", ch.variable("CHOICE") or ""
+        self._user_event(ch, "CtiWaiting", [("Uniqueid", ch.uniqueid), ("Did", did), ("Choice", choice)])
+        ch.app, ch.appdata, ch.priority = "MusicOnHold", "default,600", 4
+        self._next_step(leg, HOLD_SAFETY["sample"], self._hold_over, leg)
+
+    def _hold_over(self, leg: Leg) -> None:
+        """The holding extension's safety net: nobody routed the call in time; Hangup()."""
+        leg.after = None
+        leg.ch.app, leg.ch.appdata, leg.ch.priority = "Hangup", "", 5
+        self.leg_hangup(leg, 16)
+
+    def _deliver(self, leg: Leg, exten: str) -> None:
+        """``deliver,<agent>``: Dial the agent's phone.
+
+        recorded: 1 NoOp, 2 Dial(Local/${EXTEN}@agents/n,10), 3 Hangup. sample: 1 Dial(<agent>,20,t)
+        (``DELIVER_TIMEOUT`` on the channel overrides 20; 0 or garbage rings forever, as Dial's atoi
+        timeout does), 2 UserEvent(CtiDeliveryFailed,Uniqueid,Agent,Status: ${DIALSTATUS}),
+        3 Goto(inbound,hold,3): the caller waits again and CtiWaiting is raised again.
+        """
+        ch = leg.ch
+        if self.scenario.dialplan == "recorded":
+            timeout, appdata, ch.priority = RECORDED_DELIVER_TIMEOUT, f"Local/{exten}@agents/n,10", 2
+        else:
+            raw = ch.variable("DELIVER_TIMEOUT")
+            timeout = DELIVER_TIMEOUT if not raw else atoi(raw)
+            shown = str(DELIVER_TIMEOUT) if not raw else raw
+            appdata, ch.priority = f"Local/{exten}@agents/n,{shown},t", 1
+        phone = self.phones.get(exten)
+        if phone is None:  # the Local channel exists but its call fails: no such extension in agents
+            one, two = self.channels.create_local_pair(exten, "agents", self.now, ch.linkedid)
+            self._chan_event("Newchannel", one)
+            self._chan_event("Newchannel", two)
+            self.hangup_event(one, 0)
+            self.hangup_event(two, 0)
+            ch.app, ch.appdata = "Dial", appdata
+            self._after_dial(leg, "CHANUNAVAIL")
+            return
+        al = self.dial_agent(leg, phone, None, None)
+        ch.app, ch.appdata = "Dial", appdata
+        if timeout > 0:
+            self._next_step(leg, float(timeout), self._dial_timeout, leg, al)
+
+    def _dial_timeout(self, leg: Leg, al: AgentLeg) -> None:
+        leg.after = None
+        if leg.dialing is al:
+            self._dial_failed(al, "NOANSWER", 0, 0)
+
+    def _after_dial(self, leg: Leg, status: str) -> None:
+        """The dialplan after Dial() in deliver returned without an answer."""
+        if leg.done:
+            return
+        ch = leg.ch
+        self.set_var(ch, "DIALSTATUS", status)
+        if self.scenario.dialplan == "recorded":
+            ch.app, ch.appdata, ch.priority = "Hangup", "", 3
+            self.leg_hangup(leg, 16)
+            return
+        ch.priority = 2
+        body = [("Uniqueid", ch.uniqueid), ("Agent", ch.exten), ("Status", status)]
+        self._user_event(ch, "CtiDeliveryFailed", body)
+        ch.priority = 3  # Goto(inbound,hold,3)
+        self._cti_waiting(leg)
+
+    # ------------------------------------------------------------------ hangups
+    def hangup_channel(self, ch: Channel, cause: int) -> None:
+        """An AMI Hangup (or any soft hangup) of one channel, whatever its role."""
+        owner = ch.owner
+        if isinstance(owner, Leg):
+            if ch is owner.outside:
+                self.outside_hangup(owner, cause)
+            else:
+                self.leg_hangup(owner, cause)
+        elif isinstance(owner, AgentLeg):
+            if owner.answered:
+                self.agent_hangup(owner, cause)
+            elif owner.entry is None:  # Dial(): app_dial reads the hangup and reports its cause
+                self._dial_failed(owner, dial_status(cause), cause, cause)
+            else:
+                self._agent_ring_failed(owner, "BUSY" if cause == 17 else "CANCEL", cause)
+        else:
+            self.hangup_event(ch, cause)
+
+    def _patience_over(self, leg: Leg) -> None:
+        """The caller's Wait(PATIENCE) ends: the real dialplan hangs up, talking or not.
+
+        ``PATIENCE_SCOPE=wait`` (set by the simulator's own traffic) makes it a waiting patience: a
+        caller who is talking to an agent by then stays on the line until the conversation ends.
+        """
+        if leg.peer is not None and leg.ch.variable("PATIENCE_SCOPE") == "wait":
+            # still talking: should the call come back to waiting (a transfer), patience starts again
+            patience = float_var(leg.ch.variable("PATIENCE"), 3600.0)
+            leg.timers.append(self.later(patience, self._patience_over, leg))
+            return
+        self.outside_hangup(leg, 16)
+
+    def outside_hangup(self, leg: Leg, cause: int) -> None:
+        """The outside party (the caller's ;2, or the called number) hangs up."""
+        if leg.done:
+            return
+        if leg.peer is not None:  # talking to an agent
+            self._end_talk(leg, "caller", cause)
+            return
+        if leg.outside is not None:
+            self.hangup_event(leg.outside, cause)
+        self.leg_hangup(leg, cause)
+
+    def leg_hangup(self, leg: Leg, cause: int) -> None:
+        """The dialplan side hangs up (the end of the dialplan, an AMI Hangup, or its caller left)."""
+        if leg.done:
+            return
+        if leg.peer is not None:
+            self._end_talk(leg, "caller", cause)
+            return
+        leg.done = True
+        leg.cancel_timers()
+        if leg.entry is not None:
+            self._queue_abandon(leg.entry)
+        if leg.dialing is not None:
+            self._agent_ring_failed(leg.dialing, "CANCEL", 0, continue_leg=False)
+        self.hangup_event(leg.ch, cause)
+        if leg.outside is not None:
+            self.hangup_event(leg.outside, cause)
+
+    # ------------------------------------------------------------------ transfers
+    def blind_transfer(self, ch: Channel, context: str, exten: str) -> None:
+        leg = ch.owner
+        if isinstance(leg, Leg) and ch is leg.ch and leg.peer is None and not leg.done:
+            self.redirect(ch, context, exten, 1)  # not bridged: a blind transfer is an async goto
+            return
+        al = ch.owner
+        if not isinstance(al, AgentLeg) or not al.answered or al.done or ch is not al.one:
+            raise ActionError("Transfer failed")
+        leg = al.leg
+        b = leg.bridge
+        if b is None:
+            raise ActionError("Transfer failed")
+        self.event(
+            "BlindTransfer",
+            "call",
+            [
+                ("Result", "Success"),
+                *[("Transferer" + k, v) for k, v in ch.snapshot()],
+                *[("Transferee" + k, v) for k, v in leg.ch.snapshot()],
+                *b.snapshot(),
+                ("IsExternal", "Yes"),
+                ("Context", context),
+                ("Extension", exten),
+            ],
+        )
+        self._complete(leg, al, "transfer", (context, exten))
+        al.done = True
+        al.cancel_timers()
+        leg.peer = None
+        leg.bridge = None
+        leg.ch.context, leg.ch.exten, leg.ch.priority = context, exten, 1
+        self.bridge_leave(leg.ch)
+        self.run_dialplan(leg)
+        self.bridge_leave(al.one)
+        self.event("BridgeDestroy", "call", b.snapshot())
+        self.hangup_event(al.one, 16)
+        self.hangup_event(al.two, 16)
+        al.phone.legs.remove(al)
+        self._member_status(al.phone)
+        self.schedule_dispatch()
+
+    def redirect(self, ch: Channel, context: str, exten: str, priority: int) -> None:
+        leg = ch.owner
+        if not isinstance(leg, Leg) or ch is not leg.ch or leg.done:
+            raise ActionError("Redirect failed")
+        if ch.state != UP:
+            raise ActionError("Redirect failed, channel not up.")
+        if leg.after is not None:  # the channel leaves the dialplan it was running
+            leg.after.cancel()
+            leg.after = None
+        if leg.entry is not None:
+            self._queue_abandon(leg.entry)
+        if leg.dialing is not None:
+            self._agent_ring_failed(leg.dialing, "CANCEL", 0, continue_leg=False)
+            leg.dialing = None
+        if leg.peer is not None:
+            al = leg.peer
+            b = leg.bridge
+            self._complete(leg, al, "transfer", (context, exten))
+            leg.peer = None
+            leg.bridge = None
+            al.done = True
+            al.cancel_timers()
+            self.bridge_leave(ch)
+            self.bridge_leave(al.one)
+            if b is not None:
+                self.event("BridgeDestroy", "call", b.snapshot())
+            self.hangup_event(al.one, 16)
+            self.hangup_event(al.two, 16)
+            al.phone.legs.remove(al)
+            self._member_status(al.phone)
+        ch.context, ch.exten, ch.priority = context, exten, priority
+        self.run_dialplan(leg)
+        self.schedule_dispatch()

@@ -1,0 +1,131 @@
+"""``cti simulate``: seeded synthetic traffic through the daemon's routing core, and the figures.
+
+    cti simulate --config cti.toml --traffic FILE [--hours H] [--seed N] [--json]
+                 [--dispatcher cti|ringall|leastrecent|rrmemory|fewestcalls|linear]
+
+The queues' ``QueuePolicy``s come from the config's ``[routing]`` section (``policies_from_config``),
+the service-level thresholds from ``[reports]``; the traffic file is described in docs/simulate.md.
+A bad file is an error naming the file and the key (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from cti.config import Config, load_config
+from cti.core.errors import ConfigError
+from cti.routing.policy import QueuePolicy
+
+
+def policies_from_config(cfg: Config) -> dict[str, QueuePolicy]:
+    """The routing policies of ``cfg`` (its ``[routing.queues]``), exactly as the daemon builds them."""
+    return cfg.routing.policies(cfg.path)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cti.routing.simulate.dispatchers import RouterDispatcher
+    from cti.routing.simulate.engine import Dispatcher, simulate
+    from cti.simulate.app_queue import APP_QUEUE_STRATEGIES, AppQueueDispatcher
+    from cti.simulate.traffic_file import parse_traffic
+
+    try:
+        cfg = load_config(args.config)
+        policies = policies_from_config(cfg)
+        tpath = args.traffic
+        try:
+            text = Path(tpath).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(tpath, "<file>", "no such file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(tpath, "<file>", "not UTF-8 text") from None
+        traffic = parse_traffic(text, tpath)
+        if args.hours is not None:
+            if not args.hours > 0:
+                raise ConfigError("--hours", "<argument>", f"must be > 0, got {args.hours}")
+            traffic = dataclasses.replace(traffic, hours=args.hours)
+        for i, ct in enumerate(traffic.call_types):
+            if ct.queue not in policies:
+                known = ", ".join(sorted(policies)) or "none"
+                raise ConfigError(
+                    tpath,
+                    f"call_types[{i}].queue",
+                    f"queue {ct.queue!r} has no [routing.queues.{ct.queue}] in {cfg.path} (known: {known})",
+                )
+    except ConfigError as e:
+        print(f"cti simulate: {e}", file=sys.stderr)
+        return 2
+    seed = traffic.seed if args.seed is None else args.seed
+    dispatcher: Dispatcher
+    if args.dispatcher == "cti":
+        dispatcher = RouterDispatcher(policies, traffic.unpause_after)
+    else:
+        assert args.dispatcher in APP_QUEUE_STRATEGIES
+        needs = {q: tuple(n.skill for n in p.skills) for q, p in policies.items()}
+        for ct in traffic.call_types:
+            extra = tuple(n.skill for n in ct.needs.skills if n.skill not in needs[ct.queue])
+            needs[ct.queue] = needs[ct.queue] + extra
+        dispatcher = AppQueueDispatcher(args.dispatcher, needs, traffic.app_queue, seed)
+    result = simulate(traffic, dispatcher, seed)
+    figures: dict[str, Any] = {
+        "hours": traffic.hours,
+        "seed": seed,
+        **result.figures({q: cfg.reports.threshold(q) for q in policies}, cfg.reports.service_level_seconds),
+    }
+    if args.json:
+        print(json.dumps(figures, sort_keys=True))
+    else:
+        print(human(figures))
+    return 0
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:5.1f}%"
+
+
+def _sec(v: float | None) -> str:
+    return "-" if v is None else f"{v:6.1f}s"
+
+
+def human(f: dict[str, Any]) -> str:
+    lines = [f"dispatcher {f['dispatcher']}, {f['hours']} h, seed {f['seed']}"]
+    head = f"{'':24} {'offered':>8} {'answered':>8} {'abandoned':>9} {'SL':>7} {'ASA':>8}"
+    for title, rows in (("queue", f["queues"]), ("call type", f["call_types"]), ("", {"total": f["total"]})):
+        lines.append(head.replace(" " * 24, f"{title:24}", 1))
+        for name, r in sorted(rows.items()):
+            lines.append(
+                f"{name:24} {r['offered']:8} {r['answered']:8} {r['abandoned']:9} "
+                f"{_pct(r['service_level']):>7} {_sec(r['asa']):>8}"
+            )
+    lines.append(f"{'agent group':24} {'agents':>8} {'occupancy':>9} {'spread':>7} {'stdev':>7}")
+    for name, g in sorted({**f["groups"], "all": f["agents"]}.items()):
+        lines.append(
+            f"{name:24} {g['agents']:8} {_pct(g['occupancy']):>9} {_pct(g['occupancy_spread']):>7} "
+            f"{_pct(g['occupancy_stdev']):>7}"
+        )
+    return "\n".join(lines)
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "simulate",
+        help="seeded synthetic traffic through the routing core: service level, ASA, occupancy",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--config", required=True, metavar="FILE", help="cti.toml ([routing], [reports])")
+    p.add_argument("--traffic", required=True, metavar="FILE", help="the traffic TOML (docs/simulate.md)")
+    p.add_argument("--hours", type=float, help="simulated hours of arrivals (default: the file's)")
+    p.add_argument("--seed", type=int, help="seed of the traffic and the phones (default: the file's)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--dispatcher",
+        default="cti",
+        choices=("cti", "ringall", "leastrecent", "rrmemory", "fewestcalls", "linear"),
+        help="cti's router (default) or an app_queue strategy, for comparison",
+    )
+    p.set_defaults(func=run)

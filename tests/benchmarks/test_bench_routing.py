@@ -1,0 +1,26 @@
+"""The routing benchmark runs (a --quick smoke run) and its last line is the documented JSON object."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import bench_routing
+
+
+def test_bench_routing_quick_prints_the_documented_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench_routing.main(["--quick"]) == 0
+    f = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(f) == {"erlang_c", "multi_skill", "two_type", "decisions_per_s", "baseline_per_s"}
+    assert [
+        set(c) >= {"erlangs", "agents", "asa", "sl", "asa_erlang", "sl_erlang"} for c in f["erlang_c"]
+    ] == [
+        True,
+        True,
+    ]
+    assert set(f["multi_skill"]) == {"cti", "ringall", "leastrecent", "rrmemory", "fewestcalls", "linear"}
+    for figs in f["multi_skill"].values():
+        assert set(figs) == {"sl", "asa", "abandon", "occupancy", "occupancy_spread"}
+    assert set(f["two_type"]) >= {"agents", "generalists", "sl", "abandon"}
+    assert f["decisions_per_s"] > 0 and f["baseline_per_s"] > 0

@@ -1,0 +1,170 @@
+"""End to end, CTI mode: the simulated Asterisk holds the call, the daemon's router picks the agent by
+skill and Redirects the call to ``deliver,<extension>``; the agent's console gets the pop before the
+answer; the queue_log cti writes for the call agrees with what happened.
+
+Real sockets throughout: AMI to ``cti sim`` in-process, websockets to the consoles.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from cti.core.ids import AgentId
+from cti.sim.scenario import load_scenario
+from cti.sim.server import SimServer
+from cti.store import Store
+from tests.conftest import ROOT
+from tests.e2e.running import running_daemon
+from tests.screenpop.console import recv, recv_until
+from tests.waiting import eventually
+
+ALICE = AgentId("Alice")
+SKILLS = {
+    "Alice": {"sales": 8},
+    "Bob": {"sales": 3},
+    "Carol": {"support": 7, "sales": 6},
+    "Dave": {"support": 6},
+    "Erin": {"support": 5},
+    "Frank": {"sales": 9, "support": 9},
+}
+
+
+async def seed(url: str) -> None:
+    store = await Store.open(url)
+    try:
+        for n, member in enumerate(SKILLS, start=1):
+            await store.upsert_agent(
+                member.lower(),
+                "demo",
+                "agent",
+                member,
+                f"Local/100{n}@agents/n",
+                member,
+                extension=f"100{n}",
+                skills=SKILLS[member],
+            )
+        await store.upsert_agent("super", "demo", "supervisor", None, "", "Sam")
+    finally:
+        await store.close()
+
+
+async def login(port: int, user: str) -> ClientConnection:
+    ws = await connect(f"ws://127.0.0.1:{port}/ws", max_queue=None)
+    await ws.send(json.dumps({"type": "login", "username": user, "password": "demo"}))
+    assert (await recv(ws))["type"] == "welcome"
+    assert (await recv(ws))["type"] == "snapshot"
+    return ws
+
+
+def routing_config(port: int, queue_log: Path) -> str:
+    return (
+        f'[[asterisk]]\nname = "sim"\nport = {port}\nusername = "cti"\nsecret = "ctisecret"\n'
+        "ping_interval = 1.0\ndead_after = 5.0\n"
+        f'[routing]\nenabled = true\ndefault_queue = "sales"\nqueue_log = "{queue_log}"\n'
+        '[routing.queues.sales]\nskills = ["sales:5"]\nwrapup_seconds = 3\n'
+        '[routing.queues.support]\nskills = ["support:5"]\n'
+    )
+
+
+async def test_a_held_call_is_redirected_to_the_best_skilled_agent_who_gets_the_pop_before_the_answer(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await seed(url)
+    qlog = tmp_path / "cti_queue_log"
+    sim = SimServer(load_scenario(ROOT / "config" / "sim" / "demo.toml"), speed=1.0, seed=5, traffic=False)
+    port = await sim.start("127.0.0.1", 0)
+    lines: list[str] = []
+    try:
+        async with running_daemon(url, routing_config(port, qlog)) as daemon:
+            assert daemon.server is not None and daemon.hub is not None and daemon.routing is not None
+            router = daemon.routing.router
+            await eventually(lambda: router.has_agent(ALICE) and router.skills(ALICE) == {"sales": 8}, 10)
+            await eventually(lambda: router.state(ALICE).value == "available", 10, "Alice available")
+            alice = await login(daemon.server.port, "alice")
+            # Bob (sales 3) does not have the level; Carol (sales 6, support 7) has a skill the call does not
+            # need; Frank is paused: Alice (sales 8, nothing else) is the best fit
+            sim.place_call("13800138000", "张伟", "hold", patience=120, talk=20)
+            pop = await recv_until(alice, lambda m: m["type"] in ("screenpop", "call"), 15)
+            assert pop["type"] == "screenpop", f"the first message about the call must be the pop: {pop}"
+            assert pop["agent"] == "Alice"
+            lid = pop["call"]["linkedid"]
+            answered = await recv_until(alice, lambda m: m["type"] == "call" and m["event"] == "answered", 15)
+            assert answered["linkedid"] == lid and answered["seq"] > pop["seq"]
+            stats = daemon.routing.stats
+            assert stats.redirects == 1 and stats.served == 1
+            await eventually(lambda: router.state(ALICE).value == "on_call", 10, "Alice on the call")
+            await alice.close()
+            lines.extend(qlog.read_text().splitlines())
+    finally:
+        await sim.stop()
+    events = [line.split("|")[4] for line in lines]
+    assert events[:2] == ["ENTERQUEUE", "CONNECT"], lines
+    enter, connect_line = (line.split("|") for line in lines[:2])
+    assert enter[2] == connect_line[2] == "sales" and connect_line[3] == "Alice"
+    assert enter[1] == connect_line[1]  # the waiting channel's Uniqueid
+
+
+async def test_a_supervisor_sees_the_waiting_calls_needs_and_changes_an_agents_skills_live(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await seed(url)
+    sim = SimServer(load_scenario(ROOT / "config" / "sim" / "demo.toml"), speed=1.0, seed=5, traffic=False)
+    port = await sim.start("127.0.0.1", 0)
+    try:
+        async with running_daemon(url, routing_config(port, tmp_path / "qlog")) as daemon:
+            assert daemon.server is not None and daemon.routing is not None
+            router = daemon.routing.router
+            await eventually(lambda: router.has_agent(ALICE) and router.state(ALICE).value == "available", 10)
+            sup = await login(daemon.server.port, "super")
+            bob = await login(daemon.server.port, "bob")
+            # only Bob is ready, and his sales level (3) is under the queue's 5: the call waits
+            for i, other in enumerate(("Alice", "Carol", "Dave", "Erin")):
+                await sup.send(
+                    json.dumps({"ref": f"p{i}", "type": "pause", "agent": other, "reason": "meeting"})
+                )
+                await recv_until(sup, lambda m, i=i: m.get("ref") == f"p{i}", 10)
+            await eventually(lambda: router.state(ALICE).value == "paused", 10, "Alice paused")
+            sim.place_call("13800138001", "Wang Fang", "hold", patience=120, talk=20)
+            board = await recv_until(sup, lambda m: m["type"] == "routing" and m["waiting"], 15)
+            (waiting,) = board["waiting"]
+            assert (waiting["queue"], waiting["needs"], waiting["status"], waiting["number"]) == (
+                "sales",
+                ["sales:5"],
+                "waiting",
+                "13800138001",
+            )
+            assert {a["agent"]: a["skills"] for a in board["agents"]}["Bob"] == {"sales": 3}
+            # an agent may not change skills; a bad level is refused with the field named
+            await bob.send(
+                json.dumps({"ref": "x", "type": "set_skills", "agent": "Bob", "skills": {"sales": 9}})
+            )
+            refused = await recv_until(bob, lambda m: m.get("ref") == "x", 10)
+            assert (refused["type"], refused["code"]) == ("error", "forbidden")
+            await sup.send(
+                json.dumps({"ref": "bad", "type": "set_skills", "agent": "Bob", "skills": {"sales": 11}})
+            )
+            bad = await recv_until(sup, lambda m: m.get("ref") == "bad", 10)
+            assert (bad["type"], bad["code"]) == ("error", "bad_field")
+            # the supervisor raises Bob to sales 7: the waiting call goes to him at once
+            await sup.send(
+                json.dumps({"ref": "s", "type": "set_skills", "agent": "Bob", "skills": {"sales": 7}})
+            )
+            ok = await recv_until(sup, lambda m: m.get("ref") == "s", 10)
+            assert ok["type"] == "result" and ok["skills"] == {"sales": 7}
+            pop = await recv_until(bob, lambda m: m["type"] == "screenpop", 15)
+            assert pop["agent"] == "Bob" and pop["caller"]["number"] == "13800138001"
+            for ws in (sup, bob):
+                await ws.close()
+    finally:
+        await sim.stop()
+    store = await Store.open(url)
+    try:
+        bob_account = await store.agent("bob")
+        assert bob_account is not None and bob_account.skills == {"sales": 7}  # saved, survives a restart
+    finally:
+        await store.close()
