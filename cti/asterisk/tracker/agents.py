@@ -224,17 +224,21 @@ class Roster:
         if move is not None:
             self.show(a, move, out)
 
-    def end_ring(self, uid: str, at: float, out: list[DomainEvent]) -> Ring | None:
+    def end_ring(self, uid: str, at: float, out: list[DomainEvent], answered: CallKind | None = None) -> None:
+        """The ring on the leg ``uid`` is over. ``answered``: it was answered, and the agent is on that call
+        from now (no "available" blink before AgentConnect): the call and the ring's end, one move."""
         ring = self.rings.pop(uid, None)
-        if ring is not None:
-            if ring.visit is not None:
-                ring.visit.ring_ended()
-            a = self.by_name.get(ring.agent)
-            if a is not None:
-                move = a.ring_ended(uid, at)
-                if move is not None:
-                    self.show(a, move, out)
-        return ring
+        if ring is None:
+            return
+        if ring.visit is not None:
+            ring.visit.ring_ended()
+        a = self.by_name.get(ring.agent)
+        if a is not None:
+            if answered is not None:
+                a.facts.calls[uid] = answered
+            move = a.ring_ended(uid, at)
+            if move is not None:
+                self.show(a, move, out)
 
     def rings_of(self, j: Journey) -> list[str]:
         return [uid for uid, ring in self.rings.items() if ring.journey is j]
@@ -253,19 +257,6 @@ class Roster:
     def call_started(self, a: Agent, uid: str, kind: CallKind, at: float, out: list[DomainEvent]) -> None:
         if uid not in a.facts.calls:  # an AgentConnect after the answer's DialEnd: known already
             self.show(a, a.call_started(uid, kind, at), out)
-
-    def answered(self, uid: str, kind: CallKind, at: float, out: list[DomainEvent]) -> Ring | None:
-        """The ring on ``uid`` was answered: the agent is on the call from now (no "available" blink before
-        AgentConnect). The call and the end of the ring are one change, one move."""
-        ring = self.rings.pop(uid, None)
-        if ring is not None:
-            if ring.visit is not None:
-                ring.visit.ring_ended()
-            a = self.by_name.get(ring.agent)
-            if a is not None:
-                a.facts.calls[uid] = kind
-                self.show(a, a.ring_ended(uid, at), out)
-        return ring
 
     def call_ended(self, name: str, uid: str, queue: str | None, at: float, out: list[DomainEvent]) -> None:
         """The agent's call on ``uid`` is over; a queue call starts app_queue's wrap-up."""

@@ -123,7 +123,7 @@ def _ring_ended(
     dest_uid = ev.dest.uniqueid
     roster = t.roster
     if ev.dial_status == "ANSWER":
-        roster.answered(dest_uid, t.call_kind(j), at, out)
+        roster.end_ring(dest_uid, at, out, answered=t.call_kind(j))
         if ring.visit is not None:
             if ring.visit.is_open:
                 ring.visit.answering(ring.agent)
