@@ -31,8 +31,9 @@ next to the code that enforces them):
    all queues. The tracker feeds it what Asterisk shows (membership and pause, rings, calls, device state,
    app_queue's wrap-up) and emits one ``AgentStateChanged`` per ``Transition`` it returns; the state is
    the first rule of ``cti.routing.agents.RULES`` that holds and every move is checked against its
-   ``TRANSITIONS``. Wrap-up ends by event time: the first event at or after its end emits the change
-   (``advance`` does too).
+   ``TRANSITIONS`` (a resync's QueueStatus is Asterisk's word after a gap: those facts update the agent
+   with ``force=True``, any move allowed and marked ``forced``). Wrap-up ends by event time: the first
+   event at or after its end emits the change (``advance`` does too).
 9. Outbound outcome: OriginateResponse Reason (4 answered, 5 busy, 3 no answer, 8 congestion), then the
    DialEnd DialStatus, then Hangup causes (17 busy, 18/19 no answer, 34/38/... congestion); an answered
    dialer call that never reached an agent is ``dropped``.
