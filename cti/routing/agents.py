@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from cti.core.events import AgentState
+from cti.core.frozen import quick_constructor
 from cti.core.ids import AgentId
 
 S = AgentState
@@ -126,6 +127,11 @@ class Transition:
     forced: bool = False  # an observed jump the table does not allow (update(force=True))
 
 
+# Built on the AMI hot path (one per move the tracker observes): a quick constructor (cti/core/frozen.py)
+# makes the same exact, frozen Transition about three times faster than the dataclass's __init__.
+_Transition = quick_constructor(Transition)
+
+
 class Agent:
     """One agent's state machine. Mutators change a fact and return the transition it caused, if any."""
 
@@ -156,13 +162,13 @@ class Agent:
             if reason == self.reason:
                 return None
             self.reason = reason  # a new pause reason: same state, shown anew
-            return Transition(self.id, state, state, reason, at, 0.0)
+            return _Transition(self.id, state, state, reason, at, 0.0)
         forced = state not in TRANSITIONS[self.state]
         if forced and not force:
             raise IllegalTransition(self.id, self.state, state)
         old, spent = self.state, max(0.0, at - self.since)
         self.state, self.reason, self.since = state, reason, at
-        return Transition(self.id, old, state, reason, at, spent, forced)
+        return _Transition(self.id, old, state, reason, at, spent, forced)
 
     def time_in_state(self, at: float) -> float:
         return max(0.0, at - self.since)

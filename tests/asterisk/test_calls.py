@@ -25,8 +25,10 @@ from cti.core.events import (
     CallWaiting,
     DomainEvent,
     OriginateFinished,
+    Resynced,
     StreamProblem,
 )
+from cti.core.ids import AgentId
 from cti.core.journey import CallJourney, Direction, JourneyOutcome, LegOutcome, QueueLeg
 from tests.asterisk.asterisk_logs import LoggedLeg, parse_cdr, parse_queue_log
 from tests.conftest import TRANSCRIPTS
@@ -406,7 +408,7 @@ def test_wrap_up_follows_a_queue_call_and_ends_by_event_time() -> None:
     events = list(replay([data], tracker))
     bob = [e for e in events if isinstance(e, AgentStateChanged) and e.agent == "Bob"]
     assert [e.state for e in bob] == [AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP]
-    assert tracker.agents()["Bob"].state is AgentState.WRAP_UP
+    assert tracker.agents()[AgentId("Bob")].state is AgentState.WRAP_UP
     done = [e for e in tracker.advance(bob[-1].at + 5) if isinstance(e, AgentStateChanged)]
     assert [e.state for e in done] == [AgentState.AVAILABLE]
     assert abs(done[0].at - (bob[-1].at + 2.0)) < 0.01  # wrap-up runs from the end of the agent's call
@@ -421,7 +423,7 @@ def test_agents_paused_everywhere_show_their_reason_and_removed_ones_log_out() -
         (AgentState.AVAILABLE, ""),
         (AgentState.LOGGED_OUT, ""),
     ]
-    assert tracker.agents()["Erin"].queues == ()
+    assert tracker.agents()[AgentId("Erin")].queues == ()
 
 
 # --- resync: the state is rebuilt from CoreShowChannels / QueueStatus after a (re)login ---------------
@@ -479,8 +481,9 @@ def test_after_a_reconnect_gap_the_answered_call_ends_once_with_a_correct_record
     (leg,) = j.queue_legs
     assert (leg.outcome, leg.agent) == (LegOutcome.ANSWERED, "Bob")
     assert j.outcome is JourneyOutcome.ANSWERED and j.agents == ["Bob"] and j.caller_name == "张伟"
+    assert j.ended_at is not None
     assert abs(leg.talk_seconds - (j.ended_at - 1795362994.0)) < 0.1  # talk counted from the resync
-    resynced = [e for e in during if type(e).__name__ == "Resynced"]
+    resynced = [e for e in during if isinstance(e, Resynced)]
     assert len(resynced) == 1 and resynced[0].channels == 4 and resynced[0].queues == 1
     assert sum(1 for e in events if isinstance(e, CallStarted)) == 1
     assert sum(1 for e in events if isinstance(e, CallAnswered)) == 1
@@ -527,7 +530,7 @@ def test_a_login_resync_picks_up_callers_already_waiting() -> None:
     assert waiting.entered_at == 88.0 and waiting.position == 1
     (j,) = tracker.live_journeys()
     assert j.started_at == 70.0 and j.caller_name == "张伟"
-    assert tracker.agents()["Bob"].state is AgentState.AVAILABLE
+    assert tracker.agents()[AgentId("Bob")].state is AgentState.AVAILABLE
     kinds = [type(e).__name__ for e in out]
     assert kinds.count("CallQueued") == 1 and kinds[-1] == "Resynced"
 
