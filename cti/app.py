@@ -328,7 +328,14 @@ class Daemon:
             queue_log=QueueLogWriter(cfg.routing.queue_log) if cfg.routing.queue_log else None,
             board=self.hub.routing_board if self.hub is not None else None,
             clock=self.clock.now,
+            legs=self._route_leg,
         )
+
+    def _route_leg(
+        self, server: str, uniqueid: str, queue: str, at: float, position: int
+    ) -> list[DomainEvent]:
+        srv = self.servers.get(server)
+        return [] if srv is None else srv.tracker.route_leg(uniqueid, queue, at, position)
 
     def _local_link(self, server: str) -> AmiActions | None:
         """Routing Redirects only the calls of this instance's own Asterisk servers."""

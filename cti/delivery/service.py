@@ -162,6 +162,7 @@ class RoutingService:
         action_timeout: float = 5.0,
         board: Callable[[dict[str, Any]], None] | None = None,
         board_interval: float = 0.5,
+        legs: Callable[[str, str, str, float, int], Sequence[DomainEvent]] | None = None,
     ) -> None:
         self.router = router
         self.cfg = cfg
@@ -176,6 +177,7 @@ class RoutingService:
         self.action_timeout = action_timeout
         self.board = board
         self.board_interval = board_interval
+        self.legs = legs  # the tracker's route_leg(server, uniqueid, queue, entered, position)
         self._board_due = True
         self._board_sent = 0.0
         self.stats = DeliveryStats()
@@ -296,8 +298,11 @@ class RoutingService:
             log.warning("held call %s matches no queue (DID %r, choice %r)", cid, ev.did, ev.choice)
             return
         held = _Held(ev.server, ev.uniqueid, ev.channel, ev.linkedid, ev.caller.number, queue, ev.at)
+        held.position = 1 + sum(1 for h in self._held.values() if h.queue == queue)
         self._held[cid] = held
         self._by_linkedid.setdefault(ev.linkedid, set()).add(cid)
+        if self.legs is not None:  # the call's queue leg in the tracker: stored and reported as app_queue's
+            self.publish(self.legs(ev.server, ev.uniqueid, queue, ev.at, held.position))
         card = self.cards.cached(ev.caller.number) if self.cards is not None and ev.caller.number else None
         if card is not None or self.cards is None or not ev.caller.number:
             self._apply_card(held, card)
@@ -342,7 +347,6 @@ class RoutingService:
         held.enqueued = True
         self._board_due = True
         self.router.enqueue(cid, held.queue, held.entered, needs=held.needs, preferred=held.preferred)
-        held.position = self.router.position(cid)
         self.stats.by_queue[held.queue] = self.stats.by_queue.get(held.queue, 0) + 1
         if self.queue_log is not None:
             self.queue_log.write(

@@ -7,12 +7,15 @@ Real sockets throughout: AMI to ``cti sim`` in-process, websockets to the consol
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
 
 from cti.core.ids import AgentId
+from cti.reports.metrics import queue_stats
 from cti.sim.scenario import load_scenario
 from cti.sim.server import SimServer
 from cti.store import Store
@@ -168,3 +171,79 @@ async def test_a_supervisor_sees_the_waiting_calls_needs_and_changes_an_agents_s
         assert bob_account is not None and bob_account.skills == {"sales": 7}  # saved, survives a restart
     finally:
         await store.close()
+
+
+async def test_a_ring_no_answer_goes_to_the_next_agent_and_cti_queue_log_agrees_with_the_stored_leg(
+    tmp_path: Path,
+) -> None:
+    """Frank (the best fit) lets the call ring out; it comes back to the holding extension with its place
+    and goes to Alice. The leg the store keeps and the queue_log cti wrote say the same thing."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await seed(url)
+    store = await Store.open(url)
+    try:  # Frank fits the call best (sales only); Alice also has a skill the call does not need
+        await store.skills.replace("frank", {"sales": 9})
+        await store.skills.replace("alice", {"sales": 9, "support": 2})
+    finally:
+        await store.close()
+    scenario = load_scenario(ROOT / "config" / "sim" / "cti.toml")
+    agents = tuple(
+        dataclasses.replace(a, answer_probability=0.0) if a.name == "Frank" else a for a in scenario.agents
+    )
+    sim = SimServer(dataclasses.replace(scenario, agents=agents), speed=1.0, seed=5, traffic=False)
+    port = await sim.start("127.0.0.1", 0)
+    qlog = tmp_path / "cti_queue_log"
+    try:
+        async with running_daemon(url, routing_config(port, qlog)) as daemon:
+            assert daemon.server is not None and daemon.routing is not None and daemon.writer is not None
+            router = daemon.routing.router
+            await eventually(lambda: router.has_agent(ALICE) and router.state(ALICE).value == "available", 10)
+            sup = await login(daemon.server.port, "super")
+            for i, other in enumerate(("Bob", "Carol", "Dave", "Erin")):
+                await sup.send(
+                    json.dumps({"ref": f"p{i}", "type": "pause", "agent": other, "reason": "meeting"})
+                )
+                await recv_until(sup, lambda m, i=i: m.get("ref") == f"p{i}", 10)
+            await eventually(lambda: router.state(AgentId("Frank")).value == "available", 10, "Frank ready")
+            frank = await login(daemon.server.port, "frank")
+            alice = await login(daemon.server.port, "alice")
+            sim.place_call(
+                "13800138003", "Zhou Min", "hold", patience=120, talk=4, variables={"DELIVER_TIMEOUT": "7"}
+            )
+            first = await recv_until(frank, lambda m: m["type"] == "screenpop", 20)
+            second = await recv_until(alice, lambda m: m["type"] == "screenpop", 30)
+            assert first["call"]["linkedid"] == second["call"]["linkedid"]
+            assert second["call"]["queue"] == "sales"
+            await recv_until(alice, lambda m: m["type"] == "call" and m["event"] == "answered", 15)
+            await recv_until(alice, lambda m: m["type"] == "call" and m["event"] == "ended", 30)
+            writer = daemon.writer
+            await eventually(lambda: writer.rows >= 1, 10, "the journey written")
+            for ws in (sup, frank, alice):
+                await ws.close()
+    finally:
+        await sim.stop()
+    store = await Store.open(url)
+    try:
+        (journey,) = await store.calls.journeys(time.time() - 3600, time.time() + 3600)
+        (leg,) = journey.queue_legs
+        legs = await store.calls.queue_legs(time.time() - 3600, time.time() + 3600)
+    finally:
+        await store.close()
+    assert (leg.queue, leg.agent, leg.ring_no_answer) == ("sales", "Alice", ["Frank"])
+    assert leg.outcome is not None and leg.outcome.value == "answered"
+    assert journey.agents == ["Alice"] and journey.outcome is not None and journey.outcome.value == "answered"
+    lines = [line.split("|") for line in qlog.read_text().splitlines()]
+    assert [f[4] for f in lines] == ["ENTERQUEUE", "RINGNOANSWER", "CONNECT", "COMPLETECALLER"] or [
+        f[4] for f in lines
+    ] == ["ENTERQUEUE", "RINGNOANSWER", "CONNECT", "COMPLETEAGENT"], lines
+    _enter, rna, connect_line, complete = lines
+    assert {f[1] for f in lines} == {leg.uniqueid} and {f[2] for f in lines} == {"sales"}
+    assert (
+        rna[3] == "Frank" and 6000 <= int(rna[5]) <= 8000
+    )  # DELIVER_TIMEOUT 7 s (Alice answers in 2-5 s), in ms
+    assert connect_line[3] == complete[3] == "Alice"
+    assert abs(int(connect_line[5]) - leg.wait_seconds) <= 1  # holdtime, as the stored wait
+    assert abs(int(complete[6]) - leg.talk_seconds) <= 1  # calltime, as the stored talk
+    # the reports count the CTI-routed leg as they count app_queue's
+    stats = queue_stats("sales", legs, 20.0)
+    assert (stats.offered, stats.answered, stats.abandoned) == (1, 1, 0)

@@ -10,6 +10,7 @@ from cti.asterisk.tracker.agents import Ring
 from cti.asterisk.tracker.channels import Channel, device_of
 from cti.asterisk.tracker.dispatch import on
 from cti.asterisk.tracker.journeys import Journey, Talk
+from cti.asterisk.tracker.legs import ANSWERED
 from cti.asterisk.tracker.originates import classify_originate, hold
 from cti.core.events import (
     AgentRinging,
@@ -83,6 +84,9 @@ def on_dial_begin(t: CallTracker, ev: tr.DialEvent, out: list[DomainEvent]) -> N
     if dest is not None:
         dest.agent = agent
     rec = j.record
+    visit = j.open.get(caller.uid)
+    if visit is not None and not visit.cti:
+        visit = None  # an app_queue visit is rung by AgentCalled, not by a dial of the caller's
     out.append(
         _AgentRinging(
             at,
@@ -91,14 +95,16 @@ def on_dial_begin(t: CallTracker, ev: tr.DialEvent, out: list[DomainEvent]) -> N
             UniqueId(caller.uid),
             agent,
             a.interface,
-            None,
+            visit.leg.queue if visit is not None else None,
             t.caller_info(j),
             rec.did,
             rec.direction,
-            max(0.0, at - rec.started_at),
+            max(0.0, at - (visit.leg.entered_at if visit is not None else rec.started_at)),
         )
     )
-    roster.ring(a, dest_uid, Ring(agent, a.interface, None, caller.uid, j, at), None, out)
+    if visit is not None:
+        visit.ring_started()
+    roster.ring(a, dest_uid, Ring(agent, a.interface, visit, caller.uid, j, at), None, out)
 
 
 @on(tr.DialEvent, "DialEnd")
@@ -122,11 +128,32 @@ def _ring_ended(
     at = ev.at
     dest_uid = ev.dest.uniqueid
     roster = t.roster
+    visit = ring.visit
     if ev.dial_status == "ANSWER":
         roster.end_ring(dest_uid, at, out, answered=t.call_kind(j))
-        if ring.visit is not None:
-            if ring.visit.is_open:
-                ring.visit.answering(ring.agent)
+        if visit is not None and visit.cti:  # CTI-routed (rule 10): the answer closes the visit
+            leg = visit.leg
+            if visit.is_open:
+                leg.agent = ring.agent
+                t.close_leg(j, caller.uid, visit, ANSWERED, at, out)
+            leg.answered_at = at
+            j.answered_by(ring.agent, at)
+            j.talking[dest_uid] = Talk(ring.agent, at, visit, caller.uid)
+            out.append(
+                _CallAnswered(
+                    at,
+                    t.server,
+                    j.record.linkedid,
+                    UniqueId(caller.uid),
+                    ring.agent,
+                    leg.queue,
+                    leg.wait_seconds,
+                )
+            )
+            return
+        if visit is not None:
+            if visit.is_open:
+                visit.answering(ring.agent)
             return
         # CTI-routed (Redirect to deliver,<agent>): answered now, no queue involved.
         j.answered_by(ring.agent, at)
@@ -144,10 +171,18 @@ def _ring_ended(
         )
         return
     roster.end_ring(dest_uid, at, out)
-    if ring.visit is None and ev.dial_status in _FAILED_DIALS:
+    if (visit is None or visit.cti) and ev.dial_status in _FAILED_DIALS:
+        if visit is not None:
+            visit.leg.ring_no_answer.append(ring.agent)
         out.append(
             _AgentRingNoAnswer(
-                at, t.server, j.record.linkedid, UniqueId(caller.uid), ring.agent, None, at - ring.rang_at
+                at,
+                t.server,
+                j.record.linkedid,
+                UniqueId(caller.uid),
+                ring.agent,
+                visit.leg.queue if visit is not None else None,
+                at - ring.rang_at,
             )
         )
 
@@ -168,7 +203,9 @@ def on_transfer(t: CallTracker, ev: tr.TransferEvent, out: list[DomainEvent]) ->
         tch = t.channels.by_uid.get(ev.transferer.uniqueid)
         agent = tch.agent if tch is not None else None
         talk = j.talking.get(ev.transferer.uniqueid)
-        if talk is not None and talk.visit is None:
+        if talk is not None and talk.routed:
+            if talk.visit is not None:
+                talk.visit.transferred()  # a CTI-routed visit (rule 10)
             t.end_talk(j, ev.transferer.uniqueid, ev.at, out)  # CTI-routed: talk ends at the transfer
     j.record.transfers += 1
     j.transferring = True
@@ -185,8 +222,8 @@ def on_userevent(t: CallTracker, ev: tr.UserEventEvent, out: list[DomainEvent]) 
         if name == "CtiWaiting":
             j.waited = True
             t.start(j, ev.at, out)
-            if not j.record.did:
-                j.record.did = ev.headers.get("DID", "")
+            if not j.record.did:  # the sample dialplan sends "Did"; accept any case
+                j.record.did = ev.headers.get("Did") or ev.headers.get("DID") or ""
             out.append(
                 _CallWaiting(
                     ev.at,

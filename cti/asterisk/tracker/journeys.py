@@ -46,9 +46,15 @@ class Talk:
 
     agent: AgentId
     since: float
-    visit: Visit | None  # None for a CTI-routed call (no queue)
+    visit: Visit | None  # None for a call to an agent outside any queue
     caller_uid: str
     agent_gone: bool = False  # queue call: the agent's leg hung up; AgentComplete ends the talk
+
+    @property
+    def routed(self) -> bool:
+        """No AgentComplete will end it (a dial outside app_queue, or a CTI-routed visit): the tracker
+        ends it at the hangup or the transfer."""
+        return self.visit is None or self.visit.cti
 
 
 class Journey:
@@ -107,9 +113,11 @@ class Journey:
 
     # --- queue visits ------------------------------------------------------------------------------
 
-    def join(self, uid: str, queue: str, at: float, position: int, estimated: bool = False) -> Visit:
+    def join(
+        self, uid: str, queue: str, at: float, position: int, estimated: bool = False, cti: bool = False
+    ) -> Visit:
         """A new visit of ``uid`` to ``queue``, open from ``at``."""
-        visit = Visit(QueueLeg(QueueName(queue), UniqueId(uid), at, position), estimated)
+        visit = Visit(QueueLeg(QueueName(queue), UniqueId(uid), at, position), estimated, cti)
         self.record.queue_legs.append(visit.leg)
         self.visits.append(visit)
         self.open[uid] = visit

@@ -83,12 +83,15 @@ class IllegalMove(RuntimeError):
 class Visit:
     """One visit of a caller to a queue: the ``QueueLeg`` record and where it stands."""
 
-    __slots__ = ("answerer", "estimated", "leg", "rings", "state")
+    __slots__ = ("answerer", "cti", "estimated", "leg", "rings", "state")
 
-    def __init__(self, leg: QueueLeg, estimated: bool = False) -> None:
+    def __init__(self, leg: QueueLeg, estimated: bool = False, cti: bool = False) -> None:
         self.leg = leg
         self.state = WAITING
         self.estimated = estimated  # opened by a later event than the join: entry time is a guess
+        # CTI-routed (``CallTracker.route_leg``): no app_queue event will close it; the deliver dial's
+        # answer does, the caller's hangup abandons it
+        self.cti = cti
         self.rings = 0  # agents' phones ringing for it now
         self.answerer: AgentId | None = None  # ANSWERING: who answered
 

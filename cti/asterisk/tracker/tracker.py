@@ -37,6 +37,12 @@ next to the code that enforces them):
 9. Outbound outcome: OriginateResponse Reason (4 answered, 5 busy, 3 no answer, 8 congestion), then the
    DialEnd DialStatus, then Hangup causes (17 busy, 18/19 no answer, 34/38/... congestion); an answered
    dialer call that never reached an agent is ``dropped``.
+10. CTI-routed calls: cti's router opens a queue visit for a call in the holding extension
+   (``route_leg``, at the time of its CtiWaiting). A dial from the deliver context rings an agent for
+   that visit; the dial's ANSWER closes it answered (wait = answer - entry) and starts the talk, a failed
+   dial adds to ``ring_no_answer`` (the call goes back to the holding extension, its visit still open),
+   the caller's hangup abandons it, a transfer marks it transferred. The store and the reports see these
+   legs as they see app_queue's.
 
 Who owns what (docs/design/call-tracker.md has the picture):
 
@@ -82,6 +88,7 @@ from cti.core.events import (
     CallEnded,
     CallerInfo,
     CallLeftQueue,
+    CallQueued,
     CallStarted,
     DomainEvent,
     Resynced,
@@ -95,6 +102,7 @@ from cti.routing.agents import CallKind, IllegalTransition
 _CallStarted = quick_constructor(CallStarted)
 _CallEnded = quick_constructor(CallEnded)
 _CallLeftQueue = quick_constructor(CallLeftQueue)
+_CallQueued = quick_constructor(CallQueued)
 _CallAnswered = quick_constructor(CallAnswered)
 _CallerInfo = quick_constructor(CallerInfo)
 _StreamProblem = quick_constructor(StreamProblem)
@@ -463,6 +471,27 @@ class CallTracker:
 
     # --- queue visits --------------------------------------------------------------------------------
 
+    def route_leg(self, uniqueid: str, queue: str, at: float, position: int = 1) -> list[DomainEvent]:
+        """cti's router put the held channel ``uniqueid`` in ``queue`` at ``at`` (rule 10): a queue visit
+        like app_queue's, closed by the deliver dial's answer or abandoned by the caller's hangup. Once
+        per held call: a call back in the holding extension keeps its visit."""
+        ch = self.channels.by_uid.get(uniqueid)
+        if ch is None or ch.journey.state is ENDED or ch.journey.state is MERGED:
+            return []
+        j = ch.journey
+        if uniqueid in j.open:
+            return []
+        out: list[DomainEvent] = []
+        self.start(j, at, out)
+        visit = j.join(uniqueid, queue, at, position, cti=True)
+        leg = visit.leg
+        out.append(
+            _CallQueued(
+                at, self.server, j.record.linkedid, leg.uniqueid, leg.queue, position, self.caller_info(j)
+            )
+        )
+        return out
+
     def close_leg(
         self, j: Journey, uid: str, visit: Visit, state: LegState, at: float, out: list[DomainEvent]
     ) -> None:
@@ -519,14 +548,14 @@ class CallTracker:
             talk = j.talking.get(agent_uid)
             if talk is None:
                 continue
-            if talk.visit is None:
+            if talk.routed:
                 self.end_talk(j, agent_uid, at, out)  # CTI-routed call: no AgentComplete will come
-            elif not talk.agent_gone:
+            elif not talk.agent_gone and talk.visit is not None:
                 talk.agent_gone = True  # queue call: AgentComplete ends the talk; the agent's call is over
                 self.roster.call_ended(talk.agent, agent_uid, talk.visit.leg.queue, at, out)
         # talk segments whose caller side went away (CTI-routed calls)
         for agent_uid, talk in list(j.talking.items()):
-            if talk.visit is None and talk.caller_uid == uid:
+            if talk.routed and talk.caller_uid == uid:
                 self.end_talk(j, agent_uid, at, out)
         if not j.channels:
             self.finish(j, at, out)
