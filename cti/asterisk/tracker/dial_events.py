@@ -131,43 +131,25 @@ def _ring_ended(
     visit = ring.visit
     if ev.dial_status == "ANSWER":
         roster.end_ring(dest_uid, at, out, answered=t.call_kind(j))
-        if visit is not None and visit.cti:  # CTI-routed (rule 10): the answer closes the visit
+        if visit is not None and not visit.cti:
+            if visit.is_open:
+                visit.answering(ring.agent)  # app_queue's: AgentConnect and QueueCallerLeave close it
+            return
+        # A dial outside app_queue (Redirect to deliver,<agent>): answered now. A CTI-routed visit
+        # (rule 10) closes answered here; without one, no queue is involved.
+        queue = None
+        waited = max(0.0, at - ring.rang_at)
+        if visit is not None:
             leg = visit.leg
             if visit.is_open:
                 leg.agent = ring.agent
                 t.close_leg(j, caller.uid, visit, ANSWERED, at, out)
             leg.answered_at = at
-            j.answered_by(ring.agent, at)
-            j.talking[dest_uid] = Talk(ring.agent, at, visit, caller.uid)
-            out.append(
-                _CallAnswered(
-                    at,
-                    t.server,
-                    j.record.linkedid,
-                    UniqueId(caller.uid),
-                    ring.agent,
-                    leg.queue,
-                    leg.wait_seconds,
-                )
-            )
-            return
-        if visit is not None:
-            if visit.is_open:
-                visit.answering(ring.agent)
-            return
-        # CTI-routed (Redirect to deliver,<agent>): answered now, no queue involved.
+            queue, waited = leg.queue, leg.wait_seconds
         j.answered_by(ring.agent, at)
-        j.talking[dest_uid] = Talk(ring.agent, at, None, caller.uid)
+        j.talking[dest_uid] = Talk(ring.agent, at, visit, caller.uid)
         out.append(
-            _CallAnswered(
-                at,
-                t.server,
-                j.record.linkedid,
-                UniqueId(caller.uid),
-                ring.agent,
-                None,
-                max(0.0, at - ring.rang_at),
-            )
+            _CallAnswered(at, t.server, j.record.linkedid, UniqueId(caller.uid), ring.agent, queue, waited)
         )
         return
     roster.end_ring(dest_uid, at, out)
