@@ -37,7 +37,7 @@ from cti.bus.local import Handler, LocalBus
 from cti.config import AsteriskConfig, Config, load_config
 from cti.core.clock import Clock, SystemClock
 from cti.core.errors import ConfigError
-from cti.core.events import DomainEvent
+from cti.core.events import CallWaiting, DomainEvent
 from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
 from cti.records import JourneyStore, JourneyWriter
@@ -139,6 +139,7 @@ class AsteriskServer:
     pump: Pump
     tracker: CallTracker
     contexts: Contexts
+    config: AsteriskConfig
 
 
 def asterisk_server(
@@ -160,6 +161,7 @@ def asterisk_server(
         pump=EventPump(connection.queue, tracker, publish, server=a.name),
         tracker=tracker,
         contexts=Contexts(agent=a.agent_context, queue=a.queue_context, dial=a.dial_context),
+        config=a,
     )
 
 
@@ -329,7 +331,14 @@ class Daemon:
             board=self.hub.routing_board if self.hub is not None else None,
             clock=self.clock.now,
             legs=self._route_leg,
+            held=self._held_calls,
         )
+
+    def _held_calls(self, server: str) -> list[CallWaiting]:
+        srv = self.servers.get(server)
+        if srv is None:
+            return []
+        return srv.tracker.held_calls(srv.config.holding_context, srv.config.holding_exten)
 
     def _route_leg(
         self, server: str, uniqueid: str, queue: str, at: float, position: int

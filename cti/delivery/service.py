@@ -163,6 +163,7 @@ class RoutingService:
         board: Callable[[dict[str, Any]], None] | None = None,
         board_interval: float = 0.5,
         legs: Callable[[str, str, str, float, int], Sequence[DomainEvent]] | None = None,
+        held: Callable[[str], Sequence[CallWaiting]] | None = None,
     ) -> None:
         self.router = router
         self.cfg = cfg
@@ -178,6 +179,7 @@ class RoutingService:
         self.board = board
         self.board_interval = board_interval
         self.legs = legs  # the tracker's route_leg(server, uniqueid, queue, entered, position)
+        self.held = held  # the tracker's held_calls of a server's holding extension
         self._board_due = True
         self._board_sent = 0.0
         self.stats = DeliveryStats()
@@ -374,8 +376,20 @@ class RoutingService:
             self._release_leases(self._held.pop(cid, held))
 
     def _resynced(self, server: str, at: float) -> None:
-        """After a gap: calls we hold whose journeys the tracker no longer has are over."""
-        log.info("routing: server %s resynced; %d held calls", server, len(self._held))
+        """After a gap. Held calls that hung up meanwhile have ended (the resync ended their journeys:
+        ``CallEnded``); calls that reached the holding extension during the gap raised a CtiWaiting this
+        link never carried: they are taken from what the resync found there, at the time their call began.
+        Reservations and rings the gap interrupted expire by their own deadlines."""
+        found = [] if self.held is None else list(self.held(server))
+        new = [w for w in found if call_id(w.server, w.uniqueid) not in self._held]
+        for waiting in new:
+            self._waiting(waiting)
+        log.info(
+            "routing: server %s resynced; %d held calls, %d found in the holding extension",
+            server,
+            len(self._held),
+            len(new),
+        )
 
     def forget_call(self, server: str, uniqueid: str, at: float) -> None:
         """The held channel is known to be gone (a resync did not find it)."""

@@ -25,6 +25,7 @@ from cti.core.events import (
     CallerInfo,
     CallWaiting,
     DomainEvent,
+    Resynced,
     RoutedAgentState,
     UserEventRaised,
 )
@@ -96,6 +97,7 @@ def config(**queue: Any) -> RoutingConfig:
 class Harness:
     def __init__(self, cfg: RoutingConfig | None = None, cards: FakeCards | None = None) -> None:
         self.cfg = cfg or config()
+        self.in_hold: list[CallWaiting] = []  # what the tracker would find in the holding extension
         self.link = FakeLink()
         self.clock = Clock()
         self.published: list[DomainEvent] = []
@@ -109,6 +111,7 @@ class Harness:
             cards=cards,
             queue_log=self.qlog,
             clock=self.clock,
+            held=lambda server: list(self.in_hold),
         )
         self.task: asyncio.Task[None] | None = None
 
@@ -129,18 +132,7 @@ class Harness:
         self.feed(state_event(name, ext, state, self.clock.t))
 
     def hold(self, uid: str, number: str = "13800138000", did: str = "", choice: str = "") -> None:
-        self.feed(
-            CallWaiting(
-                self.clock.t,
-                "pbx1",
-                LinkedId(uid),
-                UniqueId(uid),
-                f"Local/{number}@callers-{uid};1",
-                CallerInfo(number, "Li Na"),
-                did,
-                choice,
-            )
-        )
+        self.feed(waiting(uid, self.clock.t, number, did, choice))
 
     async def settle(self) -> None:
         for _ in range(20):
@@ -149,6 +141,19 @@ class Harness:
     def events(self) -> list[str]:
         assert self.qlog.lines is not None
         return [line.split("|")[4] for line in self.qlog.lines]
+
+
+def waiting(uid: str, at: float, number: str = "13800138000", did: str = "", choice: str = "") -> CallWaiting:
+    return CallWaiting(
+        at,
+        "pbx1",
+        LinkedId(uid),
+        UniqueId(uid),
+        f"Local/{number}@callers-{uid};1",
+        CallerInfo(number, "Li Na"),
+        did,
+        choice,
+    )
 
 
 def state_event(name: str, ext: str, state: AgentState, at: float) -> AgentStateChanged:
@@ -366,3 +371,24 @@ def test_a_bad_skill_in_the_routing_config_names_the_key(bad: str) -> None:
     text = f'[routing]\nenabled = true\n[routing.queues.sales]\nskills = ["{bad}"]\n'
     with pytest.raises(ConfigError, match=r"routing\.queues\.sales\.skills"):
         parse_config(text, "cti.toml")
+
+
+async def test_a_call_that_reached_the_holding_extension_during_an_ami_gap_is_routed_after_the_resync() -> (
+    None
+):
+    async with Harness() as h:
+        h.agent("Alice", "1001", {"sales": 8})
+        h.agent("Bob", "1002", {"sales": 8})
+        h.hold("100.1")  # seen live, and ringing Alice
+        await h.settle()
+        h.feed(ring("100.1", "Alice", 1001.0))
+        h.in_hold = [waiting("100.1", 1000.0), waiting("100.2", 990.0)]  # 100.2's CtiWaiting was in the gap
+        h.clock.t = 1010.0
+        h.feed(Resynced(1010.0, "pbx1", "reconnect", 2, 2))
+        await h.settle()
+        channels = [a["Channel"] for a in h.link.sent("Redirect")]
+        assert channels == ["Local/13800138000@callers-100.1;1", "Local/13800138000@callers-100.2;1"]
+        wc = h.service.router.call(call_id("pbx1", "100.2"))
+        assert wc is not None and wc.entered == 990.0  # its place: when its call began
+        h.feed(Resynced(1011.0, "pbx1", "reconnect", 2, 2))  # found again: not queued twice
+        assert h.events().count("ENTERQUEUE") == 2

@@ -90,6 +90,7 @@ from cti.core.events import (
     CallLeftQueue,
     CallQueued,
     CallStarted,
+    CallWaiting,
     DomainEvent,
     Resynced,
     StreamProblem,
@@ -103,6 +104,7 @@ _CallStarted = quick_constructor(CallStarted)
 _CallEnded = quick_constructor(CallEnded)
 _CallLeftQueue = quick_constructor(CallLeftQueue)
 _CallQueued = quick_constructor(CallQueued)
+_CallWaiting = quick_constructor(CallWaiting)
 _CallAnswered = quick_constructor(CallAnswered)
 _CallerInfo = quick_constructor(CallerInfo)
 _StreamProblem = quick_constructor(StreamProblem)
@@ -348,6 +350,32 @@ class CallTracker:
 
     def agents(self) -> dict[AgentId, AgentView]:
         return self.roster.views()
+
+    def held_calls(self, context: str, exten: str) -> list[CallWaiting]:
+        """The callers sitting in the holding extension ``context,exten`` that cti has not queued, as the
+        ``CallWaiting`` each raised (after a resync their CtiWaiting may have been in the gap), timed at
+        the start of their call; the IVR choice is not known then."""
+        out: list[CallWaiting] = []
+        for ch in self.channels:
+            j = ch.journey
+            if ch.context != context or ch.exten != exten or ch.agent is not None or ch.uid in j.open:
+                continue
+            if j.talking or j.state is ENDED or j.state is MERGED:
+                continue
+            rec = j.record
+            out.append(
+                _CallWaiting(
+                    rec.started_at,
+                    self.server,
+                    rec.linkedid,
+                    UniqueId(ch.uid),
+                    ch.name,
+                    self.caller_info(j),
+                    rec.did,
+                    "",
+                )
+            )
+        return out
 
     def channels_of(self, linkedid: str) -> list[ChannelView]:
         """The live channels of the call ``linkedid`` (empty when the call is unknown or over)."""
