@@ -7,7 +7,7 @@ import math
 
 from cti.sim.legs import RECHECK, ActionError, AgentLeg, Leg
 from cti.sim.pbx_core import PbxCore
-from cti.sim.queues import Member, Queue, QueueEntry, order_candidates
+from cti.sim.queues import Member, Queue, QueueEntry, members_to_ring
 
 
 class AppQueue(PbxCore):
@@ -124,13 +124,7 @@ class AppQueue(PbxCore):
             if not entry.ringing:
                 self._end_attempt(entry)
             return
-        ordered = order_candidates(q, cands, self.rng)
-        chosen = (
-            [m for m in ordered if m.penalty == ordered[0].penalty]
-            if q.spec.strategy == "ringall"
-            else ordered[:1]
-        )
-        for m in chosen:
+        for m in members_to_ring(q, cands, self.rng):
             entry.tried.add(m.interface)
             al = self.dial_agent(entry.leg, self.phones[m.extension], entry, m)
             entry.ringing.append(al)

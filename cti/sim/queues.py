@@ -131,6 +131,15 @@ def order_candidates(queue: Queue, candidates: list[Member], rng: random.Random)
     return sorted(candidates, key=lambda m: key[m])
 
 
+def members_to_ring(queue: Queue, candidates: list[Member], rng: random.Random) -> list[Member]:
+    """Who one attempt rings (rule 2): ``ringall`` every best candidate (the lowest penalty) at once, the
+    other strategies the first in their order."""
+    ordered = order_candidates(queue, candidates, rng)
+    if queue.spec.strategy == "ringall":
+        return [m for m in ordered if m.penalty == ordered[0].penalty]
+    return ordered[:1]
+
+
 @dataclass(eq=False, slots=True)
 class QueueEntry:
     """One caller waiting in one queue (the Queue() application running on the caller's channel)."""

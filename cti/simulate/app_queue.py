@@ -3,7 +3,7 @@
 ``AppQueueDispatcher`` models app_queue: one queue per call type, whose members are the agents with
 the skills its calls need (penalty ``10 - level`` when ``penalty_from_level``), each queue on its own
 as app_queue's are. It reuses the simulated Asterisk's strategy ordering
-(``cti.sim.queues.order_candidates``: ringall, leastrecent, fewestcalls, rrmemory, linear) and its rules
+(``cti.sim.queues.members_to_ring``: ringall, leastrecent, fewestcalls, rrmemory, linear) and its rules
 (``cti.sim.queues`` 1-4): only idle members ring (``ringinuse = no``), lower penalty first; an attempt
 rings for ``timeout`` seconds (ringall: every best free member at once; the others: one member), then
 the caller waits ``retry`` seconds; the first N callers of a queue ring, N being its free members.
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from cti.routing.policy import MAX_LEVEL
 from cti.routing.simulate.engine import Ring, SimAgent, SimCall
 from cti.routing.simulate.traffic import AppQueueSettings
-from cti.sim.queues import Member, Queue, order_candidates
+from cti.sim.queues import Member, Queue, members_to_ring
 from cti.sim.scenario import QueueSpec
 
 APP_QUEUE_STRATEGIES = ("ringall", "leastrecent", "rrmemory", "fewestcalls", "linear")
@@ -146,13 +146,7 @@ class AppQueueDispatcher:
                 if not cands:
                     full = blocked = True
                     continue
-                ordered = order_candidates(queue, cands, self.rng)
-                chosen = (
-                    [m for m in ordered if m.penalty == ordered[0].penalty]
-                    if queue.spec.strategy == "ringall"
-                    else ordered[:1]
-                )
-                for m in chosen:
+                for m in members_to_ring(queue, cands, self.rng):
                     self.idle.discard(m.interface)
                     entry.ringing.add(m.interface)
                     rings.append(Ring(entry.call.id, m.interface, self.settings.timeout))
