@@ -8,13 +8,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
-from cti.sim.scenario import load_scenario
-from cti.sim.server import SimServer
-from tests.conftest import ROOT, timeout
-from tests.e2e.running import running_daemon
+from tests.conftest import timeout
 from tests.e2e.test_browser import ARTIFACTS, browser_page, login
-from tests.e2e.test_cti_routing import ALICE, routing_config, seed
-from tests.waiting import eventually
+from tests.e2e.test_cti_routing import ALICE, routed_center, seed
 
 pytestmark = pytest.mark.browser
 
@@ -24,42 +20,28 @@ async def test_the_supervisor_sees_a_waiting_calls_needs_and_a_live_skill_change
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
     await seed(url)
-    sim = SimServer(load_scenario(ROOT / "config" / "sim" / "demo.toml"), speed=1.0, seed=5, traffic=False)
-    port = await sim.start("127.0.0.1", 0)
-    try:
-        async with (
-            running_daemon(url, routing_config(port, tmp_path / "qlog")) as daemon,
-            browser_page() as (
-                page,
-                _,
-            ),
-        ):
-            assert daemon.server is not None and daemon.routing is not None
-            router = daemon.routing.router
-            await eventually(lambda: router.has_agent(ALICE) and router.state(ALICE).value == "available", 10)
-            for member in ("Alice", "Carol", "Dave", "Erin"):
-                router.pause(ALICE.__class__(member), daemon.routing.now(), "meeting")
-            base = f"http://127.0.0.1:{daemon.server.port}"
-            await login(page, base, "/supervisor", "super")
-            sim.place_call("13800138002", "<b>x</b>", "hold", patience=120, talk=20)
-            row = page.locator("#waiting tbody tr")
-            # the sample dialplan's hold runs Read() (6 s without a key) before it raises CtiWaiting
-            await expect(row).to_have_count(1, timeout=timeout(15) * 1000)
-            await expect(row.locator("td").nth(5)).to_have_text("sales:5")
-            await expect(page.locator('#skills tr[data-agent="Bob"] .skills')).to_have_text("sales:3")
-            await page.select_option("#skill-agent", "Bob")
-            text = page.locator("#skill-text")
-            await expect(text).to_have_value("sales:3")
-            await text.fill("sales:7, english:4")
-            await page.wait_for_timeout(1500)  # board pushes and clock ticks re-render the tables meanwhile
-            assert await page.evaluate("document.activeElement.id") == "skill-text"  # focus stays
-            await page.screenshot(path=str(ARTIFACTS / "supervisor-routing-waiting.png"), full_page=True)
-            await page.click("#skill-form button[type=submit]")
-            await expect(page.locator("#skill-result")).to_contain_text("saved: Bob")
-            await expect(row).to_have_count(0, timeout=timeout(10) * 1000)  # delivered to Bob
-            await expect(page.locator('#skills tr[data-agent="Bob"] .skills')).to_have_text(
-                "english:4, sales:7"
-            )
-            await page.screenshot(path=str(ARTIFACTS / "supervisor-routing-delivered.png"), full_page=True)
-    finally:
-        await sim.stop()
+    async with routed_center(url, tmp_path / "qlog") as (daemon, sim), browser_page() as (page, _):
+        assert daemon.server is not None and daemon.routing is not None
+        router = daemon.routing.router
+        for member in ("Alice", "Carol", "Dave", "Erin"):
+            router.pause(ALICE.__class__(member), daemon.routing.now(), "meeting")
+        base = f"http://127.0.0.1:{daemon.server.port}"
+        await login(page, base, "/supervisor", "super")
+        sim.place_call("13800138002", "<b>x</b>", "hold", patience=120, talk=20)
+        row = page.locator("#waiting tbody tr")
+        # the sample dialplan's hold runs Read() (6 s without a key) before it raises CtiWaiting
+        await expect(row).to_have_count(1, timeout=timeout(15) * 1000)
+        await expect(row.locator("td").nth(5)).to_have_text("sales:5")
+        await expect(page.locator('#skills tr[data-agent="Bob"] .skills')).to_have_text("sales:3")
+        await page.select_option("#skill-agent", "Bob")
+        text = page.locator("#skill-text")
+        await expect(text).to_have_value("sales:3")
+        await text.fill("sales:7, english:4")
+        await page.wait_for_timeout(1500)  # board pushes and clock ticks re-render the tables meanwhile
+        assert await page.evaluate("document.activeElement.id") == "skill-text"  # focus stays
+        await page.screenshot(path=str(ARTIFACTS / "supervisor-routing-waiting.png"), full_page=True)
+        await page.click("#skill-form button[type=submit]")
+        await expect(page.locator("#skill-result")).to_contain_text("saved: Bob")
+        await expect(row).to_have_count(0, timeout=timeout(10) * 1000)  # delivered to Bob
+        await expect(page.locator('#skills tr[data-agent="Bob"] .skills')).to_have_text("english:4, sales:7")
+        await page.screenshot(path=str(ARTIFACTS / "supervisor-routing-delivered.png"), full_page=True)

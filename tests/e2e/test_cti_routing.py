@@ -10,13 +10,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from cti.app import Daemon
 from cti.core.ids import AgentId
 from cti.reports.metrics import queue_stats
-from cti.sim.scenario import load_scenario
+from cti.sim.scenario import Scenario, load_scenario
 from cti.sim.server import SimServer
 from cti.store import Store
 from tests.conftest import ROOT
@@ -72,38 +75,52 @@ def routing_config(port: int, queue_log: Path) -> str:
     )
 
 
+@asynccontextmanager
+async def routed_center(
+    url: str, queue_log: Path, scenario: Scenario | None = None
+) -> AsyncIterator[tuple[Daemon, SimServer]]:
+    """The simulated Asterisk (config/sim/demo.toml unless given) and a daemon routing in CTI mode on it,
+    once the router knows the seeded agents and Alice is available."""
+    if scenario is None:
+        scenario = load_scenario(ROOT / "config" / "sim" / "demo.toml")
+    sim = SimServer(scenario, speed=1.0, seed=5, traffic=False)
+    port = await sim.start("127.0.0.1", 0)
+    try:
+        async with running_daemon(url, routing_config(port, queue_log)) as daemon:
+            assert daemon.server is not None and daemon.routing is not None
+            router = daemon.routing.router
+            await eventually(lambda: router.has_agent(ALICE) and router.state(ALICE).value == "available", 10)
+            yield daemon, sim
+    finally:
+        await sim.stop()
+
+
 async def test_a_held_call_is_redirected_to_the_best_skilled_agent_who_gets_the_pop_before_the_answer(
     tmp_path: Path,
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
     await seed(url)
     qlog = tmp_path / "cti_queue_log"
-    sim = SimServer(load_scenario(ROOT / "config" / "sim" / "demo.toml"), speed=1.0, seed=5, traffic=False)
-    port = await sim.start("127.0.0.1", 0)
     lines: list[str] = []
-    try:
-        async with running_daemon(url, routing_config(port, qlog)) as daemon:
-            assert daemon.server is not None and daemon.hub is not None and daemon.routing is not None
-            router = daemon.routing.router
-            await eventually(lambda: router.has_agent(ALICE) and router.skills(ALICE) == {"sales": 8}, 10)
-            await eventually(lambda: router.state(ALICE).value == "available", 10, "Alice available")
-            alice = await login(daemon.server.port, "alice")
-            # Bob (sales 3) does not have the level; Carol (sales 6, support 7) has a skill the call does not
-            # need; Frank is paused: Alice (sales 8, nothing else) is the best fit
-            sim.place_call("13800138000", "张伟", "hold", patience=120, talk=20)
-            pop = await recv_until(alice, lambda m: m["type"] in ("screenpop", "call"), 15)
-            assert pop["type"] == "screenpop", f"the first message about the call must be the pop: {pop}"
-            assert pop["agent"] == "Alice"
-            lid = pop["call"]["linkedid"]
-            answered = await recv_until(alice, lambda m: m["type"] == "call" and m["event"] == "answered", 15)
-            assert answered["linkedid"] == lid and answered["seq"] > pop["seq"]
-            stats = daemon.routing.stats
-            assert stats.redirects == 1 and stats.served == 1
-            await eventually(lambda: router.state(ALICE).value == "on_call", 10, "Alice on the call")
-            await alice.close()
-            lines.extend(qlog.read_text().splitlines())
-    finally:
-        await sim.stop()
+    async with routed_center(url, qlog) as (daemon, sim):
+        assert daemon.server is not None and daemon.routing is not None
+        router = daemon.routing.router
+        await eventually(lambda: router.skills(ALICE) == {"sales": 8}, 10, "Alice's skills")
+        alice = await login(daemon.server.port, "alice")
+        # Bob (sales 3) does not have the level; Carol (sales 6, support 7) has a skill the call does not
+        # need; Frank is paused: Alice (sales 8, nothing else) is the best fit
+        sim.place_call("13800138000", "张伟", "hold", patience=120, talk=20)
+        pop = await recv_until(alice, lambda m: m["type"] in ("screenpop", "call"), 15)
+        assert pop["type"] == "screenpop", f"the first message about the call must be the pop: {pop}"
+        assert pop["agent"] == "Alice"
+        lid = pop["call"]["linkedid"]
+        answered = await recv_until(alice, lambda m: m["type"] == "call" and m["event"] == "answered", 15)
+        assert answered["linkedid"] == lid and answered["seq"] > pop["seq"]
+        stats = daemon.routing.stats
+        assert stats.redirects == 1 and stats.served == 1
+        await eventually(lambda: router.state(ALICE).value == "on_call", 10, "Alice on the call")
+        await alice.close()
+        lines.extend(qlog.read_text().splitlines())
     events = [line.split("|")[4] for line in lines]
     assert events[:2] == ["ENTERQUEUE", "CONNECT"], lines
     enter, connect_line = (line.split("|") for line in lines[:2])
@@ -116,55 +133,43 @@ async def test_a_supervisor_sees_the_waiting_calls_needs_and_changes_an_agents_s
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
     await seed(url)
-    sim = SimServer(load_scenario(ROOT / "config" / "sim" / "demo.toml"), speed=1.0, seed=5, traffic=False)
-    port = await sim.start("127.0.0.1", 0)
-    try:
-        async with running_daemon(url, routing_config(port, tmp_path / "qlog")) as daemon:
-            assert daemon.server is not None and daemon.routing is not None
-            router = daemon.routing.router
-            await eventually(lambda: router.has_agent(ALICE) and router.state(ALICE).value == "available", 10)
-            sup = await login(daemon.server.port, "super")
-            bob = await login(daemon.server.port, "bob")
-            # only Bob is ready, and his sales level (3) is under the queue's 5: the call waits
-            for i, other in enumerate(("Alice", "Carol", "Dave", "Erin")):
-                await sup.send(
-                    json.dumps({"ref": f"p{i}", "type": "pause", "agent": other, "reason": "meeting"})
-                )
-                await recv_until(sup, lambda m, i=i: m.get("ref") == f"p{i}", 10)
-            await eventually(lambda: router.state(ALICE).value == "paused", 10, "Alice paused")
-            sim.place_call("13800138001", "Wang Fang", "hold", patience=120, talk=20)
-            board = await recv_until(sup, lambda m: m["type"] == "routing" and m["waiting"], 15)
-            (waiting,) = board["waiting"]
-            assert (waiting["queue"], waiting["needs"], waiting["status"], waiting["number"]) == (
-                "sales",
-                ["sales:5"],
-                "waiting",
-                "13800138001",
-            )
-            assert {a["agent"]: a["skills"] for a in board["agents"]}["Bob"] == {"sales": 3}
-            # an agent may not change skills; a bad level is refused with the field named
-            await bob.send(
-                json.dumps({"ref": "x", "type": "set_skills", "agent": "Bob", "skills": {"sales": 9}})
-            )
-            refused = await recv_until(bob, lambda m: m.get("ref") == "x", 10)
-            assert (refused["type"], refused["code"]) == ("error", "forbidden")
-            await sup.send(
-                json.dumps({"ref": "bad", "type": "set_skills", "agent": "Bob", "skills": {"sales": 11}})
-            )
-            bad = await recv_until(sup, lambda m: m.get("ref") == "bad", 10)
-            assert (bad["type"], bad["code"]) == ("error", "bad_field")
-            # the supervisor raises Bob to sales 7: the waiting call goes to him at once
-            await sup.send(
-                json.dumps({"ref": "s", "type": "set_skills", "agent": "Bob", "skills": {"sales": 7}})
-            )
-            ok = await recv_until(sup, lambda m: m.get("ref") == "s", 10)
-            assert ok["type"] == "result" and ok["skills"] == {"sales": 7}
-            pop = await recv_until(bob, lambda m: m["type"] == "screenpop", 15)
-            assert pop["agent"] == "Bob" and pop["caller"]["number"] == "13800138001"
-            for ws in (sup, bob):
-                await ws.close()
-    finally:
-        await sim.stop()
+    async with routed_center(url, tmp_path / "qlog") as (daemon, sim):
+        assert daemon.server is not None and daemon.routing is not None
+        router = daemon.routing.router
+        sup = await login(daemon.server.port, "super")
+        bob = await login(daemon.server.port, "bob")
+        # only Bob is ready, and his sales level (3) is under the queue's 5: the call waits
+        for i, other in enumerate(("Alice", "Carol", "Dave", "Erin")):
+            await sup.send(json.dumps({"ref": f"p{i}", "type": "pause", "agent": other, "reason": "meeting"}))
+            await recv_until(sup, lambda m, i=i: m.get("ref") == f"p{i}", 10)
+        await eventually(lambda: router.state(ALICE).value == "paused", 10, "Alice paused")
+        sim.place_call("13800138001", "Wang Fang", "hold", patience=120, talk=20)
+        board = await recv_until(sup, lambda m: m["type"] == "routing" and m["waiting"], 15)
+        (waiting,) = board["waiting"]
+        assert (waiting["queue"], waiting["needs"], waiting["status"], waiting["number"]) == (
+            "sales",
+            ["sales:5"],
+            "waiting",
+            "13800138001",
+        )
+        assert {a["agent"]: a["skills"] for a in board["agents"]}["Bob"] == {"sales": 3}
+        # an agent may not change skills; a bad level is refused with the field named
+        await bob.send(json.dumps({"ref": "x", "type": "set_skills", "agent": "Bob", "skills": {"sales": 9}}))
+        refused = await recv_until(bob, lambda m: m.get("ref") == "x", 10)
+        assert (refused["type"], refused["code"]) == ("error", "forbidden")
+        await sup.send(
+            json.dumps({"ref": "bad", "type": "set_skills", "agent": "Bob", "skills": {"sales": 11}})
+        )
+        bad = await recv_until(sup, lambda m: m.get("ref") == "bad", 10)
+        assert (bad["type"], bad["code"]) == ("error", "bad_field")
+        # the supervisor raises Bob to sales 7: the waiting call goes to him at once
+        await sup.send(json.dumps({"ref": "s", "type": "set_skills", "agent": "Bob", "skills": {"sales": 7}}))
+        ok = await recv_until(sup, lambda m: m.get("ref") == "s", 10)
+        assert ok["type"] == "result" and ok["skills"] == {"sales": 7}
+        pop = await recv_until(bob, lambda m: m["type"] == "screenpop", 15)
+        assert pop["agent"] == "Bob" and pop["caller"]["number"] == "13800138001"
+        for ws in (sup, bob):
+            await ws.close()
     store = await Store.open(url)
     try:
         bob_account = await store.accounts.agent("bob")
@@ -190,38 +195,30 @@ async def test_a_ring_no_answer_goes_to_the_next_agent_and_cti_queue_log_agrees_
     agents = tuple(
         dataclasses.replace(a, answer_probability=0.0) if a.name == "Frank" else a for a in scenario.agents
     )
-    sim = SimServer(dataclasses.replace(scenario, agents=agents), speed=1.0, seed=5, traffic=False)
-    port = await sim.start("127.0.0.1", 0)
     qlog = tmp_path / "cti_queue_log"
-    try:
-        async with running_daemon(url, routing_config(port, qlog)) as daemon:
-            assert daemon.server is not None and daemon.routing is not None and daemon.writer is not None
-            router = daemon.routing.router
-            await eventually(lambda: router.has_agent(ALICE) and router.state(ALICE).value == "available", 10)
-            sup = await login(daemon.server.port, "super")
-            for i, other in enumerate(("Bob", "Carol", "Dave", "Erin")):
-                await sup.send(
-                    json.dumps({"ref": f"p{i}", "type": "pause", "agent": other, "reason": "meeting"})
-                )
-                await recv_until(sup, lambda m, i=i: m.get("ref") == f"p{i}", 10)
-            await eventually(lambda: router.state(AgentId("Frank")).value == "available", 10, "Frank ready")
-            frank = await login(daemon.server.port, "frank")
-            alice = await login(daemon.server.port, "alice")
-            sim.place_call(
-                "13800138003", "Zhou Min", "hold", patience=120, talk=4, variables={"DELIVER_TIMEOUT": "7"}
-            )
-            first = await recv_until(frank, lambda m: m["type"] == "screenpop", 20)
-            second = await recv_until(alice, lambda m: m["type"] == "screenpop", 30)
-            assert first["call"]["linkedid"] == second["call"]["linkedid"]
-            assert second["call"]["queue"] == "sales"
-            await recv_until(alice, lambda m: m["type"] == "call" and m["event"] == "answered", 15)
-            await recv_until(alice, lambda m: m["type"] == "call" and m["event"] == "ended", 30)
-            writer = daemon.writer
-            await eventually(lambda: writer.rows >= 1, 10, "the journey written")
-            for ws in (sup, frank, alice):
-                await ws.close()
-    finally:
-        await sim.stop()
+    async with routed_center(url, qlog, dataclasses.replace(scenario, agents=agents)) as (daemon, sim):
+        assert daemon.server is not None and daemon.routing is not None and daemon.writer is not None
+        router = daemon.routing.router
+        sup = await login(daemon.server.port, "super")
+        for i, other in enumerate(("Bob", "Carol", "Dave", "Erin")):
+            await sup.send(json.dumps({"ref": f"p{i}", "type": "pause", "agent": other, "reason": "meeting"}))
+            await recv_until(sup, lambda m, i=i: m.get("ref") == f"p{i}", 10)
+        await eventually(lambda: router.state(AgentId("Frank")).value == "available", 10, "Frank ready")
+        frank = await login(daemon.server.port, "frank")
+        alice = await login(daemon.server.port, "alice")
+        sim.place_call(
+            "13800138003", "Zhou Min", "hold", patience=120, talk=4, variables={"DELIVER_TIMEOUT": "7"}
+        )
+        first = await recv_until(frank, lambda m: m["type"] == "screenpop", 20)
+        second = await recv_until(alice, lambda m: m["type"] == "screenpop", 30)
+        assert first["call"]["linkedid"] == second["call"]["linkedid"]
+        assert second["call"]["queue"] == "sales"
+        await recv_until(alice, lambda m: m["type"] == "call" and m["event"] == "answered", 15)
+        await recv_until(alice, lambda m: m["type"] == "call" and m["event"] == "ended", 30)
+        writer = daemon.writer
+        await eventually(lambda: writer.rows >= 1, 10, "the journey written")
+        for ws in (sup, frank, alice):
+            await ws.close()
     store = await Store.open(url)
     try:
         (journey,) = await store.calls.journeys(time.time() - 3600, time.time() + 3600)
