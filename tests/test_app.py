@@ -29,7 +29,7 @@ from cti.store import NewCustomer, Store
 from tests.asterisk.fakeami import FakeAmi
 from tests.bus.events import inbound_call
 from tests.conftest import ROOT, timeout
-from tests.e2e.running import HOSTILE, config_text, running_daemon, seed_accounts
+from tests.e2e.running import HOSTILE, config_text, instance, running_daemon, seed_accounts
 from tests.screenpop.console import recv, recv_until
 from tests.waiting import eventually
 
@@ -191,12 +191,6 @@ def test_cti_run_names_the_bad_key_of_a_bad_config(
     config.write_text("[web]\nprot = 1\n")
     assert main(["run", "--config", str(config)]) == 2
     assert "web.prot: unknown key" in capsys.readouterr().err
-
-
-def instance(url: str, redis_url: str, name: str, extra: str = "") -> Daemon:
-    """One of several daemons sharing the store and the real Redis (stream and command keys under t:)."""
-    shared = f'[redis]\nurl = "{redis_url}"\nstream = "t:events"\ncommand_prefix = "t"\n'
-    return Daemon(parse_config(config_text(url, shared + extra).replace('name = "t1"', f'name = "{name}"')))
 
 
 @pytest.mark.redis

@@ -10,25 +10,24 @@ from pathlib import Path
 import pytest
 
 from cti.app import Daemon
-from cti.config import parse_config
 from cti.sim.scenario import load_scenario
 from cti.sim.server import SimServer
 from tests.conftest import ROOT
-from tests.e2e.running import config_text
+from tests.e2e.running import instance
 from tests.e2e.test_cti_routing import seed
 from tests.waiting import eventually
 
 
 def routed_instance(url: str, redis_url: str, name: str, port: int, qlog: Path) -> Daemon:
-    text = config_text(
+    return instance(
         url,
-        f'[redis]\nurl = "{redis_url}"\nstream = "t:events"\ncommand_prefix = "t"\n'
+        redis_url,
+        name,
         f'[[asterisk]]\nname = "sim"\nport = {port}\nusername = "cti"\nsecret = "ctisecret"\n'
         "ping_interval = 1.0\ndead_after = 5.0\n"
         f'[routing]\nenabled = true\ndefault_queue = "any"\nqueue_log = "{qlog}"\n'
         "[routing.queues.any]\nreservation_timeout = 3\n",
-    ).replace('name = "t1"', f'name = "{name}"')
-    return Daemon(parse_config(text))
+    )
 
 
 @pytest.mark.redis

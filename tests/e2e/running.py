@@ -37,6 +37,12 @@ def config_text(url: str, extra: str = "", **web: object) -> str:
     )
 
 
+def instance(url: str, redis_url: str, name: str, extra: str = "") -> Daemon:
+    """One of several daemons sharing the store and the real Redis (stream and command keys under t:)."""
+    shared = f'[redis]\nurl = "{redis_url}"\nstream = "t:events"\ncommand_prefix = "t"\n'
+    return Daemon(parse_config(config_text(url, shared + extra).replace('name = "t1"', f'name = "{name}"')))
+
+
 @asynccontextmanager
 async def running_daemon(url: str, extra: str = "") -> AsyncIterator[Daemon]:
     daemon = Daemon(parse_config(config_text(url, extra)))
