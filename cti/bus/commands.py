@@ -33,6 +33,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from cti.asterisk.ami import Message
+from cti.bus.cancelling import shielded
 from cti.core.clock import Clock, SystemClock
 from cti.core.ids import AgentId
 from cti.telemetry import Metric, counter
@@ -64,28 +65,19 @@ class LocalServer:
 async def _blpop(
     client: aioredis.Redis, keys: list[str], block: float, *, requeue: bool
 ) -> tuple[Any, Any] | None:
-    """``BLPOP`` that a cancellation does not interrupt mid-read.
+    """``BLPOP`` that a cancellation does not interrupt mid-read (``cti.bus.cancelling``); what the read
+    still returns after its caller left is pushed back for another owner (``requeue``: a request) or
+    dropped (a reply nobody waits for any more)."""
 
-    redis-py can hang a task cancelled while its blocking read is in flight (seen here with redis 8.1:
-    the task stays "cancelling" for good). The read runs shielded, bounded by ``block`` seconds; the
-    cancelled caller leaves at once, and what the read still returns is pushed back for another owner
-    (``requeue``: a request) or dropped (a reply nobody waits for any more).
-    """
-    read: asyncio.Future[Any] = asyncio.ensure_future(client.blpop(keys, timeout=block))
-    try:
-        popped: tuple[Any, Any] | None = await asyncio.shield(read)
-        return popped
-    except asyncio.CancelledError:
-        read.add_done_callback(lambda done: _give_back(client, done, requeue))
-        raise
+    def give_back(popped: Any) -> None:
+        if popped is None or not requeue:
+            return
+        key, raw = popped
+        push: asyncio.Future[Any] = asyncio.ensure_future(client.lpush(key, raw))
+        push.add_done_callback(lambda t: t.cancelled() or t.exception())
 
-
-def _give_back(client: aioredis.Redis, read: asyncio.Future[Any], requeue: bool) -> None:
-    if read.cancelled() or read.exception() is not None or read.result() is None or not requeue:
-        return
-    key, raw = read.result()
-    push: asyncio.Future[Any] = asyncio.ensure_future(client.lpush(key, raw))
-    push.add_done_callback(lambda t: t.cancelled() or t.exception())
+    popped: Any = await shielded(client.blpop(keys, timeout=block), give_back)
+    return tuple(popped) if popped else None
 
 
 def _keys(prefix: str, server: str) -> tuple[str, str]:
@@ -145,7 +137,7 @@ class CommandService:
             pipe = client.pipeline(transaction=False)
             for server in self.servers:
                 pipe.set(_keys(self.prefix, server)[1], self.instance, px=int(OWNER_TTL * 1000))
-            await pipe.execute()
+            await shielded(pipe.execute())
             self.ready.set()
             await asyncio.sleep(OWNER_TTL / 3)
 

@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from cti.bus import codec
+from cti.bus.cancelling import shielded
 from cti.bus.local import LocalBus
 from cti.core.errors import ProtocolError
 from cti.core.events import DomainEvent
@@ -105,7 +106,7 @@ class RedisBus(LocalBus):
                     maxlen=self.maxlen,
                     approximate=True,
                 )
-            await pipe.execute()
+            await shielded(pipe.execute())
             for _ in chunk:
                 self._outbox.popleft()
             self.written += len(chunk)
@@ -137,7 +138,9 @@ class RedisBus(LocalBus):
                 if last_id == "$":
                     # Take a concrete position, so entries written while we reconnect are not skipped.
                     info: Any = (
-                        await client.xinfo_stream(self.stream) if await client.exists(self.stream) else None
+                        await shielded(client.xinfo_stream(self.stream))
+                        if await shielded(client.exists(self.stream))
+                        else None
                     )
                     last_id = info["last-generated-id"] if info else "0-0"
                     if isinstance(last_id, bytes):
@@ -146,7 +149,9 @@ class RedisBus(LocalBus):
                 self._ready.set()
                 delay = 0.2
                 while True:
-                    reply: Any = await client.xread({self.stream: last_id}, block=self.block_ms, count=500)
+                    reply: Any = await shielded(
+                        client.xread({self.stream: last_id}, block=self.block_ms, count=500)
+                    )
                     for _stream, entries in reply or ():
                         for entry_id, fields in entries:
                             last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from cti.bus.cancelling import shielded
+
 _ACQUIRE = """
 if redis.call('exists', KEYS[1]) == 1 then return 0 end
 local token = redis.call('incr', KEYS[2])
@@ -48,14 +50,16 @@ class RedisLeases:
 
     async def acquire(self, name: str, ttl: float) -> int | None:
         """The fencing token, or None when another holder has the lease."""
-        token = int(await self._acquire(keys=self._keys(name), args=[self.holder, max(1, int(ttl * 1000))]))
+        token = int(
+            await shielded(self._acquire(keys=self._keys(name), args=[self.holder, max(1, int(ttl * 1000))]))
+        )
         if token == 0:
             self.refused += 1
             return None
         return token
 
     async def release(self, name: str, token: int) -> None:
-        await self._release(keys=self._keys(name)[:1], args=[f"{self.holder}:{token}"])
+        await shielded(self._release(keys=self._keys(name)[:1], args=[f"{self.holder}:{token}"]))
 
     async def holder_of(self, name: str) -> str | None:
         value = await self._redis.get(self._keys(name)[0])

@@ -1,9 +1,11 @@
 import asyncio
+import random
 from collections.abc import Sequence
 
 import pytest
 import redis.asyncio as aioredis
 
+from cti.bus.cancelling import shielded
 from cti.bus.redis import RedisBus
 from cti.core.events import DomainEvent
 from tests.bus.events import inbound_call
@@ -67,3 +69,46 @@ async def test_publishing_never_waits_for_redis_and_the_outbox_is_bounded() -> N
     assert len(got) == 5  # local delivery is immediate
     assert bus.dropped == 2
     await bus.flush(within=timeout(1))  # unreachable: logged, does not raise
+
+
+async def test_a_reader_cancelled_mid_read_stops_at_once(redis_url: str) -> None:
+    """redis-py can swallow the cancellation of a blocking XREAD while entries arrive (often, here): the
+    daemon then never shuts down. Cancelled at random points while another instance writes, the bus
+    reader stops every time."""
+    rng = random.Random(7)
+    writer = aioredis.from_url(redis_url)
+
+    async def write() -> None:
+        while True:
+            await writer.xadd("t:events", {"origin": "b", "events": "[]"}, maxlen=100)
+            await asyncio.sleep(0.0005)
+
+    feeding = asyncio.create_task(write())
+    try:
+        for _ in range(30):
+            bus = RedisBus(redis_url, "t:events", "a", block_ms=2000)
+            task = asyncio.create_task(bus.run())
+            await bus.wait_ready()
+            await asyncio.sleep(rng.random() * 0.01)
+            task.cancel()
+            done, _ = await asyncio.wait([task], timeout=timeout(1.5))
+            assert done, "the bus reader hung in a cancelled XREAD"
+    finally:
+        feeding.cancel()
+        await writer.aclose()
+
+
+async def test_shielded_gives_what_a_cancelled_call_still_returned_to_leftover(redis_url: str) -> None:
+    client = aioredis.from_url(redis_url)
+    got: list[object] = []
+    try:
+        task = asyncio.create_task(shielded(client.blpop(["t:q"], timeout=1.0), got.append))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        await client.rpush("t:q", b"late")
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await eventually(lambda: got, 3, "the read's late result")
+        assert got == [[b"t:q", b"late"]] or got == [(b"t:q", b"late")]
+    finally:
+        await client.aclose()
