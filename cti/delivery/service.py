@@ -433,6 +433,9 @@ class RoutingService:
                     self.stats.missed += 1
                     held = self._held.get(cid)
                     if held is not None:
+                        # the call waits again: free its lease, or no instance (this one neither) could
+                        # offer it to the next agent before the lease expired (lease_ttl, 30 s)
+                        self._release_leases(held)
                         ring_ms = round((e.at - held.ring_started) * 1000) if held.ring_started else 0
                         held.ring_started = None
                         if self.queue_log is not None:
@@ -639,6 +642,7 @@ class RoutingService:
                 else:
                     r.failed(offer.call, offer.agent, self.now())
                     r.block(offer.agent, self.now() + REFUSED_BACKOFF)  # not the same agent in a loop
+                    self._release_leases(held)  # it never left the holding extension
         self._events(r.drain())
         self._wake.set()
 

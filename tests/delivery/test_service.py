@@ -94,12 +94,37 @@ def config(**queue: Any) -> RoutingConfig:
     )
 
 
+class MemoryLeases:
+    """RedisLeases' semantics in memory (SET NX PX, a fencing counter, compare-and-delete), on the test clock;
+    the real one against Redis is in tests/delivery/test_instances.py."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.held: dict[str, tuple[int, float]] = {}  # name -> (token, expiry)
+        self.fence = 0
+
+    async def acquire(self, name: str, ttl: float) -> int | None:
+        current = self.held.get(name)
+        if current is not None and current[1] > self.clock.t:
+            return None
+        self.fence += 1
+        self.held[name] = (self.fence, self.clock.t + ttl)
+        return self.fence
+
+    async def release(self, name: str, token: int) -> None:
+        if self.held.get(name, (None, 0.0))[0] == token:
+            del self.held[name]
+
+
 class Harness:
-    def __init__(self, cfg: RoutingConfig | None = None, cards: FakeCards | None = None) -> None:
+    def __init__(
+        self, cfg: RoutingConfig | None = None, cards: FakeCards | None = None, *, leases: bool = False
+    ) -> None:
         self.cfg = cfg or config()
         self.in_hold: list[CallWaiting] = []  # what the tracker would find in the holding extension
         self.link = FakeLink()
         self.clock = Clock()
+        self.leases = MemoryLeases(self.clock) if leases else None
         self.published: list[DomainEvent] = []
         self.qlog = QueueLogWriter(None)
         self.service = RoutingService(
@@ -112,6 +137,7 @@ class Harness:
             queue_log=self.qlog,
             clock=self.clock,
             held=lambda server: list(self.in_hold),
+            leases=self.leases,
         )
         self.task: asyncio.Task[None] | None = None
 
@@ -275,6 +301,24 @@ async def test_a_ring_no_answer_offers_the_call_to_the_next_agent_and_logs_it() 
             "RINGNOANSWER",
             "19000",
         ]
+
+
+async def test_with_leases_a_ring_no_answer_frees_the_call_for_the_next_agent_at_once() -> None:
+    """Not after the call's lease expires (lease_ttl, 30 s): two instances once left a call waiting that long
+    with four agents free, each refused the lease the first still held."""
+    async with Harness(leases=True) as h:
+        h.agent("Alice", "1001", {"sales": 8})
+        h.hold("100.1")
+        await h.settle()
+        h.feed(ring("100.1", "Alice", 1001.0))
+        h.agent("Frank", "1006", {"sales": 9, "support": 9})  # free while Alice rings
+        h.clock.t = 1004.0
+        h.feed(
+            AgentRingNoAnswer(1004.0, "pbx1", LinkedId("100.1"), UniqueId("100.1"), AgentId("Alice"), None, 3)
+        )
+        await h.settle()
+        assert [a["Exten"] for a in h.link.sent("Redirect")] == ["1001", "1006"]
+        assert h.service.stats.lease_refusals == 0
 
 
 async def test_the_dialplans_delivery_failed_event_counts_as_a_ring_no_answer() -> None:
