@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import phonenumbers
-
 from cti.core.errors import ConfigError
 from cti.routing.policy import (
     Escalation,
@@ -345,6 +343,8 @@ def _validate(cfg: Config) -> None:
             "required with [redis] url (it signs the commands between instances): "
             "at least 16 characters, the same on every instance",
         )
+    import phonenumbers  # here: `cti replay --config` need not load it (start-up time)
+
     if cfg.store.default_country.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise ConfigError(p, "store.default_country", f"unknown region code {cfg.store.default_country!r}")
     if cfg.store.batch_size < 1:
