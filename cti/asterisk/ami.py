@@ -257,6 +257,11 @@ def _first_values(headers: list[tuple[str, str]]) -> dict[str, str]:
     return m
 
 
+def _longest_line(raw: bytes) -> int:
+    """The length of the longest line of ``raw``, its CR excluded (a line ends at LF, as in manager.c)."""
+    return max(len(line) - line.endswith(b"\r") for line in raw.split(b"\n"))
+
+
 class AmiDecoder:
     """Feed bytes with ``receive_data``; get complete messages back, in order."""
 
@@ -332,7 +337,7 @@ class AmiDecoder:
             self._last_nl = last
         if len(buf) > self._max:
             self._discard(f"message longer than {self._max} bytes")
-        elif len(buf) - self._last_nl - 1 > self._max_line:
+        elif len(buf) - self._last_nl - 2 > self._max_line:  # - 2: its CR may have come already
             self._discard(f"line longer than {self._max_line} bytes")
         elif self._nl > self._max_lines:
             self._discard(f"message of more than {self._max_lines} lines")
@@ -349,7 +354,7 @@ class AmiDecoder:
                 self._problem(f"message longer than {self._max} bytes, skipped", raw)
             elif text.count("\n") + 1 > self._max_lines:
                 self._problem(f"message of more than {self._max_lines} lines, skipped", raw)
-            elif len(raw) > self._max_line and max(map(len, raw.split(b"\n"))) > self._max_line + 1:
+            elif len(raw) > self._max_line and _longest_line(raw) > self._max_line:
                 self._problem(f"line longer than {self._max_line} bytes, skipped", raw)
             else:
                 kept.append(text)
