@@ -16,7 +16,7 @@ Theory of operation (the rules Asterisk's manager.c follows, and which this modu
    (``Limits``). Asterisk's manager.c bounds what it reads from a client to lines of 1024 bytes
    (``char inbuf[1025]``) and 128 lines a message (``AST_MAX_MANHEADERS``): ``ASTERISK_LIMITS``. What
    Asterisk writes has no limit of its own (a caller-ID name is as long as the caller sends it), so the
-   client reads with those limits widened (``DEFAULT_LIMITS``: 16 KiB lines, 512 lines, 1 MiB), far over
+   client reads with those limits widened (``DEFAULT_LIMITS``: 16 KiB lines, 1024 lines, 1 MiB), far over
    anything the real transcripts hold (100-byte lines, 42 lines, 1.3 KB). A message over a limit is
    reported and skipped up to its blank line without being held: a 200 MB line costs no memory.
 7. Problems quote the input only through ``excerpt``: control characters (CR, LF, ESC...) are escaped,
@@ -61,7 +61,7 @@ class Limits:
 
 
 ASTERISK_LIMITS = Limits(line_bytes=1024, lines=128, message_bytes=1024 * 128)  # manager.c, what it reads
-DEFAULT_LIMITS = Limits(line_bytes=16 * 1024, lines=512, message_bytes=1024 * 1024)  # rule 6
+DEFAULT_LIMITS = Limits(line_bytes=16 * 1024, lines=1024, message_bytes=1024 * 1024)  # rule 6
 DEFAULT_MAX_MESSAGE_BYTES = DEFAULT_LIMITS.message_bytes
 
 

@@ -60,7 +60,9 @@ def replay(chunks: Iterable[bytes], tracker: CallTracker | None = None) -> Itera
     feed = tracker.feed
     for chunk in chunks:
         for msg in decoder.receive_data(chunk):
-            yield from feed(msg)
+            events = feed(msg)
+            if events:  # most messages make no event: no generator round trip for them
+                yield from events
         for problem in decoder.take_errors():
             yield StreamProblem(tracker.now, tracker.server, f"{problem.reason}: {problem.raw}")
     for problem in decoder.finish():
