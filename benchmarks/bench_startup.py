@@ -65,7 +65,12 @@ def peak_rss_mb(argv: list[str]) -> float:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     out = subprocess.run(
-        [sys.executable, "-c", RSS_PROBE, *argv], capture_output=True, text=True, cwd=ROOT, env=env, check=True
+        [sys.executable, "-c", RSS_PROBE, *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
     return int(out.stdout.split()[-1]) / 1024
 
@@ -136,18 +141,18 @@ def main(argv: list[str]) -> int:
             write_hostile(hostile, kind, mb)
             rss[kind] = peak_rss_mb(cti("replay", str(hostile)))
             hostile.unlink()
-    mb = size / 1e6
+    size_mb = size / 1e6
     figures = {
         "benchmark": "startup",
-        "stream_mb": round(mb, 2),
+        "stream_mb": round(size_mb, 2),
         "python_ms": round(python.wall * 1000, 1),
         "help_ms": round(help_.wall * 1000, 1),
         "replay_help_ms": round(replay_help.wall * 1000, 1),
         "replay_cpu_s": round(replay.cpu, 3),
         "replay_wall_s": round(replay.wall, 3),
         "panoramisk_cpu_s": round(pano, 3),
-        "replay_mb_per_s": round(mb / replay.cpu, 2),
-        "panoramisk_mb_per_s": round(mb / pano, 2),
+        "replay_mb_per_s": round(size_mb / replay.cpu, 2),
+        "panoramisk_mb_per_s": round(size_mb / pano, 2),
         "ratio": round(pano / replay.cpu, 2),  # the same bytes: the ratio of times is the ratio of rates
         "long_line_mb": line_mb,
         "many_headers_mb": headers_mb,

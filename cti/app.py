@@ -42,7 +42,7 @@ from cti.core.ids import AgentId
 from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
 from cti.records import JourneyStore, JourneyWriter
-from cti.screenpop.actions import AmiActions, Contexts, Desk, DispositionStore, extension_of
+from cti.screenpop.actions import AmiActions, Contexts, Desk, DeskRequests, DispositionStore, extension_of
 from cti.screenpop.channels import TrackerChannels
 from cti.screenpop.directory import CallerDirectory, CallerStore
 from cti.screenpop.hub import Hub
@@ -354,7 +354,7 @@ class Daemon:
         local = self.servers.get(server)
         return None if local is None else local.link
 
-    def _link(self, server: str) -> AmiActions | None:
+    def _link(self, server: str) -> AmiActions | DeskRequests | None:
         """The AMI link of ``server``: this instance's connection, or the instance connected to it."""
         local = self.servers.get(server)
         if local is not None:

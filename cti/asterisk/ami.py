@@ -305,7 +305,9 @@ class AmiDecoder:
             self.no_banner = "the stream ended before the AMI banner line (no CRLF)"
             self.banner = ""
         elif self._buf.strip(b"\r\n"):
-            self._problem(f"the stream ended inside a message ({len(self._buf)} bytes)", bytes(self._buf[:120]))
+            self._problem(
+                f"the stream ended inside a message ({len(self._buf)} bytes)", bytes(self._buf[:120])
+            )
         self._buf.clear()
         return self.take_errors()
 

@@ -225,8 +225,8 @@ def _build(local: LocalServer, op: str, args: Mapping[str, Any]) -> dict[str, st
             "Priority": "1",
         }
     if op == "originate":
-        agent = _agent(args)
-        seat = _seat(local, agent)
+        caller = _agent(args)
+        seat = _seat(local, caller)
         number = _text(args, "number")
         return {
             "Action": "Originate",
@@ -236,7 +236,7 @@ def _build(local: LocalServer, op: str, args: Mapping[str, Any]) -> dict[str, st
             "Priority": "1",
             "Async": "true",
             "Timeout": "30000",
-            "CallerID": f'"{agent}" <{number}>',
+            "CallerID": f'"{caller}" <{number}>',
             "ChannelId": _text(args, "channel_id"),
         }
     raise Refused("refused", f"{op!r} is not a request an owner carries out")

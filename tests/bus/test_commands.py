@@ -49,7 +49,9 @@ async def background(*coros: Coroutine[Any, Any, object]) -> AsyncIterator[None]
 
 def desk_actions(ami: FakeAmi) -> list[Message]:
     """What reached the PBX besides the connection's own Login, status and Logoff."""
-    return [a for _, a in ami.actions if a.get("Action") in WHITELIST.values() or a.get("Action") == "Redirect"]
+    return [
+        a for _, a in ami.actions if a.get("Action") in WHITELIST.values() or a.get("Action") == "Redirect"
+    ]
 
 
 def actions_named(ami: FakeAmi, name: str) -> list[dict[str, str]]:
