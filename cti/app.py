@@ -32,16 +32,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cti.asterisk.calls import CallTracker
-from cti.bus.commands import CommandService, LocalServer, RemoteServers
+from cti.bus.commands import CommandService, LocalServer, OwnerSeat, RemoteServers
 from cti.bus.local import Handler, LocalBus
 from cti.config import AsteriskConfig, Config, load_config
 from cti.core.clock import Clock, SystemClock
 from cti.core.errors import ConfigError
 from cti.core.events import CallWaiting, DomainEvent
+from cti.core.ids import AgentId
 from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
 from cti.records import JourneyStore, JourneyWriter
-from cti.screenpop.actions import AmiActions, Contexts, Desk, DispositionStore
+from cti.screenpop.actions import AmiActions, Contexts, Desk, DeskRequests, DispositionStore, extension_of
 from cti.screenpop.channels import TrackerChannels
 from cti.screenpop.directory import CallerDirectory, CallerStore
 from cti.screenpop.hub import Hub
@@ -244,14 +245,16 @@ class Daemon:
             ]
         if cfg.redis.url:
             # consoles here act on calls of servers other instances are connected to, and the reverse
+            key = cfg.redis.command_key.encode()
             self.remote = RemoteServers(
-                cfg.redis.url, cfg.daemon.name, prefix=cfg.redis.command_prefix, clock=self.clock
+                cfg.redis.url, cfg.daemon.name, key=key, prefix=cfg.redis.command_prefix, clock=self.clock
             )
             self.channels.remote = self.remote
             self.commands = CommandService(
                 cfg.redis.url,
                 cfg.daemon.name,
-                {name: self._local_server(name, srv.link) for name, srv in self.servers.items()},
+                {name: self._local_server(name, srv) for name, srv in self.servers.items()},
+                key=key,
                 prefix=cfg.redis.command_prefix,
                 clock=self.clock,
             )
@@ -351,19 +354,32 @@ class Daemon:
         local = self.servers.get(server)
         return None if local is None else local.link
 
-    def _link(self, server: str) -> AmiActions | None:
+    def _link(self, server: str) -> AmiActions | DeskRequests | None:
         """The AMI link of ``server``: this instance's connection, or the instance connected to it."""
         local = self.servers.get(server)
         if local is not None:
             return local.link
         return None if self.remote is None else self.remote.link(server)
 
-    def _local_server(self, name: str, link: AmiActions) -> LocalServer:
-        channels = self.channels
+    def _local_server(self, name: str, srv: AsteriskServer) -> LocalServer:
+        """What this instance checks another instance's requests for ``name`` against: its own call
+        tracker (the calls and their channels) and its own view of the agents' seats on that server."""
+        channels, hub, contexts = self.channels, self.hub, srv.contexts
+        assert hub is not None
+
+        def seat(agent: AgentId) -> OwnerSeat | None:
+            found = hub.seats.get(agent)
+            if found is None or found.server != name:
+                return None
+            return OwnerSeat(found.interface, found.queues, extension_of(found.interface))
+
         return LocalServer(
-            send_action=link.send_action,
+            send_action=srv.link.send_action,
             agent_channel=lambda lid, agent: channels.local_agent_channel(name, lid, agent),
             caller_channel=lambda lid: channels.local_caller_channel(name, lid),
+            on_call=lambda lid, agent: any(c.agent == agent for c in srv.tracker.channels_of(lid)),
+            seat=seat,
+            contexts={"agent": contexts.agent, "queue": contexts.queue, "dial": contexts.dial},
         )
 
     def publish(self, events: Sequence[DomainEvent]) -> None:

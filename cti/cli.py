@@ -2,6 +2,11 @@
 
 A subcommand module exposes ``register(subparsers)``, which adds its parser and sets ``func`` to a
 callable taking the parsed ``argparse.Namespace`` and returning an exit code.
+
+Start-up: a subcommand's module is imported only when that subcommand runs (``cti replay`` never loads
+SQLAlchemy, websockets or the daemon). ``cti --help`` lists the subcommands from ``SUBCOMMANDS`` alone,
+imports none of them, and ``cti replay --help`` imports the replay module only
+(tests/test_cli_startup.py checks which modules each one imports).
 """
 
 from __future__ import annotations
@@ -12,34 +17,59 @@ import importlib.util
 import sys
 from collections.abc import Sequence
 
-# subcommand modules, in the order `cti --help` lists them
+# (subcommand, its module, its one-line help), in the order `cti --help` lists them; the help is the
+# one the module's register() gives (tests/test_cli_startup.py keeps the two the same)
 SUBCOMMANDS = (
-    "cti.app",  # cti run
-    "cti.demo",  # cti demo
-    "cti.sim.cli",  # cti sim
-    "cti.asterisk.replay",  # cti replay
-    "cti.reports.cli",  # cti report
-    "cti.simulate.cli",  # cti simulate
-    "cti.store.cli",  # cti store ...
+    ("run", "cti.app", "run the daemon (AMI, screen pops, consoles, store writer)"),
+    ("demo", "cti.demo", "run the simulated Asterisk, the daemon and the consoles on SQLite"),
+    ("sim", "cti.sim.cli", "run the simulated Asterisk (AMI server with callers and agents)"),
+    (
+        "replay",
+        "cti.asterisk.replay",
+        "replay a recorded AMI stream: call journeys as JSON lines, or per-queue figures",
+    ),
+    ("report", "cti.reports.cli", "queue and agent figures over a date range, from the store"),
+    (
+        "simulate",
+        "cti.simulate.cli",
+        "seeded synthetic traffic through the routing core: service level, ASA, occupancy",
+    ),
+    ("store", "cti.store.cli", "the customer store: migrate, seed, import, export, tiers"),
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option."""
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv``: the chosen subcommand's own parser (its module imported), the others as
+    names and help only. Without ``argv``, every subcommand's module is imported and registered."""
     parser = argparse.ArgumentParser(prog="cti", description="Call-center CTI service for Asterisk.")
     from cti import __version__
 
     parser.add_argument("--version", action="version", version=f"cti {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        if importlib.util.find_spec(name) is None:
+    command = None if argv is None else chosen(argv)
+    for name, module_name, help_text in SUBCOMMANDS:
+        if argv is not None and name != command:
+            sub.add_parser(name, help=help_text, add_help=False)  # listed; never parsed
             continue
-        module = importlib.import_module(name)
-        module.register(sub)
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        importlib.import_module(module_name).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import phonenumbers
-
 from cti.core.errors import ConfigError
 from cti.routing.policy import (
     Escalation,
@@ -78,6 +76,7 @@ class RedisConfig:
     url: str = ""  # empty: in-process event bus only (one instance)
     stream: str = "cti:events"
     command_prefix: str = "cti"  # keys of the commands between instances: <prefix>:cmd:<server>, ...
+    command_key: str = ""  # HMAC-SHA256 key signing those commands; required with url, same everywhere
 
 
 @dataclass
@@ -337,6 +336,15 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(p, "daemon.log_level", "must be debug, info, warning or error")
     if not 0 <= cfg.web.port < 65536:  # 0: any free port (printed at start)
         raise ConfigError(p, "web.port", f"port {cfg.web.port} out of range")
+    if cfg.redis.url and len(cfg.redis.command_key) < 16:
+        raise ConfigError(
+            p,
+            "redis.command_key",
+            "required with [redis] url (it signs the commands between instances): "
+            "at least 16 characters, the same on every instance",
+        )
+    import phonenumbers  # here: `cti replay --config` need not load it (start-up time)
+
     if cfg.store.default_country.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise ConfigError(p, "store.default_country", f"unknown region code {cfg.store.default_country!r}")
     if cfg.store.batch_size < 1:

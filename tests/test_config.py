@@ -27,6 +27,8 @@ def test_the_shipped_default_configuration_loads() -> None:
         ("[store]\ndefault_country = 'XX'\n", "store.default_country", "unknown region"),
         ("[reports]\nsuccess_dispositions = 'sale'\n", "reports.success_dispositions", "expected a list"),
         ("[reports]\nsuccess_dispositions = ['sale', ' ']\n", "reports.success_dispositions[1]", "empty"),
+        ("[redis]\nurl = 'redis://h/0'\n", "redis.command_key", "required with [redis] url"),
+        ("[redis]\nurl = 'redis://h/0'\ncommand_key = 'short'\n", "redis.command_key", "16 characters"),
     ],
 )
 def test_config_errors_name_the_file_the_key_and_the_problem(text: str, key: str, words: str) -> None:

@@ -12,7 +12,18 @@ Theory of operation (the rules Asterisk's manager.c follows, and which this modu
 4. Repeated headers (``ChanVariable``, ``Variable``, ``Output``) are an ordered list: ``getall``.
 5. Malformed input never raises: it is reported in ``take_errors()`` and the decoder carries on with the
    next message. Undecodable bytes are replaced (U+FFFD) and reported; nothing else of the message is lost.
-6. ``CallerIDName``-like values and VarSet ``Value`` are C-escaped by Asterisk (``\\'``, ``\\"``, ``\\\\``,
+6. Input is bounded while it is read, in constant memory: a line, a message's lines and a message's bytes
+   (``Limits``). Asterisk's manager.c bounds what it reads from a client to lines of 1024 bytes
+   (``char inbuf[1025]``) and 128 lines a message (``AST_MAX_MANHEADERS``): ``ASTERISK_LIMITS``. What
+   Asterisk writes has no limit of its own (a caller-ID name is as long as the caller sends it), so the
+   client reads with those limits widened (``DEFAULT_LIMITS``: 16 KiB lines, 1024 lines, 1 MiB), far over
+   anything the real transcripts hold (100-byte lines, 42 lines, 1.3 KB). A message over a limit is
+   reported and skipped up to its blank line without being held: a 200 MB line costs no memory.
+7. Problems quote the input only through ``excerpt``: control characters (CR, LF, ESC...) are escaped,
+   never copied into a log line or a terminal.
+8. A client-side stream that shows no banner line (no CRLF within a line's limit, or none before its end)
+   is reported in ``no_banner``: ``cti replay`` fails on it with a clear message.
+9. ``CallerIDName``-like values and VarSet ``Value`` are C-escaped by Asterisk (``\\'``, ``\\"``, ``\\\\``,
    ``\\n``): ``unescape`` undoes that. The translator applies it; the codec keeps raw values.
 """
 
@@ -40,7 +51,27 @@ _BAD_NEXT = re.compile(r"\r\n(?![^\r\n:]+: )")
 _KEY_B = rb"[\x00-\x09\x0b\x0c\x0e-\x39\x3b-\xff]"  # any byte but CR, LF and ':'
 _GOOD_FIRST_B = re.compile(_KEY_B + rb"+: ")
 _BAD_IN_BLOCK_B = re.compile(rb"\n(?!" + _KEY_B + rb"++: |\r\n(?!\r\n))")
-DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # output has no limit in Asterisk; Status can be hundreds of KB
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    line_bytes: int  # bytes in one line, CRLF excluded
+    lines: int  # lines in one message
+    message_bytes: int  # bytes in one message
+
+
+ASTERISK_LIMITS = Limits(line_bytes=1024, lines=128, message_bytes=1024 * 128)  # manager.c, what it reads
+DEFAULT_LIMITS = Limits(line_bytes=16 * 1024, lines=1024, message_bytes=1024 * 1024)  # rule 6
+DEFAULT_MAX_MESSAGE_BYTES = DEFAULT_LIMITS.message_bytes
+
+
+def excerpt(raw: bytes | str, limit: int = 120) -> str:
+    """At most ``limit`` characters of ``raw`` for a log line: undecodable bytes replaced, control and
+    other unprintable characters (CR, LF, ESC, bidi overrides) escaped as ``\\r``, ``\\x1b``..."""
+    text = raw[:limit] if isinstance(raw, str) else raw[: limit * 4].decode("utf-8", "replace")[:limit]
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,18 +257,38 @@ def _first_values(headers: list[tuple[str, str]]) -> dict[str, str]:
     return m
 
 
+def _longest_line(raw: bytes) -> int:
+    """The length of the longest line of ``raw``, its CR excluded (a line ends at LF, as in manager.c)."""
+    return max(len(line) - line.endswith(b"\r") for line in raw.split(b"\n"))
+
+
 class AmiDecoder:
     """Feed bytes with ``receive_data``; get complete messages back, in order."""
 
     def __init__(
-        self, *, expect_banner: bool = True, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+        self,
+        *,
+        expect_banner: bool = True,
+        max_message_bytes: int | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
+        if max_message_bytes is not None:
+            limits = Limits(min(limits.line_bytes, max_message_bytes), limits.lines, max_message_bytes)
         self._buf = bytearray()
         self._expect_banner = expect_banner
-        self._max = max_message_bytes
+        self.limits = limits
+        self._max = limits.message_bytes
+        self._max_line = limits.line_bytes
+        self._max_lines = limits.lines
+        # a message this short is within every limit: its lines (at most len/2 + 1 of them) included
+        self._quick = min(limits.line_bytes, limits.message_bytes, 2 * limits.lines - 2)
+        self._nl = 0  # line feeds in the buffer (the message still incomplete)
+        self._last_nl = -1  # index of the buffer's last line feed
         self._errors: list[AmiProblem] = []
         self._discarding = False  # inside an oversized message: drop bytes until its end
+        self._tail = b""  # while discarding: the last bytes seen, a separator may straddle two reads
         self.banner: str | None = None
+        self.no_banner: str | None = None  # why the stream has no banner line (rule 8)
         self.bytes_received = 0
         self.messages_decoded = 0
 
@@ -246,25 +297,89 @@ class AmiDecoder:
         return errs
 
     def _problem(self, reason: str, raw: bytes | str) -> None:
-        text = raw if isinstance(raw, str) else raw[:200].decode("utf-8", "replace")
-        self._errors.append(AmiProblem(reason, text[:200]))
+        self._errors.append(AmiProblem(reason, excerpt(raw)))
+
+    def finish(self) -> list[AmiProblem]:
+        """The end of the stream: what it left unfinished (no banner, a message cut off), as problems."""
+        if self._expect_banner and self.banner is None:
+            self.no_banner = "the stream ended before the AMI banner line (no CRLF)"
+            self.banner = ""
+        elif self._buf.strip(b"\r\n"):
+            self._problem(
+                f"the stream ended inside a message ({len(self._buf)} bytes)", bytes(self._buf[:120])
+            )
+        self._buf.clear()
+        return self.take_errors()
+
+    def _skip(self, data: bytes) -> bytes:
+        """While discarding: what follows the end of the discarded message in ``data`` (held: 3 bytes)."""
+        joined = self._tail + data
+        end = joined.find(_SEP)
+        if end < 0:
+            self._tail = joined[-3:]
+            return b""
+        self._discarding = False
+        self._tail = b""
+        return joined[end + 4 :]
+
+    def _discard(self, reason: str) -> None:
+        buf = self._buf
+        self._problem(f"{reason}: skipped to the end of the message", bytes(buf[:120]))
+        buf.clear()
+        self._nl, self._last_nl = 0, -1
+        self._discarding = True
+
+    def _check_partial(self, since: int) -> None:
+        """Bound the message still incomplete at the end of the buffer (its bytes from ``since`` on were
+        not counted yet): each read is counted once, whatever the size of the message."""
+        buf = self._buf
+        self._nl += buf.count(b"\n", since)
+        last = buf.rfind(b"\n", since)
+        if last >= 0:
+            self._last_nl = last
+        if len(buf) > self._max:
+            self._discard(f"message longer than {self._max} bytes")
+        elif len(buf) - self._last_nl - 2 > self._max_line:  # - 2: its CR may have come already
+            self._discard(f"line longer than {self._max_line} bytes")
+        elif self._nl > self._max_lines:
+            self._discard(f"message of more than {self._max_lines} lines")
+
+    def _bounded(self, texts: list[str]) -> list[str]:
+        """``texts`` without the messages over a limit (reported)."""
+        kept: list[str] = []
+        for text in texts:
+            if len(text) <= self._quick:
+                kept.append(text)
+                continue
+            raw = text.encode("utf-8", "surrogateescape")
+            if len(raw) > self._max:
+                self._problem(f"message longer than {self._max} bytes, skipped", raw)
+            elif text.count("\n") + 1 > self._max_lines:
+                self._problem(f"message of more than {self._max_lines} lines, skipped", raw)
+            elif len(raw) > self._max_line and _longest_line(raw) > self._max_line:
+                self._problem(f"line longer than {self._max_line} bytes, skipped", raw)
+            else:
+                kept.append(text)
+        return kept
 
     def receive_data(self, data: bytes) -> list[Message]:
         self.bytes_received += len(data)
-        buf = self._buf
-        buf += data
         out: list[Message] = []
+        if self._discarding:
+            data = self._skip(data)
+            if not data:
+                return out
+        buf = self._buf
+        since = len(buf)
+        buf += data
         if self._expect_banner and self.banner is None:
             if not self._read_banner():
                 return out
-        if self._discarding:
-            end = buf.find(_SEP)
-            if end < 0:
-                buf.clear()
+            since = 0
+            if self._discarding:
                 return out
-            self._discarding = False
-            del buf[: end + 4]
-        end = buf.rfind(_SEP)
+        # the buffer before ``since`` held no separator: look for one from there on only
+        end = buf.rfind(_SEP, max(0, since - 3))
         if end >= 0:
             # Every complete message at once: the separator is ASCII, so the block never ends inside a
             # UTF-8 character and can be decoded whole (rule 3). Bad UTF-8 falls back to per-message.
@@ -273,14 +388,15 @@ class AmiDecoder:
             try:
                 text = block.decode("utf-8")
             except UnicodeDecodeError:
-                texts = [self._text(raw) for raw in block.split(_SEP)]
+                texts = self._bounded([self._text(raw) for raw in block.split(_SEP)])
             else:
+                texts = text.split("\r\n\r\n")
+                if max(map(len, texts)) > self._quick:
+                    texts = self._bounded(texts)
                 if _GOOD_FIRST_B.match(block) and _BAD_IN_BLOCK_B.search(block) is None:
                     # the usual case: every message well formed, checked in one pass over the block
-                    out = list(map(_lazy, text.split("\r\n\r\n")))
+                    out = list(map(_lazy, texts))
                     texts = []
-                else:
-                    texts = text.split("\r\n\r\n")
             append = out.append
             good_first = _GOOD_FIRST.match
             bad_next = _BAD_NEXT.search
@@ -292,10 +408,9 @@ class AmiDecoder:
                     msg = self._parse(text.split("\r\n"))  # blank or malformed lines: the careful path
                     if msg is not None:
                         append(msg)
-        if len(buf) > self._max:
-            self._problem(f"message larger than {self._max} bytes, discarded", bytes(buf[:200]))
-            buf.clear()
-            self._discarding = True
+            self._nl, self._last_nl = 0, -1
+            since = 0
+        self._check_partial(since)
         self.messages_decoded += len(out)
         return out
 
@@ -314,6 +429,11 @@ class AmiDecoder:
                 # Not a banner at all: report it and decode the stream as messages.
                 self._problem("stream does not start with the AMI banner", bytes(buf[:200]))
                 self.banner = ""
+                return True
+            if len(buf) > self._max_line:  # rule 8: a banner that never ends is no banner
+                self.no_banner = f"no AMI banner: no line end (CRLF) in the first {self._max_line} bytes"
+                self.banner = ""
+                self._discard(self.no_banner)
                 return True
             return False
         line = bytes(buf[:nl])

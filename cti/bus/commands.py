@@ -5,28 +5,42 @@ the Redis list ``<prefix>:cmd:<server>`` with ``BLPOP``, so that exactly one ins
 request even when two are connected to the same PBX, and keeps ``<prefix>:owner:<server>`` alive (a key
 with a short expiry) so that a requester knows at once whether anyone serves that server.
 
-A request is JSON: ``id``, ``op`` (``action``: send an AMI action; ``agent_channel`` / ``caller_channel``:
-name a live call's channel, from the owner's call tracker), its arguments, ``origin`` and a ``deadline``
-(epoch seconds). The owner answers on ``<prefix>:reply:<id>`` (a list with a short expiry).
+A request is desk-level, never an AMI action: ``op`` is one of ``OPS`` ("hang up call X for agent Y",
+"transfer call X of agent Y to the queue Q", "pause agent Y", ...) with its arguments. The owner checks it
+again against its own state (its call tracker: is X really a call of agent Y? its seats: which interface
+and queues agent Y has on that server) and builds the AMI action itself from a fixed template per op
+(``WHITELIST``: the only AMI actions an owner sends for another instance). Who may ask (the console's
+login, its role, "one of your calls") is decided by the requesting instance (``Desk``) before it asks.
+
+Every request is signed: ``sig`` is HMAC-SHA256, keyed by ``[redis] command_key`` (the same on every
+instance), over the canonical JSON of the rest of the request (sorted keys, no spaces, ASCII). It carries
+``id`` (32 hex digits), ``op``, ``server``, ``args``, ``origin`` and ``deadline`` (epoch seconds). The owner
+refuses (logs and counts, carries out nothing) an unsigned or wrongly signed request, a deadline already
+passed or further than ``MAX_AHEAD`` seconds away, and an ``id`` it has seen (``SET NX`` of
+``<prefix>:seen:<id>`` until the deadline: a replayed entry is refused by every owner). The owner answers
+on ``<prefix>:reply:<id>``, a key it derives from the id (a list with a short expiry): the requester
+cannot name the key the owner writes to.
 
 Non-idempotent actions (Originate, Redirect, Hangup, transfers) are never sent twice: a request is popped
 once, and an owner never starts one whose deadline has passed (a request that waited while no owner was
 running is dropped and counted, not carried out late). A requester that hears nothing by the deadline
 reports that the outcome is unknown, never that it failed, and does not retry.
 
-Who may ask is decided before a request is sent: the requesting instance authenticated the console and
-checked its role and calls (``Desk``). Anyone who can write to Redis can therefore send AMI actions
-through an owner: protect Redis as you protect the AMI port (``requirepass``/ACLs, a private network).
+Write access to Redis without the key therefore gets nothing carried out; with the key, only what a
+console could ask for. Protect Redis and the key as you protect the AMI port.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -42,11 +56,40 @@ log = logging.getLogger("cti.bus.commands")
 
 OWNER_TTL = 10.0  # seconds an owner key lives without being refreshed
 REPLY_TTL = 60  # seconds a reply waits for its requester
-OPS = ("action", "agent_channel", "caller_channel")
+MAX_AHEAD = 60.0  # seconds: a deadline further away than this is refused (a request lives ~5 s)
+MIN_KEY = 16  # characters of [redis] command_key
+
+# op -> the AMI action the owner builds for it (``_build``); the lookups send no action
+WHITELIST: dict[str, str | None] = {
+    "pause": "QueuePause",
+    "ready": "QueuePause",
+    "queue_add": "QueueAdd",
+    "queue_remove": "QueueRemove",
+    "hangup": "Hangup",
+    "transfer": "BlindTransfer",  # or Redirect of the caller's channel when the agent has no leg
+    "originate": "Originate",
+    "agent_channel": None,
+    "caller_channel": None,
+}
+OPS = tuple(WHITELIST)
+TRANSFER_TO = ("agent", "queue", "dial")
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+_EXTEN = re.compile(r"^[A-Za-z0-9_+*#.-]{1,80}$")  # a dialplan extension, a queue name, a number
+_TEXT = re.compile(r"^[^\x00-\x1f\x7f]{0,200}$")  # a pause reason: no CR/LF/NUL/control characters
 
 
 class RemoteError(Exception):
-    """A request another instance could not carry out (``code``: no_owner, failed, unknown_outcome)."""
+    """A request another instance could not carry out (``code``: no_owner, failed, unknown_outcome,
+    refused, or the desk's code of a refusal: not_your_call, no_channel, unknown_agent, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Refused(Exception):
+    """The owner will not carry out a request (``code`` goes back to the requester)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -54,12 +97,153 @@ class RemoteError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class OwnerSeat:
+    """An agent's membership on one of the owner's servers, as the owner sees it."""
+
+    interface: str
+    queues: tuple[str, ...]
+    extension: str | None  # of the interface: "transfer to agent" dials it
+
+
+@dataclass(frozen=True, slots=True)
 class LocalServer:
-    """What an owner needs to carry out requests for one of its Asterisk servers."""
+    """What an owner needs to check and carry out requests for one of its Asterisk servers."""
 
     send_action: Callable[[dict[str, str]], Awaitable[Message]]
     agent_channel: Callable[[str, AgentId], str | None]  # (linkedid, agent) -> channel name
     caller_channel: Callable[[str], str | None]  # linkedid -> channel name
+    on_call: Callable[[str, AgentId], bool] = lambda lid, agent: False  # agent has a leg in that call
+    seat: Callable[[AgentId], OwnerSeat | None] = lambda agent: None
+    contexts: Mapping[str, str] = field(
+        default_factory=lambda: {"agent": "deliver", "queue": "inbound", "dial": "pstn"}
+    )
+
+
+def canonical(request: Mapping[str, Any]) -> bytes:
+    """The bytes a request's ``sig`` covers: every field but ``sig``, as sorted, compact, ASCII JSON."""
+    body = {k: v for k, v in request.items() if k != "sig"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def sign(key: bytes, request: Mapping[str, Any]) -> str:
+    return hmac.new(key, canonical(request), hashlib.sha256).hexdigest()
+
+
+def signed_ok(key: bytes, request: Mapping[str, Any]) -> bool:
+    sig = request.get("sig")
+    return isinstance(sig, str) and hmac.compare_digest(sig, sign(key, request))
+
+
+def reply_key(prefix: str, rid: str) -> str:
+    return f"{prefix}:reply:{rid}"
+
+
+def _text(args: Mapping[str, Any], name: str, pattern: re.Pattern[str] = _EXTEN) -> str:
+    value = args.get(name)
+    if not isinstance(value, str) or not pattern.match(value):
+        raise Refused("bad_field", f"{name!r} is missing or not a plain value")
+    return value
+
+
+def _agent(args: Mapping[str, Any]) -> AgentId | None:
+    agent = args.get("agent")
+    return None if agent is None else AgentId(_text(args, "agent"))
+
+
+def _seat(local: LocalServer, agent: AgentId | None) -> OwnerSeat:
+    seat = None if agent is None else local.seat(agent)
+    if seat is None:
+        raise Refused("unknown_agent", f"no queue membership of {agent} on this server")
+    return seat
+
+
+def _member(local: LocalServer, args: Mapping[str, Any]) -> tuple[AgentId, OwnerSeat, str]:
+    agent = _agent(args)
+    seat = _seat(local, agent)
+    queue = _text(args, "queue")
+    if queue not in seat.queues:
+        raise Refused("not_member", f"{agent} is not a member of {queue}")
+    assert agent is not None
+    return agent, seat, queue
+
+
+def _call_channel(local: LocalServer, args: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(the agent's channel, the caller's channel) of the call, after checking it is the agent's call."""
+    lid = _text(args, "linkedid")
+    agent = _agent(args)
+    if agent is not None and not local.on_call(lid, agent):
+        raise Refused("not_your_call", f"{lid} is not a call of {agent} on this server")
+    mine = local.agent_channel(lid, agent) if agent is not None else None
+    caller = local.caller_channel(lid)
+    if mine is None and caller is None:
+        raise Refused("no_channel", "the call has no live channel")
+    return mine, caller
+
+
+def _build(local: LocalServer, op: str, args: Mapping[str, Any]) -> dict[str, str]:
+    """The AMI action of a desk-level request, built from the owner's own state (``WHITELIST``)."""
+    if op in ("pause", "ready"):
+        seat = _seat(local, _agent(args))
+        if op == "ready":
+            return {"Action": "QueuePause", "Interface": seat.interface, "Paused": "false"}
+        reason = _text(args, "reason", _TEXT)
+        return {"Action": "QueuePause", "Interface": seat.interface, "Paused": "true", "Reason": reason}
+    if op == "queue_add":
+        agent, seat, queue = _member(local, args)
+        return {
+            "Action": "QueueAdd",
+            "Queue": queue,
+            "Interface": seat.interface,
+            "MemberName": agent,
+            "Paused": "false",
+        }
+    if op == "queue_remove":
+        _, seat, queue = _member(local, args)
+        return {"Action": "QueueRemove", "Queue": queue, "Interface": seat.interface}
+    if op == "hangup":
+        mine, caller = _call_channel(local, args)
+        return {"Action": "Hangup", "Channel": str(mine or caller)}
+    if op == "transfer":
+        to = args.get("to")
+        if to not in TRANSFER_TO:
+            raise Refused("bad_field", f"transfer to {to!r}: not one of {TRANSFER_TO}")
+        if to == "agent":
+            exten = _seat(local, AgentId(_text(args, "target"))).extension
+            if exten is None:
+                raise Refused("unknown_agent", "no extension known for the target agent")
+        else:
+            exten = _text(args, "target")
+        mine, caller = _call_channel(local, args)
+        context = local.contexts[str(to)]
+        if mine is not None:
+            return {"Action": "BlindTransfer", "Channel": mine, "Context": context, "Exten": exten}
+        return {
+            "Action": "Redirect",
+            "Channel": str(caller),
+            "Context": context,
+            "Exten": exten,
+            "Priority": "1",
+        }
+    if op == "originate":
+        caller = _agent(args)
+        seat = _seat(local, caller)
+        number = _text(args, "number")
+        return {
+            "Action": "Originate",
+            "Channel": seat.interface,
+            "Context": local.contexts["dial"],
+            "Exten": number,
+            "Priority": "1",
+            "Async": "true",
+            "Timeout": "30000",
+            "CallerID": f'"{caller}" <{number}>',
+            "ChannelId": _text(args, "channel_id"),
+        }
+    raise Refused("refused", f"{op!r} is not a request an owner carries out")
+
+
+def _keys(prefix: str, server: str) -> tuple[str, str]:
+    return f"{prefix}:cmd:{server}", f"{prefix}:owner:{server}"
 
 
 async def _blpop(
@@ -80,12 +264,8 @@ async def _blpop(
     return tuple(popped) if popped else None
 
 
-def _keys(prefix: str, server: str) -> tuple[str, str]:
-    return f"{prefix}:cmd:{server}", f"{prefix}:owner:{server}"
-
-
 class CommandService:
-    """The owner side: carries out the requests of other instances for this instance's servers."""
+    """The owner side: checks and carries out the requests of other instances for this instance's servers."""
 
     def __init__(
         self,
@@ -93,26 +273,44 @@ class CommandService:
         instance: str,
         servers: Mapping[str, LocalServer],
         *,
+        key: bytes,
         prefix: str = "cti",
         concurrency: int = 16,
         clock: Clock | None = None,
     ) -> None:
+        if len(key) < MIN_KEY:
+            raise ValueError(f"the command key must be at least {MIN_KEY} bytes")
         self.clock = clock or SystemClock()  # request deadlines (epoch seconds, shared by the instances)
         self.url = url
         self.instance = instance
         self.servers = dict(servers)
+        self.key = key
         self.prefix = prefix
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self.done = 0  # requests carried out (whatever Asterisk answered)
         self.expired = 0  # requests dropped because their deadline had passed
         self.bad = 0  # requests that did not decode
+        self.refused: dict[str, int] = {}  # reason -> requests refused (signature, replay, state)
         self.ready = asyncio.Event()
 
     def collect(self) -> Iterable[Metric]:
         yield counter("commands_done_total", "requests of other instances carried out", self.done)
         yield counter("commands_expired_total", "requests dropped past their deadline", self.expired)
         yield counter("commands_bad_total", "requests that did not decode", self.bad)
+        for reason, n in sorted(self.refused.items()):
+            yield counter("commands_refused_total", "requests refused by the owner", n, reason=reason)
+
+    def _refuse(self, reason: str, detail: str, req: Mapping[str, Any]) -> None:
+        self.refused[reason] = self.refused.get(reason, 0) + 1
+        log.warning(
+            "command service: %s %s from %s refused (%s): %s",
+            str(req.get("op"))[:40],
+            str(req.get("id"))[:40],
+            str(req.get("origin"))[:40],
+            reason,
+            detail,
+        )
 
     async def run(self) -> None:
         if not self.servers:
@@ -156,26 +354,44 @@ class CommandService:
         try:
             try:
                 req = json.loads(raw)
-                rid, op, server, reply_to = req["id"], req["op"], req["server"], req["reply_to"]
+                rid, op, server = req["id"], req["op"], req["server"]
                 deadline = float(req["deadline"])
                 args = req.get("args") or {}
+                if not isinstance(rid, str) or not _ID.match(rid):
+                    raise ValueError("the id is not 32 hex digits")
                 if op not in OPS or server not in self.servers or not isinstance(args, dict):
-                    raise ValueError(f"unknown op {op!r} or server {server!r}")
+                    raise ValueError(f"unknown op {str(op)[:40]!r} or server {str(server)[:40]!r}")
             except (ValueError, KeyError, TypeError) as e:
                 self.bad += 1
                 log.warning("command service: a request that does not decode (%s): %.200r", e, raw)
                 return
-            if self.clock.now() > deadline:
+            if not signed_ok(self.key, req):
+                why = "no signature" if "sig" not in req else "wrong signature"
+                self._refuse(why.replace(" ", "_"), f"{why}: is [redis] command_key the same here?", req)
+                return
+            now = self.clock.now()
+            if now > deadline:
                 self.expired += 1
                 log.warning(
                     "command service: %s %s from %s dropped: its deadline passed", op, rid, req.get("origin")
                 )
                 return
+            if deadline - now > MAX_AHEAD:
+                self._refuse("deadline", f"its deadline is {deadline - now:.0f} s away", req)
+                return
+            seen = f"{self.prefix}:seen:{rid}"
+            if not await client.set(seen, "1", nx=True, px=int((deadline - now + 1.0) * 1000)):
+                self._refuse("replay", "this request id was already taken", req)
+                return
             answer = await self._carry_out(self.servers[server], op, args, deadline)
-            self.done += 1
+            if answer.get("code") not in (None, "failed", "unknown_outcome"):
+                self._refuse(str(answer["code"]), str(answer.get("error")), req)
+            else:
+                self.done += 1
+            key = reply_key(self.prefix, rid)
             pipe = client.pipeline(transaction=False)
-            pipe.rpush(reply_to, json.dumps(answer))
-            pipe.expire(reply_to, REPLY_TTL)
+            pipe.rpush(key, json.dumps(answer))
+            pipe.expire(key, REPLY_TTL)
             await pipe.execute()
         except (RedisError, OSError) as e:
             log.warning("command service: the reply was not sent: %s", e)
@@ -186,17 +402,18 @@ class CommandService:
         self, local: LocalServer, op: str, args: dict[str, Any], deadline: float
     ) -> dict[str, Any]:
         try:
-            if op == "action":
-                action = {str(k): str(v) for k, v in dict(args["action"]).items()}
-                async with asyncio.timeout(max(0.1, deadline - self.clock.now())):
-                    reply = await local.send_action(action)
-                return {"ok": True, "reply": reply.headers}
             if op == "agent_channel":
-                return {
-                    "ok": True,
-                    "channel": local.agent_channel(str(args["linkedid"]), AgentId(str(args["agent"]))),
-                }
-            return {"ok": True, "channel": local.caller_channel(str(args["linkedid"]))}
+                agent = _agent(args)
+                lid = _text(args, "linkedid")
+                return {"ok": True, "channel": None if agent is None else local.agent_channel(lid, agent)}
+            if op == "caller_channel":
+                return {"ok": True, "channel": local.caller_channel(_text(args, "linkedid"))}
+            action = _build(local, op, args)
+            async with asyncio.timeout(max(0.1, deadline - self.clock.now())):
+                reply = await local.send_action(action)
+            return {"ok": True, "reply": reply.headers}
+        except Refused as e:
+            return {"ok": False, "code": e.code, "error": str(e)}
         except TimeoutError:
             return {"ok": False, "code": "unknown_outcome", "error": "Asterisk did not answer in time"}
         except Exception as e:  # reported to the requester: an owner never dies of one request
@@ -204,13 +421,15 @@ class CommandService:
 
 
 class RemoteServers:
-    """The requester side: AMI actions and channel names for servers another instance is connected to."""
+    """The requester side: desk-level requests and channel names for servers another instance is
+    connected to."""
 
     def __init__(
         self,
         url: str,
         instance: str,
         *,
+        key: bytes,
         prefix: str = "cti",
         timeout: float = 5.0,
         clock: Clock | None = None,
@@ -218,6 +437,7 @@ class RemoteServers:
         self.clock = clock or SystemClock()
         self.url = url
         self.instance = instance
+        self.key = key
         self.prefix = prefix
         self.timeout = timeout
         self._client: aioredis.Redis | None = None
@@ -243,23 +463,25 @@ class RemoteServers:
         channel = (await self.call(server, op, args)).get("channel")
         return str(channel) if channel else None
 
-    async def call(self, server: str, op: str, args: dict[str, Any]) -> dict[str, Any]:
+    def request(self, server: str, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        """A signed request (``op`` one of ``OPS``), due within ``timeout``."""
+        request: dict[str, Any] = {
+            "id": uuid.uuid4().hex,
+            "op": op,
+            "server": server,
+            "args": dict(args),
+            "origin": self.instance,
+            "deadline": self.clock.now() + self.timeout,
+        }
+        request["sig"] = sign(self.key, request)
+        return request
+
+    async def call(self, server: str, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
         client = self._redis()
         try:
             if await self.owner(server) is None:
                 raise RemoteError("no_owner", f"no cti instance is connected to Asterisk server {server!r}")
-            rid = uuid.uuid4().hex
-            reply_to = f"{self.prefix}:reply:{rid}"
-            deadline = self.clock.now() + self.timeout
-            request = {
-                "id": rid,
-                "op": op,
-                "server": server,
-                "args": args,
-                "origin": self.instance,
-                "deadline": deadline,
-                "reply_to": reply_to,
-            }
+            request = self.request(server, op, args)
             queue = _keys(self.prefix, server)[0]
             pipe = client.pipeline(transaction=False)
             pipe.rpush(queue, json.dumps(request))
@@ -267,7 +489,9 @@ class RemoteServers:
             await pipe.execute()
             self.sent += 1
             # the owner starts nothing after the deadline; a reply may still be on its way just after it
-            popped = await _blpop(client, [reply_to], self.timeout + 1.0, requeue=False)
+            popped = await _blpop(
+                client, [reply_key(self.prefix, request["id"])], self.timeout + 1.0, requeue=False
+            )
         except (RedisError, OSError) as e:
             raise RemoteError("unknown_outcome", f"Redis failed while asking {server!r}: {e}") from None
         if popped is None:
@@ -292,11 +516,13 @@ class RemoteServers:
 
 @dataclass(frozen=True, slots=True)
 class RemoteLink:
-    """``send_action`` for a server another instance is connected to (what ``Desk`` calls)."""
+    """A server another instance is connected to, as ``Desk`` addresses it: desk-level requests
+    (``cti.screenpop.actions.DeskRequests``), carried out by that instance."""
 
     remote: RemoteServers
     server: str
 
-    async def send_action(self, action: dict[str, str]) -> Message:
-        answer = await self.remote.call(self.server, "action", {"action": action})
+    async def request(self, op: str, args: Mapping[str, Any]) -> Message:
+        """Asterisk's answer to the action the owner built for ``op``."""
+        answer = await self.remote.call(self.server, op, args)
         return Message([(str(k), str(v)) for k, v in answer.get("reply") or []])

@@ -26,7 +26,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from cti.core.events import AgentState
 from cti.core.ids import AgentId
@@ -49,6 +49,14 @@ class DeskError(Exception):
 
 class AmiActions(Protocol):
     async def send_action(self, action: dict[str, str]) -> Any: ...
+
+
+@runtime_checkable
+class DeskRequests(Protocol):
+    """A server another instance is connected to (``cti.bus.commands.RemoteLink``): it takes the desk-level
+    request (``op``, ``args``), checks it against its own state and builds the AMI action itself."""
+
+    async def request(self, op: str, args: Mapping[str, Any]) -> Any: ...
 
 
 class CallChannels(Protocol):
@@ -81,9 +89,19 @@ class Contexts:
     dial: str = "pstn"  # Exten = the number
 
 
-# codes of failures reported by another instance (cti.bus.commands.RemoteError) that consoles see as is;
-# "unknown_outcome": the request got no answer and may still have been carried out (never re-sent)
-_REMOTE_CODES = {"no_owner": "no_server", "unknown_outcome": "unknown_outcome"}
+# codes of failures reported by another instance (cti.bus.commands.RemoteError) that consoles see;
+# "unknown_outcome": the request got no answer and may still have been carried out (never re-sent);
+# the others: the owner's own check of the request refused it
+_REMOTE_CODES = {
+    "no_owner": "no_server",
+    "unknown_outcome": "unknown_outcome",
+    "not_your_call": "forbidden",
+    "refused": "forbidden",
+    "no_channel": "no_channel",
+    "unknown_agent": "unknown_agent",
+    "not_member": "not_member",
+    "bad_field": "bad_field",
+}
 
 
 def _error_code(error: Exception, default: str) -> str:
@@ -111,7 +129,7 @@ class Desk:
     def __init__(
         self,
         hub: Hub,
-        servers: Callable[[str], AmiActions | None],
+        servers: Callable[[str], AmiActions | DeskRequests | None],
         channels: CallChannels,
         store: DispositionStore,
         contexts: Mapping[str, Contexts] | Contexts | None = None,
@@ -146,6 +164,7 @@ class Desk:
                 await self._ami(
                     seat.server,
                     {"Action": "QueuePause", "Interface": seat.interface, "Paused": "true", "Reason": reason},
+                    ("pause", {"agent": seat_agent, "reason": reason}),
                 )
                 return {"agent": seat_agent, "state": "paused", "reason": reason}
             case p.Logout(agent=agent):
@@ -155,7 +174,9 @@ class Desk:
                     raise DeskError("not_member", f"{seat_agent} is in no queue")
                 for queue in seat.queues:
                     await self._ami(
-                        seat.server, {"Action": "QueueRemove", "Queue": queue, "Interface": seat.interface}
+                        seat.server,
+                        {"Action": "QueueRemove", "Queue": queue, "Interface": seat.interface},
+                        ("queue_remove", {"agent": seat_agent, "queue": queue}),
                     )
                 return {"agent": seat_agent, "state": "logged_out"}
             case p.Hangup(linkedid=lid):
@@ -165,7 +186,11 @@ class Desk:
                 ) or (await self._channel(self.channels.caller_channel(server, lid)))
                 if channel is None:
                     raise DeskError("no_channel", "the call has no live channel")
-                await self._ami(server, {"Action": "Hangup", "Channel": channel})
+                await self._ami(
+                    server,
+                    {"Action": "Hangup", "Channel": channel},
+                    ("hangup", {"linkedid": lid, "agent": agent}),
+                )
                 return {"linkedid": lid}
             case p.Transfer(linkedid=lid, to=to, target=target):
                 return await self._transfer(identity, lid, to, target)
@@ -189,6 +214,7 @@ class Desk:
                             "CallerID": f'"{identity.agent}" <{number}>',
                             "ChannelId": action_id,
                         },
+                        ("originate", {"agent": identity.agent, "number": number, "channel_id": action_id}),
                     )
                 except DeskError:
                     self.hub.originates.pop(action_id, None)
@@ -277,10 +303,13 @@ class Desk:
                         "MemberName": agent,
                         "Paused": "false",
                     },
+                    ("queue_add", {"agent": agent, "queue": queue}),
                 )
         else:
             await self._ami(
-                seat.server, {"Action": "QueuePause", "Interface": seat.interface, "Paused": "false"}
+                seat.server,
+                {"Action": "QueuePause", "Interface": seat.interface, "Paused": "false"},
+                ("ready", {"agent": agent}),
             )
         return {"agent": agent, "state": "available"}
 
@@ -300,10 +329,13 @@ class Desk:
             context, exten = contexts.queue, target
         else:
             context, exten = contexts.dial, target
+        request = ("transfer", {"linkedid": lid, "agent": agent, "to": to, "target": target})
         channel = await self._channel(self.channels.agent_channel(server, lid, agent)) if agent else None
         if channel is not None:
             await self._ami(
-                server, {"Action": "BlindTransfer", "Channel": channel, "Context": context, "Exten": exten}
+                server,
+                {"Action": "BlindTransfer", "Channel": channel, "Context": context, "Exten": exten},
+                request,
             )
         else:
             caller = await self._channel(self.channels.caller_channel(server, lid))
@@ -318,6 +350,7 @@ class Desk:
                     "Exten": exten,
                     "Priority": "1",
                 },
+                request,
             )
         return {"linkedid": lid, "to": to, "target": target}
 
@@ -328,12 +361,17 @@ class Desk:
         except Exception as e:
             raise DeskError(_error_code(e, "channel_lookup_failed"), str(e)) from None
 
-    async def _ami(self, server: str, action: dict[str, str]) -> None:
+    async def _ami(self, server: str, action: dict[str, str], request: tuple[str, dict[str, Any]]) -> None:
+        """Send ``action`` on this instance's link to ``server``; to a server another instance is connected
+        to, send the desk-level ``request`` instead (that instance builds the action: cti.bus.commands)."""
         link = self.servers(server)
         if link is None:
             raise DeskError("no_server", f"Asterisk server {server!r} is not handled by this instance")
         try:
-            reply = await link.send_action(action)
+            if isinstance(link, DeskRequests):
+                reply = await link.request(*request)
+            else:
+                reply = await link.send_action(action)
         except Exception as e:
             self.actions_failed += 1
             log.warning("AMI %s on %s failed: %s", action.get("Action"), server, e)

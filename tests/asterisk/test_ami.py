@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cti.asterisk.ami import AmiDecoder, Message, encode, escape, is_list_complete, unescape
-from tests.conftest import TRANSCRIPTS, examples
+from cti.asterisk.ami import (
+    ASTERISK_LIMITS,
+    DEFAULT_LIMITS,
+    AmiDecoder,
+    Limits,
+    Message,
+    encode,
+    escape,
+    excerpt,
+    is_list_complete,
+    unescape,
+)
+from tests.conftest import FUZZ, TRANSCRIPTS, examples
 
 
 def feed(data: bytes, cuts: list[int]) -> list[Message]:
@@ -62,8 +74,6 @@ def test_an_oversized_message_is_discarded_and_the_stream_goes_on() -> None:
 
 
 def test_encode_refuses_header_injection() -> None:
-    import pytest
-
     with pytest.raises(ValueError):
         encode({"Action": "Originate", "CallerID": "x\r\nAction: Hangup"})
     assert encode({"Action": "Ping", "ActionID": "1"}) == b"Action: Ping\r\nActionID: 1\r\n\r\n"
@@ -86,14 +96,139 @@ def test_unescape_the_way_asterisk_escapes_names() -> None:
     assert unescape('say \\"hi\\" \\\\ there') == 'say "hi" \\ there'
 
 
-@settings(max_examples=examples(60), deadline=None)
+ALL_TRANSCRIPTS = sorted(p.name for p in TRANSCRIPTS.glob("*.ami"))
+BYTEWISE_PREFIX = (
+    None if FUZZ else 400_000
+)  # mixed-seed1 (5 MB) byte by byte takes ~15 s: whole under make fuzz
+
+
+def bytewise(data: bytes) -> tuple[list[Message], list[str]]:
+    dec = AmiDecoder()
+    out: list[Message] = []
+    for i in range(len(data)):
+        out += dec.receive_data(data[i : i + 1])
+    return out, [p.reason for p in dec.take_errors() + dec.finish()]
+
+
+@pytest.mark.parametrize("name", ALL_TRANSCRIPTS)
+def test_every_transcript_decodes_identically_whole_and_byte_by_byte(name: str) -> None:
+    raw = (TRANSCRIPTS / name).read_bytes()
+    if BYTEWISE_PREFIX is not None and len(raw) > BYTEWISE_PREFIX:
+        raw = raw[: raw.index(b"\r\n\r\n", BYTEWISE_PREFIX) + 4]  # a prefix that ends on a message
+    dec = AmiDecoder()
+    whole = dec.receive_data(raw)
+    assert dec.banner and dec.banner.startswith("Asterisk Call Manager/")
+    assert dec.take_errors() + dec.finish() == []  # real Asterisk output is within every limit
+    assert len(whole) == raw.count(b"\r\n\r\n") and whole
+    one_by_one, problems = bytewise(raw)
+    assert problems == []
+    assert [m.headers for m in one_by_one] == [m.headers for m in whole]
+
+
+@settings(max_examples=examples(30), deadline=None)
 @given(data=st.data())
-def test_every_transcript_decodes_identically_whole_bytewise_and_chunked(data: st.DataObject) -> None:
-    raw = (TRANSCRIPTS / "01-inbound-answered.ami").read_bytes()
+def test_every_transcript_decodes_identically_whole_and_in_random_chunks(data: st.DataObject) -> None:
+    raw = (TRANSCRIPTS / data.draw(st.sampled_from(ALL_TRANSCRIPTS))).read_bytes()
     whole = feed(raw, [])
     cuts = data.draw(st.lists(st.integers(0, len(raw)), max_size=50))
     assert feed(raw, cuts) == whole
-    assert len(whole) > 50
+
+
+# ---- limits (Asterisk's, widened for what Asterisk writes): applied while reading ------------------------
+
+SMALL = Limits(line_bytes=64, lines=6, message_bytes=256)
+_GOOD = st.lists(
+    st.tuples(
+        st.text(st.characters(codec="ascii", exclude_characters=":\r\n"), min_size=1, max_size=10),
+        st.text(
+            st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\r\n"), max_size=12
+        ),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def _bad_message(kind: str, size: int) -> bytes:
+    if kind == "line":
+        return b"Event: Big\r\nValue: " + b"v" * size + b"\r\n\r\n"
+    if kind == "lines":
+        return b"Event: Many\r\n" + b"a: b\r\n" * (6 + size % 50) + b"\r\n"
+    return (
+        b"Event: Huge\r\n" + b"x: " + b"y" * 40 + b"\r\n" * 1 + (b"z: " + b"w" * 50 + b"\r\n") * 5 + b"\r\n"
+    )
+
+
+@settings(max_examples=examples(80), deadline=None)
+@given(
+    before=st.lists(_GOOD, max_size=3),
+    after=st.lists(_GOOD, min_size=1, max_size=3),
+    kind=st.sampled_from(["line", "lines", "bytes"]),
+    size=st.integers(65, 5000),
+    cuts=st.lists(st.integers(0, 20_000), max_size=30),
+)
+def test_a_message_over_a_limit_is_skipped_and_reported_and_its_neighbours_come_through_whatever_the_reads(
+    before: list[list[tuple[str, str]]],
+    after: list[list[tuple[str, str]]],
+    kind: str,
+    size: int,
+    cuts: list[int],
+) -> None:
+    data = b"".join(map(encode, before)) + _bad_message(kind, size) + b"".join(map(encode, after))
+    dec = AmiDecoder(expect_banner=False, limits=SMALL)
+    out: list[Message] = []
+    prev = 0
+    for c in [*sorted({c for c in cuts if c < len(data)}), len(data)]:
+        out += dec.receive_data(data[prev:c])
+        assert len(dec._buf) <= SMALL.message_bytes  # never more held than one message's limit
+        prev = c
+    assert [m.headers for m in out] == before + after
+    problems = dec.take_errors() + dec.finish()
+    assert len(problems) == 1 and "skipped" in problems[0].reason
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(chunks=st.lists(st.binary(min_size=100, max_size=1000), min_size=1, max_size=10), banner=st.booleans())
+def test_any_bytes_never_raise_never_grow_the_buffer_and_are_quoted_escaped(
+    chunks: list[bytes], banner: bool
+) -> None:
+    dec = AmiDecoder(expect_banner=banner, limits=SMALL)
+    for chunk in chunks:
+        for msg in dec.receive_data(chunk):
+            assert msg.headers  # every message has its headers
+        assert len(dec._buf) <= SMALL.message_bytes + len(b"Asterisk Call Manager/")
+    for problem in dec.take_errors() + dec.finish():
+        assert problem.raw.isprintable() and len(problem.raw) <= 4 * 120
+
+
+def test_problems_escape_control_characters_of_the_input() -> None:
+    dec = AmiDecoder(expect_banner=False)
+    dec.receive_data("Event: X\r\nno colon \x1b[2J\x1b]0;owned\x07 \u202e\r\n\r\n".encode())
+    (problem,) = dec.take_errors()
+    assert problem.raw == "no colon \\x1b[2J\\x1b]0;owned\\x07 \\u202e"
+    assert excerpt(b"a\r\nb\n\xff") == "a\\r\\nb\\n\ufffd"
+
+
+def test_the_limits_are_asterisks_own_widened_for_what_it_writes() -> None:
+    assert (ASTERISK_LIMITS.line_bytes, ASTERISK_LIMITS.lines) == (1024, 128)  # manager.c
+    assert DEFAULT_LIMITS.line_bytes >= ASTERISK_LIMITS.line_bytes
+    assert DEFAULT_LIMITS.lines >= ASTERISK_LIMITS.lines
+    dec = AmiDecoder(expect_banner=False, limits=ASTERISK_LIMITS)
+    assert dec.receive_data(b"Event: A\r\nV: " + b"v" * 1021 + b"\r\n\r\n")[0].event == "A"  # 1024 bytes
+    assert dec.receive_data(b"Event: B\r\nV: " + b"v" * 1022 + b"\r\n\r\nEvent: C\r\n\r\n")[0].event == "C"
+    assert ["line longer than 1024 bytes" in p.reason for p in dec.take_errors()] == [True]
+
+
+def test_a_banner_without_a_line_end_is_no_banner_and_costs_no_memory() -> None:
+    dec = AmiDecoder(limits=SMALL)
+    for _ in range(1000):
+        assert dec.receive_data(b"Asterisk Call Manager/13.0.0" + b"y" * 100) == []
+        assert len(dec._buf) <= SMALL.message_bytes
+    assert dec.no_banner is not None and "no line end" in dec.no_banner
+    short = AmiDecoder()
+    short.receive_data(b"Asterisk Call Manager/13.0.0")
+    short.finish()
+    assert short.no_banner == "the stream ended before the AMI banner line (no CRLF)"
 
 
 def test_a_malformed_line_in_a_block_of_messages_spoils_only_its_own_message() -> None:

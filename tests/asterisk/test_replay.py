@@ -199,3 +199,34 @@ def test_agents_prints_per_agent_figures_that_match_the_queue_log(
         assert f["answered"] == sum(1 for g in logged if g.agent == agent and g.outcome)
         assert f["transfers"] == sum(1 for g in logged if g.agent == agent and g.outcome == "transferred")
     assert set(figures) == {g.agent for g in logged if g.agent}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"Asterisk Call Manager/13.0.0", b"Asterisk Call Manager/13.0.0" + b"y" * 100_000],
+    ids=["empty", "banner-without-crlf", "a-100-kb-banner-line"],
+)
+def test_a_stream_that_never_shows_the_banner_is_an_error_with_a_non_zero_exit(
+    data: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "nobanner.ami"
+    f.write_bytes(data)
+    rc, out, err = run_cli(["replay", str(f)], capsys)
+    assert rc == 1 and out == ""
+    assert "not an AMI stream" in err and "banner" in err
+    assert len(err) < 1000  # the 100 KB line is not copied out
+
+
+def test_a_message_over_the_limits_is_reported_escaped_and_the_calls_around_it_replay(
+    transcripts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = (transcripts / "01-inbound-answered.ami").read_bytes()
+    cut = data.index(b"\r\n\r\n") + 4
+    hostile = b"Event: Newchannel\r\nCallerIDName: \x1b]0;owned\x07" + b"A" * 200_000 + b"\r\n\r\n"
+    f = tmp_path / "hostile.ami"
+    f.write_bytes(data[:cut] + hostile + b"Event: X\r\n" + b"k: v\r\n" * 100_000 + b"\r\n" + data[cut:])
+    rc, out, err = run_cli(["replay", str(f)], capsys)
+    assert rc == 0 and len(out.splitlines()) == 1  # the real call is still there
+    assert "line longer than" in err and "more than" in err and "lines" in err
+    assert "\x1b" not in err and "\x07" not in err and "\\x1b]0;owned\\x07" in err
+    assert len(err) < 2000

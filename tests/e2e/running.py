@@ -13,6 +13,7 @@ from cti.store import NewCustomer, Store
 
 HOSTILE = "<script>alert(1)</script>张伟"
 HOSTILE_NUMBER = "+14155550101"
+COMMAND_KEY = "test-command-key-0123456789"
 
 
 async def seed_accounts(url: str) -> None:
@@ -39,7 +40,10 @@ def config_text(url: str, extra: str = "", **web: object) -> str:
 
 def instance(url: str, redis_url: str, name: str, extra: str = "") -> Daemon:
     """One of several daemons sharing the store and the real Redis (stream and command keys under t:)."""
-    shared = f'[redis]\nurl = "{redis_url}"\nstream = "t:events"\ncommand_prefix = "t"\n'
+    shared = (
+        f'[redis]\nurl = "{redis_url}"\nstream = "t:events"\ncommand_prefix = "t"\n'
+        f'command_key = "{COMMAND_KEY}"\n'
+    )
     return Daemon(parse_config(config_text(url, shared + extra).replace('name = "t1"', f'name = "{name}"')))
 
 
