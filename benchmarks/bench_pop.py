@@ -19,6 +19,7 @@ import json
 import random
 import statistics
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,9 @@ class _BenchStore:
         if username.startswith("sup"):
             return _Account(username, "supervisor", None)
         return _Account(username, "agent", username.capitalize())
+
+    async def active(self, usernames: Collection[str]) -> set[str]:
+        return set(usernames)
 
     async def lookup_caller(self, number: str) -> Any:
         class _L:

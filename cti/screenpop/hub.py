@@ -72,11 +72,14 @@ def _e164(number: str, country: str) -> str | None:
 
 
 class Client:
-    """One websocket connection's outbox. The server's writer task drains ``queue``."""
+    """One websocket connection's outbox, bounded in messages and in characters. The server's writer
+    task drains it (``take``)."""
 
-    def __init__(self, identity: Identity, buffer: int) -> None:
+    def __init__(self, identity: Identity, buffer: int, max_chars: int = 4 * 1024 * 1024) -> None:
         self.identity = identity
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=buffer)
+        self.max_chars = max_chars
+        self.chars = 0  # characters waiting in ``queue``
         self.closing: tuple[int, str] | None = None
         self.dead = asyncio.Event()
         self.last_seq = 0
@@ -84,12 +87,21 @@ class Client:
     def offer(self, text: str) -> bool:
         if self.closing is not None:
             return False
+        if self.chars + len(text) > self.max_chars and self.chars:
+            self.kill(CLOSE_TOO_SLOW, f"too slow: more than {self.max_chars} characters waiting")
+            return False
         try:
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
             self.kill(CLOSE_TOO_SLOW, f"too slow: more than {self.queue.maxsize} messages waiting")
             return False
+        self.chars += len(text)
         return True
+
+    async def take(self) -> str:
+        text = await self.queue.get()
+        self.chars -= len(text)
+        return text
 
     def kill(self, code: int, reason: str) -> None:
         if self.closing is None:
@@ -271,6 +283,13 @@ class Hub:
         elif client.closing is not None and client.closing[0] == CLOSE_TOO_SLOW:
             self.clients_dropped += 1
             self.detach(client)
+
+    def drop(self, client: Client, reason: str) -> None:
+        """The server's writer gave up on this client (write deadline, transport buffer): 4008."""
+        if client.closing is None:
+            client.kill(CLOSE_TOO_SLOW, reason)
+            self.clients_dropped += 1
+        self.detach(client)
 
     # ---- incoming domain events ----------------------------------------------------------------------
     def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:

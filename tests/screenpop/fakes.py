@@ -6,6 +6,7 @@ Unit tests only; the end-to-end tests use the real store and the simulated Aster
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,9 @@ class FakeStore:
     async def authenticate(self, username: str, password: str) -> FakeAccount | None:
         entry = self.accounts.get(username)
         return entry[1] if entry and entry[0] == password else None
+
+    async def active(self, usernames: Collection[str]) -> set[str]:
+        return {u for u in usernames if u in self.accounts}
 
     async def lookup_caller(self, number: str) -> FakeLookup:
         self.lookups.append(number)
