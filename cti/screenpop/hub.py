@@ -15,7 +15,9 @@ Theory of operation
    is sent and the gated events are replayed in order.
 5. A reconnecting client sends the session id and the last sequence number it saw. If the session is
    this one and nothing it could have missed has left the log, it gets exactly the messages it missed;
-   otherwise it gets a fresh snapshot and ``resync: true``.
+   otherwise it gets a fresh snapshot and ``resync: true``. The resume log is indexed: supervisors read
+   the whole log, each agent a log of only the messages addressed to them, both from the newest end
+   back to ``last_seq``, so a resume costs what it returns, not the size of the log.
 """
 
 from __future__ import annotations
@@ -160,6 +162,9 @@ class Hub:
         self._clock = clock or SystemClock()  # the resume window
         self.seq = 0
         self._log: collections.deque[_Logged] = collections.deque(maxlen=log_limit)
+        # the same messages, per agent in their audience (the index a resuming agent reads)
+        self._agent_logs: dict[AgentId, collections.deque[_Logged]] = {}
+        self._log_limit = log_limit
         self._supervisors: set[Client] = set()
         self._agents: dict[AgentId, set[Client]] = {}
         self.calls: dict[LinkedId, CallView] = {}
@@ -204,9 +209,6 @@ class Hub:
             if not self._agents[ident.agent]:
                 del self._agents[ident.agent]
 
-    def _visible(self, identity: Identity, audience: frozenset[AgentId] | None) -> bool:
-        return identity.supervisor or (audience is not None and identity.agent in audience)
-
     def missed(
         self, identity: Identity, session: str | None, last_seq: int | None, limit: int
     ) -> list[str] | None:
@@ -214,22 +216,40 @@ class Hub:
         (another session, a sequence number from the future, pruned from the log, or more than ``limit``)."""
         if session != self.session or last_seq is None or last_seq > self.seq:
             return None
-        self._prune()
+        self._prune(identity.agent if not identity.supervisor else None)
         first = self._log[0].seq if self._log else self.seq + 1
         if last_seq + 1 < first:
             return None  # some of what it missed is gone
+        if identity.supervisor:
+            log: Iterable[_Logged] = self._log
+        elif identity.agent is not None:
+            log = self._agent_logs.get(identity.agent, ())
+        else:
+            return []
         out: list[str] = []
-        for item in self._log:
-            if item.seq > last_seq and self._visible(identity, item.audience):
-                out.append(item.text)
-                if len(out) > limit:
-                    return None
+        for item in reversed(log):  # newest first: stop at what the client has
+            if item.seq <= last_seq:
+                break
+            out.append(item.text)
+            if len(out) > limit:
+                return None
+        out.reverse()
         return out
 
-    def _prune(self) -> None:
+    def _prune(self, only: AgentId | None = None, every: bool = False) -> None:
+        """Forget what is older than the resume window: the whole log, and one agent's or every agent's."""
         horizon = self._clock.now() - self.resume_window
-        while self._log and self._log[0].t < horizon:
-            self._log.popleft()
+        log = self._log
+        while log and log[0].t < horizon:
+            log.popleft()
+        agents = list(self._agent_logs) if every else [only] if only in self._agent_logs else []
+        for agent in agents:
+            assert agent is not None
+            own = self._agent_logs[agent]
+            while own and own[0].t < horizon:
+                own.popleft()
+            if not own:
+                del self._agent_logs[agent]
 
     def snapshot(self, identity: Identity) -> dict[str, Any]:
         """What a client sees on (re)connecting without a usable resume: the present state."""
@@ -268,9 +288,15 @@ class Hub:
         message["seq"] = self.seq
         text = encode(message)
         who = frozenset(audience) if audience is not None else None
-        self._log.append(_Logged(self.seq, self._clock.now(), text, who))
-        if len(self._log) % 256 == 0:
-            self._prune()
+        item = _Logged(self.seq, self._clock.now(), text, who)
+        self._log.append(item)
+        for agent in who or ():
+            own = self._agent_logs.get(agent)
+            if own is None:
+                own = self._agent_logs[agent] = collections.deque(maxlen=self._log_limit)
+            own.append(item)
+        if self.seq % 4096 == 0:
+            self._prune(every=True)
         for client in list(self._supervisors):
             self._send(client, text)
         for agent in who or ():
