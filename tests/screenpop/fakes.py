@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
 
 from cti.asterisk.ami import Message
 from cti.core.ids import AgentId
+from cti.store.caller import CallerLookup, CustomerCard, TicketSummary
 
 
 @dataclass
@@ -21,19 +21,17 @@ class FakeAccount:
     member_name: str | None
 
 
-@dataclass
-class FakeLookup:
-    number: str
-    customers: list[dict[str, Any]]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"number": self.number, "normalized": self.number, "customers": self.customers}
+LATE_DELIVERY = TicketSummary(3, "complaint", "late delivery", "open", "delivery", "high", "Alice", None, 0, 1e9)
+JANE = CustomerCard(
+    7, "Jane Roe", "ACME", "jane@example.com", "Alice", "en", "customer", [], "A", 13, "544", False,
+    ["+14155550101"], open_complaints=[LATE_DELIVERY],
+)  # fmt: skip
 
 
 @dataclass
 class FakeStore:
     accounts: dict[str, tuple[str, FakeAccount]] = field(default_factory=dict)
-    customers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    customers: dict[str, list[CustomerCard]] = field(default_factory=dict)  # what the real store keeps
     dispositions: list[tuple[str, str, str, str]] = field(default_factory=list)
     lookups: list[str] = field(default_factory=list)
     delay: float = 0.0
@@ -46,17 +44,7 @@ class FakeStore:
         for user, member in (("alice", "Alice"), ("bob", "Bob")):
             store.accounts[user] = ("demo", FakeAccount(user, "agent", member))
         store.accounts["super"] = ("demo", FakeAccount("super", "supervisor", None))
-        store.customers["+14155550101"] = [
-            {
-                "id": 7,
-                "name": "Jane Roe",
-                "tier": "A",
-                "owner": "Alice",
-                "do_not_call": False,
-                "open_complaints": [{"subject": "late delivery"}],
-                "last_interactions": [],
-            }
-        ]
+        store.customers["+14155550101"] = [JANE]
         return store
 
     async def authenticate(self, username: str, password: str) -> FakeAccount | None:
@@ -66,7 +54,7 @@ class FakeStore:
     async def active(self, usernames: Collection[str]) -> set[str]:
         return {u for u in usernames if u in self.accounts}
 
-    async def lookup_caller(self, number: str) -> FakeLookup:
+    async def lookup_caller(self, number: str) -> CallerLookup:
         self.lookups.append(number)
         if self.gate is not None:
             await self.gate.wait()
@@ -74,7 +62,8 @@ class FakeStore:
             await self.gates[number].wait()
         if self.delay:
             await asyncio.sleep(self.delay)
-        return FakeLookup(number, self.customers.get(number, []))
+        # the real store's answer type, so a pop carries exactly the fields the product sends
+        return CallerLookup(number, number, self.customers.get(number, []))
 
     async def save_disposition(self, linkedid: str, agent: str, disposition: str, notes: str) -> None:
         self.dispositions.append((linkedid, agent, disposition, notes))
