@@ -152,7 +152,9 @@ async def test_during_an_outage_memory_is_bounded_the_rest_spills_to_disk_and_al
     assert spill.read_text() == ""  # emptied once all it held was written
 
 
-async def test_a_shutdown_during_an_outage_keeps_everything_on_disk_for_the_next_start(tmp_path: Path) -> None:
+async def test_a_shutdown_during_an_outage_keeps_everything_on_disk_for_the_next_start(
+    tmp_path: Path,
+) -> None:
     store = OutageStore()
     spill = tmp_path / "spill.jsonl"
     writer = JourneyWriter(store, batch_size=2, flush_interval=3600, max_pending=4, spill_path=spill)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from cti.asterisk.ami import Message
 from cti.core.ids import AgentId
+from cti.store.accounts import verify_password
 from cti.store.caller import CallerLookup, CustomerCard, TicketSummary
 
 
@@ -21,7 +22,9 @@ class FakeAccount:
     member_name: str | None
 
 
-LATE_DELIVERY = TicketSummary(3, "complaint", "late delivery", "open", "delivery", "high", "Alice", None, 0, 1e9)
+LATE_DELIVERY = TicketSummary(
+    3, "complaint", "late delivery", "open", "delivery", "high", "Alice", None, 0, 1e9
+)
 JANE = CustomerCard(
     7, "Jane Roe", "ACME", "jane@example.com", "Alice", "en", "customer", [], "A", 13, "544", False,
     ["+14155550101"], open_complaints=[LATE_DELIVERY],
@@ -37,6 +40,7 @@ class FakeStore:
     delay: float = 0.0
     gate: asyncio.Event | None = None  # every lookup waits for it
     gates: dict[str, asyncio.Event] = field(default_factory=dict)  # lookups of one number wait for it
+    password_hash: str = ""  # when set, every login first costs a real scrypt check against it
 
     @classmethod
     def demo(cls) -> FakeStore:
@@ -48,6 +52,8 @@ class FakeStore:
         return store
 
     async def authenticate(self, username: str, password: str) -> FakeAccount | None:
+        if self.password_hash:  # a real scrypt check in a worker thread, as the real store does
+            await asyncio.to_thread(verify_password, password, self.password_hash)
         entry = self.accounts.get(username)
         return entry[1] if entry and entry[0] == password else None
 
