@@ -86,7 +86,7 @@ class RedisConfig:
 class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8080
-    token_ttl: int = 8 * 3600
+    token_ttl: int = 3600  # consoles refresh their token before it expires
     resume_window: float = 120.0
     client_buffer: int = 1000
     max_message_bytes: int = 64 * 1024

@@ -352,7 +352,7 @@ class ConsoleServer:
         if isinstance(cmd, p.Resume):
             try:
                 identity = self.signer.verify(cmd.token, now)
-                if self.revocations.revoked(identity):
+                if self.revocations.revoked(identity) or not await self._may_resume(identity):
                     raise TokenError("revoked")
             except TokenError as e:
                 self.logins_failed += 1
@@ -470,6 +470,15 @@ class ConsoleServer:
                 closed += 1
         self.sessions_revoked += closed
         return closed
+
+    async def _may_resume(self, identity: Identity) -> bool:
+        """The account is still active (a token outlives a restart, the revocations do not). When the
+        store does not answer, the token's signature is enough: nobody is thrown out for an outage."""
+        try:
+            return identity.username in await self.accounts.active({identity.username})
+        except Exception as e:
+            log.warning("could not check an account on resume: %s", e)
+            return True
 
     async def _check_accounts(self) -> None:
         while True:
