@@ -56,7 +56,7 @@ from cti.core.clock import Clock, SystemClock
 from cti.core.ids import AgentId
 from cti.screenpop import protocol as p
 from cti.screenpop.actions import Desk, DeskError
-from cti.screenpop.hub import Client, Hub
+from cti.screenpop.hub import CLOSE_TOO_SLOW, Client, Hub
 from cti.screenpop.logins import Busy, LoginGuard, LoginLimits
 from cti.screenpop.tokens import Identity, Revocations, TokenError, TokenSigner
 from cti.telemetry import PREFIX, Metric, counter, new_registry
@@ -173,7 +173,9 @@ class ConsoleServer:
         self.static = load_static()
         self._server: Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._deadlines: asyncio.Task[None] | None = None
         self.guard = LoginGuard(self.limits.logins)
+        self._admission = asyncio.Semaphore(8)
         self.revocations = Revocations(signer.ttl)
         self.logins = 0
         self.logins_failed = 0
@@ -201,6 +203,7 @@ class ConsoleServer:
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
         self._sweeper = asyncio.create_task(self._check_accounts(), name="console-account-check")
+        self._deadlines = asyncio.create_task(self._check_writes(), name="console-write-deadlines")
         log.info("consoles on http://%s:%d/", self.host, self.port, extra={"port": self.port})
 
     async def run(self) -> None:
@@ -210,10 +213,11 @@ class ConsoleServer:
         await self._server.serve_forever()
 
     async def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._deadlines):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._server is not None:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
@@ -382,6 +386,10 @@ class ConsoleServer:
         if authed is None:
             return
         identity, welcome, resume = authed
+        # A reconnect storm: sessions pass this gate a few per turn of the event loop (a waiter wakes
+        # on the next turn), so the loop never prepares hundreds of welcomes and catch-ups in one turn.
+        async with self._admission:
+            await asyncio.sleep(0)
         client = Client(identity, self.limits.client_buffer, self.limits.client_buffer_chars)
         hello: dict[str, Any] = {
             "type": "welcome",
@@ -429,23 +437,42 @@ class ConsoleServer:
             log.info("closing a console connection: %s", reason, extra={"user": client.identity.username})
             try:
                 async with asyncio.timeout(self.limits.close_timeout):
+                    if code != CLOSE_TOO_SLOW:  # what it was told last (an error, a result) goes first
+                        while not client.queue.empty():
+                            await ws.send(client.queue.get_nowait())
                     await ws.close(code, reason)
             except TimeoutError:
                 ws.transport.abort()  # the peer does not read: do not wait for it
 
     async def _writer(self, ws: ServerConnection, client: Client) -> None:
-        deadline, most = self.limits.write_deadline, self.limits.transport_buffer_bytes
+        """Drains the client's buffer. ``sending_since`` marks a send in progress: the deadline check
+        (``_check_writes``) drops a client whose send has waited too long, without a timer per message.
+        After each message the writer yields, so a client with a long backlog (a resume) never holds the
+        event loop for more than one message at a time."""
+        loop = asyncio.get_running_loop()
+        most = self.limits.transport_buffer_bytes
         while True:
             text = await client.take()
-            try:
-                async with asyncio.timeout(deadline):
-                    await ws.send(text)  # waits while the transport's buffer is over its high-water mark
-            except TimeoutError:
-                self.hub.drop(client, f"too slow: a message waited over {deadline:g} s to be written")
-                return
+            client.sending_since = loop.time()
+            await ws.send(text)  # waits while the transport's buffer is over its high-water mark
+            client.sending_since = None
             if ws.transport.get_write_buffer_size() > most:
                 self.hub.drop(client, f"too slow: more than {most} bytes unsent")
                 return
+            if not client.queue.empty():
+                await asyncio.sleep(0)
+
+    async def _check_writes(self) -> None:
+        """Every quarter of ``write_deadline``: drop (4008) the clients whose send waited longer."""
+        loop = asyncio.get_running_loop()
+        deadline = self.limits.write_deadline
+        while True:
+            await asyncio.sleep(deadline / 4)
+            now = loop.time()
+            for client in self.hub.clients():
+                since = client.sending_since
+                if since is not None and now - since > deadline:
+                    self.hub.drop(client, f"too slow: a message waited over {deadline:g} s to be written")
 
     async def _watchdog(self, client: Client) -> None:
         """Returns when the client must go: the hub dropped it, it flooded, or its token expired (a
