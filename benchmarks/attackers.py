@@ -13,7 +13,7 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ async def storm(url: str, job: Any) -> dict[str, Any]:
     return {"codes": [], "missed": missed, "seconds": time.perf_counter() - t0}
 
 
-ATTACKS: dict[str, Callable[[str, Any], Awaitable[dict[str, Any]]]] = {
+ATTACKS: dict[str, Callable[[str, Any], Coroutine[Any, Any, dict[str, Any]]]] = {
     "nested_json": nested,
     "lone_surrogate": surrogate,
     "oversized_frames": oversized,

@@ -331,10 +331,10 @@ async def _storm(agents: int, log: int) -> dict[str, Any]:
     stalls = _Stalls()
     lookups = asyncio.create_task(directory.run())
     try:
-        names = [f"A{i}" for i in range(agents)]
+        names = [AgentId(f"A{i}") for i in range(agents)]
         job = []
         for i, name in enumerate(names):  # each agent was connected until now: a token, the last seq
-            token, _ = server.signer.issue(f"a{i}", "agent", AgentId(name), time.time())
+            token, _ = server.signer.issue(f"a{i}", "agent", name, time.time())
             job.append({"type": "resume", "token": token, "session": hub.session, "last_seq": hub.seq})
         rng = random.Random(3)
         for n in range(log - 3 * agents):  # a busy day's log (the hub keeps at most 200,000)

@@ -224,9 +224,9 @@ class Hub:
         if last_seq + 1 < first:
             return None  # some of what it missed is gone
         if identity.supervisor:
-            log: Iterable[_Logged] = self._log
-        elif identity.agent is not None:
-            log = self._agent_logs.get(identity.agent, ())
+            log: collections.deque[_Logged] = self._log
+        elif identity.agent is not None and identity.agent in self._agent_logs:
+            log = self._agent_logs[identity.agent]
         else:
             return []
         out: list[str] = []

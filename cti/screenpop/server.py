@@ -427,9 +427,9 @@ class ConsoleServer:
                 for task in tasks:
                     task.add_done_callback(lambda _t: [t.cancel() for t in tasks])
         except* ConnectionClosed as group:
-            for e in group.exceptions:
-                if isinstance(e, ConnectionClosed):
-                    self._count_closed(e)
+            for closed in group.exceptions:
+                if isinstance(closed, ConnectionClosed):
+                    self._count_closed(closed)
         finally:
             self.hub.detach(client)
         if client.closing is not None:

@@ -1,4 +1,5 @@
 import threading
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,7 @@ async def test_the_password_check_holds_no_database_connection(store: Store) -> 
         held.append(pool.checkedout())  # type: ignore[attr-defined]
         return real(password, stored)
 
-    store.accounts.verify = watching  # type: ignore[method-assign]
+    store.accounts.verify = watching
     assert await store.accounts.authenticate("alice", "pw") is not None
     assert await store.accounts.authenticate("alice", "wrong") is None
     assert await store.accounts.authenticate("nobody", "pw") is None
@@ -83,7 +84,7 @@ async def test_a_disabled_account_can_no_longer_log_in_and_is_not_active(store: 
     assert not await store.accounts.disable("nobody")
 
 
-def accounts_update(username: str, hashed: str) -> object:
+def accounts_update(username: str, hashed: str) -> Any:
     from sqlalchemy import update
 
     from cti.store.database import agents_t
