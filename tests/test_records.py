@@ -1,13 +1,20 @@
 import asyncio
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import select
 
 from cti.core.events import CallEnded
 from cti.core.ids import AgentId
 from cti.core.journey import CallJourney
 from cti.records import JourneyWriter, dump_item, load_item
-from cti.store import phones
+from cti.store import Store, phones
+from cti.store.database import interactions_t
 from tests.bus.events import inbound_call
+from tests.conftest import PG_URL, need_server
 from tests.waiting import eventually
 
 
@@ -182,3 +189,44 @@ def test_a_spilled_journey_reads_back_equal_with_every_field() -> None:
     journey.queue_legs[0].ring_no_answer.append(AgentId("Bob"))
     item = (journey, "+14155550101")
     assert load_item(dump_item(item)) == item
+
+
+@pytest.mark.postgres
+async def test_a_real_store_outage_spills_to_disk_and_every_journey_reaches_the_database(
+    tmp_path: Path,
+) -> None:
+    """PostgreSQL refuses every connection (ALLOW_CONNECTIONS false, sessions terminated) while calls end."""
+    need_server("PostgreSQL", "127.0.0.1", 5432)
+    name = f"cti_test_{uuid.uuid4().hex[:12]}"
+    admin = PG_URL.replace("postgresql+asyncpg", "postgresql")
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        store = await Store.open(PG_URL.rsplit("/", 1)[0] + "/" + name)
+        writer = JourneyWriter(
+            store.calls, batch_size=5, flush_interval=0.01, max_pending=10, spill_path=tmp_path / "spill"
+        )
+        try:
+            async with asyncio.TaskGroup() as tg:
+                task = tg.create_task(writer.run())
+                writer.on_events(calls(0, 3))
+                await eventually(lambda: writer.rows == 3, what="written while the store is up")
+                await conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+                await conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+                )
+                writer.on_events(calls(3, 40))
+                await eventually(lambda: writer.errors >= 2, 10, what="writes refused by the dead store")
+                assert writer.in_memory == 10 and writer.spilled == 30 and writer.pending == 40
+                await conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+                await eventually(lambda: writer.pending == 0, 30, what="the backlog written")
+                task.cancel()
+            async with store.db.reader.connect() as db:
+                rows = await db.execute(select(interactions_t.c.linkedid))
+                assert sorted(r[0] for r in rows) == sorted(f"{i}.1" for i in range(43))
+        finally:
+            await store.close()
+    finally:
+        await conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
