@@ -324,19 +324,23 @@ class ConsoleServer:
         if isinstance(cmd, p.Login):
             address = str(ws.remote_address[0]) if ws.remote_address else "?"
             wait = self.guard.refused(address, cmd.username, now)
+            if wait is None:
+                try:
+                    async with self.guard.slot():
+                        # checked again: others from this address may have failed while this one waited
+                        wait = self.guard.refused(address, cmd.username, self.clock.now())
+                        if wait is None:
+                            account = await self.accounts.authenticate(cmd.username, cmd.password)
+                except Busy:
+                    self.logins_refused["busy"] += 1
+                    await self._send(ws, p.error("busy", "too many logins at once: try again", cmd.ref))
+                    await ws.close(CLOSE_BUSY, "too many logins at once")
+                    return None
             if wait is not None:
                 self.logins_refused["attempts"] += 1
                 message = f"too many failed logins: try again in {int(wait) + 1} s"
                 await self._send(ws, p.error("too_many_attempts", message, cmd.ref))
                 await ws.close(CLOSE_AUTH, "too many failed logins")
-                return None
-            try:
-                async with self.guard.slot():
-                    account = await self.accounts.authenticate(cmd.username, cmd.password)
-            except Busy:
-                self.logins_refused["busy"] += 1
-                await self._send(ws, p.error("busy", "too many logins at once: try again", cmd.ref))
-                await ws.close(CLOSE_BUSY, "too many logins at once")
                 return None
             role = getattr(account, "role", None)
             agent = getattr(account, "member_name", None)
