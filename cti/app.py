@@ -29,6 +29,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from cti.asterisk.calls import CallTracker
@@ -232,7 +233,11 @@ class Daemon:
             clock=self.clock,
         )
         self.writer = JourneyWriter(
-            store.calls, batch_size=cfg.store.batch_size, flush_interval=cfg.store.flush_interval
+            store.calls,
+            batch_size=cfg.store.batch_size,
+            flush_interval=cfg.store.flush_interval,
+            max_pending=cfg.store.max_pending,
+            spill_path=Path(cfg.store.spill_file) if cfg.store.spill_file else None,
         )
         self.bus.subscribe("hub", self.hub.on_events)
         self.bus.subscribe("store", self.writer.on_events, local_only=True)

@@ -69,6 +69,8 @@ class StoreConfig:
     batch_size: int = 500
     flush_interval: float = 1.0
     seed_demo: bool = False
+    max_pending: int = 10_000  # finished calls kept in memory while the store is down
+    spill_file: str = "var/cti-spill.jsonl"  # ... the rest, in order, until it is back; "" = memory only
 
 
 @dataclass
@@ -83,7 +85,7 @@ class RedisConfig:
 class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8080
-    token_ttl: int = 8 * 3600
+    token_ttl: int = 3600  # consoles refresh their token before it expires
     resume_window: float = 120.0
     client_buffer: int = 1000
     max_message_bytes: int = 64 * 1024
@@ -349,6 +351,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(p, "store.default_country", f"unknown region code {cfg.store.default_country!r}")
     if cfg.store.batch_size < 1:
         raise ConfigError(p, "store.batch_size", "must be at least 1")
+    if cfg.store.max_pending < cfg.store.batch_size:
+        raise ConfigError(p, "store.max_pending", "must be at least store.batch_size")
     if "://" not in cfg.store.url:
         raise ConfigError(p, "store.url", "must be an SQLAlchemy URL, e.g. sqlite+aiosqlite:///var/cti.db")
     if cfg.reports.service_level_seconds <= 0:

@@ -16,6 +16,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from pluggy import Result
 
+from cti.store import accounts as accounts_module
+
 ROOT = Path(__file__).resolve().parent.parent
 TRANSCRIPTS = Path(os.environ.get("CTI_TRANSCRIPTS", ROOT.parent / "shared" / "ami-transcripts"))
 PG_URL = os.environ.get("CTI_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -34,6 +36,12 @@ settings.register_profile(
     "fuzz", derandomize=False, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("fuzz" if FUZZ else "ci")
+
+
+# Password hashes at the production cost (cti/store/accounts.py OWASP_COST) take most of a second here;
+# the suite seeds accounts in many tests, so new hashes get a small cost. tests/store/test_accounts.py
+# checks the production cost itself.
+accounts_module.SCRYPT_N, accounts_module.SCRYPT_P = 1 << 10, 1
 
 
 def examples(n: int) -> int:

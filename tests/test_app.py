@@ -94,8 +94,10 @@ async def test_shutdown_writes_the_journeys_still_buffered(db_url: str) -> None:
         task = tg.create_task(daemon.run())
         for i in range(3):
             daemon.publish(inbound_call(f"17638000{i:02d}.1", at=time.time()))
-        await asyncio.sleep(0.05)
-        assert daemon.writer is not None and daemon.writer.pending == 3
+        writer = daemon.writer
+        assert writer is not None
+        await eventually(lambda: writer.pending == 3, what="the three journeys reach the writer")
+        assert writer.rows == 0  # flush_interval is an hour and a batch 500: only the shutdown writes
         daemon.stopping.set()
         await task
     store = await Store.open(db_url)

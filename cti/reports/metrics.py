@@ -13,8 +13,9 @@ arrive in and the two shapes agree exactly. docs/metrics.md states each definiti
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from cti.core.ids import AgentId
@@ -213,37 +214,46 @@ class QueueRollup:
     talk_us: int = 0
     ring_no_answer: int = 0
 
-    def add(self, leg: QueueLeg) -> None:
-        """Count one leg of this queue. Unfinished legs and other queues' legs are ignored."""
+    def add(self, leg: QueueLeg, sign: int = 1) -> None:
+        """Count one leg of this queue (``sign=-1``: take back a leg added before; the maximum wait is
+        not taken back). Unfinished legs and other queues' legs are ignored."""
         if leg.outcome is None or leg.queue != self.queue:
             return
         wait = us(leg.wait_seconds)
         limit = us(self.threshold)
-        self.offered += 1
-        self.wait_us += wait
-        if wait > self.max_wait_us:
+        self.offered += sign
+        self.wait_us += sign * wait
+        if sign > 0 and wait > self.max_wait_us:
             self.max_wait_us = wait
-        self.ring_no_answer += len(leg.ring_no_answer)
+        self.ring_no_answer += sign * len(leg.ring_no_answer)
         o = leg.outcome
         if o is LegOutcome.ANSWERED or o is LegOutcome.TRANSFERRED:
-            self.answered += 1
-            self.wait_answered_us += wait
-            self.talk_us += us(leg.talk_seconds)
+            self.answered += sign
+            self.wait_answered_us += sign * wait
+            self.talk_us += sign * us(leg.talk_seconds)
             if wait <= limit:
-                self.answered_within += 1
+                self.answered_within += sign
             if o is LegOutcome.TRANSFERRED:
-                self.transferred += 1
+                self.transferred += sign
         elif o is LegOutcome.ABANDONED:
-            self.abandoned += 1
-            self.wait_abandoned_us += wait
+            self.abandoned += sign
+            self.wait_abandoned_us += sign * wait
             if wait <= limit:
-                self.abandoned_within += 1
+                self.abandoned_within += sign
         elif o is LegOutcome.TIMEOUT:
-            self.timed_out += 1
+            self.timed_out += sign
         elif o is LegOutcome.EXIT_EMPTY:
-            self.exited_empty += 1
+            self.exited_empty += sign
         elif o is LegOutcome.EXIT_WITH_KEY:
-            self.exited_with_key += 1
+            self.exited_with_key += sign
+
+    def combined(self, other: QueueRollup, max_wait_us: int) -> QueueRollup:
+        """This rollup plus ``other`` (whose maximum wait the caller gives: ``add`` cannot take one back)."""
+        out = copy.copy(self)
+        for name in _ROLLUP_SUMS:
+            setattr(out, name, getattr(self, name) + getattr(other, name))
+        out.max_wait_us = max(self.max_wait_us, max_wait_us)
+        return out
 
     def stats(self) -> QueueStats:
         return QueueStats(
@@ -269,6 +279,11 @@ class QueueRollup:
             transfer_rate=_ratio(self.transferred, self.answered),
             ring_no_answer=self.ring_no_answer,
         )
+
+
+_ROLLUP_SUMS = tuple(
+    f.name for f in fields(QueueRollup) if f.name not in ("queue", "threshold", "max_wait_us")
+)
 
 
 @dataclass(slots=True)

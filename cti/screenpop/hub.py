@@ -15,7 +15,9 @@ Theory of operation
    is sent and the gated events are replayed in order.
 5. A reconnecting client sends the session id and the last sequence number it saw. If the session is
    this one and nothing it could have missed has left the log, it gets exactly the messages it missed;
-   otherwise it gets a fresh snapshot and ``resync: true``.
+   otherwise it gets a fresh snapshot and ``resync: true``. The resume log is indexed: supervisors read
+   the whole log, each agent a log of only the messages addressed to them, both from the newest end
+   back to ``last_seq``, so a resume costs what it returns, not the size of the log.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import phonenumbers
 
@@ -72,24 +74,37 @@ def _e164(number: str, country: str) -> str | None:
 
 
 class Client:
-    """One websocket connection's outbox. The server's writer task drains ``queue``."""
+    """One websocket connection's outbox, bounded in messages and in characters. The server's writer
+    task drains it (``take``)."""
 
-    def __init__(self, identity: Identity, buffer: int) -> None:
+    def __init__(self, identity: Identity, buffer: int, max_chars: int = 4 * 1024 * 1024) -> None:
         self.identity = identity
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=buffer)
+        self.max_chars = max_chars
+        self.chars = 0  # characters waiting in ``queue``
         self.closing: tuple[int, str] | None = None
         self.dead = asyncio.Event()
         self.last_seq = 0
+        self.sending_since: float | None = None  # loop time the server's writer began the current send
 
     def offer(self, text: str) -> bool:
         if self.closing is not None:
+            return False
+        if self.chars + len(text) > self.max_chars and self.chars:
+            self.kill(CLOSE_TOO_SLOW, f"too slow: more than {self.max_chars} characters waiting")
             return False
         try:
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
             self.kill(CLOSE_TOO_SLOW, f"too slow: more than {self.queue.maxsize} messages waiting")
             return False
+        self.chars += len(text)
         return True
+
+    async def take(self) -> str:
+        text = await self.queue.get()
+        self.chars -= len(text)
+        return text
 
     def kill(self, code: int, reason: str) -> None:
         if self.closing is None:
@@ -97,12 +112,14 @@ class Client:
             self.dead.set()
 
 
-@dataclass(slots=True)
-class _Logged:
+class _Logged(NamedTuple):
+    """One message of the resume log. A tuple of plain values: the garbage collector stops tracking it,
+    so a log of 200,000 messages costs the collector's full passes nothing."""
+
     seq: int
     t: float
     text: str
-    audience: frozenset[AgentId] | None  # None: supervisors only
+    audience: tuple[AgentId, ...] | None  # None: supervisors only
 
 
 @dataclass(slots=True)
@@ -148,6 +165,9 @@ class Hub:
         self._clock = clock or SystemClock()  # the resume window
         self.seq = 0
         self._log: collections.deque[_Logged] = collections.deque(maxlen=log_limit)
+        # the same messages, per agent in their audience (the index a resuming agent reads)
+        self._agent_logs: dict[AgentId, collections.deque[_Logged]] = {}
+        self._log_limit = log_limit
         self._supervisors: set[Client] = set()
         self._agents: dict[AgentId, set[Client]] = {}
         self.calls: dict[LinkedId, CallView] = {}
@@ -192,9 +212,6 @@ class Hub:
             if not self._agents[ident.agent]:
                 del self._agents[ident.agent]
 
-    def _visible(self, identity: Identity, audience: frozenset[AgentId] | None) -> bool:
-        return identity.supervisor or (audience is not None and identity.agent in audience)
-
     def missed(
         self, identity: Identity, session: str | None, last_seq: int | None, limit: int
     ) -> list[str] | None:
@@ -202,22 +219,40 @@ class Hub:
         (another session, a sequence number from the future, pruned from the log, or more than ``limit``)."""
         if session != self.session or last_seq is None or last_seq > self.seq:
             return None
-        self._prune()
+        self._prune(identity.agent if not identity.supervisor else None)
         first = self._log[0].seq if self._log else self.seq + 1
         if last_seq + 1 < first:
             return None  # some of what it missed is gone
+        if identity.supervisor:
+            log: collections.deque[_Logged] = self._log
+        elif identity.agent is not None and identity.agent in self._agent_logs:
+            log = self._agent_logs[identity.agent]
+        else:
+            return []
         out: list[str] = []
-        for item in self._log:
-            if item.seq > last_seq and self._visible(identity, item.audience):
-                out.append(item.text)
-                if len(out) > limit:
-                    return None
+        for item in reversed(log):  # newest first: stop at what the client has
+            if item.seq <= last_seq:
+                break
+            out.append(item.text)
+            if len(out) > limit:
+                return None
+        out.reverse()
         return out
 
-    def _prune(self) -> None:
+    def _prune(self, only: AgentId | None = None, every: bool = False) -> None:
+        """Forget what is older than the resume window: the whole log, and one agent's or every agent's."""
         horizon = self._clock.now() - self.resume_window
-        while self._log and self._log[0].t < horizon:
-            self._log.popleft()
+        log = self._log
+        while log and log[0].t < horizon:
+            log.popleft()
+        agents = list(self._agent_logs) if every else [only] if only in self._agent_logs else []
+        for agent in agents:
+            assert agent is not None
+            own = self._agent_logs[agent]
+            while own and own[0].t < horizon:
+                own.popleft()
+            if not own:
+                del self._agent_logs[agent]
 
     def snapshot(self, identity: Identity) -> dict[str, Any]:
         """What a client sees on (re)connecting without a usable resume: the present state."""
@@ -256,9 +291,15 @@ class Hub:
         message["seq"] = self.seq
         text = encode(message)
         who = frozenset(audience) if audience is not None else None
-        self._log.append(_Logged(self.seq, self._clock.now(), text, who))
-        if len(self._log) % 256 == 0:
-            self._prune()
+        item = _Logged(self.seq, self._clock.now(), text, tuple(who) if who is not None else None)
+        self._log.append(item)
+        for agent in who or ():
+            own = self._agent_logs.get(agent)
+            if own is None:
+                own = self._agent_logs[agent] = collections.deque(maxlen=self._log_limit)
+            own.append(item)
+        if self.seq % 4096 == 0:
+            self._prune(every=True)
         for client in list(self._supervisors):
             self._send(client, text)
         for agent in who or ():
@@ -271,6 +312,13 @@ class Hub:
         elif client.closing is not None and client.closing[0] == CLOSE_TOO_SLOW:
             self.clients_dropped += 1
             self.detach(client)
+
+    def drop(self, client: Client, reason: str) -> None:
+        """The server's writer gave up on this client (write deadline, transport buffer): 4008."""
+        if client.closing is None:
+            client.kill(CLOSE_TOO_SLOW, reason)
+            self.clients_dropped += 1
+        self.detach(client)
 
     # ---- incoming domain events ----------------------------------------------------------------------
     def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:

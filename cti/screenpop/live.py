@@ -7,6 +7,11 @@ board keeps that leg as *pending* and adds it to a copy of the rollup when it re
 and "abandoned" move the moment the caller leaves the queue, and the finished leg replaces the pending
 one when the call ends.
 
+Everything is kept incrementally, so an event costs what it touches, not the size of the board: the
+pending legs are indexed by call (``CallEnded`` finds its own), and counted in a second rollup per queue
+(``pending``, with a heap for their longest wait) that ``queue_figures`` combines with the finished one
+in constant time.
+
 ``apply(event)`` updates the board and says what changed (which queues, which agents), so the hub pushes
 only those rows to supervisors (deltas, not polling). "Today" is the local calendar day of the event
 time; the counters reset when the first event of a new day arrives.
@@ -14,8 +19,8 @@ time; the counters reset when the first event of a new day arrives.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +36,7 @@ from cti.core.events import (
 )
 from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
 from cti.core.journey import QueueLeg
-from cti.reports.metrics import AgentRollup, QueueRollup
+from cti.reports.metrics import AgentRollup, QueueRollup, us
 
 
 @dataclass(slots=True)
@@ -41,6 +46,36 @@ class QueueLive:
     waiting: dict[UniqueId, float] = field(default_factory=dict)  # waiting channel -> entered at
     pending: dict[tuple[LinkedId, UniqueId], QueueLeg] = field(default_factory=dict)  # left, call not ended
     states: dict[str, int] = field(default_factory=dict)  # agent state -> members in it (kept incrementally)
+    pending_rollup: QueueRollup | None = None  # the pending legs, counted
+    pending_waits: list[tuple[int, LinkedId, UniqueId]] = field(default_factory=list)  # heap of -wait_us
+
+    def add_pending(self, key: tuple[LinkedId, UniqueId], leg: QueueLeg) -> None:
+        self.drop_pending(key)
+        self.pending[key] = leg
+        if self.pending_rollup is None:
+            self.pending_rollup = QueueRollup(self.name, self.rollup.threshold)
+        self.pending_rollup.add(leg)
+        heapq.heappush(self.pending_waits, (-us(leg.wait_seconds), *key))
+
+    def drop_pending(self, key: tuple[LinkedId, UniqueId]) -> None:
+        leg = self.pending.pop(key, None)
+        if leg is not None and self.pending_rollup is not None:
+            self.pending_rollup.add(leg, -1)
+
+    def pending_max_us(self) -> int:
+        heap = self.pending_waits
+        while heap:
+            wait, lid, uid = heap[0]
+            leg = self.pending.get((lid, uid))
+            if leg is not None and us(leg.wait_seconds) == -wait:
+                break
+            heapq.heappop(heap)  # lazily forget legs that are no longer pending
+        return -heap[0][0] if heap else 0
+
+    def clear_pending(self) -> None:
+        self.pending.clear()
+        self.pending_waits.clear()
+        self.pending_rollup = None
 
 
 @dataclass(slots=True)
@@ -73,6 +108,7 @@ class LiveBoard:
         self.agents: dict[AgentId, AgentLive] = {}
         self.agent_rollup = AgentRollup()
         self.day: dt.date | None = None
+        self._pending_of: dict[LinkedId, set[tuple[QueueName, UniqueId]]] = {}  # call -> its pending legs
 
     def _queue(self, name: QueueName) -> QueueLive:
         q = self.queues.get(name)
@@ -88,8 +124,9 @@ class LiveBoard:
             self.day = day
             for q in self.queues.values():
                 q.rollup = QueueRollup(q.name, self._threshold(q.name))
-                q.pending.clear()
+                q.clear_pending()
                 changes.queues.add(q.name)
+            self._pending_of.clear()
             self.agent_rollup = AgentRollup()
             changes.agents.update(self.agents)
 
@@ -103,28 +140,29 @@ class LiveBoard:
             case CallLeftQueue(queue=queue, uniqueid=uid, outcome=outcome, waited_seconds=waited, at=at):
                 q = self._queue(queue)
                 entered = q.waiting.pop(uid, at - waited)
-                q.pending[(event.linkedid, uid)] = QueueLeg(
-                    queue, uid, entered, 0, left_at=at, outcome=outcome, wait_seconds=waited
+                q.add_pending(
+                    (event.linkedid, uid),
+                    QueueLeg(queue, uid, entered, 0, left_at=at, outcome=outcome, wait_seconds=waited),
                 )
+                self._pending_of.setdefault(event.linkedid, set()).add((queue, uid))
                 changes.queues.add(queue)
             case CallAnswered(queue=queue, agent=agent, uniqueid=uid) if queue is not None:
                 leg = self._queue(queue).pending.get((event.linkedid, uid))
                 if leg is not None:
                     leg.agent = agent
             case CallEnded(journey=journey):
+                # its pending legs, including those the journey no longer lists (merged calls)
+                for queue, uid in self._pending_of.pop(journey.linkedid, ()):
+                    self._queue(queue).drop_pending((journey.linkedid, uid))
                 for leg in journey.queue_legs:
                     q = self._queue(leg.queue)
                     q.waiting.pop(leg.uniqueid, None)
-                    q.pending.pop((journey.linkedid, leg.uniqueid), None)
                     if leg.outcome is not None and _day(leg.entered_at) == self.day:
                         q.rollup.add(leg)
                         self.agent_rollup.add(leg)
                         if leg.agent in self.agents:
                             changes.agents.add(leg.agent)
                     changes.queues.add(leg.queue)
-                for q in self.queues.values():  # legs the journey no longer lists (merged calls)
-                    for key in [k for k in q.pending if k[0] == journey.linkedid]:
-                        del q.pending[key]
             case AgentStateChanged(agent=agent, state=state, at=at, reason=reason, queues=queues):
                 a = self.agents.get(agent)
                 if a is None:
@@ -158,10 +196,8 @@ class LiveBoard:
     def queue_figures(self, name: QueueName) -> dict[str, Any]:
         q = self._queue(name)
         rollup = q.rollup
-        if q.pending:
-            rollup = copy.copy(rollup)
-            for leg in q.pending.values():
-                rollup.add(leg)
+        if q.pending and q.pending_rollup is not None:
+            rollup = rollup.combined(q.pending_rollup, q.pending_max_us())
         return {
             **rollup.stats().to_json(),
             "waiting": len(q.waiting),

@@ -4,6 +4,11 @@ Every client message is a JSON object with a ``type`` and an optional ``ref`` (a
 client chooses; the reply to the command carries it back). Anything else is refused with a
 ``ProtocolError`` whose ``code`` the server sends back in an ``error`` message; the connection stays
 open. See docs/websocket-protocol.md for the whole protocol.
+
+A frame no client of ours ever sends is refused before it is parsed (``Refused``, which carries the
+close code; the server closes the connection): JSON nested deeper than ``MAX_DEPTH`` (counted on the raw
+text, outside strings, so the parser never recurses into it) and text that is not valid Unicode (a
+``\\ud800`` escape without its pair: it could not be encoded back, not even in an error's ``ref``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ from cti.routing.policy import PolicyError, check_skill
 VERSION = 1
 MAX_TEXT = 200  # user names, reasons, numbers, targets
 MAX_NOTES = 4000
+MAX_DEPTH = 8  # nesting of objects and arrays in one message (a command uses 2)
+
+CLOSE_TOO_BIG = 1009
+CLOSE_BAD_TEXT = 1007  # RFC 6455: data inconsistent with the message type (not valid Unicode)
+CLOSE_TOO_DEEP = 1008  # RFC 6455: policy violation
 
 TRANSFER_KINDS = ("agent", "queue", "number")
 # what may be dialled or transferred to: digits with an optional leading +, *, # (no dialplan injection)
@@ -33,6 +43,59 @@ class BadMessage(ProtocolError):
         self.code = code
         self.message = message
         self.ref = ref
+
+
+class Refused(ProtocolError):
+    """A frame refused before parsing; the connection is closed with ``close_code``."""
+
+    def __init__(self, reason: str, close_code: int, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # too_big, too_deep, bad_text: the label of ws_frames_refused_total
+        self.close_code = close_code
+        self.message = message
+
+
+# a JSON string (escapes included) or a bracket outside strings
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _check_depth(text: str) -> None:
+    if text.count("{") + text.count("[") <= MAX_DEPTH:
+        return  # cannot be deeper: the common case costs two C scans
+    depth = 0
+    for m in _TOKENS.finditer(text):
+        tok = m.group()
+        if tok in ("{", "["):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise Refused("too_deep", CLOSE_TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels")
+        elif tok in ("}", "]"):
+            depth -= 1
+
+
+def _check_text(raw: Any) -> None:
+    try:
+        json.dumps(raw, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise Refused("bad_text", CLOSE_BAD_TEXT, "not valid Unicode (an unpaired surrogate)") from None
+
+
+def load(text: str | bytes) -> Any:
+    """The JSON value of a text frame, after the limits (depth, valid Unicode); ``Refused`` or
+    ``BadMessage`` otherwise."""
+    if isinstance(text, bytes):
+        raise BadMessage("bad_json", "binary frames are not accepted: send JSON text")
+    _check_depth(text)
+    try:
+        raw = json.loads(text)
+    except RecursionError:  # not reachable after _check_depth; never a traceback all the same
+        raise Refused("too_deep", CLOSE_TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:
+        raise BadMessage("bad_json", "not JSON") from None
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+        _check_text(raw)  # only when a surrogate escape is there at all
+    return raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +165,16 @@ class Disposition(Command):
 class SetSkills(Command):
     agent: str
     skills: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh(Command):
+    """A new token for this connection (before the old one expires)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignOut(Command):
+    """End every session of this user: their tokens are revoked, their connections closed (4003)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +250,7 @@ class _Fields:
 
 
 def parse(text: str | bytes) -> Command:
-    if isinstance(text, bytes):
-        raise BadMessage("bad_json", "binary frames are not accepted: send JSON text")
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        raise BadMessage("bad_json", "not JSON") from None
+    raw = load(text)
     if not isinstance(raw, dict):
         raise BadMessage("bad_json", "a message is a JSON object")
     ref = raw.get("ref")
@@ -201,6 +269,10 @@ def parse(text: str | bytes) -> Command:
             return Resume(ref, f.text("token", limit=4096), f.optional("session"), seq)
         case "ping":
             return Ping(ref)
+        case "refresh":
+            return Refresh(ref)
+        case "sign_out":
+            return SignOut(ref)
         case "ready":
             return Ready(ref, f.name("agent", required=False))
         case "pause":

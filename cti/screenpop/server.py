@@ -16,6 +16,19 @@ Websocket session (docs/websocket-protocol.md):
   Per connection: a reader, a writer draining the client's bounded buffer, and a watchdog (token expiry,
   the hub dropping a slow client). A rate limit guards against floods; frames over
   ``max_message_bytes`` are refused by the websocket layer (close 1009).
+
+Hostile clients (docs/websocket-protocol.md "Limits"): every refusal is a close code and a counter.
+  - input: the first message may hold ``max_login_bytes``; a frame nested too deep or not valid Unicode
+    is refused before it is parsed (``protocol.Refused``: 1008, 1007);
+  - logins: failures per address and per user name, and at most a few password checks at once
+    (``cti.screenpop.logins``); a refused login never reaches the store;
+  - slow consumers: a message that cannot be written within ``write_deadline``, or a transport buffer
+    over ``transport_buffer_bytes``, drops the client with 4008; the socket's kernel send buffer is
+    capped (``send_buffer_bytes``) so the backlog shows up in our buffers within seconds;
+  - tokens: ``refresh`` gives a new one; ``sign_out`` (or an account found disabled, checked every
+    ``account_check`` seconds) revokes every token of the user and closes their connections (4003) on
+    this instance (revocations are kept in this process: another instance learns of a disabled account
+    by its own check, and of a sign-out not at all until the token expires).
 """
 
 from __future__ import annotations
@@ -25,12 +38,15 @@ import contextlib
 import http
 import json
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import socket
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -40,15 +56,18 @@ from cti.core.clock import Clock, SystemClock
 from cti.core.ids import AgentId
 from cti.screenpop import protocol as p
 from cti.screenpop.actions import Desk, DeskError
-from cti.screenpop.hub import Client, Hub
-from cti.screenpop.tokens import Identity, TokenError, TokenSigner
-from cti.telemetry import Metric, counter, new_registry
+from cti.screenpop.hub import CLOSE_TOO_SLOW, Client, Hub
+from cti.screenpop.logins import Busy, LoginGuard, LoginLimits
+from cti.screenpop.tokens import Identity, Revocations, TokenError, TokenSigner
+from cti.telemetry import PREFIX, Metric, counter, new_registry
 
 log = logging.getLogger("cti.screenpop.server")
 
 CLOSE_AUTH = 4001
 CLOSE_FLOOD = 4029
 CLOSE_EXPIRED = 4002
+CLOSE_SIGNED_OUT = 4003
+CLOSE_BUSY = 1013  # RFC 6455: try again later
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -72,6 +91,10 @@ class Account(Protocol):
 class Accounts(Protocol):
     async def authenticate(self, username: str, password: str) -> Any: ...
 
+    async def active(self, usernames: Collection[str]) -> set[str]:
+        """Which of these user names are accounts that may still log in."""
+        ...
+
 
 @dataclass(slots=True)
 class Limits:
@@ -84,6 +107,13 @@ class Limits:
     ping_interval: float = 20.0
     failed_login_delay: float = 0.3
     close_timeout: float = 2.0
+    max_login_bytes: int = 8 * 1024  # the first message: a login or a resume
+    client_buffer_chars: int = 4 * 1024 * 1024  # characters queued per client (with client_buffer)
+    write_deadline: float = 5.0  # seconds one message may take to be written to the socket
+    transport_buffer_bytes: int = 1024 * 1024  # bytes in the transport's buffer before a drop
+    send_buffer_bytes: int = 256 * 1024  # the socket's kernel send buffer (SO_SNDBUF)
+    account_check: float = 30.0  # seconds between checks that connected users' accounts are active
+    logins: LoginLimits = field(default_factory=LoginLimits)
 
 
 class RateLimit:
@@ -142,10 +172,18 @@ class ConsoleServer:
         self.clock = clock or SystemClock()  # token expiry, rate limits, message times
         self.static = load_static()
         self._server: Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._deadlines: asyncio.Task[None] | None = None
+        self.guard = LoginGuard(self.limits.logins)
+        self._admission = asyncio.Semaphore(8)
+        self.revocations = Revocations(signer.ttl)
         self.logins = 0
         self.logins_failed = 0
         self.refused = 0  # bad, unauthorised or rate-limited commands
         self.connections = 0
+        self.frames_refused: Counter[str] = Counter()  # too_big, too_deep, bad_text
+        self.logins_refused: Counter[str] = Counter()  # attempts, busy
+        self.sessions_revoked = 0
 
     # ---- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -164,6 +202,8 @@ class ConsoleServer:
         )
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
+        self._sweeper = asyncio.create_task(self._check_accounts(), name="console-account-check")
+        self._deadlines = asyncio.create_task(self._check_writes(), name="console-write-deadlines")
         log.info("consoles on http://%s:%d/", self.host, self.port, extra={"port": self.port})
 
     async def run(self) -> None:
@@ -173,6 +213,11 @@ class ConsoleServer:
         await self._server.serve_forever()
 
     async def close(self) -> None:
+        for task in (self._sweeper, self._deadlines):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._server is not None:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
@@ -186,6 +231,23 @@ class ConsoleServer:
         yield counter("ws_logins_total", "successful logins", self.logins)
         yield counter("ws_login_failures_total", "refused logins and tokens", self.logins_failed)
         yield counter("ws_refused_total", "bad, forbidden or rate-limited commands", self.refused)
+        yield _labelled(
+            "ws_frames_refused",
+            "frames refused before parsing (connection closed)",
+            "reason",
+            {r: self.frames_refused[r] for r in ("too_big", "too_deep", "bad_text")},
+        )
+        yield _labelled(
+            "ws_logins_refused",
+            "logins refused before the password check",
+            "limit",
+            {r: self.logins_refused[r] for r in ("attempts", "busy")},
+        )
+        yield counter(
+            "ws_sessions_revoked_total",
+            "connections closed by a sign-out or a disabled account",
+            self.sessions_revoked,
+        )
 
     # ---- HTTP ----------------------------------------------------------------------------------------
     def _response(self, status: http.HTTPStatus, body: bytes, ctype: str, **extra: str) -> Response:
@@ -231,13 +293,28 @@ class ConsoleServer:
     async def _send(self, ws: ServerConnection, message: dict[str, Any]) -> None:
         await ws.send(p.encode(message))
 
+    async def _refuse_frame(self, ws: ServerConnection, e: p.Refused) -> None:
+        """A frame refused before parsing: a counter, an error without ``ref``, the close code."""
+        self.frames_refused[e.reason] += 1
+        await self._send(ws, p.error(e.reason, e.message))
+        await ws.close(e.close_code, e.message)
+
+    def _first_frame(self, raw: str | bytes) -> p.Command:
+        limit = self.limits.max_login_bytes
+        if len(raw) > limit or (isinstance(raw, str) and len(raw) * 4 > limit and len(raw.encode()) > limit):
+            raise p.Refused("too_big", p.CLOSE_TOO_BIG, f"the first message is over {limit} bytes")
+        return p.parse(raw)
+
     async def _authenticate(self, ws: ServerConnection) -> tuple[Identity, dict[str, Any], Any] | None:
         try:
             async with asyncio.timeout(self.limits.auth_timeout):
                 raw = await ws.recv()
-            cmd = p.parse(raw)
+            cmd = self._first_frame(raw)
         except TimeoutError:
             await ws.close(CLOSE_AUTH, "authentication required")
+            return None
+        except p.Refused as e:
+            await self._refuse_frame(ws, e)
             return None
         except p.BadMessage as e:
             await self._send(ws, p.error(e.code, e.message, e.ref))
@@ -245,23 +322,46 @@ class ConsoleServer:
             return None
         now = self.clock.now()
         if isinstance(cmd, p.Login):
-            account = await self.accounts.authenticate(cmd.username, cmd.password)
+            address = str(ws.remote_address[0]) if ws.remote_address else "?"
+            wait = self.guard.refused(address, cmd.username, now)
+            if wait is None:
+                try:
+                    async with self.guard.slot():
+                        # checked again: others from this address may have failed while this one waited
+                        wait = self.guard.refused(address, cmd.username, self.clock.now())
+                        if wait is None:
+                            account = await self.accounts.authenticate(cmd.username, cmd.password)
+                except Busy:
+                    self.logins_refused["busy"] += 1
+                    await self._send(ws, p.error("busy", "too many logins at once: try again", cmd.ref))
+                    await ws.close(CLOSE_BUSY, "too many logins at once")
+                    return None
+            if wait is not None:
+                self.logins_refused["attempts"] += 1
+                message = f"too many failed logins: try again in {int(wait) + 1} s"
+                await self._send(ws, p.error("too_many_attempts", message, cmd.ref))
+                await ws.close(CLOSE_AUTH, "too many failed logins")
+                return None
             role = getattr(account, "role", None)
             agent = getattr(account, "member_name", None)
             if account is None or role not in ("agent", "supervisor") or (role == "agent" and not agent):
                 self.logins_failed += 1
+                self.guard.failed(address, cmd.username, self.clock.now())
                 await asyncio.sleep(self.limits.failed_login_delay)  # slow down password guessing
                 await self._send(ws, p.error("auth_failed", "wrong user name or password", cmd.ref))
                 await ws.close(CLOSE_AUTH, "authentication failed")
                 return None
+            self.guard.succeeded(cmd.username)
             member = AgentId(str(agent)) if role == "agent" else None
-            token, identity = self.signer.issue(cmd.username, role, member, now)
+            token, identity = self.signer.issue(cmd.username, role, member, self.clock.now())
             self.logins += 1
             welcome = {"token": token, "ref": cmd.ref}
             return identity, welcome, None
         if isinstance(cmd, p.Resume):
             try:
                 identity = self.signer.verify(cmd.token, now)
+                if self.revocations.revoked(identity) or not await self._may_resume(identity):
+                    raise TokenError("revoked")
             except TokenError as e:
                 self.logins_failed += 1
                 await self._send(ws, p.error("auth_failed", f"token {e.reason}", cmd.ref))
@@ -272,16 +372,29 @@ class ConsoleServer:
         await ws.close(CLOSE_AUTH, "authentication required")
         return None
 
+    def _count_closed(self, e: ConnectionClosed) -> None:
+        if e.sent is not None and e.sent.code == p.CLOSE_TOO_BIG:  # the websocket layer's max_size
+            self.frames_refused["too_big"] += 1
+
     async def _session(self, ws: ServerConnection) -> None:
         self.connections += 1
+        sock = ws.transport.get_extra_info("socket")
+        if sock is not None and self.limits.send_buffer_bytes:
+            with contextlib.suppress(OSError):  # the kernel keeps little: a backlog shows up in our buffers
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.send_buffer_bytes)
         try:
             authed = await self._authenticate(ws)
-        except ConnectionClosed:
+        except ConnectionClosed as e:
+            self._count_closed(e)
             return
         if authed is None:
             return
         identity, welcome, resume = authed
-        client = Client(identity, self.limits.client_buffer)
+        # A reconnect storm: sessions pass this gate a few per turn of the event loop (a waiter wakes
+        # on the next turn), so the loop never prepares hundreds of welcomes and catch-ups in one turn.
+        async with self._admission:
+            await asyncio.sleep(0)
+        client = Client(identity, self.limits.client_buffer, self.limits.client_buffer_chars)
         hello: dict[str, Any] = {
             "type": "welcome",
             "v": p.VERSION,
@@ -317,8 +430,10 @@ class ConsoleServer:
                 ]
                 for task in tasks:
                     task.add_done_callback(lambda _t: [t.cancel() for t in tasks])
-        except* ConnectionClosed:
-            pass
+        except* ConnectionClosed as group:
+            for closed in group.exceptions:
+                if isinstance(closed, ConnectionClosed):
+                    self._count_closed(closed)
         finally:
             self.hub.detach(client)
         if client.closing is not None:
@@ -326,22 +441,113 @@ class ConsoleServer:
             log.info("closing a console connection: %s", reason, extra={"user": client.identity.username})
             try:
                 async with asyncio.timeout(self.limits.close_timeout):
+                    if code != CLOSE_TOO_SLOW:  # what it was told last (an error, a result) goes first
+                        while not client.queue.empty():
+                            await ws.send(client.queue.get_nowait())
                     await ws.close(code, reason)
             except TimeoutError:
                 ws.transport.abort()  # the peer does not read: do not wait for it
 
     async def _writer(self, ws: ServerConnection, client: Client) -> None:
+        """Drains the client's buffer. ``sending_since`` marks a send in progress: the deadline check
+        (``_check_writes``) drops a client whose send has waited too long, without a timer per message.
+        After each message the writer yields, so a client with a long backlog (a resume) never holds the
+        event loop for more than one message at a time."""
+        loop = asyncio.get_running_loop()
+        most = self.limits.transport_buffer_bytes
         while True:
-            text = await client.queue.get()
-            await ws.send(text)
+            text = await client.take()
+            client.sending_since = loop.time()
+            await ws.send(text)  # waits while the transport's buffer is over its high-water mark
+            client.sending_since = None
+            if ws.transport.get_write_buffer_size() > most:
+                self.hub.drop(client, f"too slow: more than {most} bytes unsent")
+                return
+            if not client.queue.empty():
+                await asyncio.sleep(0)
+
+    async def _check_writes(self) -> None:
+        """Every quarter of ``write_deadline``: drop (4008) the clients whose send waited longer."""
+        loop = asyncio.get_running_loop()
+        deadline = self.limits.write_deadline
+        while True:
+            await asyncio.sleep(deadline / 4)
+            now = loop.time()
+            for client in self.hub.clients():
+                since = client.sending_since
+                if since is not None and now - since > deadline:
+                    self.hub.drop(client, f"too slow: a message waited over {deadline:g} s to be written")
 
     async def _watchdog(self, client: Client) -> None:
-        """Returns when the client must go: the hub dropped it, it flooded, or its token expired."""
-        remaining = client.identity.expires_at - self.clock.now()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(remaining, 0)):
-                await client.dead.wait()
+        """Returns when the client must go: the hub dropped it, it flooded, or its token expired (a
+        ``refresh`` moves the expiry: the wait starts again)."""
+        while not client.dead.is_set():
+            expires = client.identity.expires_at
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(expires - self.clock.now(), 0)):
+                    await client.dead.wait()
+            if client.identity.expires_at == expires:
+                break
         client.kill(CLOSE_EXPIRED, "token expired: log in again")  # no-op when already closing
+
+    # ---- tokens: refresh, sign-out, disabled accounts ------------------------------------------------
+    def revoke(self, username: str, reason: str) -> int:
+        """Void every token of ``username`` issued until now and close their connections here (4003)."""
+        self.revocations.revoke(username, self.clock.now())
+        closed = 0
+        for client in self.hub.clients():
+            if client.identity.username == username and client.closing is None:
+                client.kill(CLOSE_SIGNED_OUT, reason)
+                closed += 1
+        self.sessions_revoked += closed
+        return closed
+
+    async def _may_resume(self, identity: Identity) -> bool:
+        """The account is still active (a token outlives a restart, the revocations do not). When the
+        store does not answer, the token's signature is enough: nobody is thrown out for an outage."""
+        try:
+            return identity.username in await self.accounts.active({identity.username})
+        except Exception as e:
+            log.warning("could not check an account on resume: %s", e)
+            return True
+
+    async def _check_accounts(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.account_check)
+            users = {c.identity.username for c in self.hub.clients()}
+            if not users:
+                continue
+            try:
+                active = await self.accounts.active(users)
+            except Exception as e:  # the store is down: nobody is thrown out for that
+                log.warning("could not check the consoles' accounts: %s", e)
+                continue
+            for username in sorted(users - active):
+                self.revoke(username, "account disabled")
+
+    async def _refresh(self, client: Client, cmd: p.Refresh) -> None:
+        ident = client.identity
+        try:
+            still = ident.username in await self.accounts.active({ident.username})
+        except Exception:
+            client.offer(p.encode(p.error("store_failed", "could not check the account: try again", cmd.ref)))
+            return
+        if not still:
+            self.revoke(ident.username, "account disabled")
+            return
+        token, client.identity = self.signer.issue(ident.username, ident.role, ident.agent, self.clock.now())
+        client.offer(
+            p.encode(
+                {
+                    "type": "result",
+                    "ref": cmd.ref,
+                    "ok": True,
+                    "action": "refresh",
+                    "token": token,
+                    "expires_at": client.identity.expires_at,
+                }
+            )
+        )
 
     async def _reader(self, ws: ServerConnection, client: Client) -> None:
         limit = RateLimit(self.limits.rate, self.limits.burst, self.clock.now())
@@ -359,6 +565,11 @@ class ConsoleServer:
                 continue
             try:
                 cmd = p.parse(raw)
+            except p.Refused as e:
+                self.frames_refused[e.reason] += 1
+                client.offer(p.encode(p.error(e.reason, e.message)))
+                client.kill(e.close_code, e.message)
+                return
             except p.BadMessage as e:
                 self.refused += 1
                 client.offer(p.encode(p.error(e.code, e.message, e.ref)))
@@ -377,6 +588,12 @@ class ConsoleServer:
         if self.clock.now() >= client.identity.expires_at:
             client.kill(CLOSE_EXPIRED, "token expired: log in again")
             return
+        if isinstance(cmd, p.Refresh):
+            await self._refresh(client, cmd)
+            return
+        if isinstance(cmd, p.SignOut):
+            self.revoke(client.identity.username, "signed out")
+            return
         try:
             result = await self.desk.run(client.identity, cmd)
         except DeskError as e:
@@ -386,6 +603,13 @@ class ConsoleServer:
         client.offer(
             p.encode({"type": "result", "ref": cmd.ref, "ok": True, "action": _action(cmd), **result})
         )
+
+
+def _labelled(name: str, documentation: str, label: str, values: dict[str, int]) -> Metric:
+    family = CounterMetricFamily(PREFIX + name, documentation, labels=[label])
+    for key, value in values.items():
+        family.add_metric([key], float(value))
+    return family
 
 
 def _action(cmd: p.Command) -> str:

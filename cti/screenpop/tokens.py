@@ -4,6 +4,9 @@ Format: ``base64url(json claims) "." base64url(hmac_sha256(secret, claims_part))
 name, ``r`` role (``agent`` or ``supervisor``), ``a`` the agent's queue member name (AgentId) or null,
 ``iat`` and ``exp`` (epoch seconds). A token is refused when the signature does not match (compared in
 constant time), when it is malformed, or when it has expired.
+
+Revocation (``Revocations``): a sign-out or a disabled account voids every token of that user issued
+until that moment; the server checks it on every resume and refresh and closes the user's connections.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Identity:
     role: str  # "agent" or "supervisor"
     agent: AgentId | None  # the queue member name an agent answers as; None for a supervisor
     expires_at: float
+    issued_at: float = 0.0
 
     @property
     def supervisor(self) -> bool:
@@ -64,8 +68,8 @@ class TokenSigner:
     def issue(self, username: str, role: str, agent: AgentId | None, now: float) -> tuple[str, Identity]:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
-        identity = Identity(username, role, agent, now + self.ttl)
-        claims = {"u": username, "r": role, "a": agent, "iat": int(now), "exp": identity.expires_at}
+        identity = Identity(username, role, agent, now + self.ttl, now)
+        claims = {"u": username, "r": role, "a": agent, "iat": now, "exp": identity.expires_at}
         part = _b64(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
         return f"{part}.{self._sign(part)}", identity
 
@@ -82,6 +86,7 @@ class TokenSigner:
         try:
             claims = json.loads(_unb64(part))
             username, role, agent, exp = claims["u"], claims["r"], claims["a"], float(claims["exp"])
+            iat = float(claims.get("iat", 0.0))
         except (ValueError, KeyError, TypeError):
             raise TokenError("malformed") from None
         if (
@@ -92,4 +97,23 @@ class TokenSigner:
             raise TokenError("malformed")
         if now >= exp:
             raise TokenError("expired")
-        return Identity(username, role, AgentId(agent) if agent is not None else None, exp)
+        return Identity(username, role, AgentId(agent) if agent is not None else None, exp, iat)
+
+
+class Revocations:
+    """Users whose tokens issued before a moment are void. Entries older than a token's life are
+    forgotten (every token they could void has expired)."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._before: dict[str, float] = {}
+
+    def revoke(self, username: str, now: float) -> None:
+        horizon = now - self.ttl
+        for user in [u for u, t in self._before.items() if t < horizon]:
+            del self._before[user]
+        self._before[username] = now
+
+    def revoked(self, identity: Identity) -> bool:
+        before = self._before.get(identity.username)
+        return before is not None and identity.issued_at <= before

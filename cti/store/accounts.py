@@ -1,8 +1,12 @@
 """Agent accounts and their passwords (hashlib.scrypt; no third-party crypto).
 
 A stored hash reads ``scrypt$N$r$p$salt$hash`` (salt and hash in URL-safe base64), so the cost can be
-raised later without invalidating existing passwords. Hashing costs tens of milliseconds on purpose:
-the store always runs it in a worker thread, never on the event loop.
+raised later without invalidating existing passwords: a successful login with a hash of other parameters
+is re-hashed with the current ones (``needs_rehash``). The parameters follow the OWASP Password Storage
+Cheat Sheet (scrypt: N=2^17, r=8, p=1, or an equivalent trade of memory for CPU): N=2^15, r=8, p=3, the
+same work with 32 MiB per check instead of 128 MiB. Hashing costs a few hundred milliseconds of CPU on
+purpose: the store always runs it in a worker thread, never on the event loop, and the console server
+caps how many run at once.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-SCRYPT_N = 1 << 14
-SCRYPT_R = 8
-SCRYPT_P = 1
+OWASP_COST = (1 << 15, 8, 3)  # N, r, p
+# the cost new hashes get (the test suite lowers it for speed: tests/conftest.py)
+SCRYPT_N, SCRYPT_R, SCRYPT_P = OWASP_COST
 _KEY_BYTES = 32
 _MAXMEM = 64 * 1024 * 1024
 
@@ -58,7 +62,8 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+def hash_password(password: str, *, n: int | None = None, r: int | None = None, p: int | None = None) -> str:
+    n, r, p = n or SCRYPT_N, r or SCRYPT_R, p or SCRYPT_P
     salt = os.urandom(16)
     key = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM, dklen=_KEY_BYTES)
     return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(key)}"
@@ -82,6 +87,11 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(key, _unb64(expected))
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether ``stored`` was made with other parameters than the current ones."""
+    return not stored.startswith(f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}$")
 
 
 @cache

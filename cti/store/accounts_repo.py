@@ -7,14 +7,14 @@ Passwords are hashed in a worker thread (cti/store/accounts.py); skills are kept
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cti.core.errors import UsageError
-from cti.store.accounts import AgentAccount, hash_password, verify_or_waste
+from cti.store.accounts import AgentAccount, hash_password, needs_rehash, verify_or_waste
 from cti.store.database import Repository, agents_t
 from cti.store.models import ROLES
 from cti.store.skills import check_skills
@@ -72,21 +72,58 @@ class AccountRepository(Repository):
                 await write_skills(conn, int(agent_id), checked, replace=True)
 
     async def authenticate(self, username: str, password: str) -> AgentAccount | None:
-        """The account when ``password`` is right, else None (same cost for an unknown username)."""
+        """The account when ``password`` is right, else None (same cost for an unknown username).
+
+        No database connection is held while scrypt runs: the hash is fetched, the connection goes back
+        to the pool, the password is checked in a worker thread, then the account is read. A right
+        password whose hash has old parameters is re-hashed with the current ones."""
         async with self.db.reader.connect() as conn:
             row = (
                 (
                     await conn.execute(
-                        select(agents_t).where(agents_t.c.username == username, agents_t.c.active)
+                        select(agents_t.c.id, agents_t.c.password_hash).where(
+                            agents_t.c.username == username, agents_t.c.active
+                        )
                     )
                 )
                 .mappings()
                 .first()
             )
-            ok = await asyncio.to_thread(verify_or_waste, password, row["password_hash"] if row else None)
-            if not ok or row is None:
-                return None
-            return (await self._accounts(conn, agents_t.c.id == row["id"]))[0]
+        stored = row["password_hash"] if row else None
+        ok = await asyncio.to_thread(self.verify, password, stored)
+        if not ok or row is None or stored is None:
+            return None
+        if needs_rehash(stored):
+            fresh = await asyncio.to_thread(hash_password, password)
+            async with self.db.writing() as conn:
+                await conn.execute(
+                    update(agents_t)
+                    .where(agents_t.c.id == row["id"], agents_t.c.password_hash == stored)
+                    .values(password_hash=fresh)
+                )
+        async with self.db.reader.connect() as conn:
+            found = await self._accounts(conn, (agents_t.c.id == row["id"]) & agents_t.c.active)
+        return found[0] if found else None
+
+    verify = staticmethod(verify_or_waste)  # the password check (a test watches the pool while it runs)
+
+    async def active(self, usernames: Collection[str]) -> set[str]:
+        """Which of ``usernames`` are active accounts (the console server ends a disabled one's sessions)."""
+        if not usernames:
+            return set()
+        async with self.db.reader.connect() as conn:
+            rows = await conn.execute(
+                select(agents_t.c.username).where(agents_t.c.username.in_(list(usernames)), agents_t.c.active)
+            )
+            return {r[0] for r in rows}
+
+    async def disable(self, username: str) -> bool:
+        """Stop ``username`` from logging in (their console sessions end at the next account check)."""
+        async with self.db.writing() as conn:
+            done = await conn.execute(
+                update(agents_t).where(agents_t.c.username == username).values(active=False)
+            )
+        return bool(done.rowcount)
 
     async def agents(self) -> list[AgentAccount]:
         """Every active account, by username."""

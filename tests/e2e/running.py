@@ -34,6 +34,7 @@ def config_text(url: str, extra: str = "", **web: object) -> str:
     web_keys = "".join(f"{k} = {json.dumps(v)}\n" for k, v in web.items())
     return (
         f'[daemon]\nname = "t1"\nlog_format = "text"\n[store]\nurl = "{url}"\nflush_interval = 0.05\n'
+        'spill_file = ""\n'
         f'[web]\nport = 0\nsecret = "0123456789abcdef0123"\n{web_keys}{extra}'
     )
 

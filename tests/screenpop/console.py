@@ -78,9 +78,9 @@ async def recv_until(ws: ClientConnection, pred: Any, seconds: float = 5.0) -> d
 
 
 async def login(
-    console: Console, user: str, password: str = "demo"
+    console: Console, user: str, password: str = "demo", max_queue: int | None = 16
 ) -> tuple[ClientConnection, dict[str, Any]]:
-    ws = await connect(console.ws_url)
+    ws = await connect(console.ws_url, max_queue=max_queue)
     await ws.send(json.dumps({"type": "login", "username": user, "password": password}))
     welcome = await recv(ws)
     assert welcome["type"] == "welcome", welcome

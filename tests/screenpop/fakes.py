@@ -6,11 +6,13 @@ Unit tests only; the end-to-end tests use the real store and the simulated Aster
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
 
 from cti.asterisk.ami import Message
 from cti.core.ids import AgentId
+from cti.store.accounts import verify_password
+from cti.store.caller import CallerLookup, CustomerCard, TicketSummary
 
 
 @dataclass
@@ -20,24 +22,25 @@ class FakeAccount:
     member_name: str | None
 
 
-@dataclass
-class FakeLookup:
-    number: str
-    customers: list[dict[str, Any]]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"number": self.number, "normalized": self.number, "customers": self.customers}
+LATE_DELIVERY = TicketSummary(
+    3, "complaint", "late delivery", "open", "delivery", "high", "Alice", None, 0, 1e9
+)
+JANE = CustomerCard(
+    7, "Jane Roe", "ACME", "jane@example.com", "Alice", "en", "customer", [], "A", 13, "544", False,
+    ["+14155550101"], open_complaints=[LATE_DELIVERY],
+)  # fmt: skip
 
 
 @dataclass
 class FakeStore:
     accounts: dict[str, tuple[str, FakeAccount]] = field(default_factory=dict)
-    customers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    customers: dict[str, list[CustomerCard]] = field(default_factory=dict)  # what the real store keeps
     dispositions: list[tuple[str, str, str, str]] = field(default_factory=list)
     lookups: list[str] = field(default_factory=list)
     delay: float = 0.0
     gate: asyncio.Event | None = None  # every lookup waits for it
     gates: dict[str, asyncio.Event] = field(default_factory=dict)  # lookups of one number wait for it
+    password_hash: str = ""  # when set, every login first costs a real scrypt check against it
 
     @classmethod
     def demo(cls) -> FakeStore:
@@ -45,24 +48,19 @@ class FakeStore:
         for user, member in (("alice", "Alice"), ("bob", "Bob")):
             store.accounts[user] = ("demo", FakeAccount(user, "agent", member))
         store.accounts["super"] = ("demo", FakeAccount("super", "supervisor", None))
-        store.customers["+14155550101"] = [
-            {
-                "id": 7,
-                "name": "Jane Roe",
-                "tier": "A",
-                "owner": "Alice",
-                "do_not_call": False,
-                "open_complaints": [{"subject": "late delivery"}],
-                "last_interactions": [],
-            }
-        ]
+        store.customers["+14155550101"] = [JANE]
         return store
 
     async def authenticate(self, username: str, password: str) -> FakeAccount | None:
+        if self.password_hash:  # a real scrypt check in a worker thread, as the real store does
+            await asyncio.to_thread(verify_password, password, self.password_hash)
         entry = self.accounts.get(username)
         return entry[1] if entry and entry[0] == password else None
 
-    async def lookup_caller(self, number: str) -> FakeLookup:
+    async def active(self, usernames: Collection[str]) -> set[str]:
+        return {u for u in usernames if u in self.accounts}
+
+    async def lookup_caller(self, number: str) -> CallerLookup:
         self.lookups.append(number)
         if self.gate is not None:
             await self.gate.wait()
@@ -70,7 +68,8 @@ class FakeStore:
             await self.gates[number].wait()
         if self.delay:
             await asyncio.sleep(self.delay)
-        return FakeLookup(number, self.customers.get(number, []))
+        # the real store's answer type, so a pop carries exactly the fields the product sends
+        return CallerLookup(number, number, self.customers.get(number, []))
 
     async def save_disposition(self, linkedid: str, agent: str, disposition: str, notes: str) -> None:
         self.dispositions.append((linkedid, agent, disposition, notes))

@@ -10,9 +10,10 @@ from cti.core.ids import AgentId
 from cti.screenpop.directory import CallerDirectory
 from cti.screenpop.hub import CLOSE_TOO_SLOW, Client, Hub
 from cti.screenpop.live import LiveBoard
+from cti.screenpop.protocol import encode
 from cti.screenpop.tokens import Identity
 from tests.bus.events import agent_state, inbound_call
-from tests.screenpop.fakes import FakeStore
+from tests.screenpop.fakes import LATE_DELIVERY, FakeStore
 from tests.waiting import eventually
 
 ALICE = Identity("alice", "agent", AgentId("Alice"), 1e12)
@@ -115,7 +116,8 @@ async def test_the_pop_carries_the_matched_customer_and_lookups_are_cached() -> 
     pops = [m for m in drain(alice) if m["type"] == "screenpop"]
     assert pops[0]["lookup"] == "found"
     assert pops[0]["customers"][0]["name"] == "Jane Roe"
-    assert pops[0]["customers"][0]["open_complaints"] == [{"subject": "late delivery"}]
+    assert pops[0]["customers"][0]["open_complaints"] == [LATE_DELIVERY.to_json()]
+    assert "last_interactions" not in pops[0]["customers"][0]  # the store sends "interactions"
     assert store.lookups == ["+14155550101"]
 
 
@@ -162,13 +164,23 @@ def test_a_resuming_client_gets_exactly_the_messages_it_missed_and_may_see() -> 
 def test_messages_older_than_the_resume_window_cannot_be_resumed() -> None:
     clock = ManualClock(0.0)
     hub = Hub(board=board(), resume_window=60, clock=clock)
+    watcher, alice_watcher = Client(SUPER, 1000), Client(ALICE, 1000)
+    hub.attach(watcher)
+    hub.attach(alice_watcher)
     hub.on_events(inbound_call("1.1"))
+    end_of_first = hub.seq
+    drain(watcher), drain(alice_watcher)
     clock.set(61.0)
     hub.on_events(inbound_call("2.2"))
+    second = [encode(m) for m in drain(watcher)]
+    alices = [encode(m) for m in drain(alice_watcher)]
+    # the first call's messages left the log: a resume from before or inside them cannot be honoured
     assert hub.missed(ALICE, hub.session, 0, limit=1000) is None
-    first_of_second = hub.seq - len(inbound_call()) - 2
-    assert hub.missed(SUPER, hub.session, hub.seq - 1, limit=1000) is not None
-    assert first_of_second >= 0
+    assert hub.missed(SUPER, hub.session, end_of_first - 1, limit=1000) is None
+    # from the end of the first call on, exactly the second call's messages, in order
+    assert hub.missed(SUPER, hub.session, end_of_first, limit=1000) == second
+    assert hub.missed(ALICE, hub.session, end_of_first, limit=1000) == alices
+    assert alices and len(alices) < len(second)  # the queue rows are for supervisors only
 
 
 def test_the_snapshot_shows_an_agent_only_their_own_state_and_calls() -> None:

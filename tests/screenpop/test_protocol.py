@@ -2,10 +2,11 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cti.screenpop import protocol as p
+from tests.conftest import examples
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
@@ -87,3 +88,56 @@ def test_values_that_could_reach_ami_unsafely_are_refused(text: str) -> None:
     with pytest.raises(p.BadMessage) as e:
         p.parse(text)
     assert e.value.code == "bad_field"
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+DEEP_JSON = st.recursive(
+    st.none() | st.integers() | st.text(alphabet='[]{}"\\ab,:', max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=examples(300))
+@given(DEEP_JSON)
+@example(json.loads("[" * 9 + "]" * 9))  # one over
+@example([[[[[[[["[[[[[[[[[[", {"{{{{": "]]]]"}]]]]]]]])  # 8 deep, brackets in strings
+def test_the_depth_limit_counts_brackets_outside_strings_exactly(value: Any) -> None:
+    text = json.dumps(value)
+    if _depth(value) > p.MAX_DEPTH:
+        with pytest.raises(p.Refused) as refused:
+            p.load(text)
+        assert refused.value.close_code == p.CLOSE_TOO_DEEP
+    else:
+        assert p.load(text) == value  # brackets inside strings never count
+
+
+@settings(max_examples=examples(300))
+@given(st.text(max_size=60))
+def test_any_text_is_parsed_or_refused_never_an_unexpected_error(text: str) -> None:
+    try:
+        p.parse(text)
+    except (p.BadMessage, p.Refused):
+        pass
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "\\ud83d", "x\\ude00y"])
+def test_an_unpaired_surrogate_escape_is_refused_anywhere_in_the_message(escape: str) -> None:
+    for text in (
+        f'{{"type": "ping", "ref": "{escape}"}}',
+        f'{{"type": "pause", "reason": "{escape}"}}',
+        f'{{"type": "x", "{escape}": 1}}',
+    ):
+        with pytest.raises(p.Refused) as refused:
+            p.parse(text)
+        assert refused.value.reason == "bad_text"
+    assert p.parse('{"type": "ping", "ref": "\\\\ud800"}').ref == "\\ud800"  # an escaped backslash: text

@@ -13,6 +13,7 @@ from cti.screenpop.server import Limits
 from tests.bus.events import agent_state, inbound_call
 from tests.conftest import timeout
 from tests.screenpop.console import login, recv, recv_until, running_console
+from tests.screenpop.fakes import FakeStore
 
 
 def is_pop(m: dict[str, Any]) -> bool:
@@ -276,3 +277,58 @@ async def test_the_http_side_serves_consoles_static_files_health_and_metrics() -
         assert status == 200 and json.loads(body)["status"] == "ok"
         status, headers, _ = await asyncio.to_thread(_get, base + "/metrics")
         assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+
+
+async def test_refresh_gives_a_new_token_and_moves_the_connections_expiry() -> None:
+    clock = ManualClock(1_800_000_000.0)
+    async with running_console(ttl=60, clock=clock) as console:
+        alice, welcome = await login(console, "alice")
+        clock.advance(50)
+        await alice.send(json.dumps({"type": "refresh", "ref": "r"}))
+        reply = await recv_until(alice, lambda m: m.get("ref") == "r")
+        assert reply["type"] == "result" and reply["action"] == "refresh"
+        assert reply["expires_at"] == 1_800_000_110.0 and reply["token"] != welcome["token"]
+        clock.advance(20)  # past the first token's expiry, within the new one's
+        await alice.send(json.dumps({"type": "ping", "ref": "p"}))
+        assert (await recv_until(alice, lambda m: m.get("ref") == "p"))["type"] == "pong"
+        ws = await connect(console.ws_url)
+        await ws.send(json.dumps({"type": "resume", "token": reply["token"]}))
+        assert (await recv(ws))["type"] == "welcome"
+
+
+async def test_sign_out_ends_every_session_of_that_user_at_once_and_voids_the_tokens() -> None:
+    async with running_console() as console:
+        first, welcome = await login(console, "alice")
+        second, _ = await login(console, "alice")
+        bob, _ = await login(console, "bob")
+        await first.send(json.dumps({"type": "sign_out"}))
+        for ws in (first, second):
+            with pytest.raises(ConnectionClosed) as closed:
+                await recv_until(ws, lambda m: False)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4003
+        assert console.server.sessions_revoked == 2
+        ws = await connect(console.ws_url)
+        await ws.send(json.dumps({"type": "resume", "token": welcome["token"]}))
+        assert (await recv(ws))["message"] == "token revoked"
+        await bob.send(json.dumps({"type": "ping", "ref": "b"}))
+        assert (await recv_until(bob, lambda m: m.get("ref") == "b"))["type"] == "pong"
+        again, _ = await login(console, "alice")  # a new login is a new token
+        await again.send(json.dumps({"type": "ping", "ref": "a"}))
+        assert (await recv_until(again, lambda m: m.get("ref") == "a"))["type"] == "pong"
+
+
+async def test_a_disabled_account_loses_its_sessions_at_the_next_account_check() -> None:
+    store = FakeStore.demo()
+    async with running_console(Limits(failed_login_delay=0.01, account_check=0.05), store=store) as console:
+        alice, welcome = await login(console, "alice")
+        bob, _ = await login(console, "bob")
+        del store.accounts["alice"]  # disabled in the store
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv_until(alice, lambda m: False)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4003
+        assert "disabled" in closed.value.rcvd.reason
+        ws = await connect(console.ws_url)
+        await ws.send(json.dumps({"type": "resume", "token": welcome["token"]}))
+        assert (await recv(ws))["message"] == "token revoked"
+        await bob.send(json.dumps({"type": "ping", "ref": "b"}))
+        assert (await recv_until(bob, lambda m: m.get("ref") == "b"))["type"] == "pong"

@@ -31,7 +31,7 @@
 
   function customerCard(c) {
     const complaints = c.open_complaints || c.complaints || [];
-    const history = c.last_interactions || c.interactions || c.history || [];
+    const history = c.interactions || [];
     const dnc = c.do_not_call === true || c.dnc === true;
     return el("article", { class: "customer" },
       el("h4", {}, c.name || c.full_name || "Customer", " ",

@@ -46,6 +46,7 @@ const cti = (() => {
       this.waiting = new Map();
       this.timer = null;
       this.stopped = false;
+      this.refreshing = false;
       this.skew = 0; // server clock minus ours, seconds
     }
 
@@ -69,7 +70,11 @@ const cti = (() => {
       this.stopped = true;
       sessionStorage.removeItem(this.key);
       this.saved = null;
-      if (this.ws) this.ws.close(1000, "bye");
+      if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+        this.ws.send(JSON.stringify({ type: "sign_out" })); // the server revokes the token and closes (4003)
+      } else if (this.ws) {
+        this.ws.close(1000, "bye");
+      }
     }
 
     _save() { sessionStorage.setItem(this.key, JSON.stringify(this.saved)); }
@@ -118,7 +123,7 @@ const cti = (() => {
         ws.onclose = (ev) => {
           clearInterval(this.timer);
           if (!welcomed) reject(new Error(ev.reason || "connection refused"));
-          if (ev.code === 4001 || ev.code === 4002) {
+          if (ev.code === 4001 || ev.code === 4002 || ev.code === 4003) {
             sessionStorage.removeItem(this.key);
             this.saved = null;
             this.onStatus(`logged out: ${ev.reason || "authentication"}`, "bad");
@@ -135,7 +140,21 @@ const cti = (() => {
 
     _heartbeat(seconds) {
       clearInterval(this.timer);
-      this.timer = setInterval(() => this.send({ type: "ping" }), Math.max(5, seconds / 2) * 1000);
+      this.timer = setInterval(() => {
+        this.send({ type: "ping" });
+        // a new token well before this one expires (it lives [web] token_ttl seconds)
+        const s = this.saved;
+        if (s && s.expires_at && s.expires_at - this.now() < 300 && !this.refreshing) {
+          this.refreshing = true;
+          this.send({ type: "refresh" }).then((reply) => {
+            this.refreshing = false;
+            if (reply.type === "result" && reply.token && this.saved) {
+              Object.assign(this.saved, { token: reply.token, expires_at: reply.expires_at });
+              this._save();
+            }
+          });
+        }
+      }, Math.max(5, seconds / 2) * 1000);
     }
 
     now() { return Date.now() / 1000 + this.skew; }
