@@ -2,7 +2,7 @@
 
 ======  ==========================  ==============================================================
 POST    /api/v1/login               ``{username, password}`` -> ``{token, expires_at, role, agent}``
-POST    /api/v1/callbacks           request a callback: ``number``; optional ``at``, ``queue``, ``agent``, ``note``
+POST    /api/v1/callbacks           request a callback: ``number`` (``at``, ``queue``, ``agent``, ``note``)
 GET     /api/v1/callbacks?agent=A   an agent's open callbacks (an agent: its own)
 GET     /api/v1/callers/{number}    the customer card the screen pop shows, and the number's callbacks
 POST    /api/v1/calls               click-to-call: ``{number, agent?}`` rings the agent, then dials the number

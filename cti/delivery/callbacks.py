@@ -48,6 +48,7 @@ from cti.telemetry import Metric, counter, gauge
 log = logging.getLogger("cti.delivery.callbacks")
 
 REQUEST_EVENT = "CtiCallbackRequest"
+FLUSH_TIMEOUT = 3.0  # seconds the outcomes being stored get at shutdown
 PAST_GRACE = 300.0  # seconds in the past a requested time may be (a clock a little behind): due now
 RESERVE_MARGIN = 10.0  # seconds the agent stays reserved beyond the customer's ring timeout
 
@@ -336,7 +337,9 @@ class CallbackService:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.cfg.poll_interval):
                         await self._wake.wait()
-        finally:
+        finally:  # what is being stored is written first (an attempt's outcome), then the claims end
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), timeout=FLUSH_TIMEOUT)
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -259,7 +259,7 @@ def parse(text: str | bytes) -> Command:
                 raise BadMessage("bad_field", "'for' must be an agent's name, or \"\" for anyone", ref)
             return ScheduleCallback(
                 ref,
-                f.number("number"),
+                f.text("number", limit=40),  # parsed with phonenumbers by the callbacks service
                 float(at),
                 who,
                 f.name("queue", required=False),
