@@ -245,7 +245,7 @@ class CrmApi:
         except ValueError as e:
             raise bad(getattr(e, "field", "body"), getattr(e, "reason", str(e))) from None
         row = await self.callbacks.request(
-            e164, name, due_at=due, agent=agent, created_by=who.username, note=note
+            e164, name, due_at=due, agent=agent, created_by=who.agent or who.username, note=note
         )
         return Response(201, {"callback": row.to_json()})
 

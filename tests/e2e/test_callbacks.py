@@ -74,7 +74,7 @@ async def stored(url: str, callback_id: int) -> Any:
         await store.close()
 
 
-async def test_a_key_press_keeps_the_place_then_the_agent_is_reserved_the_customer_dialled_and_the_outcome_stored(
+async def test_a_key_press_keeps_the_place_the_agent_is_reserved_the_customer_dialled_the_outcome_stored(
     tmp_path: Path,
 ) -> None:
     async with center(tmp_path) as (daemon, sim, url):
@@ -91,7 +91,9 @@ async def test_a_key_press_keeps_the_place_then_the_agent_is_reserved_the_custom
         await eventually(lambda: router.call(virtual_id(1)) is not None, 15, "the virtual entry")
         virtual = router.call(virtual_id(1))
         assert virtual is not None and abs(virtual.entered - entered) < 0.5
-        await eventually(lambda: daemon.routing is not None and not daemon.routing._held, 10, "the caller gone")
+        await eventually(
+            lambda: daemon.routing is not None and not daemon.routing._held, 10, "the caller gone"
+        )
         assert router.call(waiting.call) is None and router.call(virtual_id(1)) is not None
         assert daemon.routing.stats.abandoned == 0  # a callback is not an abandoned call
         row = await stored(url, 1)
@@ -116,18 +118,27 @@ async def test_a_key_press_keeps_the_place_then_the_agent_is_reserved_the_custom
     assert lines[1][5:7] == ["1", "1"]  # the key and the position
 
 
-async def test_an_agents_scheduled_callback_becomes_due_and_is_delivered_to_that_agent(tmp_path: Path) -> None:
-    async with center(tmp_path) as (daemon, sim, url):
+async def test_an_agents_scheduled_callback_becomes_due_and_is_delivered_to_that_agent(
+    tmp_path: Path,
+) -> None:
+    async with center(tmp_path) as (daemon, _sim, url):
         assert daemon.server is not None and daemon.routing is not None
         router = daemon.routing.router
         sup = await login(daemon.server.port, "super")
         await pause(sup, *OTHERS)
         alice = await login(daemon.server.port, "alice")
         due = time.time() + 3
-        reply = await command(alice, "cb", type="schedule_callback", number="+1 (212) 555-0110", at=due, note="quote")
+        reply = await command(
+            alice, "cb", type="schedule_callback", number="+1 (212) 555-0110", at=due, note="quote"
+        )
         assert reply["type"] == "result", reply
         cb = reply["callback"]
-        assert (cb["number"], cb["agent"], cb["status"], cb["source"]) == ("+12125550110", "Alice", "scheduled", "agent")
+        assert (cb["number"], cb["agent"], cb["status"], cb["source"]) == (
+            "+12125550110",
+            "Alice",
+            "scheduled",
+            "agent",
+        )
         listed = await command(alice, "l", type="callbacks")
         assert [c["id"] for c in listed["callbacks"]] == [cb["id"]]
         assert router.call(virtual_id(cb["id"])) is None  # not before it is due
@@ -169,6 +180,13 @@ async def test_an_api_callback_to_a_busy_number_is_retried_then_fails_with_each_
         assert callbacks.stats.attempts == 2 and callbacks.stats.reached == 0
         assert daemon.routing.router.call(virtual_id(cb_id)) is None
         assert daemon.routing.router.state(ALICE).value == "available"  # released after each attempt
+        # click-to-call from the CRM for Alice: the desk Originates her seat (as the console's dial does)
+        status, body = await post(
+            daemon.api.port, "/api/v1/calls", {"number": "+1 (212) 555-0100", "agent": "Alice"}, token
+        )
+        assert status == 202 and body["agent"] == "Alice" and body["number"] == "+12125550100", body
+        seat = sim.pbx.channels.by_uniqueid.get(body["channel_id"])
+        assert seat is not None and seat.name.startswith("Local/1001@agents")  # Alice's phone rings
         await sup.close()
     row = await stored(url, cb_id)
     assert row is not None and (row.status, row.attempts) == ("failed", 2)

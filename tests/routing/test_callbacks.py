@@ -138,7 +138,7 @@ def test_a_failed_attempt_keeps_the_place_and_waits_for_the_spacing_then_fails_a
     assert again.call == cb.virtual and again.waited == pytest.approx(165.0)  # entered 5.0: its place
     cbs.dialing(cb)
     cbs.attempt_failed(r, cb, again.agent, "no-answer", 200.0, policy)
-    assert cb.status is CS.FAILED and r.call(cb.virtual) is None
+    assert cb.status.value == "failed" and r.call(cb.virtual) is None
     assert [a.outcome for a in cb.attempts] == ["busy", "no-answer"]
 
 
