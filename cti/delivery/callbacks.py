@@ -390,6 +390,11 @@ class CallbackService:
         wc = r.call(offer.call)
         if wc is None or wc.token != offer.token:
             return  # fenced: the reservation ended meanwhile
+        if cb.status is CallbackStatus.DIALING:  # an attempt is under way (its reservation ended early)
+            r.failed(offer.call, offer.agent, self.routing.now())
+            r.hold_call(offer.call, float("inf"))  # until that attempt's outcome
+            self.routing.wake()
+            return
         rules.dialing(cb)
         channel_id = str(uuid.uuid4())
         self._dialing[channel_id] = _Dialing(cb.id, offer.agent, server, channel_id)
@@ -444,6 +449,7 @@ class CallbackService:
                 self._record(cb, d.agent, rules.ANSWERED, ev.at, "done", ev.linkedid or ev.channel_id)
             )
         else:
+            self.routing.router.hold_call(cb.virtual, 0.0)  # (held when its reservation ended early)
             self._failed(cb, d.agent, ev.outcome, ev.at, ev.linkedid or ev.channel_id)
 
     def _failed(self, cb: Callback, agent: AgentId, outcome: str, at: float, linkedid: str) -> None:

@@ -432,6 +432,10 @@ class RoutingService:
         deliver context): from here on it is a held call like any other, with the callback's place."""
         cid = call_id(server, uniqueid)
         held = _Held(server, uniqueid, "", linkedid, number, queue, entered, enqueued=True, agent=None)
+        wc = self.router.call(cid)
+        if wc is not None and wc.agent != agent:  # the reservation ended while the customer's phone rang:
+            held.elsewhere = True  # it rings that agent anyway; routed again only back in the holding
+            self.router.hold_call(cid, math.inf)  # extension (CtiWaiting gives the channel's name)
         self._held[cid] = held
         self._by_linkedid.setdefault(linkedid, set()).add(cid)
         if self.legs is not None:
