@@ -233,7 +233,7 @@ class RoutingConfig:
 
 @dataclass
 class ApiConfig:
-    """``[api]``: the HTTP API for CRM integration (docs/api.yaml), on a listener of its own."""
+    """``[api]``: the HTTP API for CRM integration (docs/api.json), on a listener of its own."""
 
     enabled: bool = False
     host: str = "127.0.0.1"

@@ -1,4 +1,4 @@
-"""The CRM API's routes (docs/api.yaml is their contract; README "HTTP API" shows a CRM calling them).
+"""The CRM API's routes (docs/api.json is their contract; README "HTTP API" shows a CRM calling them).
 
 ======  ==========================  ==============================================================
 POST    /api/v1/login               ``{username, password}`` -> ``{token, expires_at, role, agent}``

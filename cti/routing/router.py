@@ -6,7 +6,9 @@ Theory of operation (every rule that decides who gets a call lives in this file)
    and the CRM's), a priority and an entry time. Waiting calls are served highest priority first (the
    call's, plus what the escalation steps in force add), then oldest entry first (FIFO within a
    priority). The entry time never changes: a call that rang an agent
-   who did not answer, or whose delivery failed, goes back to where it was.
+   who did not answer, or whose delivery failed, goes back to where it was; a caller who asks to be
+   called back leaves a virtual entry that is the same entry under another name (``rekey``;
+   cti.routing.callbacks).
 1a. Opt-in, per queue (``QueuePolicy.service_level_order = T``): within a priority, the calls that
    have not yet waited longer than their queue's ``T`` go first, by how soon they pass it
    (``entered + T``; a queue without the option counts ``T = 0``: its calls are due at entry), then
