@@ -191,6 +191,9 @@ class CallbackService:
     def owns(self, call: str) -> bool:
         return rules.is_virtual(call)
 
+    def numbers(self) -> dict[str, str]:
+        return {cb.virtual: cb.number for cb in self._book.values()}
+
     def on_event(self, event: DomainEvent) -> bool:
         match event:
             case UserEventRaised(name=name) if name == REQUEST_EVENT:

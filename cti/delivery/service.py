@@ -98,6 +98,8 @@ class VirtualCalls(Protocol):
 
     async def deliver(self, offer: Offer) -> None: ...
 
+    def numbers(self) -> Mapping[str, str]: ...
+
 
 @dataclass(frozen=True, slots=True)
 class AgentSeat:
@@ -570,6 +572,8 @@ class RoutingService:
         """What supervisors see of routing: agents with skills and reservations, calls with their needs."""
         now = self.now()
         numbers = {cid: h.number for cid, h in self._held.items()}
+        if self.virtual is not None:
+            numbers.update(self.virtual.numbers())  # a callback's entry: the number it will call
         return {
             "agents": [
                 {

@@ -98,6 +98,8 @@ async def test_a_key_press_keeps_the_place_the_agent_is_reserved_the_customer_di
         assert daemon.routing.stats.abandoned == 0  # a callback is not an abandoned call
         row = await stored(url, 1)
         assert row is not None and (row.e164, row.source, row.status) == ("+12125550100", "key", "queued")
+        board = daemon.routing.board_payload()["waiting"]
+        assert [(w["call"], w["number"]) for w in board] == [(virtual_id(1), "+12125550100")]
         # Alice becomes free: she is reserved, cti dials the customer, who answers and rings her
         alice = await login(daemon.server.port, "alice")
         assert (await command(sup, "r", type="ready", agent="Alice"))["type"] == "result"
