@@ -390,6 +390,11 @@ class CallbackService:
             r.block(offer.agent, self.routing.now() + 60.0)
             self.routing.wake()
             return
+        hold = self.cfg.ring_timeout + RESERVE_MARGIN  # the customer's ring: the agent is held meanwhile
+        if not await self.routing.lease_agent(server, offer.agent, hold):  # another instance holds it
+            r.failed(offer.call, offer.agent, self.routing.now())
+            self.routing.wake()
+            return
         wc = r.call(offer.call)
         if wc is None or wc.token != offer.token:
             return  # fenced: the reservation ended meanwhile

@@ -446,6 +446,20 @@ class RoutingService:
             self.queue_log.write(entered, uniqueid, queue, "NONE", "ENTERQUEUE", "", number, 1)
         log.info("callback reached %s: delivering to %s", number, agent)
 
+    async def lease_agent(self, server: str, agent: AgentId, ttl: float = 0.0) -> bool:
+        """With Redis: hold ``agent`` for a delivery this instance makes other than a Redirect (a
+        callback), as ``_deliver`` does, so that no other instance offers it a call meanwhile."""
+        if self.leases is None:
+            return True
+        name, ttl = f"agent:{server}/{agent}", max(ttl, self.cfg.lease_ttl)
+        token = await self.leases.acquire(name, ttl)
+        if token is None:
+            self.stats.lease_refusals += 1
+            self.router.block(agent, self.now() + self.cfg.lease_ttl)
+            return False
+        self._agent_leases[agent] = (name, token)  # released when the agent is neither reserved nor ringing
+        return True
+
     def local_server(self) -> str | None:
         """The first Asterisk server this instance has a link to (where a callback is dialled)."""
         return next((name for name in self.servers if self.links(name) is not None), None)
