@@ -376,6 +376,7 @@ class Daemon:
             clock=self.clock.now,
             legs=self._route_leg,
             held=self._held_calls,
+            exits=self._exit_leg,
         )
 
     def _held_calls(self, server: str) -> list[CallWaiting]:
@@ -389,6 +390,10 @@ class Daemon:
     ) -> list[DomainEvent]:
         srv = self.servers.get(server)
         return [] if srv is None else srv.tracker.route_leg(uniqueid, queue, at, position)
+
+    def _exit_leg(self, server: str, uniqueid: str, at: float) -> list[DomainEvent]:
+        srv = self.servers.get(server)
+        return [] if srv is None else srv.tracker.exit_leg(uniqueid, at)
 
     def _local_link(self, server: str) -> AmiActions | None:
         """Routing Redirects only the calls of this instance's own Asterisk servers."""

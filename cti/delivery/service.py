@@ -177,6 +177,7 @@ class RoutingService:
         legs: Callable[[str, str, str, float, int], Sequence[DomainEvent]] | None = None,
         held: Callable[[str], Sequence[CallWaiting]] | None = None,
         virtual: VirtualCalls | None = None,
+        exits: Callable[[str, str, float], Sequence[DomainEvent]] | None = None,
     ) -> None:
         self.router = router
         self.cfg = cfg
@@ -194,6 +195,7 @@ class RoutingService:
         self.legs = legs  # the tracker's route_leg(server, uniqueid, queue, entered, position)
         self.held = held  # the tracker's held_calls of a server's holding extension
         self.virtual = virtual  # callbacks: entries without a held channel (set once, at assembly)
+        self.exits = exits  # the tracker's exit_leg(server, uniqueid, at): a visit left with a key
         self._board_due = True
         self._board_sent = 0.0
         self.stats = DeliveryStats()
@@ -416,6 +418,8 @@ class RoutingService:
             return None
         self._by_linkedid.get(held.linkedid, set()).discard(cid)
         self._release_leases(held)
+        if self.exits is not None:  # the stored queue leg says so too (reports: not an abandon)
+            self.publish(self.exits(server, uniqueid, at))
         if self.queue_log is not None:
             self.queue_log.write(at, held.uniqueid, held.queue, "NONE", "EXITWITHKEY", key, held.position)
         return held

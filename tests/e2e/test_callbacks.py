@@ -112,6 +112,17 @@ async def test_a_key_press_keeps_the_place_the_agent_is_reserved_the_customer_di
         for ws in (sup, alice):
             await ws.close()
         await eventually(lambda: daemon.routing is not None and daemon.routing.stats.served == 1, 5, "served")
+    store = await Store.open(url)
+    try:  # the caller's visit is stored exit-with-key (reports do not count it abandoned)
+        journeys = await store.calls.journeys(time.time() - 3600, time.time() + 3600)
+    finally:
+        await store.close()
+    (caller,) = [
+        j for j in journeys if j.queue_legs and j.queue_legs[0].uniqueid == waiting.call.split("/")[1]
+    ]
+    assert [(leg.queue, leg.outcome.value if leg.outcome else None) for leg in caller.queue_legs] == [
+        ("sales", "exit-with-key")
+    ]
     row = await stored(url, 1)
     assert row is not None and (row.status, row.outcome, row.attempts) == ("done", "answered", 1)
     assert [(a["agent"], a["outcome"]) for a in row.attempts_log] == [("Alice", "answered")]
