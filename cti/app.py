@@ -7,7 +7,9 @@ One ``asyncio.TaskGroup`` holds every long-lived task:
 * the bus (in-process, or Redis Streams across instances: ``[redis] url``);
 * the journey writer (finished calls to the store in batches);
 * the caller directory's lookup workers (screen pop enrichment);
-* the console server (websocket API, consoles, ``/healthz``, ``/metrics``).
+* the console server (websocket API, consoles, ``/healthz``, ``/metrics``);
+* with ``[routing]``: the router's service, and the callbacks (due ones from the store into the router);
+* with ``[api] enabled``: the HTTP API for CRM integration, on its own listener (docs/design/api.md).
 
 The daemon is assembled from ports (``StorePort``, ``BusPort``, ``AmiLink``): one ``AsteriskServer`` handle
 per ``[[asterisk]]`` server (its link, pump, tracker and its own dialplan contexts), and a list of
@@ -40,6 +42,7 @@ from cti.core.clock import Clock, SystemClock
 from cti.core.errors import ConfigError
 from cti.core.events import CallWaiting, DomainEvent
 from cti.core.ids import AgentId
+from cti.delivery.callbacks import CallbackService, CallbackStore
 from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
 from cti.records import JourneyStore, JourneyWriter
@@ -82,6 +85,9 @@ class StorePort(Protocol):
 
     @property
     def skills(self) -> SkillSource: ...
+
+    @property
+    def callbacks(self) -> CallbackStore: ...
 
     async def close(self) -> None: ...
 
@@ -211,6 +217,8 @@ class Daemon:
         self.hub: Hub | None = None
         self.directory: CallerDirectory | None = None
         self.routing: RoutingService | None = None
+        self.callbacks: CallbackService | None = None
+        self.api: Any = None  # cti.api.http.JsonServer with [api] enabled
         self.tier_schedule: TierSchedule | None = None
         self.desk: Desk | None = None
         # the TaskGroup's tasks: the AMI links and pumps (stopped first), then every other component
@@ -268,6 +276,18 @@ class Daemon:
             self.bus.subscribe("routing", self.routing.on_events, local_only=True)
             self.bus.subscribe("routing-remote", self.routing.on_remote)
             self.components.append(Component("routing", self.routing.run))
+            if cfg.routing.callbacks.enabled:
+                self.callbacks = CallbackService(
+                    self.routing,
+                    store.callbacks,
+                    cfg.routing.callbacks,
+                    cfg.daemon.name,
+                    dispositions=store.calls,
+                    on_change=self.hub.callbacks_changed,
+                    default_country=cfg.store.default_country,
+                    clock=self.clock.now,
+                )
+                self.components.append(Component("callbacks", self.callbacks.run))
         self.desk = Desk(
             self.hub,
             self._link,
@@ -275,15 +295,17 @@ class Daemon:
             store.calls,
             {n: s.contexts for n, s in self.servers.items()},
             self.routing,
+            self.callbacks,
         )
         secret = cfg.web.secret.encode() if cfg.web.secret else secrets.token_bytes(32)
         if cfg.web.secret and len(secret) < 16:
             raise ConfigError(cfg.path, "web.secret", "must be at least 16 characters (or empty: random)")
+        signer = TokenSigner(secret, cfg.web.token_ttl)  # one signer: consoles and the HTTP API
         self.server = ConsoleServer(
             self.hub,
             self.desk,
             store.accounts,
-            TokenSigner(secret, cfg.web.token_ttl),
+            signer,
             host=cfg.web.host,
             port=cfg.web.port,
             limits=Limits(max_message_bytes=cfg.web.max_message_bytes, client_buffer=cfg.web.client_buffer),
@@ -303,17 +325,39 @@ class Daemon:
             self.components.append(Component("commands", self.commands.run))
         if self.tier_schedule is not None:
             self.components.append(Component("tier-schedule", self.tier_schedule.run))
+        if cfg.api.enabled:
+            self.api = self._make_api(store, signer)
+            self.components.append(Component("api", self.api.run))
         # /metrics: each component reports its own counters
         servers = list(self.servers.values())
         self.registry.register(Merged(lambda: [s.link for s in servers]))
         self.registry.register(Merged(lambda: [s.pump for s in servers]))
         for collector in (self.hub, self.server, self.desk, self.writer, self.directory, self.bus):
             self.registry.register(collector)
-        for optional in (self.remote, self.commands, self.routing, self.tier_schedule):
+        for optional in (self.remote, self.commands, self.routing, self.callbacks, self.tier_schedule):
             if optional is not None:
                 self.registry.register(optional)
         self.registry.register(self)
         await self.server.start()
+        if self.api is not None:
+            await self.api.start()
+
+    def _make_api(self, store: StorePort, signer: TokenSigner) -> Any:
+        from cti.api.crm import CrmApi
+        from cti.api.http import JsonServer
+
+        cfg = self.cfg
+        api = CrmApi(
+            signer,
+            store.accounts,
+            desk=self.desk,
+            callbacks=self.callbacks,
+            history=store.callbacks,
+            cards=self.directory,
+            default_country=cfg.store.default_country,
+            clock=self.clock.now,
+        )
+        return JsonServer(api, host=cfg.api.host, port=cfg.api.port, max_body=cfg.api.max_body_bytes)
 
     def _make_routing(self, store: StorePort) -> RoutingService:
         from cti.delivery.queue_log import QueueLogWriter
@@ -340,6 +384,7 @@ class Daemon:
             clock=self.clock.now,
             legs=self._route_leg,
             held=self._held_calls,
+            exits=self._exit_leg,
         )
 
     def _held_calls(self, server: str) -> list[CallWaiting]:
@@ -353,6 +398,10 @@ class Daemon:
     ) -> list[DomainEvent]:
         srv = self.servers.get(server)
         return [] if srv is None else srv.tracker.route_leg(uniqueid, queue, at, position)
+
+    def _exit_leg(self, server: str, uniqueid: str, at: float) -> list[DomainEvent]:
+        srv = self.servers.get(server)
+        return [] if srv is None else srv.tracker.exit_leg(uniqueid, at)
 
     def _local_link(self, server: str) -> AmiActions | None:
         """Routing Redirects only the calls of this instance's own Asterisk servers."""
@@ -424,6 +473,8 @@ class Daemon:
         await self.bus.flush()
         if self.server is not None:
             await self.server.close()
+        if self.api is not None:
+            await self.api.close()
         if self.remote is not None:
             await self.remote.close()
         if self.routing is not None:

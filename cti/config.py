@@ -148,6 +148,22 @@ class RoutingQueueConfig:
 
 
 @dataclass
+class CallbacksConfig:
+    """``[routing.callbacks]``: callbacks that keep their place (docs/routing.md, "Callbacks")."""
+
+    enabled: bool = True
+    key: str = "1"  # the key a waiting caller presses (the sample dialplan's inbound,1; documentation)
+    attempts: int = 3  # attempts in all, the first one included
+    spacing: float = 120.0  # seconds between two attempts
+    ring_timeout: float = 30.0  # seconds the customer's phone rings per attempt
+    # the customer's channel: {number} is the E.164 number without '+', {e164} with it
+    channel: str = "PJSIP/{number}@trunk"
+    caller_id: str = ""  # the number customers see ("" : Asterisk's default for the trunk)
+    poll_interval: float = 5.0  # seconds between looks in the store for callbacks that became due
+    max_days_ahead: float = 90.0  # how far ahead a callback may be scheduled
+
+
+@dataclass
 class RoutingConfig:
     """``[routing]``: CTI-routed delivery (calls wait in the holding extension; cti picks the agent)."""
 
@@ -159,6 +175,7 @@ class RoutingConfig:
     lease_ttl: float = 30.0  # with Redis: how long an instance holds an agent and a call it delivers
     lookup_timeout: float = 0.5  # the CRM look-up (tier, owner) a held call waits for, at most
     queues: dict[str, RoutingQueueConfig] = field(default_factory=dict)
+    callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
 
     def policies(self, path: str = "<config>") -> dict[str, QueuePolicy]:
         """The routing core's policies; every error names the key."""
@@ -216,6 +233,16 @@ class RoutingConfig:
 
 
 @dataclass
+class ApiConfig:
+    """``[api]``: the HTTP API for CRM integration (docs/api.json), on a listener of its own."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8090  # 0: any free port
+    max_body_bytes: int = 16384
+
+
+@dataclass
 class Config:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     asterisk: list[AsteriskConfig] = field(default_factory=list)
@@ -225,6 +252,7 @@ class Config:
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     tiers: TiersConfig = field(default_factory=TiersConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
     path: str = "<defaults>"
 
 
@@ -362,9 +390,32 @@ def _validate(cfg: Config) -> None:
     if cfg.tiers.recompute_every_hours < 0:
         raise ConfigError(p, "tiers.recompute_every_hours", "must be >= 0 (0: never)")
     _validate_routing(cfg)
+    _validate_callbacks(cfg)
     for i, d in enumerate(cfg.reports.success_dispositions):
         if not d.strip():
             raise ConfigError(p, f"reports.success_dispositions[{i}]", "must not be empty")
+
+
+def _validate_callbacks(cfg: Config) -> None:
+    p, c = cfg.path, cfg.routing.callbacks
+    if c.attempts < 1:
+        raise ConfigError(p, "routing.callbacks.attempts", "must be at least 1")
+    for name in ("spacing", "max_days_ahead"):
+        if getattr(c, name) < 0:
+            raise ConfigError(p, f"routing.callbacks.{name}", "must be >= 0")
+    for name in ("ring_timeout", "poll_interval"):
+        if getattr(c, name) <= 0:
+            raise ConfigError(p, f"routing.callbacks.{name}", "must be > 0 seconds")
+    if "{number}" not in c.channel and "{e164}" not in c.channel:
+        raise ConfigError(p, "routing.callbacks.channel", "must contain {number} or {e164}")
+    if "/" not in c.channel:
+        raise ConfigError(
+            p, "routing.callbacks.channel", "must be a dial string such as PJSIP/{number}@trunk"
+        )
+    if not 0 <= cfg.api.port < 65536:
+        raise ConfigError(p, "api.port", f"port {cfg.api.port} out of range")
+    if cfg.api.max_body_bytes < 256:
+        raise ConfigError(p, "api.max_body_bytes", "must be at least 256")
 
 
 def _validate_routing(cfg: Config) -> None:

@@ -89,6 +89,18 @@ class CallerCards(Protocol):
     def request(self, number: str, done: Callable[[Any], None]) -> None: ...
 
 
+class VirtualCalls(Protocol):
+    """Entries of the router that are not held channels: callbacks (cti.delivery.callbacks)."""
+
+    def on_event(self, event: DomainEvent) -> bool: ...
+
+    def owns(self, call: str) -> bool: ...
+
+    async def deliver(self, offer: Offer) -> None: ...
+
+    def numbers(self) -> Mapping[str, str]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AgentSeat:
     """What delivery needs of an agent: who it is and which extension the deliver context dials."""
@@ -164,6 +176,8 @@ class RoutingService:
         board_interval: float = 0.5,
         legs: Callable[[str, str, str, float, int], Sequence[DomainEvent]] | None = None,
         held: Callable[[str], Sequence[CallWaiting]] | None = None,
+        virtual: VirtualCalls | None = None,
+        exits: Callable[[str, str, float], Sequence[DomainEvent]] | None = None,
     ) -> None:
         self.router = router
         self.cfg = cfg
@@ -180,6 +194,8 @@ class RoutingService:
         self.board_interval = board_interval
         self.legs = legs  # the tracker's route_leg(server, uniqueid, queue, entered, position)
         self.held = held  # the tracker's held_calls of a server's holding extension
+        self.virtual = virtual  # callbacks: entries without a held channel (set once, at assembly)
+        self.exits = exits  # the tracker's exit_leg(server, uniqueid, at): a visit left with a key
         self._board_due = True
         self._board_sent = 0.0
         self.stats = DeliveryStats()
@@ -231,6 +247,8 @@ class RoutingService:
         r = self.router
         for ev in events:
             self._saw(ev.at)
+            if self.virtual is not None and self.virtual.on_event(ev):
+                continue
             match ev:
                 case RoutedAgentState():
                     continue  # our own
@@ -391,6 +409,73 @@ class RoutingService:
             len(new),
         )
 
+    def take_held(self, server: str, uniqueid: str, at: float, key: str = "") -> _Held | None:
+        """The held caller left the holding extension for a callback (the router entry stays, under the
+        callback's name): no ABANDON; queue_log EXITWITHKEY as app_queue writes for an exit key."""
+        cid = call_id(server, uniqueid)
+        held = self._held.pop(cid, None)
+        if held is None:
+            return None
+        self._by_linkedid.get(held.linkedid, set()).discard(cid)
+        self._release_leases(held)
+        if self.exits is not None:  # the stored queue leg says so too (reports: not an abandon)
+            self.publish(self.exits(server, uniqueid, at))
+        if self.queue_log is not None:
+            self.queue_log.write(at, held.uniqueid, held.queue, "NONE", "EXITWITHKEY", key, held.position)
+        return held
+
+    def adopt(
+        self,
+        server: str,
+        uniqueid: str,
+        linkedid: str,
+        number: str,
+        queue: str,
+        entered: float,
+        agent: AgentId,
+    ) -> None:
+        """A callback reached its customer (an originated channel now dialling the reserved agent in the
+        deliver context): from here on it is a held call like any other, with the callback's place."""
+        cid = call_id(server, uniqueid)
+        held = _Held(server, uniqueid, "", linkedid, number, queue, entered, enqueued=True, agent=None)
+        wc = self.router.call(cid)
+        if wc is not None and wc.agent != agent:  # the reservation ended while the customer's phone rang:
+            held.elsewhere = True  # it rings that agent anyway; routed again only back in the holding
+            self.router.hold_call(cid, math.inf)  # extension (CtiWaiting gives the channel's name)
+        self._held[cid] = held
+        self._by_linkedid.setdefault(linkedid, set()).add(cid)
+        if self.legs is not None:
+            self.publish(self.legs(server, uniqueid, queue, entered, 1))
+        if self.queue_log is not None:
+            self.queue_log.write(entered, uniqueid, queue, "NONE", "ENTERQUEUE", "", number, 1)
+        log.info("callback reached %s: delivering to %s", number, agent)
+
+    async def lease_agent(self, server: str, agent: AgentId, ttl: float = 0.0) -> bool:
+        """With Redis: hold ``agent`` for a delivery this instance makes other than a Redirect (a
+        callback), as ``_deliver`` does, so that no other instance offers it a call meanwhile."""
+        if self.leases is None:
+            return True
+        name, ttl = f"agent:{server}/{agent}", max(ttl, self.cfg.lease_ttl)
+        token = await self.leases.acquire(name, ttl)
+        if token is None:
+            self.stats.lease_refusals += 1
+            self.router.block(agent, self.now() + self.cfg.lease_ttl)
+            return False
+        self._agent_leases[agent] = (name, token)  # released when the agent is neither reserved nor ringing
+        return True
+
+    def local_server(self) -> str | None:
+        """The first Asterisk server this instance has a link to (where a callback is dialled)."""
+        return next((name for name in self.servers if self.links(name) is not None), None)
+
+    def extension(self, agent: AgentId) -> str | None:
+        return self._extensions.get(agent)
+
+    def wake(self) -> None:
+        self._events(self.router.drain())
+        self._board_due = True
+        self._wake.set()
+
     def forget_call(self, server: str, uniqueid: str, at: float) -> None:
         """The held channel is known to be gone (a resync did not find it)."""
         cid = call_id(server, uniqueid)
@@ -444,6 +529,8 @@ class RoutingService:
                             )
                 case CallLeft(call=cid, waited=waited, status=status) if status is not CallStatus.ANSWERED:
                     held = self._held.get(cid)
+                    if held is None and self.virtual is not None and self.virtual.owns(cid):
+                        continue  # a callback's entry: not a caller who gave up
                     if held is not None and held.elsewhere:
                         continue  # delivered by another instance: its record, not ours
                     self.stats.abandoned += 1
@@ -486,7 +573,10 @@ class RoutingService:
                 self._lookups_due(now)
                 for offer in self.router.decide(now):
                     self.stats.offers += 1
-                    self._spawn(self._deliver(offer))
+                    if self.virtual is not None and self.virtual.owns(offer.call):
+                        self._spawn(self.virtual.deliver(offer))
+                    else:
+                        self._spawn(self._deliver(offer))
                 self._events(self.router.drain())
                 self._push_board()
                 self._wake.clear()
@@ -503,6 +593,8 @@ class RoutingService:
         """What supervisors see of routing: agents with skills and reservations, calls with their needs."""
         now = self.now()
         numbers = {cid: h.number for cid, h in self._held.items()}
+        if self.virtual is not None:
+            numbers.update(self.virtual.numbers())  # a callback's entry: the number it will call
         return {
             "agents": [
                 {

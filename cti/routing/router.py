@@ -6,7 +6,9 @@ Theory of operation (every rule that decides who gets a call lives in this file)
    and the CRM's), a priority and an entry time. Waiting calls are served highest priority first (the
    call's, plus what the escalation steps in force add), then oldest entry first (FIFO within a
    priority). The entry time never changes: a call that rang an agent
-   who did not answer, or whose delivery failed, goes back to where it was.
+   who did not answer, or whose delivery failed, goes back to where it was; a caller who asks to be
+   called back leaves a virtual entry that is the same entry under another name (``rekey``;
+   cti.routing.callbacks).
 1a. Opt-in, per queue (``QueuePolicy.service_level_order = T``): within a priority, the calls that
    have not yet waited longer than their queue's ``T`` go first, by how soon they pass it
    (``entered + T``; a queue without the option counts ``T = 0``: its calls are due at entry), then
@@ -297,6 +299,7 @@ class Router:
         needs: Requirements | None = None,
         preferred: Sequence[AgentId] = (),
         entered: float | None = None,
+        prefer_until: float | None = None,
     ) -> WaitingCall:
         """A call waits for an agent. Enqueueing a call that already waits keeps its place (rule 1)."""
         existing = self._calls.get(call)
@@ -328,7 +331,9 @@ class Router:
             at if entered is None else entered,
             self._seq,
             tuple(preferred),
-            (at if entered is None else entered) + policy.relationship_seconds,
+            (at if entered is None else entered) + policy.relationship_seconds
+            if prefer_until is None
+            else prefer_until,
             req.tier,
             kind=kind,
             needed=frozenset(n.skill for n in needs_t),
@@ -336,6 +341,44 @@ class Router:
         self._calls[call] = wc
         bisect.insort(self._order, (wc.key(), call))
         return wc
+
+    def rekey(self, call: str, new: str) -> WaitingCall | None:
+        """The call goes on under another name with its place (entry time, sequence, priority, needs:
+        rule 1): a caller who asks to be called back leaves a virtual entry (cti.routing.callbacks).
+        A reservation or a ring for it follows it. None when ``call`` does not wait or ``new`` does."""
+        wc = self._calls.get(call)
+        if wc is None or new in self._calls:
+            return None
+        self._unorder(wc)
+        del self._calls[call]
+        wc.call = new
+        self._calls[new] = wc
+        bisect.insort(self._order, (wc.key(), new))
+        self._push_timer(wc.deadline, _CALL, new)
+        if wc.held_until > 0.0:
+            self._push_timer(wc.held_until, _WAKE, new)
+        rec = self._agents.get(wc.agent) if wc.agent is not None else None
+        if rec is not None:
+            f = rec.machine.facts
+            if rec.offered == call:
+                rec.offered = new
+            if f.reservation == call:
+                f.reservation = new
+            if rec.delivered is not None and rec.delivered[0] == call:
+                rec.delivered = (new, rec.delivered[1])
+            if call in f.rings:
+                f.rings.discard(call)
+                f.rings.add(new)
+        return wc
+
+    def extend(self, call: str, until: float) -> bool:
+        """Keep the agent reserved for ``call`` until ``until`` (a callback dials its customer first)."""
+        wc = self._calls.get(call)
+        if wc is None or wc.status is not CallStatus.OFFERED:
+            return False
+        wc.deadline = max(wc.deadline, until)
+        self._push_timer(wc.deadline, _CALL, call)
+        return True
 
     def cancel(self, call: str, at: float) -> WaitingCall | None:
         """The caller left (hung up, or the call was taken out of routing)."""

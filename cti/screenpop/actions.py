@@ -12,6 +12,8 @@ transfer       ``BlindTransfer`` of the agent's channel (its bridged peer, the c
                ``Redirect`` of the caller's channel when the call is not bridged to the agent
 dial           ``Originate Async=true`` of the agent's interface to ``dial_context,<number>``
 disposition    saved to the customer's history through the store (no AMI)
+schedule_callback  a callback at a date and time, for the agent or anyone (cti.delivery.callbacks)
+callbacks      the agent's open callbacks (a supervisor: any agent's)
 =============  ==============================================================================
 
 Rules: an agent acts only for themselves and only on calls that rang them (and that no other agent
@@ -78,6 +80,16 @@ class RoutingControl(Protocol):
     def disposition_filed(self, agent: AgentId) -> None: ...
 
 
+class CallbackControl(Protocol):
+    """Callbacks (cti.delivery.callbacks.CallbackService)."""
+
+    async def schedule(
+        self, number: str, at: float, agent: AgentId | None, queue: str | None, created_by: str, note: str
+    ) -> dict[str, Any]: ...
+
+    async def of_agent(self, agent: AgentId) -> list[dict[str, Any]]: ...
+
+
 class DispositionStore(Protocol):
     async def save_disposition(self, linkedid: str, agent: str, disposition: str, notes: str) -> Any: ...
 
@@ -134,10 +146,12 @@ class Desk:
         store: DispositionStore,
         contexts: Mapping[str, Contexts] | Contexts | None = None,
         routing: RoutingControl | None = None,
+        callbacks: CallbackControl | None = None,
     ) -> None:
         """``contexts``: the dialplan contexts of each Asterisk server (``[[asterisk]]`` keys), or one set
         for every server; a server not listed (one another instance is connected to) gets the defaults."""
         self.routing = routing
+        self.callbacks = callbacks
         self.hub = hub
         self.servers = servers
         self.channels = channels
@@ -257,6 +271,28 @@ class Desk:
                         "not_allowed", "not in wrap-up, or this queue does not let wrap-up end early"
                     )
                 return {"agent": seat_agent, "state": "available"}
+            case p.ScheduleCallback(number=number, at=at, agent=agent, queue=queue, note=note):
+                if self.callbacks is None:
+                    raise DeskError("no_callbacks", "callbacks need CTI routing ([routing] enabled)")
+                if agent is None:  # for the asking agent (a supervisor names one, or "" for anyone)
+                    if identity.agent is None:
+                        raise DeskError("bad_field", "a supervisor names who makes the callback ('for')")
+                    maker: AgentId | None = identity.agent
+                elif agent and not identity.supervisor and agent != identity.agent:
+                    raise DeskError("forbidden", "an agent schedules callbacks for themselves or anyone")
+                else:
+                    maker = AgentId(agent) if agent else None
+                try:
+                    return await self.callbacks.schedule(
+                        number, at, maker, queue, identity.agent or identity.username, note
+                    )
+                except ValueError as e:
+                    raise DeskError("bad_field", str(e)) from None
+            case p.ListCallbacks(agent=agent):
+                if self.callbacks is None:
+                    raise DeskError("no_callbacks", "callbacks need CTI routing ([routing] enabled)")
+                who = self._for(identity, agent)
+                return {"agent": who, "callbacks": await self.callbacks.of_agent(who)}
             case _:
                 raise DeskError("unknown_type", f"{type(cmd).__name__} is not an action")
 

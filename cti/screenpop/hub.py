@@ -285,6 +285,11 @@ class Hub:
         self.routing = board
         self._emit({"type": "routing", **board}, None)
 
+    def callbacks_changed(self, agent: AgentId | None) -> None:
+        """An agent's callback list changed (a callback scheduled, attempted, done): the console asks
+        for it again (``callbacks``). Supervisors hear of every change."""
+        self._emit({"type": "callbacks_changed", "agent": agent}, () if agent is None else (agent,))
+
     # ---- outgoing ------------------------------------------------------------------------------------
     def _emit(self, message: dict[str, Any], audience: Iterable[AgentId] | None) -> None:
         self.seq += 1

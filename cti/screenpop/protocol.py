@@ -182,6 +182,23 @@ class EndWrapup(Command):
     agent: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class ScheduleCallback(Command):
+    """A callback from the disposition: call ``number`` back at ``at`` (epoch seconds), for ``agent``
+    (None: the agent who asks; "" : anyone), in ``queue`` (None: the routing default)."""
+
+    number: str
+    at: float
+    agent: str | None
+    queue: str | None
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListCallbacks(Command):
+    agent: str | None  # supervisors may list an agent's
+
+
 MAX_SKILLS = 50
 
 
@@ -305,6 +322,23 @@ def parse(text: str | bytes) -> Command:
             return SetSkills(ref, agent, f.skills("skills"))
         case "end_wrapup":
             return EndWrapup(ref, f.name("agent", required=False))
+        case "schedule_callback":
+            at = raw.get("at")
+            if isinstance(at, bool) or not isinstance(at, int | float) or not 0 < at < 1e11:
+                raise BadMessage("bad_field", "'at' must be a time in epoch seconds", ref)
+            who = raw.get("for")
+            if who is not None and (not isinstance(who, str) or (who and not _NAME.match(who))):
+                raise BadMessage("bad_field", "'for' must be an agent's name, or \"\" for anyone", ref)
+            return ScheduleCallback(
+                ref,
+                f.text("number", limit=40),  # parsed with phonenumbers by the callbacks service
+                float(at),
+                who,
+                f.name("queue", required=False),
+                f.text("note", limit=MAX_NOTES, required=False, empty=True, lines=True),
+            )
+        case "callbacks":
+            return ListCallbacks(ref, f.name("agent", required=False))
         case str():
             raise BadMessage("unknown_type", f"unknown message type {kind[:40]!r}", ref)
         case _:

@@ -9,7 +9,10 @@ from cti.sim.channels import (
     Channel,
 )
 from cti.sim.legs import (
+    CALLBACK_KEY,
+    CALLBACK_PROMPT,
     DELIVER_TIMEOUT,
+    DIGIT_TIMEOUT,
     HOLD_SAFETY,
     PROMPT_TIME,
     READ_TIMEOUT,
@@ -96,8 +99,10 @@ class Dialplan(PbxCore):
 
         recorded (the transcripts' PBX): 1 NoOp, 2 Answer, 3 UserEvent(CtiWaiting,Uniqueid,CallerIDNum),
         4 Wait(300), 5 Hangup. sample (config/asterisk/extensions.conf): 1 Answer, 2 Read(CHOICE,
-        please-choose,1,,1,5), 3 UserEvent(CtiWaiting,Uniqueid,Did,Choice), 4 MusicOnHold(default,600),
-        5 Hangup. The caller is already up, so Answer() returns at once.
+        please-choose,1,,1,5), 3 UserEvent(CtiWaiting,Uniqueid,Did,Choice), 4 WaitExten(600,m(default))
+        (music on hold; a key runs its extension: ``1`` asks for a callback), 5 Hangup. The caller is
+        already up, so Answer() returns at once. A caller with ``CALLBACK_AFTER`` (seconds) presses the
+        callback key that long after it began waiting.
         """
         ch = leg.ch
         if self.scenario.dialplan == "recorded":
@@ -124,8 +129,46 @@ class Dialplan(PbxCore):
         ch.context, ch.exten, ch.priority = "inbound", "hold", 3
         did, choice = ch.variable("DID") or "", ch.variable("CHOICE") or ""
         self._user_event(ch, "CtiWaiting", [("Uniqueid", ch.uniqueid), ("Did", did), ("Choice", choice)])
-        ch.app, ch.appdata, ch.priority = "MusicOnHold", "default,600", 4
+        ch.app, ch.appdata, ch.priority = "WaitExten", "600,m(default)", 4
         self._next_step(leg, HOLD_SAFETY["sample"], self._hold_over, leg)
+        after = ch.variable("CALLBACK_AFTER")
+        if after and not ch.variable("CALLBACK_PRESSED"):
+            leg.timers.append(self.later(float_var(after, 0.0), self._key_pressed, leg, CALLBACK_KEY))
+
+    def _key_pressed(self, leg: Leg, digit: str) -> None:
+        """The waiting caller presses a key during WaitExten (DTMFBegin/DTMFEnd); after the digit
+        timeout the dialplan runs the key's extension in ``inbound``."""
+        ch = leg.ch
+        if leg.done or leg.peer is not None or ch.app != "WaitExten":
+            return  # delivered meanwhile (or gone): the key is heard by nobody
+        ch.variables["CALLBACK_PRESSED"] = "1"
+        self.event("DTMFBegin", "dtmf", [*ch.snapshot(), ("Digit", digit), ("Direction", "Received")])
+        end = [*ch.snapshot(), ("Digit", digit), ("DurationMs", "120"), ("Direction", "Received")]
+        self.event("DTMFEnd", "dtmf", end)
+        if leg.after is not None:
+            leg.after.cancel()
+        self._next_step(leg, DIGIT_TIMEOUT, self._callback_extension, leg, digit)
+
+    def _callback_extension(self, leg: Leg, digit: str) -> None:
+        """``inbound,1``: 1 GotoIf(no caller number?inbound,hold,4), 2 UserEvent(CtiCallbackRequest,
+        Uniqueid,Number,Key), 3 Playback(cti-callback-booked), 4 Hangup(). cti keeps the caller's place
+        in a virtual entry and calls back."""
+        leg.after = None
+        ch = leg.ch
+        if not ch.cid_num:  # a withheld number cannot be called back: back to WaitExten
+            ch.app, ch.appdata, ch.priority = "WaitExten", "600,m(default)", 4
+            self._next_step(leg, HOLD_SAFETY["sample"], self._hold_over, leg)
+            return
+        ch.context, ch.exten, ch.priority = "inbound", digit, 2
+        body = [("Uniqueid", ch.uniqueid), ("Number", ch.cid_num), ("Key", digit)]
+        self._user_event(ch, "CtiCallbackRequest", body)
+        ch.app, ch.appdata, ch.priority = "Playback", "cti-callback-booked", 3
+        self._next_step(leg, CALLBACK_PROMPT, self._callback_booked, leg)
+
+    def _callback_booked(self, leg: Leg) -> None:
+        leg.after = None
+        leg.ch.app, leg.ch.appdata, leg.ch.priority = "Hangup", "", 4
+        self.leg_hangup(leg, 16)
 
     def _hold_over(self, leg: Leg) -> None:
         """The holding extension's safety net: nobody routed the call in time; Hangup()."""

@@ -25,7 +25,10 @@ PROMPT_TIME = 1.0  # the holding extension's Read() prompt; the simulated caller
 READ_TIMEOUT = 5.0  # Read(CHOICE,please-choose,1,,1,5): no digit within 5 s after the prompt
 DELIVER_TIMEOUT = 20  # the sample dialplan's Dial(...,20,t) ring timeout; DELIVER_TIMEOUT overrides it
 RECORDED_DELIVER_TIMEOUT = 10  # the transcripts' PBX: Dial(Local/${EXTEN}@agents/n,10)
-HOLD_SAFETY = {"sample": 600.0, "recorded": 300.0}  # MusicOnHold(default,600) / Wait(300), then Hangup()
+HOLD_SAFETY = {"sample": 600.0, "recorded": 300.0}  # WaitExten(600,m(default)) / Wait(300), then Hangup()
+DIGIT_TIMEOUT = 1.0  # the sample dialplan's TIMEOUT(digit)=1: WaitExten runs a key's extension after it
+CALLBACK_KEY = "1"  # the sample dialplan's inbound,1: a waiting caller asks to be called back
+CALLBACK_PROMPT = 3.0  # Playback(cti-callback-booked) before the Hangup()
 
 
 def dial_status(cause: int) -> str:

@@ -25,6 +25,7 @@ from cti.store.models import (
     Agent,
     AgentLanguage,
     AgentSkill,
+    Callback,
     Campaign,
     ContactPreference,
     Customer,
@@ -77,6 +78,7 @@ campaigns_t = _table(Campaign)
 lists_t = _table(LeadList)
 leads_t = _table(Lead)
 meta_t = _table(Meta)
+callbacks_t = _table(Callback)
 
 
 class Database:

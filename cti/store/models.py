@@ -45,6 +45,7 @@ OPEN_TICKET_STATUSES = ("open", "in_progress", "escalated")
 PRIORITIES = ("low", "normal", "high", "urgent")
 ROLES = ("agent", "supervisor")
 LEAD_STATUSES = ("new", "retry", "done", "failed", "dnc")
+CALLBACK_STATUSES = ("scheduled", "queued", "dialing", "done", "failed", "cancelled")
 
 
 class Base(DeclarativeBase):
@@ -307,6 +308,34 @@ class Lead(Base):
     next_attempt_at: Mapped[float | None] = mapped_column(Double)
     last_attempt_at: Mapped[float | None] = mapped_column(Double)
     last_outcome: Mapped[str | None] = mapped_column(String(16))
+
+
+class Callback(Base):
+    """A promise to call a customer back (cti/routing/callbacks.py): from a key pressed while waiting,
+    the HTTP API, or an agent's disposition. ``entered`` is its place in the queue (the time the caller
+    began waiting, or the time it became due); ``attempts_log`` keeps every attempt and its outcome."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (Index("ix_callbacks_status_due", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    origin: Mapped[str | None] = mapped_column(String(160), unique=True)  # server/uniqueid of a key press
+    e164: Mapped[str] = mapped_column(String(20), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    queue: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(8))  # key, web, agent
+    agent: Mapped[str | None] = mapped_column(String(100), index=True)  # for this agent only; None: anyone
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Double)
+    due_at: Mapped[float] = mapped_column(Double)
+    entered: Mapped[float] = mapped_column(Double)
+    status: Mapped[str] = mapped_column(String(10), default="scheduled")
+    owner: Mapped[str | None] = mapped_column(String(64))  # the instance routing it (queued, dialing)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts_log: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    linkedid: Mapped[str | None] = mapped_column(String(150))  # the call that reached the customer
+    finished_at: Mapped[float | None] = mapped_column(Double)
 
 
 def table_names() -> list[str]:

@@ -16,6 +16,7 @@ attribute      class                            what it keeps
 ``campaigns``  :class:`CampaignRepository`      campaigns, lead lists, leads, who may be dialled now
 ``tiers``      :class:`TierRepository`          value tiers: recompute once, when last computed, counts
 ``demo``       :class:`DemoRepository`          the generated demo data set, the simulator's callers
+``callbacks``  :class:`CallbackRepository`      callbacks: their place in the queue, attempts, outcomes
 ============== ================================ ==========================================================
 
 Everything is async (SQLAlchemy asyncio over aiosqlite or asyncpg), so the daemon's loop never waits on
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cti.core.errors import UsageError
 from cti.store import phones
 from cti.store.accounts_repo import AccountRepository
+from cti.store.callbacks_repo import CallbackRepository
 from cti.store.calls_repo import CallRepository
 from cti.store.campaigns_repo import CampaignRepository, LeadToCall
 from cti.store.customers_repo import CustomerRepository
@@ -61,6 +63,7 @@ class Store:
         self.dnc = DoNotCallRepository(self.db)
         self.campaigns = CampaignRepository(self.db)
         self.tiers = TierRepository(self.db, policy)
+        self.callbacks = CallbackRepository(self.db)
         self.demo = DemoRepository(
             self.db, DemoParts(self.accounts, self.queues, self.customers, self.calls, self.dnc, self.tiers)
         )

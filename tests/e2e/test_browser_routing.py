@@ -49,3 +49,41 @@ async def test_the_supervisor_sees_a_waiting_calls_needs_and_a_live_skill_change
         await expect(row).to_have_count(0, timeout=timeout(10) * 1000)  # delivered to Bob
         await expect(page.locator('#skills tr[data-agent="Bob"] .skills')).to_have_text("english:4, sales:7")
         await page.screenshot(path=str(ARTIFACTS / "supervisor-routing-delivered.png"), full_page=True)
+
+
+async def test_an_agent_schedules_a_callback_from_the_disposition_and_sees_it_in_my_callbacks(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await seed(url)
+    async with routed_center(url, tmp_path / "qlog") as (daemon, sim), browser_page() as (page, errors):
+        assert daemon.server is not None
+        base = f"http://127.0.0.1:{daemon.server.port}"
+        await login(page, base, "/agent", "alice")
+        await expect(page.locator("#no-callbacks")).to_be_visible()
+        sim.place_call("12125550100", "<i>Ana</i>", "hold", patience=120, talk=20)
+        pop = page.locator("article.pop")
+        await expect(pop).to_have_count(1, timeout=timeout(20) * 1000)
+        await pop.locator("input[name=callback_at]").fill("2031-01-02T09:30")
+        await pop.locator("select[name=callback_for]").select_option("")
+        await pop.locator("textarea[name=notes]").fill("wants a quote")
+        await pop.locator("form.disposition button[type=submit]").click()
+        # 2031 is past max_days_ahead: refused with the reason, nothing listed
+        await expect(page.locator("#action-result")).to_contain_text("days ahead", timeout=timeout(10) * 1000)
+        await expect(page.locator("#callbacks li")).to_have_count(0)
+        when = await page.evaluate(
+            "() => { const d = new Date(Date.now() + 86400000); d.setSeconds(0, 0);"
+            " return new Date(d - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16); }"
+        )
+        await pop.locator("input[name=callback_at]").fill(when)
+        await pop.locator("select[name=callback_for]").select_option("me")
+        await pop.locator("form.disposition button[type=submit]").click()
+        item = page.locator("#callbacks li")
+        await expect(item).to_have_count(1, timeout=timeout(10) * 1000)
+        await expect(item).to_contain_text("+12125550100")
+        await expect(item).to_contain_text("for Alice")
+        await expect(item).to_contain_text("scheduled")
+        await expect(page.locator("#no-callbacks")).to_be_hidden()
+        await expect(pop.locator(".call-state")).to_contain_text("callback scheduled")
+        await page.screenshot(path=str(ARTIFACTS / "agent-callbacks.png"), full_page=True)
+        assert not errors

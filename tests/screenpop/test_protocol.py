@@ -15,7 +15,20 @@ JSON = st.recursive(
     ),
     max_leaves=12,
 )
-TYPES = ["login", "resume", "ping", "ready", "pause", "logout", "hangup", "transfer", "dial", "disposition"]
+TYPES = [
+    "login",
+    "resume",
+    "ping",
+    "ready",
+    "pause",
+    "logout",
+    "hangup",
+    "transfer",
+    "dial",
+    "disposition",
+    "schedule_callback",
+    "callbacks",
+]
 
 
 @given(JSON)
@@ -47,6 +60,10 @@ def test_any_json_value_parses_to_a_command_or_a_clear_error(value: object) -> N
                 "notes",
                 "ref",
                 "session",
+                "at",
+                "for",
+                "queue",
+                "note",
             ]
         ),
         JSON,
@@ -69,6 +86,10 @@ def test_commands_parse_to_their_typed_form() -> None:
     assert p.parse('{"type": "disposition", "linkedid": "1", "disposition": "sale", "notes": "a\\nb"}') == (
         p.Disposition(None, "1", "sale", "a\nb")
     )
+    assert p.parse(
+        '{"type": "schedule_callback", "number": "+1 (212) 555-0100", "at": 1800000000, "for": ""}'
+    ) == p.ScheduleCallback(None, "+1 (212) 555-0100", 1800000000.0, "", None, "")
+    assert p.parse('{"type": "callbacks"}') == p.ListCallbacks(None, None)
 
 
 @pytest.mark.parametrize(
@@ -82,6 +103,11 @@ def test_commands_parse_to_their_typed_form() -> None:
         '{"type": "resume", "token": "t", "last_seq": -1}',
         '{"type": "resume", "token": "t", "last_seq": true}',
         '{"type": "ping", "ref": {"nested": 1}}',
+        '{"type": "schedule_callback", "number": "+12125550100", "at": "tomorrow"}',
+        '{"type": "schedule_callback", "number": "+12125550100", "at": true}',
+        '{"type": "schedule_callback", "number": "+12125550100", "at": 1e12}',
+        '{"type": "schedule_callback", "number": "+12125550100", "at": 1800000000, "for": "Bob\\nX"}',
+        '{"type": "schedule_callback", "number": "+12125550100", "at": 1800000000, "for": 5}',
     ],
 )
 def test_values_that_could_reach_ami_unsafely_are_refused(text: str) -> None:

@@ -75,6 +75,7 @@ from cti.asterisk.tracker.journeys import ENDED, MERGED, NEW, STARTED, Journey, 
 from cti.asterisk.tracker.legs import (
     ABANDONED,
     ANSWERED,
+    EXITED_WITH_KEY,
     OUTCOME,
     STATE,
     TIMED_OUT,
@@ -518,6 +519,20 @@ class CallTracker:
                 at, self.server, j.record.linkedid, leg.uniqueid, leg.queue, position, self.caller_info(j)
             )
         )
+        return out
+
+    def exit_leg(self, uniqueid: str, at: float) -> list[DomainEvent]:
+        """The held caller ``uniqueid`` left cti's queue with a key (a callback that keeps its place):
+        its visit ends exit-with-key, as app_queue's EXITWITHKEY, not abandoned at the hangup."""
+        ch = self.channels.by_uid.get(uniqueid)
+        if ch is None:
+            return []
+        j = ch.journey
+        visit = j.open.get(uniqueid)
+        if visit is None or not visit.cti:
+            return []
+        out: list[DomainEvent] = []
+        self.close_leg(j, uniqueid, visit, EXITED_WITH_KEY, at, out)
         return out
 
     def close_leg(

@@ -1,4 +1,4 @@
-// The agent console: screen pops, call and state controls, disposition. Text only (textContent).
+// The agent console: screen pops, call and state controls, disposition, callbacks. Text only (textContent).
 "use strict";
 (() => {
   const { el, duration } = cti;
@@ -62,6 +62,9 @@
     const disposition = el("select", { name: "disposition", "aria-label": "disposition" },
       ["resolved", "follow-up", "sale", "complaint", "wrong number", "no answer"].map((d) => el("option", { value: d }, d)));
     const notes = el("textarea", { name: "notes", rows: 3, maxlength: 4000, placeholder: "notes", "aria-label": "notes" });
+    const callbackAt = el("input", { type: "datetime-local", name: "callback_at", "aria-label": "call back at" });
+    const callbackFor = el("select", { name: "callback_for", "aria-label": "callback for" },
+      el("option", { value: "me" }, "for me"), el("option", { value: "" }, "for anyone"));
     const customers = msg.customers || [];
     const card = el("article", { class: "card pop", dataset: { linkedid: lid } },
       el("header", {},
@@ -83,8 +86,17 @@
           ev.preventDefault();
           const r = await act({ type: "disposition", linkedid: lid, disposition: disposition.value, notes: notes.value }, "disposition");
           if (r.type === "result") { card.dataset.saved = "yes"; stateLine.textContent += " · disposition saved"; }
+          if (r.type === "result" && callbackAt.value) {
+            const when = new Date(callbackAt.value).getTime() / 1000; // the browser's local time
+            const cb = { type: "schedule_callback", number: caller.number || "", at: when, note: notes.value };
+            if (callbackFor.value === "") cb.for = "";
+            const s = await act(cb, "callback");
+            if (s.type === "result") { stateLine.textContent += " · callback scheduled"; refreshCallbacks(); }
+          }
         } },
-        disposition, notes, el("button", { type: "submit" }, "Save disposition"),
+        disposition, notes,
+        el("label", { class: "inline" }, "Call back at ", callbackAt), callbackFor,
+        el("button", { type: "submit" }, "Save disposition"),
         el("button", { type: "button", class: "secondary", onclick: () => dismiss(lid) }, "Close")));
     return { card, stateLine };
   }
@@ -121,6 +133,16 @@
     logEvent(`${text} · ${msg.linkedid}`);
   }
 
+  async function refreshCallbacks() {
+    const reply = await session.send({ type: "callbacks" });
+    const list = document.getElementById("callbacks");
+    if (reply.type !== "result") return;
+    list.replaceChildren(...reply.callbacks.map((c) => el("li", { dataset: { callback: String(c.id), status: c.status } },
+      el("time", {}, new Date(c.due_at * 1000).toLocaleString()), " ",
+      [c.number, c.agent ? `for ${c.agent}` : "for anyone", c.status, c.outcome, c.note].filter(Boolean).join(" · "))));
+    document.getElementById("no-callbacks").hidden = reply.callbacks.length > 0;
+  }
+
   function onMessage(msg) {
     switch (msg.type) {
       case "welcome":
@@ -131,7 +153,9 @@
         for (const lid of [...pops.keys()]) dismiss(lid);
         for (const a of msg.agents) if (me && a.agent === me.agent) setState(a);
         for (const c of msg.calls) showPop(c);
+        refreshCallbacks();
         break;
+      case "callbacks_changed": refreshCallbacks(); break;
       case "screenpop": showPop(msg); break;
       case "call": callUpdate(msg); break;
       case "dial_result": logEvent(`call to number: ${msg.outcome}`); break;
