@@ -38,6 +38,7 @@ from cti.config import AsteriskConfig, Config, load_config
 from cti.core.clock import Clock, SystemClock
 from cti.core.errors import ConfigError
 from cti.core.events import CallWaiting, DomainEvent
+from cti.delivery.agi import AgiServer
 from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
 from cti.records import JourneyStore, JourneyWriter
@@ -211,6 +212,7 @@ class Daemon:
         self.routing: RoutingService | None = None
         self.tier_schedule: TierSchedule | None = None
         self.desk: Desk | None = None
+        self.agi: AgiServer | None = None
         # the TaskGroup's tasks: the AMI links and pumps (stopped first), then every other component
         self.links: list[Component] = []
         self.components: list[Component] = []
@@ -293,6 +295,10 @@ class Daemon:
         ]
         if self.commands is not None:
             self.components.append(Component("commands", self.commands.run))
+        if cfg.agi.enabled:
+            self.agi = await self._make_agi()
+            self.components.append(Component("fastagi", self.agi.run))
+            self.registry.register(self.agi)
         if self.tier_schedule is not None:
             self.components.append(Component("tier-schedule", self.tier_schedule.run))
         # /metrics: each component reports its own counters
@@ -332,7 +338,31 @@ class Daemon:
             clock=self.clock.now,
             legs=self._route_leg,
             held=self._held_calls,
+            region=cfg.store.default_country,
         )
+
+    async def _make_agi(self) -> AgiServer:
+        """``[agi]``: the dialplan's ``AGI(agi://cti-host:4573/route)`` (cti.delivery.agi)."""
+        from cti.delivery.inbound import InboundDecider
+
+        cfg = self.cfg
+        a = cfg.agi
+        decider = InboundDecider(
+            cfg.routing.ruleset(cfg.store.default_country, cfg.path),
+            cards=self.directory,
+            estimator=self.routing,
+            clock=self.clock.now,
+            lookup=a.deadline * 0.6,
+        )
+        server = AgiServer(
+            decider.variables,
+            host=a.listen,
+            port=a.port,
+            deadline=a.deadline,
+            header_timeout=a.header_timeout,
+        )
+        await server.start()
+        return server
 
     def _held_calls(self, server: str) -> list[CallWaiting]:
         srv = self.servers.get(server)

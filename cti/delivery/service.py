@@ -360,7 +360,7 @@ class RoutingService:
         self._enqueue(held)
 
     def queue_for(self, did: str, choice: str) -> str | None:
-        """The queue the inbound rules give a call of this DID and IVR choice, knowing nothing of the caller."""
+        """The queue the inbound rules give a call of this DID and IVR choice, the caller unknown."""
         d = self.rules.decide(InboundCall(did, "", choice, self.now()))
         return None if d is None or isinstance(d, Closed) else d.queue
 

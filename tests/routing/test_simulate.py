@@ -161,7 +161,17 @@ def test_cti_simulate_json(capsys: pytest.CaptureFixture[str]) -> None:
         main(["simulate", "--config", str(CONFIG), "--traffic", str(TRAFFIC), "--hours", "1", "--json"]) == 0
     )
     f = json.loads(capsys.readouterr().out)
-    assert set(f) == {"dispatcher", "hours", "seed", "total", "queues", "call_types", "agents", "groups", "ewt"}
+    assert set(f) == {
+        "dispatcher",
+        "hours",
+        "seed",
+        "total",
+        "queues",
+        "call_types",
+        "agents",
+        "groups",
+        "ewt",
+    }
     assert set(f["queues"]) == {"sales", "support"} and set(f["call_types"]) == {"sales", "support-fr"}
     assert set(f["total"]) == {
         "offered",
