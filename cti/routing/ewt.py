@@ -62,8 +62,11 @@ def positional_wait(
     give_up = 0.0 if not math.isfinite(patience) or patience <= 0 else 1.0 / patience
     whole = math.floor(waiting_ahead)
     terms = [1.0 / (rate + q * give_up) for q in range(whole + 2)]
-    below = sum(terms[: whole + 1])
-    return below + (waiting_ahead - whole) * terms[whole + 1]
+    frac = waiting_ahead - whole
+    mean = sum(terms[: whole + 1]) + frac * terms[whole + 1]
+    variance = sum(t * t for t in terms[: whole + 1]) + frac * terms[whole + 1] ** 2
+    shape = mean * mean / variance  # the wait is a sum of exponentials: a gamma of this shape, nearly
+    return mean * (1.0 - 1.0 / (9.0 * shape)) ** 3  # its median (Wilson-Hilferty): half wait less
 
 
 @dataclass(slots=True)

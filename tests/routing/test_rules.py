@@ -413,7 +413,7 @@ def rule_sets(draw: st.DrawFn) -> tuple[RuleSet, bool]:
     return RuleSet(rules, schedules, QUEUES, "FR"), default
 
 
-@settings(max_examples=examples(300))
+@settings(max_examples=examples(100))
 @given(
     rule_sets(), TEXT, st.one_of(TEXT, st.sampled_from([FR_MOBILE, NY_NUMBER, UK_NUMBER])), TEXT, TIMES, FACTS
 )
