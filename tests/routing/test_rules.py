@@ -18,6 +18,12 @@ from cti.routing.rules import CallerFacts, Closed, ClosedAction, InboundCall, Ro
 from tests.conftest import examples
 
 WEEK = '["08:00-18:00"]'
+
+
+def weekdays(hours: str) -> str:
+    return "{ " + ", ".join(f'{d} = ["{hours}"]' for d in ("mon", "tue", "wed", "thu", "fri")) + " }"
+
+
 CONFIG = f"""
 [store]
 default_country = "FR"
@@ -35,10 +41,10 @@ hours = {{ mon = {WEEK}, tue = {WEEK}, wed = {WEEK}, thu = {WEEK}, fri = {WEEK},
 timezone = "America/New_York"
 country = "US"
 subdivision = "NY"
-hours = {{ mon = ["09:00-17:00"], tue = ["09:00-17:00"], wed = ["09:00-17:00"], thu = ["09:00-17:00"], fri = ["09:00-17:00"] }}
+hours = {weekdays("09:00-17:00")}
 [routing.schedules.lunch]
 timezone = "Europe/Paris"
-hours = {{ mon = ["12:00-14:00"], tue = ["12:00-14:00"], wed = ["12:00-14:00"], thu = ["12:00-14:00"], fri = ["12:00-14:00"] }}
+hours = {weekdays("12:00-14:00")}
 
 [[routing.rules]]
 name = "open complaint"
