@@ -96,7 +96,7 @@ async def test_the_estimated_wait_follows_the_place_and_learns_the_handle_time()
         uid = "c1"
         h.feed(ring(uid, "Sales", h.clock.t))
         h.clock.t += 2
-        h.feed(CallAnswered(h.clock.t, "pbx1", LinkedId(uid), UniqueId(uid), AgentId("Sales"), "", None))
+        h.feed(CallAnswered(h.clock.t, "pbx1", LinkedId(uid), UniqueId(uid), AgentId("Sales"), None, 2.0))
         h.feed(ended(uid, h.clock.t + 60))
         assert h.service.ewt.handle("sales") == 60.0  # talk 60 s, no wrap-up
         h.agent("Sales", "1001", {"sales": 9}, S.ON_CALL)

@@ -105,9 +105,14 @@ def test_app_queue_holdtime_is_its_exponential_average_in_whole_seconds() -> Non
 
 def _traffic(agents: int, erlangs: float, patience: float, hours: float) -> Traffic:
     aht = 180.0
-    kinds = {"patience": Dist("exponential", patience)} if math.isfinite(patience) else {}
+    talk, rate = Dist("exponential", aht), (erlangs * 3600 / aht,)
+    kind = (
+        CallType("t", "q", rate, talk=talk, patience=Dist("exponential", patience))
+        if math.isfinite(patience)
+        else CallType("t", "q", rate, talk=talk)
+    )
     return Traffic(
-        (CallType("t", "q", (erlangs * 3600 / aht,), talk=Dist("exponential", aht), **kinds),),
+        (kind,),
         (AgentGroup("g", agents, {"q": 5}),),
         hours=hours,
         drain_hours=0.5,
