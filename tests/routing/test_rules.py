@@ -439,3 +439,19 @@ def test_rules_are_total_and_name_only_known_queues(
         for r in rules.rules[:first]:
             alone = RuleSet([r], rules.schedules, QUEUES, "FR")
             assert alone.decide(InboundCall(did, number, choice, when, facts)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[agi]\nport = 70000\n", "agi.port"),
+        ("[agi]\ndeadline = 0\n", "agi.deadline"),
+        ("[agi]\nheader_timeout = -1\n", "agi.header_timeout"),
+        ("[agi]\nlisten = 4\n", "agi.listen"),
+        ("[routing]\ndefault_handle_seconds = 0\n", "routing.default_handle_seconds"),
+    ],
+)
+def test_bad_agi_and_ewt_settings_are_config_errors(text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config(text)
+    assert e.value.key == key
