@@ -68,7 +68,7 @@ from cti.routing.router import (
     Router,
     RoutingEvent,
 )
-from cti.routing.rules import Closed, InboundCall, RuleSet
+from cti.routing.rules import Closed, InboundCall, Route, RuleSet
 from cti.screenpop.actions import extension_of, reply_ok
 from cti.telemetry import Metric, counter, gauge
 
@@ -119,6 +119,7 @@ class _Held:
     entered: float
     did: str = ""
     choice: str = ""
+    route: Route | None = None  # the inbound rules' decision, once taken
     position: int = 1
     enqueued: bool = False
     lookup_deadline: float = 0.0
@@ -310,6 +311,9 @@ class RoutingService:
         self._held[cid] = held
         self._by_linkedid.setdefault(ev.linkedid, set()).add(cid)
         card = self.cards.cached(ev.caller.number) if self.cards is not None and ev.caller.number else None
+        call = InboundCall(held.did, held.number, held.choice, held.entered, caller_facts(card))
+        if (card is not None or not self.rules.needs_facts(call)) and not self._choose(held, call):
+            return  # the queue is known now (its leg starts at once), or the call is closed or unmatched
         if card is not None or self.cards is None or not ev.caller.number:
             self._decide(held, card)
             return
@@ -324,10 +328,9 @@ class RoutingService:
 
         self.cards.request(ev.caller.number, done)
 
-    def _decide(self, held: _Held, card: Any) -> None:
-        """The inbound rules, with what the CRM knows of the caller: a queue, or closed-hours handling."""
+    def _choose(self, held: _Held, call: InboundCall) -> bool:
+        """The inbound rules: the call's queue (its leg starts), or closed hours / no queue (False)."""
         cid = call_id(held.server, held.uniqueid)
-        call = InboundCall(held.did, held.number, held.choice, held.entered, caller_facts(card))
         decision = self.rules.decide(call)
         if decision is None or isinstance(decision, Closed):
             self._held.pop(cid, None)
@@ -349,14 +352,24 @@ class RoutingService:
                             link, held.channel, decision, self.cfg.closed_context, self.action_timeout
                         )
                     )
-            return
-        held.queue = decision.queue
+            return False
+        held.queue, held.route = decision.queue, decision
         held.position = 1 + sum(1 for h in self._held.values() if h.queue == held.queue and h is not held)
         if self.legs is not None:  # the call's queue leg in the tracker: stored and reported as app_queue's
             self.publish(self.legs(held.server, held.uniqueid, held.queue, held.entered, held.position))
+        return True
+
+    def _decide(self, held: _Held, card: Any) -> None:
+        """Once the CRM answered (or did not in time): the queue, if the rules needed the caller, then the
+        caller's needs (tier, owner, last agent) and its place in the router."""
+        if held.route is None:
+            call = InboundCall(held.did, held.number, held.choice, held.entered, caller_facts(card))
+            if not self._choose(held, call):
+                return
+        assert held.route is not None
         self._apply_card(held, card)
         tier = held.needs.tier if held.needs is not None else None
-        held.needs = (held.needs or Requirements()).merged(decision.requirements(tier))
+        held.needs = (held.needs or Requirements()).merged(held.route.requirements(tier))
         self._enqueue(held)
 
     def queue_for(self, did: str, choice: str) -> str | None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -331,6 +331,24 @@ class RuleSet:
             closed=action,
             closed_target=closed_target,
         )
+
+    def needs_facts(self, call: InboundCall) -> bool:
+        """Whether the decision for ``call`` may depend on the caller's facts (tier, owner, complaint):
+        a rule with such a condition comes before the first rule that matches without them. When not,
+        the queue is known before the CRM answers (the daemon starts the call's queue leg at once)."""
+        fact_free = InboundCall(call.did, call.number, call.choice, call.at)
+        did = normalise(call.did, self.region) if call.did else ""
+        number = normalise(call.number, self.region) if call.number else ""
+        region = region_of(number) if number.startswith("+") else None
+        for r in self.rules:
+            during = self.schedules[r.during].is_open(call.at) if r.during else True
+            if r.tiers or r.owner is not None or r.complaint is not None:
+                other = replace(r, tiers=frozenset(), owner=None, complaint=None)
+                if other.matches(did, number, region, fact_free, during):
+                    return True  # it matches or not by what the CRM says
+            elif r.matches(did, number, region, fact_free, during):
+                return False
+        return False
 
     def decide(self, call: InboundCall) -> Decision | None:
         did = normalise(call.did, self.region) if call.did else ""

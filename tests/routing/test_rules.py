@@ -455,3 +455,29 @@ def test_bad_agi_and_ewt_settings_are_config_errors(text: str, key: str) -> None
     with pytest.raises(ConfigError) as e:
         parse_config(text)
     assert e.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("did", "choice", "needs"),
+    [
+        (PARIS_DID, "", True),  # "open complaint" (any DID) comes first: the CRM decides
+        (US_DID, "", True),
+    ],
+)
+def test_whether_the_decision_waits_for_the_crm(did: str, choice: str, needs: bool) -> None:
+    assert RULES.needs_facts(InboundCall(did, FR_MOBILE, choice, at("2026-10-21 10:00"))) is needs
+
+
+def test_a_decision_before_any_fact_rule_does_not_wait_for_the_crm() -> None:
+    cfg = parse_config(
+        '[routing.queues.q]\n[routing.queues.vip]\n[[routing.rules]]\nname = "line"\ndids = ["300"]\n'
+        'queue = "q"\n[[routing.rules]]\nname = "vip"\ntiers = ["A"]\nqueue = "vip"\n'
+        '[[routing.rules]]\nname = "vip line"\ndids = ["400"]\ntiers = ["A"]\nqueue = "vip"\n'
+    )
+    rules = cfg.routing.ruleset("US")
+    assert not rules.needs_facts(InboundCall("300", "", "", 0.0))  # "line" matches first
+    assert rules.needs_facts(InboundCall("301", "", "", 0.0))  # "vip" may match: ask the CRM
+    only_400 = parse_config(
+        '[routing.queues.q]\n[[routing.rules]]\nname = "vip line"\ndids = ["400"]\ntiers = ["A"]\nqueue = "q"\n'
+    ).routing.ruleset("US")
+    assert not only_400.needs_facts(InboundCall("301", "", "", 0.0))  # its DID does not match anyway
