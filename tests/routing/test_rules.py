@@ -478,6 +478,7 @@ def test_a_decision_before_any_fact_rule_does_not_wait_for_the_crm() -> None:
     assert not rules.needs_facts(InboundCall("300", "", "", 0.0))  # "line" matches first
     assert rules.needs_facts(InboundCall("301", "", "", 0.0))  # "vip" may match: ask the CRM
     only_400 = parse_config(
-        '[routing.queues.q]\n[[routing.rules]]\nname = "vip line"\ndids = ["400"]\ntiers = ["A"]\nqueue = "q"\n'
+        '[routing.queues.q]\n[[routing.rules]]\nname = "vip line"\ndids = ["400"]\n'
+        'tiers = ["A"]\nqueue = "q"\n'
     ).routing.ruleset("US")
     assert not only_400.needs_facts(InboundCall("301", "", "", 0.0))  # its DID does not match anyway
