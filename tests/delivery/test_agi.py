@@ -4,6 +4,7 @@ requests that are not AGI refused without harming the next one (cti/delivery/agi
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Mapping
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from cti.config import parse_config
 from cti.delivery.agi import AgiServer, agi_quote
 from cti.delivery.inbound import InboundDecider
+from cti.routing.ewt import Estimate
+from cti.routing.policy import SkillNeed
 from tests.conftest import timeout
 
 REQUEST = (
@@ -172,3 +175,57 @@ async def test_a_silent_connection_is_closed_after_the_header_timeout() -> None:
 )
 def test_values_are_quoted_as_one_agi_argument(value: str, quoted: str) -> None:
     assert agi_quote(value) == quoted
+
+
+class Waits:
+    """The routing service's estimate, as the decider sees it (a fixed wait per queue)."""
+
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds = seconds
+        self.asked: list[tuple[str | None, int]] = []
+
+    def estimate(
+        self,
+        queue: str | None = None,
+        needs: tuple[SkillNeed, ...] = (),
+        *,
+        call: str | None = None,
+        priority: int = 0,
+    ) -> Estimate:
+        self.asked.append((queue, priority))
+        return Estimate(self.seconds[queue or ""], 0.0, 1, 0, 180.0, math.inf)
+
+
+async def test_the_answer_carries_the_estimated_wait_and_closed_hours() -> None:
+    cfg = parse_config(
+        CONFIG
+        + """
+[routing.schedules.never]
+timezone = "Europe/Paris"
+[[routing.rules]]
+name = "night line"
+dids = ["8005550500"]
+queue = "sales"
+schedule = "never"
+closed = "callback"
+"""
+    )
+    waits = Waits({"support": 95.4, "sales": math.inf})
+    decider = InboundDecider(cfg.routing.ruleset("US"), estimator=waits)
+    server = AgiServer(decider.variables, port=0)
+    task = asyncio.create_task(server.run())
+    await server.ready.wait()
+    try:
+        variables, _ = await ask(server.port, request())
+        assert variables["CTI_EWT"] == "95" and waits.asked == [("support", 5)]
+        variables, _ = await ask(server.port, request(did="8005550999", choice="1"))
+        assert variables["CTI_EWT"] == ""  # nobody serves sales: unknown, not a number
+        variables, _ = await ask(server.port, request(did="8005550500"))
+        assert (variables["CTI_CLOSED"], variables["CTI_QUEUE"], variables["CTI_RULE"]) == (
+            "callback",
+            "sales",
+            "night line",
+        )
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

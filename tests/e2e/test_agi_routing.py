@@ -61,6 +61,7 @@ async def test_the_dialplan_asks_cti_and_the_call_is_routed_by_the_answer(tmp_pa
             assert leg.ch.variable("CTI_RULE") == "support line"
             assert leg.ch.variable("CTI_PRIORITY") == "5"
             assert leg.ch.variable("CTI_CLOSED") == ""
+            assert leg.ch.variable("CTI_EWT") == "0"  # support agents are free: no wait
             # then the holding extension: cti routes it to a support agent (Redirect to deliver)
             await eventually(lambda: routing.stats.redirects >= 1, 15, "the held call delivered")
             assert routing.stats.by_queue == {"support": 1}
