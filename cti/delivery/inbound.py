@@ -105,13 +105,11 @@ class InboundDecider:
         clock: Callable[[], float] = time.time,
         lookup: float = 0.2,
     ) -> None:
-        self.rules, self.cards, self.estimator, self.clock, self.lookup = (
-            rules,
-            cards,
-            estimator,
-            clock,
-            lookup,
-        )
+        self.rules = rules
+        self.cards = cards
+        self.estimator = estimator
+        self.clock = clock
+        self.lookup = lookup
 
     async def facts(self, number: str) -> CallerFacts:
         if self.cards is None or not number:
@@ -151,11 +149,11 @@ class InboundDecider:
             "CTI_SKILLS": ",".join(f"{n.skill}:{n.level}" for n in decision.skills),
             "CTI_RULE": decision.rule,
             "CTI_CLOSED": "",
-            "CTI_EWT": self._ewt(decision, facts),
+            "CTI_EWT": self._ewt(decision),
         }
         return out
 
-    def _ewt(self, decision: Route, facts: CallerFacts) -> str:
+    def _ewt(self, decision: Route) -> str:
         if self.estimator is None:
             return ""
         try:
