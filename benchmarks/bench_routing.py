@@ -177,7 +177,7 @@ def multi_skill(
     for seed in range(1, seeds + 1):
         calls = generate_calls(traffic, seed)
         for name, order in (("cti", 0.0), ("cti+sl_order", SL_ORDER)):
-            d = RouterDispatcher(multi_skill_policies(order))
+            d = RouterDispatcher(multi_skill_policies(order), announce=name == "cti")
             runs.setdefault(name, []).append(simulate(traffic, d, seed, calls))
         for strategy in APP_QUEUE_STRATEGIES:
             aq = AppQueueDispatcher(strategy, queues, traffic.app_queue, seed)
@@ -215,7 +215,8 @@ def ewt_case(agents: int, erlangs: float, patience: float, hours: float, seeds: 
         drain_hours=0.5,
     )
     policies = {"q": QueuePolicy("q", skills=(SkillNeed("q"),))}
-    calls = [c for s in range(1, seeds + 1) for c in simulate(traffic, RouterDispatcher(policies), s).calls]
+    runs = [simulate(traffic, RouterDispatcher(policies, announce=True), s) for s in range(1, seeds + 1)]
+    calls = [c for r in runs for c in r.calls]
     return {"agents": agents, "erlangs": erlangs, **_ewt(calls)}
 
 
@@ -454,7 +455,7 @@ def main(argv: list[str]) -> int:
     print(f"decisions: {per_s:,.0f}/s at 1,000 agents and 500 waiting calls; bare loop {base_per_s:,.0f}/s")
     ewt = {"multi_skill": ms["cti"]["ewt"]}
     for name, (agents, erlangs, patience) in EWT_CASES.items():
-        ewt[name] = ewt_case(agents, erlangs, patience, 0.5 if quick else 2.0, 1 if quick else 3)
+        ewt[name] = ewt_case(agents, erlangs, patience, 0.5 if quick else 1.0, 1 if quick else 3)
     for name, e in ewt.items():
         print(
             f"ewt {name:12} mean wait {e['mean_wait_s']:6.1f}s, announced at entry: "

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     seed = traffic.seed if args.seed is None else args.seed
     dispatcher: Dispatcher
     if args.dispatcher == "cti":
-        dispatcher = RouterDispatcher(policies, traffic.unpause_after)
+        dispatcher = RouterDispatcher(policies, traffic.unpause_after, announce=True)
     else:
         assert args.dispatcher in APP_QUEUE_STRATEGIES
         needs = {q: tuple(n.skill for n in p.skills) for q, p in policies.items()}

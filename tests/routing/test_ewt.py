@@ -132,7 +132,10 @@ def test_ewt_error_in_cti_simulate_is_below_app_queues(
 ) -> None:
     traffic = _traffic(agents, erlangs, patience, hours)
     policies = {"q": QueuePolicy("q", skills=(SkillNeed("q"),))}
-    runs = [simulate(traffic, RouterDispatcher(policies), seed).figures()["ewt"] for seed in (1, 2, 3)]
+    runs = [
+        simulate(traffic, RouterDispatcher(policies, announce=True), seed).figures()["ewt"]
+        for seed in (1, 2, 3)
+    ]
     for f in runs:
         assert f["ewt_calls"] > 300
         assert f["ewt_mae_s"] < f["ewt_mae_app_queue_s"] < f["ewt_mae_app_queue_position_s"]
@@ -145,5 +148,5 @@ def test_ewt_error_in_cti_simulate_is_below_app_queues(
 def test_without_announcements_the_figures_say_so() -> None:
     traffic = _traffic(2, 1.0, math.inf, 0.2)
     policies = {"q": QueuePolicy("q", skills=(SkillNeed("q"),))}
-    f = simulate(traffic, RouterDispatcher(policies, announce=False), 1).figures()["ewt"]
+    f = simulate(traffic, RouterDispatcher(policies), 1).figures()["ewt"]
     assert f == {"ewt_calls": 0, "ewt_mae_s": None, "ewt_mae_app_queue_s": None, "mean_wait_s": None}

@@ -173,6 +173,8 @@ def test_cti_simulate_json(capsys: pytest.CaptureFixture[str]) -> None:
         "ewt",
     }
     assert set(f["queues"]) == {"sales", "support"} and set(f["call_types"]) == {"sales", "support-fr"}
+    ewt = f["ewt"]  # the waits announced at entry, against the real ones (cti's and app_queue's)
+    assert ewt["ewt_calls"] > 0 and ewt["ewt_mae_s"] >= 0 and ewt["ewt_mae_app_queue_s"] >= 0
     assert set(f["total"]) == {
         "offered",
         "answered",

@@ -26,10 +26,11 @@ class RouterDispatcher:
     name = "cti"
 
     def __init__(
-        self, policies: Mapping[str, QueuePolicy], unpause_after: float = 60.0, *, announce: bool = True
+        self, policies: Mapping[str, QueuePolicy], unpause_after: float = 60.0, *, announce: bool = False
     ) -> None:
         self.router = Router(policies)
-        # the wait each caller is told at entry (cti.routing.ewt), and app_queue's on the same calls
+        # announce: the wait each caller is told at entry (cti.routing.ewt), and app_queue's on the same
+        # calls, measured (SimCall.announced...); it costs a look at every waiting call and agent per arrival
         self.announce = announce
         self.ewt = WaitModel()
         self.holdtime = AppQueueHoldtime()
