@@ -107,6 +107,14 @@ def human(f: dict[str, Any]) -> str:
             f"{name:24} {g['agents']:8} {_pct(g['occupancy']):>9} {_pct(g['occupancy_spread']):>7} "
             f"{_pct(g['occupancy_stdev']):>7}"
         )
+    e = f["ewt"]
+    if e["ewt_calls"]:
+        lines.append(
+            f"wait announced at entry ({e['ewt_calls']} answered calls, "
+            f"mean wait {_sec(e['mean_wait_s']).strip()}): "
+            f"mean absolute error cti {_sec(e['ewt_mae_s']).strip()}, "
+            f"app_queue's holdtime {_sec(e['ewt_mae_app_queue_s']).strip()}"
+        )
     return "\n".join(lines)
 
 
