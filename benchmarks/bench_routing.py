@@ -13,7 +13,10 @@ Scenarios (docs/simulate.md has the details and the measured figures):
   dedicated pools that meet SL30 >= 70 % and abandon <= 5 % per type, and cti with specialists plus
   generalists (escalation after a short wait);
 - ``decisions_per_s``: router decisions a second at 1,000 agents and 500 waiting calls, against a bare
-  loop over the same data (``baseline_per_s``).
+  loop over the same data (``baseline_per_s``);
+- ``ewt``: the wait announced at entry (cti.routing.ewt) against the real wait, mean absolute error, for
+  cti's estimate and app_queue's hold-time formula on the same calls: the multi_skill traffic, a busy
+  hour past the staffing (50 agents, 52 erlangs) and a large center (200 agents, 197 erlangs).
 
 Human-readable lines first; the last line is one JSON object.
 """
@@ -37,6 +40,7 @@ from cti.routing.simulate.engine import (
     Result,
     SimCall,
     call_figures,
+    ewt_figures,
     generate_calls,
     occupancy_figures,
     simulate,
@@ -173,12 +177,47 @@ def multi_skill(
     for seed in range(1, seeds + 1):
         calls = generate_calls(traffic, seed)
         for name, order in (("cti", 0.0), ("cti+sl_order", SL_ORDER)):
-            d = RouterDispatcher(multi_skill_policies(order))
+            d = RouterDispatcher(multi_skill_policies(order), announce=name == "cti")
             runs.setdefault(name, []).append(simulate(traffic, d, seed, calls))
         for strategy in APP_QUEUE_STRATEGIES:
             aq = AppQueueDispatcher(strategy, queues, traffic.app_queue, seed)
             runs.setdefault(strategy, []).append(simulate(traffic, aq, seed, calls))
-    return {name: _summary(rs, SL_T) for name, rs in runs.items()}
+    out = {name: _summary(rs, SL_T) for name, rs in runs.items()}
+    out["cti"]["ewt"] = _ewt([c for r in runs["cti"] for c in r.calls])
+    return out
+
+
+def _ewt(calls: Sequence[SimCall]) -> dict[str, Any]:
+    f = ewt_figures(calls)
+    out: dict[str, Any] = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in f.items()}
+    out["ratio"] = round(f["ewt_mae_s"] / f["mean_wait_s"], 3) if f["mean_wait_s"] else None
+    return out
+
+
+# ---- 5. EWT on one queue: a busy hour and a large center ----------------------------------------------
+EWT_CASES = {"busy_hour": (50, 52.0, 600.0), "large_center": (200, 197.0, 600.0)}
+
+
+def ewt_case(agents: int, erlangs: float, patience: float, hours: float, seeds: int) -> dict[str, Any]:
+    aht = 180.0
+    traffic = Traffic(
+        (
+            CallType(
+                "t",
+                "q",
+                (erlangs * 3600 / aht,),
+                Dist("exponential", aht),
+                patience=Dist("exponential", patience),
+            ),
+        ),
+        (AgentGroup("g", agents, {"q": 5}),),
+        hours=hours,
+        drain_hours=0.5,
+    )
+    policies = {"q": QueuePolicy("q", skills=(SkillNeed("q"),))}
+    runs = [simulate(traffic, RouterDispatcher(policies, announce=True), s) for s in range(1, seeds + 1)]
+    calls = [c for r in runs for c in r.calls]
+    return {"agents": agents, "erlangs": erlangs, **_ewt(calls)}
 
 
 # ---- 3. two call types: dedicated pools against specialists + generalists ------------------------------
@@ -414,7 +453,19 @@ def main(argv: list[str]) -> int:
     )
     per_s, base_per_s = decisions(1000, 500, 300 if quick else 3000)
     print(f"decisions: {per_s:,.0f}/s at 1,000 agents and 500 waiting calls; bare loop {base_per_s:,.0f}/s")
+    ewt = {"multi_skill": ms["cti"]["ewt"]}
+    for name, (agents, erlangs, patience) in EWT_CASES.items():
+        ewt[name] = ewt_case(agents, erlangs, patience, 0.5 if quick else 1.0, 1 if quick else 3)
+    for name, e in ewt.items():
+        print(
+            f"ewt {name:12} mean wait {e['mean_wait_s']:6.1f}s, announced at entry: "
+            f"cti MAE {e['ewt_mae_s']:5.1f}s "
+            f"({e['ratio']:.0%} of the mean wait), app_queue holdtime {e['ewt_mae_app_queue_s']:5.1f}s, "
+            f"times the position {e['ewt_mae_app_queue_position_s']:6.1f}s ({e['ewt_calls']} calls)",
+            flush=True,
+        )
     figures = {
+        "ewt": ewt,
         "erlang_c": e_cases,
         "multi_skill": {
             name: {k: f[k] for k in ("sl", "asa", "abandon", "occupancy", "occupancy_spread")}

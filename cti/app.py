@@ -42,6 +42,7 @@ from cti.core.clock import Clock, SystemClock
 from cti.core.errors import ConfigError
 from cti.core.events import CallWaiting, DomainEvent
 from cti.core.ids import AgentId
+from cti.delivery.agi import AgiServer
 from cti.delivery.callbacks import CallbackService, CallbackStore
 from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
@@ -221,6 +222,7 @@ class Daemon:
         self.api: Any = None  # cti.api.http.JsonServer with [api] enabled
         self.tier_schedule: TierSchedule | None = None
         self.desk: Desk | None = None
+        self.agi: AgiServer | None = None
         # the TaskGroup's tasks: the AMI links and pumps (stopped first), then every other component
         self.links: list[Component] = []
         self.components: list[Component] = []
@@ -323,6 +325,10 @@ class Daemon:
         ]
         if self.commands is not None:
             self.components.append(Component("commands", self.commands.run))
+        if cfg.agi.enabled:
+            self.agi = await self._make_agi()
+            self.components.append(Component("fastagi", self.agi.run))
+            self.registry.register(self.agi)
         if self.tier_schedule is not None:
             self.components.append(Component("tier-schedule", self.tier_schedule.run))
         if cfg.api.enabled:
@@ -385,7 +391,31 @@ class Daemon:
             legs=self._route_leg,
             held=self._held_calls,
             exits=self._exit_leg,
+            region=cfg.store.default_country,
         )
+
+    async def _make_agi(self) -> AgiServer:
+        """``[agi]``: the dialplan's ``AGI(agi://cti-host:4573/route)`` (cti.delivery.agi)."""
+        from cti.delivery.inbound import InboundDecider
+
+        cfg = self.cfg
+        a = cfg.agi
+        decider = InboundDecider(
+            cfg.routing.ruleset(cfg.store.default_country, cfg.path),
+            cards=self.directory,
+            estimator=self.routing,
+            clock=self.clock.now,
+            lookup=a.deadline * 0.6,
+        )
+        server = AgiServer(
+            decider.variables,
+            host=a.listen,
+            port=a.port,
+            deadline=a.deadline,
+            header_timeout=a.header_timeout,
+        )
+        await server.start()
+        return server
 
     def _held_calls(self, server: str) -> list[CallWaiting]:
         srv = self.servers.get(server)

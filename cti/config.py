@@ -23,6 +23,7 @@ from cti.routing.policy import (
     SkillNeed,
     check_overflows,
 )
+from cti.routing.rules import RuleSet, Schedule
 
 
 @dataclass
@@ -164,6 +165,50 @@ class CallbacksConfig:
 
 
 @dataclass
+class ScheduleConfig:
+    """``[routing.schedules.<name>]``: a site's weekly opening hours, time zone and public holidays."""
+
+    timezone: str = "UTC"  # an IANA zone: Europe/Paris (daylight saving is the zone's)
+    hours: dict[str, list[str]] = field(default_factory=dict)  # mon..sun -> ["08:00-12:00", "13:00-18:00"]
+    country: str = ""  # public holidays of this country (the holidays package), closed; "": none
+    subdivision: str = ""  # a state or region of the country, for its own holidays (US: "CA")
+    holiday_hours: list[str] = field(default_factory=list)  # open these hours on a public holiday
+    closed_dates: list[str] = field(default_factory=list)  # more closed days, "YYYY-MM-DD"
+
+
+@dataclass
+class RuleConfig:
+    """One ``[[routing.rules]]``: conditions (all must hold; left out: any), then where the call goes."""
+
+    name: str = ""
+    queue: str = ""
+    dids: list[str] = field(default_factory=list)
+    callers: list[str] = field(default_factory=list)  # numbers, or prefixes ending in "*": "+44*"
+    caller_regions: list[str] = field(default_factory=list)  # the caller's country: ["GB", "IE"]
+    tiers: list[str] = field(default_factory=list)  # the CRM's value tier: ["A"]
+    owner: bool | None = None  # the caller has an account owner (who then gets the call first)
+    complaint: bool | None = None  # the caller has an open complaint
+    choices: list[str] = field(default_factory=list)  # the IVR key
+    during: str = ""  # only while this schedule is open
+    schedule: str = ""  # while it is closed: the closed-hours handling below
+    priority: int = 0
+    skills: list[str] = field(default_factory=list)  # added to the queue's: "complaints:3"
+    closed: str = "voicemail"  # voicemail, callback or message
+    closed_target: str = ""  # the mailbox or the message's sound file
+
+
+@dataclass
+class AgiConfig:
+    """``[agi]``: the FastAGI server the dialplan asks where a call goes (cti.delivery.agi)."""
+
+    enabled: bool = False
+    listen: str = "127.0.0.1"
+    port: int = 4573
+    deadline: float = 0.3  # seconds: cti answers within this (a CRM look-up slower than it is skipped)
+    header_timeout: float = 2.0  # a connection that sends no complete AGI request by then is closed
+
+
+@dataclass
 class RoutingConfig:
     """``[routing]``: CTI-routed delivery (calls wait in the holding extension; cti picks the agent)."""
 
@@ -176,6 +221,61 @@ class RoutingConfig:
     lookup_timeout: float = 0.5  # the CRM look-up (tier, owner) a held call waits for, at most
     queues: dict[str, RoutingQueueConfig] = field(default_factory=dict)
     callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
+    rules: list[RuleConfig] = field(default_factory=list)  # inbound rules, first match wins
+    schedules: dict[str, ScheduleConfig] = field(default_factory=dict)
+    closed_context: str = "closed"  # closed hours: the held call goes to <closed_context>,<action>,1
+    default_handle_seconds: float = 180.0  # the handle time EWT assumes before calls were measured
+
+    def ruleset(self, region: str, path: str = "<config>") -> RuleSet:
+        """The inbound rules, then ``dids``, ``choices`` and ``default_queue`` as rules (rules.py rule 5)."""
+        queues = list(self.queues)
+        try:
+            schedules = {
+                n: Schedule.build(
+                    n,
+                    s.timezone,
+                    s.hours,
+                    country=s.country,
+                    subdivision=s.subdivision,
+                    holiday_hours=s.holiday_hours,
+                    closed_dates=s.closed_dates,
+                )
+                for n, s in self.schedules.items()
+            }
+            rules = [
+                RuleSet.rule(
+                    i,
+                    r.name,
+                    r.queue,
+                    region,
+                    dids=r.dids,
+                    callers=r.callers,
+                    caller_regions=r.caller_regions,
+                    tiers=r.tiers,
+                    owner=r.owner,
+                    complaint=r.complaint,
+                    choices=r.choices,
+                    during=r.during,
+                    schedule=r.schedule,
+                    priority=r.priority,
+                    skills=r.skills,
+                    closed=r.closed,
+                    closed_target=r.closed_target,
+                )
+                for i, r in enumerate(self.rules)
+            ]
+            n = len(rules)
+            for did, q in self.dids.items():
+                rules.append(RuleSet.rule(n, f"dids.{did}", q, region, dids=[did]))
+                n += 1
+            for choice, q in self.choices.items():
+                rules.append(RuleSet.rule(n, f"choices.{choice}", q, region, choices=[choice]))
+                n += 1
+            if self.default_queue:
+                rules.append(RuleSet.rule(n, "default_queue", self.default_queue, region))
+            return RuleSet(rules, schedules, queues, region)
+        except PolicyError as e:
+            raise ConfigError(path, e.key, e.reason) from None
 
     def policies(self, path: str = "<config>") -> dict[str, QueuePolicy]:
         """The routing core's policies; every error names the key."""
@@ -253,6 +353,7 @@ class Config:
     tiers: TiersConfig = field(default_factory=TiersConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    agi: AgiConfig = field(default_factory=AgiConfig)
     path: str = "<defaults>"
 
 
@@ -435,3 +536,13 @@ def _validate_routing(cfg: Config) -> None:
         raise ConfigError(p, "routing.lease_ttl", "must be > 0 seconds")
     if r.lookup_timeout <= 0:
         raise ConfigError(p, "routing.lookup_timeout", "must be > 0 seconds")
+    if r.default_handle_seconds <= 0:
+        raise ConfigError(p, "routing.default_handle_seconds", "must be > 0 seconds")
+    r.ruleset(cfg.store.default_country, p)
+    a = cfg.agi
+    if not 0 <= a.port < 65536:
+        raise ConfigError(p, "agi.port", f"port {a.port} out of range")
+    if a.deadline <= 0 or a.header_timeout <= 0:
+        raise ConfigError(
+            p, "agi.deadline" if a.deadline <= 0 else "agi.header_timeout", "must be > 0 seconds"
+        )

@@ -52,9 +52,11 @@ from cti.core.events import (
 )
 from cti.core.ids import AgentId, QueueName
 from cti.core.journey import CallJourney
+from cti.delivery.inbound import caller_facts, send_closed
 from cti.delivery.leases import Leases
 from cti.delivery.queue_log import QueueLogWriter
-from cti.routing.policy import Requirements
+from cti.routing.ewt import Estimate, WaitModel, estimate
+from cti.routing.policy import Requirements, SkillNeed
 from cti.routing.router import (
     AgentAutoPaused,
     AgentMoved,
@@ -66,6 +68,7 @@ from cti.routing.router import (
     Router,
     RoutingEvent,
 )
+from cti.routing.rules import Closed, InboundCall, Route, RuleSet
 from cti.screenpop.actions import extension_of, reply_ok
 from cti.telemetry import Metric, counter, gauge
 
@@ -124,8 +127,11 @@ class _Held:
     channel: str
     linkedid: str
     number: str
-    queue: str
+    queue: str  # "" until the inbound rules decided (after the CRM look-up)
     entered: float
+    did: str = ""
+    choice: str = ""
+    route: Route | None = None  # the inbound rules' decision, once taken
     position: int = 1
     enqueued: bool = False
     lookup_deadline: float = 0.0
@@ -178,6 +184,8 @@ class RoutingService:
         held: Callable[[str], Sequence[CallWaiting]] | None = None,
         virtual: VirtualCalls | None = None,
         exits: Callable[[str, str, float], Sequence[DomainEvent]] | None = None,
+        rules: RuleSet | None = None,
+        region: str = "US",
     ) -> None:
         self.router = router
         self.cfg = cfg
@@ -196,6 +204,8 @@ class RoutingService:
         self.held = held  # the tracker's held_calls of a server's holding extension
         self.virtual = virtual  # callbacks: entries without a held channel (set once, at assembly)
         self.exits = exits  # the tracker's exit_leg(server, uniqueid, at): a visit left with a key
+        self.rules = rules if rules is not None else cfg.ruleset(region)  # which queue (cti.routing.rules)
+        self.ewt = WaitModel(cfg.default_handle_seconds)  # what EWT learns (cti.routing.ewt)
         self._board_due = True
         self._board_sent = 0.0
         self.stats = DeliveryStats()
@@ -313,36 +323,99 @@ class RoutingService:
                 held.elsewhere = False
                 self.router.hold_call(cid, 0.0)
             return
-        queue = self.queue_for(ev.did, ev.choice)
-        if queue is None:
-            log.warning("held call %s matches no queue (DID %r, choice %r)", cid, ev.did, ev.choice)
-            return
-        held = _Held(ev.server, ev.uniqueid, ev.channel, ev.linkedid, ev.caller.number, queue, ev.at)
-        held.position = 1 + sum(1 for h in self._held.values() if h.queue == queue)
+        held = _Held(
+            ev.server, ev.uniqueid, ev.channel, ev.linkedid, ev.caller.number, "", ev.at, ev.did, ev.choice
+        )
         self._held[cid] = held
         self._by_linkedid.setdefault(ev.linkedid, set()).add(cid)
-        if self.legs is not None:  # the call's queue leg in the tracker: stored and reported as app_queue's
-            self.publish(self.legs(ev.server, ev.uniqueid, queue, ev.at, held.position))
         card = self.cards.cached(ev.caller.number) if self.cards is not None and ev.caller.number else None
+        call = InboundCall(held.did, held.number, held.choice, held.entered, caller_facts(card))
+        if (card is not None or not self.rules.needs_facts(call)) and not self._choose(held, call):
+            return  # the queue is known now (its leg starts at once), or the call is closed or unmatched
         if card is not None or self.cards is None or not ev.caller.number:
-            self._apply_card(held, card)
-            self._enqueue(held)
+            self._decide(held, card)
             return
         held.lookup_deadline = self.now() + self.cfg.lookup_timeout
 
         def done(card: Any, cid: str = cid) -> None:
             h = self._held.get(cid)
             if h is not None and not h.enqueued:
-                self._apply_card(h, card)
-                self._enqueue(h)
+                self._decide(h, card)
                 self._events(self.router.drain())
                 self._wake.set()
 
         self.cards.request(ev.caller.number, done)
 
+    def _choose(self, held: _Held, call: InboundCall) -> bool:
+        """The inbound rules: the call's queue (its leg starts), or closed hours / no queue (False)."""
+        cid = call_id(held.server, held.uniqueid)
+        decision = self.rules.decide(call)
+        if decision is None or isinstance(decision, Closed):
+            self._held.pop(cid, None)
+            self._by_linkedid.get(held.linkedid, set()).discard(cid)
+            if decision is None:
+                log.warning("held call %s matches no queue (DID %r, choice %r)", cid, held.did, held.choice)
+            else:
+                log.info(
+                    "held call %s: %s closed (rule %s): %s",
+                    cid,
+                    decision.schedule,
+                    decision.rule,
+                    decision.action.value,
+                )
+                link = self.links(held.server)
+                if link is not None:
+                    self._spawn(
+                        send_closed(
+                            link, held.channel, decision, self.cfg.closed_context, self.action_timeout
+                        )
+                    )
+            return False
+        held.queue, held.route = decision.queue, decision
+        held.position = 1 + sum(1 for h in self._held.values() if h.queue == held.queue and h is not held)
+        if self.legs is not None:  # the call's queue leg in the tracker: stored and reported as app_queue's
+            self.publish(self.legs(held.server, held.uniqueid, held.queue, held.entered, held.position))
+        return True
+
+    def _decide(self, held: _Held, card: Any) -> None:
+        """Once the CRM answered (or did not in time): the queue, if the rules needed the caller, then the
+        caller's needs (tier, owner, last agent) and its place in the router."""
+        if held.route is None:
+            call = InboundCall(held.did, held.number, held.choice, held.entered, caller_facts(card))
+            if not self._choose(held, call):
+                return
+        assert held.route is not None
+        self._apply_card(held, card)
+        tier = held.needs.tier if held.needs is not None else None
+        held.needs = (held.needs or Requirements()).merged(held.route.requirements(tier))
+        self._enqueue(held)
+
     def queue_for(self, did: str, choice: str) -> str | None:
-        c = self.cfg
-        return c.dids.get(did) or c.choices.get(choice) or c.default_queue or None
+        """The queue the inbound rules give a call of this DID and IVR choice, the caller unknown."""
+        d = self.rules.decide(InboundCall(did, "", choice, self.now()))
+        return None if d is None or isinstance(d, Closed) else d.queue
+
+    def estimate(
+        self,
+        queue: str | None = None,
+        needs: tuple[SkillNeed, ...] = (),
+        *,
+        call: str | None = None,
+        priority: int = 0,
+    ) -> Estimate:
+        """The estimated wait (cti.routing.ewt) of a waiting call (``call``: its id, ``server/uniqueid``)
+        or of a call that would join ``queue`` now: for announcements, overflow and callback offers."""
+        r = self.router
+        return estimate(
+            r.policies,
+            r.agents(),
+            r.waiting(self.now()),
+            self.ewt,
+            call=call,
+            queue=queue,
+            needs=needs,
+            priority=priority,
+        )
 
     def _apply_card(self, held: _Held, card: Any) -> None:
         data = getattr(card, "data", None) or {}
@@ -381,17 +454,25 @@ class RoutingService:
             if self.router.call(cid) is not None:
                 self.router.cancel(cid, at)  # CallLeft -> ABANDON
                 self._events(self.router.drain())
-            elif held.answered_at is not None and held.agent is not None and self.queue_log is not None:
-                hold = int(held.answered_at - held.entered)
-                talk = int(max(0.0, (journey.ended_at or at) - held.answered_at))
-                if journey.transfers:
-                    event = "BLINDTRANSFER"
-                    data: tuple[object, ...] = ("", "", hold, talk, held.position)
-                else:
-                    event = "COMPLETEAGENT" if journey.hangup_cause == 16 else "COMPLETECALLER"
-                    data = (hold, talk, held.position)
-                self.queue_log.write(at, held.uniqueid, held.queue, held.agent, event, *data)
+            elif held.answered_at is not None and held.agent is not None:
+                talked = max(0.0, (journey.ended_at or at) - held.answered_at)
+                policy = self.router.policies.get(held.queue)
+                self.ewt.handled(held.queue, talked + (policy.wrapup_seconds if policy is not None else 0.0))
+                if self.queue_log is not None:
+                    self._log_completed(journey, held, talked, at)
             self._release_leases(self._held.pop(cid, held))
+
+    def _log_completed(self, journey: CallJourney, held: _Held, talked: float, at: float) -> None:
+        assert self.queue_log is not None and held.answered_at is not None and held.agent is not None
+        hold = int(held.answered_at - held.entered)
+        talk = int(talked)
+        if journey.transfers:
+            event = "BLINDTRANSFER"
+            data: tuple[object, ...] = ("", "", hold, talk, held.position)
+        else:
+            event = "COMPLETEAGENT" if journey.hangup_cause == 16 else "COMPLETECALLER"
+            data = (hold, talk, held.position)
+        self.queue_log.write(at, held.uniqueid, held.queue, held.agent, event, *data)
 
     def _resynced(self, server: str, at: float) -> None:
         """After a gap. Held calls that hung up meanwhile have ended (the resync ended their journeys:
@@ -501,6 +582,10 @@ class RoutingService:
                     self.stats.served += 1
                     held = self._held.get(cid)
                     if held is not None:
+                        self.ewt.left(held.queue, waited, abandoned=False)
+                        if held.ring_started is not None:
+                            self.ewt.delivered_after(held.queue, e.at - held.ring_started)
+                    if held is not None:
                         self._release_leases(held)
                     if held is not None and self.queue_log is not None:
                         ring = int(e.at - held.ring_started) if held.ring_started is not None else 0
@@ -534,6 +619,8 @@ class RoutingService:
                     if held is not None and held.elsewhere:
                         continue  # delivered by another instance: its record, not ours
                     self.stats.abandoned += 1
+                    if held is not None:
+                        self.ewt.left(held.queue, waited, abandoned=True)
                     if held is not None and self.queue_log is not None:
                         self.queue_log.write(
                             e.at, held.uniqueid, held.queue, "NONE", "ABANDON", 1, held.position, int(waited)
@@ -658,7 +745,7 @@ class RoutingService:
         for held in list(self._held.values()):
             if not held.enqueued and held.lookup_deadline <= now:
                 log.info("caller look-up for a held call timed out: routed without CRM data")
-                self._enqueue(held)
+                self._decide(held, None)
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)

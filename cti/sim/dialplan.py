@@ -40,6 +40,9 @@ class Dialplan(PbxCore):
         ):
             if sample and ch.exten != "hold":  # exten => _X.,1,Set(__DID=${EXTEN}) / n,Goto(hold,1)
                 self.set_var(ch, "__DID", ch.exten)
+                if self.agi_hook is not None:  # n,AGI(agi://cti-host:4573/route,${EXTEN})
+                    self._ask_cti(leg)
+                    return
                 ch.exten, ch.priority = "hold", 1
             self._hold(leg)
             return
@@ -93,6 +96,60 @@ class Dialplan(PbxCore):
 
     def _user_event(self, ch: Channel, name: str, body: list[tuple[str, str]]) -> None:
         self.event("UserEvent", "user", [*ch.snapshot(), ("UserEvent", name), *body])
+
+    def _ask_cti(self, leg: Leg) -> None:
+        """``AGI(agi://<cti>/route,${EXTEN})``: the dialplan waits for cti's answer (config/asterisk/
+        extensions.conf, the FastAGI variant of ``inbound,_X.``)."""
+        ch = leg.ch
+        target = self.scenario.agi
+        ch.app, ch.appdata, ch.priority = "AGI", f"agi://{target}/route,{ch.exten}", 2
+        headers = [
+            ("agi_network", "yes"),
+            ("agi_network_script", "route"),
+            ("agi_request", f"agi://{target}/route"),
+            ("agi_channel", ch.name),
+            ("agi_language", "en"),
+            ("agi_type", ch.name.split("/", 1)[0]),
+            ("agi_uniqueid", ch.uniqueid),
+            ("agi_version", self.scenario.version),
+            ("agi_callerid", ch.cid_num or "unknown"),
+            ("agi_calleridname", ch.cid_name or "unknown"),
+            ("agi_dnid", ch.exten),
+            ("agi_context", ch.context),
+            ("agi_extension", ch.exten),
+            ("agi_priority", "2"),
+            ("agi_threadid", "1"),
+            ("agi_arg_1", ch.exten),
+        ]
+        assert self.agi_hook is not None
+        self.agi_hook(headers, lambda variables: self._cti_answered(leg, variables))
+
+    def _cti_answered(self, leg: Leg, variables: dict[str, str] | None) -> None:
+        """After AGI(): 3 GotoIf(AGISTATUS != SUCCESS or CTI_QUEUE empty ? fallback), 4 GotoIf(CTI_CLOSED ?
+        closed,${CTI_CLOSED},1), 5 Goto(hold,1), 6 (fallback) Queue(<fallback>,t,,,300)."""
+        if leg.done:
+            return
+        ch = leg.ch
+        for name, value in (variables or {}).items():
+            self.set_var(ch, name, value)
+        self.set_var(ch, "AGISTATUS", "FAILURE" if variables is None else "SUCCESS")
+        queue = (variables or {}).get("CTI_QUEUE", "")
+        closed = (variables or {}).get("CTI_CLOSED", "")
+        if not queue:
+            fallback = self.scenario.agi_fallback or next(iter(self.queues), "")
+            if fallback not in self.queues:
+                self.leg_hangup(leg, 16)
+                return
+            ch.priority = 6
+            self.queue_join(leg, self.queues[fallback], self.queues[fallback].spec.maxwait)
+            return
+        if closed:  # [closed] voicemail / callback / message: played, then Hangup()
+            ch.context, ch.exten, ch.priority = "closed", closed, 1
+            ch.app, ch.appdata = "Playback", ch.variable("CTI_TARGET") or closed
+            self._next_step(leg, PROMPT_TIME, self.leg_hangup, leg, 16)
+            return
+        ch.exten, ch.priority = "hold", 1
+        self._hold(leg)
 
     def _hold(self, leg: Leg) -> None:
         """``inbound,hold``: the caller waits there for the CTI's Redirect to ``deliver,<agent>``.

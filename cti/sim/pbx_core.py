@@ -22,6 +22,8 @@ from cti.sim.queues import Member, Queue, QueueEntry
 from cti.sim.scenario import Scenario
 from cti.sim.timeline import Timeline, Timer
 
+AgiHook = Callable[[list[tuple[str, str]], Callable[[dict[str, str] | None], None]], None]
+
 
 class PbxCore:
     """State and event primitives. The parts (``Originate``, ``Dialplan``, ``AgentLegs``, ``AppQueue``)
@@ -81,6 +83,9 @@ class PbxCore:
         self.phones: dict[str, AgentPhone] = {a.extension: AgentPhone(a) for a in scenario.agents}
         self.queues: dict[str, Queue] = {}
         self._dispatch_timer: Timer | None = None
+        # FastAGI (the sample dialplan's AGI(agi://cti/route)): the server's I/O; the model calls it with
+        # the request's headers and a callback for the variables set (None: AGISTATUS FAILURE)
+        self.agi_hook: AgiHook | None = None
         for qs in scenario.queues:
             q = Queue(qs)
             for ms in qs.members:

@@ -168,6 +168,9 @@ class Scenario:
     traffic: TrafficSpec = field(default_factory=TrafficSpec)
     pstn: PstnSpec = field(default_factory=PstnSpec)
     dids: tuple[tuple[str, str], ...] = ()  # dialled number -> queue name or "hold"
+    # the sample dialplan asks cti over FastAGI where a DID's call goes (host:port; "": it does not)
+    agi: str = ""
+    agi_fallback: str = ""  # the Queue() the dialplan falls back to when cti does not answer
 
 
 class _Reader:
@@ -322,7 +325,12 @@ def parse_scenario(data: dict[str, Any], path: str = "<scenario>", base: Path | 
         "seed": int(sim.num("seed", 0)),
         "cwait": sim.num("cwait", 2.0),
         "dialplan": sim.str_("dialplan", "sample"),
+        "agi": sim.str_("agi", ""),
+        "agi_fallback": sim.str_("agi_fallback", ""),
     }
+    host, sep, port = scenario_kw["agi"].rpartition(":")
+    if scenario_kw["agi"] and (not sep or not host or not port.isdigit() or not 0 < int(port) < 65536):
+        raise sim.err("agi", f"expected host:port, got {scenario_kw['agi']!r}")
     if scenario_kw["dialplan"] not in DIALPLANS:
         raise sim.err("dialplan", f"unknown dialplan {scenario_kw['dialplan']!r} (sample or recorded)")
     sim.done()

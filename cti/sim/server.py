@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from cti.asterisk.ami import encode
 from cti.sim.actions import ACTIONS
+from cti.sim.agi_client import run_script
 from cti.sim.callers import CallerGenerator, place_call
 from cti.sim.channels import Headers
 from cti.sim.pbx import Leg, Pbx
@@ -81,6 +83,33 @@ class SimServer:
         self._wake: asyncio.Event | None = None
         self.host = ""
         self.port = 0
+        self._agi_tasks: set[asyncio.Task[None]] = set()
+        self.agi_target = sc.agi  # host:port of cti's FastAGI; set later when cti's port is known
+
+    @property
+    def agi_target(self) -> str:
+        return self._agi_target
+
+    @agi_target.setter
+    def agi_target(self, target: str) -> None:
+        """Where the sample dialplan's ``AGI(agi://.../route)`` goes ("": the dialplan without AGI)."""
+        self._agi_target = target
+        self.pbx.agi_hook = self._agi if target else None
+        if target and self.pbx.scenario.agi != target:  # the dialplan's AGI() line names it
+            self.pbx.scenario = dataclasses.replace(self.pbx.scenario, agi=target)
+
+    def _agi(self, headers: list[tuple[str, str]], done: Callable[[dict[str, str] | None], None]) -> None:
+        host, _, port = self._agi_target.rpartition(":")
+
+        async def script() -> None:
+            variables = await run_script(host, int(port), headers)
+            self._catch_up()  # the answer lands at the virtual time it arrives
+            done(variables)
+            self.after_action()
+
+        task = asyncio.get_running_loop().create_task(script())
+        self._agi_tasks.add(task)
+        task.add_done_callback(self._agi_tasks.discard)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -107,6 +136,9 @@ class SimServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
             self._server = None
+        for task in list(self._agi_tasks):
+            task.cancel()
+        await asyncio.gather(*self._agi_tasks, return_exceptions=True)
         if self._driver is not None:
             self._driver.cancel()
             with contextlib.suppress(asyncio.CancelledError):

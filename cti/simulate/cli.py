@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     seed = traffic.seed if args.seed is None else args.seed
     dispatcher: Dispatcher
     if args.dispatcher == "cti":
-        dispatcher = RouterDispatcher(policies, traffic.unpause_after)
+        dispatcher = RouterDispatcher(policies, traffic.unpause_after, announce=True)
     else:
         assert args.dispatcher in APP_QUEUE_STRATEGIES
         needs = {q: tuple(n.skill for n in p.skills) for q, p in policies.items()}
@@ -106,6 +106,14 @@ def human(f: dict[str, Any]) -> str:
         lines.append(
             f"{name:24} {g['agents']:8} {_pct(g['occupancy']):>9} {_pct(g['occupancy_spread']):>7} "
             f"{_pct(g['occupancy_stdev']):>7}"
+        )
+    e = f["ewt"]
+    if e["ewt_calls"]:
+        lines.append(
+            f"wait announced at entry ({e['ewt_calls']} answered calls, "
+            f"mean wait {_sec(e['mean_wait_s']).strip()}): "
+            f"mean absolute error cti {_sec(e['ewt_mae_s']).strip()}, "
+            f"app_queue's holdtime {_sec(e['ewt_mae_app_queue_s']).strip()}"
         )
     return "\n".join(lines)
 

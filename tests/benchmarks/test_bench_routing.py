@@ -12,7 +12,11 @@ from benchmarks import bench_routing
 def test_bench_routing_quick_prints_the_documented_keys(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench_routing.main(["--quick"]) == 0
     f = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(f) == {"erlang_c", "multi_skill", "two_type", "decisions_per_s", "baseline_per_s"}
+    assert set(f) == {"ewt", "erlang_c", "multi_skill", "two_type", "decisions_per_s", "baseline_per_s"}
+    assert set(f["ewt"]) == {"multi_skill", "busy_hour", "large_center"}
+    for e in f["ewt"].values():
+        assert set(e) >= {"ewt_mae_s", "ewt_mae_app_queue_s", "mean_wait_s", "ratio", "ewt_calls"}
+        assert e["ewt_calls"] > 0 and e["ewt_mae_s"] < e["ewt_mae_app_queue_s"]
     assert [
         set(c) >= {"erlangs", "agents", "asa", "sl", "asa_erlang", "sl_erlang"} for c in f["erlang_c"]
     ] == [

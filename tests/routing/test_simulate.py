@@ -161,8 +161,20 @@ def test_cti_simulate_json(capsys: pytest.CaptureFixture[str]) -> None:
         main(["simulate", "--config", str(CONFIG), "--traffic", str(TRAFFIC), "--hours", "1", "--json"]) == 0
     )
     f = json.loads(capsys.readouterr().out)
-    assert set(f) == {"dispatcher", "hours", "seed", "total", "queues", "call_types", "agents", "groups"}
+    assert set(f) == {
+        "dispatcher",
+        "hours",
+        "seed",
+        "total",
+        "queues",
+        "call_types",
+        "agents",
+        "groups",
+        "ewt",
+    }
     assert set(f["queues"]) == {"sales", "support"} and set(f["call_types"]) == {"sales", "support-fr"}
+    ewt = f["ewt"]  # the waits announced at entry, against the real ones (cti's and app_queue's)
+    assert ewt["ewt_calls"] > 0 and ewt["ewt_mae_s"] >= 0 and ewt["ewt_mae_app_queue_s"] >= 0
     assert set(f["total"]) == {
         "offered",
         "answered",

@@ -55,6 +55,10 @@ class SimCall:
     abandoned: bool = False
     done: bool = False
     rings: dict[str, int] = field(default_factory=dict)  # agent -> ring serial, while ringing
+    # the wait announced at entry (cti.routing.ewt): cti's EWT, app_queue's holdtime, that times the place
+    announced: float = math.nan
+    announced_app_queue: float = math.nan
+    announced_app_queue_position: float = math.nan
 
 
 @dataclass(slots=True)
@@ -351,6 +355,27 @@ def occupancy_figures(agents: Sequence[SimAgent]) -> dict[str, Any]:
     }
 
 
+def ewt_figures(calls: Sequence[SimCall]) -> dict[str, Any]:
+    """The announced waits against the real ones (docs/routing.md "Estimated wait"): the answered calls
+    with a finite announcement (its wait is known); mean absolute error, seconds."""
+    sample = [c for c in calls if c.done and not c.abandoned and math.isfinite(c.announced)]
+    if not sample:
+        return {"ewt_calls": 0, "ewt_mae_s": None, "ewt_mae_app_queue_s": None, "mean_wait_s": None}
+    waits = [c.answered_at - c.arrive for c in sample]
+    n = len(sample)
+
+    def mae(values: list[float]) -> float:
+        return sum(abs(v - w) for v, w in zip(values, waits, strict=True)) / n
+
+    return {
+        "ewt_calls": n,
+        "mean_wait_s": sum(waits) / n,
+        "ewt_mae_s": mae([c.announced for c in sample]),
+        "ewt_mae_app_queue_s": mae([c.announced_app_queue for c in sample]),
+        "ewt_mae_app_queue_position_s": mae([c.announced_app_queue_position for c in sample]),
+    }
+
+
 @dataclass(slots=True)
 class Result:
     dispatcher: str
@@ -377,6 +402,7 @@ class Result:
             },
             "call_types": {t: call_figures(cs, th, default) for t, cs in by_type.items()},
             "agents": occupancy_figures(self.agents),
+            "ewt": ewt_figures(self.calls),
             "groups": {g: occupancy_figures(ags) for g, ags in by_group.items()},
         }
 
