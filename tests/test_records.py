@@ -5,6 +5,7 @@ from cti.core.events import CallEnded
 from cti.core.journey import CallJourney
 from cti.records import JourneyWriter
 from cti.store import phones
+from cti.store.callrecords import CallKey
 from tests.bus.events import inbound_call
 from tests.waiting import eventually
 
@@ -15,13 +16,13 @@ class FlakyStore:
     def __init__(self, failures: int = 0) -> None:
         self.failures = failures
         self.batches: list[list[str]] = []
-        self.normalized: dict[str, str | None] = {}
+        self.normalized: dict[CallKey, str | None] = {}
 
     def normalize(self, number: str | None) -> str | None:
         return phones.normalize(number, "CN")
 
     async def record_journeys(
-        self, journeys: Sequence[CallJourney], *, normalized: Mapping[str, str | None] | None = None
+        self, journeys: Sequence[CallJourney], *, normalized: Mapping[CallKey, str | None] | None = None
     ) -> int:
         if self.failures:
             self.failures -= 1
@@ -92,4 +93,4 @@ async def test_each_journey_goes_to_the_store_with_its_number_normalized_when_th
     calls[1].journey.caller_number = "anonymous"
     writer.on_events(calls)
     await writer.flush()
-    assert store.normalized == {"0.1": "+8613812345678", "1.1": None}
+    assert store.normalized == {("pbx1", "0.1"): "+8613812345678", ("pbx1", "1.1"): None}
