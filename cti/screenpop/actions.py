@@ -71,7 +71,9 @@ class RoutingControl(Protocol):
 
 
 class DispositionStore(Protocol):
-    async def save_disposition(self, linkedid: str, agent: str, disposition: str, notes: str) -> Any: ...
+    async def save_disposition(
+        self, linkedid: str, agent: str, disposition: str, notes: str, *, server: str = ""
+    ) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +201,8 @@ class Desk:
                     raise DeskError("forbidden", "not one of your calls")
                 agent = identity.agent or identity.username
                 try:
-                    await self.store.save_disposition(lid, agent, disposition, notes)
+                    server = self.hub.call_server(identity, lid)
+                    await self.store.save_disposition(lid, agent, disposition, notes, server=server)
                 except Exception as e:
                     log.warning("disposition for %s not saved: %s", lid, e)
                     raise DeskError("store_failed", "the disposition could not be saved") from None

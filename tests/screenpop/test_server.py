@@ -147,6 +147,7 @@ async def test_disposition_and_notes_reach_the_store() -> None:
         reply = await recv_until(alice, lambda m: m.get("ref") == "d")
         assert reply["type"] == "result"
         assert console.store.dispositions == [("5.5", "Alice", "complaint", notes)]
+        assert console.store.disposition_servers == ["pbx1"]  # the call's server: Linkedids are per server
 
 
 async def test_malformed_messages_get_clear_errors_and_the_connection_stays_usable() -> None:
