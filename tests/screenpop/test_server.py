@@ -122,8 +122,8 @@ async def test_an_agent_cannot_act_on_another_agents_call_nor_for_another_agent(
         assert console.link.sent == [] and console.store.dispositions == []
         bob, _ = await login(console, "bob")
         await bob.send(json.dumps({"type": "hangup", "linkedid": "9.9", "ref": 1}))
-        ok = await recv_until(bob, lambda m: m.get("ref") == "1")
-        assert ok["type"] == "result" and ok["ok"]
+        ok = await recv_until(bob, lambda m: m.get("ref") == 1)
+        assert ok["type"] == "result" and ok["ok"] and type(ok["ref"]) is int  # echoed as sent, not "1"
         assert console.link.sent == [{"Action": "Hangup", "Channel": "Local/1002@agents-00000001;1"}]
 
 
