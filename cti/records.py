@@ -48,6 +48,7 @@ class JourneyWriter:
         self.rows = 0
         self.errors = 0
         self.last_error = ""
+        self.failing = False  # the latest write failed (and none succeeded since): /healthz is degraded
 
     @property
     def pending(self) -> int:
@@ -58,6 +59,7 @@ class JourneyWriter:
         yield counter("store_rows_total", "call records written", self.rows)
         yield counter("store_errors_total", "failed batch writes", self.errors)
         yield gauge("store_pending", "finished calls waiting to be written", self.pending)
+        yield gauge("store_failing", "1 while the latest call record write failed", self.failing)
 
     def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
         for event in events:
@@ -84,6 +86,7 @@ class JourneyWriter:
                 delay = 0.5
             except Exception as e:
                 self.errors += 1
+                self.failing = True
                 self.last_error = str(e)
                 log.warning("writing %d call records failed: %s; retrying in %.1fs", self.pending, e, delay)
                 await asyncio.sleep(delay)
@@ -98,6 +101,7 @@ class JourneyWriter:
                 self._pending.popleft()
             self.batches += 1
             self.rows += len(batch)
+            self.failing = False
         if len(self._pending) < self.batch_size:
             self._full.clear()
         if not self._pending:

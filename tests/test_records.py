@@ -94,3 +94,18 @@ async def test_each_journey_goes_to_the_store_with_its_number_normalized_when_th
     writer.on_events(calls)
     await writer.flush()
     assert store.normalized == {("pbx1", "0.1"): "+8613812345678", ("pbx1", "1.1"): None}
+
+
+async def test_the_writer_is_failing_from_the_first_failed_write_until_one_succeeds() -> None:
+    """Health tells the truth: one failed write of one record, not 500 pending records (issue 14)."""
+    store = FlakyStore(failures=1)
+    writer = JourneyWriter(store, batch_size=500, flush_interval=0.01)
+    assert not writer.failing
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(writer.run())
+        writer.on_events(ended(1))
+        await eventually(lambda: writer.errors == 1)
+        assert writer.failing and writer.pending == 1
+        await eventually(lambda: store.batches == [["0.1"]], 10)
+        assert not writer.failing
+        task.cancel()

@@ -84,8 +84,9 @@ class Contexts:
 
 
 # codes of failures reported by another instance (cti.bus.commands.RemoteError) that consoles see as is;
-# "unknown_outcome": the request got no answer and may still have been carried out (never re-sent)
-_REMOTE_CODES = {"no_owner": "no_server", "unknown_outcome": "unknown_outcome"}
+# "unknown_outcome": the request got no answer and may still have been carried out (never re-sent);
+# "not_sent": Redis could not be reached before the request was queued, so nothing was done
+_REMOTE_CODES = {"no_owner": "no_server", "unknown_outcome": "unknown_outcome", "not_sent": "not_sent"}
 
 
 def _error_code(error: Exception, default: str) -> str:

@@ -39,6 +39,7 @@ class FakeStore:
     delay: float = 0.0
     gate: asyncio.Event | None = None  # every lookup waits for it
     gates: dict[str, asyncio.Event] = field(default_factory=dict)  # lookups of one number wait for it
+    down: bool = False  # the database is unreachable: account checks raise
 
     @classmethod
     def demo(cls) -> FakeStore:
@@ -60,6 +61,8 @@ class FakeStore:
         return store
 
     async def authenticate(self, username: str, password: str) -> FakeAccount | None:
+        if self.down:
+            raise ConnectionRefusedError("connection to the database refused")
         entry = self.accounts.get(username)
         return entry[1] if entry and entry[0] == password else None
 
