@@ -113,6 +113,13 @@ def on_dial_end(t: CallTracker, ev: tr.DialEvent, out: list[DomainEvent]) -> Non
         dest = t.chan(ev.dest, ev.at)
         if dest is not None:
             dest.journey.originate.dial_ended(ev.dial_status)
+            agent = t.roster.agent_of_device(device_of(dest.name))
+            if agent is not None and ev.dial_status == "ANSWER":
+                # click-to-call: the Originate rang the agent's own phone first; the agent talks from
+                # the answer until the hangup (no queue, no AgentComplete)
+                j = dest.journey
+                j.answered_by(agent, ev.at)
+                j.talking[dest.uid] = Talk(agent, ev.at, None, dest.uid)
         return
     caller = t.chan(ev.caller, ev.at)
     if caller is None:

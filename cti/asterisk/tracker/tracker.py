@@ -458,7 +458,10 @@ class CallTracker:
         else:
             rec.direction = _INBOUND
         if rec.direction is _OUTBOUND:
-            rec.did = rec.did or orig.dialled or orig.exten
+            # a click-to-call dials the agent's phone, then the customer's number (the target Exten)
+            dialled_agent = primary is not None and self.roster.is_agent_device(device_of(primary.name))
+            first = (orig.exten or orig.dialled) if dialled_agent else (orig.dialled or orig.exten)
+            rec.did = rec.did or first
         elif not rec.did:
             rec.did = orig.exten or (primary.exten if primary else "")
         self.refresh_caller(j)
