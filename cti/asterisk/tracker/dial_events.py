@@ -196,6 +196,9 @@ def on_transfer(t: CallTracker, ev: tr.TransferEvent, out: list[DomainEvent]) ->
             if talk.visit is not None:
                 talk.visit.transferred()  # a CTI-routed visit (rule 10)
             t.end_talk(j, ev.transferer.uniqueid, ev.at, out)  # CTI-routed: talk ends at the transfer
+        elif talk is not None and talk.visit is not None:
+            # app_queue's AgentComplete (Reason: transfer) says so too, unless it falls in a gap
+            talk.visit.transferred()
     j.record.transfers += 1
     j.transferring = True
     kind = "blind" if ev.name == "BlindTransfer" else "attended"

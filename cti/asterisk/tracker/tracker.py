@@ -117,6 +117,10 @@ DEFAULT_INBOUND_CONTEXTS = ("inbound", "from-trunk", "from-pstn", "from-external
 DEFAULT_DELIVER_CONTEXTS = ("deliver",)
 
 
+# events that do not settle a provisional queue exit as the channel's next event (rule 6)
+_NOT_SETTLING = frozenset({"QueueCallerLeave", "VarSet", "AgentConnect"})
+
+
 class CallTracker:
     """Feed AMI messages in arrival order; get domain events back. One instance per AMI connection."""
 
@@ -174,7 +178,8 @@ class CallTracker:
             if light is not None:
                 light(self, msg, at, out)
                 return out
-            if self.journeys.unsettled and name != "QueueCallerLeave" and name != "VarSet":
+            # (an AgentConnect is the answer of a leave whose ring fell in a gap: it settles it answered)
+            if self.journeys.unsettled and name not in _NOT_SETTLING:
                 puid = msg.peek("Uniqueid")
                 if puid is not None and puid in self.journeys.unsettled:
                     self.settle(puid, None, at, out)  # the channel's next event settles its exit (rule 6)
@@ -232,8 +237,15 @@ class CallTracker:
 
     def _rebuild(self, snapshot: ResyncSnapshot, out: list[DomainEvent]) -> None:
         at = snapshot.at
+        last_seen = min(self.now, at)  # the last instant the live feed showed: the gap starts here
         if at > self.now:
             self.now = at
+        for j in self.journeys.by_id.values():  # every visit under way spans the gap: rebuilt, not seen
+            for visit in (*j.open.values(), *j.left.values()):
+                visit.leg.repaired = True
+            for talk in j.talking.values():
+                if talk.visit is not None:
+                    talk.visit.leg.repaired = True
         self.roster.finish_wrapups(at, out)
         shows: list[tr.CoreShowChannelEvent] = []
         members: list[tr.QueueMemberEvent] = []
@@ -276,7 +288,7 @@ class CallTracker:
                 gone = [q for q in a.facts.queues if q not in listed.get(a.id, set())]
                 if gone:
                     self.roster.left_queues(a.id, gone, at, out)
-            self._resync_entries(entries, bridges, at, out)
+            self._resync_entries(entries, bridges, at, last_seen, out)
         out.append(Resynced(at, self.server, snapshot.reason, len(shows), queues))
 
     def _resync_entries(
@@ -284,6 +296,7 @@ class CallTracker:
         entries: list[tr.QueueEntryEvent],
         bridges: dict[str, list[str]],
         at: float,
+        last_seen: float,
         out: list[DomainEvent],
     ) -> None:
         from cti.asterisk.tracker.queue_events import queued  # the same CallQueued as a join
@@ -297,7 +310,9 @@ class CallTracker:
             visit = j.open.get(ch.uid)
             if visit is None or visit.leg.queue != e.queue:
                 self.start(j, at, out)
-                queued(self, j, j.join(ch.uid, e.queue, at - e.wait, e.position), at, out)
+                visit = j.join(ch.uid, e.queue, at - e.wait, e.position)
+                visit.leg.repaired = True  # its join fell in the gap
+                queued(self, j, visit, at, out)
         peers = {uid: members for members in bridges.values() for uid in members}
         for j in list(self.journeys.by_id.values()):
             for uid, visit in list(j.open.items()):
@@ -307,20 +322,28 @@ class CallTracker:
                     ((p, agent) for p in peers.get(uid, []) if p != uid and (agent := self._agent_leg(p))),
                     None,
                 )
+                # it left the queue in the gap: figures stop where the feed was last seen, never at the
+                # resync (the repair from Asterisk's logs has the exact times)
+                left = max(visit.leg.entered_at, last_seen)
                 if found is None:
-                    self.close_leg(j, uid, visit, TIMED_OUT, at, out)
+                    # left, how is not known yet: provisionally a timeout, settled by what comes next
+                    # (an AgentConnect seen live after the gap makes it answered)
+                    self.journeys.leave(j, uid, visit, TIMED_OUT, left)
                     continue
                 agent_uid, agent = found
                 leg = visit.leg
                 leg.agent = agent
-                self.close_leg(j, uid, visit, ANSWERED, at, out)
-                leg.answered_at = at
-                j.answered_by(agent, at)
-                j.talking[agent_uid] = Talk(agent, at, visit, uid)
+                leg.left_at = left
+                self.close_leg(j, uid, visit, ANSWERED, left, out)
+                leg.answered_at = left
+                j.answered_by(agent, left)
+                j.talking[agent_uid] = Talk(agent, left, visit, uid)
                 a = self.roster.agent(agent)
                 self.roster.call_started(a, agent_uid, self.call_kind(j), at, out)
                 out.append(
-                    _CallAnswered(at, self.server, j.record.linkedid, UniqueId(uid), agent, leg.queue, 0.0)
+                    _CallAnswered(
+                        at, self.server, j.record.linkedid, UniqueId(uid), agent, leg.queue, leg.wait_seconds
+                    )
                 )
 
     def _agent_leg(self, uid: str) -> AgentId | None:
