@@ -15,11 +15,15 @@ from cti.asterisk.ami import Message
 from cti.asterisk.calls import CallTracker
 from cti.asterisk.snapshot import ResyncSnapshot
 from cti.core.events import CallEnded, DomainEvent
-from cti.core.journey import CallJourney
+from cti.core.journey import CallJourney, LegOutcome
 from tests.asterisk.test_reconnect_journey import live_lists, reference, transcript_events
 
 
-def cut_replay(events: Sequence[Message], cut: int, lost: int) -> list[DomainEvent]:
+def cut_replay(
+    events: Sequence[Message], cut: int, lost: int, members: Sequence[dict[str, str]] = ()
+) -> list[DomainEvent]:
+    """``members``: QueueMember items the resync lists besides those ``live_lists`` found (Asterisk lists
+    every member; the transcripts name a member only once its status changed)."""
     tracker = CallTracker("pbx1")
     out: list[DomainEvent] = []
     before, gap, after = events[:cut], events[cut : cut + lost], events[cut + lost :]
@@ -32,7 +36,7 @@ def cut_replay(events: Sequence[Message], cut: int, lost: int) -> list[DomainEve
             at=at,
             reason="reconnect",
             channels=[Message(list(c.items())) for c in shown],
-            queue_status=[Message(list(s.items())) for s in status],
+            queue_status=[Message(list(s.items())) for s in [*status, *members]],
         )
     )
     for m in after:
@@ -94,3 +98,105 @@ def test_every_leg_keeps_its_outcome_and_agent_whatever_single_gap_the_link_had(
                     assert leg.repaired if key in waiting else (key in spanning or not leg.repaired), where
                     checked += 1
     assert checked > 100
+
+
+def test_a_call_first_seen_ringing_at_a_resync_pops_before_its_answer_with_its_number(
+    transcripts: Path,
+) -> None:
+    """The link dropped before the call began and came back while the agent's phone rang (its
+    QueueCallerJoin and AgentCalled lost): the pop still goes out before the answer, inbound, with the
+    caller's number, and the leg is answered by the agent and flagged repaired."""
+    from cti.core.events import AgentRinging, CallAnswered, CallStarted
+
+    events = transcript_events(transcripts / "01-inbound-answered.ami")
+    rang = next(i for i, m in enumerate(events) if m.event == "AgentCalled") + 2  # and its DialBegin
+    bob = {"Event": "QueueMember", "Queue": "sales", "Name": "Bob", "Location": "Local/1002@agents/n"}
+    out = cut_replay(events, 1, rang - 1, [bob | {"Status": "6", "InCall": "0", "Paused": "0"}])
+    kinds = [type(e) for e in out if isinstance(e, CallStarted | AgentRinging | CallAnswered)]
+    assert kinds == [CallStarted, AgentRinging, CallAnswered]
+    (ring,) = [e for e in out if isinstance(e, AgentRinging)]
+    assert (ring.agent, ring.direction.value, ring.caller.number) == ("Bob", "inbound", "13800138000")
+    (journey,) = ended(out).values()
+    (leg,) = journey.queue_legs
+    assert (leg.outcome, leg.agent, leg.repaired) == (LegOutcome.ANSWERED, "Bob", True)
+    assert (journey.caller_number, journey.did, journey.agents) == ("13800138000", "sales", ["Bob"])
+
+
+def test_a_call_first_seen_talking_at_a_resync_gets_its_leg_number_and_direction() -> None:
+    """Its whole start fell in the gap: the lists show the caller in Queue() bridged with Bob's phone."""
+    tracker = CallTracker("pbx1")
+
+    def item(**headers: str) -> Message:
+        return Message(list(headers.items()))
+
+    def channel(uid: str, name: str, app: str, data: str, bridge: str = "", **extra: str) -> Message:
+        return item(
+            Event="CoreShowChannel",
+            Channel=name,
+            Uniqueid=uid,
+            Linkedid="100.0",
+            ChannelState="6",
+            CallerIDNum="13800138000",
+            CallerIDName="张伟",
+            Application=app,
+            ApplicationData=data,
+            Duration="00:00:09",
+            BridgeId=bridge,
+            **extra,
+        )
+
+    snapshot = ResyncSnapshot(
+        at=110.0,
+        reason="reconnect",
+        channels=[
+            channel("100.1", "Local/13800138000@callers-0001;2", "Wait", "", Context="callers"),
+            channel(
+                "100.0",
+                "Local/13800138000@callers-0001;1",
+                "Queue",
+                "sales,t",
+                "b1",
+                Context="inbound",
+                Exten="sales",
+            ),
+            channel(
+                "100.2", "Local/1002@agents-0002;1", "AppQueue", "(Outgoing Line)", "b1", Context="agents"
+            ),
+            channel("100.3", "Local/1002@agents-0002;2", "Dial", "PJSIP/1002", Context="agents"),
+        ],
+        queue_status=[
+            item(Event="QueueParams", Queue="sales", Calls="0"),
+            item(
+                Event="QueueMember",
+                Queue="sales",
+                Name="Bob",
+                Location="Local/1002@agents/n",
+                InCall="1",
+                Status="2",
+            ),
+        ],
+    )
+    out = tracker.resync(snapshot)
+    out += tracker.feed(
+        item(
+            Event="Hangup",
+            Timestamp="120.0",
+            Channel="Local/13800138000@callers-0001;1",
+            Uniqueid="100.0",
+            Linkedid="100.0",
+            Cause="16",
+        )
+    )
+    for uid in ("100.1", "100.2", "100.3"):
+        out += tracker.feed(
+            item(Event="Hangup", Timestamp="120.0", Uniqueid=uid, Linkedid="100.0", Cause="16")
+        )
+    (journey,) = ended(out).values()
+    assert (journey.direction.value, journey.caller_number, journey.did) == (
+        "inbound",
+        "13800138000",
+        "sales",
+    )
+    (leg,) = journey.queue_legs
+    assert (leg.queue, leg.outcome, leg.agent, leg.repaired) == ("sales", LegOutcome.ANSWERED, "Bob", True)
+    assert journey.agents == ["Bob"] and journey.outcome is not None and journey.outcome.value == "answered"

@@ -68,7 +68,7 @@ from collections.abc import Iterable
 from cti.asterisk import translate as tr
 from cti.asterisk.ami import Message
 from cti.asterisk.snapshot import ResyncSnapshot
-from cti.asterisk.tracker.agents import AgentView, Roster
+from cti.asterisk.tracker.agents import AgentView, Ring, Roster
 from cti.asterisk.tracker.channels import Channel, Channels, ChannelView, device_of
 from cti.asterisk.tracker.dispatch import ROUTES
 from cti.asterisk.tracker.journeys import ENDED, MERGED, NEW, STARTED, Journey, Journeys, Talk
@@ -84,6 +84,7 @@ from cti.asterisk.tracker.legs import (
 )
 from cti.asterisk.tracker.originates import PendingResponses
 from cti.core.events import (
+    AgentRinging,
     CallAnswered,
     CallEnded,
     CallerInfo,
@@ -106,6 +107,7 @@ _CallLeftQueue = quick_constructor(CallLeftQueue)
 _CallQueued = quick_constructor(CallQueued)
 _CallWaiting = quick_constructor(CallWaiting)
 _CallAnswered = quick_constructor(CallAnswered)
+_AgentRinging = quick_constructor(AgentRinging)
 _CallerInfo = quick_constructor(CallerInfo)
 _StreamProblem = quick_constructor(StreamProblem)
 
@@ -268,12 +270,15 @@ class CallTracker:
         for uid in [ch.uid for ch in self.channels if ch.uid not in live]:
             self.hangup(uid, at, 0, out)
         bridges: dict[str, list[str]] = {}
-        for ev in shows:
+        first_seen: dict[str, tr.CoreShowChannelEvent] = {}  # channels new to the tracker, by uid
+        # a call's own first channel (Uniqueid = Linkedid) first: it is the journey's primary
+        for ev in sorted(shows, key=lambda e: e.chan.uniqueid != e.chan.linkedid):
             known = self.channels.by_uid.get(ev.chan.uniqueid) is not None
             ch = self.chan(ev.chan, at - ev.duration)
             if ch is None:
                 continue
             if not known:
+                first_seen[ch.uid] = ev
                 rec = ch.journey.record
                 rec.started_at = min(rec.started_at, at - ev.duration)
             if ev.bridge_id:
@@ -288,7 +293,17 @@ class CallTracker:
                 gone = [q for q in a.facts.queues if q not in listed.get(a.id, set())]
                 if gone:
                     self.roster.left_queues(a.id, gone, at, out)
+            self._unseen_visits(shows, first_seen, entries, at)
+            for j in {
+                self.channels.by_uid[uid].journey.jid: self.channels.by_uid[uid].journey for uid in first_seen
+            }.values():
+                # a queue call first seen now (its start fell in the gap): started at once, while its
+                # channels are up, so it gets its direction, number and DID, and its CallStarted comes
+                # before its pop or its answer
+                if j.open or j.visits:
+                    self.start(j, at, out)
             self._resync_entries(entries, bridges, at, last_seen, out)
+            self._first_seen_rings(first_seen, bridges, at, out)
         out.append(Resynced(at, self.server, snapshot.reason, len(shows), queues))
 
     def _resync_entries(
@@ -345,6 +360,71 @@ class CallTracker:
                         at, self.server, j.record.linkedid, UniqueId(uid), agent, leg.queue, leg.wait_seconds
                     )
                 )
+
+    def _unseen_visits(
+        self,
+        shows: list[tr.CoreShowChannelEvent],
+        first_seen: dict[str, tr.CoreShowChannelEvent],
+        entries: list[tr.QueueEntryEvent],
+        at: float,
+    ) -> None:
+        """A caller first seen now, in ``Queue()`` but no longer waiting (answered, or leaving): its
+        join fell in the gap. The visit is opened here, entered when its channel was created, and the
+        entries pass closes it (answered when it is bridged with an agent's channel)."""
+        waiting = {e.uniqueid for e in entries}
+        for ev in shows:
+            uid = ev.chan.uniqueid
+            queue = ev.application_data.split(",", 1)[0]
+            if ev.application != "Queue" or uid in waiting or not queue or uid not in first_seen:
+                continue
+            ch = self.channels.by_uid.get(uid)
+            if ch is None or any(v.leg.uniqueid == uid and v.leg.queue == queue for v in ch.journey.visits):
+                continue
+            visit = ch.journey.join(uid, queue, at - ev.duration, 0, estimated=True)
+            visit.leg.repaired = True
+
+    def _first_seen_rings(
+        self,
+        first_seen: dict[str, tr.CoreShowChannelEvent],
+        bridges: dict[str, list[str]],
+        at: float,
+        out: list[DomainEvent],
+    ) -> None:
+        """app_queue's outgoing line to an agent's phone, not bridged yet: the agent's phone is ringing
+        for a waiting caller of the same call (its AgentCalled fell in the gap). The ring is announced,
+        so the screen pop goes out before the answer, and the answer's DialEnd finds it."""
+        bridged = {uid for members in bridges.values() for uid in members}
+        for uid, ev in first_seen.items():
+            if ev.application != "AppQueue" or uid in bridged or uid in self.roster.rings:
+                continue
+            agent = self._agent_leg(uid)
+            ch = self.channels.by_uid.get(uid)
+            if agent is None or ch is None:
+                continue
+            j = ch.journey
+            visit = next((v for v in j.open.values()), None)
+            if visit is None:
+                continue
+            a = self.roster.agent(agent)
+            ch.agent = agent
+            rec, leg = j.record, visit.leg
+            out.append(
+                _AgentRinging(
+                    at,
+                    self.server,
+                    rec.linkedid,
+                    UniqueId(leg.uniqueid),
+                    agent,
+                    a.interface,
+                    leg.queue,
+                    self.caller_info(j),
+                    rec.did,
+                    rec.direction,
+                    max(0.0, at - leg.entered_at),
+                )
+            )
+            visit.ring_started()
+            self.roster.ring(a, uid, Ring(agent, a.interface, visit, leg.uniqueid, j, at), leg.queue, out)
 
     def _agent_leg(self, uid: str) -> AgentId | None:
         """The agent whose device the channel ``uid`` is on, if it is a known member's."""
