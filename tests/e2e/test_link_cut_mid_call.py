@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cti.asterisk.connection import AmiConnection
 from cti.sim.scenario import load_scenario
 from cti.sim.server import SimServer
 from cti.store import Store
@@ -35,6 +36,7 @@ async def test_calls_cut_while_waiting_and_while_talking_are_stored_answered_and
             hub, writer = daemon.hub, daemon.writer
             (server,) = daemon.servers.values()
             link = server.link
+            assert isinstance(link, AmiConnection)
             await eventually(lambda: "Alice" in hub.seats and link.stable, 10, "the resync, a stable link")
             talking = sim.place_call("13800138001", "talking", "sales", patience=60, talk=20)
             assert talking is not None
