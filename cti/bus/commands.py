@@ -80,7 +80,7 @@ _TEXT = re.compile(r"^[^\x00-\x1f\x7f]{0,200}$")  # a pause reason: no CR/LF/NUL
 
 
 class RemoteError(Exception):
-    """A request another instance could not carry out (``code``: no_owner, failed, unknown_outcome,
+    """A request another instance could not carry out (``code``: no_owner, not_sent, failed, unknown_outcome,
     refused, or the desk's code of a refusal: not_your_call, no_channel, unknown_agent, ...)."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -479,7 +479,13 @@ class RemoteServers:
     async def call(self, server: str, op: str, args: Mapping[str, Any]) -> dict[str, Any]:
         client = self._redis()
         try:
-            if await self.owner(server) is None:
+            owner = await self.owner(server)
+        except (RedisError, OSError) as e:  # nothing was sent: Redis refused before the request
+            raise RemoteError(
+                "not_sent", f"Redis unreachable, the request to {server!r} was not sent: {e}"
+            ) from None
+        try:
+            if owner is None:
                 raise RemoteError("no_owner", f"no cti instance is connected to Asterisk server {server!r}")
             request = self.request(server, op, args)
             queue = _keys(self.prefix, server)[0]

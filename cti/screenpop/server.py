@@ -64,6 +64,7 @@ from cti.telemetry import PREFIX, Metric, counter, new_registry
 log = logging.getLogger("cti.screenpop.server")
 
 CLOSE_AUTH = 4001
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later": the store that checks passwords is unreachable
 CLOSE_FLOOD = 4029
 CLOSE_EXPIRED = 4002
 CLOSE_SIGNED_OUT = 4003
@@ -179,6 +180,7 @@ class ConsoleServer:
         self.revocations = Revocations(signer.ttl)
         self.logins = 0
         self.logins_failed = 0
+        self.logins_unavailable = 0  # logins refused because the account store failed
         self.refused = 0  # bad, unauthorised or rate-limited commands
         self.connections = 0
         self.frames_refused: Counter[str] = Counter()  # too_big, too_deep, bad_text
@@ -230,6 +232,9 @@ class ConsoleServer:
         yield counter("ws_connections_total", "websocket connections", self.connections)
         yield counter("ws_logins_total", "successful logins", self.logins)
         yield counter("ws_login_failures_total", "refused logins and tokens", self.logins_failed)
+        yield counter(
+            "ws_logins_unavailable_total", "logins refused: the account store failed", self.logins_unavailable
+        )
         yield counter("ws_refused_total", "bad, forbidden or rate-limited commands", self.refused)
         yield _labelled(
             "ws_frames_refused",
@@ -335,6 +340,13 @@ class ConsoleServer:
                     self.logins_refused["busy"] += 1
                     await self._send(ws, p.error("busy", "too many logins at once: try again", cmd.ref))
                     await ws.close(CLOSE_BUSY, "too many logins at once")
+                    return None
+                except Exception as e:  # the database is down: say so, never a bare 1011
+                    self.logins_unavailable += 1
+                    log.warning("login of %r refused: the account store failed: %s", cmd.username[:64], e)
+                    message = "the account store is unavailable; try again in a moment"
+                    await self._send(ws, p.error("store_unavailable", message, cmd.ref))
+                    await ws.close(CLOSE_TRY_AGAIN, "account store unavailable")
                     return None
             if wait is not None:
                 self.logins_refused["attempts"] += 1

@@ -39,6 +39,7 @@ INTERACTION_PARAM_COLUMNS = (
 )
 JOURNEY_COLUMNS = ("customer_id", *INTERACTION_PARAM_COLUMNS[1:])  # the columns a rewrite replaces
 LEG_PARAM_COLUMNS = (
+    "server",
     "linkedid",
     "seq",
     "queue",
@@ -53,12 +54,18 @@ LEG_PARAM_COLUMNS = (
     "talk_seconds",
     "answered_at",
     "ended_at",
+    "repaired",
 )
+CallKey = tuple[str, str]  # (server, linkedid): what identifies a call across Asterisk servers
 _json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps without its per-call set-up
 
 
 def json_list(items: Sequence[str]) -> str:
     return _json_text(items) if items else "[]"
+
+
+def call_key(journey: CallJourney) -> CallKey:
+    return (journey.server, journey.linkedid)
 
 
 def remote_number(journey: CallJourney) -> str:
@@ -88,7 +95,8 @@ def interaction_params(journey: CallJourney, remote_e164: str | None) -> tuple[A
         agent,
         json_list(agents),
         journey.started_at,
-        min(answered) if answered else None,
+        # the journey's own first answer (a click-to-call has no queue leg), else its legs' first
+        journey.answered_at if journey.answered_at is not None else (min(answered) if answered else None),
         journey.ended_at,
         outcome.value if outcome else None,
         journey.hangup_cause,
@@ -102,9 +110,10 @@ def interaction_params(journey: CallJourney, remote_e164: str | None) -> tuple[A
 
 def leg_params(journey: CallJourney) -> list[tuple[Any, ...]]:
     """One row per queue leg of ``journey``, in order, in ``LEG_PARAM_COLUMNS`` order."""
-    linkedid = journey.linkedid
+    server, linkedid = journey.server, journey.linkedid
     return [
         (
+            server,
             linkedid,
             seq,
             leg.queue,
@@ -119,6 +128,7 @@ def leg_params(journey: CallJourney) -> list[tuple[Any, ...]]:
             leg.talk_seconds,
             leg.answered_at,
             leg.ended_at,
+            leg.repaired,
         )
         for seq, leg in enumerate(journey.queue_legs)
     ]
@@ -138,6 +148,7 @@ def leg_from_row(row: Mapping[Any, Any]) -> QueueLeg:
         talk_seconds=float(row["talk_seconds"]),
         answered_at=row["answered_at"],
         ended_at=row["ended_at"],
+        repaired=bool(row["repaired"]),
     )
 
 
@@ -157,6 +168,7 @@ def journey_from_row(row: Mapping[Any, Any], legs: list[QueueLeg]) -> CallJourne
         transfers=int(row["transfers"]),
         hold_seconds=float(row["hold_seconds"]),
         server=row["server"],
+        answered_at=row["answered_at"],
         campaign=row["campaign"],
         lead_id=row["lead_id"],
     )

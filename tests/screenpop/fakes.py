@@ -36,10 +36,12 @@ class FakeStore:
     accounts: dict[str, tuple[str, FakeAccount]] = field(default_factory=dict)
     customers: dict[str, list[CustomerCard]] = field(default_factory=dict)  # what the real store keeps
     dispositions: list[tuple[str, str, str, str]] = field(default_factory=list)
+    disposition_servers: list[str] = field(default_factory=list)  # the server each was saved for
     lookups: list[str] = field(default_factory=list)
     delay: float = 0.0
     gate: asyncio.Event | None = None  # every lookup waits for it
     gates: dict[str, asyncio.Event] = field(default_factory=dict)  # lookups of one number wait for it
+    down: bool = False  # the database is unreachable: account checks raise
     password_hash: str = ""  # when set, every login first costs a real scrypt check against it
 
     @classmethod
@@ -52,6 +54,8 @@ class FakeStore:
         return store
 
     async def authenticate(self, username: str, password: str) -> FakeAccount | None:
+        if self.down:
+            raise ConnectionRefusedError("connection to the database refused")
         if self.password_hash:  # a real scrypt check in a worker thread, as the real store does
             await asyncio.to_thread(verify_password, password, self.password_hash)
         entry = self.accounts.get(username)
@@ -71,8 +75,11 @@ class FakeStore:
         # the real store's answer type, so a pop carries exactly the fields the product sends
         return CallerLookup(number, number, self.customers.get(number, []))
 
-    async def save_disposition(self, linkedid: str, agent: str, disposition: str, notes: str) -> None:
+    async def save_disposition(
+        self, linkedid: str, agent: str, disposition: str, notes: str, *, server: str = ""
+    ) -> None:
         self.dispositions.append((linkedid, agent, disposition, notes))
+        self.disposition_servers.append(server)
 
 
 @dataclass

@@ -81,7 +81,9 @@ def test_commands_parse_to_their_typed_form() -> None:
     assert p.parse('{"type": "transfer", "linkedid": "1.1", "to": "number", "target": "+34 911-234"}') == (
         p.Transfer(None, "1.1", "number", "+34911234")
     )
-    assert p.parse('{"type": "pause", "reason": "lunch", "ref": 7}') == p.Pause("7", "lunch", None)
+    assert p.parse('{"type": "pause", "reason": "lunch", "ref": 7}') == p.Pause(
+        7, "lunch", None
+    )  # a number stays a number
     assert p.parse('{"type": "resume", "token": "t", "last_seq": 4}') == p.Resume(None, "t", None, 4)
     assert p.parse('{"type": "disposition", "linkedid": "1", "disposition": "sale", "notes": "a\\nb"}') == (
         p.Disposition(None, "1", "sale", "a\nb")
@@ -108,6 +110,7 @@ def test_commands_parse_to_their_typed_form() -> None:
         '{"type": "schedule_callback", "number": "+12125550100", "at": 1e12}',
         '{"type": "schedule_callback", "number": "+12125550100", "at": 1800000000, "for": "Bob\\nX"}',
         '{"type": "schedule_callback", "number": "+12125550100", "at": 1800000000, "for": 5}',
+        '{"type": "ping", "ref": true}',
     ],
 )
 def test_values_that_could_reach_ami_unsafely_are_refused(text: str) -> None:
