@@ -60,14 +60,29 @@ class JourneyWriter:
         yield gauge("store_pending", "finished calls waiting to be written", self.pending)
 
     def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
-        for event in events:
-            if isinstance(event, CallEnded):
-                journey = event.journey
-                self._pending.append((journey, self.store.normalize(remote_number(journey))))
+        self.submit(event.journey for event in events if isinstance(event, CallEnded))
+
+    def pending_journey(self, linkedid: str) -> CallJourney | None:
+        """The newest journey of ``linkedid`` still waiting to be written (the repair reads it)."""
+        for journey, _ in reversed(self._pending):
+            if journey.linkedid == linkedid:
+                return journey
+        return None
+
+    def submit(self, journeys: Iterable[CallJourney]) -> None:
+        """Queue journeys for writing behind everything already pending (the repair's corrections)."""
+        for journey in journeys:
+            self._pending.append((journey, self.store.normalize(remote_number(journey))))
         if self._pending:
             self._arrived.set()
             if len(self._pending) >= self.batch_size:
                 self._full.set()
+
+    def discard(self, linkedids: Iterable[str]) -> None:
+        """Drops pending journeys of these Linkedids (duplicates the repair removed)."""
+        gone = set(linkedids)
+        if gone and any(j.linkedid in gone for j, _ in self._pending):
+            self._pending = collections.deque((j, e) for j, e in self._pending if j.linkedid not in gone)
 
     async def run(self) -> None:
         delay = 0.5

@@ -23,6 +23,7 @@ from cti.asterisk.durable.formats import CdrRecord, CelRecord, cdr_csv_line, cel
 if TYPE_CHECKING:
     from cti.sim.channels import Channel
 
+OUTGOING_LINES = ("AppQueue", "AppDial2")  # app_queue's and Dial's outgoing channels
 CAUSE_DISPOSITION = {17: "BUSY", 34: "CONGESTION", 38: "CONGESTION", 21: "FAILED"}
 
 
@@ -60,6 +61,12 @@ class CallLogs:
     def hangup(self, ch: Channel, cause: int, now: float, linkedid_over: bool) -> None:
         self._cel_event("HANGUP", ch, now)
         answered = self._answered.pop(ch.uniqueid, None)
+        if (
+            ch.app in OUTGOING_LINES
+        ):  # the dialled party: the dstchannel of its caller's row, no row of its own
+            self._peer.pop(ch.uniqueid, None)
+            self._end(ch, now, linkedid_over)
+            return
         end = int(now)
         disposition = "ANSWERED" if answered is not None else CAUSE_DISPOSITION.get(cause, "NO ANSWER")
         self._sequence += 1
@@ -71,6 +78,7 @@ class CallLogs:
             channel=ch.name,
             dstchannel=self._peer.pop(ch.uniqueid, ""),
             lastapp=ch.app,
+            lastdata=ch.appdata,
             start=float(int(ch.created)),
             answer=float(int(answered)) if answered is not None else None,
             end=float(end),
@@ -87,6 +95,9 @@ class CallLogs:
             self._cdr_file.flush()
         for listener in self.listeners:
             listener(row)
+        self._end(ch, now, linkedid_over)
+
+    def _end(self, ch: Channel, now: float, linkedid_over: bool) -> None:
         self._cel_event("CHAN_END", ch, now)
         if linkedid_over:
             self._cel_event("LINKEDID_END", ch, now)

@@ -23,6 +23,7 @@ from cti.asterisk.durable.formats import (
     queue_log_line,
     queue_log_pgsql_values,
 )
+from cti.asterisk.durable.sources import plain_url
 from cti.sim.calllogs import CallLogs
 from cti.sim.queue_log import QueueLog
 
@@ -62,12 +63,6 @@ CREATE TABLE IF NOT EXISTS queue_log (
     data4 varchar(100) NOT NULL DEFAULT '', data5 varchar(100) NOT NULL DEFAULT ''
 );
 """
-
-
-def plain_url(url: str) -> str:
-    """asyncpg's DSN from a SQLAlchemy-style URL (``postgresql+asyncpg://`` -> ``postgresql://``)."""
-    scheme, sep, rest = url.partition("://")
-    return "postgresql://" + rest if sep and scheme.startswith("postgres") else url
 
 
 class PgSink:
@@ -139,7 +134,7 @@ class PgSink:
     async def drain(self, within: float = 10.0) -> None:
         """Wait until every queued row is in the tables (tests)."""
         async with asyncio.timeout(within):
-            while self._rows:
+            while self._rows:  # noqa: ASYNC110 (the writer task owns the rows; polling is enough here)
                 await asyncio.sleep(0.05)
 
     async def stop(self) -> None:

@@ -73,7 +73,9 @@ class SimServer:
         self.call_logs = CallLogs(cdr, cel)
         self.pbx = Pbx(sc, self.timeline, self.rng, self._broadcast, self.queue_log, self.call_logs)
         # Asterisk's PostgreSQL logging (cdr_pgsql, cel_pgsql, realtime queue_log): tables cdr, cel, queue_log
-        self.pg_sink: PgSink | None = PgSink(records_url, self.queue_log, self.call_logs) if records_url else None
+        self.pg_sink: PgSink | None = (
+            PgSink(records_url, self.queue_log, self.call_logs) if records_url else None
+        )
         self.users: dict[str, User] = {u.username: u for u in sc.users}
         self.actions: dict[str, Handler] = dict(ACTIONS)
         self.sessions: set[AmiSession] = set()

@@ -118,7 +118,18 @@ CEL_PGSQL_COLUMNS = (
     "extra",
 )
 # the realtime queue_log table (res_config_pgsql through extconfig.conf: queue_log => pgsql,...)
-QUEUE_LOG_COLUMNS = ("time", "callid", "queuename", "agent", "event", "data1", "data2", "data3", "data4", "data5")
+QUEUE_LOG_COLUMNS = (
+    "time",
+    "callid",
+    "queuename",
+    "agent",
+    "event",
+    "data1",
+    "data2",
+    "data3",
+    "data4",
+    "data5",
+)
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -148,6 +159,7 @@ class CdrRecord:
     channel: str
     dstchannel: str
     lastapp: str
+    lastdata: str
     start: float
     answer: float | None
     end: float
@@ -241,7 +253,12 @@ def queue_log_row(row: Mapping[str, Any]) -> QueueLogEntry:
     if not callid or not event:
         raise RowError("empty callid or event")
     return QueueLogEntry(
-        _required_time(row.get("time"), "time"), callid, _text(row.get("queuename")), _text(row.get("agent")), event, data
+        _required_time(row.get("time"), "time"),
+        callid,
+        _text(row.get("queuename")),
+        _text(row.get("agent")),
+        event,
+        data,
     )
 
 
@@ -272,6 +289,7 @@ def cdr_fields(fields: Mapping[str, Any], *, pgsql: bool = False) -> CdrRecord:
         channel=_text(fields.get("channel")),
         dstchannel=_text(fields.get("dstchannel")),
         lastapp=_text(fields.get("lastapp")),
+        lastdata=_text(fields.get("lastdata")),
         start=start,
         answer=answer,
         end=end,
@@ -399,7 +417,7 @@ def cdr_csv_line(r: CdrRecord) -> str:
         r.channel,
         r.dstchannel,
         r.lastapp,
-        "",
+        r.lastdata,
         format_time(r.start),
         format_time(r.answer),
         format_time(r.end),
@@ -446,7 +464,7 @@ def cdr_pgsql_values(r: CdrRecord) -> dict[str, Any]:
         "channel": r.channel,
         "dstchannel": r.dstchannel,
         "lastapp": r.lastapp,
-        "lastdata": "",
+        "lastdata": r.lastdata,
         "duration": r.duration,
         "billsec": r.billsec,
         "disposition": r.disposition,

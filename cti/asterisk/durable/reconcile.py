@@ -26,7 +26,7 @@ import dataclasses
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from cti.asterisk.durable.formats import CdrRecord, CelRecord, Parsed, QueueLogEntry
+from cti.asterisk.durable.formats import CdrRecord, Parsed, QueueLogEntry
 from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
 from cti.core.journey import CallJourney, Direction, JourneyOutcome, LegOutcome, QueueLeg
 
@@ -246,8 +246,16 @@ def corrected_leg(stored: QueueLeg | None, logged: LoggedLeg) -> QueueLeg:
     entered = logged.entered_at if logged.entered_at is not None else 0.0
     if stored is not None and _close(stored.entered_at, entered):
         entered = stored.entered_at
-    wait = stored.wait_seconds if stored is not None and _close(stored.wait_seconds, logged.wait) else logged.wait
-    talk = stored.talk_seconds if stored is not None and _close(stored.talk_seconds, logged.talk) else logged.talk
+    wait = (
+        stored.wait_seconds
+        if stored is not None and _close(stored.wait_seconds, logged.wait)
+        else logged.wait
+    )
+    talk = (
+        stored.talk_seconds
+        if stored is not None and _close(stored.talk_seconds, logged.talk)
+        else logged.talk
+    )
     talked = logged.outcome in TALKED
     answered_at = entered + wait if talked else None
     return QueueLeg(
@@ -328,9 +336,7 @@ def journey_from_log(
     )
 
 
-def _merge_legs(
-    stored: Iterable[QueueLeg], logged: Sequence[LoggedLeg]
-) -> tuple[list[QueueLeg], int, int]:
+def _merge_legs(stored: Iterable[QueueLeg], logged: Sequence[LoggedLeg]) -> tuple[list[QueueLeg], int, int]:
     """Stored legs with every logged visit applied: (legs, added, corrected)."""
     pool: dict[tuple[str, str], list[QueueLeg]] = {}
     out: list[QueueLeg] = []
@@ -353,7 +359,9 @@ def _merge_legs(
             out.append(corrected_leg(match, lg))
         if match is not None:
             used.add(id(match))
-    out += [leg for legs in pool.values() for leg in legs if id(leg) not in used]  # legs the log does not know
+    out += [
+        leg for legs in pool.values() for leg in legs if id(leg) not in used
+    ]  # legs the log does not know
     out.sort(key=lambda leg: leg.entered_at)
     return out, added, corrected
 
@@ -403,7 +411,9 @@ def reconcile(
         answered = [leg.answered_at for leg in talked if leg.answered_at is not None]
         if answered:
             journey.outcome = JourneyOutcome.ANSWERED
-            journey.answered_at = min(answered) if journey.answered_at is None else min(journey.answered_at, *answered)
+            journey.answered_at = (
+                min(answered) if journey.answered_at is None else min(journey.answered_at, *answered)
+            )
             journey.talk_seconds = max(journey.talk_seconds, sum(leg.talk_seconds for leg in talked))
         elif journey.outcome is JourneyOutcome.ANSWERED and legs and journey.direction is Direction.INBOUND:
             journey.outcome = _outcome(legs, call.rows, journey.direction)
