@@ -11,7 +11,8 @@ the journey to write (or ``None`` when the store is right), with what it changed
    EXITWITHKEY, COMPLETEAGENT, COMPLETECALLER, BLINDTRANSFER, ATTENDEDTRANSFER) the stored leg of the same
    waiting channel and queue must have the same outcome and agent, and wait and talk within
    ``TOLERANCE`` (the log has whole seconds). A leg that does not is given the log's figures; a visit the
-   store lacks is added. Legs the log does not know (CTI-routed visits: app_queue never saw them) are kept.
+   store lacks is added; a stored visit more than the log has for that channel and queue is dropped. Legs
+   of channels and queues the log does not know (CTI-routed visits: app_queue never saw them) are kept.
 3. **Nothing is duplicated**: a stored journey keyed by another Uniqueid of the same logged call (a
    merge the tracker missed in a gap) is folded into the call's journey and listed in ``remove``.
 4. **The call's times**: start and end from the CDR rows when the stored ones are off by more than
@@ -343,7 +344,6 @@ def _merge_legs(stored: Iterable[QueueLeg], logged: Sequence[LoggedLeg]) -> tupl
     for leg in stored:
         pool.setdefault((leg.uniqueid, leg.queue), []).append(leg)
     added = corrected = 0
-    used: set[int] = set()
     for lg in logged:
         if lg.outcome is None:
             continue
@@ -357,8 +357,6 @@ def _merge_legs(stored: Iterable[QueueLeg], logged: Sequence[LoggedLeg]) -> tupl
         else:
             corrected += 1
             out.append(corrected_leg(match, lg))
-        if match is not None:
-            used.add(id(match))
     out += [
         leg for legs in pool.values() for leg in legs if id(leg) not in used
     ]  # legs the log does not know

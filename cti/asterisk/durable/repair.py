@@ -78,6 +78,7 @@ class RepairStats:
     read_errors: int = 0
     write_errors: int = 0
     last_repair_seconds: float = 0.0
+    slowest_repair_seconds: float = 0.0
 
 
 class RecordsRepair:
@@ -173,6 +174,7 @@ class RecordsRepair:
         for gap in new_gaps:
             gap.repaired_in = self._monotonic() - gap.opened
             self.stats.last_repair_seconds = gap.repaired_in
+            self.stats.slowest_repair_seconds = max(self.stats.slowest_repair_seconds, gap.repaired_in)
         self._forget()
         if not self._ready and not self._logins:
             self.idle.set()
@@ -316,6 +318,12 @@ class RecordsRepair:
         )
         yield counter(
             "repair_read_errors_total", "failed reads of Asterisk's logs", s.read_errors, server=server
+        )
+        yield gauge(
+            "repair_slowest_seconds",
+            "the longest time from a login to its window reconciled",
+            s.slowest_repair_seconds,
+            server=server,
         )
         yield gauge(
             "repair_last_seconds",
