@@ -129,6 +129,25 @@ class DaemonProcess:
             await asyncio.sleep(0.05)
         raise AssertionError(f"the daemon did not start: {self.log.read_text()[-2000:]}")
 
+    async def wait_ami(self) -> None:
+        """Until /healthz says every AMI link is up (logged in)."""
+        import json
+        import urllib.error
+        import urllib.request
+
+        def ami_up() -> bool:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=timeout(5)) as r:
+                    body = json.loads(r.read().decode())
+            except urllib.error.HTTPError as e:
+                body = json.loads(e.read().decode())
+            return bool(body["ami"]) and all(body["ami"].values())
+
+        deadline = time.monotonic() + timeout(20)
+        while not await asyncio.to_thread(ami_up):
+            assert time.monotonic() < deadline, "the daemon did not log in to the simulated Asterisk"
+            await asyncio.sleep(0.05)
+
     def kill9(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)

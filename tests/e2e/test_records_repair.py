@@ -102,6 +102,7 @@ async def run_center(tmp_path: Path, store_url: str, faults: Faults, store_proxy
     figures: dict[str, object] = {}
     try:
         await daemon.start()
+        await daemon.wait_ami()
         sim.generator.start()
         for i in range(CUTS):
             await asyncio.sleep(rng.uniform(2.0, 10.0) / SPEED)

@@ -357,9 +357,12 @@ def _merge_legs(stored: Iterable[QueueLeg], logged: Sequence[LoggedLeg]) -> tupl
         else:
             corrected += 1
             out.append(corrected_leg(match, lg))
-    out += [
-        leg for legs in pool.values() for leg in legs if id(leg) not in used
-    ]  # legs the log does not know
+    logged_keys = {(lg.callid, lg.queue) for lg in logged if lg.outcome is not None}
+    for key, legs in pool.items():
+        if key in logged_keys:  # more stored visits than logged ones: the tracker split one in a gap
+            corrected += len(legs)
+        else:  # visits the log does not know (CTI-routed): kept
+            out += legs
     out.sort(key=lambda leg: leg.entered_at)
     return out, added, corrected
 

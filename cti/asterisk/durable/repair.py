@@ -93,6 +93,7 @@ class RecordsRepair:
         poll: float = 1.0,
         settle: float = 1.0,
         pad: float = 5.0,
+        restart_lookback: float = 300.0,
         keep: float = 4 * 3600.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -102,6 +103,7 @@ class RecordsRepair:
         self.writer = writer
         self.inbound_contexts = frozenset(inbound_contexts)
         self.poll, self.settle, self.pad, self.keep = poll, settle, pad, keep
+        self.restart_lookback = restart_lookback
         self._monotonic = monotonic
         self.log = DurableLog()
         self.gaps: list[Gap] = []
@@ -110,6 +112,7 @@ class RecordsRepair:
         self._logins: list[tuple[float | None, float]] = []  # (last event time before it, monotonic)
         self._high_water: float | None = None
         self._started = False
+        self._resynced = False
         self._ready: dict[str, float] = {}  # linkedid -> monotonic time it was seen complete
         self._done: collections.OrderedDict[str, None] = collections.OrderedDict()
         self.idle = asyncio.Event()  # set after each pass with nothing left to reconcile (tests)
@@ -120,7 +123,11 @@ class RecordsRepair:
             if event.server != self.server:
                 continue
             if isinstance(event, Resynced):
-                self._logins.append((self._last_at, self._monotonic()))
+                # the first one of this process covers everything since the store's newest call, even
+                # when a link that dropped before its resync carried a few events (rule 1)
+                before = self._last_at if self._resynced else None
+                self._resynced = True
+                self._logins.append((before, self._monotonic()))
                 continue
             if isinstance(event, CallEnded) and event.journey.linkedid in self._done:
                 # a late live write of a call already reconciled: look again once it has settled
@@ -192,7 +199,7 @@ class RecordsRepair:
         new: list[Gap] = []
         for before, at in self._logins:
             if before is None:  # the first login of this process: from what the store last got
-                start = -math.inf if self._high_water is None else self._high_water - self.pad
+                start = -math.inf if self._high_water is None else self._high_water - self.restart_lookback
             else:
                 start = before - self.pad
             gap = Gap(start, clock, opened=at)
