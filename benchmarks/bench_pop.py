@@ -58,7 +58,7 @@ class _BenchStore:
 
         return _L()
 
-    async def save_disposition(self, *args: Any) -> None:
+    async def save_disposition(self, *args: Any, **kwargs: Any) -> None:
         return None
 
 

@@ -59,6 +59,7 @@ from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
 from cti.core.journey import CallJourney, Direction, JourneyOutcome, LegOutcome, QueueLeg
 from cti.records import JourneyWriter
 from cti.store import Store, phones
+from cti.store.callrecords import CallKey, call_key
 from cti.store.models import Base
 
 T0 = 1_600_000_000.0
@@ -334,17 +335,17 @@ async def measure_writes(
     numbers would otherwise skip most of libphonenumber's work)."""
     calls = journeys(args.writes, customers, args.seed + 2, run=f"{time.time_ns()}-")
     phones.clear_cache()
-    normalized: dict[str, str | None] = {}
+    normalized: dict[CallKey, str | None] = {}
     t = time.perf_counter()
     if not cold:
-        normalized = {call.linkedid: store.normalize(call.caller_number) for call in calls}
+        normalized = {call_key(call): store.normalize(call.caller_number) for call in calls}
     normalize_seconds = time.perf_counter() - t
     phones.clear_cache()  # the write must not lean on the cache: it parses only what came without E.164
     t = time.perf_counter()
     for i in range(0, len(calls), args.batch):
         batch = calls[i : i + args.batch]
         await store.calls.record_journeys(
-            batch, normalized={c.linkedid: normalized[c.linkedid] for c in batch} if normalized else None
+            batch, normalized={call_key(c): normalized[call_key(c)] for c in batch} if normalized else None
         )
     result = await write_result(
         store,

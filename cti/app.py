@@ -449,9 +449,8 @@ class Daemon:
 
     def health(self) -> dict[str, Any]:
         ami = {name: srv.link.connected for name, srv in self.servers.items()}
-        writer_ok = (
-            self.writer is None or self.writer.errors == 0 or self.writer.pending < self.cfg.store.batch_size
-        )
+        # unhealthy from the first failed write until one succeeds, not once 500 records are waiting
+        writer_ok = self.writer is None or not self.writer.failing
         ok = all(ami.values()) and writer_ok and self.bus.connected
         return {
             "status": "ok" if ok else "degraded",
@@ -460,6 +459,7 @@ class Daemon:
             "ami": ami,
             "bus": {"kind": type(self.bus).__name__, "connected": self.bus.connected},
             "store": {
+                "ok": writer_ok,
                 "pending": self.writer.pending if self.writer else 0,
                 "last_error": self.writer.last_error if self.writer else "",
             },

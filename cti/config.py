@@ -52,6 +52,8 @@ class AsteriskConfig:
     dead_after: float = 15.0  # no Pong (or any data) for this long: the link is dead
     reconnect_min: float = 0.5
     reconnect_max: float = 30.0
+    # a link that logged in and carried traffic this long was stable: the reconnect delay starts over
+    stable_after: float = 3.0
     event_queue_size: int = 10000
     holding_context: str = "inbound"
     holding_exten: str = "hold"
@@ -351,6 +353,8 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(p, f"{key}.dead_after", "must be greater than ping_interval (> 0)")
         if not 0 < a.reconnect_min <= a.reconnect_max:
             raise ConfigError(p, f"{key}.reconnect_min", "must be > 0 and <= reconnect_max")
+        if a.stable_after <= 0:
+            raise ConfigError(p, f"{key}.stable_after", "must be > 0")
         for q, w in a.wrapup_seconds.items():
             if w < 0:
                 raise ConfigError(p, f"{key}.wrapup_seconds.{q}", "must be >= 0")

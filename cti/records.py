@@ -3,8 +3,8 @@
 A bus subscriber (this instance's events only) appends every ``CallEnded`` journey to a buffer. The
 writer task writes a batch when ``batch_size`` journeys are waiting or ``flush_interval`` seconds after
 the first one arrived, whichever comes first. A failed write keeps the batch and retries with backoff
-(``record_journeys`` is idempotent by linkedid, so a retry after a half-done write is safe). ``flush()``
-writes everything left; the daemon calls it on shutdown.
+(``record_journeys`` is idempotent by server and linkedid, so a retry after a half-done write is safe).
+``flush()`` writes everything left; the daemon calls it on shutdown.
 
 The customer's number of each journey is normalized when the call ends, by the store's own
 ``normalize`` (libphonenumber behind an LRU cache): the screen pop already normalized the same number
@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from cti.core.events import CallEnded, DomainEvent
 from cti.core.journey import CallJourney
-from cti.store.callrecords import remote_number
+from cti.store.callrecords import CallKey, call_key, remote_number
 from cti.telemetry import Metric, counter, gauge
 
 log = logging.getLogger("cti.records")
@@ -29,7 +29,7 @@ log = logging.getLogger("cti.records")
 
 class JourneyStore(Protocol):
     async def record_journeys(
-        self, journeys: Sequence[CallJourney], *, normalized: Mapping[str, str | None] | None = None
+        self, journeys: Sequence[CallJourney], *, normalized: Mapping[CallKey, str | None] | None = None
     ) -> Any: ...
 
     def normalize(self, number: str | None) -> str | None: ...
@@ -48,6 +48,7 @@ class JourneyWriter:
         self.rows = 0
         self.errors = 0
         self.last_error = ""
+        self.failing = False  # the latest write failed (and none succeeded since): /healthz is degraded
 
     @property
     def pending(self) -> int:
@@ -58,6 +59,7 @@ class JourneyWriter:
         yield counter("store_rows_total", "call records written", self.rows)
         yield counter("store_errors_total", "failed batch writes", self.errors)
         yield gauge("store_pending", "finished calls waiting to be written", self.pending)
+        yield gauge("store_failing", "1 while the latest call record write failed", self.failing)
 
     def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
         self.submit(event.journey for event in events if isinstance(event, CallEnded))
@@ -99,6 +101,7 @@ class JourneyWriter:
                 delay = 0.5
             except Exception as e:
                 self.errors += 1
+                self.failing = True
                 self.last_error = str(e)
                 log.warning("writing %d call records failed: %s; retrying in %.1fs", self.pending, e, delay)
                 await asyncio.sleep(delay)
@@ -108,11 +111,12 @@ class JourneyWriter:
         batch = [self._pending[i] for i in range(min(self.batch_size, len(self._pending)))]
         if batch:
             journeys = [j for j, _ in batch]
-            await self.store.record_journeys(journeys, normalized={j.linkedid: e164 for j, e164 in batch})
+            await self.store.record_journeys(journeys, normalized={call_key(j): e164 for j, e164 in batch})
             for _ in batch:
                 self._pending.popleft()
             self.batches += 1
             self.rows += len(batch)
+            self.failing = False
         if len(self._pending) < self.batch_size:
             self._full.clear()
         if not self._pending:

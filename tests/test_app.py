@@ -320,3 +320,23 @@ async def test_a_console_action_on_the_second_server_uses_that_servers_own_conte
         assert daemon.desk is not None
         assert daemon.desk.contexts_of("b") == Contexts(agent="deliver-b", queue="inbound-b", dial="pstn-b")
         assert daemon.desk.contexts_of("a") == Contexts(agent="deliver-a", queue="inbound-a", dial="pstn-a")
+
+
+async def test_health_is_degraded_as_soon_as_a_call_record_write_fails(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await seed_accounts(url)
+    async with running_daemon(url) as daemon:
+        store, writer = daemon.store, daemon.writer
+        assert isinstance(store, Store) and writer is not None
+        assert daemon.health()["store"]["ok"]
+        async with store.engine.begin() as conn:  # the store breaks under the daemon
+            await conn.exec_driver_sql("ALTER TABLE interactions RENAME TO interactions_away")
+        daemon.publish(inbound_call("1763800099.1", at=time.time()))
+        await eventually(lambda: writer.errors >= 1, 10, "a failed write")
+        report = daemon.health()
+        assert report["status"] == "degraded" and not report["store"]["ok"]
+        assert report["store"]["pending"] == 1 and report["store"]["last_error"]
+        async with store.engine.begin() as conn:
+            await conn.exec_driver_sql("ALTER TABLE interactions_away RENAME TO interactions")
+        await eventually(lambda: writer.pending == 0, 40, "the record written after all")
+        assert daemon.health()["store"]["ok"]

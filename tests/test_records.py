@@ -5,6 +5,7 @@ from cti.core.events import CallEnded
 from cti.core.journey import CallJourney
 from cti.records import JourneyWriter
 from cti.store import phones
+from cti.store.callrecords import CallKey
 from tests.bus.events import inbound_call
 from tests.waiting import eventually
 
@@ -15,13 +16,13 @@ class FlakyStore:
     def __init__(self, failures: int = 0) -> None:
         self.failures = failures
         self.batches: list[list[str]] = []
-        self.normalized: dict[str, str | None] = {}
+        self.normalized: dict[CallKey, str | None] = {}
 
     def normalize(self, number: str | None) -> str | None:
         return phones.normalize(number, "CN")
 
     async def record_journeys(
-        self, journeys: Sequence[CallJourney], *, normalized: Mapping[str, str | None] | None = None
+        self, journeys: Sequence[CallJourney], *, normalized: Mapping[CallKey, str | None] | None = None
     ) -> int:
         if self.failures:
             self.failures -= 1
@@ -92,4 +93,19 @@ async def test_each_journey_goes_to_the_store_with_its_number_normalized_when_th
     calls[1].journey.caller_number = "anonymous"
     writer.on_events(calls)
     await writer.flush()
-    assert store.normalized == {"0.1": "+8613812345678", "1.1": None}
+    assert store.normalized == {("pbx1", "0.1"): "+8613812345678", ("pbx1", "1.1"): None}
+
+
+async def test_the_writer_is_failing_from_the_first_failed_write_until_one_succeeds() -> None:
+    """Health tells the truth: one failed write of one record, not 500 pending records (issue 14)."""
+    store = FlakyStore(failures=1)
+    writer = JourneyWriter(store, batch_size=500, flush_interval=0.01)
+    assert not writer.failing
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(writer.run())
+        writer.on_events(ended(1))
+        await eventually(lambda: writer.errors == 1)
+        assert writer.failing and writer.pending == 1
+        await eventually(lambda: store.batches == [["0.1"]], 10)
+        assert not writer.failing
+        task.cancel()

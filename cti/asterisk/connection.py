@@ -4,8 +4,11 @@ Theory of operation (design notes in docs/design/ami-client.md):
 
 1. ``run()`` loops forever: connect, log in (MD5 challenge, or plain), resync, then watch the link until
    it ends; then wait an exponentially growing, jittered delay (``reconnect_min``..``reconnect_max``)
-   and start again. Bad credentials follow the same growing delay, are counted, put the connection in
-   state ``auth_failed`` and are reported as a ``StreamProblem`` on the event queue: never a silent
+   and start again. A link that logged in and carried traffic for ``stable_after`` seconds was stable:
+   the delay after its loss starts over from ``reconnect_min`` (a flaky network costs well under a
+   second per cut, not a growing one), while a server that drops every link at once still backs off.
+   Bad credentials follow the same growing delay, are counted, put the connection in state
+   ``auth_failed`` and are reported as a ``StreamProblem`` on the event queue: never a silent
    re-login at full speed.
 2. Keepalive: a ``Ping`` every ``ping_interval``. The link is declared dead, and dropped, when no byte at
    all arrived for ``dead_after`` seconds or a Ping stayed unanswered that long (Asterisk never sends
@@ -30,6 +33,7 @@ Theory of operation (design notes in docs/design/ami-client.md):
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import random
@@ -95,6 +99,8 @@ class ConnectionStats:
     problems: int = 0  # malformed input reported
     actions_retried: int = 0
     actions_lost: int = 0
+    stable_links: int = 0  # links that logged in and carried traffic for stable_after (backoff reset)
+    last_reconnect_delay: float = 0.0  # the delay chosen before the latest attempt (seconds)
     last_error: str = ""
 
 
@@ -132,6 +138,8 @@ class AmiConnection:
         self._overflowed = False
         self._overflow_wanted = asyncio.Event()
         self._logged_in_once = False
+        self._login_at: float | None = None  # monotonic time of the current link's login
+        self.reconnect_delays: collections.deque[float] = collections.deque(maxlen=256)  # oldest first
 
     # --- the read side (called synchronously from data_received) -----------------------------------
     def _on_event(self, msg: Message, received_at: float) -> None:
@@ -212,6 +220,7 @@ class AmiConnection:
                     log.error("%s: %s", self.server, problem)
                     self._put(StreamProblem(at=self._wall(), server=self.server, problem=problem))
                     failures += 1
+                    self._chose(delay)
                     await asyncio.sleep(delay)
                     continue
                 except (OSError, TimeoutError, ActionLost) as exc:
@@ -222,10 +231,15 @@ class AmiConnection:
                     failures = 0
                 delay = self._backoff(failures)
                 failures += 1
+                self._chose(delay)
                 log.info("%s: reconnecting in %.2f s", self.server, delay)
                 await asyncio.sleep(delay)
         finally:
             self._set_state("stopped")
+
+    def _chose(self, delay: float) -> None:
+        self.stats.last_reconnect_delay = delay
+        self.reconnect_delays.append(delay)
 
     def _backoff(self, failures: int) -> float:
         return backoff_delay(failures, self.config.reconnect_min, self.config.reconnect_max, self._rng)
@@ -253,7 +267,8 @@ class AmiConnection:
         return context, cfg.tls_server_name or cfg.host
 
     async def _link(self) -> bool:
-        """One link from connect to loss. Returns whether it stayed up long enough to count as stable."""
+        """One link from connect to loss. Returns whether it was stable: logged in, and data kept
+        arriving for ``stable_after`` seconds (the resync's lists, events, Pongs)."""
         cfg = self.config
         loop = asyncio.get_running_loop()
         self._set_state("connecting")
@@ -284,7 +299,7 @@ class AmiConnection:
             self._proto = proto
             self._up.set()
             self._overflow_wanted.clear()  # this link's resync covers any earlier overflow
-            started = time.monotonic()
+            started = self._login_at = time.monotonic()
             async with asyncio.TaskGroup() as tg:
                 keepalive = tg.create_task(self._keepalive(proto))
                 resyncs = tg.create_task(self._resyncs(proto, reason))
@@ -294,10 +309,13 @@ class AmiConnection:
             lived = time.monotonic() - started
             self._set_state("disconnected", why)
             log.warning("%s: AMI link lost after %.1f s: %s", self.server, lived, why)
-            return lived >= max(cfg.dead_after, cfg.reconnect_max)
+            stable = proto.last_rx - started >= cfg.stable_after
+            self.stats.stable_links += stable
+            return stable
         finally:
             self._up.clear()
             self._proto = None
+            self._login_at = None
             task = asyncio.current_task()
             if proto.is_open and task is not None and task.cancelling():
                 proto.logoff()  # shutting down: leave politely
@@ -446,6 +464,13 @@ class AmiConnection:
     @property
     def connected(self) -> bool:
         return self.stats.connected
+
+    @property
+    def stable(self) -> bool:
+        """The current link logged in and carried traffic for ``stable_after``: its loss resets the
+        reconnect delay."""
+        proto, since = self._proto, self._login_at
+        return proto is not None and since is not None and proto.last_rx - since >= self.config.stable_after
 
     def collect(self) -> Iterable[Metric]:
         """This link's metrics, labelled with its server (prometheus-client collector)."""

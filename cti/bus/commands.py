@@ -46,7 +46,8 @@ OPS = ("action", "agent_channel", "caller_channel")
 
 
 class RemoteError(Exception):
-    """A request another instance could not carry out (``code``: no_owner, failed, unknown_outcome)."""
+    """A request another instance could not carry out (``code``: no_owner, not_sent, failed,
+    unknown_outcome)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -246,7 +247,13 @@ class RemoteServers:
     async def call(self, server: str, op: str, args: dict[str, Any]) -> dict[str, Any]:
         client = self._redis()
         try:
-            if await self.owner(server) is None:
+            owner = await self.owner(server)
+        except (RedisError, OSError) as e:  # nothing was sent: Redis refused before the request
+            raise RemoteError(
+                "not_sent", f"Redis unreachable, the request to {server!r} was not sent: {e}"
+            ) from None
+        try:
+            if owner is None:
                 raise RemoteError("no_owner", f"no cti instance is connected to Asterisk server {server!r}")
             rid = uuid.uuid4().hex
             reply_to = f"{self.prefix}:reply:{rid}"

@@ -58,6 +58,7 @@ class QueueLeg:
     talk_seconds: float = 0.0
     answered_at: float | None = None
     ended_at: float | None = None  # end of talk: hangup or transfer
+    repaired: bool = False  # spanned an AMI gap: rebuilt at a resync, not all of it was seen live
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,11 +72,14 @@ class QueueLeg:
             "ring_no_answer": list(self.ring_no_answer),
             "wait_seconds": round(self.wait_seconds, 6),
             "talk_seconds": round(self.talk_seconds, 6),
+            "repaired": self.repaired,
         }
 
 
 @dataclass(slots=True)
 class CallJourney:
+    """Identified by ``(server, linkedid)``: a Linkedid is unique only within one Asterisk server."""
+
     linkedid: LinkedId
     direction: Direction
     started_at: float

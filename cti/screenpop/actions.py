@@ -71,7 +71,9 @@ class RoutingControl(Protocol):
 
 
 class DispositionStore(Protocol):
-    async def save_disposition(self, linkedid: str, agent: str, disposition: str, notes: str) -> Any: ...
+    async def save_disposition(
+        self, linkedid: str, agent: str, disposition: str, notes: str, *, server: str = ""
+    ) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +84,9 @@ class Contexts:
 
 
 # codes of failures reported by another instance (cti.bus.commands.RemoteError) that consoles see as is;
-# "unknown_outcome": the request got no answer and may still have been carried out (never re-sent)
-_REMOTE_CODES = {"no_owner": "no_server", "unknown_outcome": "unknown_outcome"}
+# "unknown_outcome": the request got no answer and may still have been carried out (never re-sent);
+# "not_sent": Redis could not be reached before the request was queued, so nothing was done
+_REMOTE_CODES = {"no_owner": "no_server", "unknown_outcome": "unknown_outcome", "not_sent": "not_sent"}
 
 
 def _error_code(error: Exception, default: str) -> str:
@@ -199,7 +202,8 @@ class Desk:
                     raise DeskError("forbidden", "not one of your calls")
                 agent = identity.agent or identity.username
                 try:
-                    await self.store.save_disposition(lid, agent, disposition, notes)
+                    server = self.hub.call_server(identity, lid)
+                    await self.store.save_disposition(lid, agent, disposition, notes, server=server)
                 except Exception as e:
                     log.warning("disposition for %s not saved: %s", lid, e)
                     raise DeskError("store_failed", "the disposition could not be saved") from None

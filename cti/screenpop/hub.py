@@ -151,7 +151,8 @@ class Hub:
         self._supervisors: set[Client] = set()
         self._agents: dict[AgentId, set[Client]] = {}
         self.calls: dict[LinkedId, CallView] = {}
-        self.recent: dict[AgentId, collections.deque[LinkedId]] = {}
+        # the calls each agent was offered lately, as (server, linkedid): what they may disposition
+        self.recent: dict[AgentId, collections.deque[tuple[str, LinkedId]]] = {}
         self.seats: dict[AgentId, AgentSeat] = {}
         self._gates: dict[LinkedId, list[DomainEvent]] = {}
         self.leads: dict[LinkedId, dict[str, str]] = {}  # outbound calls: what the dialer said about them
@@ -396,10 +397,10 @@ class Hub:
         message = {"type": "call", "event": event, "linkedid": lid, **extra}
         self._emit(message, audience)
 
-    def _remember(self, agent: AgentId, lid: LinkedId) -> None:
+    def _remember(self, agent: AgentId, server: str, lid: LinkedId) -> None:
         recent = self.recent.setdefault(agent, collections.deque(maxlen=RECENT_CALLS))
-        if lid not in recent:
-            recent.append(lid)
+        if (server, lid) not in recent:
+            recent.append((server, lid))
 
     def may_act_on(self, identity: Identity, lid: str) -> bool:
         if identity.supervisor:
@@ -412,7 +413,19 @@ class Hub:
     def may_disposition(self, identity: Identity, lid: str) -> bool:
         if identity.supervisor:
             return True
-        return identity.agent is not None and LinkedId(lid) in self.recent.get(identity.agent, ())
+        return identity.agent is not None and any(k == lid for _, k in self.recent.get(identity.agent, ()))
+
+    def call_server(self, identity: Identity, lid: str) -> str:
+        """The Asterisk server of call ``lid`` (a Linkedid is unique per server only): the one of the
+        agent's own recent call, else of the live call, else of any agent's recent call ('' if none)."""
+        mine = self.recent.get(identity.agent, ()) if identity.agent is not None else ()
+        for server, known in reversed(mine):
+            if known == lid:
+                return server
+        view = self.calls.get(LinkedId(lid))
+        if view is not None:
+            return view.server
+        return next((s for recent in self.recent.values() for s, known in recent if known == lid), "")
 
     # ---- screen pops ---------------------------------------------------------------------------------
     def _ringing(self, event: AgentRinging) -> None:
@@ -422,7 +435,7 @@ class Hub:
                 event.linkedid, event.server, event.uniqueid, event.caller.number
             )
         view.agents.add(event.agent)
-        self._remember(event.agent, event.linkedid)
+        self._remember(event.agent, event.server, event.linkedid)
         number = event.caller.number
         card: CallerCard | None
         if self.directory is None or not number:

@@ -1,9 +1,9 @@
 """The websocket API's client messages: JSON text in, typed commands out. Pure.
 
-Every client message is a JSON object with a ``type`` and an optional ``ref`` (any short string the
-client chooses; the reply to the command carries it back). Anything else is refused with a
-``ProtocolError`` whose ``code`` the server sends back in an ``error`` message; the connection stays
-open. See docs/websocket-protocol.md for the whole protocol.
+Every client message is a JSON object with a ``type`` and an optional ``ref`` (any short string or
+integer the client chooses; the reply to the command carries it back, of the same JSON type).
+Anything else is refused with a ``ProtocolError`` whose ``code`` the server sends back in an ``error``
+message; the connection stays open. See docs/websocket-protocol.md for the whole protocol.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ TRANSFER_KINDS = ("agent", "queue", "number")
 _NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
 # agent member names and queue names: no AMI/dialplan metacharacters
 _NAME = re.compile(r"^[\w .@'-]{1,80}$", re.UNICODE)
+Ref = str | int  # a command's ``ref``, echoed in its reply exactly as the client sent it
 
 
 class BadMessage(ProtocolError):
-    def __init__(self, code: str, message: str, ref: str | None = None) -> None:
+    def __init__(self, code: str, message: str, ref: Ref | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -37,7 +38,7 @@ class BadMessage(ProtocolError):
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    ref: str | None
+    ref: Ref | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,7 @@ MAX_SKILLS = 50
 
 
 class _Fields:
-    def __init__(self, raw: dict[str, Any], ref: str | None) -> None:
+    def __init__(self, raw: dict[str, Any], ref: Ref | None) -> None:
         self.raw = raw
         self.ref = ref
 
@@ -186,9 +187,9 @@ def parse(text: str | bytes) -> Command:
     if not isinstance(raw, dict):
         raise BadMessage("bad_json", "a message is a JSON object")
     ref = raw.get("ref")
-    if ref is not None and not (isinstance(ref, str | int) and len(str(ref)) <= 64):
-        raise BadMessage("bad_field", "'ref' must be a short string or number")
-    ref = None if ref is None else str(ref)
+    if ref is not None and (isinstance(ref, bool) or not isinstance(ref, str | int) or len(str(ref)) > 64):
+        raise BadMessage("bad_field", "'ref' must be a short string or integer")
+    # echoed back exactly as sent: a client that matches replies by a numeric ref gets a number back
     kind = raw.get("type")
     f = _Fields(raw, ref)
     match kind:
@@ -243,7 +244,7 @@ def encode(message: dict[str, Any]) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
-def error(code: str, message: str, ref: str | None = None) -> dict[str, Any]:
+def error(code: str, message: str, ref: Ref | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "error", "code": code, "message": message}
     if ref is not None:
         out["ref"] = ref

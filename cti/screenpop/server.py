@@ -47,6 +47,7 @@ from cti.telemetry import Metric, counter, new_registry
 log = logging.getLogger("cti.screenpop.server")
 
 CLOSE_AUTH = 4001
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later": the store that checks passwords is unreachable
 CLOSE_FLOOD = 4029
 CLOSE_EXPIRED = 4002
 
@@ -144,6 +145,7 @@ class ConsoleServer:
         self._server: Server | None = None
         self.logins = 0
         self.logins_failed = 0
+        self.logins_unavailable = 0  # logins refused because the account store failed
         self.refused = 0  # bad, unauthorised or rate-limited commands
         self.connections = 0
 
@@ -185,6 +187,9 @@ class ConsoleServer:
         yield counter("ws_connections_total", "websocket connections", self.connections)
         yield counter("ws_logins_total", "successful logins", self.logins)
         yield counter("ws_login_failures_total", "refused logins and tokens", self.logins_failed)
+        yield counter(
+            "ws_logins_unavailable_total", "logins refused: the account store failed", self.logins_unavailable
+        )
         yield counter("ws_refused_total", "bad, forbidden or rate-limited commands", self.refused)
 
     # ---- HTTP ----------------------------------------------------------------------------------------
@@ -245,7 +250,15 @@ class ConsoleServer:
             return None
         now = self.clock.now()
         if isinstance(cmd, p.Login):
-            account = await self.accounts.authenticate(cmd.username, cmd.password)
+            try:
+                account = await self.accounts.authenticate(cmd.username, cmd.password)
+            except Exception as e:  # the database is down: say so, never a bare 1011
+                self.logins_unavailable += 1
+                log.warning("login of %r refused: the account store failed: %s", cmd.username[:64], e)
+                message = "the account store is unavailable; try again in a moment"
+                await self._send(ws, p.error("store_unavailable", message, cmd.ref))
+                await ws.close(CLOSE_TRY_AGAIN, "account store unavailable")
+                return None
             role = getattr(account, "role", None)
             agent = getattr(account, "member_name", None)
             if account is None or role not in ("agent", "supervisor") or (role == "agent" and not agent):

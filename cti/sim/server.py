@@ -173,6 +173,13 @@ class SimServer:
     def before_action(self) -> None:
         self._catch_up()
 
+    def cut_links(self) -> int:
+        """Drop every AMI session at once, as a network cut would (fault tests); returns how many."""
+        sessions = list(self.sessions)
+        for s in sessions:
+            s.abort()
+        return len(sessions)
+
     def after_action(self) -> None:
         if self._wake is not None:
             self._wake.set()

@@ -39,6 +39,7 @@ INTERACTION_PARAM_COLUMNS = (
 )
 JOURNEY_COLUMNS = ("customer_id", *INTERACTION_PARAM_COLUMNS[1:])  # the columns a rewrite replaces
 LEG_PARAM_COLUMNS = (
+    "server",
     "linkedid",
     "seq",
     "queue",
@@ -53,12 +54,18 @@ LEG_PARAM_COLUMNS = (
     "talk_seconds",
     "answered_at",
     "ended_at",
+    "repaired",
 )
+CallKey = tuple[str, str]  # (server, linkedid): what identifies a call across Asterisk servers
 _json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps without its per-call set-up
 
 
 def json_list(items: Sequence[str]) -> str:
     return _json_text(items) if items else "[]"
+
+
+def call_key(journey: CallJourney) -> CallKey:
+    return (journey.server, journey.linkedid)
 
 
 def remote_number(journey: CallJourney) -> str:
@@ -102,9 +109,10 @@ def interaction_params(journey: CallJourney, remote_e164: str | None) -> tuple[A
 
 def leg_params(journey: CallJourney) -> list[tuple[Any, ...]]:
     """One row per queue leg of ``journey``, in order, in ``LEG_PARAM_COLUMNS`` order."""
-    linkedid = journey.linkedid
+    server, linkedid = journey.server, journey.linkedid
     return [
         (
+            server,
             linkedid,
             seq,
             leg.queue,
@@ -119,6 +127,7 @@ def leg_params(journey: CallJourney) -> list[tuple[Any, ...]]:
             leg.talk_seconds,
             leg.answered_at,
             leg.ended_at,
+            leg.repaired,
         )
         for seq, leg in enumerate(journey.queue_legs)
     ]
@@ -138,6 +147,7 @@ def leg_from_row(row: Mapping[Any, Any]) -> QueueLeg:
         talk_seconds=float(row["talk_seconds"]),
         answered_at=row["answered_at"],
         ended_at=row["ended_at"],
+        repaired=bool(row["repaired"]),
     )
 
 

@@ -21,6 +21,8 @@ from cti.store.callrecords import (
     INTERACTION_PARAM_COLUMNS,
     JOURNEY_COLUMNS,
     LEG_PARAM_COLUMNS,
+    CallKey,
+    call_key,
     interaction_params,
     journey_from_row,
     leg_from_row,
@@ -42,6 +44,7 @@ from cti.store.database import (
 PIPELINE_CHUNK = 250  # journeys prepared (in a thread) while the previous ones are written
 _RETRY_SQLSTATES = ("40P01", "40001")  # PostgreSQL deadlock_detected, serialization_failure
 _LINKEDID = INTERACTION_PARAM_COLUMNS.index("linkedid")
+_SERVER = INTERACTION_PARAM_COLUMNS.index("server")
 _E164 = INTERACTION_PARAM_COLUMNS.index("remote_e164")
 Prepared = tuple[list[Params], list[Params]]  # interaction rows, queue-leg rows, as driver parameters
 
@@ -49,7 +52,8 @@ Prepared = tuple[list[Params], list[Params]]  # interaction rows, queue-leg rows
 def bulk_sql(dialect: str) -> tuple[str, str, str]:
     """The interaction upsert, the queue-leg insert and delete, in the driver's own parameter style.
 
-    A new interaction takes the latest disposition already saved for its call (agents often save theirs
+    A call is identified by (server, linkedid): another server's call with the same Linkedid is another
+    row. A new interaction takes the latest disposition already saved for its call (agents often save theirs
     before the batch with the call record is written); a rewritten one keeps the disposition it has.
     """
 
@@ -59,8 +63,10 @@ def bulk_sql(dialect: str) -> tuple[str, str, str]:
     def marks(n: int) -> str:
         return ", ".join(mark(i) for i in range(1, n + 1))
 
-    key = mark(len(INTERACTION_PARAM_COLUMNS) + 1)  # the linkedid again (asyncpg: one type per parameter)
-    e164 = mark(len(INTERACTION_PARAM_COLUMNS) + 2)  # the number again, for the same reason
+    n = len(INTERACTION_PARAM_COLUMNS)
+    key = mark(n + 1)  # the linkedid again (asyncpg: one type per parameter)
+    e164 = mark(n + 2)  # the number again, for the same reason
+    server = mark(n + 3)  # and the server
     # the customer a call is filed under: the number's primary holder, then its oldest (shared numbers)
     owner = (
         f"(SELECT p.customer_id FROM customer_phones p WHERE p.e164 = {e164} "
@@ -69,7 +75,7 @@ def bulk_sql(dialect: str) -> tuple[str, str, str]:
 
     def latest(column: str) -> str:
         return (
-            f"(SELECT d.{column} FROM dispositions d WHERE d.linkedid = {key} "
+            f"(SELECT d.{column} FROM dispositions d WHERE d.server = {server} AND d.linkedid = {key} "
             "ORDER BY d.saved_at DESC, d.agent DESC LIMIT 1)"
         )
 
@@ -79,10 +85,10 @@ def bulk_sql(dialect: str) -> tuple[str, str, str]:
     values = f"{marks(len(INTERACTION_PARAM_COLUMNS))}, {owner}, {latest('disposition')}, {latest('notes')}"
     upsert = (
         f"INSERT INTO interactions ({columns}, customer_id, disposition, notes) VALUES ({values}) "
-        f"ON CONFLICT (linkedid) DO UPDATE SET {', '.join(changes)}"
+        f"ON CONFLICT (server, linkedid) DO UPDATE SET {', '.join(changes)}"
     )
     legs = f"INSERT INTO queue_legs ({', '.join(LEG_PARAM_COLUMNS)}) VALUES ({marks(len(LEG_PARAM_COLUMNS))})"
-    return upsert, legs, f"DELETE FROM queue_legs WHERE linkedid = {mark(1)}"
+    return upsert, legs, f"DELETE FROM queue_legs WHERE server = {mark(1)} AND linkedid = {mark(2)}"
 
 
 class CallRepository(Repository):
@@ -91,18 +97,19 @@ class CallRepository(Repository):
         self._bulk_sql = bulk_sql(db.dialect)
 
     async def record_journeys(
-        self, journeys: Sequence[CallJourney], *, normalized: Mapping[str, str | None] | None = None
+        self, journeys: Sequence[CallJourney], *, normalized: Mapping[CallKey, str | None] | None = None
     ) -> int:
         """Write interactions and queue legs for ``journeys`` in one transaction; returns how many.
 
         ``normalized``: the customer's number of some journeys already in E.164 (``None``: no usable
-        number), by linkedid, as the daemon found it for the screen pop; the others are normalized here.
-        Idempotent by Linkedid: a journey written again replaces its earlier record (its legs too), and
+        number), by (server, linkedid), as the daemon found it for the screen pop; the others are
+        normalized here. Idempotent by (server, Linkedid): a journey written again replaces its earlier
+        record (its legs too), another server's call with the same Linkedid is another record, and
         dispositions saved before the record existed are attached now.
         """
-        latest: dict[str, CallJourney] = {}
+        latest: dict[CallKey, CallJourney] = {}
         for journey in journeys:
-            latest[journey.linkedid] = journey  # the same call twice in one batch: the last state wins
+            latest[call_key(journey)] = journey  # the same call twice in one batch: the last state wins
         if not latest:
             return 0
         ordered = [latest[k] for k in sorted(latest)]
@@ -127,7 +134,7 @@ class CallRepository(Repository):
         conn: AsyncConnection,
         first: Prepared,
         rest: list[list[CallJourney]],
-        known: Mapping[str, str | None],
+        known: Mapping[CallKey, str | None],
     ) -> None:
         """Write prepared rows while the next part is prepared: SQLite and asyncpg work without the GIL."""
         async with asyncio.TaskGroup() as tg:
@@ -142,18 +149,13 @@ class CallRepository(Repository):
                 if following is not None:
                     prepared = await following
 
-    def _record_rows(self, journeys: list[CallJourney], known: Mapping[str, str | None]) -> Prepared:
+    def _record_rows(self, journeys: list[CallJourney], known: Mapping[CallKey, str | None]) -> Prepared:
         normalize = self.normalize
-        rows = [
-            fit_params(
-                interactions_t,
-                INTERACTION_PARAM_COLUMNS,
-                interaction_params(
-                    j, known[j.linkedid] if j.linkedid in known else normalize(remote_number(j))
-                ),
-            )
-            for j in journeys
-        ]
+        rows = []
+        for j in journeys:
+            key = call_key(j)
+            e164 = known[key] if key in known else normalize(remote_number(j))
+            rows.append(fit_params(interactions_t, INTERACTION_PARAM_COLUMNS, interaction_params(j, e164)))
         legs = [fit_params(legs_t, LEG_PARAM_COLUMNS, leg) for j in journeys for leg in leg_params(j)]
         return rows, legs
 
@@ -161,17 +163,25 @@ class CallRepository(Repository):
         # The bulk statements go to the driver as plain executemany of tuples: SQLAlchemy's per-row
         # parameter processing would cost more than SQLite's own work (docs/design/store.md).
         upsert, insert_legs, delete_legs = self._bulk_sql
-        await conn.exec_driver_sql(upsert, [(*r, r[_LINKEDID], r[_E164]) for r in rows])
+        await conn.exec_driver_sql(upsert, [(*r, r[_LINKEDID], r[_E164], r[_SERVER]) for r in rows])
         # One indexed delete per call: an IN list of hundreds gets a sequential scan from PostgreSQL's
         # generic plan while the table has no statistics yet, i.e. on every new database.
-        await conn.exec_driver_sql(delete_legs, [(r[_LINKEDID],) for r in rows])
+        await conn.exec_driver_sql(delete_legs, [(r[_SERVER], r[_LINKEDID]) for r in rows])
         if legs:
             await conn.exec_driver_sql(insert_legs, legs)
 
     async def save_disposition(
-        self, linkedid: str, agent: str, disposition: str, notes: str, *, at: float | None = None
+        self,
+        linkedid: str,
+        agent: str,
+        disposition: str,
+        notes: str,
+        *,
+        server: str = "",
+        at: float | None = None,
     ) -> None:
-        """What ``agent`` recorded about call ``linkedid``; kept, and attached when the call is stored.
+        """What ``agent`` recorded about call ``linkedid`` of Asterisk ``server``; kept, and attached
+        when the call is stored.
 
         The interaction shows the latest disposition saved for it; every agent's is kept.
         """
@@ -180,19 +190,22 @@ class CallRepository(Repository):
         saved_at = time.time() if at is None else at
         values = fit(dispositions_t, {"disposition": disposition, "notes": notes, "saved_at": saved_at})
         disposition = values["disposition"]
-        key = fit(dispositions_t, {"linkedid": linkedid, "agent": agent})
+        key = fit(dispositions_t, {"server": server, "linkedid": linkedid, "agent": agent})
         async with self.db.writing() as conn:
             await conn.execute(self.db.upsert(dispositions_t, key, values))
             await conn.execute(
                 update(interactions_t)
-                .where(interactions_t.c.linkedid == linkedid)
+                .where(interactions_t.c.server == key["server"], interactions_t.c.linkedid == linkedid)
                 .values(disposition=disposition, notes=notes)
             )
 
-    async def set_recording(self, linkedid: str, ref: str) -> bool:
+    async def set_recording(self, linkedid: str, ref: str, *, server: str = "") -> bool:
+        i = interactions_t.c
         async with self.db.writing() as conn:
             result = await conn.execute(
-                update(interactions_t).where(interactions_t.c.linkedid == linkedid).values(recording_ref=ref)
+                update(interactions_t)
+                .where(i.server == server, i.linkedid == linkedid)
+                .values(recording_ref=ref)
             )
         return bool(getattr(result, "rowcount", 0))
 
@@ -202,7 +215,7 @@ class CallRepository(Repository):
             result = await conn.execute(
                 select(legs_t)
                 .where(legs_t.c.entered_at >= start, legs_t.c.entered_at < end)
-                .order_by(legs_t.c.entered_at, legs_t.c.linkedid, legs_t.c.seq)
+                .order_by(legs_t.c.entered_at, legs_t.c.server, legs_t.c.linkedid, legs_t.c.seq)
             )
             return [leg_from_row(r) for r in result.mappings()]
 
@@ -216,7 +229,7 @@ class CallRepository(Repository):
                 select(d.linkedid, d.agent, d.disposition)
                 .where(
                     exists()
-                    .where(leg.linkedid == d.linkedid, leg.agent == d.agent)
+                    .where(leg.server == d.server, leg.linkedid == d.linkedid, leg.agent == d.agent)
                     .where(leg.entered_at >= start, leg.entered_at < end)
                     .where(leg.outcome.in_([o.value for o in ANSWERED_OUTCOMES]))
                 )
@@ -261,21 +274,24 @@ class CallRepository(Repository):
 
     async def _journeys_where(self, window: ColumnElement[bool]) -> list[CallJourney]:
         async with self.db.reader.connect() as conn:
-            legs: dict[str, list[QueueLeg]] = {}
+            legs: dict[CallKey, list[QueueLeg]] = {}
+            i, leg = interactions_t.c, legs_t.c
             result = await conn.execute(
                 select(legs_t)
-                .join(interactions_t, interactions_t.c.linkedid == legs_t.c.linkedid)
+                .join(interactions_t, and_(i.server == leg.server, i.linkedid == leg.linkedid))
                 .where(window)
-                .order_by(legs_t.c.linkedid, legs_t.c.seq)
+                .order_by(leg.server, leg.linkedid, leg.seq)
             )
             for r in result.mappings():
-                legs.setdefault(r["linkedid"], []).append(leg_from_row(r))
+                legs.setdefault((r["server"], r["linkedid"]), []).append(leg_from_row(r))
             result = await conn.execute(
                 select(interactions_t)
                 .where(window)
                 .order_by(interactions_t.c.started_at, interactions_t.c.id)
             )
-            return [journey_from_row(r, legs.get(r["linkedid"], [])) for r in result.mappings()]
+            return [
+                journey_from_row(r, legs.get((r["server"], r["linkedid"]), [])) for r in result.mappings()
+            ]
 
     async def interaction_count(self) -> int:
         async with self.db.reader.connect() as conn:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     CheckConstraint,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -116,10 +117,16 @@ class DncEntry(Base):
 
 
 class Interaction(Base):
-    """One call, from its CallJourney (keyed by Linkedid), plus what the agent wrote about it."""
+    """One call, from its CallJourney, plus what the agent wrote about it.
+
+    Keyed by the Asterisk server AND the Linkedid: Linkedids are unique only within one server (two
+    servers started in the same second hand out the same ones), so ``linkedid`` alone is not unique.
+    """
 
     __tablename__ = "interactions"
     __table_args__ = (
+        # a unique index, not a table constraint: the upsert's ON CONFLICT target (migration 0003)
+        Index("ix_interactions_server_linkedid", "server", "linkedid", unique=True),
         Index("ix_interactions_customer_started", "customer_id", "started_at"),
         # by number only for calls filed under no customer (unknown callers): linked calls are found by
         # customer_id, and a random-key index on every row would cost a page write per call record
@@ -132,7 +139,7 @@ class Interaction(Base):
         ),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    linkedid: Mapped[str] = mapped_column(String(150), unique=True)
+    linkedid: Mapped[str] = mapped_column(String(150))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     remote_e164: Mapped[str | None] = mapped_column(String(20))  # the customer's side of the call
     direction: Mapped[str] = mapped_column(String(10))
@@ -158,12 +165,23 @@ class Interaction(Base):
 
 
 class InteractionQueueLeg(Base):
-    """One row per QueueLeg of a journey, in order, so reports can recompute every metric."""
+    """One row per QueueLeg of a journey, in order, so reports can recompute every metric.
+
+    A leg belongs to its call by (server, linkedid) and is found by its waiting channel: (server,
+    uniqueid) is indexed, and with ``entered_at`` it names one visit (a channel may visit queues again).
+    """
 
     __tablename__ = "queue_legs"
-    __table_args__ = (UniqueConstraint("linkedid", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("server", "linkedid", "seq"),
+        ForeignKeyConstraint(
+            ["server", "linkedid"], ["interactions.server", "interactions.linkedid"], ondelete="CASCADE"
+        ),
+        Index("ix_queue_legs_server_uniqueid", "server", "uniqueid"),
+    )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    linkedid: Mapped[str] = mapped_column(ForeignKey("interactions.linkedid", ondelete="CASCADE"))
+    server: Mapped[str] = mapped_column(String(64), default="")
+    linkedid: Mapped[str] = mapped_column(String(150))
     seq: Mapped[int] = mapped_column(Integer)
     queue: Mapped[str] = mapped_column(String(64))
     uniqueid: Mapped[str] = mapped_column(String(150))
@@ -177,12 +195,17 @@ class InteractionQueueLeg(Base):
     talk_seconds: Mapped[float] = mapped_column(Double, default=0.0)
     answered_at: Mapped[float | None] = mapped_column(Double)
     ended_at: Mapped[float | None] = mapped_column(Double)
+    # the leg spanned an AMI gap: the tracker rebuilt it at a resync (its figures stop where the live
+    # feed was last seen, never stretched to the resync time); the repair from Asterisk's logs corrects it
+    repaired: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Disposition(Base):
-    """What an agent recorded about a call; kept even when the call record is not written yet."""
+    """What an agent recorded about a call (server, Linkedid); kept even when the call record is not
+    written yet."""
 
     __tablename__ = "dispositions"
+    server: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
     linkedid: Mapped[str] = mapped_column(String(150), primary_key=True)
     agent: Mapped[str] = mapped_column(String(100), primary_key=True)
     disposition: Mapped[str] = mapped_column(String(64))

@@ -35,7 +35,8 @@ _PARAMS = (
 def _saved(column: str) -> str:
     """The interaction's own copy, else the latest one saved (a disposition racing the record's write)."""
     return (
-        f"COALESCE(h.{column}, (SELECT d.{column} FROM dispositions d WHERE d.linkedid = h.linkedid "
+        f"COALESCE(h.{column}, (SELECT d.{column} FROM dispositions d "
+        "WHERE d.server = h.server AND d.linkedid = h.linkedid "
         "ORDER BY d.saved_at DESC, d.agent DESC LIMIT 1))"
     )
 

@@ -23,7 +23,7 @@ from cti.asterisk.ami import AmiDecoder, Message, encode
 from cti.asterisk.calls import CallTracker
 from cti.asterisk.connection import AmiConnection
 from cti.asterisk.pump import EventPump
-from cti.core.events import CallEnded, DomainEvent, Resynced, StreamProblem
+from cti.core.events import AgentStateChanged, CallEnded, DomainEvent, Resynced, StreamProblem
 from tests.asterisk.fakeami import FakeAmi
 from tests.asterisk.test_connection import config, running
 from tests.asterisk.test_pump import Published
@@ -143,9 +143,25 @@ def per_call(events: Sequence[DomainEvent]) -> Counter[tuple[str, str]]:
             type(e).__name__,
             str(getattr(e, "linkedid", "") or getattr(getattr(e, "journey", None), "linkedid", "")),
         )
-        for e in events
+        for e in state_moves(events)
         if not isinstance(e, Resynced | StreamProblem)
     )
+
+
+def state_moves(events: Sequence[DomainEvent]) -> list[DomainEvent]:
+    """Without the announcements of a queue joined or left with no change of state: ``live_lists`` lists
+    only members the transcript named, so a member who was rung before any QueueMemberStatus is out of
+    the resync's QueueStatus, and the next QueueMemberStatus puts him back in the queue (announced)."""
+    last: dict[str, AgentStateChanged] = {}
+    kept: list[DomainEvent] = []
+    for e in events:
+        if isinstance(e, AgentStateChanged):
+            before, last[e.agent] = last.get(e.agent), e
+            if before is not None and (before.state, before.reason) == (e.state, e.reason):
+                if before.queues != e.queues:
+                    continue  # only the queues changed: an announcement, not a second move
+        kept.append(e)
+    return kept
 
 
 @pytest.mark.parametrize(

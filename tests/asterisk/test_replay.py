@@ -38,6 +38,7 @@ LEG_FIELDS = {
     "outcome",
     "agent",
     "ring_no_answer",
+    "repaired",
     "wait_seconds",
     "talk_seconds",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import time
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
@@ -19,10 +20,14 @@ from cti.asterisk.connection import AmiConnection
 from cti.bus.commands import CommandService, LocalServer, RemoteError, RemoteServers
 from cti.core.events import CallAnswered
 from cti.core.ids import AgentId
+from cti.screenpop.actions import Desk, DeskError
 from cti.screenpop.channels import TrackerChannels
+from cti.screenpop.hub import Hub
+from cti.screenpop.live import LiveBoard
 from tests.asterisk.fakeami import FakeAmi
 from tests.asterisk.test_connection import config, is_snapshot, take_until
 from tests.conftest import timeout
+from tests.screenpop.fakes import FakeStore
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.redis
@@ -115,6 +120,25 @@ async def test_no_instance_for_the_server_is_a_clear_error_at_once(redis_url: st
             await remote.link("pbx9").send_action({"Action": "Hangup", "Channel": "x"})
         assert e.value.code == "no_owner" and "pbx9" in str(e.value)
         assert time.monotonic() - started < 1.0
+    finally:
+        await remote.close()
+
+
+async def test_a_request_redis_refused_is_reported_not_sent_not_unknown_outcome() -> None:
+    """Issue 14: Redis refusing the connection means the request never left; the console says so."""
+    with socket.socket() as s:  # a port nobody listens on: connections are refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    remote = RemoteServers(f"redis://127.0.0.1:{port}/0", "b", prefix="t", timeout=timeout(3))
+    try:
+        with pytest.raises(RemoteError) as e:
+            await remote.link("pbx1").send_action({"Action": "Hangup", "Channel": "PJSIP/x"})
+        assert e.value.code == "not_sent" and "not sent" in str(e.value)
+        assert remote.sent == 0
+        desk = Desk(Hub(board=LiveBoard(lambda q: 20.0)), remote.link, remote, FakeStore.demo())
+        with pytest.raises(DeskError) as refused:
+            await desk._ami("pbx1", {"Action": "Hangup", "Channel": "PJSIP/x"})
+        assert refused.value.code == "not_sent"
     finally:
         await remote.close()
 

@@ -54,7 +54,7 @@ def config(db_url: str, tmp_path: Path) -> Path:
         try:
             await store.calls.record_journeys(journeys())
             for i, agent, disposition in DISPOSITIONS:
-                await store.calls.save_disposition(f"{AT + i:.0f}.{i}", agent, disposition, "")
+                await store.calls.save_disposition(f"{AT + i:.0f}.{i}", agent, disposition, "", server="pbx1")
         finally:
             await store.close()
 

@@ -34,10 +34,12 @@ class FakeStore:
     accounts: dict[str, tuple[str, FakeAccount]] = field(default_factory=dict)
     customers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     dispositions: list[tuple[str, str, str, str]] = field(default_factory=list)
+    disposition_servers: list[str] = field(default_factory=list)  # the server each was saved for
     lookups: list[str] = field(default_factory=list)
     delay: float = 0.0
     gate: asyncio.Event | None = None  # every lookup waits for it
     gates: dict[str, asyncio.Event] = field(default_factory=dict)  # lookups of one number wait for it
+    down: bool = False  # the database is unreachable: account checks raise
 
     @classmethod
     def demo(cls) -> FakeStore:
@@ -59,6 +61,8 @@ class FakeStore:
         return store
 
     async def authenticate(self, username: str, password: str) -> FakeAccount | None:
+        if self.down:
+            raise ConnectionRefusedError("connection to the database refused")
         entry = self.accounts.get(username)
         return entry[1] if entry and entry[0] == password else None
 
@@ -72,8 +76,11 @@ class FakeStore:
             await asyncio.sleep(self.delay)
         return FakeLookup(number, self.customers.get(number, []))
 
-    async def save_disposition(self, linkedid: str, agent: str, disposition: str, notes: str) -> None:
+    async def save_disposition(
+        self, linkedid: str, agent: str, disposition: str, notes: str, *, server: str = ""
+    ) -> None:
         self.dispositions.append((linkedid, agent, disposition, notes))
+        self.disposition_servers.append(server)
 
 
 @dataclass

@@ -153,3 +153,43 @@ async def test_the_outcome_of_a_click_to_call_goes_back_to_the_agent_who_dialled
     got = [json.loads(alice.queue.get_nowait()) for _ in range(alice.queue.qsize())]
     assert [(m["type"], m["outcome"]) for m in got if m["type"] == "dial_result"] == [("dial_result", "busy")]
     assert all(json.loads(bob.queue.get_nowait())["type"] != "dial_result" for _ in range(bob.queue.qsize()))
+
+
+async def test_a_member_of_two_queues_is_seated_in_both_and_logged_out_of_both() -> None:
+    """Issue 14: at login the QueueStatus lists the member under each queue; only the first move was
+    shown, so the seat had one queue, a logout removed it from that one only and Asterisk kept the
+    member in the other, with no state pushed to the consoles."""
+    from cti.asterisk.ami import Message
+    from cti.asterisk.calls import CallTracker
+    from cti.asterisk.snapshot import ResyncSnapshot
+    from cti.core.events import AgentStateChanged
+
+    def item(**headers: str) -> Message:
+        return Message(list(headers.items()))
+
+    where = {"Location": "Local/1001@agents/n", "StateInterface": "Local/1001@agents/n", "Status": "1"}
+    tracker = CallTracker("pbx1")
+    status = [
+        item(Event="QueueParams", Queue="sales"),
+        item(Event="QueueMember", Queue="sales", Name="Alice", Paused="0", **where),
+        item(Event="QueueParams", Queue="support"),
+        item(Event="QueueMember", Queue="support", Name="Alice", Paused="0", **where),
+    ]
+    hub = Hub(board=LiveBoard(lambda q: 20.0))
+    hub.on_events(tracker.resync(ResyncSnapshot(at=100.0, reason="login", queue_status=status)))
+    assert hub.seats[AgentId("Alice")].queues == ("sales", "support")
+    link = FakeLink()
+    d = Desk(hub, {"pbx1": link}.get, FakeChannels(), FakeStore.demo(), Contexts())
+    await d.run(SUPER, p.Logout(None, "Alice"))
+    assert [(a["Action"], a["Queue"]) for a in link.sent] == [
+        ("QueueRemove", "sales"),
+        ("QueueRemove", "support"),
+    ]
+    # Asterisk removes her from sales first: still available in support, and the consoles are told so
+    out = tracker.feed(
+        item(Event="QueueMemberRemoved", Queue="sales", Name="Alice", Timestamp="101.0", **where)
+    )
+    (moved,) = [e for e in out if isinstance(e, AgentStateChanged)]
+    assert (moved.state, moved.queues) == (AgentState.AVAILABLE, ("support",))
+    hub.on_events(out)
+    assert hub.seats[AgentId("Alice")].queues == ("support",)

@@ -63,7 +63,9 @@ def test_commands_parse_to_their_typed_form() -> None:
     assert p.parse('{"type": "transfer", "linkedid": "1.1", "to": "number", "target": "+34 911-234"}') == (
         p.Transfer(None, "1.1", "number", "+34911234")
     )
-    assert p.parse('{"type": "pause", "reason": "lunch", "ref": 7}') == p.Pause("7", "lunch", None)
+    assert p.parse('{"type": "pause", "reason": "lunch", "ref": 7}') == p.Pause(
+        7, "lunch", None
+    )  # a number stays a number
     assert p.parse('{"type": "resume", "token": "t", "last_seq": 4}') == p.Resume(None, "t", None, 4)
     assert p.parse('{"type": "disposition", "linkedid": "1", "disposition": "sale", "notes": "a\\nb"}') == (
         p.Disposition(None, "1", "sale", "a\nb")
@@ -81,6 +83,7 @@ def test_commands_parse_to_their_typed_form() -> None:
         '{"type": "resume", "token": "t", "last_seq": -1}',
         '{"type": "resume", "token": "t", "last_seq": true}',
         '{"type": "ping", "ref": {"nested": 1}}',
+        '{"type": "ping", "ref": true}',
     ],
 )
 def test_values_that_could_reach_ami_unsafely_are_refused(text: str) -> None:

@@ -13,6 +13,7 @@ from cti.screenpop.server import Limits
 from tests.bus.events import agent_state, inbound_call
 from tests.conftest import timeout
 from tests.screenpop.console import login, recv, recv_until, running_console
+from tests.screenpop.fakes import FakeStore
 
 
 def is_pop(m: dict[str, Any]) -> bool:
@@ -43,6 +44,26 @@ async def test_wrong_password_and_unknown_user_are_refused_and_closed() -> None:
                 await recv(ws)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
         assert console.server.logins_failed == 2
+
+
+async def test_a_login_while_the_store_is_down_gets_a_clear_error_not_an_internal_error() -> None:
+    store = FakeStore.demo()
+    store.down = True
+    async with running_console(store=store) as console:
+        ws = await connect(console.ws_url)
+        await ws.send(json.dumps({"type": "login", "username": "alice", "password": "demo", "ref": 3}))
+        err = await recv(ws)
+        assert err["type"] == "error" and err["code"] == "store_unavailable" and err["ref"] == 3
+        assert "unavailable" in err["message"]
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013  # try again later, not 1011
+        assert console.server.logins_unavailable == 1 and console.server.logins_failed == 0
+        store.down = False  # back: the same login works
+        alice = await connect(console.ws_url)
+        await alice.send(json.dumps({"type": "login", "username": "alice", "password": "demo"}))
+        assert (await recv(alice))["type"] == "welcome"
+        await alice.close()
 
 
 @pytest.mark.parametrize(
@@ -122,8 +143,8 @@ async def test_an_agent_cannot_act_on_another_agents_call_nor_for_another_agent(
         assert console.link.sent == [] and console.store.dispositions == []
         bob, _ = await login(console, "bob")
         await bob.send(json.dumps({"type": "hangup", "linkedid": "9.9", "ref": 1}))
-        ok = await recv_until(bob, lambda m: m.get("ref") == "1")
-        assert ok["type"] == "result" and ok["ok"]
+        ok = await recv_until(bob, lambda m: m.get("ref") == 1)
+        assert ok["type"] == "result" and ok["ok"] and type(ok["ref"]) is int  # echoed as sent, not "1"
         assert console.link.sent == [{"Action": "Hangup", "Channel": "Local/1002@agents-00000001;1"}]
 
 
@@ -147,6 +168,7 @@ async def test_disposition_and_notes_reach_the_store() -> None:
         reply = await recv_until(alice, lambda m: m.get("ref") == "d")
         assert reply["type"] == "result"
         assert console.store.dispositions == [("5.5", "Alice", "complaint", notes)]
+        assert console.store.disposition_servers == ["pbx1"]  # the call's server: Linkedids are per server
 
 
 async def test_malformed_messages_get_clear_errors_and_the_connection_stays_usable() -> None:

@@ -9,6 +9,7 @@ import pytest
 from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
 from cti.core.journey import CallJourney, Direction, JourneyOutcome, LegOutcome, QueueLeg
 from cti.store import NewCustomer, Store, database, phones
+from cti.store.callrecords import CallKey, call_key
 from cti.store.phones import normalize
 from cti.store.tiers_repo import TierRepository
 from cti.tierschedule import TierSchedule
@@ -102,7 +103,9 @@ async def test_the_lookup_has_history_complaints_tickets_and_dnc(store: Store) -
     other = await store.customers.add_customer(NewCustomer(name="Other", phones=["+8613900000000"]))
     await store.calls.record_journeys([journey(i, start=T0 + i * 100) for i in range(8)])
     await store.calls.record_journeys([journey(99, "+8613900000000")])
-    await store.calls.save_disposition(f"{int(T0 + 700)}.7", "Alice", "resolved", "换货 <i>done</i>")
+    await store.calls.save_disposition(
+        f"{int(T0 + 700)}.7", "Alice", "resolved", "换货 <i>done</i>", server="pbx1"
+    )
     complaint = await store.customers.add_ticket(
         cid, "complaint", "late delivery", priority="high", opened_at=T0
     )
@@ -191,8 +194,12 @@ async def test_calls_are_linked_to_the_customer_by_normalized_number(store: Stor
 
 async def test_a_disposition_saved_before_the_call_record_is_attached_later(store: Store) -> None:
     call = journey(1)
-    await store.calls.save_disposition(call.linkedid, "Alice", "callback", "first note", at=T0 + 100)
-    await store.calls.save_disposition(call.linkedid, "Bob", "sale", "Bob's <note>", at=T0 + 200)
+    await store.calls.save_disposition(
+        call.linkedid, "Alice", "callback", "first note", at=T0 + 100, server="pbx1"
+    )
+    await store.calls.save_disposition(
+        call.linkedid, "Bob", "sale", "Bob's <note>", at=T0 + 200, server="pbx1"
+    )
     await store.calls.record_journeys([call])
     (card_call,) = (await store.customers.lookup_caller("+8613812345678")).recent_calls
     assert (card_call.disposition, card_call.notes) == ("sale", "Bob's <note>")
@@ -206,7 +213,7 @@ async def test_many_concurrent_writers_lose_nothing(store: Store) -> None:
         for b in range(5):
             batch = [journey(w * 1000 + b * 10 + k, start=T0 + w, agent="Alice") for k in range(10)]
             await store.calls.record_journeys(batch)
-            await store.calls.save_disposition(batch[0].linkedid, f"agent{w}", "done", "")
+            await store.calls.save_disposition(batch[0].linkedid, f"agent{w}", "done", "", server="pbx1")
 
     async def rewriter() -> None:
         for _ in range(10):
@@ -375,7 +382,7 @@ async def test_hostile_and_oversized_text_is_stored_as_data_not_a_failed_batch(s
     huge.caller_name = "<script>alert('x')</script>" * 100
     huge.queue_legs[0].agent = AgentId("A" * 500)
     await store.calls.record_journeys([huge, journey(2)])
-    await store.calls.save_disposition(huge.linkedid, "Alice", "d" * 300, "n" * 10_000)
+    await store.calls.save_disposition(huge.linkedid, "Alice", "d" * 300, "n" * 10_000, server="pbx1")
     stored = {j.linkedid: j for j in await store.calls.journeys(0, 2 * T0)}
     assert len(stored) == 2
     assert stored[huge.linkedid].caller_name == huge.caller_name[:200]
@@ -434,9 +441,9 @@ async def test_a_disposition_the_record_write_missed_still_shows_in_the_pop(stor
     # as if save_disposition's update had raced the record's insert: only the dispositions row exists
     async with store.engine.begin() as conn:
         await conn.exec_driver_sql(
-            "INSERT INTO dispositions (linkedid, agent, disposition, notes, saved_at) VALUES "
-            + ("(?, ?, ?, ?, ?)" if store.dialect == "sqlite" else "($1, $2, $3, $4, $5)"),
-            (call.linkedid, "Alice", "sale", "raced", T0),
+            "INSERT INTO dispositions (server, linkedid, agent, disposition, notes, saved_at) VALUES "
+            + ("(?, ?, ?, ?, ?, ?)" if store.dialect == "sqlite" else "($1, $2, $3, $4, $5, $6)"),
+            (call.server, call.linkedid, "Alice", "sale", "raced", T0),
         )
     (shown,) = (await store.customers.lookup_caller("+8613812345678")).recent_calls
     assert (shown.disposition, shown.notes) == ("sale", "raced")
@@ -505,7 +512,7 @@ async def test_numbers_normalized_by_the_caller_are_written_without_parsing_agai
         journey(3, "anonymous", start=T0 + 2),
     ]
     phones.clear_cache()
-    normalized: dict[str, str | None] = {calls[0].linkedid: "+8613812345678", calls[1].linkedid: None}
+    normalized: dict[CallKey, str | None] = {call_key(calls[0]): "+8613812345678", call_key(calls[1]): None}
     assert await store.calls.record_journeys(calls, normalized=normalized) == 3
     # only the third number, which came without its E.164 form, went through libphonenumber's cache
     assert phones.cache_info().misses == 1
@@ -537,3 +544,41 @@ def test_the_bulk_parameters_name_real_columns_in_the_order_the_writer_gives_the
     )
     (leg,) = (dict(zip(LEG_PARAM_COLUMNS, p, strict=True)) for p in leg_params(call))
     assert (leg["seq"], leg["uniqueid"], leg["ring_no_answer"]) == (0, f"{T0}.1", '["Bob"]')
+
+
+async def test_two_servers_calls_with_the_same_linkedid_are_two_records(store: Store) -> None:
+    """Linkedids are unique per Asterisk server only: pbx2's call must not overwrite pbx1's (issue 14)."""
+    first = journey(1)
+    second = journey(1, "+8613900000000", agent="Bob")
+    second.server = "pbx2"
+    assert (first.linkedid, first.queue_legs[0].uniqueid) == (second.linkedid, second.queue_legs[0].uniqueid)
+    await store.calls.record_journeys([first])
+    await store.calls.save_disposition(first.linkedid, "Alice", "sale", "pbx1's", server="pbx1")
+    await store.calls.record_journeys([second])  # alone, and then again in one batch with the first
+    await store.calls.save_disposition(second.linkedid, "Bob", "callback", "pbx2's", server="pbx2")
+    assert await store.calls.record_journeys([first, second]) == 2
+    stored = {j.server: j for j in await store.calls.journeys(T0, T0 + 10)}
+    assert {s: j.to_json() for s, j in stored.items()} == {"pbx1": first.to_json(), "pbx2": second.to_json()}
+    legs = await store.calls.queue_legs(T0, T0 + 10)
+    assert sorted(leg.agent or "" for leg in legs) == ["Alice", "Bob"]
+    assert await store.calls.answered_dispositions(T0, T0 + 10) == [
+        (first.linkedid, "Alice", "sale"),
+        (second.linkedid, "Bob", "callback"),
+    ]
+    (mine,) = (await store.customers.lookup_caller("+8613812345678")).recent_calls
+    (theirs,) = (await store.customers.lookup_caller("+8613900000000")).recent_calls
+    assert (mine.disposition, mine.notes, theirs.disposition, theirs.notes) == (
+        "sale",
+        "pbx1's",
+        "callback",
+        "pbx2's",
+    )
+    assert await store.calls.interaction_count() == 2
+
+
+async def test_a_repaired_leg_keeps_its_flag(store: Store) -> None:
+    call = journey(1)
+    call.queue_legs[0].repaired = True
+    await store.calls.record_journeys([call])
+    ((stored,),) = [j.queue_legs for j in await store.calls.journeys(T0, T0 + 10)]
+    assert stored.repaired and stored.to_json()["repaired"] is True

@@ -191,6 +191,7 @@ class Roster:
         ``forced``)."""
         a = self.agent(ev.member, ev.interface)
         f = a.facts
+        was_member = ev.queue in f.queues
         if ev.name == "QueueMemberRemoved":
             f.queues.pop(ev.queue, None)
         else:
@@ -206,13 +207,34 @@ class Roster:
         move = a.update(ev.at, force=force)
         if move is not None:
             self.show(a, move, out)
+        elif was_member != (ev.queue in f.queues):
+            self.show_queues(a, ev.at, out)
+
+    def show_queues(self, a: Agent, at: float, out: list[DomainEvent]) -> None:
+        """The agent joined or left a queue without changing state (a member of two queues, the second
+        one listed at a resync; a QueueRemove from one of them): consumers get the new list, same state."""
+        out.append(
+            _AgentStateChanged(
+                at,
+                self.server,
+                a.id,
+                a.interface,
+                a.state,
+                a.reason,
+                tuple(map(QueueName, sorted(a.facts.queues))),
+            )
+        )
 
     def left_queues(self, name: str, queues: list[str], at: float, out: list[DomainEvent]) -> None:
         """A resync found the member in none of ``queues`` any more (Asterisk's word: forced)."""
         a = self.by_name[name]
         for q in queues:
             a.facts.queues.pop(q, None)
-        self.show(a, a.update(at, force=True), out)
+        move = a.update(at, force=True)
+        if move is not None:
+            self.show(a, move, out)
+        elif queues and a.facts.queues:
+            self.show_queues(a, at, out)
 
     def ring(self, a: Agent, uid: str, ring: Ring, queue: str | None, out: list[DomainEvent]) -> None:
         """The phone of ``a`` rings on the leg ``uid`` (app_queue rings members only: a queue ring makes
