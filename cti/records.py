@@ -64,10 +64,10 @@ class JourneyWriter:
     def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
         self.submit(event.journey for event in events if isinstance(event, CallEnded))
 
-    def pending_journey(self, linkedid: str) -> CallJourney | None:
-        """The newest journey of ``linkedid`` still waiting to be written (the repair reads it)."""
+    def pending_journey(self, server: str, linkedid: str) -> CallJourney | None:
+        """The newest journey of ``server``'s ``linkedid`` waiting to be written (the repair reads it)."""
         for journey, _ in reversed(self._pending):
-            if journey.linkedid == linkedid:
+            if journey.linkedid == linkedid and journey.server == server:
                 return journey
         return None
 
@@ -80,11 +80,13 @@ class JourneyWriter:
             if len(self._pending) >= self.batch_size:
                 self._full.set()
 
-    def discard(self, linkedids: Iterable[str]) -> None:
-        """Drops pending journeys of these Linkedids (duplicates the repair removed)."""
-        gone = set(linkedids)
-        if gone and any(j.linkedid in gone for j, _ in self._pending):
-            self._pending = collections.deque((j, e) for j, e in self._pending if j.linkedid not in gone)
+    def discard(self, server: str, linkedids: Iterable[str]) -> None:
+        """Drops pending journeys of these Linkedids of ``server`` (duplicates the repair removed)."""
+        gone = {(server, lid) for lid in linkedids}
+        if gone and any((j.server, j.linkedid) in gone for j, _ in self._pending):
+            self._pending = collections.deque(
+                (j, e) for j, e in self._pending if (j.server, j.linkedid) not in gone
+            )
 
     async def run(self) -> None:
         delay = 0.5

@@ -262,14 +262,15 @@ class CallRepository(Repository):
             ).scalar_one()
         return None if value is None else float(value)
 
-    async def delete_journeys(self, linkedids: Sequence[str]) -> int:
-        """Removes duplicate call records (the repair folds them into the call's own record)."""
+    async def delete_journeys(self, linkedids: Sequence[str], server: str) -> int:
+        """Removes duplicate call records of ``server`` (the repair folds them into the call's own)."""
         if not linkedids:
             return 0
         ids = list(linkedids)
+        i, leg = interactions_t.c, legs_t.c
         async with self.db.writing() as conn:
-            await conn.execute(delete(legs_t).where(legs_t.c.linkedid.in_(ids)))
-            result = await conn.execute(delete(interactions_t).where(interactions_t.c.linkedid.in_(ids)))
+            await conn.execute(delete(legs_t).where(leg.server == server, leg.linkedid.in_(ids)))
+            result = await conn.execute(delete(interactions_t).where(i.server == server, i.linkedid.in_(ids)))
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def _journeys_where(self, window: ColumnElement[bool]) -> list[CallJourney]:

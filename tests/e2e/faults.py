@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cti.core.journey import CallJourney
+from cti.core.journey import CallJourney, QueueLeg
 from tests.asterisk.asterisk_logs import CdrRow, LoggedLeg
 from tests.conftest import ROOT, timeout
 
@@ -111,7 +111,7 @@ class DaemonProcess:
     async def start(self) -> None:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as err:
-            self.proc = subprocess.Popen(
+            self.proc = subprocess.Popen(  # noqa: ASYNC220 (returns at once: the child runs on its own)
                 [sys.executable, "-m", "cti", "run", "--config", str(self.config)],
                 cwd=ROOT,
                 stderr=err,
@@ -203,16 +203,14 @@ class Comparison:
         )
 
     def figures(self) -> dict[str, int]:
-        return {
-            k: v for k, v in self.__dict__.items() if isinstance(v, int) and not isinstance(v, bool)
-        }
+        return {k: v for k, v in self.__dict__.items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
 def compare(journeys: list[CallJourney], logged: list[LoggedLeg], cdr: list[CdrRow]) -> Comparison:
     """The store against queue_log (leg by leg: outcome, agent, wait and talk within 1 s) and the CDR (call
     by call: each Linkedid once, its start and end within 1 s)."""
     out = Comparison()
-    stored: dict[tuple[str, str], list[tuple[str, object]]] = defaultdict(list)
+    stored: dict[tuple[str, str], list[tuple[str, QueueLeg]]] = defaultdict(list)
     for j in journeys:
         for leg in sorted(j.queue_legs, key=lambda x: x.entered_at):
             stored[(leg.uniqueid, leg.queue)].append((j.linkedid, leg))
@@ -231,13 +229,12 @@ def compare(journeys: list[CallJourney], logged: list[LoggedLeg], cdr: list[CdrR
             continue
         leg = legs[n][1]
         agent = lg.agent if lg.outcome in ("answered", "transferred") else None
-        outcome = getattr(leg, "outcome", None)
         ok = (
-            outcome is not None
-            and outcome.value == lg.outcome
-            and (getattr(leg, "agent", None) or None) == agent
-            and abs(float(getattr(leg, "wait_seconds", 0.0)) - float(lg.wait or 0)) <= 1.0
-            and abs(float(getattr(leg, "talk_seconds", 0.0)) - float(lg.talk or 0)) <= 1.0
+            leg.outcome is not None
+            and leg.outcome.value == lg.outcome
+            and (leg.agent or None) == agent
+            and abs(leg.wait_seconds - float(lg.wait or 0)) <= 1.0
+            and abs(leg.talk_seconds - float(lg.talk or 0)) <= 1.0
         )
         if not ok:
             out.wrong_legs += 1
@@ -250,7 +247,7 @@ def compare(journeys: list[CallJourney], logged: list[LoggedLeg], cdr: list[CdrR
     for row in cdr:
         calls[row.linkedid].append(row)
     by_id: Counter[str] = Counter(j.linkedid for j in journeys)
-    journey_of = {j.linkedid: j for j in journeys}
+    journey_of: dict[str, CallJourney] = {j.linkedid: j for j in journeys}
     uniqueids = {row.uniqueid for row in cdr}
     for linkedid, rows in calls.items():
         out.calls += 1

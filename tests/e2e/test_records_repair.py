@@ -99,7 +99,8 @@ async def run_center(tmp_path: Path, store_url: str, faults: Faults, store_proxy
     config.write_text(daemon_config(store_url, ami.port, logs))
     daemon = DaemonProcess(config, tmp_path / "daemon.log")
     rng = random.Random(14)
-    figures: dict[str, object] = {}
+    figures: dict[str, float] = {}
+    before_kill: dict[str, float] = {}
     try:
         await daemon.start()
         await daemon.wait_ami()
@@ -109,6 +110,7 @@ async def run_center(tmp_path: Path, store_url: str, faults: Faults, store_proxy
             if faults.cuts:
                 ami.cut()
             if faults.kill and i == CUTS // 2:
+                before_kill = await daemon.metrics()
                 daemon.kill9()  # what it had not written yet, and the calls while it is down
                 await asyncio.sleep(0.5)
                 await daemon.start()
@@ -127,14 +129,11 @@ async def run_center(tmp_path: Path, store_url: str, faults: Faults, store_proxy
             if result.clean:
                 break
             await asyncio.sleep(0.5)
-        figures = {
-            "faults": faults.__dict__,
-            "cuts": ami.cuts,
-            "starts": daemon.starts,
-            **result.figures(),
-            **await daemon.metrics(),
-        }
-        print(json.dumps(figures))
+        after = await daemon.metrics()  # the counters of both processes (read just before the kill)
+        figures = {k: before_kill.get(k, 0.0) + v for k, v in after.items() if not k.endswith("_seconds")}
+        figures |= {k: max(before_kill.get(k, 0.0), v) for k, v in after.items() if k.endswith("_seconds")}
+        figures |= {"cuts": ami.cuts, "daemon_starts": daemon.starts, **result.figures()}
+        print(json.dumps({"faults": faults.__dict__, **figures}))
         if not result.clean:
             print("\n".join(result.details))
         assert result.legs > 150 and result.calls > 150, figures

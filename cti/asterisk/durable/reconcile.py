@@ -272,6 +272,7 @@ def corrected_leg(stored: QueueLeg | None, logged: LoggedLeg) -> QueueLeg:
         talk_seconds=talk if talked else 0.0,
         answered_at=answered_at,
         ended_at=answered_at + talk if answered_at is not None else None,
+        repaired=True,
     )
 
 

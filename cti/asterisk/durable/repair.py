@@ -46,15 +46,15 @@ class RepairStore(Protocol):
 
     async def latest_end(self, server: str) -> float | None: ...
 
-    async def delete_journeys(self, linkedids: Sequence[str]) -> int: ...
+    async def delete_journeys(self, linkedids: Sequence[str], server: str) -> int: ...
 
 
 class RepairWriter(Protocol):
-    def pending_journey(self, linkedid: str) -> CallJourney | None: ...
+    def pending_journey(self, server: str, linkedid: str) -> CallJourney | None: ...
 
     def submit(self, journeys: Iterable[CallJourney]) -> None: ...
 
-    def discard(self, linkedids: Iterable[str]) -> None: ...
+    def discard(self, server: str, linkedids: Iterable[str]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -129,7 +129,7 @@ class RecordsRepair:
                 self._resynced = True
                 self._logins.append((before, self._monotonic()))
                 continue
-            if isinstance(event, CallEnded) and event.journey.linkedid in self._done:
+            if isinstance(event, CallEnded) and event.journey.linkedid in self._done:  # (this server's)
                 # a late live write of a call already reconciled: look again once it has settled
                 self._ready[event.journey.linkedid] = self._monotonic()
             if self._last_at is None or event.at > self._last_at:
@@ -236,7 +236,7 @@ class RecordsRepair:
         for call in calls:
             held = []
             for uid in sorted({call.linkedid, *call.uniqueids}, key=lambda u: u != call.linkedid):
-                journey = self.writer.pending_journey(uid) or by_id.get(uid)
+                journey = self.writer.pending_journey(self.server, uid) or by_id.get(uid)
                 if journey is not None:
                     held.append(journey)
             verdict = reconcile(
@@ -251,9 +251,9 @@ class RecordsRepair:
             while len(self._done) > DONE_MEMORY:
                 self._done.popitem(last=False)
         if removes:
-            self.writer.discard(removes)
+            self.writer.discard(self.server, removes)
             try:
-                self.stats.duplicates_removed += await self.store.delete_journeys(removes)
+                self.stats.duplicates_removed += await self.store.delete_journeys(removes, self.server)
             except Exception as e:
                 self.stats.write_errors += 1
                 log.warning("%s: cannot remove %d duplicate records: %s", self.server, len(removes), e)
