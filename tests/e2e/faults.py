@@ -82,6 +82,16 @@ class TcpProxy:
         for pair in list(self._pairs):
             self._drop(pair)
 
+    async def cut_live(self, within: float = 5.0) -> None:
+        """Drop the live connection: waits (up to ``within`` s) for one if the client is still reconnecting,
+        so that every cut drops a link that was up."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout(within)
+        while not self._pairs:
+            assert loop.time() < deadline, "nothing connected to cut"
+            await asyncio.sleep(0.005)
+        self.cut()
+
     async def outage(self, seconds: float) -> None:
         """A server restart as the client sees it: connections dropped, new ones refused for ``seconds``."""
         self.outages += 1

@@ -108,7 +108,7 @@ async def run_center(tmp_path: Path, store_url: str, faults: Faults, store_proxy
         for i in range(CUTS):
             await asyncio.sleep(rng.uniform(2.0, 10.0) / SPEED)
             if faults.cuts:
-                ami.cut()
+                await ami.cut_live()
             if faults.kill and i == CUTS // 2:
                 before_kill = await daemon.metrics()
                 daemon.kill9()  # what it had not written yet, and the calls while it is down
