@@ -30,6 +30,7 @@ from tests.asterisk.asterisk_logs import parse_cdr, parse_queue_log
 from tests.conftest import examples
 
 SCENARIOS = ("01-inbound-answered", "02-inbound-abandoned", "03-ring-no-answer", "06-blind-transfer")
+CLOSED = ("01-inbound-answered", "02-inbound-abandoned", "06-blind-transfer")  # 03's recording ends mid-call
 INBOUND = frozenset({"inbound"})
 
 
@@ -114,7 +115,7 @@ def logged_call(transcripts: Path, name: str) -> tuple[DurableLog, str]:
     return log, linkedid
 
 
-@pytest.mark.parametrize("name", SCENARIOS)
+@pytest.mark.parametrize("name", CLOSED)
 def test_a_journey_the_live_feed_got_right_is_left_alone(transcripts: Path, name: str) -> None:
     log, linkedid = logged_call(transcripts, name)
     stored = [j for j in journeys_of(transcripts, name) if j.linkedid == linkedid]
