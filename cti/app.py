@@ -108,6 +108,9 @@ class AmiLink(AmiActions, Protocol):
     @property
     def connected(self) -> bool: ...
 
+    @property
+    def links_lost(self) -> int: ...
+
     async def wait_connected(self, limit: float | None = None) -> None: ...
 
     async def run(self) -> None: ...
@@ -328,6 +331,7 @@ class Daemon:
         else:
             source = FileLogs(a.records_queue_log, a.records_cdr, a.records_cel)
         assert self.writer is not None
+        link = self.servers[a.name].link
         return RecordsRepair(
             a.name,
             source,
@@ -337,6 +341,7 @@ class Daemon:
             poll=a.records_poll,
             settle=a.records_settle,
             keep=a.records_keep_hours * 3600.0,
+            links_lost=lambda: link.links_lost,
         )
 
     def _make_routing(self, store: StorePort) -> RoutingService:

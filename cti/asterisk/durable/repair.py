@@ -4,7 +4,8 @@ One ``RecordsRepair`` per Asterisk server, a daemon component (``run()``, ``coll
 subscriber of this instance's events (``on_events``):
 
 1. **Gaps.** A ``Resynced`` of its server (every login: a reconnect, or the daemon's start) opens a gap
-   from the time of the last event seen before it (at start: from when the newest stored call of the
+   from the time of the last event seen before the link went down (``links_lost``: the events a new link
+   carries before its resync are after the gap's start, not its start; at start: from when the newest stored call of the
    server ended, ``latest_end``: what a process that died had not written yet is after it) to the log's
    clock at the next read. ``pad`` seconds are added on both sides.
 2. **Reading.** Every ``poll`` seconds the source (files or PostgreSQL, ``cti.asterisk.durable.sources``)
@@ -95,6 +96,7 @@ class RecordsRepair:
         pad: float = 5.0,
         restart_lookback: float = 300.0,
         keep: float = 4 * 3600.0,
+        links_lost: Callable[[], int] = lambda: 0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.server = server
@@ -113,19 +115,32 @@ class RecordsRepair:
         self._high_water: float | None = None
         self._started = False
         self._resynced = False
+        self._links_lost = links_lost  # the AMI link's count of lost links (a gap starts at the drop)
+        self._lost_seen = 0
+        self._gap_from: float | None = None  # the last event time before the first drop since a login
         self._ready: dict[str, float] = {}  # linkedid -> monotonic time it was seen complete
         self._done: collections.OrderedDict[str, None] = collections.OrderedDict()
         self.idle = asyncio.Event()  # set after each pass with nothing left to reconcile (tests)
 
     # ---- the bus ----------------------------------------------------------------------------------------
     def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
+        lost = self._links_lost()
+        if lost != self._lost_seen:  # the link went down since the last batch: the gap began before it
+            self._lost_seen = lost
+            if self._gap_from is None:
+                self._gap_from = self._last_at
         for event in events:
             if event.server != self.server:
                 continue
             if isinstance(event, Resynced):
                 # the first one of this process covers everything since the store's newest call, even
                 # when a link that dropped before its resync carried a few events (rule 1)
-                before = self._last_at if self._resynced else None
+                before = (
+                    (self._gap_from if self._gap_from is not None else self._last_at)
+                    if self._resynced
+                    else None
+                )
+                self._gap_from = None
                 self._resynced = True
                 self._logins.append((before, self._monotonic()))
                 continue
@@ -176,6 +191,11 @@ class RecordsRepair:
         for lid in due:
             self._ready.pop(lid, None)
         calls = [c for lid in due if (c := self.log.calls.get(lid)) is not None and self._in_a_gap(c)]
+        if log.isEnabledFor(logging.DEBUG) and len(calls) < len(due):
+            skipped = [lid for lid in due if lid not in {c.linkedid for c in calls}]
+            log.debug(
+                "%s: outside every gap %s: %s", self.server, [(g.start, g.end) for g in self.gaps], skipped
+            )
         if calls:
             await self._reconcile(calls)
         for gap in new_gaps:
@@ -243,6 +263,12 @@ class RecordsRepair:
                 self.log, call, held, server=self.server, inbound_contexts=self.inbound_contexts
             )
             self._count(verdict)
+            log.debug(
+                "%s: reconciled %s: %s",
+                self.server,
+                call.linkedid,
+                "added" if verdict.added else "corrected" if verdict.journey is not None else "right",
+            )
             if verdict.journey is not None:
                 writes.append(verdict.journey)
             removes += verdict.remove
