@@ -4,10 +4,11 @@ One ``RecordsRepair`` per Asterisk server, a daemon component (``run()``, ``coll
 subscriber of this instance's events (``on_events``):
 
 1. **Gaps.** A ``Resynced`` of its server (every login: a reconnect, or the daemon's start) opens a gap
-   from the time of the last event seen before the link went down (``links_lost``: the events a new link
-   carries before its resync are after the gap's start, not its start; at start: from when the newest stored call of the
-   server ended, ``latest_end``: what a process that died had not written yet is after it) to the log's
-   clock at the next read. ``pad`` seconds are added on both sides.
+   from the time of the last event seen before the link went down (``links_lost``: the events a new
+   link carries before its resync are already after the gap) to the log's clock at the next read, with
+   ``pad`` seconds on both sides. The first ``Resynced`` of a process opens it from when the newest
+   stored call of the server ended (``latest_end``), less ``restart_lookback``: what a process that died
+   had not written is after that, and a repair it had not finished is inside the lookback.
 2. **Reading.** Every ``poll`` seconds the source (files or PostgreSQL, ``cti.asterisk.durable.sources``)
    is read from where it stopped; rows that cannot be read are counted (``repair_bad_rows_total``) and
    logged, never fatal; a source that cannot be read is retried at the next poll.
