@@ -166,7 +166,8 @@ def interaction_rows(count: int, customers: int, seed: int) -> Iterator[tuple[An
 
 
 def secondary_indexes(names: Sequence[str]) -> list[Index]:
-    return [ix for name in names for ix in Base.metadata.tables[name].indexes]
+    # not the unique ones: they are keys (the upsert's conflict target, a foreign key's parent)
+    return [ix for name in names for ix in Base.metadata.tables[name].indexes if not ix.unique]
 
 
 def chunked(rows: Iterator[tuple[Any, ...]], size: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:

@@ -95,7 +95,8 @@ def interaction_params(journey: CallJourney, remote_e164: str | None) -> tuple[A
         agent,
         json_list(agents),
         journey.started_at,
-        min(answered) if answered else None,
+        # the journey's own first answer (a click-to-call has no queue leg), else its legs' first
+        journey.answered_at if journey.answered_at is not None else (min(answered) if answered else None),
         journey.ended_at,
         outcome.value if outcome else None,
         journey.hangup_cause,
@@ -167,6 +168,7 @@ def journey_from_row(row: Mapping[Any, Any], legs: list[QueueLeg]) -> CallJourne
         transfers=int(row["transfers"]),
         hold_seconds=float(row["hold_seconds"]),
         server=row["server"],
+        answered_at=row["answered_at"],
         campaign=row["campaign"],
         lead_id=row["lead_id"],
     )

@@ -482,7 +482,12 @@ def test_after_a_reconnect_gap_the_answered_call_ends_once_with_a_correct_record
     assert (leg.outcome, leg.agent) == (LegOutcome.ANSWERED, "Bob")
     assert j.outcome is JourneyOutcome.ANSWERED and j.agents == ["Bob"] and j.caller_name == "张伟"
     assert j.ended_at is not None
-    assert abs(leg.talk_seconds - (j.ended_at - 1795362994.0)) < 0.1  # talk counted from the resync
+    # the answer fell in the gap: the leg is flagged repaired, and its figures are not stretched to the
+    # resync (1795362994.0): the caller left the queue where the feed was last seen, so the wait is at
+    # most the real one (1.0 s) and wait + talk is the real time from the join to the end
+    assert leg.repaired and leg.left_at is not None and leg.left_at < 1795362994.0
+    assert leg.wait_seconds <= 1.01
+    assert abs(leg.wait_seconds + leg.talk_seconds - (j.ended_at - leg.entered_at)) < 0.1
     resynced = [e for e in during if isinstance(e, Resynced)]
     assert len(resynced) == 1 and resynced[0].channels == 4 and resynced[0].queues == 1
     assert sum(1 for e in events if isinstance(e, CallStarted)) == 1

@@ -53,6 +53,7 @@ def journey(
         hangup_cause=16,
         hold_seconds=1.5,
         server="pbx1",
+        answered_at=start + 11 if agent and direction is Direction.INBOUND else None,
     )
 
 

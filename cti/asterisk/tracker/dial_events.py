@@ -113,6 +113,13 @@ def on_dial_end(t: CallTracker, ev: tr.DialEvent, out: list[DomainEvent]) -> Non
         dest = t.chan(ev.dest, ev.at)
         if dest is not None:
             dest.journey.originate.dial_ended(ev.dial_status)
+            agent = t.roster.agent_of_device(device_of(dest.name))
+            if agent is not None and ev.dial_status == "ANSWER":
+                # click-to-call: the Originate rang the agent's own phone first; the agent talks from
+                # the answer until the hangup (no queue, no AgentComplete)
+                j = dest.journey
+                j.answered_by(agent, ev.at)
+                j.talking[dest.uid] = Talk(agent, ev.at, None, dest.uid)
         return
     caller = t.chan(ev.caller, ev.at)
     if caller is None:
@@ -189,6 +196,9 @@ def on_transfer(t: CallTracker, ev: tr.TransferEvent, out: list[DomainEvent]) ->
             if talk.visit is not None:
                 talk.visit.transferred()  # a CTI-routed visit (rule 10)
             t.end_talk(j, ev.transferer.uniqueid, ev.at, out)  # CTI-routed: talk ends at the transfer
+        elif talk is not None and talk.visit is not None:
+            # app_queue's AgentComplete (Reason: transfer) says so too, unless it falls in a gap
+            talk.visit.transferred()
     j.record.transfers += 1
     j.transferring = True
     kind = "blind" if ev.name == "BlindTransfer" else "attended"

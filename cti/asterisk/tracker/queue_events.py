@@ -14,6 +14,7 @@ from cti.asterisk.tracker.legs import (
     ANSWERED,
     ANSWERING,
     EXITED_WITH_KEY,
+    LEFT,
     QUEUESTATUS,
     TIMED_OUT,
     Visit,
@@ -21,6 +22,7 @@ from cti.asterisk.tracker.legs import (
 from cti.core.events import AgentRinging, AgentRingNoAnswer, CallAnswered, CallQueued, DomainEvent
 from cti.core.frozen import quick_constructor
 from cti.core.ids import AgentId, UniqueId
+from cti.core.journey import LegOutcome
 
 if TYPE_CHECKING:
     from cti.asterisk.tracker.tracker import CallTracker
@@ -170,6 +172,13 @@ def on_agent_connect(t: CallTracker, ev: tr.AgentEvent, out: list[DomainEvent]) 
     if visit.is_open:
         leg.agent = agent
         t.close_leg(j, caller.uid, visit, ANSWERED, ev.at, out)
+    elif visit.state is LEFT:
+        # its exit was provisional: the ring (or the whole answer) fell in a gap, and this answer is the
+        # first word of it. The wait is app_queue's HoldTime when it has one.
+        leg.agent = agent
+        if ev.hold_time > 0:
+            leg.left_at = leg.entered_at + ev.hold_time
+        t.close_leg(j, caller.uid, visit, ANSWERED, leg.left_at or ev.at, out)
     leg.agent = agent
     leg.answered_at = ev.at
     j.answered_by(agent, ev.at)
@@ -204,8 +213,32 @@ def on_agent_complete(t: CallTracker, ev: tr.AgentEvent, out: list[DomainEvent])
             if ev.reason == "transfer":
                 talk.visit.transferred()
             t.end_talk(j, agent_uid, ev.at, out)
+        elif talk is None:
+            _complete_unseen_talk(j, caller.uid, ev)
     # else: both channels were gone (Asterisk then sends no channel blocks); the journey ended with them
     t.roster.completed(ev.member, ev.interface, ev.queue, ev.at, out)
+
+
+def _complete_unseen_talk(j: Journey, caller_uid: str, ev: tr.AgentEvent) -> None:
+    """AgentComplete of a talk whose AgentConnect fell in a gap: app_queue's TalkTime gives the talk, its
+    Reason the transfer (a transferred leg must not stay "answered")."""
+    for visit in reversed(j.visits):
+        leg = visit.leg
+        if leg.uniqueid != caller_uid or leg.queue != ev.queue or leg.agent != ev.member:
+            continue
+        if leg.ended_at is not None or leg.outcome is not LegOutcome.ANSWERED:
+            return
+        leg.repaired = True
+        leg.ended_at = ev.at
+        if leg.answered_at is None:
+            leg.answered_at = ev.at - ev.talk_time
+        if leg.agent not in j.record.agents:
+            j.answered_by(leg.agent, leg.answered_at)
+        leg.talk_seconds = max(0.0, ev.at - leg.answered_at)
+        j.record.talk_seconds += leg.talk_seconds
+        if ev.reason == "transfer":
+            visit.transferred()
+        return
 
 
 @on(

@@ -68,7 +68,7 @@ from collections.abc import Iterable
 from cti.asterisk import translate as tr
 from cti.asterisk.ami import Message
 from cti.asterisk.snapshot import ResyncSnapshot
-from cti.asterisk.tracker.agents import AgentView, Roster
+from cti.asterisk.tracker.agents import AgentView, Ring, Roster
 from cti.asterisk.tracker.channels import Channel, Channels, ChannelView, device_of
 from cti.asterisk.tracker.dispatch import ROUTES
 from cti.asterisk.tracker.journeys import ENDED, MERGED, NEW, STARTED, Journey, Journeys, Talk
@@ -84,6 +84,7 @@ from cti.asterisk.tracker.legs import (
 )
 from cti.asterisk.tracker.originates import PendingResponses
 from cti.core.events import (
+    AgentRinging,
     CallAnswered,
     CallEnded,
     CallerInfo,
@@ -106,6 +107,7 @@ _CallLeftQueue = quick_constructor(CallLeftQueue)
 _CallQueued = quick_constructor(CallQueued)
 _CallWaiting = quick_constructor(CallWaiting)
 _CallAnswered = quick_constructor(CallAnswered)
+_AgentRinging = quick_constructor(AgentRinging)
 _CallerInfo = quick_constructor(CallerInfo)
 _StreamProblem = quick_constructor(StreamProblem)
 
@@ -115,6 +117,10 @@ _ACD_INBOUND, _ACD_OUTBOUND = CallKind.ACD_INBOUND, CallKind.ACD_OUTBOUND
 
 DEFAULT_INBOUND_CONTEXTS = ("inbound", "from-trunk", "from-pstn", "from-external", "from-did")
 DEFAULT_DELIVER_CONTEXTS = ("deliver",)
+
+
+# events that do not settle a provisional queue exit as the channel's next event (rule 6)
+_NOT_SETTLING = frozenset({"QueueCallerLeave", "VarSet", "AgentConnect"})
 
 
 class CallTracker:
@@ -174,7 +180,8 @@ class CallTracker:
             if light is not None:
                 light(self, msg, at, out)
                 return out
-            if self.journeys.unsettled and name != "QueueCallerLeave" and name != "VarSet":
+            # (an AgentConnect is the answer of a leave whose ring fell in a gap: it settles it answered)
+            if self.journeys.unsettled and name not in _NOT_SETTLING:
                 puid = msg.peek("Uniqueid")
                 if puid is not None and puid in self.journeys.unsettled:
                     self.settle(puid, None, at, out)  # the channel's next event settles its exit (rule 6)
@@ -232,8 +239,15 @@ class CallTracker:
 
     def _rebuild(self, snapshot: ResyncSnapshot, out: list[DomainEvent]) -> None:
         at = snapshot.at
+        last_seen = min(self.now, at)  # the last instant the live feed showed: the gap starts here
         if at > self.now:
             self.now = at
+        for j in self.journeys.by_id.values():  # every visit under way spans the gap: rebuilt, not seen
+            for visit in (*j.open.values(), *j.left.values()):
+                visit.leg.repaired = True
+            for talk in j.talking.values():
+                if talk.visit is not None:
+                    talk.visit.leg.repaired = True
         self.roster.finish_wrapups(at, out)
         shows: list[tr.CoreShowChannelEvent] = []
         members: list[tr.QueueMemberEvent] = []
@@ -256,12 +270,15 @@ class CallTracker:
         for uid in [ch.uid for ch in self.channels if ch.uid not in live]:
             self.hangup(uid, at, 0, out)
         bridges: dict[str, list[str]] = {}
-        for ev in shows:
+        first_seen: dict[str, tr.CoreShowChannelEvent] = {}  # channels new to the tracker, by uid
+        # a call's own first channel (Uniqueid = Linkedid) first: it is the journey's primary
+        for ev in sorted(shows, key=lambda e: e.chan.uniqueid != e.chan.linkedid):
             known = self.channels.by_uid.get(ev.chan.uniqueid) is not None
             ch = self.chan(ev.chan, at - ev.duration)
             if ch is None:
                 continue
             if not known:
+                first_seen[ch.uid] = ev
                 rec = ch.journey.record
                 rec.started_at = min(rec.started_at, at - ev.duration)
             if ev.bridge_id:
@@ -276,7 +293,17 @@ class CallTracker:
                 gone = [q for q in a.facts.queues if q not in listed.get(a.id, set())]
                 if gone:
                     self.roster.left_queues(a.id, gone, at, out)
-            self._resync_entries(entries, bridges, at, out)
+            self._unseen_visits(shows, first_seen, entries, at)
+            for j in {
+                self.channels.by_uid[uid].journey.jid: self.channels.by_uid[uid].journey for uid in first_seen
+            }.values():
+                # a queue call first seen now (its start fell in the gap): started at once, while its
+                # channels are up, so it gets its direction, number and DID, and its CallStarted comes
+                # before its pop or its answer
+                if j.open or j.visits:
+                    self.start(j, at, out)
+            self._resync_entries(entries, bridges, at, last_seen, out)
+            self._first_seen_rings(first_seen, bridges, at, out)
         out.append(Resynced(at, self.server, snapshot.reason, len(shows), queues))
 
     def _resync_entries(
@@ -284,6 +311,7 @@ class CallTracker:
         entries: list[tr.QueueEntryEvent],
         bridges: dict[str, list[str]],
         at: float,
+        last_seen: float,
         out: list[DomainEvent],
     ) -> None:
         from cti.asterisk.tracker.queue_events import queued  # the same CallQueued as a join
@@ -297,7 +325,9 @@ class CallTracker:
             visit = j.open.get(ch.uid)
             if visit is None or visit.leg.queue != e.queue:
                 self.start(j, at, out)
-                queued(self, j, j.join(ch.uid, e.queue, at - e.wait, e.position), at, out)
+                visit = j.join(ch.uid, e.queue, at - e.wait, e.position)
+                visit.leg.repaired = True  # its join fell in the gap
+                queued(self, j, visit, at, out)
         peers = {uid: members for members in bridges.values() for uid in members}
         for j in list(self.journeys.by_id.values()):
             for uid, visit in list(j.open.items()):
@@ -307,21 +337,94 @@ class CallTracker:
                     ((p, agent) for p in peers.get(uid, []) if p != uid and (agent := self._agent_leg(p))),
                     None,
                 )
+                # it left the queue in the gap: figures stop where the feed was last seen, never at the
+                # resync (the repair from Asterisk's logs has the exact times)
+                left = max(visit.leg.entered_at, last_seen)
                 if found is None:
-                    self.close_leg(j, uid, visit, TIMED_OUT, at, out)
+                    # left, how is not known yet: provisionally a timeout, settled by what comes next
+                    # (an AgentConnect seen live after the gap makes it answered)
+                    self.journeys.leave(j, uid, visit, TIMED_OUT, left)
                     continue
                 agent_uid, agent = found
                 leg = visit.leg
                 leg.agent = agent
-                self.close_leg(j, uid, visit, ANSWERED, at, out)
-                leg.answered_at = at
-                j.answered_by(agent, at)
-                j.talking[agent_uid] = Talk(agent, at, visit, uid)
+                leg.left_at = left
+                self.close_leg(j, uid, visit, ANSWERED, left, out)
+                leg.answered_at = left
+                j.answered_by(agent, left)
+                j.talking[agent_uid] = Talk(agent, left, visit, uid)
                 a = self.roster.agent(agent)
                 self.roster.call_started(a, agent_uid, self.call_kind(j), at, out)
                 out.append(
-                    _CallAnswered(at, self.server, j.record.linkedid, UniqueId(uid), agent, leg.queue, 0.0)
+                    _CallAnswered(
+                        at, self.server, j.record.linkedid, UniqueId(uid), agent, leg.queue, leg.wait_seconds
+                    )
                 )
+
+    def _unseen_visits(
+        self,
+        shows: list[tr.CoreShowChannelEvent],
+        first_seen: dict[str, tr.CoreShowChannelEvent],
+        entries: list[tr.QueueEntryEvent],
+        at: float,
+    ) -> None:
+        """A caller first seen now, in ``Queue()`` but no longer waiting (answered, or leaving): its
+        join fell in the gap. The visit is opened here, entered when its channel was created, and the
+        entries pass closes it (answered when it is bridged with an agent's channel)."""
+        waiting = {e.uniqueid for e in entries}
+        for ev in shows:
+            uid = ev.chan.uniqueid
+            queue = ev.application_data.split(",", 1)[0]
+            if ev.application != "Queue" or uid in waiting or not queue or uid not in first_seen:
+                continue
+            ch = self.channels.by_uid.get(uid)
+            if ch is None or any(v.leg.uniqueid == uid and v.leg.queue == queue for v in ch.journey.visits):
+                continue
+            visit = ch.journey.join(uid, queue, at - ev.duration, 0, estimated=True)
+            visit.leg.repaired = True
+
+    def _first_seen_rings(
+        self,
+        first_seen: dict[str, tr.CoreShowChannelEvent],
+        bridges: dict[str, list[str]],
+        at: float,
+        out: list[DomainEvent],
+    ) -> None:
+        """app_queue's outgoing line to an agent's phone, not bridged yet: the agent's phone is ringing
+        for a waiting caller of the same call (its AgentCalled fell in the gap). The ring is announced,
+        so the screen pop goes out before the answer, and the answer's DialEnd finds it."""
+        bridged = {uid for members in bridges.values() for uid in members}
+        for uid, ev in first_seen.items():
+            if ev.application != "AppQueue" or uid in bridged or uid in self.roster.rings:
+                continue
+            agent = self._agent_leg(uid)
+            ch = self.channels.by_uid.get(uid)
+            if agent is None or ch is None:
+                continue
+            j = ch.journey
+            visit = next((v for v in j.open.values()), None)
+            if visit is None:
+                continue
+            a = self.roster.agent(agent)
+            ch.agent = agent
+            rec, leg = j.record, visit.leg
+            out.append(
+                _AgentRinging(
+                    at,
+                    self.server,
+                    rec.linkedid,
+                    UniqueId(leg.uniqueid),
+                    agent,
+                    a.interface,
+                    leg.queue,
+                    self.caller_info(j),
+                    rec.did,
+                    rec.direction,
+                    max(0.0, at - leg.entered_at),
+                )
+            )
+            visit.ring_started()
+            self.roster.ring(a, uid, Ring(agent, a.interface, visit, leg.uniqueid, j, at), leg.queue, out)
 
     def _agent_leg(self, uid: str) -> AgentId | None:
         """The agent whose device the channel ``uid`` is on, if it is a known member's."""
@@ -458,7 +561,10 @@ class CallTracker:
         else:
             rec.direction = _INBOUND
         if rec.direction is _OUTBOUND:
-            rec.did = rec.did or orig.dialled or orig.exten
+            # a click-to-call dials the agent's phone, then the customer's number (the target Exten)
+            dialled_agent = primary is not None and self.roster.is_agent_device(device_of(primary.name))
+            first = (orig.exten or orig.dialled) if dialled_agent else (orig.dialled or orig.exten)
+            rec.did = rec.did or first
         elif not rec.did:
             rec.did = orig.exten or (primary.exten if primary else "")
         self.refresh_caller(j)
