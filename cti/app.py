@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cti.asterisk.calls import CallTracker
+from cti.asterisk.durable.repair import RecordsRepair, RepairStore
 from cti.bus.commands import CommandService, LocalServer, OwnerSeat, RemoteServers
 from cti.bus.local import Handler, LocalBus
 from cti.config import AsteriskConfig, Config, load_config
@@ -61,7 +62,7 @@ log = logging.getLogger("cti.app")
 
 
 # ---- ports: what the daemon needs of the store, the bus and each AMI link ------------------------------
-class CallsPort(JourneyStore, DispositionStore, Protocol):
+class CallsPort(JourneyStore, DispositionStore, RepairStore, Protocol):
     """``store.calls``: call records and dispositions."""
 
 
@@ -115,6 +116,9 @@ class AmiLink(AmiActions, Protocol):
 
     @property
     def connected(self) -> bool: ...
+
+    @property
+    def links_lost(self) -> int: ...
 
     async def wait_connected(self, limit: float | None = None) -> None: ...
 
@@ -226,6 +230,7 @@ class Daemon:
         # the TaskGroup's tasks: the AMI links and pumps (stopped first), then every other component
         self.links: list[Component] = []
         self.components: list[Component] = []
+        self.repairs: list[RecordsRepair] = []  # one per server whose logs are read (``records``)
 
     async def open(self) -> None:
         """Everything but the long-running tasks: the store, the hub, the console server (bound)."""
@@ -258,6 +263,11 @@ class Daemon:
                 Component(f"ami-link-{a.name}", srv.link.run),
                 Component(f"ami-pump-{a.name}", srv.pump.run),
             ]
+        self.repairs = [self._make_repair(a, store) for a in cfg.asterisk if a.records]
+        for repair in self.repairs:
+            self.bus.subscribe(f"repair-{repair.server}", repair.on_events, local_only=True)
+            self.components.append(Component(f"records-repair-{repair.server}", repair.run))
+            self.registry.register(repair)
         if cfg.redis.url:
             # consoles here act on calls of servers other instances are connected to, and the reverse
             key = cfg.redis.command_key.encode()
@@ -364,6 +374,33 @@ class Daemon:
             clock=self.clock.now,
         )
         return JsonServer(api, host=cfg.api.host, port=cfg.api.port, max_body=cfg.api.max_body_bytes)
+
+    def _make_repair(self, a: AsteriskConfig, store: StorePort) -> RecordsRepair:
+        from cti.asterisk.durable.sources import FileLogs, LogSource, PgLogs
+
+        source: LogSource
+        if a.records == "pgsql":
+            source = PgLogs(
+                a.records_url,
+                cdr_table=a.records_cdr_table,
+                cel_table=a.records_cel_table,
+                queue_log_table=a.records_queue_log_table,
+            )
+        else:
+            source = FileLogs(a.records_queue_log, a.records_cdr, a.records_cel)
+        assert self.writer is not None
+        link = self.servers[a.name].link
+        return RecordsRepair(
+            a.name,
+            source,
+            store.calls,
+            self.writer,
+            inbound_contexts={*a.inbound_contexts, a.holding_context, a.queue_context},
+            poll=a.records_poll,
+            settle=a.records_settle,
+            keep=a.records_keep_hours * 3600.0,
+            links_lost=lambda: link.links_lost,
+        )
 
     def _make_routing(self, store: StorePort) -> RoutingService:
         from cti.delivery.queue_log import QueueLogWriter

@@ -63,6 +63,19 @@ class AsteriskConfig:
         default_factory=lambda: ["inbound", "from-trunk", "from-pstn", "from-external", "from-did"]
     )  # a call that starts in one of these is inbound
     wrapup_seconds: dict[str, float] = field(default_factory=dict)  # queues.conf wrapuptime, per queue
+    # Asterisk's durable logs, read to repair the call records after every AMI gap and restart
+    # (docs/design/records-repair.md): "" off, "files" (cti beside Asterisk) or "pgsql" (the tables)
+    records: str = ""
+    records_queue_log: str = ""  # files: /var/log/asterisk/queue_log
+    records_cdr: str = ""  # files: cdr_csv's /var/log/asterisk/cdr-csv/Master.csv (newcdrcolumns = yes)
+    records_cel: str = ""  # files: cel_custom's /var/log/asterisk/cel-custom/Master.csv ("" = no CEL)
+    records_url: str = ""  # pgsql: the database cdr_pgsql, cel_pgsql and res_config_pgsql write to
+    records_cdr_table: str = "cdr"
+    records_cel_table: str = "cel"  # "" = no CEL
+    records_queue_log_table: str = "queue_log"
+    records_poll: float = 1.0  # seconds between reads of the logs
+    records_settle: float = 1.0  # seconds a call is complete in the log before it is reconciled
+    records_keep_hours: float = 4.0  # how far back the logs are read at start, and kept in memory
 
 
 @dataclass
@@ -448,6 +461,22 @@ def _validate(cfg: Config) -> None:
         seen.add(a.name)
         if a.auth not in ("md5", "plain"):
             raise ConfigError(p, f"{key}.auth", f"must be 'md5' or 'plain', not {a.auth!r}")
+        if a.records not in ("", "files", "pgsql"):
+            raise ConfigError(p, f"{key}.records", f"must be '', 'files' or 'pgsql', not {a.records!r}")
+        if a.records == "files" and not (a.records_queue_log and a.records_cdr):
+            raise ConfigError(
+                p, f"{key}.records_queue_log", "records = 'files' needs records_queue_log and records_cdr"
+            )
+        if a.records == "pgsql" and not a.records_url:
+            raise ConfigError(p, f"{key}.records_url", "records = 'pgsql' needs records_url")
+        for name in ("records_cdr_table", "records_cel_table", "records_queue_log_table"):
+            table = getattr(a, name)
+            if table and not table.replace("_", "").replace(".", "").isalnum():
+                raise ConfigError(p, f"{key}.{name}", f"not a table name: {table!r}")
+        if a.records_poll <= 0 or a.records_settle < 0 or a.records_keep_hours <= 0:
+            raise ConfigError(
+                p, f"{key}.records_poll", "records_poll and records_keep_hours must be positive"
+            )
         if not 0 < a.port < 65536:
             raise ConfigError(p, f"{key}.port", f"port {a.port} out of range")
         if a.ping_interval <= 0 or a.dead_after <= a.ping_interval:

@@ -196,18 +196,30 @@ class JourneyWriter:
         yield gauge("store_failing", "1 while the latest call record write failed", self.failing)
 
     def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
+        self.submit(event.journey for event in events if isinstance(event, CallEnded))
+
+    def pending_journey(self, server: str, linkedid: str) -> CallJourney | None:
+        """The newest journey of ``server``'s ``linkedid`` waiting in memory to be written (the repair reads
+        it; one spilled to disk during a store outage is not seen, and the repair's correction, written
+        after it, wins)."""
+        for journey, _ in reversed(self._pending):
+            if journey.linkedid == linkedid and journey.server == server:
+                return journey
+        return None
+
+    def submit(self, journeys: Iterable[CallJourney]) -> None:
+        """Queue journeys for writing behind everything already pending (finished calls and the repair's
+        corrections); beyond ``max_pending`` in memory, they go to the spill file, in order."""
         spill: list[Item] = []
         spill_file = self._spill
-        for event in events:
-            if isinstance(event, CallEnded):
-                journey = event.journey
-                item = (journey, self.store.normalize(remote_number(journey)))
-                if spill_file is not None and (
-                    spill or spill_file.unread or len(self._pending) >= self.max_pending
-                ):
-                    spill.append(item)  # behind everything already in the file: the order is kept
-                else:
-                    self._pending.append(item)
+        for journey in journeys:
+            item = (journey, self.store.normalize(remote_number(journey)))
+            if spill_file is not None and (
+                spill or spill_file.unread or len(self._pending) >= self.max_pending
+            ):
+                spill.append(item)  # behind everything already in the file: the order is kept
+            else:
+                self._pending.append(item)
         if spill and spill_file is not None:
             spill_file.append(spill)
             self.spilled += len(spill)
@@ -215,6 +227,14 @@ class JourneyWriter:
             self._arrived.set()
             if len(self._pending) >= self.batch_size:
                 self._full.set()
+
+    def discard(self, server: str, linkedids: Iterable[str]) -> None:
+        """Drops pending journeys of these Linkedids of ``server`` (duplicates the repair removed)."""
+        gone = {(server, lid) for lid in linkedids}
+        if gone and any((j.server, j.linkedid) in gone for j, _ in self._pending):
+            self._pending = collections.deque(
+                (j, e) for j, e in self._pending if (j.server, j.linkedid) not in gone
+            )
 
     async def run(self) -> None:
         delay = 0.5

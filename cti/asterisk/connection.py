@@ -96,6 +96,7 @@ class ConnectionStats:
     overflows: int = 0
     dropped: int = 0  # events not queued because of an overflow (each one covered by a resync)
     resyncs: int = 0
+    links_lost: int = 0  # logged-in links that went down (the records repair dates its gaps by it)
     problems: int = 0  # malformed input reported
     actions_retried: int = 0
     actions_lost: int = 0
@@ -329,6 +330,8 @@ class AmiConnection:
         if self._proto is proto:
             self._proto = None
             self._up.clear()
+            if self.stats.connected:
+                self.stats.links_lost += 1
             self.stats.connected = False
 
     # --- keepalive (rule 2) ------------------------------------------------------------------------
@@ -460,6 +463,10 @@ class AmiConnection:
     def metrics(self) -> dict[str, object]:
         self.stats.queue_depth = self.queue.qsize()
         return asdict(self.stats)
+
+    @property
+    def links_lost(self) -> int:
+        return self.stats.links_lost
 
     @property
     def connected(self) -> bool:

@@ -1,7 +1,8 @@
 """``cti sim``: run the simulated Asterisk (an AMI server with callers, agents and a PSTN).
 
     cti sim --listen 127.0.0.1:5038 --config config/sim/demo.toml [--speed X] [--seed N]
-            [--queue-log PATH] [--no-traffic] [--record PATH]
+            [--queue-log PATH] [--cdr PATH] [--cel PATH] [--records-url URL]
+            [--no-traffic] [--record PATH]
 
 It prints ``listening on HOST:PORT`` once the port is bound (``:0`` picks a free one) and serves
 until interrupted. ``--record`` writes every event the simulator raises, as AMI bytes (banner
@@ -62,6 +63,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--speed", type=_speed, default=1.0, help="virtual seconds per real second (default 1)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's)")
     p.add_argument("--queue-log", metavar="PATH", help="append the ground-truth queue_log to this file")
+    p.add_argument("--cdr", metavar="PATH", help="append the CDR, as cdr_csv's Master.csv, to this file")
+    p.add_argument("--cel", metavar="PATH", help="append the CEL, as cel_custom's Master.csv, to this file")
+    p.add_argument(
+        "--records-url",
+        metavar="URL",
+        default="",
+        help="also write queue_log, CDR and CEL to the PostgreSQL tables queue_log, cdr, cel at this URL",
+    )
     p.add_argument("--record", metavar="PATH", help="write every event, as AMI bytes, to this file")
     p.add_argument(
         "--no-traffic", action="store_true", help="do not generate callers (only AMI-driven calls)"
@@ -100,6 +109,9 @@ async def serve(scenario: Scenario, args: argparse.Namespace, record: BinaryIO |
         speed=args.speed,
         seed=args.seed,
         queue_log=args.queue_log,
+        cdr=args.cdr,
+        cel=args.cel,
+        records_url=args.records_url,
         traffic=False if args.no_traffic else None,
     )
     if record is not None:  # a buffered file: the tap never waits on the disk

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 
 from cti.asterisk.ami import escape
 from cti.sim.agents import AgentPhone
+from cti.sim.calllogs import CallLogs
 from cti.sim.channels import (
     CAUSE_TEXT,
+    UP,
     Bridge,
     Channel,
     ChannelRegistry,
@@ -69,12 +71,14 @@ class PbxCore:
         rng: random.Random,
         sink: Sink,
         queue_log: QueueLog | None = None,
+        call_logs: CallLogs | None = None,
     ) -> None:
         self.scenario = scenario
         self.timeline = timeline
         self.rng = rng
         self.sink = sink
         self.queue_log = queue_log or QueueLog()
+        self.call_logs = call_logs or CallLogs()  # CDR and CEL
         self.channels = ChannelRegistry(rng.randbytes)
         self.boot_time = timeline.now
         self.global_vars: dict[str, str] = {}
@@ -120,12 +124,16 @@ class PbxCore:
         self.sink(category, h)
 
     def _chan_event(self, name: str, ch: Channel, extra: Headers | None = None) -> None:
+        if name == "Newchannel":
+            self.call_logs.start(ch, self.now)
         self.event(name, "call", ch.snapshot() + extra if extra else ch.snapshot())
 
     def set_state(self, ch: Channel, state: int) -> None:
         if ch.state != state:
             ch.state = state
             self._chan_event("Newstate", ch)
+            if state == UP:
+                self.call_logs.answer(ch, self.now)
 
     def set_callerid(self, ch: Channel, num: str, name: str) -> None:
         ch.cid_num, ch.cid_name = num, name
@@ -149,6 +157,8 @@ class PbxCore:
             "Hangup", ch, [("Cause", str(cause)), ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown"))]
         )
         self.channels.forget(ch)
+        over = all(c.linkedid != ch.linkedid for c in self.channels.by_uniqueid.values())
+        self.call_logs.hangup(ch, cause, self.now, over)
 
     def local_bridge_event(self, one: Channel, two: Channel) -> None:
         h: Headers = []
@@ -177,6 +187,7 @@ class PbxCore:
         oldest = min((c.linkedid for c in b.channels), key=lambda lk: self._age(lk))
         ch.linkedid = oldest
         self.event("BridgeEnter", "call", [*b.snapshot(), *ch.snapshot()])
+        self.call_logs.bridge_enter(ch, [c for c in b.channels if c is not ch], self.now)
 
     def _age(self, linkedid: str) -> tuple[float, str]:
         ch = self.channels.by_uniqueid.get(linkedid)
@@ -189,6 +200,7 @@ class PbxCore:
         b.channels.remove(ch)
         ch.bridge = None
         self.event("BridgeLeave", "call", [*b.snapshot(), *ch.snapshot()])
+        self.call_logs.bridge_exit(ch, self.now)
 
     def bridge_destroy(self, b: Bridge) -> None:
         for ch in list(b.channels):

@@ -8,6 +8,7 @@ appended to that file and flushed per line so a reader can follow it live.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -16,6 +17,7 @@ class QueueLog:
     def __init__(self, path: str | Path | None = None) -> None:
         self.lines: list[str] = []
         self._file: TextIO | None = open(path, "a", encoding="utf-8") if path else None
+        self.listeners: list[Callable[[str], None]] = []  # each line as written (the PostgreSQL sink)
 
     def write(self, when: float, callid: str, queue: str, agent: str, event: str, *data: object) -> None:
         line = "|".join([str(int(when)), callid, queue, agent, event, *(str(d) for d in data)])
@@ -23,6 +25,8 @@ class QueueLog:
         if self._file is not None:
             self._file.write(line + "\n")
             self._file.flush()
+        for listener in self.listeners:
+            listener(line)
 
     def close(self) -> None:
         if self._file is not None:

@@ -10,6 +10,7 @@ Usage::
     leg = sim.place_call("13800138000", "张伟", "sales", patience=60, talk=30)
     sim.hangup(leg.ch.name)                    # any channel, as an AMI Hangup would
     sim.queue_log_lines()                      # the ground truth, Asterisk queue_log format
+    sim.call_logs.cdr, sim.call_logs.cel       # its CDR rows and CEL events (files: cdr=, cel=)
     await sim.stop()
 
 ``place_call`` sends a caller exactly as the real PBX's client did (``Local/<ani>@callers/n`` into
@@ -33,8 +34,10 @@ from cti.asterisk.ami import encode
 from cti.sim.actions import ACTIONS
 from cti.sim.agi_client import run_script
 from cti.sim.callers import CallerGenerator, place_call
+from cti.sim.calllogs import CallLogs
 from cti.sim.channels import Headers
 from cti.sim.pbx import Leg, Pbx
+from cti.sim.pgsink import PgSink
 from cti.sim.protocol import AmiSession, Handler
 from cti.sim.queue_log import QueueLog
 from cti.sim.scenario import Scenario, User, transcript_pbx
@@ -53,6 +56,9 @@ class SimServer:
         seed: int | None = None,
         start: float | None = None,
         queue_log: str | Path | None = None,
+        cdr: str | Path | None = None,
+        cel: str | Path | None = None,
+        records_url: str = "",
         traffic: bool | None = None,
         auth_fail_delay: float = 1.0,
         max_backlog: int = 64 * 1024 * 1024,
@@ -66,7 +72,12 @@ class SimServer:
         self.rng = random.Random(seed)
         self.challenge_rng = random.Random(seed ^ 0x5EED)
         self.queue_log = QueueLog(queue_log)
-        self.pbx = Pbx(sc, self.timeline, self.rng, self._broadcast, self.queue_log)
+        self.call_logs = CallLogs(cdr, cel)
+        self.pbx = Pbx(sc, self.timeline, self.rng, self._broadcast, self.queue_log, self.call_logs)
+        # Asterisk's PostgreSQL logging (cdr_pgsql, cel_pgsql, realtime queue_log): tables cdr, cel, queue_log
+        self.pg_sink: PgSink | None = (
+            PgSink(records_url, self.queue_log, self.call_logs) if records_url else None
+        )
         self.users: dict[str, User] = {u.username: u for u in sc.users}
         self.actions: dict[str, Handler] = dict(ACTIONS)
         self.sessions: set[AmiSession] = set()
@@ -120,6 +131,8 @@ class SimServer:
         self._server = await loop.create_server(lambda: AmiSession(self), host, port)
         sock = self._server.sockets[0].getsockname()
         self.host, self.port = sock[0], sock[1]
+        if self.pg_sink is not None:
+            await self.pg_sink.start()
         if self.generator is not None:
             self.generator.start()
         self._driver = asyncio.create_task(self._drive(), name="cti-sim-clock")
@@ -145,7 +158,10 @@ class SimServer:
                 await self._driver
             self._driver = None
         self.timeline.on_schedule = None
+        if self.pg_sink is not None:
+            await self.pg_sink.stop()
         self.queue_log.close()
+        self.call_logs.close()
 
     async def serve_forever(self) -> None:
         assert self._server is not None

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -239,7 +239,41 @@ class CallRepository(Repository):
 
     async def journeys(self, start: float, end: float) -> list[CallJourney]:
         """Every call that started in ``[start, end)``, with its queue legs, oldest first."""
-        window = and_(interactions_t.c.started_at >= start, interactions_t.c.started_at < end)
+        return await self._journeys_where(
+            and_(interactions_t.c.started_at >= start, interactions_t.c.started_at < end)
+        )
+
+    async def journeys_of(self, linkedids: Sequence[str], server: str | None = None) -> list[CallJourney]:
+        """The stored journeys of these Linkedids (of ``server``, when given), oldest first."""
+        if not linkedids:
+            return []
+        where: ColumnElement[bool] = interactions_t.c.linkedid.in_(list(linkedids))
+        if server is not None:
+            where = and_(where, interactions_t.c.server == server)
+        return await self._journeys_where(where)
+
+    async def latest_end(self, server: str) -> float | None:
+        """When the newest stored call of ``server`` ended (where the repair after a restart begins)."""
+        async with self.db.reader.connect() as conn:
+            value = (
+                await conn.execute(
+                    select(func.max(interactions_t.c.ended_at)).where(interactions_t.c.server == server)
+                )
+            ).scalar_one()
+        return None if value is None else float(value)
+
+    async def delete_journeys(self, linkedids: Sequence[str], server: str) -> int:
+        """Removes duplicate call records of ``server`` (the repair folds them into the call's own)."""
+        if not linkedids:
+            return 0
+        ids = list(linkedids)
+        i, leg = interactions_t.c, legs_t.c
+        async with self.db.writing() as conn:
+            await conn.execute(delete(legs_t).where(leg.server == server, leg.linkedid.in_(ids)))
+            result = await conn.execute(delete(interactions_t).where(i.server == server, i.linkedid.in_(ids)))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def _journeys_where(self, window: ColumnElement[bool]) -> list[CallJourney]:
         async with self.db.reader.connect() as conn:
             legs: dict[CallKey, list[QueueLeg]] = {}
             i, leg = interactions_t.c, legs_t.c
