@@ -78,12 +78,8 @@ def transcripts() -> Path:
     return TRANSCRIPTS
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database on SQLite (a temp file) and on the real PostgreSQL (a fresh schema)."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
-        return
+def fresh_pg_database() -> Iterator[str]:
+    """A fresh database on the real PostgreSQL, dropped afterwards."""
     need_server("PostgreSQL", "127.0.0.1", 5432)
 
     import asyncio
@@ -105,6 +101,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield PG_URL.rsplit("/", 1)[0] + "/" + name
     finally:
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on SQLite (a temp file) and on the real PostgreSQL (a fresh database)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+        return
+    yield from fresh_pg_database()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """An empty database on the real PostgreSQL only (mark the test ``postgres``)."""
+    yield from fresh_pg_database()
 
 
 @pytest.fixture
@@ -135,7 +146,8 @@ def pytest_runtest_makereport(
         return
     names = set(getattr(item, "fixturenames", ()))
     callspec = getattr(item, "callspec", None)
-    if "db_url" in names and callspec is not None and callspec.params.get("db_url") == "postgres":
+    on_pg = callspec is not None and callspec.params.get("db_url") == "postgres"
+    if "pg_url" in names or ("db_url" in names and on_pg):
         _service_runs["PostgreSQL"] += 1
     if "redis_url" in names:
         _service_runs["Redis"] += 1

@@ -187,9 +187,8 @@ def test_files_are_followed_across_partial_lines_and_rotation(tmp_path: Path) ->
 
 
 @pytest.mark.postgres
-async def test_the_simulators_pgsql_tables_read_back_as_its_files(tmp_path: Path, db_url: str) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only")
+async def test_the_simulators_pgsql_tables_read_back_as_its_files(tmp_path: Path, pg_url: str) -> None:
+    db_url = pg_url
     sim = SimServer(
         start=1795362992.0,
         traffic=False,

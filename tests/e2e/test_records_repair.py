@@ -47,7 +47,12 @@ class Faults:
 
 
 def daemon_config(name: str, server: str, store_url: str, ami_port: int, logs: Path, redis: str) -> str:
-    bus = f'[redis]\nurl = "{redis}"\nstream = "t:events"\ncommand_prefix = "t"\n' if redis else ""
+    bus = (
+        f'[redis]\nurl = "{redis}"\nstream = "t:events"\ncommand_prefix = "t"\n'
+        'command_key = "0123456789abcdef-test"\n'
+        if redis
+        else ""
+    )
     return f"""
 [daemon]
 name = "{name}"
@@ -210,10 +215,9 @@ async def test_100_ami_cuts_and_a_kill_9_lose_duplicate_and_falsify_nothing(tmp_
 @pytest.mark.postgres
 @pytest.mark.timeout(240)
 async def test_the_same_with_the_store_on_postgresql_and_a_postgresql_restart(
-    tmp_path: Path, db_url: str
+    tmp_path: Path, pg_url: str
 ) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("the PostgreSQL variant")
+    db_url = pg_url
     need_server("PostgreSQL", "127.0.0.1", 5432)
     proxy = TcpProxy("127.0.0.1", 5432)
     await proxy.start()
@@ -228,12 +232,11 @@ async def test_the_same_with_the_store_on_postgresql_and_a_postgresql_restart(
 @pytest.mark.postgres
 @pytest.mark.timeout(240)
 async def test_the_same_with_two_daemons_on_redis_a_redis_restart_and_colliding_linkedids(
-    tmp_path: Path, db_url: str, redis_url: str
+    tmp_path: Path, pg_url: str, redis_url: str
 ) -> None:
     """Two daemons, each on its own simulated Asterisk (same seed, same start: every Linkedid collides),
     one store (PostgreSQL) and Redis behind a proxy that "restarts" it for 3 s; the first daemon is killed."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("the PostgreSQL variant")
+    db_url = pg_url
     proxy = TcpProxy("127.0.0.1", 6379)
     await proxy.start()
     try:
