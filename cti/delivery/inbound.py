@@ -141,9 +141,9 @@ class InboundDecider:
     CTI_QUEUE, CTI_PRIORITY, CTI_SKILLS (``sales:5,lang_fr:1``), CTI_RULE, CTI_EWT (whole seconds,
     empty when unknown), CTI_CLOSED (``voicemail``/``callback``/``message``, empty when open),
     CTI_TARGET, CTI_OFFER_CALLBACK (``1``: the EWT is above the queue's ``offer_callback_above``, the
-    caller's number is known and callbacks are enabled: the dialplan offers the callback key). CTI_QUEUE is the overflow queue when the EWT of
-    the rule's queue is above its ``overflow_if_ewt_above`` (``placed``). The CRM look-up is waited for
-    at most ``lookup`` seconds (less than the AGI deadline)."""
+    caller's number is known and callbacks are enabled: the dialplan offers the callback key). CTI_QUEUE
+    is the overflow queue when the EWT in the rule's queue is above its ``overflow_if_ewt_above``
+    (``placed``). The CRM look-up is waited for at most ``lookup`` seconds (less than the AGI deadline)."""
 
     def __init__(
         self,
