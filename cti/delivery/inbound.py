@@ -50,14 +50,19 @@ async def redirect_with(
     exten: str,
     limit: float,
     what: str,
+    still: Callable[[], bool] | None = None,
 ) -> bool:
-    """``Setvar`` of each variable on the held channel, then ``Redirect`` to ``<context>,<exten>,1``."""
+    """``Setvar`` of each variable on the held channel, then ``Redirect`` to ``<context>,<exten>,1``;
+    not sent (False) when ``still()`` is false just before it."""
     try:
         async with asyncio.timeout(limit):
             for name, value in variables.items():
                 await link.send_action(
                     {"Action": "Setvar", "Channel": channel, "Variable": name, "Value": value}
                 )
+            if still is not None and not still():
+                log.info("%s: %s no longer waits: not sent", what, channel)
+                return False
             reply = await link.send_action(
                 {
                     "Action": "Redirect",
@@ -90,14 +95,23 @@ async def send_closed(link: AmiLink, channel: str, decision: Closed, context: st
 OFFER_EXTEN = "offer-callback"  # the holding context's extension that offers the callback key
 
 
-async def offer_callback(link: AmiLink, channel: str, seconds: float, context: str, limit: float) -> bool:
+async def offer_callback(
+    link: AmiLink,
+    channel: str,
+    seconds: float,
+    context: str,
+    limit: float,
+    still: Callable[[], bool] | None = None,
+) -> bool:
     """A held call whose EWT is above its queue's ``offer_callback_above``: CTI_EWT and
     CTI_OFFER_CALLBACK=1, then ``Redirect`` to ``<holding context>,offer-callback,1``, which plays the
     offer (``Background``: the callback key works during it) and goes back to waiting (``hold,4``,
-    ``WaitExten``; no new CtiWaiting, the caller's place is unchanged). The caller is never forced."""
+    ``WaitExten``; no new CtiWaiting, the caller's place is unchanged). The caller is never forced.
+    ``still``: the call still waits (not offered to an agent meanwhile): a Redirect after the deliver
+    Redirect would take the caller from the agent's ringing phone; the link keeps the actions' order."""
     ewt = str(round(seconds)) if math.isfinite(seconds) else ""
     variables = {"CTI_EWT": ewt, "CTI_OFFER_CALLBACK": "1"}
-    return await redirect_with(link, channel, variables, context, OFFER_EXTEN, limit, "callback offer")
+    return await redirect_with(link, channel, variables, context, OFFER_EXTEN, limit, "callback offer", still)
 
 
 class CallerCards(Protocol):

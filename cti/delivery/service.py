@@ -469,7 +469,12 @@ class RoutingService:
         server = self.servers.get(held.server)
         context = server.holding_context if server is not None else "inbound"
         log.info("held call %s: EWT %.0f s in %s: callback offered", cid, seconds, held.queue)
-        self._spawn(offer_callback(link, held.channel, seconds, context, self.action_timeout))
+
+        def still(cid: str = cid) -> bool:
+            wc = self.router.call(cid)
+            return cid in self._held and wc is not None and wc.status is CallStatus.WAITING
+
+        self._spawn(offer_callback(link, held.channel, seconds, context, self.action_timeout, still))
 
     def _ended(self, journey: CallJourney, at: float) -> None:
         for cid in self._by_linkedid.pop(journey.linkedid, set()):

@@ -73,6 +73,19 @@ async def test_a_long_wait_offers_the_callback_and_a_short_one_does_not() -> Non
         ]
 
 
+async def test_no_offer_once_the_call_was_offered_to_an_agent() -> None:
+    async with Harness(offering(100.0), FakeCards()) as h:
+        h.service.virtual = NoCallbacks()
+        h.agent("Sales", "1001", {"sales": 9}, S.ON_CALL)
+        h.hold("c1")  # about 126 s: the offer is on its way
+        h.agent("Sales", "1001", {"sales": 9}, S.AVAILABLE)  # meanwhile the agent is free
+        (offer,) = h.service.router.decide(h.clock.t)  # and reserved for the call
+        assert offer.call == call_id("pbx1", "c1")
+        await h.settle()
+        assert offers(h) == []  # no Redirect that would take the caller from the agent's phone
+        assert h.service.stats.callback_offers == 1
+
+
 async def test_no_offer_when_off_or_without_callbacks() -> None:
     async with Harness(offering(0.0), FakeCards()) as h:  # 0: off
         h.service.virtual = NoCallbacks()
