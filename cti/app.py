@@ -441,6 +441,8 @@ class Daemon:
             cfg.routing.ruleset(cfg.store.default_country, cfg.path),
             cards=self.directory,
             estimator=self.routing,
+            policies=self.routing.router.policies if self.routing is not None else None,
+            callbacks=cfg.routing.callbacks.enabled,
             clock=self.clock.now,
             lookup=a.deadline * 0.6,
         )

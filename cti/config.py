@@ -161,6 +161,10 @@ class RoutingQueueConfig:
     members: list[str] = field(default_factory=list)  # empty: any agent with the skills
     escalation: list[EscalationConfig] = field(default_factory=list)
     service_level_order: float = 0.0  # > 0: serve the calls still within this wait first (router 1a)
+    # the estimated wait at entry (EWT, docs/routing.md): 0 = off
+    offer_callback_above: float = 0.0  # EWT above this (seconds): offer the caller a callback
+    overflow_if_ewt_above: float = 0.0  # EWT above this (seconds): the call joins overflow_to instead
+    overflow_to: str = ""  # the overflow queue (its entry time and priority kept)
 
 
 @dataclass
@@ -337,6 +341,9 @@ class RoutingConfig:
                     need_disposition=q.need_disposition,
                     members=frozenset(q.members),
                     service_level_order=q.service_level_order,
+                    offer_callback_above=q.offer_callback_above,
+                    overflow_if_ewt_above=q.overflow_if_ewt_above,
+                    overflow_to=q.overflow_to or None,
                 )
             except PolicyError as e:
                 raise ConfigError(path, e.key, e.reason) from None

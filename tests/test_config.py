@@ -29,6 +29,27 @@ def test_the_shipped_default_configuration_loads() -> None:
         ("[reports]\nsuccess_dispositions = ['sale', ' ']\n", "reports.success_dispositions[1]", "empty"),
         ("[redis]\nurl = 'redis://h/0'\n", "redis.command_key", "required with [redis] url"),
         ("[redis]\nurl = 'redis://h/0'\ncommand_key = 'short'\n", "redis.command_key", "16 characters"),
+        (
+            "[routing.queues.sales]\noverflow_if_ewt_above = 300\noverflow_to = 'gold'\n",
+            "routing.queues.sales.overflow_to",
+            "'gold' is not a queue",
+        ),
+        ("[routing.queues.sales]\noverflow_to = 'sales'\n", "routing.queues.sales.overflow_to", "itself"),
+        (
+            "[routing.queues.sales]\n[routing.queues.b]\noverflow_to = 'sales'\n",
+            "routing.queues.b.overflow_if_ewt_above",
+            "needs both",
+        ),
+        (
+            "[routing.queues.sales]\noffer_callback_above = -1\n",
+            "routing.queues.sales.offer_callback_above",
+            ">= 0",
+        ),
+        (
+            "[routing.queues.sales]\noffer_callback_above = 'long'\n",
+            "routing.queues.sales.offer_callback_above",
+            "number",
+        ),
     ],
 )
 def test_config_errors_name_the_file_the_key_and_the_problem(text: str, key: str, words: str) -> None:
@@ -56,3 +77,16 @@ def test_wrapup_seconds_are_read_per_queue_and_must_not_be_negative() -> None:
     with pytest.raises(ConfigError) as e:
         parse_config("[[asterisk]]\n[asterisk.wrapup_seconds]\nsales = -1\n", "x.toml")
     assert e.value.key == "asterisk[0].wrapup_seconds.sales"
+
+
+def test_the_ewt_settings_of_a_queue_reach_its_policy() -> None:
+    text = (
+        "[routing.queues.general]\n[routing.queues.sales]\noffer_callback_above = 120\n"
+        "overflow_if_ewt_above = 300\noverflow_to = 'general'\n"
+    )
+    sales = parse_config(text).routing.policies()["sales"]
+    assert (sales.offer_callback_above, sales.overflow_if_ewt_above, sales.overflow_to) == (
+        120,
+        300,
+        "general",
+    )

@@ -52,10 +52,10 @@ from cti.core.events import (
 )
 from cti.core.ids import AgentId, QueueName
 from cti.core.journey import CallJourney
-from cti.delivery.inbound import caller_facts, send_closed
+from cti.delivery.inbound import caller_facts, offer_callback, placed, send_closed
 from cti.delivery.leases import Leases
 from cti.delivery.queue_log import QueueLogWriter
-from cti.routing.ewt import Estimate, WaitModel, estimate
+from cti.routing.ewt import Estimate, WaitModel, estimate, offers_callback
 from cti.routing.policy import Requirements, SkillNeed
 from cti.routing.router import (
     AgentAutoPaused,
@@ -156,6 +156,8 @@ class DeliveryStats:
     served: int = 0
     abandoned: int = 0
     missed: int = 0
+    ewt_overflows: int = 0  # calls placed in a queue's overflow_to by their EWT at entry
+    callback_offers: int = 0  # held calls offered a callback by their EWT at entry
     by_queue: dict[str, int] = field(default_factory=dict)
 
 
@@ -371,7 +373,10 @@ class RoutingService:
                         )
                     )
             return False
-        held.queue, held.route = decision.queue, decision
+        route, _ = placed(decision, self.router.policies, self)  # the EWT's overflow (cti.routing.ewt)
+        if route.queue != decision.queue:
+            self.stats.ewt_overflows += 1
+        held.queue, held.route = route.queue, route
         held.position = 1 + sum(1 for h in self._held.values() if h.queue == held.queue and h is not held)
         if self.legs is not None:  # the call's queue leg in the tracker: stored and reported as app_queue's
             self.publish(self.legs(held.server, held.uniqueid, held.queue, held.entered, held.position))
@@ -441,10 +446,35 @@ class RoutingService:
         self._board_due = True
         self.router.enqueue(cid, held.queue, held.entered, needs=held.needs, preferred=held.preferred)
         self.stats.by_queue[held.queue] = self.stats.by_queue.get(held.queue, 0) + 1
+        self._offer_callback(held, cid)
         if self.queue_log is not None:
             self.queue_log.write(
                 held.entered, held.uniqueid, held.queue, "NONE", "ENTERQUEUE", "", held.number, held.position
             )
+
+    def _offer_callback(self, held: _Held, cid: str) -> None:
+        """At entry: a held call whose EWT (at its place, with its priority) is above its queue's
+        ``offer_callback_above`` hears the callback offer; only with callbacks on and a known number."""
+        policy = self.router.policies.get(held.queue)
+        if policy is None or policy.offer_callback_above <= 0 or self.virtual is None or not held.number:
+            return
+        link = self.links(held.server)
+        try:
+            seconds = self.estimate(call=cid).seconds
+        except KeyError:
+            return
+        if link is None or not offers_callback(policy, seconds):
+            return
+        self.stats.callback_offers += 1
+        server = self.servers.get(held.server)
+        context = server.holding_context if server is not None else "inbound"
+        log.info("held call %s: EWT %.0f s in %s: callback offered", cid, seconds, held.queue)
+
+        def still(cid: str = cid) -> bool:
+            wc = self.router.call(cid)
+            return cid in self._held and wc is not None and wc.status is CallStatus.WAITING
+
+        self._spawn(offer_callback(link, held.channel, seconds, context, self.action_timeout, still))
 
     def _ended(self, journey: CallJourney, at: float) -> None:
         for cid in self._by_linkedid.pop(journey.linkedid, set()):
@@ -859,6 +889,8 @@ class RoutingService:
         yield counter("routing_auto_pauses_total", "agents paused after ring-no-answers", st.auto_pauses)
         yield counter("routing_served_total", "routed calls answered", st.served)
         yield counter("routing_abandoned_total", "routed calls that left before an answer", st.abandoned)
+        yield counter("routing_ewt_overflows_total", "held calls overflowed by their EWT", st.ewt_overflows)
+        yield counter("routing_callback_offers_total", "held calls offered a callback", st.callback_offers)
         yield gauge("routing_waiting_calls", "calls waiting for an agent", self.router.waiting_count)
 
     # ---- console commands ----------------------------------------------------------------------------

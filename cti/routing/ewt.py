@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from cti.core.events import AgentState
@@ -223,3 +223,31 @@ class AppQueueHoldtime:
 
     def with_position(self, queue: str, position: int) -> float:
         return self.announced(queue) * max(1, position)
+
+
+# ---- where the estimate is used (docs/routing.md "Estimated wait (EWT)") ------------------------------
+def offers_callback(policy: QueuePolicy, seconds: float) -> bool:
+    """The caller is offered a callback (never forced: the caller presses the key or keeps waiting) when
+    the estimate is above the queue's ``offer_callback_above``; no agent serving the call (``math.inf``)
+    is the longest wait of all. 0: never offered."""
+    return policy.offer_callback_above > 0 and seconds > policy.offer_callback_above
+
+
+def overflow_queue(
+    queue: str, policies: Mapping[str, QueuePolicy], wait: Callable[[str], float]
+) -> str | None:
+    """The queue a call that would join ``queue`` joins instead, or None: its ``overflow_to`` when the
+    estimate there (``wait(queue)``, for this call at entry) is above ``overflow_if_ewt_above`` and the
+    estimate in ``overflow_to`` is shorter (an overflow never lengthens the wait: a target queue nobody
+    serves is no way out). One step: the target's own overflow is not followed. ``wait`` is only called
+    for a queue configured to overflow."""
+    policy = policies.get(queue)
+    if policy is None or policy.overflow_to is None or policy.overflow_if_ewt_above <= 0:
+        return None
+    target = policy.overflow_to
+    if target not in policies:
+        return None
+    here = wait(queue)
+    if not here > policy.overflow_if_ewt_above:
+        return None
+    return target if wait(target) < here else None

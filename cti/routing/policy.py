@@ -136,6 +136,10 @@ class QueuePolicy:
     # not. Raises the share answered within the threshold; the calls past it wait longer (max wait,
     # abandons). 0: oldest first (rule 1)
     service_level_order: float = 0.0
+    # where the estimated wait at entry (cti.routing.ewt) is used; 0: off
+    offer_callback_above: float = 0.0  # EWT above this (seconds): the caller is offered a callback
+    overflow_if_ewt_above: float = 0.0  # EWT above this (seconds): the call joins ``overflow_to`` instead
+    overflow_to: str | None = None
 
     def __post_init__(self) -> None:
         key = f"routing.queues.{self.name}"
@@ -158,11 +162,20 @@ class QueuePolicy:
             ("relationship_seconds", self.relationship_seconds),
             ("miss_retry", self.miss_retry),
             ("service_level_order", self.service_level_order),
+            ("offer_callback_above", self.offer_callback_above),
+            ("overflow_if_ewt_above", self.overflow_if_ewt_above),
         ):
-            if value < 0:
+            if not value >= 0:  # NaN too
                 raise PolicyError(f"{key}.{name}", "must be >= 0 seconds")
         if self.max_misses < 0:
             raise PolicyError(f"{key}.max_misses", "must be >= 0")
+        if self.overflow_to == self.name:
+            raise PolicyError(f"{key}.overflow_to", "a queue cannot overflow to itself")
+        if (self.overflow_to is None) != (self.overflow_if_ewt_above == 0):
+            missing = "overflow_to" if self.overflow_to is None else "overflow_if_ewt_above"
+            raise PolicyError(
+                f"{key}.{missing}", "overflow by EWT needs both overflow_if_ewt_above and overflow_to"
+            )
 
     def with_members(self, members: frozenset[str]) -> QueuePolicy:
         return replace(self, members=members)
@@ -170,6 +183,8 @@ class QueuePolicy:
 
 def check_overflows(policies: Mapping[str, QueuePolicy]) -> None:
     for p in policies.values():
+        if p.overflow_to is not None and p.overflow_to not in policies:
+            raise PolicyError(f"routing.queues.{p.name}.overflow_to", f"{p.overflow_to!r} is not a queue")
         for s in p.escalation:
             if s.overflow_to is not None and s.overflow_to not in policies:
                 raise PolicyError(

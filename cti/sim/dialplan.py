@@ -10,6 +10,7 @@ from cti.sim.channels import (
 )
 from cti.sim.legs import (
     CALLBACK_KEY,
+    CALLBACK_OFFER,
     CALLBACK_PROMPT,
     DELIVER_TIMEOUT,
     DIGIT_TIMEOUT,
@@ -25,6 +26,10 @@ from cti.sim.legs import (
     float_var,
 )
 from cti.sim.pbx_core import PbxCore
+
+OFFER_EXTEN = (
+    "offer-callback"  # config/asterisk/extensions.conf inbound,offer-callback (cti.delivery.inbound)
+)
 
 
 class Dialplan(PbxCore):
@@ -45,6 +50,9 @@ class Dialplan(PbxCore):
                     return
                 ch.exten, ch.priority = "hold", 1
             self._hold(leg)
+            return
+        if ctx == "inbound" and exten == OFFER_EXTEN and sample:
+            self._offer_callback(leg)
             return
         if ctx == "inbound" and exten in self.queues:
             ch.priority = 3
@@ -196,7 +204,7 @@ class Dialplan(PbxCore):
         """The waiting caller presses a key during WaitExten (DTMFBegin/DTMFEnd); after the digit
         timeout the dialplan runs the key's extension in ``inbound``."""
         ch = leg.ch
-        if leg.done or leg.peer is not None or ch.app != "WaitExten":
+        if leg.done or leg.peer is not None or ch.app not in ("WaitExten", "BackGround"):
             return  # delivered meanwhile (or gone): the key is heard by nobody
         ch.variables["CALLBACK_PRESSED"] = "1"
         self.event("DTMFBegin", "dtmf", [*ch.snapshot(), ("Digit", digit), ("Direction", "Received")])
@@ -205,6 +213,27 @@ class Dialplan(PbxCore):
         if leg.after is not None:
             leg.after.cancel()
         self._next_step(leg, DIGIT_TIMEOUT, self._callback_extension, leg, digit)
+
+    def _offer_callback(self, leg: Leg) -> None:
+        """``inbound,offer-callback`` (cti Redirects a held call there when its EWT is long): 1
+        BackGround(cti-callback-offer) (a key during it runs its extension, as in WaitExten), 2
+        Goto(inbound,hold,4): back to WaitExten, no new CtiWaiting. ``CALLBACK_IF_OFFERED`` (seconds):
+        the simulated caller presses the key that long into the offer."""
+        ch = leg.ch
+        ch.app, ch.appdata, ch.priority = "BackGround", "cti-callback-offer", 1
+        ch.variables["CALLBACK_OFFERED"] = str(int(ch.variable("CALLBACK_OFFERED") or "0") + 1)
+        self._next_step(leg, CALLBACK_OFFER, self._offer_done, leg)
+        after = ch.variable("CALLBACK_IF_OFFERED")
+        if after and not ch.variable("CALLBACK_PRESSED"):
+            delay = min(float_var(after, 0.0), CALLBACK_OFFER / 2)
+            leg.timers.append(self.later(delay, self._key_pressed, leg, CALLBACK_KEY))
+
+    def _offer_done(self, leg: Leg) -> None:
+        leg.after = None
+        ch = leg.ch
+        ch.context, ch.exten, ch.priority = "inbound", "hold", 4
+        ch.app, ch.appdata = "WaitExten", "600,m(default)"
+        self._next_step(leg, HOLD_SAFETY["sample"], self._hold_over, leg)
 
     def _callback_extension(self, leg: Leg, digit: str) -> None:
         """``inbound,1``: 1 GotoIf(no caller number?inbound,hold,4), 2 UserEvent(CtiCallbackRequest,

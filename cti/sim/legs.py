@@ -29,6 +29,7 @@ HOLD_SAFETY = {"sample": 600.0, "recorded": 300.0}  # WaitExten(600,m(default)) 
 DIGIT_TIMEOUT = 1.0  # the sample dialplan's TIMEOUT(digit)=1: WaitExten runs a key's extension after it
 CALLBACK_KEY = "1"  # the sample dialplan's inbound,1: a waiting caller asks to be called back
 CALLBACK_PROMPT = 3.0  # Playback(cti-callback-booked) before the Hangup()
+CALLBACK_OFFER = 6.0  # BackGround(cti-callback-offer): the offer the holding extension plays
 
 
 def dial_status(cause: int) -> str:

@@ -37,12 +37,15 @@ OTHERS = ("Bob", "Carol", "Dave", "Erin", "Frank")
 
 
 @asynccontextmanager
-async def center(tmp_path: Path, *, api: bool = False) -> AsyncIterator[tuple[Daemon, SimServer, str]]:
+async def center(
+    tmp_path: Path, *, api: bool = False, sales: str = ""
+) -> AsyncIterator[tuple[Daemon, SimServer, str]]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
     await seed(url)
     sim = SimServer(load_scenario(ROOT / "config" / "sim" / "demo.toml"), speed=1.0, seed=5, traffic=False)
     port = await sim.start("127.0.0.1", 0)
     extra = routing_config(port, tmp_path / "qlog") + CALLBACKS
+    extra = extra.replace("wrapup_seconds = 3\n", "wrapup_seconds = 3\n" + sales)  # [routing.queues.sales]
     if api:
         extra += "[api]\nenabled = true\nport = 0\n"
     try:
@@ -129,6 +132,30 @@ async def test_a_key_press_keeps_the_place_the_agent_is_reserved_the_customer_di
     lines = [line.split("|") for line in (tmp_path / "qlog").read_text().splitlines()]
     assert [f[4] for f in lines][:4] == ["ENTERQUEUE", "EXITWITHKEY", "ENTERQUEUE", "CONNECT"], lines
     assert lines[1][5:7] == ["1", "1"]  # the key and the position
+
+
+async def test_a_long_wait_at_entry_offers_the_callback_and_the_caller_takes_it(tmp_path: Path) -> None:
+    async with center(tmp_path, sales="offer_callback_above = 60\n") as (daemon, sim, url):
+        assert daemon.server is not None and daemon.routing is not None
+        router = daemon.routing.router
+        sup = await login(daemon.server.port, "super")
+        await pause(sup, "Alice", *OTHERS)
+        await eventually(lambda: router.state(ALICE).value == "paused", 10, "Alice paused")
+        # nobody serves sales: the wait is unknown, the longest of all; the caller presses 1 only when
+        # offered (CALLBACK_IF_OFFERED), so the callback below proves the holding extension offered it
+        sim.place_call(
+            "12125550100", "Ana Lima", "hold", patience=120, variables={"CALLBACK_IF_OFFERED": "1"}
+        )
+        await eventually(lambda: router.waiting_count == 1, 10, "the caller waiting")
+        (waiting,) = router.waiting(daemon.routing.now())
+        entered = daemon.routing.now() - waiting.waited
+        assert daemon.routing.stats.callback_offers == 1
+        await eventually(lambda: router.call(virtual_id(1)) is not None, 15, "the virtual entry")
+        virtual = router.call(virtual_id(1))
+        assert virtual is not None and abs(virtual.entered - entered) < 0.5  # its place kept
+        row = await stored(url, 1)
+        assert row is not None and (row.e164, row.source) == ("+12125550100", "key")
+        await sup.close()
 
 
 async def test_an_agents_scheduled_callback_becomes_due_and_is_delivered_to_that_agent(
