@@ -12,7 +12,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cti.core.errors import ConfigError
 from cti.routing.policy import (
@@ -23,7 +23,9 @@ from cti.routing.policy import (
     SkillNeed,
     check_overflows,
 )
-from cti.routing.rules import RuleSet, Schedule
+
+if TYPE_CHECKING:  # imported when the rules are built: holidays and phonenumbers load slowly (cti replay)
+    from cti.routing.rules import RuleSet
 
 
 @dataclass
@@ -247,6 +249,8 @@ class RoutingConfig:
 
     def ruleset(self, region: str, path: str = "<config>") -> RuleSet:
         """The inbound rules, then ``dids``, ``choices`` and ``default_queue`` as rules (rules.py rule 5)."""
+        from cti.routing.rules import RuleSet, Schedule
+
         queues = list(self.queues)
         try:
             schedules = {
