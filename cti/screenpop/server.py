@@ -18,6 +18,9 @@ Websocket session (docs/websocket-protocol.md):
   ``max_message_bytes`` are refused by the websocket layer (close 1009).
 
 Hostile clients (docs/websocket-protocol.md "Limits"): every refusal is a close code and a counter.
+  - bursts: at most ``handshakes`` opening handshakes are in progress at once; the others' sockets are
+    not read until a slot frees (``cti.screenpop.gate``), so 500 reconnecting consoles are answered over
+    many short turns of the event loop instead of one long one;
   - input: the first message may hold ``max_login_bytes``; a frame nested too deep or not valid Unicode
     is refused before it is parsed (``protocol.Refused``: 1008, 1007);
   - logins: failures per address and per user name, and at most a few password checks at once
@@ -56,6 +59,7 @@ from cti.core.clock import Clock, SystemClock
 from cti.core.ids import AgentId
 from cti.screenpop import protocol as p
 from cti.screenpop.actions import Desk, DeskError
+from cti.screenpop.gate import HandshakeGate, gated
 from cti.screenpop.hub import CLOSE_TOO_SLOW, Client, Hub
 from cti.screenpop.logins import Busy, LoginGuard, LoginLimits
 from cti.screenpop.tokens import Identity, Revocations, TokenError, TokenSigner
@@ -113,6 +117,7 @@ class Limits:
     transport_buffer_bytes: int = 1024 * 1024  # bytes in the transport's buffer before a drop
     send_buffer_bytes: int = 256 * 1024  # the socket's kernel send buffer (SO_SNDBUF)
     account_check: float = 30.0  # seconds between checks that connected users' accounts are active
+    handshakes: int = 16  # opening handshakes in progress at once (cti.screenpop.gate); more wait
     logins: LoginLimits = field(default_factory=LoginLimits)
 
 
@@ -175,6 +180,7 @@ class ConsoleServer:
         self._sweeper: asyncio.Task[None] | None = None
         self._deadlines: asyncio.Task[None] | None = None
         self.guard = LoginGuard(self.limits.logins)
+        self.gate = HandshakeGate(self.limits.handshakes)
         self._admission = asyncio.Semaphore(8)
         self.revocations = Revocations(signer.ttl)
         self.logins = 0
@@ -199,6 +205,7 @@ class ConsoleServer:
             ping_timeout=self.limits.ping_interval,
             close_timeout=2,
             server_header="cti",
+            create_connection=gated(self.gate),  # a burst of new connections is spread over loop turns
         )
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
@@ -228,6 +235,9 @@ class ConsoleServer:
 
     def collect(self) -> Iterable[Metric]:
         yield counter("ws_connections_total", "websocket connections", self.connections)
+        yield counter(
+            "ws_handshakes_waited_total", "connections whose handshake waited for a slot", self.gate.waited
+        )
         yield counter("ws_logins_total", "successful logins", self.logins)
         yield counter("ws_login_failures_total", "refused logins and tokens", self.logins_failed)
         yield counter("ws_refused_total", "bad, forbidden or rate-limited commands", self.refused)
