@@ -125,3 +125,47 @@ class GatedConnection(ServerConnection):
 def gated(gate: HandshakeGate) -> type[GatedConnection]:
     """The connection class of one server (``serve(create_connection=...)``)."""
     return type("GatedConnection", (GatedConnection,), {"gate": gate})
+
+
+class SendPacer:
+    """At most about ``per_turn`` backlogged messages written per turn of the event loop, across every
+    client. A writer yields after each message, but 500 writers each with a catch-up to send (a
+    reconnect storm) all run in every turn: 500 sends, tens of milliseconds, in one turn. A writer with
+    more to send asks for a turn's share here first; the waiters are let through in order, ``per_turn``
+    a turn. A client's first message after a quiet spell (a live screen pop) does not wait."""
+
+    def __init__(self, per_turn: int) -> None:
+        if per_turn < 1:
+            raise ValueError(f"the sends per turn must be at least 1, not {per_turn}")
+        self.per_turn = per_turn
+        self.waited = 0  # times a writer waited for a later turn
+        self._used = 0
+        self._armed = False
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    async def share(self) -> None:
+        if self._used < self.per_turn and not self._waiting:
+            self._used += 1
+            self._arm()
+            return
+        self.waited += 1
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        self._arm()
+        await future
+
+    def _arm(self) -> None:
+        if not self._armed:
+            self._armed = True
+            asyncio.get_running_loop().call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        self._armed = False
+        self._used = 0
+        while self._waiting and self._used < self.per_turn:
+            future = self._waiting.popleft()
+            if not future.done():  # a cancelled waiter (its client went away) takes no share
+                future.set_result(None)
+                self._used += 1
+        if self._waiting or self._used:
+            self._arm()

@@ -41,6 +41,7 @@ import contextlib
 import http
 import json
 import logging
+import os
 import socket
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
@@ -59,7 +60,7 @@ from cti.core.clock import Clock, SystemClock
 from cti.core.ids import AgentId
 from cti.screenpop import protocol as p
 from cti.screenpop.actions import Desk, DeskError
-from cti.screenpop.gate import HandshakeGate, gated
+from cti.screenpop.gate import HandshakeGate, SendPacer, gated
 from cti.screenpop.hub import CLOSE_TOO_SLOW, Client, Hub
 from cti.screenpop.logins import Busy, LoginGuard, LoginLimits
 from cti.screenpop.tokens import Identity, Revocations, TokenError, TokenSigner
@@ -118,6 +119,9 @@ class Limits:
     send_buffer_bytes: int = 256 * 1024  # the socket's kernel send buffer (SO_SNDBUF)
     account_check: float = 30.0  # seconds between checks that connected users' accounts are active
     handshakes: int = 16  # opening handshakes in progress at once (cti.screenpop.gate); more wait
+    sends_per_turn: int = 64  # backlogged messages written per loop turn, all clients together
+    accepts_per_turn: int = 16  # connections asyncio accepts per turn (its ``backlog``)
+    listen_backlog: int = 1024  # connections the kernel holds until they are accepted
     logins: LoginLimits = field(default_factory=LoginLimits)
 
 
@@ -181,6 +185,7 @@ class ConsoleServer:
         self._deadlines: asyncio.Task[None] | None = None
         self.guard = LoginGuard(self.limits.logins)
         self.gate = HandshakeGate(self.limits.handshakes)
+        self.pacer = SendPacer(self.limits.sends_per_turn)
         self._admission = asyncio.Semaphore(8)
         self.revocations = Revocations(signer.ttl)
         self.logins = 0
@@ -206,7 +211,13 @@ class ConsoleServer:
             close_timeout=2,
             server_header="cti",
             create_connection=gated(self.gate),  # a burst of new connections is spread over loop turns
+            backlog=self.limits.accepts_per_turn,
         )
+        for listening in self._server.sockets:
+            # asyncio accepts at most ``backlog`` connections per turn, and gave the same figure to
+            # listen(): the kernel's queue is set again, larger, so a burst waits there and is not dropped
+            with socket.socket(fileno=os.dup(listening.fileno())) as same:  # the same socket, by a copy
+                same.listen(self.limits.listen_backlog)
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
         self._sweeper = asyncio.create_task(self._check_accounts(), name="console-account-check")
@@ -461,8 +472,9 @@ class ConsoleServer:
     async def _writer(self, ws: ServerConnection, client: Client) -> None:
         """Drains the client's buffer. ``sending_since`` marks a send in progress: the deadline check
         (``_check_writes``) drops a client whose send has waited too long, without a timer per message.
-        After each message the writer yields, so a client with a long backlog (a resume) never holds the
-        event loop for more than one message at a time."""
+        After each message the writer yields, and with more to send it waits for its share of a turn
+        (``SendPacer``), so a long backlog (a resume), or 500 of them, never holds the event loop for
+        more than ``sends_per_turn`` messages a turn."""
         loop = asyncio.get_running_loop()
         most = self.limits.transport_buffer_bytes
         while True:
@@ -473,8 +485,8 @@ class ConsoleServer:
             if ws.transport.get_write_buffer_size() > most:
                 self.hub.drop(client, f"too slow: more than {most} bytes unsent")
                 return
-            if not client.queue.empty():
-                await asyncio.sleep(0)
+            if not client.queue.empty():  # a backlog: a share of a later turn, with every other writer's
+                await self.pacer.share()
 
     async def _check_writes(self) -> None:
         """Every quarter of ``write_deadline``: drop (4008) the clients whose send waited longer."""

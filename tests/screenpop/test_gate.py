@@ -13,10 +13,10 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
-from cti.screenpop.gate import HandshakeGate
+from cti.screenpop.gate import HandshakeGate, SendPacer
 from cti.screenpop.server import ConsoleServer, Limits
 from tests.conftest import timeout
-from tests.screenpop.console import login, running_console
+from tests.screenpop.console import login, recv, running_console
 
 CAP = 4
 
@@ -125,3 +125,31 @@ def test_the_gate_hands_a_freed_slot_to_the_oldest_waiter_on_a_later_turn() -> N
     assert asyncio.run(scenario()) == ["first", "second"]
     with pytest.raises(ValueError, match="at least 1"):
         HandshakeGate(0)
+
+
+async def test_the_pacer_lets_per_turn_writers_through_a_turn_in_order() -> None:
+    pacer = SendPacer(3)
+    turns = _Turns()
+    passed: list[tuple[int, int]] = []  # (writer, turn)
+
+    async def writer(i: int) -> None:
+        await pacer.share()
+        passed.append((i, turns.now))
+
+    await asyncio.gather(*(writer(i) for i in range(10)))
+    turns.stop()
+    assert [i for i, _ in passed] == list(range(10))  # first come, first served
+    assert max(Counter(t for _, t in passed).values()) <= 3
+    assert pacer.waited == 7
+
+
+async def test_a_resume_storm_is_written_a_bounded_number_of_messages_a_turn() -> None:
+    async with running_console(Limits(failed_login_delay=0.01, sends_per_turn=5)) as console:
+        sessions = [await login(console, "super") for _ in range(4)]
+        for _ in range(50):  # a backlog for every client at once
+            console.hub.callbacks_changed(None)
+        for ws, _ in sessions:
+            for _ in range(50):
+                assert (await recv(ws))["type"] == "callbacks_changed"
+        assert console.server.pacer.waited > 0
+        await asyncio.gather(*(ws.close() for ws, _ in sessions))
