@@ -18,9 +18,11 @@ Websocket session (docs/websocket-protocol.md):
   ``max_message_bytes`` are refused by the websocket layer (close 1009).
 
 Hostile clients (docs/websocket-protocol.md "Limits"): every refusal is a close code and a counter.
-  - bursts: at most ``handshakes`` opening handshakes are in progress at once; the others' sockets are
-    not read until a slot frees (``cti.screenpop.gate``), so 500 reconnecting consoles are answered over
-    many short turns of the event loop instead of one long one;
+  - bursts: ``accepts_per_turn`` connections accepted a turn (the kernel queues ``listen_backlog``),
+    at most ``handshakes`` opening handshakes in progress at once (the others' sockets are not read
+    until a slot frees) and ``sends_per_turn`` backlogged messages written a turn across all clients
+    (``cti.screenpop.gate``): 500 reconnecting consoles are served over many short turns of the event
+    loop instead of a few long ones, and none is refused;
   - input: the first message may hold ``max_login_bytes``; a frame nested too deep or not valid Unicode
     is refused before it is parsed (``protocol.Refused``: 1008, 1007);
   - logins: failures per address and per user name, and at most a few password checks at once
