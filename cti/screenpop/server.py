@@ -18,6 +18,11 @@ Websocket session (docs/websocket-protocol.md):
   ``max_message_bytes`` are refused by the websocket layer (close 1009).
 
 Hostile clients (docs/websocket-protocol.md "Limits"): every refusal is a close code and a counter.
+  - bursts: ``accepts_per_turn`` connections accepted a turn (the kernel queues ``listen_backlog``),
+    at most ``handshakes`` opening handshakes in progress at once (the others' sockets are not read
+    until a slot frees) and ``sends_per_turn`` backlogged messages written a turn across all clients
+    (``cti.screenpop.gate``): 500 reconnecting consoles are served over many short turns of the event
+    loop instead of a few long ones, and none is refused;
   - input: the first message may hold ``max_login_bytes``; a frame nested too deep or not valid Unicode
     is refused before it is parsed (``protocol.Refused``: 1008, 1007);
   - logins: failures per address and per user name, and at most a few password checks at once
@@ -38,6 +43,7 @@ import contextlib
 import http
 import json
 import logging
+import os
 import socket
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
@@ -56,6 +62,7 @@ from cti.core.clock import Clock, SystemClock
 from cti.core.ids import AgentId
 from cti.screenpop import protocol as p
 from cti.screenpop.actions import Desk, DeskError
+from cti.screenpop.gate import HandshakeGate, SendPacer, gated
 from cti.screenpop.hub import CLOSE_TOO_SLOW, Client, Hub
 from cti.screenpop.logins import Busy, LoginGuard, LoginLimits
 from cti.screenpop.tokens import Identity, Revocations, TokenError, TokenSigner
@@ -114,6 +121,10 @@ class Limits:
     transport_buffer_bytes: int = 1024 * 1024  # bytes in the transport's buffer before a drop
     send_buffer_bytes: int = 256 * 1024  # the socket's kernel send buffer (SO_SNDBUF)
     account_check: float = 30.0  # seconds between checks that connected users' accounts are active
+    handshakes: int = 16  # opening handshakes in progress at once (cti.screenpop.gate); more wait
+    sends_per_turn: int = 64  # backlogged messages written per loop turn, all clients together
+    accepts_per_turn: int = 16  # connections asyncio accepts per turn (its ``backlog``)
+    listen_backlog: int = 1024  # connections the kernel holds until they are accepted
     logins: LoginLimits = field(default_factory=LoginLimits)
 
 
@@ -176,6 +187,8 @@ class ConsoleServer:
         self._sweeper: asyncio.Task[None] | None = None
         self._deadlines: asyncio.Task[None] | None = None
         self.guard = LoginGuard(self.limits.logins)
+        self.gate = HandshakeGate(self.limits.handshakes)
+        self.pacer = SendPacer(self.limits.sends_per_turn)
         self._admission = asyncio.Semaphore(8)
         self.revocations = Revocations(signer.ttl)
         self.logins = 0
@@ -201,7 +214,14 @@ class ConsoleServer:
             ping_timeout=self.limits.ping_interval,
             close_timeout=2,
             server_header="cti",
+            create_connection=gated(self.gate),  # a burst of new connections is spread over loop turns
+            backlog=self.limits.accepts_per_turn,
         )
+        for listening in self._server.sockets:
+            # asyncio accepts at most ``backlog`` connections per turn, and gave the same figure to
+            # listen(): the kernel's queue is set again, larger, so a burst waits there and is not dropped
+            with socket.socket(fileno=os.dup(listening.fileno())) as same:  # the same socket, by a copy
+                same.listen(self.limits.listen_backlog)
         sock = next(iter(self._server.sockets))
         self.port = sock.getsockname()[1]
         self._sweeper = asyncio.create_task(self._check_accounts(), name="console-account-check")
@@ -230,6 +250,9 @@ class ConsoleServer:
 
     def collect(self) -> Iterable[Metric]:
         yield counter("ws_connections_total", "websocket connections", self.connections)
+        yield counter(
+            "ws_handshakes_waited_total", "connections whose handshake waited for a slot", self.gate.waited
+        )
         yield counter("ws_logins_total", "successful logins", self.logins)
         yield counter("ws_login_failures_total", "refused logins and tokens", self.logins_failed)
         yield counter(
@@ -463,8 +486,9 @@ class ConsoleServer:
     async def _writer(self, ws: ServerConnection, client: Client) -> None:
         """Drains the client's buffer. ``sending_since`` marks a send in progress: the deadline check
         (``_check_writes``) drops a client whose send has waited too long, without a timer per message.
-        After each message the writer yields, so a client with a long backlog (a resume) never holds the
-        event loop for more than one message at a time."""
+        After each message the writer yields, and with more to send it waits for its share of a turn
+        (``SendPacer``), so a long backlog (a resume), or 500 of them, never holds the event loop for
+        more than ``sends_per_turn`` messages a turn."""
         loop = asyncio.get_running_loop()
         most = self.limits.transport_buffer_bytes
         while True:
@@ -475,8 +499,8 @@ class ConsoleServer:
             if ws.transport.get_write_buffer_size() > most:
                 self.hub.drop(client, f"too slow: more than {most} bytes unsent")
                 return
-            if not client.queue.empty():
-                await asyncio.sleep(0)
+            if not client.queue.empty():  # a backlog: a share of a later turn, with every other writer's
+                await self.pacer.share()
 
     async def _check_writes(self) -> None:
         """Every quarter of ``write_deadline``: drop (4008) the clients whose send waited longer."""
