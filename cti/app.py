@@ -437,8 +437,13 @@ class Daemon:
 
         cfg = self.cfg
         a = cfg.agi
+        rules = (  # the routing service's own rules when it runs: built once
+            self.routing.rules
+            if self.routing is not None
+            else cfg.routing.ruleset(cfg.store.default_country, cfg.path)
+        )
         decider = InboundDecider(
-            cfg.routing.ruleset(cfg.store.default_country, cfg.path),
+            rules,
             cards=self.directory,
             estimator=self.routing,
             policies=self.routing.router.policies if self.routing is not None else None,

@@ -311,48 +311,18 @@ class RecordsRepair:
     # ---- metrics ----------------------------------------------------------------------------------------
     def collect(self) -> Iterable[Metric]:
         s, server = self.stats, self.server
-        yield counter(
-            "repair_gaps_total", "AMI gaps (logins) whose window was reconciled", s.gaps, server=server
-        )
-        yield counter(
-            "repair_calls_checked_total",
-            "calls reconciled with Asterisk's logs",
-            s.calls_checked,
-            server=server,
-        )
-        yield counter(
-            "repair_calls_added_total", "calls missing from the store, added", s.calls_added, server=server
-        )
-        yield counter(
-            "repair_calls_corrected_total",
-            "stored calls corrected from the logs",
-            s.calls_corrected,
-            server=server,
-        )
-        yield counter(
-            "repair_legs_added_total", "queue legs missing from the store, added", s.legs_added, server=server
-        )
-        yield counter(
-            "repair_legs_corrected_total",
-            "queue legs corrected from queue_log",
-            s.legs_corrected,
-            server=server,
-        )
-        yield counter(
-            "repair_duplicates_removed_total",
-            "duplicate call records removed",
-            s.duplicates_removed,
-            server=server,
-        )
-        yield counter(
-            "repair_bad_rows_total",
-            "rows of Asterisk's logs that could not be read",
-            s.bad_rows,
-            server=server,
-        )
-        yield counter(
-            "repair_read_errors_total", "failed reads of Asterisk's logs", s.read_errors, server=server
-        )
+        for name, help_, value in (
+            ("gaps", "AMI gaps (logins) whose window was reconciled", s.gaps),
+            ("calls_checked", "calls reconciled with Asterisk's logs", s.calls_checked),
+            ("calls_added", "calls missing from the store, added", s.calls_added),
+            ("calls_corrected", "stored calls corrected from the logs", s.calls_corrected),
+            ("legs_added", "queue legs missing from the store, added", s.legs_added),
+            ("legs_corrected", "queue legs corrected from queue_log", s.legs_corrected),
+            ("duplicates_removed", "duplicate call records removed", s.duplicates_removed),
+            ("bad_rows", "rows of Asterisk's logs that could not be read", s.bad_rows),
+            ("read_errors", "failed reads of Asterisk's logs", s.read_errors),
+        ):
+            yield counter(f"repair_{name}_total", help_, value, server=server)
         yield gauge(
             "repair_slowest_seconds",
             "the longest time from a login to its window reconciled",
