@@ -20,11 +20,29 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cti.config import Config, load_config
 from cti.core.errors import ConfigError, UsageError
 from cti.reports.kinds import KINDS, Columns, Order, Report, ReportInput
+
+if TYPE_CHECKING:
+    from cti.core.journey import CallJourney
+
+
+class ReportCalls(Protocol):
+    """What the reports read from the store (``store.calls``, cti/store/calls_repo.py)."""
+
+    async def journeys(self, start: float, end: float) -> list[CallJourney]: ...
+
+    async def answered_dispositions(self, start: float, end: float) -> list[tuple[str, str, str]]: ...
+
+    async def call_customers(self, start: float, end: float) -> dict[str, int]: ...
+
+    async def call_dispositions(self, start: float, end: float) -> dict[str, str]: ...
+
+    async def orders_between(self, start: float, end: float) -> list[tuple[int, float, int]]: ...
+
 
 FORMATS = ("table", "csv", "json", "xlsx")
 _DURATIONS = {
@@ -142,17 +160,29 @@ async def load_input(
     """What the store holds for the range, with the configuration's thresholds and mappings."""
     from cti.store import Store
 
-    r = cfg.reports
-    window = r.revenue_window_hours * 3600
     store = await Store.open(cfg.store.url, default_country=cfg.store.default_country)
     try:
-        journeys = await store.calls.journeys(start, end)
-        dispositions = await store.calls.answered_dispositions(start, end)
-        customers = await store.calls.call_customers(start, end)
-        saved = await store.calls.call_dispositions(start, end)
-        orders = await store.calls.orders_between(start, end + window)
+        return await read_input(store.calls, cfg, start, end, queue, agent)
     finally:
         await store.close()
+
+
+async def read_input(
+    calls: ReportCalls,
+    cfg: Config,
+    start: float,
+    end: float,
+    queue: str | None = None,
+    agent: str | None = None,
+) -> ReportInput:
+    """``load_input`` over a store already open (the daemon's ``store.calls``, for the reports page)."""
+    r = cfg.reports
+    window = r.revenue_window_hours * 3600
+    journeys = await calls.journeys(start, end)
+    dispositions = await calls.answered_dispositions(start, end)
+    customers = await calls.call_customers(start, end)
+    saved = await calls.call_dispositions(start, end)
+    orders = await calls.orders_between(start, end + window)
     wrapup: dict[str, float] = {}
     for a in cfg.asterisk:
         wrapup.update(a.wrapup_seconds)
