@@ -1,4 +1,4 @@
-"""``GET /api/reports`` on the console port: supervisors only, clear errors, the same figures as `cti report`."""
+"""``GET /api/reports`` on the console port: supervisors only, clear errors, the figures of `cti report`."""
 
 from __future__ import annotations
 
