@@ -49,7 +49,7 @@ def handshakes_per_turn(server: ConsoleServer) -> Iterator[Counter[int]]:
     assert server._server is not None
     answer = server._http
 
-    def counting(connection: ServerConnection, request: Request) -> Response | None | Awaitable[Response]:
+    def counting(connection: ServerConnection, request: Request) -> Response | Awaitable[Response] | None:
         per_turn[turns.now] += 1
         return answer(connection, request)
 
