@@ -10,6 +10,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from cti.config import load_config
+from cti.core.errors import ConfigError
 from cti.core.ids import AgentId
 from cti.store import Store
 from tests.e2e.running import running_daemon, seed_accounts
@@ -52,3 +56,19 @@ async def test_reports_endpoint_is_for_supervisors_and_answers_from_the_store(tm
         assert status == 200
         assert [(r["queue"], r["offered"], r["sl_asterisk2"]) for r in doc["rows"]] == [("sales", 4, 0.75)]
         assert doc["queues"] == ["sales", "support"] and doc["agents"] == ["Alice", "Bob"]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("short_abandon_seconds = -1", "reports.short_abandon_seconds"),
+        ('[reports.outcomes]\nresolved = "happy"', "reports.outcomes.resolved"),
+        ("[reports.campaign_budgets]\nspring = -5", "reports.campaign_budgets.spring"),
+        ("revenue_window_hours = -1", "reports.revenue_window_hours"),
+    ],
+)
+def test_bad_report_settings_are_clear_errors(tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "cti.toml"
+    path.write_text("[reports]\n" + text + "\n")
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(path)
