@@ -10,10 +10,11 @@ from pathlib import Path
 
 from playwright.async_api import expect
 
+from cti.core.journey import LegOutcome
 from cti.store import Store
-from tests.e2e.running import running_daemon, seed_accounts
+from tests.e2e.running import HOSTILE, running_daemon, seed_accounts
 from tests.e2e.test_browser import ARTIFACTS, browser_page, login
-from tests.reports.test_kinds import CALLS
+from tests.reports.test_kinds import CALLS, inbound
 
 INKED = """() => {
   const c = document.getElementById('chart');
@@ -34,7 +35,10 @@ async def test_the_reports_page_follows_range_and_filters_and_draws_its_chart(tm
     await seed_accounts(url)
     store = await Store.open(url)
     try:
-        await store.calls.record_journeys(CALLS)
+        hostile = inbound(
+            10, "sales", HOSTILE, 24 * 60, 1, LegOutcome.ANSWERED, 5, "Alice", 60
+        )  # the next day
+        await store.calls.record_journeys([*CALLS, hostile])
     finally:
         await store.close()
     async with running_daemon(url) as daemon, browser_page() as (page, dialogs):
@@ -68,6 +72,13 @@ async def test_the_reports_page_follows_range_and_filters_and_draws_its_chart(tm
         await page.fill("#from", "2026-03-05")  # after --to: a clear error, the last figures kept
         await page.click("#filters button[type=submit]")
         await expect(page.locator("#report-error")).to_contain_text("is empty")
+        # a DID is text from the network: shown as text, never markup
+        await page.fill("#from", "2026-03-03")
+        await page.fill("#to", "2026-03-03")
+        await page.select_option("#agent", "")
+        await page.select_option("#kind", "inbound")
+        await expect(page.locator(cells("did"))).to_have_text([HOSTILE])
+        assert await page.locator("#report img, #report script").count() == 0
         assert await page.evaluate("document.querySelectorAll('script').length") == 2
         assert dialogs == []
         await page.screenshot(path=str(ARTIFACTS / "reports-page.png"), full_page=True)
