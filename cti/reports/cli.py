@@ -18,7 +18,6 @@ import datetime as dt
 import io
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -273,7 +272,3 @@ def run(args: argparse.Namespace) -> int:
         assert isinstance(out, str)
         sys.stdout.write(out)
     return 0
-
-
-def kinds() -> Sequence[str]:
-    return tuple(KINDS)

@@ -24,6 +24,7 @@ from cti.reports.metrics import (
     aht,
     campaign_results,
     histogram,
+    occupancy,
     percentile,
     queue_stats,
     repeat_flags,
@@ -309,8 +310,6 @@ def _hold_by_leg(journeys: Sequence[CallJourney]) -> dict[int, float]:
 def agent_load_report(inp: ReportInput) -> Report:
     """Per agent: handle time (talk + hold + wrap-up) and its share of the period, of staffed time
     (utilisation) and of ready time (occupancy) when the store has the agents' state history."""
-    from cti.reports.metrics import occupancy
-
     hold = _hold_by_leg(inp.journeys)
     period = inp.end - inp.start
     mine: dict[str, list[QueueLeg]] = {}
