@@ -66,7 +66,8 @@ def test_amd_and_failures() -> None:
 
 
 @pytest.mark.parametrize(
-    ("idle", "ringing", "free", "lines"), [(3, 0, 10, 3), (3, 2, 10, 1), (3, 5, 10, 0), (5, 0, 2, 2), (0, 0, 5, 0)]
+    ("idle", "ringing", "free", "lines"),
+    [(3, 0, 10, 3), (3, 2, 10, 1), (3, 5, 10, 0), (5, 0, 2, 2), (0, 0, 5, 0)],
 )
 def test_progressive(idle: int, ringing: int, free: int, lines: int) -> None:
     assert progressive_lines(idle, 4, ringing, free) == lines
