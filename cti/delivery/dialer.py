@@ -163,6 +163,7 @@ class DialerStats:
     failed: int = 0
     unknown: int = 0
     messages: int = 0
+    rounds: int = 0  # pacing decisions taken
     by_campaign: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -201,7 +202,7 @@ class DialerService:
                 case UserEventRaised(name=name, headers=h) if name == AMD_EVENT:
                     found = self.attempts.get(h.get("Uniqueid", "") or (ev.uniqueid or ""))
                     if found is not None:
-                        found.channel = h.get("Channel", found.channel)
+                        found.channel = h.get("CtiChannel", found.channel)
                         self._amd(found, h.get("Status", h.get("AMDSTATUS", "")), ev.at)
                 case AgentRinging(uniqueid=uid, agent=agent) if uid in self.attempts:
                     a = self.attempts[uid]
@@ -372,6 +373,7 @@ class DialerService:
                 for c in self.campaigns.values():
                     if c.name not in self.paused and c.mode in ("progressive", "predictive", "agentless"):
                         await self._pace(c)
+                self.stats.rounds += 1
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.cfg.poll_interval):

@@ -112,7 +112,7 @@ class Dialplan(PbxCore):
     # ------------------------------------------------------------------ the CTI dialer (cti.delivery.dialer)
     def _dialer_amd(self, leg: Leg) -> None:
         """``cti-dialer,s`` (config/asterisk/extensions.conf): 1 Answer, 2 AMD(), 3 UserEvent(AMDResult,
-        Uniqueid, Status: ${AMDSTATUS}, Cause: ${AMDCAUSE}), 4 Wait(30) for cti's Redirect, 5 Hangup."""
+        Uniqueid, Status: ${AMDSTATUS}, Cause: ${AMDCAUSE}, CtiChannel: ${CHANNEL}), 4 Wait(30) for cti's Redirect, 5 Hangup."""
         ch = leg.ch
         status = ch.variable("AMDSTATUS") or "HUMAN"
         ch.variables["AMDSTATUS"] = status
@@ -123,6 +123,7 @@ class Dialplan(PbxCore):
             if leg.done:
                 return
             body = [("Uniqueid", ch.uniqueid), ("Status", status), ("Cause", ch.variables["AMDCAUSE"])]
+            body.append(("CtiChannel", ch.name))
             self._user_event(ch, "AMDResult", body)
             ch.priority = 4
             self._next_step(leg, DIALER_HOLD, self.leg_hangup, leg, 16)
