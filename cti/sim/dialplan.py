@@ -112,7 +112,8 @@ class Dialplan(PbxCore):
     # ------------------------------------------------------------------ the CTI dialer (cti.delivery.dialer)
     def _dialer_amd(self, leg: Leg) -> None:
         """``cti-dialer,s`` (config/asterisk/extensions.conf): 1 Answer, 2 AMD(), 3 UserEvent(AMDResult,
-        Uniqueid, Status: ${AMDSTATUS}, Cause: ${AMDCAUSE}, CtiChannel: ${CHANNEL}), 4 Wait(30) for cti's Redirect, 5 Hangup."""
+        Uniqueid, Status: ${AMDSTATUS}, Cause: ${AMDCAUSE}, CtiChannel: ${CHANNEL}), 4 Wait(30) for cti's
+        Redirect, 5 Hangup."""
         ch = leg.ch
         status = ch.variable("AMDSTATUS") or "HUMAN"
         ch.variables["AMDSTATUS"] = status
