@@ -116,6 +116,8 @@ async def test_a_campaign_connects_drops_with_the_message_skips_the_ineligible_a
             assert (st.originated, st.answered, st.connected, st.abandoned) == (3, 3, 1, 2)
             sink = dialer.sink
             records = sink.records  # type: ignore[attr-defined]
+            done = ("connected", "abandoned")
+            await eventually(lambda: sum(r.outcome in done for r in records) == 3, 5, "outcomes stored")
             dialled = {r.number for r in records}
             assert dialled == {numbers["ok1"], numbers["ok2"], numbers["ok3"]}  # not dnc, complaint, night
             (connected,) = [r for r in records if r.outcome == "connected"]
@@ -156,4 +158,32 @@ async def test_a_campaign_connects_drops_with_the_message_skips_the_ineligible_a
                 await ws.close()
     finally:
         await proxy.stop()
+        await sim.stop()
+
+
+async def test_answering_machines_get_the_campaigns_message_and_no_agent(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await seed(url)
+    numbers = await seed_leads(url)
+    scenario = load_scenario(ROOT / "config" / "sim" / "demo.toml")
+    pstn = PstnSpec(0.0, 0.0, 0.0, 0.0, 1.0, Dist("constant", 1.0), Dist("constant", 60.0))
+    sim = SimServer(dataclasses.replace(scenario, pstn=pstn), speed=1.0, seed=5, traffic=False)
+    port = await sim.start("127.0.0.1", 0)
+    extra = DIALER.replace("max_lines = 3\n", 'max_lines = 3\namd_machine = "message"\n')
+    try:
+        async with running_daemon(url, routing_config(port, tmp_path / "qlog") + extra) as daemon:
+            assert daemon.dialer is not None
+            dialer = daemon.dialer
+            await eventually(lambda: dialer.stats.machines == 3, 20, "three machines")
+            await eventually(lambda: len(sim.pbx.played) == 3, 10, "three messages left")
+            assert {c for _, c in sim.pbx.played} == {"cti-dialer-machine"}
+            assert dialer.stats.connected == 0 and dialer.stats.abandoned == 0
+            records = dialer.sink.records  # type: ignore[attr-defined]
+            await eventually(lambda: len(records) == 3, 5, "outcomes stored")
+            assert {r.number for r in records if r.outcome == "machine"} == {
+                numbers["ok1"],
+                numbers["ok2"],
+                numbers["ok3"],
+            }
+    finally:
         await sim.stop()
