@@ -45,6 +45,7 @@ from cti.core.events import CallWaiting, DomainEvent
 from cti.core.ids import AgentId
 from cti.delivery.agi import AgiServer
 from cti.delivery.callbacks import CallbackService, CallbackStore
+from cti.delivery.dialer import CampaignRows, DialerService, ProgressivePacer, StoreAttempts, StoreLeads
 from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
 from cti.records import JourneyStore, JourneyWriter
@@ -92,6 +93,9 @@ class StorePort(Protocol):
 
     @property
     def callbacks(self) -> CallbackStore: ...
+
+    @property
+    def campaigns(self) -> CampaignRows: ...
 
     async def close(self) -> None: ...
 
@@ -225,6 +229,7 @@ class Daemon:
         self.directory: CallerDirectory | None = None
         self.routing: RoutingService | None = None
         self.callbacks: CallbackService | None = None
+        self.dialer: DialerService | None = None
         self.api: Any = None  # cti.api.http.JsonServer with [api] enabled
         self.tier_schedule: TierSchedule | None = None
         self.desk: Desk | None = None
@@ -302,6 +307,18 @@ class Daemon:
                     clock=self.clock.now,
                 )
                 self.components.append(Component("callbacks", self.callbacks.run))
+            if cfg.dialer.enabled:  # the dialer's ports (cti.delivery.dialer): leads, attempts, pacer
+                scripts = {c.name: c.script for c in cfg.dialer.campaign}
+                self.dialer = DialerService(
+                    self.routing,
+                    cfg.dialer,
+                    StoreLeads(store.campaigns, scripts),
+                    StoreAttempts(store.campaigns),
+                    ProgressivePacer(),
+                    clock=self.clock.now,
+                )
+                self.bus.subscribe("dialer", self.dialer.on_events, local_only=True)
+                self.components.append(Component("dialer", self.dialer.run))
         self.desk = Desk(
             self.hub,
             self._link,
@@ -353,7 +370,14 @@ class Daemon:
         self.registry.register(Merged(lambda: [s.pump for s in servers]))
         for collector in (self.hub, self.server, self.desk, self.writer, self.directory, self.bus):
             self.registry.register(collector)
-        for optional in (self.remote, self.commands, self.routing, self.callbacks, self.tier_schedule):
+        for optional in (
+            self.remote,
+            self.commands,
+            self.routing,
+            self.callbacks,
+            self.dialer,
+            self.tier_schedule,
+        ):
             if optional is not None:
                 self.registry.register(optional)
         self.registry.register(self)

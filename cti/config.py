@@ -197,6 +197,37 @@ class CallbacksConfig:
 
 
 @dataclass
+class CampaignConfig:
+    """One ``[[dialer.campaign]]``: an outbound campaign's execution (docs/design/dialer.md)."""
+
+    name: str = ""
+    mode: str = "progressive"  # preview, progressive, predictive, agentless
+    queue: str = ""  # the routed queue whose agents take its calls (not used by agentless)
+    channel: str = "PJSIP/{number}@trunk"  # {number}: E.164 without '+', {e164}: with it
+    caller_id: str = ""
+    max_lines: int = 10  # the trunk capacity this campaign may use at once
+    ring_timeout: float = 25.0  # seconds (the FTC asks for at least 15)
+    amd_machine: str = "hangup"  # hangup or message (leave the campaign's message)
+    script: str = ""  # shown to the agent in the pop
+    blended: list[str] = field(default_factory=list)  # agents that blend inbound and outbound
+
+
+@dataclass
+class DialerConfig:
+    """``[dialer]``: the outbound dialer (cti.delivery.dialer)."""
+
+    enabled: bool = False
+    context: str = "cti-dialer"  # where an answered call lands: AMD, UserEvent(AMDResult), hold
+    message_context: str = "cti-dialer-message"  # the safe-harbour message (abandons, agentless)
+    machine_context: str = "cti-dialer-machine"  # a message left on an answering machine
+    connect_seconds: float = 2.0  # a live answer reaches an agent within this, or is dropped
+    poll_interval: float = 1.0  # seconds between pacing decisions
+    blend_idle_above: int = 2  # inbound idle agents above this: blended agents go outbound
+    blend_service_level_below: float = 0.8  # inbound service level below this: they come back
+    campaign: list[CampaignConfig] = field(default_factory=list)
+
+
+@dataclass
 class ScheduleConfig:
     """``[routing.schedules.<name>]``: a site's weekly opening hours, time zone and public holidays."""
 
@@ -391,6 +422,7 @@ class Config:
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     agi: AgiConfig = field(default_factory=AgiConfig)
+    dialer: DialerConfig = field(default_factory=DialerConfig)
     path: str = "<defaults>"
 
 
@@ -547,6 +579,7 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(p, "tiers.recompute_every_hours", "must be >= 0 (0: never)")
     _validate_routing(cfg)
     _validate_callbacks(cfg)
+    _validate_dialer(cfg)
     for i, d in enumerate(cfg.reports.success_dispositions):
         if not d.strip():
             raise ConfigError(p, f"reports.success_dispositions[{i}]", "must not be empty")
@@ -615,3 +648,36 @@ def _validate_routing(cfg: Config) -> None:
         raise ConfigError(
             p, "agi.deadline" if a.deadline <= 0 else "agi.header_timeout", "must be > 0 seconds"
         )
+
+
+DIAL_MODES = ("preview", "progressive", "predictive", "agentless")
+
+
+def _validate_dialer(cfg: Config) -> None:
+    p, d = cfg.path, cfg.dialer
+    if d.connect_seconds <= 0 or d.poll_interval <= 0:
+        key = "connect_seconds" if d.connect_seconds <= 0 else "poll_interval"
+        raise ConfigError(p, f"dialer.{key}", "must be > 0 seconds")
+    if not 0 <= d.blend_service_level_below <= 1:
+        raise ConfigError(p, "dialer.blend_service_level_below", "must be between 0 and 1")
+    queues = cfg.routing.policies(p)
+    seen: set[str] = set()
+    for i, c in enumerate(d.campaign):
+        key = f"dialer.campaign[{i}]"
+        if not c.name or c.name in seen:
+            raise ConfigError(p, f"{key}.name", "required and unique" if c.name else "required")
+        seen.add(c.name)
+        if c.mode not in DIAL_MODES:
+            raise ConfigError(p, f"{key}.mode", f"must be one of {', '.join(DIAL_MODES)}, not {c.mode!r}")
+        if c.mode != "agentless" and c.queue not in queues:
+            raise ConfigError(p, f"{key}.queue", f"{c.queue!r} is not a queue of [routing.queues]")
+        if ("{number}" not in c.channel and "{e164}" not in c.channel) or "/" not in c.channel:
+            raise ConfigError(
+                p, f"{key}.channel", "must be a dial string with {number}: PJSIP/{number}@trunk"
+            )
+        if c.max_lines < 1:
+            raise ConfigError(p, f"{key}.max_lines", "must be at least 1")
+        if c.ring_timeout < 15:
+            raise ConfigError(p, f"{key}.ring_timeout", "must be at least 15 seconds (FTC)")
+        if c.amd_machine not in ("hangup", "message"):
+            raise ConfigError(p, f"{key}.amd_machine", "must be 'hangup' or 'message'")

@@ -561,6 +561,20 @@ class RoutingService:
             self.queue_log.write(entered, uniqueid, queue, "NONE", "ENTERQUEUE", "", number, 1)
         log.info("callback reached %s: delivering to %s", number, agent)
 
+    # ---- the dialer (cti.delivery.dialer) --------------------------------------------------------------
+    def hold_outbound(
+        self, server: str, uniqueid: str, channel: str, linkedid: str, number: str, queue: str, at: float
+    ) -> None:
+        """A live answer of the dialer, waiting in its holding context: routed to an agent of ``queue``
+        like a held call (Redirect to the reserved agent); the dialer takes it back after 2 s."""
+        cid = call_id(server, uniqueid)
+        held = _Held(server, uniqueid, channel, linkedid, number, queue, at)
+        self._held[cid] = held
+        self._by_linkedid.setdefault(linkedid, set()).add(cid)
+        self._enqueue(held)
+        self._events(self.router.drain())
+        self._wake.set()
+
     async def lease_agent(self, server: str, agent: AgentId, ttl: float = 0.0) -> bool:
         """With Redis: hold ``agent`` for a delivery this instance makes other than a Redirect (a
         callback), as ``_deliver`` does, so that no other instance offers it a call meanwhile."""

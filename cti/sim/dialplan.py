@@ -32,6 +32,13 @@ OFFER_EXTEN = (
 )
 
 
+DIALER_CONTEXT = "cti-dialer"  # [dialer] context
+DIALER_MESSAGES = ("cti-dialer-message", "cti-dialer-machine")  # [dialer] message_context, machine_context
+AMD_SECONDS = 0.3  # AMD()'s analysis of the greeting (simulated: short)
+DIALER_HOLD = 30.0  # Wait() for cti's Redirect to an agent or to the message
+MESSAGE_SECONDS = 3.0  # the message's Playback
+
+
 class Dialplan(PbxCore):
     # ------------------------------------------------------------------ dialplan
     def run_dialplan(self, leg: Leg) -> None:
@@ -61,6 +68,12 @@ class Dialplan(PbxCore):
             return
         if ctx == "deliver" and (exten in self.phones or (sample and exten.isdigit())):
             self._deliver(leg, exten)
+            return
+        if ctx == DIALER_CONTEXT:
+            self._dialer_amd(leg)
+            return
+        if ctx in DIALER_MESSAGES:
+            self._dialer_message(leg)
             return
         if ctx == "dialer-connect":
             ch.priority = 3
@@ -95,6 +108,37 @@ class Dialplan(PbxCore):
             leg.timers.append(leg.after)
             return
         self.leg_hangup(leg, 16)
+
+    # ------------------------------------------------------------------ the CTI dialer (cti.delivery.dialer)
+    def _dialer_amd(self, leg: Leg) -> None:
+        """``cti-dialer,s`` (config/asterisk/extensions.conf): 1 Answer, 2 AMD(), 3 UserEvent(AMDResult,
+        Uniqueid, Status: ${AMDSTATUS}, Cause: ${AMDCAUSE}, CtiChannel: ${CHANNEL}), 4 Wait(30) for cti's
+        Redirect, 5 Hangup."""
+        ch = leg.ch
+        status = ch.variable("AMDSTATUS") or "HUMAN"
+        ch.variables["AMDSTATUS"] = status
+        ch.variables["AMDCAUSE"] = "LONGGREETING" if status == "MACHINE" else "HUMAN-1-1"
+        ch.priority = 3
+
+        def result() -> None:
+            if leg.done:
+                return
+            body = [("Uniqueid", ch.uniqueid), ("Status", status), ("Cause", ch.variables["AMDCAUSE"])]
+            body.append(("CtiChannel", ch.name))
+            self._user_event(ch, "AMDResult", body)
+            ch.priority = 4
+            self._next_step(leg, DIALER_HOLD, self.leg_hangup, leg, 16)
+
+        self._next_step(leg, AMD_SECONDS, result)
+
+    def _dialer_message(self, leg: Leg) -> None:
+        """``cti-dialer-message,s`` / ``cti-dialer-machine,s``: 1 Answer, 2 UserEvent(CtiMessagePlayed,
+        Uniqueid, Message), 3 Playback(the message), 4 Hangup."""
+        ch = leg.ch
+        self.played.append((ch.uniqueid, ch.context))
+        self._user_event(ch, "CtiMessagePlayed", [("Uniqueid", ch.uniqueid), ("Message", ch.context)])
+        ch.priority = 3
+        self._next_step(leg, MESSAGE_SECONDS, self.leg_hangup, leg, 16)
 
     # ------------------------------------------------------------------ CTI routing: hold and deliver
     def _next_step(self, leg: Leg, delay: float, fn: Callable[..., object], *args: object) -> None:

@@ -84,6 +84,9 @@ class PbxCore:
         self.global_vars: dict[str, str] = {}
         self.dids = dict(scenario.dids)
         self.events_emitted = 0
+        self.played: list[
+            tuple[str, str]
+        ] = []  # (uniqueid, message context): Playback in the dialer contexts
         self.phones: dict[str, AgentPhone] = {a.extension: AgentPhone(a) for a in scenario.agents}
         self.queues: dict[str, Queue] = {}
         self._dispatch_timer: Timer | None = None

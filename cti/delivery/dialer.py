@@ -1,0 +1,465 @@
+"""The outbound dialer at the edge: Originates out, AMD and outcomes in, live answers to reserved agents.
+
+The decisions are pure (cti.dialer.session: the attempt's transition table, progressive lines, blending);
+this service applies them. Its PORTS are Protocols so that the campaign store and the pacer can be bound
+at assembly (cti/app.py):
+
+- ``LeadSource``: the next callable leads of a campaign (eligibility: do-not-call, open complaints, call
+  windows are the source's rules); bound to ``StoreLeads`` over ``store.campaigns`` here.
+- ``AttemptSink``: an attempt's outcome (``AttemptRecord``); bound to ``StoreAttempts`` here.
+- ``Pacer``: how many lines to dial now; bound to ``ProgressivePacer`` here (predictive: the pacer's).
+
+The flow of one attempt (docs/design/dialer.md): ``Originate`` Async with a ``ChannelId`` (and
+``OtherChannelId``) to the campaign's channel and caller ID into ``[dialer] context``; the dialplan
+answers, runs AMD() and raises ``UserEvent(AMDResult)``, then waits. HUMAN or NOTSURE: cti puts the
+channel in the router under the campaign's queue (``RoutingService.hold_outbound``) with the lead and
+the script for the pop; the router reserves an agent and the routing service Redirects the customer to
+it. If no agent's phone rings for it ``connect_seconds`` (2 s) after the answer, it is taken back from
+the router and Redirected to ``message_context`` (the safe-harbour message): abandoned, counted.
+MACHINE: hung up, or Redirected to ``machine_context`` (a message). A lost AMI link (the Originate's
+reply lost, or a ``Resynced``) turns every open attempt ``unknown``: resolved by later events or the
+records, never dialled again by this service (its lead stays taken).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cti.config import CampaignConfig, DialerConfig
+from cti.core.events import (
+    AgentRinging,
+    AgentState,
+    CallEnded,
+    DomainEvent,
+    OriginateFinished,
+    Resynced,
+    UserEventRaised,
+)
+from cti.core.ids import LinkedId, UniqueId
+from cti.delivery.service import RoutingService
+from cti.dialer import session
+from cti.dialer.session import Ev, State
+from cti.screenpop.actions import reply_ok
+from cti.telemetry import Metric, counter, gauge
+
+log = logging.getLogger("cti.delivery.dialer")
+
+AMD_EVENT = "AMDResult"
+LEAD_EVENT = "CtiLead"  # the hub pops Campaign/LeadId/LeadName/Script of a linkedid (cti.screenpop.hub)
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    lead_id: int
+    number: str  # E.164
+    customer_id: int | None
+    name: str = ""
+    script: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    campaign: str
+    lead_id: int
+    number: str
+    outcome: str  # answered, busy, no-answer, congestion, failed, machine, abandoned, connected, unknown
+    at: float
+    channel_id: str
+    agent: str = ""
+    connected_after: float | None = None  # seconds from the live answer to the agent's ring
+    message_played: bool = False
+
+
+class LeadSource(Protocol):
+    async def next_leads(self, campaign: str, n: int, now: float) -> Sequence[Lead]: ...
+
+
+class AttemptSink(Protocol):
+    async def record(self, attempt: AttemptRecord) -> None: ...
+
+
+class Pacer(Protocol):
+    def lines(
+        self, campaign: str, idle_agents: int, soon_free: int, ringing: int, free_lines: int
+    ) -> int: ...
+
+
+class ProgressivePacer:
+    def lines(self, campaign: str, idle_agents: int, soon_free: int, ringing: int, free_lines: int) -> int:
+        return session.progressive_lines(idle_agents, soon_free, ringing, free_lines)
+
+
+class CampaignRows(Protocol):
+    """``store.campaigns`` (cti.store.campaigns_repo.CampaignRepository)."""
+
+    async def callable_leads(self, campaign: str, *, now: float | None = None, limit: int = 100) -> Any: ...
+
+    async def record_lead_attempt(self, lead_id: int, outcome: str, *, at: float | None = None) -> str: ...
+
+
+class StoreLeads:
+    """A LeadSource over the store's existing rule (CampaignRepository.callable_leads), skipping the leads
+    this process has already dialled (their attempt is being recorded, or its outcome is unknown)."""
+
+    def __init__(self, rows: CampaignRows, scripts: dict[str, str]) -> None:
+        self.rows, self.scripts = rows, scripts
+        self.taken: set[int] = set()
+
+    async def next_leads(self, campaign: str, n: int, now: float) -> list[Lead]:
+        found = await self.rows.callable_leads(campaign, now=now, limit=n + len(self.taken))
+        out = [
+            Lead(r.id, r.number, r.customer_id, r.name, self.scripts.get(campaign, ""))
+            for r in found
+            if r.id not in self.taken
+        ][:n]
+        self.taken.update(lead.lead_id for lead in out)
+        return out
+
+
+class StoreAttempts:
+    """An AttemptSink over ``store.campaigns.record_lead_attempt`` (recycling is the store's rule)."""
+
+    def __init__(self, rows: CampaignRows) -> None:
+        self.rows = rows
+        self.records: list[AttemptRecord] = []  # this run's, newest last (bounded)
+
+    async def record(self, attempt: AttemptRecord) -> None:
+        self.records.append(attempt)
+        del self.records[:-1000]
+        outcome = "answered" if attempt.outcome in ("connected", "abandoned") else attempt.outcome
+        await self.rows.record_lead_attempt(attempt.lead_id, outcome, at=attempt.at)
+
+
+@dataclass(slots=True)
+class Attempt:
+    campaign: CampaignConfig
+    lead: Lead
+    server: str
+    channel_id: str
+    state: State = State.QUEUED
+    answered_at: float | None = None
+    live_at: float | None = None
+    agent: str = ""
+    channel: str = ""
+    linkedid: str = ""
+    recorded: bool = False
+    message: bool = False
+
+
+@dataclass(slots=True)
+class DialerStats:
+    originated: int = 0
+    answered: int = 0
+    connected: int = 0
+    abandoned: int = 0
+    machines: int = 0
+    failed: int = 0
+    unknown: int = 0
+    messages: int = 0
+    rounds: int = 0  # pacing decisions taken
+    by_campaign: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+class DialerService:
+    def __init__(
+        self,
+        routing: RoutingService,
+        cfg: DialerConfig,
+        leads: LeadSource,
+        sink: AttemptSink,
+        pacer: Pacer,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.routing, self.cfg, self.leads, self.sink, self.pacer = routing, cfg, leads, sink, pacer
+        self.clock = clock
+        self.campaigns = {c.name: c for c in cfg.campaign}
+        self.paused: set[str] = set()
+        self.stats = DialerStats()
+        self.attempts: dict[str, Attempt] = {}  # by ChannelId (= the customer channel's Uniqueid)
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ---- events (a bus subscriber: in the pump's task, in order) --------------------------------------
+    def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
+        for ev in events:
+            match ev:
+                case OriginateFinished(channel_id=cid) if cid in self.attempts:
+                    a = self.attempts[cid]
+                    a.linkedid = ev.linkedid or a.linkedid or cid
+                    if ev.outcome == "answered":
+                        a.answered_at = ev.at
+                        self._move(a, Ev.ANSWER, ev.at)
+                    else:
+                        self._move(a, session.fail_event(ev.outcome), ev.at, ev.outcome)
+                case UserEventRaised(name=name, headers=h) if name == AMD_EVENT:
+                    found = self.attempts.get(h.get("Uniqueid", "") or (ev.uniqueid or ""))
+                    if found is not None:
+                        found.channel = h.get("CtiChannel", found.channel)
+                        self._amd(found, h.get("Status", h.get("AMDSTATUS", "")), ev.at)
+                case AgentRinging(uniqueid=uid, agent=agent) if uid in self.attempts:
+                    a = self.attempts[uid]
+                    a.agent = agent
+                    if self._move(a, Ev.AGENT, ev.at):
+                        self.stats.connected += 1
+                        after = ev.at - (a.live_at or ev.at)
+                        self._record(a, "connected", ev.at, connected_after=after)
+                case CallEnded(journey=j):
+                    for a in [a for a in self.attempts.values() if a.linkedid == j.linkedid]:
+                        self._ended(a, ev.at)
+                case Resynced(server=server):
+                    self.link_lost(server, ev.at)
+                case _:
+                    pass
+
+    def _move(self, a: Attempt, event: Ev, at: float, outcome: str = "") -> bool:
+        nxt = session.step(a.state, event)
+        if nxt is None:
+            return False
+        a.state = nxt
+        if nxt is State.FAILED:
+            self.stats.failed += 1
+            self._record(a, outcome or "failed", at)
+            self.attempts.pop(a.channel_id, None)
+        elif nxt is State.ANSWERED:
+            self.stats.answered += 1
+        self._wake.set()
+        return True
+
+    def _amd(self, a: Attempt, status: str, at: float) -> None:
+        event = session.amd_event(status)
+        if not self._move(a, event, at):
+            return
+        link = self.routing.links(a.server)
+        if a.state is State.MACHINE:
+            self.stats.machines += 1
+            self._record(a, "machine", at)
+            if a.campaign.amd_machine == "message" and link is not None:
+                self._spawn(self._redirect(a, self.cfg.machine_context, Ev.PLAYED))
+            elif link is not None:
+                self._spawn(self._hangup(a))
+            return
+        a.live_at = at
+        if a.campaign.mode == "agentless":
+            self._spawn(self._redirect(a, self.cfg.message_context, Ev.PLAYED))
+            return
+        # the pop's lead and script (the hub keeps them by linkedid), then the router reserves an agent
+        lead = a.lead
+        self.routing.publish(
+            [
+                UserEventRaised(
+                    at,
+                    a.server,
+                    LEAD_EVENT,
+                    LinkedId(a.linkedid or a.channel_id),
+                    UniqueId(a.channel_id),
+                    {
+                        "Campaign": a.campaign.name,
+                        "LeadId": str(lead.lead_id),
+                        "LeadName": lead.name,
+                        "Script": lead.script or a.campaign.script,
+                    },
+                )
+            ]
+        )
+        self.routing.hold_outbound(
+            a.server, a.channel_id, a.channel, a.linkedid or a.channel_id, lead.number, a.campaign.queue, at
+        )
+        self._spawn(self._two_seconds(a))
+
+    async def _two_seconds(self, a: Attempt) -> None:
+        """The 2 s rule: no agent ringing for the live answer by then: the message, counted abandoned."""
+        assert a.live_at is not None
+        await asyncio.sleep(max(0.0, a.live_at + self.cfg.connect_seconds - self.routing.now()))
+        if a.state is not State.LIVE:
+            return
+        self.routing.forget_call(a.server, a.channel_id, self.routing.now())
+        if self._move(a, Ev.NO_AGENT, self.routing.now()):
+            self.stats.abandoned += 1
+            self._record(a, "abandoned", self.routing.now(), message=True)
+            await self._redirect(a, self.cfg.message_context, None)
+
+    async def _redirect(self, a: Attempt, context: str, then: Ev | None) -> None:
+        link = self.routing.links(a.server)
+        if link is None or not a.channel:
+            log.warning("dialer: cannot redirect %s to %s (no link or channel)", a.channel_id, context)
+            return
+        action = {
+            "Action": "Redirect",
+            "Channel": a.channel,
+            "Context": context,
+            "Exten": "s",
+            "Priority": "1",
+        }
+        try:
+            async with asyncio.timeout(self.routing.action_timeout):
+                ok, message = reply_ok(await link.send_action(action))
+        except Exception as e:
+            ok, message = False, str(e)
+        if not ok:
+            log.warning("dialer: Redirect of %s to %s failed: %s", a.channel, context, message)
+            return
+        a.message = True
+        self.stats.messages += 1
+        if then is not None and self._move(a, then, self.routing.now()):
+            self._record(a, "message" if a.campaign.mode == "agentless" else "machine", self.routing.now())
+
+    async def _hangup(self, a: Attempt) -> None:
+        link = self.routing.links(a.server)
+        if link is not None and a.channel:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.routing.action_timeout):
+                    await link.send_action({"Action": "Hangup", "Channel": a.channel, "Cause": "16"})
+
+    def _ended(self, a: Attempt, at: float) -> None:
+        if a.state is State.UNKNOWN:  # resolved from the records: it ran and ended
+            self._record(a, "unknown", at)
+        if a.state is State.LIVE:  # the customer hung up before an agent was reached
+            self.routing.forget_call(a.server, a.channel_id, at)
+        self._move(a, Ev.HANGUP, at)
+        self.attempts.pop(a.channel_id, None)
+
+    def link_lost(self, server: str, at: float) -> None:
+        """After a reconnect: open attempts of ``server`` are unknown; they are never dialled again."""
+        for a in self.attempts.values():
+            if a.server == server and self._move(a, Ev.LINK_LOST, at):
+                self.stats.unknown += 1
+
+    def _record(
+        self,
+        a: Attempt,
+        outcome: str,
+        at: float,
+        *,
+        connected_after: float | None = None,
+        message: bool = False,
+    ) -> None:
+        if a.recorded and outcome not in ("connected", "abandoned"):
+            return
+        first, a.recorded = not a.recorded, True
+        per = self.stats.by_campaign.setdefault(a.campaign.name, {})
+        per[outcome] = per.get(outcome, 0) + 1
+        rec = AttemptRecord(
+            a.campaign.name,
+            a.lead.lead_id,
+            a.lead.number,
+            outcome,
+            at,
+            a.channel_id,
+            a.agent,
+            connected_after,
+            message or a.message,
+        )
+        if first or outcome in ("connected", "abandoned"):
+            self._spawn(self._store(rec))
+
+    async def _store(self, rec: AttemptRecord) -> None:
+        try:
+            await self.sink.record(rec)
+        except Exception as e:
+            log.warning("dialer: attempt of lead %d not stored: %s", rec.lead_id, e)
+
+    # ---- pacing and Originates (the service's task) ----------------------------------------------------
+    async def run(self) -> None:
+        try:
+            while True:
+                for c in self.campaigns.values():
+                    if c.name not in self.paused and c.mode in ("progressive", "predictive", "agentless"):
+                        await self._pace(c)
+                self.stats.rounds += 1
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.cfg.poll_interval):
+                        await self._wake.wait()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _idle_agents(self, c: CampaignConfig) -> int:
+        if c.mode == "agentless":
+            return c.max_lines
+        r = self.routing.router
+        return sum(
+            1 for a in r.agents() if a.state is AgentState.AVAILABLE and c.queue in r.queues_of(a.agent)
+        )
+
+    async def _pace(self, c: CampaignConfig) -> None:
+        mine = [a for a in self.attempts.values() if a.campaign is c]
+        ringing = sum(1 for a in mine if a.state in (State.ORIGINATING, State.RINGING, State.ANSWERED))
+        ringing += sum(1 for a in mine if a.state is State.LIVE)  # waiting for an agent: it takes one
+        free = c.max_lines - sum(1 for a in mine if a.state is not State.QUEUED)
+        n = self.pacer.lines(c.name, self._idle_agents(c), 0, ringing, max(0, free))
+        if n <= 0:
+            return
+        server = self.routing.local_server()
+        if server is None:
+            return
+        try:
+            leads = await self.leads.next_leads(c.name, n, self.clock())
+        except Exception as e:
+            log.warning("dialer: no leads for %s: %s", c.name, e)
+            return
+        for lead in leads:
+            await self.originate(c, lead, server)
+
+    async def originate(self, c: CampaignConfig, lead: Lead, server: str) -> Attempt:
+        channel_id = str(uuid.uuid4())
+        a = Attempt(c, lead, server, channel_id)
+        self.attempts[channel_id] = a
+        self._move(a, Ev.SEND, self.routing.now())
+        action = {
+            "Action": "Originate",
+            "Channel": c.channel.format(number=lead.number.lstrip("+"), e164=lead.number),
+            "Context": self.cfg.context,
+            "Exten": "s",
+            "Priority": "1",
+            "Async": "true",
+            "Timeout": str(int(c.ring_timeout * 1000)),
+            "ChannelId": channel_id,
+            "OtherChannelId": f"{channel_id}-2",
+            "Variable": f"CTI_CAMPAIGN={c.name},CTI_LEAD={lead.lead_id}",
+        }
+        if c.caller_id:
+            action["CallerID"] = c.caller_id
+        link = self.routing.links(server)
+        self.stats.originated += 1
+        try:
+            if link is None:
+                raise ConnectionError("no AMI link")
+            async with asyncio.timeout(self.routing.action_timeout):
+                ok, message = reply_ok(await link.send_action(action))
+        except Exception as e:  # it may have run: unknown, never sent again
+            log.warning("dialer: Originate of lead %d: reply lost (%s): outcome unknown", lead.lead_id, e)
+            if self._move(a, Ev.LINK_LOST, self.routing.now()):
+                self.stats.unknown += 1
+            return a
+        if ok:
+            self._move(a, Ev.ACCEPTED, self.routing.now())
+        else:
+            log.warning("dialer: Originate of lead %d refused: %s", lead.lead_id, message)
+            self._move(a, Ev.REFUSED, self.routing.now(), "failed")
+        return a
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def collect(self) -> Iterable[Metric]:
+        st = self.stats
+        yield counter("dialer_originated_total", "outbound attempts originated", st.originated)
+        yield counter("dialer_answered_total", "outbound attempts answered", st.answered)
+        yield counter("dialer_connected_total", "live answers that reached an agent", st.connected)
+        yield counter("dialer_abandoned_total", "live answers dropped with the message", st.abandoned)
+        yield counter("dialer_machines_total", "answering machines detected", st.machines)
+        yield counter("dialer_failed_total", "busy, no answer, congestion, refused", st.failed)
+        yield counter("dialer_unknown_total", "attempts whose outcome a lost link hid", st.unknown)
+        yield gauge("dialer_attempts_open", "attempts under way", len(self.attempts))

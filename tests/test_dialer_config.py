@@ -1,0 +1,48 @@
+"""``[dialer]`` and ``[[dialer.campaign]]``: bad settings get an error naming the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from cti.config import parse_config
+from cti.core.errors import ConfigError
+
+QUEUES = '[routing]\n[routing.queues.sales]\nskills = ["sales:1"]\n'
+
+
+def dialer(campaign: str, queue: str = "sales") -> str:
+    head = f'[dialer]\nenabled = true\n[[dialer.campaign]]\nname = "c"\nqueue = "{queue}"\n'
+    return QUEUES + head + campaign
+
+
+def test_a_good_campaign() -> None:
+    cfg = parse_config(dialer('mode = "predictive"\nmax_lines = 4\namd_machine = "message"\n'))
+    (c,) = cfg.dialer.campaign
+    assert (c.mode, c.max_lines, c.amd_machine, c.queue) == ("predictive", 4, "message", "sales")
+
+
+@pytest.mark.parametrize(
+    ("campaign", "key"),
+    [
+        ('mode = "fast"\n', "dialer.campaign[0].mode"),
+        ('channel = "PJSIP/trunk"\n', "dialer.campaign[0].channel"),
+        ("max_lines = 0\n", "dialer.campaign[0].max_lines"),
+        ("ring_timeout = 10\n", "dialer.campaign[0].ring_timeout"),
+        ('amd_machine = "sing"\n', "dialer.campaign[0].amd_machine"),
+        ('[[dialer.campaign]]\nname = "c"\nqueue = "sales"\n', "dialer.campaign[1].name"),
+    ],
+)
+def test_bad_campaigns(campaign: str, key: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config(dialer(campaign))
+    assert key in str(e.value)
+
+
+def test_the_queue_must_be_routed() -> None:
+    with pytest.raises(ConfigError, match=r"dialer\.campaign\[0\]\.queue"):
+        parse_config(dialer("", queue="nowhere"))
+
+
+def test_agentless_needs_no_queue() -> None:
+    text = QUEUES + '[dialer]\n[[dialer.campaign]]\nname = "a"\nmode = "agentless"\n'
+    assert parse_config(text).dialer.campaign[0].queue == ""
