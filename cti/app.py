@@ -48,6 +48,7 @@ from cti.delivery.callbacks import CallbackService, CallbackStore
 from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
 from cti.records import JourneyStore, JourneyWriter
+from cti.reports.kpi import KpiEvaluator
 from cti.screenpop.actions import AmiActions, Contexts, Desk, DeskRequests, DispositionStore, extension_of
 from cti.screenpop.channels import TrackerChannels
 from cti.screenpop.directory import CallerDirectory, CallerStore
@@ -246,6 +247,7 @@ class Daemon:
             client_buffer=cfg.web.client_buffer,
             default_country=cfg.store.default_country,
             clock=self.clock,
+            kpi=KpiEvaluator(cfg.kpi.targets(cfg.path)),
         )
         self.writer = JourneyWriter(
             store.calls,
