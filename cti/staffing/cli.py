@@ -13,7 +13,6 @@ legs of the store (cti/store/calls_repo.py) of the same weekday over the previou
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import datetime as dt
 import io
@@ -122,6 +121,8 @@ async def history(
 
 
 def run_forecast(args: argparse.Namespace) -> dict[str, Any]:
+    import asyncio  # here: the calculator loads neither asyncio nor the store
+
     from cti.config import load_config
 
     cfg = load_config(args.config)

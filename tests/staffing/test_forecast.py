@@ -187,3 +187,13 @@ def test_a_bad_day_or_zone_gets_a_clear_error(config: Path, capsys: pytest.Captu
     assert "time zone" in capsys.readouterr().err
     assert main(["staffing", *base, "--day", "2027-06-09"]) == 2  # no history: no AHT to take
     assert "--aht" in capsys.readouterr().err
+
+
+def test_the_calculator_loads_neither_the_store_nor_the_daemon() -> None:
+    from tests.test_cli_startup import heavy, loaded
+
+    rc, modules = loaded("staffing", "calc", "--calls", "100", "--aht", "180", "--target", "20")
+    assert rc == 0
+    assert "cti.staffing.erlang" in modules  # it did calculate
+    assert heavy(modules) == set()
+    assert not {m for m in modules if m.startswith(("cti.store", "cti.app", "cti.screenpop", "cti.config"))}
