@@ -1,7 +1,7 @@
 """`cti staffing`: Erlang C / Erlang A calculator and a forecast of agents per 15-minute interval.
 
     cti staffing calc --calls 100 --interval 1800 --aht 180 --target 20 --sl 0.8 [--patience 300]
-                      [--shrinkage 0.3] [--agents 14 ...] [--format table|json]
+                      [--shrinkage 0.3] [--agents 14 ...] [--format table|csv|json]
     cti staffing forecast --config FILE --day 2026-12-09 [--weeks 4] [--queue support] --target 20
                       --sl 0.8 [--aht 180] [--patience 300] [--shrinkage 0.3] [--tz Europe/Paris]
                       [--format table|csv|json]
@@ -90,11 +90,10 @@ def calculate(
     }
 
 
-def _tz(name: str | None) -> dt.tzinfo:
+def _tz(name: str | None) -> dt.tzinfo | None:
+    """The named zone; None (the system's local time, with its DST rules) when no name is given."""
     if name is None:
-        local = dt.datetime.now().astimezone().tzinfo
-        assert local is not None
-        return local
+        return None
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
@@ -176,7 +175,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument(
         "--agents", type=int, action="append", default=[], help="an agent count to show (repeatable)"
     )
-    c.add_argument("--format", choices=("table", "json"), default="table")
+    c.add_argument("--format", choices=("table", "csv", "json"), default="table")
     common(c)
     c.set_defaults(func=run)
 
@@ -204,14 +203,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.format == "json":
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    elif args.format == "csv":
+        rows, columns = (
+            (out["figures"], FIGURE_COLUMNS) if args.kind == "calc" else (out["intervals"], PLAN_COLUMNS)
+        )
+        sys.stdout.write(render_csv(rows, columns))
     elif args.kind == "calc":
         head = (
             f"{out['model']}: {out['load_erlangs']:g} Erlangs; agents needed {out['agents_needed']}, "
             f"scheduled with shrinkage {out['scheduled']}\n"
         )
         sys.stdout.write(head + render_table(out["figures"], FIGURE_COLUMNS))
-    elif args.format == "csv":
-        sys.stdout.write(render_csv(out["intervals"], PLAN_COLUMNS))
     else:
         sys.stdout.write(f"{out['day']} ({out['model']}, AHT {out['aht']:g}s, {out['weeks']} weeks)\n")
         sys.stdout.write(render_table(out["intervals"], PLAN_COLUMNS))

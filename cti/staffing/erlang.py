@@ -154,7 +154,8 @@ def erlang_a_figures(traffic: Traffic, agents: int, target: float) -> Figures:
             r, total, queue = r / _RESCALE, total / _RESCALE, queue / _RESCALE
             answered_in_time, answered_wait = answered_in_time / _RESCALE, answered_wait / _RESCALE
             log_scale += math.log(_RESCALE)
-        if q < 1.0 and r * q / (1.0 - q) * max(1.0, j) < 1e-17 * total:
+        # the tails of both sums (terms shrink at least by q from here) negligible
+        if q < 1.0 and r * q / (1.0 - q) * (1.0 + j + 1.0 / (1.0 - q)) < 1e-16 * total:
             break
         if j > _MAX_TERMS:
             raise UsageError("Erlang A did not converge: the patience is too long for this overload")

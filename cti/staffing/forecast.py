@@ -21,13 +21,14 @@ INTERVAL = 15 * 60
 SLOTS = 24 * 60 * 60 // INTERVAL
 
 
-def slot_of(at: float, tz: dt.tzinfo) -> tuple[dt.date, int]:
-    """The local day and the 15-minute interval (0..95) of epoch second ``at``."""
+def slot_of(at: float, tz: dt.tzinfo | None) -> tuple[dt.date, int]:
+    """The local day and the 15-minute interval (0..95) of epoch second ``at`` (``tz`` None: the
+    system's local time)."""
     local = dt.datetime.fromtimestamp(at, tz)
     return local.date(), (local.hour * 60 + local.minute) * 60 // INTERVAL
 
 
-def history_window(day: dt.date, weeks: int, tz: dt.tzinfo) -> tuple[float, float]:
+def history_window(day: dt.date, weeks: int, tz: dt.tzinfo | None) -> tuple[float, float]:
     """[start, end) in epoch seconds covering the ``weeks`` same weekdays before ``day``."""
     if weeks < 1:
         raise UsageError(f"weeks must be >= 1, not {weeks}")
@@ -38,7 +39,7 @@ def history_window(day: dt.date, weeks: int, tz: dt.tzinfo) -> tuple[float, floa
     return start, end
 
 
-def forecast(arrivals: Iterable[float], day: dt.date, weeks: int, tz: dt.tzinfo) -> list[float]:
+def forecast(arrivals: Iterable[float], day: dt.date, weeks: int, tz: dt.tzinfo | None) -> list[float]:
     """The expected calls of each of ``day``'s 96 intervals: the mean over the ``weeks`` previous same
     weekdays of the calls that arrived in that interval."""
     if weeks < 1:

@@ -160,6 +160,9 @@ def test_the_calculator_json(capsys: pytest.CaptureFixture[str]) -> None:
     a = json.loads(staffing(capsys, *args, "--patience", "300", "--shrinkage", "0.3", "--format", "json"))
     assert (a["model"], a["agents_needed"], a["scheduled"]) == ("erlang-a", 13, 19)
     assert a["figures"][0]["service_level"] == pytest.approx(0.9168, abs=1e-4)
+    csv_lines = staffing(capsys, *args, "--agents", "15", "--format", "csv").splitlines()
+    assert csv_lines[0] == "agents,p_wait,p_abandon,asa,service_level,occupancy"
+    assert [line.split(",")[0] for line in csv_lines[1:]] == ["14", "15"]
     table = staffing(capsys, "calc", "--calls", "100", "--aht", "180", "--target", "20")
     assert "agents needed 14" in table and "88.84%" in table
 
