@@ -143,3 +143,43 @@ def test_agents_needed_is_minimal(
     need = agents_needed(t, target, sl)
     assert need.service_level >= sl
     assert need.agents == 0 or erlang_a_figures(t, need.agents - 1, target).service_level < sl
+
+
+def uniformized(
+    lam: float, mu: float, theta: float, n: int, t: float, size: int = 400
+) -> tuple[float, float]:
+    """An independent oracle: (P(wait), P(answered within t)) of M/M/n+M from the truncated chain's
+    stationary law and the tagged caller's position process, solved by uniformization."""
+    states = [1.0]
+    for k in range(1, n + size):
+        states.append(states[-1] * lam / (k * mu if k <= n else n * mu + (k - n) * theta))
+    z = sum(states)
+    ahead = [states[n + j] / z for j in range(size)]  # an arrival finds j waiting ahead (PASTA)
+    rate = n * mu + size * theta
+    p, served, within, weight = ahead[:], 0.0, 0.0, math.exp(-rate * t)
+    for k in range(int(rate * t + 12 * math.sqrt(rate * t) + 30)):
+        within += weight * served
+        nxt = [0.0] * size
+        for i, x in enumerate(p):
+            advance = n * mu + i * theta
+            if i == 0:
+                served += x * advance / rate
+            else:
+                nxt[i - 1] += x * advance / rate
+            nxt[i] += x * (1 - (advance + theta) / rate)
+        p, weight = nxt, weight * rate * t / (k + 1)
+    p_wait = sum(ahead)
+    return p_wait, 1 - p_wait + within
+
+
+@pytest.mark.parametrize(
+    ("calls", "aht", "patience", "agents", "target"),
+    [(100, 180, 300, 14, 20), (100, 180, 60, 9, 30), (40, 300, 120, 6, 15), (300, 120, 600, 21, 10)],
+)
+def test_erlang_a_agrees_with_an_independent_solution(
+    calls: float, aht: float, patience: float, agents: int, target: float
+) -> None:
+    f = erlang_a_figures(Traffic(calls, 1800, aht, patience), agents, target)
+    p_wait, sl = uniformized(calls / 1800, 1 / aht, 1 / patience, agents, target)
+    assert f.p_wait == pytest.approx(p_wait, abs=1e-9)
+    assert f.service_level == pytest.approx(sl, abs=1e-6)
