@@ -51,6 +51,7 @@ from cti.delivery.service import RoutingService
 from cti.records import JourneyStore, JourneyWriter
 from cti.reports.cli import ReportCalls
 from cti.reports.web import endpoint as reports_endpoint
+from cti.reports.kpi import KpiEvaluator
 from cti.screenpop.actions import AmiActions, Contexts, Desk, DeskRequests, DispositionStore, extension_of
 from cti.screenpop.channels import TrackerChannels
 from cti.screenpop.directory import CallerDirectory, CallerStore
@@ -253,6 +254,7 @@ class Daemon:
             client_buffer=cfg.web.client_buffer,
             default_country=cfg.store.default_country,
             clock=self.clock,
+            kpi=KpiEvaluator(cfg.kpi.targets(cfg.path)),
         )
         self.writer = JourneyWriter(
             store.calls,

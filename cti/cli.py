@@ -34,6 +34,11 @@ SUBCOMMANDS = (
         "cti.simulate.cli",
         "seeded synthetic traffic through the routing core: service level, ASA, occupancy",
     ),
+    (
+        "staffing",
+        "cti.staffing.cli",
+        "Erlang C / Erlang A staffing: a calculator and a forecast from history",
+    ),
     ("store", "cti.store.cli", "the customer store: migrate, seed, import, export, tiers"),
 )
 

@@ -25,6 +25,7 @@ from cti.routing.policy import (
 )
 
 if TYPE_CHECKING:  # imported when the rules are built: holidays and phonenumbers load slowly (cti replay)
+    from cti.reports.kpi import Target
     from cti.routing.rules import RuleSet
 
 
@@ -130,6 +131,38 @@ class ReportsConfig:
     def short_abandon(self, queue: str) -> float:
         """The short-abandon threshold, never above the queue's service-level threshold."""
         return min(self.short_abandon_seconds, self.threshold(queue))
+
+
+@dataclass
+class KpiTargetConfig:
+    """One ``[[kpi.target]]`` (cti/reports/kpi.py): a live figure against a threshold."""
+
+    metric: str = ""  # a live figure: service_level, abandon_rate, avg_wait_answered, max_wait, waiting, ...
+    scope: str = "queue"  # center, queue or agent
+    name: str = ""  # the queue or agent; empty: every queue / agent (and always for the center)
+    threshold: float | None = None
+    direction: str = ""  # min: the figure must be >= threshold; max: <= threshold
+    warn: float | None = None  # warn first at this level (default: the threshold, no warn level)
+    hysteresis: float | None = None  # default: half the distance between warn and threshold
+
+
+@dataclass
+class KpiConfig:
+    target: list[KpiTargetConfig] = field(default_factory=list)
+
+    def targets(self, path: str = "<config>") -> list[Target]:
+        """The checked targets; a wrong one is a ConfigError naming its key."""
+        from cti.reports.kpi import KpiError, Target
+
+        out = []
+        for i, t in enumerate(self.target):
+            try:
+                out.append(
+                    Target.build(t.metric, t.scope, t.name, t.threshold, t.direction, t.warn, t.hysteresis)
+                )
+            except KpiError as e:
+                raise ConfigError(path, f"kpi.target[{i}].{e.field}", e.problem) from None
+        return out
 
 
 @dataclass
@@ -418,6 +451,7 @@ class Config:
     redis: RedisConfig = field(default_factory=RedisConfig)
     web: WebConfig = field(default_factory=WebConfig)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
+    kpi: KpiConfig = field(default_factory=KpiConfig)
     tiers: TiersConfig = field(default_factory=TiersConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
@@ -580,6 +614,7 @@ def _validate(cfg: Config) -> None:
     _validate_routing(cfg)
     _validate_callbacks(cfg)
     _validate_dialer(cfg)
+    cfg.kpi.targets(p)
     for i, d in enumerate(cfg.reports.success_dispositions):
         if not d.strip():
             raise ConfigError(p, f"reports.success_dispositions[{i}]", "must not be empty")

@@ -48,10 +48,11 @@ from cti.core.events import (
     StreamProblem,
     UserEventRaised,
 )
-from cti.core.ids import AgentId, LinkedId
+from cti.core.ids import AgentId, LinkedId, QueueName
+from cti.reports.kpi import KpiEvaluator, Scope, center_figures
 from cti.screenpop.directory import CallerCard, CallerDirectory
 from cti.screenpop.live import Changes, LiveBoard
-from cti.screenpop.protocol import VERSION, encode
+from cti.screenpop.protocol import VERSION, encode, kpi_alert
 from cti.screenpop.tokens import Identity
 from cti.telemetry import Metric, counter, gauge
 
@@ -220,9 +221,11 @@ class Hub:
         default_country: str = "US",
         clock: Clock | None = None,
         log_limit: int = 200_000,
+        kpi: KpiEvaluator | None = None,
     ) -> None:
         self.session = uuid.uuid4().hex
         self.board = board
+        self.kpi = kpi or KpiEvaluator(())  # targets judged on the board's figures: alerts to supervisors
         self.directory = directory
         self.resume_window = resume_window
         self.client_buffer = client_buffer
@@ -343,6 +346,8 @@ class Hub:
         }
         if identity.supervisor and self.routing is not None:
             out["routing"] = self.routing
+        if identity.supervisor:
+            out["kpi"] = [kpi_alert(alert) for alert in self.kpi.active()]
         return out
 
     def routing_board(self, board: dict[str, Any]) -> None:
@@ -497,10 +502,26 @@ class Hub:
         return ""
 
     def _push_board(self, changes: Changes) -> None:
-        for q in sorted(changes.queues):
-            self._emit({"type": "queue", **self.board.queue_figures(q)}, None)
-        for a in sorted(changes.agents):
-            self._emit({"type": "agent_state", **self.board.agent_figures(a)}, (a,))
+        queues = {q: self.board.queue_figures(q) for q in sorted(changes.queues)}
+        agents = {a: self.board.agent_figures(a) for a in sorted(changes.agents)}
+        for row in queues.values():
+            self._emit({"type": "queue", **row}, None)
+        for a, row in agents.items():
+            self._emit({"type": "agent_state", **row}, (a,))
+        if self.kpi:
+            self._judge(queues, agents)
+
+    def _judge(self, queues: dict[QueueName, dict[str, Any]], agents: dict[AgentId, dict[str, Any]]) -> None:
+        """The targets over the rows that changed (the center's when a queue did): level changes go to
+        supervisors only (``kpi_alert``)."""
+        at = self._clock.now()
+        alerts = [a for q, row in queues.items() for a in self.kpi.observe(Scope.QUEUE, q, row, at)]
+        if queues and self.kpi.judges(Scope.CENTER):
+            rows = [queues.get(q) or self.board.queue_figures(q) for q in self.board.queues]
+            alerts += self.kpi.observe(Scope.CENTER, "", center_figures(rows), at)
+        alerts += [a for agent, row in agents.items() for a in self.kpi.observe(Scope.AGENT, agent, row, at)]
+        for alert in alerts:
+            self._emit(kpi_alert(alert), None)
 
     def _call_update(
         self, lid: LinkedId, event: str, extra: dict[str, Any], only: AgentId | None = None

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cti.core.errors import ProtocolError
+from cti.reports.kpi import Alert
 from cti.routing.policy import PolicyError, check_skill
 
 VERSION = 1
@@ -54,6 +55,11 @@ class Refused(ProtocolError):
         self.reason = reason  # too_big, too_deep, bad_text: the label of ws_frames_refused_total
         self.close_code = close_code
         self.message = message
+
+
+def kpi_alert(alert: Alert) -> dict[str, Any]:
+    """The ``kpi_alert`` message (to supervisors only): a target's level changed for its subject."""
+    return {"type": "kpi_alert", **alert.to_json()}
 
 
 # a JSON string (escapes included) or a bracket outside strings

@@ -114,7 +114,9 @@
         for (const c of msg.calls) calls.set(c.call.linkedid, { caller: c.caller.name, number: c.caller.number, queue: c.call.queue, agent: c.agent, state: "ringing" });
         routing = msg.routing || null;
         renderQueues(); renderAgents(); renderCalls(); renderRouting();
+        cti.kpi.reset(msg.kpi || []);
         break;
+      case "kpi_alert": cti.kpi.alert(msg); break;
       case "routing": routing = msg; renderRouting(); break;
       case "queue": queues.set(msg.queue, msg); renderQueues(); break;
       case "agent_state": agents.set(msg.agent, msg); renderAgents(); break;

@@ -1,0 +1,1 @@
+"""Staffing: Erlang C / Erlang A (``erlang``), forecasts from history (``forecast``), ``cti staffing``."""
