@@ -50,8 +50,8 @@ from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
 from cti.records import JourneyStore, JourneyWriter
 from cti.reports.cli import ReportCalls
-from cti.reports.web import endpoint as reports_endpoint
 from cti.reports.kpi import KpiEvaluator
+from cti.reports.web import endpoint as reports_endpoint
 from cti.screenpop.actions import AmiActions, Contexts, Desk, DeskRequests, DispositionStore, extension_of
 from cti.screenpop.channels import TrackerChannels
 from cti.screenpop.directory import CallerDirectory, CallerStore
