@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from cti.config import ConfigError, load_config, parse_config
+from cti.config import load_config, parse_config
+from cti.core.errors import ConfigError
 
 
 def test_shipped_config_has_email_disabled() -> None:
