@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -41,27 +42,30 @@ async def test_smtp_on_the_one_loop_refuses_bad_and_keeps_serving() -> None:
     port = await start_smtp_server(sink)
     n = port.getHost().port
     before = threading.active_count()
+    pool = ThreadPoolExecutor(max_workers=1)  # smtplib's one thread: the test's, not Twisted's
     try:
         from twisted.internet import reactor
 
         assert reactor._asyncioEventloop is loop  # type: ignore[attr-defined]
-        assert await loop.run_in_executor(None, size_ad, n) == "2000"
-        code, _ = await loop.run_in_executor(None, send, n, MSG.format(n=1))
+        assert await loop.run_in_executor(pool, size_ad, n) == "2000"
+        code, _ = await loop.run_in_executor(pool, send, n, MSG.format(n=1))
         assert code == 250
-        code, _ = await loop.run_in_executor(None, send, n, MSG.format(n=2) + "x" * 3000)
+        code, _ = await loop.run_in_executor(pool, send, n, MSG.format(n=2) + "x" * 3000)
         assert code == 552
         bad = "From: ann@example.com\r\nContent-Type: multipart/mixed\r\n\r\nno boundary\r\n"
-        code, _ = await loop.run_in_executor(None, send, n, bad)
+        code, _ = await loop.run_in_executor(pool, send, n, bad)
         assert code == 550
-        code, _ = await loop.run_in_executor(None, send, n, MSG.format(n=3))
+        code, _ = await loop.run_in_executor(pool, send, n, MSG.format(n=3))
         assert code == 250
     finally:
         await stop_smtp_server(port)
+    after = threading.active_count()
+    pool.shutdown()
     assert [t.message_id for t in tasks] == ["<1@x>", "<3@x>"]
     assert [q.reason.split(":")[0] for q in quarantine] == ["too large", "malformed MIME"]
     assert threads == {threading.get_ident()}
     # the executor's smtplib thread is the test's own; Twisted started none
-    assert threading.active_count() <= before + 1
+    assert after <= before + 1
 
 
 @pytest.mark.parametrize("k", [1, 2])
