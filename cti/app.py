@@ -366,6 +366,11 @@ class Daemon:
         if cfg.api.enabled:
             self.api = self._make_api(store, signer)
             self.components.append(Component("api", self.api.run))
+        if cfg.email.enabled:  # the e-mail channel (issue #13, cti/mail)
+            from cti.mail.component import EmailComponent
+
+            self.email = EmailComponent(cfg.email)
+            self.components.append(Component("email", self.email.run))
         # /metrics: each component reports its own counters
         servers = list(self.servers.values())
         self.registry.register(Merged(lambda: [s.link for s in servers]))

@@ -444,6 +444,26 @@ class ApiConfig:
 
 
 @dataclass
+class EmailConfig:
+    """``[email]``: the e-mail channel (issue #13): inbound SMTP/IMAP, outgoing relay, quarantine."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"  # the inbound ESMTP server's listen address
+    port: int = 2525  # 0: any free port
+    imap_url: str = ""  # imap://user:password@host:143/INBOX ("": no IMAP polling)
+    imap_poll_seconds: float = 60.0
+    relay_host: str = "127.0.0.1"  # outgoing replies and fulfilment
+    relay_port: int = 25
+    from_address: str = "cti@localhost"
+    size_limit_bytes: int = 10 * 1024 * 1024  # advertised (ESMTP SIZE) and enforced
+    deadline_hours: float = 24.0  # the service-level deadline of an e-mail task
+    unknown_senders: str = "task"  # "task" (a task without a customer) or "quarantine"
+    loop_max_repeats: int = 5  # more messages than this from one sender within loop_window_seconds:
+    loop_window_seconds: float = 600.0  # quarantined as a mail loop
+    send_attempts: int = 4  # delivery tries in all (backoff 30 s, x4, at most 1 h)
+
+
+@dataclass
 class Config:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     asterisk: list[AsteriskConfig] = field(default_factory=list)
@@ -457,6 +477,7 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     agi: AgiConfig = field(default_factory=AgiConfig)
     dialer: DialerConfig = field(default_factory=DialerConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
     path: str = "<defaults>"
 
 
@@ -615,6 +636,7 @@ def _validate(cfg: Config) -> None:
     _validate_callbacks(cfg)
     _validate_dialer(cfg)
     cfg.kpi.targets(p)
+    _validate_email(cfg)
     for i, d in enumerate(cfg.reports.success_dispositions):
         if not d.strip():
             raise ConfigError(p, f"reports.success_dispositions[{i}]", "must not be empty")
@@ -632,6 +654,29 @@ def _validate(cfg: Config) -> None:
     for c, b in r.campaign_budgets.items():
         if b < 0:
             raise ConfigError(p, f"reports.campaign_budgets.{c}", "must be >= 0")
+
+
+def _validate_email(cfg: Config) -> None:
+    p, e = cfg.path, cfg.email
+    for key in ("port", "relay_port"):
+        if not 0 <= getattr(e, key) < 65536:
+            raise ConfigError(p, f"email.{key}", f"port {getattr(e, key)} out of range")
+    if e.size_limit_bytes < 1024:
+        raise ConfigError(p, "email.size_limit_bytes", "must be at least 1024")
+    if e.deadline_hours <= 0 or e.imap_poll_seconds <= 0 or e.loop_window_seconds <= 0:
+        raise ConfigError(
+            p, "email.deadline_hours", "deadline_hours, imap_poll_seconds, loop_window_seconds must be > 0"
+        )
+    if e.unknown_senders not in ("task", "quarantine"):
+        raise ConfigError(
+            p, "email.unknown_senders", f"must be 'task' or 'quarantine', not {e.unknown_senders!r}"
+        )
+    if e.loop_max_repeats < 1 or e.send_attempts < 1:
+        raise ConfigError(p, "email.loop_max_repeats", "loop_max_repeats and send_attempts must be >= 1")
+    if "@" not in e.from_address:
+        raise ConfigError(p, "email.from_address", f"not an e-mail address: {e.from_address!r}")
+    if e.imap_url and not e.imap_url.startswith(("imap://", "imaps://")):
+        raise ConfigError(p, "email.imap_url", "must be imap://user:password@host:port/MAILBOX")
 
 
 def _validate_callbacks(cfg: Config) -> None:

@@ -1,0 +1,138 @@
+"""Inbound SMTP: Twisted's ESMTP (cti's server, on the asyncio reactor) against aiosmtpd, same loop, same run.
+
+Each server runs in this process's one asyncio loop; clients are asyncio connections sending messages
+(MAIL, RCPT, DATA) back to back. Reports messages/s accepted by each, their ratio, the traced memory
+peak per server while accepting, and the feature coverage that decided the choice. Last line: JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from cti.mail.inbound import Accepted, Quarantined
+from cti.mail.smtp_server import InboundSink, start_smtp_server, stop_smtp_server
+
+BODY = b"From: Ann <ann@example.com>\r\nSubject: call me\r\n\r\n" + b"Please call me back.\r\n" * 20
+
+
+async def _reply(r: asyncio.StreamReader) -> int:
+    while True:
+        line = await r.readline()
+        if not line:
+            raise ConnectionError("closed")
+        if line[3:4] != b"-":
+            return int(line[:3])
+
+
+async def _client(port: int, n: int) -> None:
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    await _reply(r)
+    w.write(b"EHLO bench\r\n")
+    await _reply(r)
+    for _ in range(n):
+        w.write(b"MAIL FROM:<ann@example.com>\r\nRCPT TO:<tasks@cti.example>\r\nDATA\r\n")
+        codes = [await _reply(r), await _reply(r), await _reply(r)]
+        assert codes == [250, 250, 354], codes
+        w.write(BODY + b".\r\n")
+        assert await _reply(r) == 250
+    w.write(b"QUIT\r\n")
+    await _reply(r)
+    w.close()
+
+
+async def _run(port: int, n: int, clients: int) -> float:
+    t = time.perf_counter()
+    await asyncio.gather(*(_client(port, n // clients) for _ in range(clients)))
+    return time.perf_counter() - t
+
+
+async def _twisted(n: int, clients: int) -> tuple[float, int]:
+    got: list[Accepted] = []
+    q: list[Quarantined] = []
+    port = await start_smtp_server(InboundSink(got.append, q.append, guard=_no_loop_guard()))
+    try:
+        s = await _run(port.getHost().port, n, clients)
+    finally:
+        await stop_smtp_server(port)
+    assert len(got) == (n // clients) * clients and not q, (len(got), q[:1])
+    return s, len(got)
+
+
+def _no_loop_guard() -> Any:
+    from cti.mail.inbound import LoopGuard
+
+    return LoopGuard(max_repeats=10**9)
+
+
+async def _aiosmtpd(n: int, clients: int) -> tuple[float, int]:
+    from aiosmtpd.smtp import SMTP
+
+    got: list[Accepted] = []
+    q: list[Quarantined] = []
+    sink = InboundSink(got.append, q.append, guard=_no_loop_guard())
+
+    class Handler:  # the same classification as cti's server, so both do the same work
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            sink.handle(envelope.original_content)
+            return "250 OK"
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(Handler(), hostname="bench"), "127.0.0.1", 0)
+    try:
+        s = await _run(server.sockets[0].getsockname()[1], n, clients)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert len(got) == (n // clients) * clients and not q
+    return s, len(got)
+
+
+async def _measure(
+    fn: Callable[[int, int], Awaitable[tuple[float, int]]], n: int, clients: int
+) -> dict[str, float]:
+    secs, count = await fn(n, clients)
+    tracemalloc.start()
+    await fn(max(clients, n // 4), clients)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "messages": count,
+        "seconds": round(secs, 4),
+        "msgs_per_s": round(count / secs, 1),
+        "traced_peak_kib": round(peak / 1024, 1),
+    }
+
+
+async def _main(n: int, clients: int) -> dict[str, Any]:
+    await _twisted(clients, clients)  # warm-up (imports, reactor)
+    await _aiosmtpd(clients, clients)
+    tw = await _measure(_twisted, n, clients)
+    ai = await _measure(_aiosmtpd, n, clients)
+    return {
+        "messages": n,
+        "clients": clients,
+        "twisted": tw,
+        "aiosmtpd": ai,
+        "twisted_vs_aiosmtpd_msgs_per_s": round(tw["msgs_per_s"] / ai["msgs_per_s"], 3),
+        "features": {
+            "twisted": ["smtp_server", "esmtp_size", "smtp_client", "imap4_client", "pop3"],
+            "aiosmtpd": ["smtp_server"],
+        },
+    }
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="bench_email")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--messages", type=int, default=2000)
+    p.add_argument("--clients", type=int, default=4)
+    a = p.parse_args(argv)
+    n = 40 if a.quick else a.messages
+    print(json.dumps(asyncio.run(_main(n, a.clients))))
+    return 0

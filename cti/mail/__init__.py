@@ -1,0 +1,1 @@
+"""The e-mail channel (issue #13): inbound classification (pure) and the Twisted SMTP adapter."""
