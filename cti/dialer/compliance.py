@@ -144,3 +144,45 @@ def windows(
 def may_redial(last_abandon_at: datetime | None, now: datetime) -> bool:
     """Ofcom: no redial of an abandoned number within 72 h."""
     return last_abandon_at is None or now - last_abandon_at >= ABANDON_NO_REDIAL
+
+
+REPORT_COLUMNS = (
+    "campaign",
+    "window",
+    "start",
+    "end",
+    "live_answers",
+    "abandons",
+    "estimated_false_positives",
+    "rate",
+    "limit",
+    "headroom",
+    "over_limit",
+)
+
+
+def report_csv(campaign: str, states: Iterable[WindowState]) -> str:
+    """The compliance report of one campaign, one CSV row per window (ISO times, rates to 6 places)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(REPORT_COLUMNS)
+    for s in states:
+        writer.writerow(
+            [
+                campaign,
+                s.window.value,
+                "" if s.start is None else s.start.isoformat(),
+                s.end.isoformat(),
+                s.live_answers,
+                f"{s.abandons:.6g}",
+                f"{s.estimated_false_positives:.6g}",
+                f"{s.rate:.6f}",
+                f"{s.limit:.6f}",
+                f"{s.headroom:.6f}",
+                "yes" if s.over_limit else "no",
+            ]
+        )
+    return out.getvalue()

@@ -16,6 +16,7 @@ from cti.dialer.compliance import (
     count,
     headroom,
     may_redial,
+    report_csv,
     state,
     windows,
 )
@@ -122,3 +123,16 @@ def test_windows_nest_and_states_come_from_counts(ledger: list[DialOutcome]) -> 
     )
     assert got[Window.FTC_LIFE] == state(Window.FTC_LIFE, life, None, NOW, 0.05)
     assert isinstance(got[Window.OFCOM_24H], WindowState)
+
+
+def test_the_csv_report_has_one_row_per_window_with_exact_figures() -> None:
+    import csv
+    import io
+
+    text = report_csv("renewals", windows(_ledger(), NOW, zone=UTC, amd_false_positive_rate=0.05))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["window"] for r in rows] == ["ftc_30d", "ftc_life", "ofcom_24h", "crtc_month"]
+    ofcom = rows[2]
+    assert (ofcom["campaign"], ofcom["live_answers"], ofcom["abandons"]) == ("renewals", "100", "3")
+    assert (ofcom["rate"], ofcom["limit"], ofcom["over_limit"]) == ("0.029703", "0.030000", "no")
+    assert rows[1]["start"] == "" and rows[1]["over_limit"] == "yes"
