@@ -35,6 +35,11 @@ SUBCOMMANDS = (
         "seeded synthetic traffic through the routing core: service level, ASA, occupancy",
     ),
     ("store", "cti.store.cli", "the customer store: migrate, seed, import, export, tiers"),
+    (
+        "campaign",
+        "cti.store.campaign_cli",
+        "outbound campaigns: the compliance report of each abandon-rate window",
+    ),
 )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy import and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cti.core.errors import UsageError
 from cti.dialer import compliance
@@ -39,11 +40,7 @@ class DialAttemptRepository(Repository):
     async def record_attempt(self, attempt: AttemptRecord) -> int:
         """Store one dial; returns its id. An abandon is a live answer."""
         async with self.db.writing() as conn:
-            cid = (
-                await conn.execute(select(campaigns_t.c.id).where(campaigns_t.c.name == attempt.campaign))
-            ).scalar()
-            if cid is None:
-                raise UsageError(f"no campaign {attempt.campaign!r}")
+            cid = await _campaign_id(conn, attempt.campaign)
             result = await conn.execute(
                 dial_attempts_t.insert().values(
                     campaign_id=cid,
@@ -105,6 +102,8 @@ class DialAttemptRepository(Repository):
         amd_false_positive_rate: float = compliance.DEFAULT_AMD_FALSE_POSITIVE_RATE,
     ) -> tuple[WindowState, ...]:
         """Every compliance window of ``campaign`` at ``now`` (epoch seconds), from the stored dials."""
+        async with self.db.reader.connect() as conn:
+            await _campaign_id(conn, campaign)
         at = datetime.fromtimestamp(now, UTC)
         states = []
         for w in Window:
@@ -112,3 +111,10 @@ class DialAttemptRepository(Repository):
             got = await self.counts(campaign, None if start is None else start.timestamp(), now)
             states.append(compliance.state(w, got, start, end, amd_false_positive_rate))
         return tuple(states)
+
+
+async def _campaign_id(conn: AsyncConnection, name: str) -> int:
+    cid = (await conn.execute(select(campaigns_t.c.id).where(campaigns_t.c.name == name))).scalar()
+    if cid is None:
+        raise UsageError(f"no campaign {name!r}")
+    return int(cid)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 import itertools
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cti.cli import main
 from cti.core.errors import UsageError
 from cti.dialer import compliance
 from cti.dialer.compliance import DialOutcome, Window
@@ -73,3 +78,36 @@ async def test_store_windows_equal_the_pure_ledgers(store: Store, dials: list[tu
         )
     from_store = await store.dial_attempts.windows(name, NOW.timestamp())
     assert from_store == compliance.windows(ledger, NOW, zone=UTC)
+
+
+def test_cti_campaign_report_as_csv_and_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "cti.toml"
+    config.write_text(f'[store]\nurl = "sqlite+aiosqlite:///{tmp_path / "c.db"}"\n', encoding="utf-8")
+
+    async def seed() -> None:
+        store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+        try:
+            await store.campaigns.upsert_campaign("c")
+            at = (NOW - timedelta(hours=1)).timestamp()
+            for kind in ("live", "abandon", "machine"):
+                await store.dial_attempts.record_attempt(
+                    AttemptRecord(campaign="c", e164="+12125550001", started_at=at, **KINDS[kind])  # type: ignore[arg-type]
+                )
+        finally:
+            await store.close()
+
+    asyncio.run(seed())
+    assert (
+        main(["campaign", "report", "c", "--config", str(config), "--csv", "--at", str(NOW.timestamp())]) == 0
+    )
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    ofcom = next(r for r in rows if r["window"] == "ofcom_24h")
+    assert (ofcom["live_answers"], ofcom["abandons"], ofcom["estimated_false_positives"]) == (
+        "2",
+        "1.05",
+        "0.05",
+    )
+    assert main(["campaign", "report", "nope", "--config", str(config)]) == 2
+    assert "no campaign 'nope'" in capsys.readouterr().err
