@@ -40,6 +40,11 @@ SUBCOMMANDS = (
         "Erlang C / Erlang A staffing: a calculator and a forecast from history",
     ),
     ("store", "cti.store.cli", "the customer store: migrate, seed, import, export, tiers"),
+    (
+        "campaign",
+        "cti.store.campaign_cli",
+        "outbound campaigns: the compliance report of each abandon-rate window",
+    ),
 )
 
 

@@ -158,3 +158,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         f"real servers: {_service_runs['PostgreSQL']} tests passed against PostgreSQL at 127.0.0.1:5432, "
         f"{_service_runs['Redis']} against Redis at 127.0.0.1:6379"
     )
+
+
+# the newest migration's revision (the files are numbered): what a migrated database reports
+MIGRATIONS_HEAD = max(
+    p.name[:4] for p in (ROOT / "cti/store/migrations/versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+)

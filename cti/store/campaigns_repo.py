@@ -8,16 +8,16 @@ calling hours (docs/store.md).
 from __future__ import annotations
 
 import time
-import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from datetime import time as dtime
 from typing import Any
 
-from phonenumbers import timezone as phone_timezone
 from sqlalchemy import exists, func, or_, select, update
 
 from cti.core.errors import UsageError
+from cti.dialer.eligibility import CallWindow, in_window, lead_zones
 from cti.store.customers_repo import number_owners
 from cti.store.database import (
     Repository,
@@ -260,32 +260,11 @@ class CampaignRepository(Repository):
 
 
 def _in_calling_hours(e164: str, tz: str, at: float, start_hour: int, end_hour: int) -> bool:
-    """Whether the lead's local time is in [start_hour, end_hour); no timezone: the number's region's."""
-    zone = _zone(tz) or _number_zone(e164)
-    if zone is None:
-        return True  # no way to know; documented in docs/store.md
-    hour = datetime.fromtimestamp(at, zone).hour
-    if start_hour <= end_hour:
-        return start_hour <= hour < end_hour
-    return hour >= start_hour or hour < end_hour  # a window across midnight
+    """Whether the lead's local time is in [start_hour, end_hour) in every zone it may be in.
 
-
-def _zone(name: str) -> zoneinfo.ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-def _number_zone(e164: str) -> zoneinfo.ZoneInfo | None:
-    import phonenumbers
-
-    try:
-        zones = phone_timezone.time_zones_for_number(phonenumbers.parse(e164, None))
-    except phonenumbers.NumberParseException:
-        return None
-    if len(zones) != 1:
-        return None
-    return _zone(zones[0])
+    The zone is the lead's ``tz`` override, else the number's (``phonenumbers``); when it is unknown the
+    lead is NOT called (cti.dialer.eligibility, docs/design/campaigns.md)."""
+    window = CallWindow(dtime(start_hour % 24), dtime(end_hour % 24))
+    if end_hour >= 24 and start_hour == 0:
+        return bool(lead_zones(e164, tz))
+    return in_window(lead_zones(e164, tz), datetime.fromtimestamp(at, UTC), window)

@@ -30,6 +30,7 @@ from cti.store.models import (
     ContactPreference,
     Customer,
     CustomerPhone,
+    DialAttempt,
     Disposition,
     DncEntry,
     Interaction,
@@ -79,6 +80,7 @@ lists_t = _table(LeadList)
 leads_t = _table(Lead)
 meta_t = _table(Meta)
 callbacks_t = _table(Callback)
+dial_attempts_t = _table(DialAttempt)
 
 
 class Database:

@@ -373,3 +373,25 @@ def row(model: type[Base], values: dict[str, Any]) -> dict[str, Any]:
     """``values`` restricted to ``model``'s columns (for bulk inserts from wider dicts)."""
     names = set(columns(model))
     return {k: v for k, v in values.items() if k in names}
+
+
+class DialAttempt(Base):
+    """Every dial a campaign makes, kept for the compliance records (cti/dialer/compliance.py):
+    ``live_answer`` a person answered; ``abandoned`` that person reached no agent within 2 s;
+    ``amd_result`` HUMAN, MACHINE, NOTSURE or ''; ``outcome`` busy, no_answer, machine, answered, ..."""
+
+    __tablename__ = "dial_attempts"
+    __table_args__ = (Index("ix_dial_attempts_campaign_started", "campaign_id", "started_at"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
+    e164: Mapped[str] = mapped_column(String(20), index=True)
+    started_at: Mapped[float] = mapped_column(Double)
+    answered_at: Mapped[float | None] = mapped_column(Double)
+    amd_result: Mapped[str] = mapped_column(String(16), default="")
+    agent: Mapped[str] = mapped_column(String(64), default="")
+    connected_after: Mapped[float | None] = mapped_column(Double)  # seconds from answer to agent
+    live_answer: Mapped[bool] = mapped_column(Boolean, default=False)
+    abandoned: Mapped[bool] = mapped_column(Boolean, default=False)
+    message_played: Mapped[bool] = mapped_column(Boolean, default=False)
+    outcome: Mapped[str] = mapped_column(String(16), default="")

@@ -37,6 +37,7 @@ from cti.store.campaigns_repo import CampaignRepository, LeadToCall
 from cti.store.customers_repo import CustomerRepository
 from cti.store.database import Database
 from cti.store.demo_repo import DemoParts, DemoRepository
+from cti.store.dial_attempts_repo import DialAttemptRepository
 from cti.store.dnc_repo import DoNotCallRepository
 from cti.store.queues_repo import QueueRepository
 from cti.store.schema import create_engine, dialect_of, upgrade
@@ -62,6 +63,7 @@ class Store:
         self.queues = QueueRepository(self.db)
         self.dnc = DoNotCallRepository(self.db)
         self.campaigns = CampaignRepository(self.db)
+        self.dial_attempts = DialAttemptRepository(self.db)
         self.tiers = TierRepository(self.db, policy)
         self.callbacks = CallbackRepository(self.db)
         self.demo = DemoRepository(

@@ -583,3 +583,24 @@ async def test_a_repaired_leg_keeps_its_flag(store: Store) -> None:
     await store.calls.record_journeys([call])
     ((stored,),) = [j.queue_legs for j in await store.calls.journeys(T0, T0 + 10)]
     assert stored.repaired and stored.to_json()["repaired"] is True
+
+
+async def test_a_lead_whose_time_zone_is_unknown_is_not_called(store: Store) -> None:
+    await store.campaigns.upsert_campaign("tz", call_from_hour=0, call_to_hour=24)
+    list_id = await store.campaigns.lead_list("tz", "l")
+    from cti.store.csvio import import_leads
+
+    await import_leads(
+        store,
+        list_id,
+        [
+            {"name": "ny", "phone": "+12125550001", "timezone": ""},  # New York, from the number
+            {"name": "tollfree", "phone": "+18005550100", "timezone": ""},  # many zones: all must be inside
+            {"name": "intl", "phone": "+80012345678", "timezone": ""},  # international freephone: no zone
+        ],
+    )
+    noon_in_new_york = 1_800_003_600.0 + 8 * 3600  # 2027-01-15 17:00 UTC
+    all_day = await store.campaigns.callable_leads("tz", now=noon_in_new_york)
+    assert sorted(lead.name for lead in all_day) == ["ny", "tollfree"]
+    await store.campaigns.upsert_campaign("tz", call_from_hour=8, call_to_hour=21)
+    assert [lead.name for lead in await store.campaigns.callable_leads("tz", now=noon_in_new_york)] == ["ny"]
