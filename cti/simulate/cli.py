@@ -2,6 +2,7 @@
 
     cti simulate --config cti.toml --traffic FILE [--hours H] [--seed N] [--json]
                  [--dispatcher cti|ringall|leastrecent|rrmemory|fewestcalls|linear]
+    cti simulate --campaign FILE [--hours H] [--json]   (the dialer's pacing: cti/simulate/campaign.py)
 
 The queues' ``QueuePolicy``s come from the config's ``[routing]`` section (``policies_from_config``),
 the service-level thresholds from ``[reports]``; the traffic file is described in docs/simulate.md.
@@ -27,7 +28,34 @@ def policies_from_config(cfg: Config) -> dict[str, QueuePolicy]:
     return cfg.routing.policies(cfg.path)
 
 
+def run_campaign(args: argparse.Namespace) -> int:
+    from cti.simulate.campaign import human as campaign_human
+    from cti.simulate.campaign import parse_campaign, simulate_campaign
+
+    try:
+        try:
+            text = Path(args.campaign).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(args.campaign, "<file>", "no such file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(args.campaign, "<file>", "not UTF-8 text") from None
+        settings = parse_campaign(text, args.campaign)
+    except ConfigError as e:
+        print(f"cti simulate: {e}", file=sys.stderr)
+        return 2
+    if args.hours is not None:
+        settings["hours"] = args.hours
+    figures = simulate_campaign(settings)
+    print(json.dumps(figures, sort_keys=True) if args.json else campaign_human(figures))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "campaign", None):
+        return run_campaign(args)
+    if not args.config or not args.traffic:
+        print("cti simulate: --config and --traffic are required (or --campaign FILE)", file=sys.stderr)
+        return 2
     from cti.routing.simulate.dispatchers import RouterDispatcher
     from cti.routing.simulate.engine import Dispatcher, simulate
     from cti.simulate.app_queue import APP_QUEUE_STRATEGIES, AppQueueDispatcher
@@ -125,8 +153,13 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--config", required=True, metavar="FILE", help="cti.toml ([routing], [reports])")
-    p.add_argument("--traffic", required=True, metavar="FILE", help="the traffic TOML (docs/simulate.md)")
+    p.add_argument("--config", metavar="FILE", help="cti.toml ([routing], [reports])")
+    p.add_argument("--traffic", metavar="FILE", help="the traffic TOML (docs/simulate.md)")
+    p.add_argument(
+        "--campaign",
+        metavar="FILE",
+        help="a [campaign] TOML: dialling strategies offline (cti/simulate/campaign.py)",
+    )
     p.add_argument("--hours", type=float, help="simulated hours of arrivals (default: the file's)")
     p.add_argument("--seed", type=int, help="seed of the traffic and the phones (default: the file's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
