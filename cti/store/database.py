@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import BindParameter
 from cti.store import phones
 from cti.store.models import (
     Agent,
+    AgentInterval,
     AgentLanguage,
     AgentSkill,
     Callback,
@@ -39,6 +40,7 @@ from cti.store.models import (
     Meta,
     Order,
     Queue,
+    QueueInterval,
     Skill,
     Ticket,
 )
@@ -79,6 +81,8 @@ lists_t = _table(LeadList)
 leads_t = _table(Lead)
 meta_t = _table(Meta)
 callbacks_t = _table(Callback)
+queue_intervals_t = _table(QueueInterval)
+agent_intervals_t = _table(AgentInterval)
 
 
 class Database:
