@@ -48,6 +48,8 @@ from cti.delivery.callbacks import CallbackService, CallbackStore
 from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
 from cti.records import JourneyStore, JourneyWriter
+from cti.reports.cli import ReportCalls
+from cti.reports.web import endpoint as reports_endpoint
 from cti.screenpop.actions import AmiActions, Contexts, Desk, DeskRequests, DispositionStore, extension_of
 from cti.screenpop.channels import TrackerChannels
 from cti.screenpop.directory import CallerDirectory, CallerStore
@@ -62,7 +64,7 @@ log = logging.getLogger("cti.app")
 
 
 # ---- ports: what the daemon needs of the store, the bus and each AMI link ------------------------------
-class CallsPort(JourneyStore, DispositionStore, RepairStore, Protocol):
+class CallsPort(JourneyStore, DispositionStore, RepairStore, ReportCalls, Protocol):
     """``store.calls``: call records and dispositions."""
 
 
@@ -324,6 +326,7 @@ class Daemon:
             registry=self.registry,
             health=self.health,
             clock=self.clock,
+            reports=reports_endpoint(store.calls, cfg),
         )
         every = cfg.tiers.recompute_every_hours * 3600.0
         self.tier_schedule = TierSchedule(store.tiers, every, clock=self.clock.now) if every > 0 else None

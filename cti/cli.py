@@ -28,7 +28,7 @@ SUBCOMMANDS = (
         "cti.asterisk.replay",
         "replay a recorded AMI stream: call journeys as JSON lines, or per-queue figures",
     ),
-    ("report", "cti.reports.cli", "queue and agent figures over a date range, from the store"),
+    ("report", "cti.reports.cli", "call-center reports over a date range, from the store"),
     (
         "simulate",
         "cti.simulate.cli",

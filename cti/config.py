@@ -116,9 +116,20 @@ class ReportsConfig:
     service_level: dict[str, float] = field(default_factory=dict)  # per-queue threshold overrides
     # the dispositions that count as a good outcome in the agent report (agents are judged by outcomes)
     success_dispositions: list[str] = field(default_factory=lambda: ["resolved", "sale"])
+    # abandons after a wait shorter than this are short (excluded from the suites' service levels); 0: none
+    short_abandon_seconds: float = 0.0
+    # what a disposition means for the agent-performance report: "resolution" or "sale" (docs/metrics.md)
+    outcomes: dict[str, str] = field(default_factory=lambda: {"resolved": "resolution", "sale": "sale"})
+    # hours after a call in which the caller's orders count as that call's revenue (agent performance)
+    revenue_window_hours: float = 24.0
+    campaign_budgets: dict[str, float] = field(default_factory=dict)  # campaign -> spend, for cost/conversion
 
     def threshold(self, queue: str) -> float:
         return self.service_level.get(queue, self.service_level_seconds)
+
+    def short_abandon(self, queue: str) -> float:
+        """The short-abandon threshold, never above the queue's service-level threshold."""
+        return min(self.short_abandon_seconds, self.threshold(queue))
 
 
 @dataclass
@@ -539,6 +550,20 @@ def _validate(cfg: Config) -> None:
     for i, d in enumerate(cfg.reports.success_dispositions):
         if not d.strip():
             raise ConfigError(p, f"reports.success_dispositions[{i}]", "must not be empty")
+    r = cfg.reports
+    if r.short_abandon_seconds < 0:
+        raise ConfigError(p, "reports.short_abandon_seconds", "must be >= 0 (0: no abandon is short)")
+    for q, t in r.service_level.items():
+        if t <= 0:
+            raise ConfigError(p, f"reports.service_level.{q}", "must be > 0")
+    for d, o in r.outcomes.items():
+        if o not in ("resolution", "sale"):
+            raise ConfigError(p, f"reports.outcomes.{d}", f"{o!r}: must be 'resolution' or 'sale'")
+    if r.revenue_window_hours < 0:
+        raise ConfigError(p, "reports.revenue_window_hours", "must be >= 0")
+    for c, b in r.campaign_budgets.items():
+        if b < 0:
+            raise ConfigError(p, f"reports.campaign_budgets.{c}", "must be >= 0")
 
 
 def _validate_callbacks(cfg: Config) -> None:

@@ -89,6 +89,12 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="service-level threshold for every queue (default: [reports] in the config, else 20)",
     )
+    p.add_argument(
+        "--short-abandon",
+        type=float,
+        metavar="SECONDS",
+        help="abandons after a shorter wait are short (default: [reports] short_abandon_seconds, else 0)",
+    )
     p.add_argument("--config", metavar="FILE", help="cti.toml for per-queue service-level thresholds")
     p.add_argument("--server", default="", help="server name stamped on the journeys")
     p.set_defaults(func=run)
@@ -112,6 +118,11 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
             print("cti replay: --service-level must be > 0", file=sys.stderr)
             return 2
         reports = ReportsConfig(service_level_seconds=args.service_level)
+    if args.short_abandon is not None:
+        if args.short_abandon < 0:
+            print("cti replay: --short-abandon must be >= 0", file=sys.stderr)
+            return 2
+        reports.short_abandon_seconds = args.short_abandon
     path = args.file
     if path != "-" and not Path(path).is_file():
         print(f"cti replay: {path}: no such file", file=sys.stderr)
@@ -127,7 +138,10 @@ def run(args: argparse.Namespace, out: IO[str] | None = None) -> int:
                         agents.add(leg)
                         r = rollups.get(leg.queue)
                         if r is None:
-                            r = rollups[leg.queue] = QueueRollup(leg.queue, reports.threshold(leg.queue))
+                            q = leg.queue
+                            r = rollups[q] = QueueRollup(
+                                q, reports.threshold(q), short_abandon=reports.short_abandon(q)
+                            )
                         r.add(leg)
                 else:
                     out.write(json.dumps(ev.journey.to_json(), ensure_ascii=False) + "\n")

@@ -1,10 +1,12 @@
-"""`cti report`: queue and agent figures over a date range, from the store.
+"""`cti report`: the report kinds over a date range, from the store.
 
-    cti report --config FILE --from 2026-11-01 --to 2026-11-30 [--by queue|agent] [--format table|csv|json]
+    cti report --config FILE --kind NAME --from 2026-11-01 --to 2026-11-30
+               [--queue Q] [--agent A] [--format table|csv|json|xlsx] [--output FILE]
 
 ``--from`` and ``--to`` are calendar days in local time, both included (or ISO date-times, ``--to``
-then excluded). The figures are computed by cti/reports/metrics.py, the code behind the supervisor's live
-board, over the queue visits (legs) that began in the range; docs/metrics.md defines each column.
+then excluded). The rows are built by cti/reports/kinds.py over the calls that started in the range, every
+figure by cti/reports/metrics.py (the code behind the supervisor's live board); docs/metrics.md defines
+each column. ``--by queue|agent`` is the older spelling of ``--kind queue|agent``.
 """
 
 from __future__ import annotations
@@ -16,54 +18,53 @@ import datetime as dt
 import io
 import json
 import sys
-from collections.abc import Collection, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cti.config import Config, load_config
 from cti.core.errors import ConfigError, UsageError
-from cti.core.journey import QueueLeg
-from cti.reports.metrics import AgentRollup, agent_outcomes, agent_stats, queue_stats
+from cti.reports.kinds import KINDS, Columns, Order, Report, ReportInput
 
-QUEUE_COLUMNS = (
-    ("queue", "Queue"),
-    ("offered", "Offered"),
-    ("answered", "Answered"),
-    ("abandoned", "Abandoned"),
-    ("avg_wait_answered", "ASA"),
-    ("avg_wait", "Avg wait"),
-    ("max_wait", "Max wait"),
-    ("avg_talk", "Avg talk"),
-    ("service_level", "Service level"),
-    ("threshold", "SL seconds"),
-    ("abandon_rate", "Abandon rate"),
-    ("timed_out", "Timed out"),
-    ("transferred", "Transferred"),
-)
-AGENT_COLUMNS = (
-    ("agent", "Agent"),
-    ("offered", "Offered"),
-    ("answered", "Answered"),
-    ("answer_rate", "Answer rate"),
-    ("avg_wait_answered", "ASA"),
-    ("max_wait_answered", "Max wait"),
-    ("aht", "Avg talk"),
-    ("talk_seconds", "Talk total"),
-    ("transfers", "Transfers"),
-    ("ring_no_answer", "Ring no answer"),
-    ("dispositioned", "Dispositioned"),
-    ("successes", "Successes"),
-    ("success_rate", "Success rate"),
-)
+if TYPE_CHECKING:
+    from cti.core.journey import CallJourney
+
+
+class ReportCalls(Protocol):
+    """What the reports read from the store (``store.calls``, cti/store/calls_repo.py)."""
+
+    async def journeys(self, start: float, end: float) -> list[CallJourney]: ...
+
+    async def answered_dispositions(self, start: float, end: float) -> list[tuple[str, str, str]]: ...
+
+    async def call_customers(self, start: float, end: float) -> dict[str, int]: ...
+
+    async def call_dispositions(self, start: float, end: float) -> dict[str, str]: ...
+
+    async def orders_between(self, start: float, end: float) -> list[tuple[int, float, int]]: ...
+
+
+FORMATS = ("table", "csv", "json", "xlsx")
 _DURATIONS = {
     "avg_wait_answered",
     "avg_wait",
     "max_wait",
     "max_wait_answered",
+    "max_wait_abandoned",
+    "avg_wait_abandoned",
     "avg_talk",
     "aht",
     "talk_seconds",
+    "hold_seconds",
+    "wrap_seconds",
+    "handle_seconds",
+    "period_seconds",
+    "staffed_seconds",
 }
-_RATIOS = {"service_level", "abandon_rate", "answer_rate", "success_rate", "disposition_rate"}
+_RATIO_SUFFIXES = ("_rate", "_level", "share", "cumulative", "utilisation", "occupancy", "_long")
+
+
+def _is_ratio(key: str) -> bool:
+    return key.startswith("sl_") or key.endswith(_RATIO_SUFFIXES)
 
 
 def parse_range(start: str, end: str) -> tuple[float, float]:
@@ -86,45 +87,17 @@ def parse_range(start: str, end: str) -> tuple[float, float]:
     return lo, hi
 
 
-def queue_rows(legs: Sequence[QueueLeg], cfg: Config) -> list[dict[str, Any]]:
-    queues = sorted({leg.queue for leg in legs})
-    return [queue_stats(q, legs, cfg.reports.threshold(q)).to_json() for q in queues]
-
-
-def agent_rows(
-    legs: Sequence[QueueLeg],
-    dispositions: Sequence[tuple[str, str, str]] = (),
-    success: Collection[str] = (),
-) -> list[dict[str, Any]]:
-    """Per agent: the figures of the calls they were offered, then what those calls came to (outcomes).
-
-    ``dispositions``: (linkedid, agent, disposition) of the answered calls (``Store.answered_dispositions``).
-    """
-    agents = AgentRollup()
-    for leg in legs:
-        agents.add(leg)
-    saved: dict[str, list[str]] = {}
-    for _, agent, disposition in dispositions:
-        saved.setdefault(agent, []).append(disposition)
-    rows = []
-    for a in agents.agents():
-        stats = agent_stats(a, legs)
-        outcomes = agent_outcomes(a, stats.answered, saved.get(a, []), success)
-        rows.append({**stats.to_json(), **outcomes.to_json()})
-    return rows
-
-
 def _cell(key: str, value: Any) -> str:
     if value is None:
         return "-"
-    if key in _RATIOS:
+    if isinstance(value, float) and _is_ratio(key):
         return f"{value * 100:.1f}%"
-    if key in _DURATIONS:
+    if isinstance(value, float) and key in _DURATIONS:
         return f"{value:.1f}s"
     return str(value)
 
 
-def render_table(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+def render_table(rows: list[dict[str, Any]], columns: Columns, summary: dict[str, Any] | None = None) -> str:
     cells = [[title for _, title in columns]] + [[_cell(k, row.get(k)) for k, _ in columns] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
     lines = []
@@ -138,10 +111,12 @@ def render_table(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]])
             lines.append("  ".join("-" * w for w in widths))
     if not rows:
         lines.append("(no calls in this range)")
+    for k, v in (summary or {}).items():
+        lines.append(f"{k}: {'-' if v is None else v}")
     return "\n".join(lines) + "\n"
 
 
-def render_csv(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+def render_csv(rows: list[dict[str, Any]], columns: Columns) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([k for k, _ in columns])
@@ -150,47 +125,150 @@ def render_csv(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]]) -
     return out.getvalue()
 
 
-async def build(cfg: Config, start: float, end: float, by: str) -> list[dict[str, Any]]:
+def render_xlsx(report: Report, period: dict[str, str]) -> bytes:
+    """One sheet of rows (figures as numbers, ratios formatted as percentages), one of the summary."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = report.kind[:31]
+    ws.append([title for _, title in report.columns])
+    for row in report.rows:
+        ws.append([_xlsx_value(row.get(k)) for k, _ in report.columns])
+    for col, (key, _) in enumerate(report.columns, start=1):
+        if _is_ratio(key):
+            for r in range(2, len(report.rows) + 2):
+                ws.cell(row=r, column=col).number_format = "0.0%"
+    info = wb.create_sheet("summary")
+    info.append(["kind", report.kind])
+    for k, v in {**period, **report.summary}.items():
+        info.append([k, _xlsx_value(v)])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _xlsx_value(v: Any) -> Any:
+    return v if v is None or isinstance(v, int | float | str) else json.dumps(v)
+
+
+async def load_input(
+    cfg: Config, start: float, end: float, queue: str | None = None, agent: str | None = None
+) -> ReportInput:
+    """What the store holds for the range, with the configuration's thresholds and mappings."""
     from cti.store import Store
 
     store = await Store.open(cfg.store.url, default_country=cfg.store.default_country)
     try:
-        legs = await store.calls.queue_legs(start, end)
-        if by == "queue":
-            return queue_rows(legs, cfg)
-        dispositions = await store.calls.answered_dispositions(start, end)
+        return await read_input(store.calls, cfg, start, end, queue, agent)
     finally:
         await store.close()
-    return agent_rows(legs, dispositions, set(cfg.reports.success_dispositions))
+
+
+async def read_input(
+    calls: ReportCalls,
+    cfg: Config,
+    start: float,
+    end: float,
+    queue: str | None = None,
+    agent: str | None = None,
+) -> ReportInput:
+    """``load_input`` over a store already open (the daemon's ``store.calls``, for the reports page)."""
+    r = cfg.reports
+    window = r.revenue_window_hours * 3600
+    journeys = await calls.journeys(start, end)
+    dispositions = await calls.answered_dispositions(start, end)
+    customers = await calls.call_customers(start, end)
+    saved = await calls.call_dispositions(start, end)
+    orders = await calls.orders_between(start, end + window)
+    wrapup: dict[str, float] = {}
+    for a in cfg.asterisk:
+        wrapup.update(a.wrapup_seconds)
+    wrapup.update({q: c.wrapup_seconds for q, c in cfg.routing.queues.items() if c.wrapup_seconds})
+    return ReportInput(
+        start=start,
+        end=end,
+        journeys=journeys,
+        dispositions=dispositions,
+        call_dispositions=saved,
+        customers=customers,
+        orders=[Order(c, at, cents / 100) for c, at, cents in orders],
+        thresholds=lambda q: (r.threshold(q), r.short_abandon(q)),
+        wrapup=wrapup,
+        outcomes=dict(r.outcomes),
+        success=set(r.success_dispositions),
+        revenue_window=window,
+        budgets=dict(r.campaign_budgets),
+        queue=queue,
+        agent=agent,
+    )
+
+
+async def build(
+    cfg: Config, start: float, end: float, kind: str, queue: str | None = None, agent: str | None = None
+) -> Report:
+    if kind not in KINDS:
+        raise UsageError(f"unknown report kind {kind!r}: one of {', '.join(KINDS)}")
+    return KINDS[kind](await load_input(cfg, start, end, queue, agent))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("report", help="queue and agent figures over a date range, from the store")
+    p = sub.add_parser("report", help="call-center reports over a date range, from the store")
     p.add_argument("--config", required=True, help="TOML configuration file (the [store] url is read)")
     p.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD (local time)")
     p.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD, included")
-    p.add_argument("--by", choices=("queue", "agent"), default="queue")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--kind", help=f"the report: {', '.join(KINDS)} (default queue)")
+    p.add_argument("--by", choices=("queue", "agent"), help="the same as --kind queue|agent")
+    p.add_argument("--queue", help="only this queue's calls")
+    p.add_argument("--agent", help="only this agent's calls (the member name)")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--output", metavar="FILE", help="write here instead of standard output (xlsx needs it)")
     p.set_defaults(func=run)
+
+
+def render(report: Report, fmt: str, start: float, end: float) -> str | bytes:
+    period = {
+        "from": dt.datetime.fromtimestamp(start).isoformat(),
+        "to": dt.datetime.fromtimestamp(end).isoformat(),
+    }
+    if fmt == "json":
+        doc = {"kind": report.kind, "period": period, "rows": report.rows, "summary": report.summary}
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        return render_csv(report.rows, report.columns)
+    if fmt == "xlsx":
+        return render_xlsx(report, period)
+    return render_table(report.rows, report.columns, report.summary)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
+        kind = args.kind or args.by or "queue"
+        if args.kind and args.by and args.kind != args.by:
+            raise UsageError("--by and --kind disagree: give one")
+        if kind not in KINDS:
+            raise UsageError(f"unknown report kind {kind!r}: one of {', '.join(KINDS)}")
+        if args.format == "xlsx" and not args.output:
+            raise UsageError("--format xlsx needs --output FILE")
         cfg = load_config(args.config)
         start, end = parse_range(args.start, args.end)
-        rows = asyncio.run(build(cfg, start, end, args.by))
+        report = asyncio.run(build(cfg, start, end, kind, args.queue, args.agent))
     except (ConfigError, UsageError) as e:
         print(f"cti report: {e}", file=sys.stderr)
         return 2
-    columns = QUEUE_COLUMNS if args.by == "queue" else AGENT_COLUMNS
-    if args.format == "json":
-        period = {
-            "from": dt.datetime.fromtimestamp(start).isoformat(),
-            "to": dt.datetime.fromtimestamp(end).isoformat(),
-        }
-        sys.stdout.write(json.dumps({"by": args.by, "period": period, "rows": rows}, indent=2) + "\n")
-    elif args.format == "csv":
-        sys.stdout.write(render_csv(rows, columns))
+    out = render(report, args.format, start, end)
+    if args.output:
+        path = Path(args.output)
+        try:
+            if isinstance(out, bytes):
+                path.write_bytes(out)
+            else:
+                path.write_text(out, encoding="utf-8")
+        except OSError as e:
+            print(f"cti report: {args.output}: {e.strerror}", file=sys.stderr)
+            return 2
     else:
-        sys.stdout.write(render_table(rows, columns))
+        assert isinstance(out, str)
+        sys.stdout.write(out)
     return 0

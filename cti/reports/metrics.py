@@ -13,8 +13,10 @@ arrive in and the two shapes agree exactly. docs/metrics.md states each definiti
 
 from __future__ import annotations
 
+import bisect
 import copy
-from collections.abc import Collection, Iterable, Mapping
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -74,9 +76,70 @@ class QueueStats:
     service_level: float | None
     transfer_rate: float | None
     ring_no_answer: int
+    short_abandon: float = 0.0  # S: abandons with wait < S are short (excluded from the suite variants)
+    short_abandoned: int = 0
+    unanswered: int = 0  # app_queue's "Abandoned": abandoned + timed out + exited empty
+    unanswered_within: int = 0
+    sl_asterisk: float | None = None  # app_queue ServicelevelPerf
+    sl_asterisk2: float | None = None  # app_queue ServicelevelPerf2
+    sl_abandons_ignored: float | None = None
+    sl_abandons_for: float | None = None
+    abandon_rate_long: float | None = None  # short abandons excluded
 
     def to_json(self) -> dict[str, Any]:
         return _as_json(self, self.__slots__)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLevels:
+    """Every service-level variant of docs/metrics.md, from one queue's counters (None: no denominator)."""
+
+    service_level: float | None  # abandons counted against (short ones excluded): the headline figure
+    sl_abandons_ignored: float | None
+    sl_abandons_for: float | None
+    sl_asterisk: float | None  # app_queue ServicelevelPerf
+    sl_asterisk2: float | None  # app_queue ServicelevelPerf2
+    abandon_rate: float | None
+    abandon_rate_long: float | None
+
+
+def service_levels(
+    *,
+    offered: int,
+    answered: int,
+    answered_within: int,
+    abandoned: int,
+    abandoned_within: int,
+    short_abandoned: int,
+    unanswered: int,
+    unanswered_within: int,
+) -> ServiceLevels:
+    """The service-level variants over additive counters (what the 15-minute rollups store).
+
+    ``short_abandoned`` must be a subset of ``abandoned_within`` (short-abandon threshold <= service-level
+    threshold); ``unanswered`` is app_queue's "Abandoned" (abandoned + timed out + exited empty).
+    """
+    served = offered - short_abandoned
+    return ServiceLevels(
+        service_level=_ratio(answered_within, served),
+        sl_abandons_ignored=_ratio(answered_within, offered - abandoned),
+        sl_abandons_for=_ratio(answered_within + abandoned_within - short_abandoned, served),
+        sl_asterisk=_ratio(answered_within, answered),
+        sl_asterisk2=_ratio(answered_within + unanswered_within, answered + unanswered),
+        abandon_rate=_ratio(abandoned, offered),
+        abandon_rate_long=_ratio(abandoned - short_abandoned, served),
+    )
+
+
+def check_short_abandon(threshold: float, short_abandon: float) -> None:
+    if not 0 <= short_abandon <= threshold:
+        raise ValueError(
+            f"the short-abandon threshold ({short_abandon} s) must be between 0 and the service-level "
+            f"threshold ({threshold} s)"
+        )
+
+
+_UNANSWERED = (LegOutcome.ABANDONED, LegOutcome.TIMEOUT, LegOutcome.EXIT_EMPTY)  # app_queue record_abandoned
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,17 +164,35 @@ def _finished(legs: Iterable[QueueLeg]) -> list[QueueLeg]:
 
 
 def queue_stats(
-    queue: str, legs: Iterable[QueueLeg], threshold: float = DEFAULT_SERVICE_LEVEL_SECONDS
+    queue: str,
+    legs: Iterable[QueueLeg],
+    threshold: float = DEFAULT_SERVICE_LEVEL_SECONDS,
+    short_abandon: float = 0.0,
 ) -> QueueStats:
     """The definitions (docs/metrics.md). Only finished legs of ``queue`` count; the rest are ignored."""
+    check_short_abandon(threshold, short_abandon)
     done = [leg for leg in _finished(legs) if leg.queue == queue]
-    limit = us(threshold)
+    limit, short = us(threshold), us(short_abandon)
     answered = [leg for leg in done if leg.outcome in _ANSWERED]
     abandoned = [leg for leg in done if leg.outcome is LegOutcome.ABANDONED]
     offered = len(done)
     talk = sum(us(leg.talk_seconds) for leg in answered)
     within = sum(1 for leg in answered if us(leg.wait_seconds) <= limit)
     transferred = sum(1 for leg in done if leg.outcome is LegOutcome.TRANSFERRED)
+    abandoned_within = sum(1 for leg in abandoned if us(leg.wait_seconds) <= limit)
+    short_abandoned = sum(1 for leg in abandoned if us(leg.wait_seconds) < short)
+    unanswered = [leg for leg in done if leg.outcome in _UNANSWERED]
+    unanswered_within = sum(1 for leg in unanswered if us(leg.wait_seconds) <= limit)
+    sl = service_levels(
+        offered=offered,
+        answered=len(answered),
+        answered_within=within,
+        abandoned=len(abandoned),
+        abandoned_within=abandoned_within,
+        short_abandoned=short_abandoned,
+        unanswered=len(unanswered),
+        unanswered_within=unanswered_within,
+    )
     return QueueStats(
         queue=queue,
         threshold=threshold,
@@ -123,18 +204,25 @@ def queue_stats(
         exited_with_key=sum(1 for leg in done if leg.outcome is LegOutcome.EXIT_WITH_KEY),
         transferred=transferred,
         answered_within=within,
-        abandoned_within=sum(1 for leg in abandoned if us(leg.wait_seconds) <= limit),
+        abandoned_within=abandoned_within,
         avg_wait_answered=_mean_s(sum(us(leg.wait_seconds) for leg in answered), len(answered)),
         avg_wait=_mean_s(sum(us(leg.wait_seconds) for leg in done), offered),
         max_wait=max((us(leg.wait_seconds) for leg in done), default=0) / US,
         avg_wait_abandoned=_mean_s(sum(us(leg.wait_seconds) for leg in abandoned), len(abandoned)),
         avg_talk=_mean_s(talk, len(answered)),
         aht=_mean_s(talk, len(answered)),
-        abandon_rate=_ratio(len(abandoned), offered),
-        service_level=_ratio(within, offered),
         transfer_rate=_ratio(transferred, len(answered)),
         ring_no_answer=sum(len(leg.ring_no_answer) for leg in done),
+        short_abandon=short_abandon,
+        short_abandoned=short_abandoned,
+        unanswered=len(unanswered),
+        unanswered_within=unanswered_within,
+        **_sl_fields(sl),
     )
+
+
+def _sl_fields(sl: ServiceLevels) -> dict[str, float | None]:
+    return {name: getattr(sl, name) for name in ServiceLevels.__slots__}
 
 
 def agent_stats(agent: str, legs: Iterable[QueueLeg]) -> AgentStats:
@@ -213,6 +301,13 @@ class QueueRollup:
     max_wait_us: int = 0
     talk_us: int = 0
     ring_no_answer: int = 0
+    short_abandon: float = 0.0
+    short_abandoned: int = 0
+    unanswered: int = 0
+    unanswered_within: int = 0
+
+    def __post_init__(self) -> None:
+        check_short_abandon(self.threshold, self.short_abandon)
 
     def add(self, leg: QueueLeg, sign: int = 1) -> None:
         """Count one leg of this queue (``sign=-1``: take back a leg added before; the maximum wait is
@@ -240,7 +335,13 @@ class QueueRollup:
             self.wait_abandoned_us += sign * wait
             if wait <= limit:
                 self.abandoned_within += sign
-        elif o is LegOutcome.TIMEOUT:
+            if wait < us(self.short_abandon):
+                self.short_abandoned += sign
+        if o in _UNANSWERED:
+            self.unanswered += sign
+            if wait <= limit:
+                self.unanswered_within += sign
+        if o is LegOutcome.TIMEOUT:
             self.timed_out += sign
         elif o is LegOutcome.EXIT_EMPTY:
             self.exited_empty += sign
@@ -274,15 +375,31 @@ class QueueRollup:
             avg_wait_abandoned=_mean_s(self.wait_abandoned_us, self.abandoned),
             avg_talk=_mean_s(self.talk_us, self.answered),
             aht=_mean_s(self.talk_us, self.answered),
-            abandon_rate=_ratio(self.abandoned, self.offered),
-            service_level=_ratio(self.answered_within, self.offered),
             transfer_rate=_ratio(self.transferred, self.answered),
             ring_no_answer=self.ring_no_answer,
+            short_abandon=self.short_abandon,
+            short_abandoned=self.short_abandoned,
+            unanswered=self.unanswered,
+            unanswered_within=self.unanswered_within,
+            **_sl_fields(
+                service_levels(
+                    offered=self.offered,
+                    answered=self.answered,
+                    answered_within=self.answered_within,
+                    abandoned=self.abandoned,
+                    abandoned_within=self.abandoned_within,
+                    short_abandoned=self.short_abandoned,
+                    unanswered=self.unanswered,
+                    unanswered_within=self.unanswered_within,
+                )
+            ),
         )
 
 
 _ROLLUP_SUMS = tuple(
-    f.name for f in fields(QueueRollup) if f.name not in ("queue", "threshold", "max_wait_us")
+    f.name
+    for f in fields(QueueRollup)
+    if f.name not in ("queue", "threshold", "max_wait_us", "short_abandon")
 )
 
 
@@ -336,3 +453,147 @@ class AgentRollup:
 def queue_stats_json(rollups: Mapping[str, QueueRollup]) -> dict[str, dict[str, Any]]:
     """Per-queue figures as JSON, queues sorted by name (what `cti replay --summary` prints)."""
     return {name: rollups[name].stats().to_json() for name in sorted(rollups)}
+
+
+# ---- handle time, occupancy, utilisation --------------------------------------------------------------
+
+
+def aht(talk_seconds: float, hold_seconds: float, wrap_seconds: float, handled: int) -> float | None:
+    """Average handle time: (talk + hold + wrap-up) / handled calls (docs/metrics.md).
+
+    ``talk_seconds`` is conversation time *without* hold. app_queue's talk (AgentConnect to AgentComplete)
+    already spans any hold, so a caller with app_queue's figures passes ``talk - hold`` and ``hold``.
+    """
+    if handled <= 0:
+        return None
+    return (talk_seconds + hold_seconds + wrap_seconds) / handled
+
+
+def occupancy(handle_seconds: float, available_seconds: float) -> float | None:
+    """handle / (handle + available idle): the share of the time an agent was ready for calls (logged in,
+    not paused) that went on calls. Paused time is outside both."""
+    return _ratio_f(handle_seconds, handle_seconds + available_seconds)
+
+
+def utilisation(handle_seconds: float, staffed_seconds: float) -> float | None:
+    """handle / staffed (logged-in time, paused included): the share of paid, logged-in time on calls."""
+    return _ratio_f(handle_seconds, staffed_seconds)
+
+
+def _ratio_f(num: float, den: float) -> float | None:
+    return num / den if den > 0 else None
+
+
+# ---- distributions -------------------------------------------------------------------------------------
+
+DURATION_BUCKETS = (30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 1200.0)  # talk: upper bounds, seconds
+WAIT_BUCKETS = (10.0, 20.0, 30.0, 60.0, 120.0, 300.0)  # wait
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    low: float  # included
+    high: float | None  # excluded; None: no upper bound
+    count: int
+    share: float | None
+    cumulative: float | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.low:g}+ s" if self.high is None else f"{self.low:g}-{self.high:g} s"
+
+
+def histogram(values: Sequence[float], bounds: Sequence[float]) -> list[Bucket]:
+    """Counts of ``values`` in [0, b1), [b1, b2), ..., [bn, inf); shares of the total, cumulative."""
+    edges = [0.0, *bounds]
+    counts = [0] * len(edges)
+    for v in values:
+        counts[bisect.bisect_right(edges, v) - 1 if v >= 0 else 0] += 1
+    total, run, out = len(values), 0, []
+    for i, n in enumerate(counts):
+        run += n
+        high = edges[i + 1] if i + 1 < len(edges) else None
+        out.append(Bucket(edges[i], high, n, _ratio(n, total), _ratio(run, total)))
+    return out
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The nearest-rank ``q`` percentile (0 < q <= 100): the smallest value with at least q % at or below."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+# ---- repeat calls (first-contact-resolution proxy) -----------------------------------------------------
+
+REPEAT_WINDOW_SECONDS = 7 * 86400.0
+
+
+def repeat_flags(calls: Sequence[tuple[str, float]], window: float = REPEAT_WINDOW_SECONDS) -> list[bool]:
+    """For each (customer key, start time) call: did the same customer call again within ``window`` seconds
+    after it (strictly later, at most ``window``)? A call with an empty key (no number) never repeats."""
+    by: dict[str, list[float]] = {}
+    for key, at in calls:
+        if key:
+            by.setdefault(key, []).append(at)
+    for times in by.values():
+        times.sort()
+    out = []
+    for key, at in calls:
+        times = by.get(key, []) if key else []
+        i = bisect.bisect_right(times, at)
+        out.append(i < len(times) and times[i] - at <= window)
+    return out
+
+
+# ---- campaign results ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignResults:
+    campaign: str
+    dials: int
+    contacts: int
+    contact_rate: float | None
+    abandoned: int
+    abandon_rate: float | None  # over the window: abandoned / contacts
+    conversions: int
+    conversion_rate: float | None  # of contacts
+    budget: float | None
+    cost_per_conversion: float | None
+    revenue: float
+    return_on_spend: float | None  # revenue / budget
+
+    def to_json(self) -> dict[str, Any]:
+        return _as_json(self, self.__slots__)
+
+
+def campaign_results(
+    campaign: str,
+    *,
+    dials: int,
+    contacts: int,
+    abandoned: int,
+    conversions: int,
+    budget: float | None = None,
+    revenue: float = 0.0,
+) -> CampaignResults:
+    """A campaign's results over one window (docs/metrics.md): ``dials`` placed, ``contacts`` answered by
+    a person (connected to an agent or dropped), ``abandoned`` of those dropped with no agent, ``conversions``
+    contacts whose disposition maps to a sale; ``budget`` what the window's calls cost."""
+    return CampaignResults(
+        campaign=campaign,
+        dials=dials,
+        contacts=contacts,
+        contact_rate=_ratio(contacts, dials),
+        abandoned=abandoned,
+        abandon_rate=_ratio(abandoned, contacts),
+        conversions=conversions,
+        conversion_rate=_ratio(conversions, contacts),
+        budget=budget,
+        cost_per_conversion=budget / conversions if budget is not None and conversions else None,
+        revenue=revenue,
+        return_on_spend=revenue / budget if budget else None,
+    )

@@ -1,8 +1,10 @@
 """The consoles' one port: websocket API at ``/ws`` and the HTTP pages beside it.
 
 HTTP (served from ``process_request``, before any websocket handshake):
-  ``/`` -> ``/agent``; ``/agent`` and ``/supervisor`` (the consoles); ``/static/<file>`` (their JS and
-  CSS, loaded into memory at start); ``/healthz`` (JSON; 503 when degraded); ``/metrics`` (Prometheus).
+  ``/`` -> ``/agent``; ``/agent``, ``/supervisor`` and ``/reports`` (the consoles); ``/static/<file>``
+  (their JS and CSS, and the vendored Chart.js under ``vendor/``, loaded into memory at start);
+  ``/api/reports`` (a supervisor's token as ``Authorization: Bearer``: a report as JSON, from the store);
+  ``/healthz`` (JSON; 503 when degraded); ``/metrics`` (Prometheus).
   Every page is sent with a strict Content-Security-Policy (scripts only from this origin, no inline
   script), so even a rendering bug cannot run a caller-supplied ``<script>``.
 
@@ -46,7 +48,7 @@ import logging
 import os
 import socket
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
@@ -148,13 +150,19 @@ class RateLimit:
 
 
 def load_static() -> dict[str, tuple[bytes, str]]:
+    """The pages' files, and the vendored libraries under ``vendor/`` (no CDN: the consoles work offline)."""
     files: dict[str, tuple[bytes, str]] = {}
     root = resources.files("cti.screenpop") / "static"
-    for entry in root.iterdir():
-        suffix = "." + entry.name.rsplit(".", 1)[-1]
-        if entry.is_file() and suffix in _TYPES:
-            files[entry.name] = (entry.read_bytes(), _TYPES[suffix])
+    for folder, prefix in ((root, ""), (root / "vendor", "vendor/")):
+        for entry in folder.iterdir():
+            suffix = "." + entry.name.rsplit(".", 1)[-1]
+            if entry.is_file() and suffix in _TYPES:
+                files[prefix + entry.name] = (entry.read_bytes(), _TYPES[suffix])
     return files
+
+
+# The reports endpoint (cti.reports.web): query parameters in, a JSON document out; ValueError: a bad query
+ReportsEndpoint = Callable[[Mapping[str, str]], Awaitable[dict[str, Any]]]
 
 
 class ConsoleServer:
@@ -171,8 +179,10 @@ class ConsoleServer:
         registry: CollectorRegistry | None = None,
         health: Callable[[], dict[str, Any]] | None = None,
         clock: Clock | None = None,
+        reports: ReportsEndpoint | None = None,
     ) -> None:
         self.hub = hub
+        self.reports = reports
         self.desk = desk
         self.accounts = accounts
         self.signer = signer
@@ -293,13 +303,15 @@ class ConsoleServer:
             headers[k.replace("_", "-")] = v
         return Response(status.value, status.phrase, headers, body)
 
-    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _http(self, connection: ServerConnection, request: Request) -> Response | Awaitable[Response] | None:
         path = request.path.split("?", 1)[0]
         if path == "/ws":
             return None  # the websocket handshake proceeds
         if path == "/":
             return self._response(http.HTTPStatus.FOUND, b"", "text/plain", Location="/agent")
-        if path in ("/agent", "/supervisor"):
+        if path == "/api/reports":
+            return self._report(request)  # a coroutine: websockets awaits it
+        if path in ("/agent", "/supervisor", "/reports"):
             path = f"/static{path}.html"
         if path.startswith("/static/"):
             found = self.static.get(path[len("/static/") :])
@@ -316,6 +328,37 @@ class ConsoleServer:
                 http.HTTPStatus.OK, generate_latest(self.registry), CONTENT_TYPE_PLAIN_0_0_4
             )
         return self._response(http.HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
+
+    def _json(self, status: http.HTTPStatus, doc: dict[str, Any]) -> Response:
+        return self._response(status, json.dumps(doc, ensure_ascii=False).encode(), "application/json")
+
+    async def _report(self, request: Request) -> Response:
+        """``GET /api/reports?kind=&from=&to=[&queue=][&agent=]`` with ``Authorization: Bearer <token>``
+        (a console token of a supervisor): the report as JSON (cti.reports.web)."""
+        from urllib.parse import parse_qsl, urlsplit
+
+        auth = request.headers.get("Authorization", "")
+        try:
+            identity = self.signer.verify(auth.removeprefix("Bearer ").strip(), self.clock.now())
+            if self.revocations.revoked(identity):
+                raise TokenError("revoked")
+        except TokenError as e:
+            self.refused += 1
+            return self._json(http.HTTPStatus.UNAUTHORIZED, {"error": f"token {e.reason}"})
+        if not identity.supervisor:
+            self.refused += 1
+            return self._json(http.HTTPStatus.FORBIDDEN, {"error": "reports are for supervisors"})
+        if self.reports is None:
+            return self._json(http.HTTPStatus.SERVICE_UNAVAILABLE, {"error": "no store: reports are off"})
+        query = dict(parse_qsl(urlsplit(request.path).query))
+        try:
+            doc = await self.reports(query)
+        except ValueError as e:
+            return self._json(http.HTTPStatus.BAD_REQUEST, {"error": str(e)})
+        except Exception as e:  # the store failed: say so
+            log.warning("report %r failed: %s", query.get("kind"), e)
+            return self._json(http.HTTPStatus.SERVICE_UNAVAILABLE, {"error": "the store is unavailable"})
+        return self._json(http.HTTPStatus.OK, doc)
 
     # ---- websocket session ---------------------------------------------------------------------------
     async def _send(self, ws: ServerConnection, message: dict[str, Any]) -> None:

@@ -39,6 +39,7 @@ from cti.store.database import (
     fit_params,
     interactions_t,
     legs_t,
+    orders_t,
 )
 from cti.store.rollups_repo import RollupRepository, leg_of_params
 
@@ -245,6 +246,40 @@ class CallRepository(Repository):
                 .order_by(d.linkedid, d.agent)
             )
             return [(str(r[0]), str(r[1]), str(r[2])) for r in result]
+
+    async def call_customers(self, start: float, end: float) -> dict[str, int]:
+        """linkedid -> the customer each call that started in ``[start, end)`` is filed under (reports)."""
+        i = interactions_t.c
+        async with self.db.reader.connect() as conn:
+            result = await conn.execute(
+                select(i.linkedid, i.customer_id).where(
+                    i.started_at >= start, i.started_at < end, i.customer_id.is_not(None)
+                )
+            )
+            return {str(r[0]): int(r[1]) for r in result}
+
+    async def call_dispositions(self, start: float, end: float) -> dict[str, str]:
+        """linkedid -> the latest disposition of each call that started in ``[start, end)`` and has one
+        (campaign conversions: a dialler call has no queue leg)."""
+        i = interactions_t.c
+        async with self.db.reader.connect() as conn:
+            result = await conn.execute(
+                select(i.linkedid, i.disposition).where(
+                    i.started_at >= start, i.started_at < end, i.disposition.is_not(None)
+                )
+            )
+            return {str(r[0]): str(r[1]) for r in result}
+
+    async def orders_between(self, start: float, end: float) -> list[tuple[int, float, int]]:
+        """(customer, placed_at, amount in cents) of the orders placed in ``[start, end)``, oldest first."""
+        o = orders_t.c
+        async with self.db.reader.connect() as conn:
+            result = await conn.execute(
+                select(o.customer_id, o.placed_at, o.amount_cents)
+                .where(o.placed_at >= start, o.placed_at < end)
+                .order_by(o.placed_at, o.id)
+            )
+            return [(int(r[0]), float(r[1]), int(r[2])) for r in result]
 
     async def journeys(self, start: float, end: float) -> list[CallJourney]:
         """Every call that started in ``[start, end)``, with its queue legs, oldest first."""

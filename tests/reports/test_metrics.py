@@ -18,9 +18,17 @@ from cti.reports.metrics import (
     QueueRollup,
     agent_outcomes,
     agent_stats,
+    aht,
+    campaign_results,
+    histogram,
+    occupancy,
+    percentile,
     queue_stats,
     queue_stats_json,
+    repeat_flags,
+    service_levels,
     us,
+    utilisation,
 )
 from tests.conftest import TRANSCRIPTS, examples
 
@@ -71,11 +79,12 @@ def test_rollups_fed_one_leg_at_a_time_in_any_order_equal_the_definitions(
 ) -> None:
     shuffled = list(legs)
     rnd.shuffle(shuffled)
+    short = min(threshold, 3.0)  # short abandons too: every service-level variant agrees
     for queue in ("sales", "support"):
-        rollup = QueueRollup(queue, threshold)
+        rollup = QueueRollup(queue, threshold, short_abandon=short)
         for g in shuffled:
             rollup.add(g)
-        assert rollup.stats() == queue_stats(queue, legs, threshold)
+        assert rollup.stats() == queue_stats(queue, legs, threshold, short)
     agents = AgentRollup()
     for g in shuffled:
         agents.add(g)
@@ -153,3 +162,63 @@ def test_live_rollup_of_a_replayed_day_equals_the_report_over_its_journeys(thres
         assert r.stats() == queue_stats(q, history, threshold)
         assert r.stats().offered > 30
     assert set(queue_stats_json(live)) == {"sales", "support"}
+
+
+def test_service_level_variants_by_hand() -> None:
+    # 10 offered: 6 answered (4 within T), 3 abandoned (2 within T, 1 of them short), 1 timeout within T
+    sl = service_levels(
+        offered=10,
+        answered=6,
+        answered_within=4,
+        abandoned=3,
+        abandoned_within=2,
+        short_abandoned=1,
+        unanswered=4,
+        unanswered_within=3,
+    )
+    assert sl.service_level == 4 / 9  # against: short ones out
+    assert sl.sl_abandons_ignored == 4 / 7
+    assert sl.sl_abandons_for == 5 / 9
+    assert sl.sl_asterisk == 4 / 6  # ServicelevelPerf
+    assert sl.sl_asterisk2 == 7 / 10  # ServicelevelPerf2: (4 + 3) / (6 + 4)
+    assert (sl.abandon_rate, sl.abandon_rate_long) == (0.3, 2 / 9)
+    with pytest.raises(ValueError, match="short-abandon threshold"):
+        QueueRollup("q", 20.0, short_abandon=21.0)
+
+
+def test_handle_time_occupancy_and_utilisation() -> None:
+    assert aht(talk_seconds=500, hold_seconds=100, wrap_seconds=200, handled=4) == 200.0
+    assert aht(1, 1, 1, 0) is None
+    # 6 h logged in, 1 h of it paused, 3 h handling: occupancy over the 5 ready hours, utilisation over 6
+    assert occupancy(3 * 3600, 2 * 3600) == 0.6
+    assert utilisation(3 * 3600, 6 * 3600) == 0.5
+    assert occupancy(0, 0) is None and utilisation(10, 0) is None
+
+
+def test_histogram_percentile_and_repeats() -> None:
+    buckets = histogram([0, 9.99, 10, 25, 400], (10, 20, 300))
+    assert [(b.label, b.count) for b in buckets] == [
+        ("0-10 s", 2),
+        ("10-20 s", 1),
+        ("20-300 s", 1),
+        ("300+ s", 1),
+    ]
+    assert [b.cumulative for b in buckets] == [0.4, 0.6, 0.8, 1.0]
+    assert (percentile([5, 1, 3, 2, 4], 50), percentile([5, 1, 3, 2, 4], 90), percentile([], 50)) == (
+        3,
+        5,
+        None,
+    )
+    day = 86400.0
+    calls = [("a", 0.0), ("b", 0.0), ("a", 7 * day), ("a", 14 * day + 1), ("", 1.0), ("", 2.0)]
+    assert repeat_flags(calls) == [True, False, False, False, False, False]
+
+
+def test_campaign_results_by_hand() -> None:
+    r = campaign_results(
+        "spring", dials=200, contacts=50, abandoned=1, conversions=4, budget=1000.0, revenue=3000.0
+    )
+    assert (r.contact_rate, r.abandon_rate, r.conversion_rate) == (0.25, 0.02, 0.08)
+    assert (r.cost_per_conversion, r.return_on_spend) == (250.0, 3.0)
+    none = campaign_results("x", dials=0, contacts=0, abandoned=0, conversions=0)
+    assert (none.contact_rate, none.cost_per_conversion, none.return_on_spend) == (None, None, None)

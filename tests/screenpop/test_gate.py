@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 
 import pytest
 from websockets.asyncio.client import connect
@@ -49,7 +49,7 @@ def handshakes_per_turn(server: ConsoleServer) -> Iterator[Counter[int]]:
     assert server._server is not None
     answer = server._http
 
-    def counting(connection: ServerConnection, request: Request) -> Response | None:
+    def counting(connection: ServerConnection, request: Request) -> Response | Awaitable[Response] | None:
         per_turn[turns.now] += 1
         return answer(connection, request)
 
