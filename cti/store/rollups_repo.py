@@ -48,7 +48,9 @@ from cti.store.database import (
 
 BUCKET = 900  # seconds in one rollup interval
 AGENT_KEY_LIMIT = 100  # the agent column's length: longer names are cut, in every path alike
-QUEUE_SUMS = tuple(f.name for f in fields(QueueRollup) if f.name not in ("queue", "threshold"))
+QUEUE_SUMS = tuple(
+    f.name for f in fields(QueueRollup) if f.name not in ("queue", "threshold", "short_abandon")
+)
 AGENT_SUMS = ("answered", "transfers", "talk_us", "wait_us", "max_wait_us", "ring_no_answer")
 _L = {name: i for i, name in enumerate(LEG_PARAM_COLUMNS)}
 Threshold = Callable[[str], float]
@@ -85,7 +87,9 @@ class Interval:
     agents: AgentRollup = field(default_factory=AgentRollup)
 
 
-def fold(legs: Iterable[QueueLeg], threshold: Threshold) -> dict[int, Interval]:
+def fold(
+    legs: Iterable[QueueLeg], threshold: Threshold, short: Threshold = lambda _q: 0.0
+) -> dict[int, Interval]:
     """The legs' totals by interval: the one fold every path (increment, recompute, raw edges) uses."""
     out: dict[int, Interval] = {}
     for leg in legs:
@@ -96,7 +100,9 @@ def fold(legs: Iterable[QueueLeg], threshold: Threshold) -> dict[int, Interval]:
             cell = out[b] = Interval()
         q = cell.queues.get(leg.queue)
         if q is None:
-            q = cell.queues[leg.queue] = QueueRollup(leg.queue, threshold(leg.queue))
+            q = cell.queues[leg.queue] = QueueRollup(
+                leg.queue, threshold(leg.queue), short_abandon=short(leg.queue)
+            )
         q.add(leg)
         if leg.agent is not None and len(leg.agent) > AGENT_KEY_LIMIT:
             leg = _cut_agents(leg)
@@ -133,6 +139,7 @@ def _queue_rows(cells: Mapping[int, Interval]) -> list[dict[str, Any]]:
             "bucket": b,
             "queue": q.queue,
             "threshold_us": us(q.threshold),
+            "short_abandon_us": us(q.short_abandon),
             **{n: getattr(q, n) for n in QUEUE_SUMS},
         }
         for b, cell in cells.items()
@@ -161,11 +168,18 @@ def _agent_rows(cells: Mapping[int, Interval]) -> list[dict[str, Any]]:
 
 
 class RollupRepository(Repository):
-    def __init__(self, db: Database, threshold: Threshold | None = None) -> None:
+    def __init__(self, db: Database) -> None:
         super().__init__(db)
-        # the service-level threshold of each queue the rollups count "within" at (the daemon sets the
-        # configured one: ``[reports]``)
-        self.threshold: Threshold = threshold or (lambda _q: DEFAULT_SERVICE_LEVEL_SECONDS)
+        # the service-level and short-abandon thresholds of each queue the rollups count at (the daemon
+        # sets the configured ones, ``[reports]``, with ``use_thresholds``)
+        self.threshold: Threshold = lambda _q: DEFAULT_SERVICE_LEVEL_SECONDS
+        self.short_abandon: Threshold = lambda _q: 0.0
+
+    def use_thresholds(self, threshold: Threshold, short_abandon: Threshold) -> None:
+        self.threshold, self.short_abandon = threshold, short_abandon
+
+    def _fold(self, legs: Iterable[QueueLeg]) -> dict[int, Interval]:
+        return fold(legs, self.threshold, self.short_abandon)
 
     # ------------------------------------------------------------------ maintenance (in a write)
     async def buckets_of_calls(self, conn: AsyncConnection, keys: Sequence[CallKey]) -> set[int]:
@@ -187,7 +201,7 @@ class RollupRepository(Repository):
         if replaced:
             await self.recompute(conn, replaced | {bucket_of(x.entered_at) for x in legs if x.outcome})
         elif legs:
-            await self._increment(conn, fold(legs, self.threshold))
+            await self._increment(conn, self._fold(legs))
 
     async def _increment(self, conn: AsyncConnection, cells: Mapping[int, Interval]) -> None:
         greatest = func.max if self.db.dialect == "sqlite" else func.greatest
@@ -212,7 +226,7 @@ class RollupRepository(Repository):
         """Replace the rows of these intervals by the fold of their raw legs (in ``conn``'s transaction)."""
         for b in sorted(set(buckets)):
             legs = await self._raw_legs(conn, b, b + BUCKET)
-            cells = fold(legs, self.threshold)
+            cells = self._fold(legs)
             await conn.execute(delete(queue_intervals_t).where(queue_intervals_t.c.bucket == b))
             await conn.execute(delete(agent_intervals_t).where(agent_intervals_t.c.bucket == b))
             await self._insert(conn, cells)
@@ -253,7 +267,7 @@ class RollupRepository(Repository):
             stop = min(b + day, last + BUCKET)
             async with self.db.writing() as conn:
                 legs = await self._raw_legs(conn, b, stop)
-                cells = fold(legs, self.threshold)
+                cells = self._fold(legs)
                 qi, ai = queue_intervals_t.c, agent_intervals_t.c
                 await conn.execute(delete(queue_intervals_t).where(qi.bucket >= b, qi.bucket < stop))
                 await conn.execute(delete(agent_intervals_t).where(ai.bucket >= b, ai.bucket < stop))
@@ -267,18 +281,17 @@ class RollupRepository(Repository):
 
     # ------------------------------------------------------------------ reading
     async def queue_totals(
-        self, start: float, end: float, *, by: int | None = None, threshold: Threshold | None = None
+        self, start: float, end: float, *, by: int | None = None
     ) -> dict[tuple[str, int | None], QueueRollup]:
         """Each queue's totals over the legs that entered in ``[start, end)``, by (queue, period start)
         where ``by`` is a period in seconds (a multiple of 900: 3600 for hours), or by (queue, None).
 
         Whole intervals come from the rollups (one GROUP BY); the partial intervals at the edges, and any
-        interval counted at another threshold than ``threshold`` (default: the repository's), from the
-        raw legs by the same fold.
+        interval counted at other thresholds than the repository's, from the raw legs by the same fold.
         """
         if by is not None and (by <= 0 or by % BUCKET):
             raise ValueError(f"a period is a positive multiple of {BUCKET} s, not {by}")
-        want = threshold or self.threshold
+        want, short = self.threshold, self.short_abandon
         inner_lo, inner_hi = _inner(start, end)
         out: dict[tuple[str, int | None], QueueRollup] = {}
         raw_ranges = _edges(start, end, inner_lo, inner_hi)
@@ -296,18 +309,24 @@ class RollupRepository(Repository):
                     func.min(qi.bucket),
                     func.min(qi.threshold_us),
                     func.max(qi.threshold_us),
+                    func.min(qi.short_abandon_us),
+                    func.max(qi.short_abandon_us),
                     *[(func.max(qi[n]) if n == "max_wait_us" else func.sum(qi[n])) for n in QUEUE_SUMS],
                 ]
                 stmt = select(*cols).where(qi.bucket >= inner_lo, qi.bucket < inner_hi)
                 stmt = stmt.group_by(qi.queue, group) if group is not None else stmt.group_by(qi.queue)
                 mixed: list[tuple[str, int]] = []
                 for row in await conn.execute(stmt):
-                    q, b, tmin, tmax = str(row[0]), int(row[1]), int(row[2]), int(row[3])
-                    if tmin != us(want(q)) or tmax != tmin:
+                    q, b = str(row[0]), int(row[1])
+                    t, s = us(want(q)), us(short(q))
+                    if (int(row[2]), int(row[3]), int(row[4]), int(row[5])) != (t, t, s, s):
                         mixed.append((q, b))
                         continue
                     r = QueueRollup(
-                        q, want(q), **{n: int(v) for n, v in zip(QUEUE_SUMS, row[4:], strict=True)}
+                        q,
+                        want(q),
+                        short_abandon=short(q),
+                        **{n: int(v) for n, v in zip(QUEUE_SUMS, row[6:], strict=True)},
                     )
                     out[key(q, b)] = r
                 if mixed:  # counted at another threshold: these periods from the raw legs
@@ -316,7 +335,7 @@ class RollupRepository(Repository):
                         p1 = p0 + period if period else inner_hi
                         raw_ranges.append((float(max(inner_lo, p0)), float(min(inner_hi, p1)), q))
             for lo, hi, only in raw_ranges:
-                for b, cell in fold(await self._raw_legs(conn, lo, hi), want).items():
+                for b, cell in self._fold(await self._raw_legs(conn, lo, hi)).items():
                     for q, r in cell.queues.items():
                         if only is not None and q != only:
                             continue
@@ -345,7 +364,7 @@ class RollupRepository(Repository):
                         if int(v) or n in ("answered", "ring_no_answer"):
                             getattr(total, n)[agent] = int(v)
             for lo, hi, _ in _edges(start, end, inner_lo, inner_hi):
-                for cell in fold(await self._raw_legs(conn, lo, hi), self.threshold).values():
+                for cell in self._fold(await self._raw_legs(conn, lo, hi)).values():
                     merge_agents(total, cell.agents)
         return total
 

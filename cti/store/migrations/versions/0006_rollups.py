@@ -40,9 +40,11 @@ def upgrade() -> None:
         sa.Column("bucket", sa.BigInteger(), nullable=False),
         sa.Column("queue", sa.String(length=64), nullable=False),
         sa.Column("threshold_us", sa.BigInteger(), nullable=False),
+        sa.Column("short_abandon_us", sa.BigInteger(), nullable=False),
         *[sa.Column(c, sa.Integer(), nullable=False) for c in _QUEUE_COUNTS],
         *[sa.Column(c, sa.BigInteger(), nullable=False) for c in _QUEUE_SUMS],
         sa.Column("ring_no_answer", sa.Integer(), nullable=False),
+        *[sa.Column(c, sa.Integer(), nullable=False) for c in ("short_abandoned", "unanswered", "unanswered_within")],
         sa.PrimaryKeyConstraint("bucket", "queue", name=op.f("pk_rollup_queue_intervals")),
     )
     op.create_table(
