@@ -41,6 +41,7 @@ from cti.store.database import (
     legs_t,
     orders_t,
 )
+from cti.store.rollups_repo import RollupRepository, leg_of_params
 
 PIPELINE_CHUNK = 250  # journeys prepared (in a thread) while the previous ones are written
 _RETRY_SQLSTATES = ("40P01", "40001")  # PostgreSQL deadlock_detected, serialization_failure
@@ -93,9 +94,10 @@ def bulk_sql(dialect: str) -> tuple[str, str, str]:
 
 
 class CallRepository(Repository):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, rollups: RollupRepository | None = None) -> None:
         super().__init__(db)
         self._bulk_sql = bulk_sql(db.dialect)
+        self.rollups = rollups or RollupRepository(db)
 
     async def record_journeys(
         self, journeys: Sequence[CallJourney], *, normalized: Mapping[CallKey, str | None] | None = None
@@ -121,7 +123,12 @@ class CallRepository(Repository):
         for attempt in range(5):
             try:
                 async with self.db.writing() as conn:
-                    await self._write_pipelined(conn, first, parts[1:], known)
+                    # the rollups move in the same transaction: the intervals of any legs replaced are
+                    # recomputed, new legs are added (cti/store/rollups_repo.py)
+                    replaced = await self.rollups.buckets_of_calls(conn, sorted(latest))
+                    written: list[Params] = []
+                    await self._write_pipelined(conn, first, parts[1:], known, written)
+                    await self.rollups.apply(conn, replaced, [leg_of_params(p) for p in written])
                 self.db.checkpoint_soon(len(ordered))
                 return len(ordered)
             except DBAPIError as e:
@@ -136,6 +143,7 @@ class CallRepository(Repository):
         first: Prepared,
         rest: list[list[CallJourney]],
         known: Mapping[CallKey, str | None],
+        written: list[Params],
     ) -> None:
         """Write prepared rows while the next part is prepared: SQLite and asyncpg work without the GIL."""
         async with asyncio.TaskGroup() as tg:
@@ -147,6 +155,7 @@ class CallRepository(Repository):
                     else None
                 )
                 await self._write_records(conn, *prepared)
+                written.extend(prepared[1])
                 if following is not None:
                     prepared = await following
 
@@ -304,8 +313,10 @@ class CallRepository(Repository):
         ids = list(linkedids)
         i, leg = interactions_t.c, legs_t.c
         async with self.db.writing() as conn:
+            replaced = await self.rollups.buckets_of_calls(conn, [(server, x) for x in ids])
             await conn.execute(delete(legs_t).where(leg.server == server, leg.linkedid.in_(ids)))
             result = await conn.execute(delete(interactions_t).where(i.server == server, i.linkedid.in_(ids)))
+            await self.rollups.recompute(conn, replaced)
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def _journeys_where(self, window: ColumnElement[bool]) -> list[CallJourney]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import getpass
 import json
 import sys
@@ -102,9 +103,54 @@ def register(subparsers: Any) -> None:
     agent.add_argument("--skills", action="store_true", help="show the agent's skills and languages")
     agent.add_argument("--json", action="store_true", help="with --skills: as JSON")
 
+    rebuild = action(
+        "rollups-rebuild",
+        "rebuild the 15-minute report rollups from the call records (with progress)",
+        _rebuild,
+    )
+    rebuild.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default: the oldest record)")
+    rebuild.add_argument("--to", dest="end", help="last day, inclusive, YYYY-MM-DD (default: the newest)")
+    rebuild.set_defaults(check=_check_rebuild)
+
     skills = action("skills", "list agents' skills and languages (one agent, or every active one)", _skills)
     skills.add_argument("username", nargs="?")
     skills.add_argument("--json", action="store_true", help="as JSON")
+
+
+def _day_start(value: str | None, *, after: bool = False) -> float | None:
+    """Local midnight of ``value`` (the day after, for ``after``), epoch seconds; None stays None."""
+    if value is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{value!r} is not a date: use YYYY-MM-DD") from None
+    if after:
+        day += dt.timedelta(days=1)
+    return dt.datetime.combine(day, dt.time()).timestamp()
+
+
+def _check_rebuild(args: argparse.Namespace) -> None:
+    start, end = _day_start(args.start), _day_start(args.end, after=True)
+    if start is not None and end is not None and end <= start:
+        raise UsageError("--to is before --from")
+
+
+async def _rebuild(store: Store, args: argparse.Namespace) -> int:
+    cfg = load_config(args.config) if args.config else Config()
+    store.rollups.use_thresholds(cfg.reports.threshold, cfg.reports.short_abandon)
+    width = 40
+
+    def bar(done: int, total: int) -> None:
+        filled = width * done // total if total else width
+        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} intervals", end="", file=sys.stderr)
+
+    written = await store.rollups.rebuild(
+        _day_start(args.start), _day_start(args.end, after=True), progress=bar
+    )
+    print(file=sys.stderr)
+    print(f"rebuilt {written} intervals with calls")
+    return 0
 
 
 def _settings(args: argparse.Namespace) -> tuple[str, str, TierPolicy]:

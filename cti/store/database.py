@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import BindParameter
 from cti.store import phones
 from cti.store.models import (
     Agent,
+    AgentInterval,
     AgentLanguage,
     AgentSkill,
     Callback,
@@ -40,6 +41,7 @@ from cti.store.models import (
     Meta,
     Order,
     Queue,
+    QueueInterval,
     Skill,
     Ticket,
 )
@@ -81,6 +83,8 @@ leads_t = _table(Lead)
 meta_t = _table(Meta)
 callbacks_t = _table(Callback)
 dial_attempts_t = _table(DialAttempt)
+queue_intervals_t = _table(QueueInterval)
+agent_intervals_t = _table(AgentInterval)
 
 
 class Database:

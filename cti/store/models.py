@@ -395,3 +395,53 @@ class DialAttempt(Base):
     abandoned: Mapped[bool] = mapped_column(Boolean, default=False)
     message_played: Mapped[bool] = mapped_column(Boolean, default=False)
     outcome: Mapped[str] = mapped_column(String(16), default="")
+
+
+class QueueInterval(Base):
+    """Additive totals of one queue's finished visits that *entered* the queue in one 15-minute interval.
+
+    Maintained in the transaction that writes the call records (cti/store/rollups_repo.py); the columns
+    are the sums of ``cti.reports.metrics.QueueRollup``, so any queue figure over a range of intervals is
+    the same as the figure computed from the raw legs. ``threshold_us`` is the service-level threshold
+    the ``*_within`` counts were taken at, ``short_abandon_us`` the short-abandon one (a changed threshold
+    needs ``cti store rollups-rebuild``; until then those intervals are read from the raw legs).
+    """
+
+    __tablename__ = "rollup_queue_intervals"
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch seconds, a multiple of 900
+    queue: Mapped[str] = mapped_column(String(64), primary_key=True)
+    threshold_us: Mapped[int] = mapped_column(BigInteger)
+    short_abandon_us: Mapped[int] = mapped_column(BigInteger)  # the short-abandon threshold counted at
+    offered: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    timed_out: Mapped[int] = mapped_column(Integer, default=0)
+    exited_empty: Mapped[int] = mapped_column(Integer, default=0)
+    exited_with_key: Mapped[int] = mapped_column(Integer, default=0)
+    transferred: Mapped[int] = mapped_column(Integer, default=0)
+    answered_within: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned_within: Mapped[int] = mapped_column(Integer, default=0)
+    wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    wait_answered_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    wait_abandoned_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    max_wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    talk_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    ring_no_answer: Mapped[int] = mapped_column(Integer, default=0)
+    short_abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    unanswered: Mapped[int] = mapped_column(Integer, default=0)
+    unanswered_within: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AgentInterval(Base):
+    """One agent's additive totals over the queue visits that entered their queue in one 15-minute
+    interval (the sums of ``cti.reports.metrics.AgentRollup``)."""
+
+    __tablename__ = "rollup_agent_intervals"
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    agent: Mapped[str] = mapped_column(String(100), primary_key=True)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    transfers: Mapped[int] = mapped_column(Integer, default=0)
+    talk_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    max_wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    ring_no_answer: Mapped[int] = mapped_column(Integer, default=0)

@@ -17,6 +17,7 @@ attribute      class                            what it keeps
 ``tiers``      :class:`TierRepository`          value tiers: recompute once, when last computed, counts
 ``demo``       :class:`DemoRepository`          the generated demo data set, the simulator's callers
 ``callbacks``  :class:`CallbackRepository`      callbacks: their place in the queue, attempts, outcomes
+``rollups``    :class:`RollupRepository`        15-minute totals per queue and agent, kept with the records
 ============== ================================ ==========================================================
 
 Everything is async (SQLAlchemy asyncio over aiosqlite or asyncpg), so the daemon's loop never waits on
@@ -40,6 +41,7 @@ from cti.store.demo_repo import DemoParts, DemoRepository
 from cti.store.dial_attempts_repo import DialAttemptRepository
 from cti.store.dnc_repo import DoNotCallRepository
 from cti.store.queues_repo import QueueRepository
+from cti.store.rollups_repo import RollupRepository
 from cti.store.schema import create_engine, dialect_of, upgrade
 from cti.store.skills_repo import SkillRepository
 from cti.store.tiers import TierPolicy
@@ -57,7 +59,8 @@ class Store:
         self.dialect = self.db.dialect
         self.default_country = self.db.default_country
         self.customers = CustomerRepository(self.db)
-        self.calls = CallRepository(self.db)
+        self.rollups = RollupRepository(self.db)
+        self.calls = CallRepository(self.db, self.rollups)
         self.accounts = AccountRepository(self.db)
         self.skills = SkillRepository(self.db)
         self.queues = QueueRepository(self.db)
