@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import secrets
 import signal
@@ -51,6 +52,7 @@ from cti.delivery.service import RoutingService
 from cti.records import JourneyStore, JourneyWriter
 from cti.reports.cli import ReportCalls
 from cti.reports.kpi import KpiEvaluator
+from cti.reports.metrics import AgentRollup, QueueRollup
 from cti.reports.web import endpoint as reports_endpoint
 from cti.screenpop.actions import AmiActions, Contexts, Desk, DeskRequests, DispositionStore, extension_of
 from cti.screenpop.channels import TrackerChannels
@@ -98,7 +100,37 @@ class StorePort(Protocol):
     @property
     def campaigns(self) -> CampaignRows: ...
 
+    @property
+    def rollups(self) -> RollupsPort: ...
+
     async def close(self) -> None: ...
+
+
+class RollupsPort(Protocol):
+    """The store's 15-minute rollups (``cti.store.rollups_repo.RollupRepository``)."""
+
+    def use_thresholds(
+        self, threshold: Callable[[str], float], short_abandon: Callable[[str], float]
+    ) -> None: ...
+
+    async def queue_totals(
+        self, start: float, end: float, *, by: int | None = None
+    ) -> dict[tuple[str, int | None], QueueRollup]: ...
+
+    async def agent_totals(self, start: float, end: float) -> AgentRollup: ...
+
+
+async def seed_today(board: LiveBoard, store: StorePort, cfg: Config, now: float) -> None:
+    """The supervisor's "today" from the store: the rollups since local midnight (the same figures as
+    ``cti report`` for today), so a restart does not drop the day's figures to zero. The rollups count
+    at the configured thresholds from here on."""
+    rollups = store.rollups
+    rollups.use_thresholds(cfg.reports.threshold, cfg.reports.short_abandon)
+    day = dt.datetime.fromtimestamp(now).date()
+    midnight = dt.datetime.combine(day, dt.time()).timestamp()
+    queues = await rollups.queue_totals(midnight, now + 1.0)
+    agents = await rollups.agent_totals(midnight, now + 1.0)
+    board.seed(day, {q: r for (q, _), r in queues.items()}, agents)
 
 
 class BusPort(Protocol):
@@ -222,7 +254,7 @@ class Daemon:
         self.remote: RemoteServers | None = None
         self.commands: CommandService | None = None
         self.bus: BusPort = make_bus(cfg)
-        self.board = LiveBoard(cfg.reports.threshold)
+        self.board = LiveBoard(cfg.reports.threshold, cfg.reports.short_abandon)
         self.stopping = asyncio.Event()
         self.server: ConsoleServer | None = None
         self.writer: JourneyWriter | None = None
@@ -246,6 +278,7 @@ class Daemon:
         if self.store is None:
             self.store = await open_store(cfg)
         store = self.store
+        await seed_today(self.board, store, cfg, self.clock.now())
         self.directory = CallerDirectory(store.customers, clock=self.clock)
         self.hub = Hub(
             board=self.board,

@@ -14,14 +14,16 @@ in constant time.
 
 ``apply(event)`` updates the board and says what changed (which queues, which agents), so the hub pushes
 only those rows to supervisors (deltas, not polling). "Today" is the local calendar day of the event
-time; the counters reset when the first event of a new day arrives.
+time; the counters reset when the first event of a new day arrives. At start the daemon seeds the board
+with the day's figures so far from the store's rollups (``seed``), so "today" survives a restart and
+equals ``cti report`` for today.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,8 +104,11 @@ def _day(at: float) -> dt.date:
 
 
 class LiveBoard:
-    def __init__(self, threshold: Callable[[str], float]) -> None:
+    def __init__(
+        self, threshold: Callable[[str], float], short_abandon: Callable[[str], float] = lambda _q: 0.0
+    ) -> None:
         self._threshold = threshold
+        self._short = short_abandon
         self.queues: dict[QueueName, QueueLive] = {}
         self.agents: dict[AgentId, AgentLive] = {}
         self.agent_rollup = AgentRollup()
@@ -113,8 +118,19 @@ class LiveBoard:
     def _queue(self, name: QueueName) -> QueueLive:
         q = self.queues.get(name)
         if q is None:
-            q = self.queues[name] = QueueLive(name, QueueRollup(name, self._threshold(name)))
+            q = self.queues[name] = QueueLive(name, self._new_rollup(name))
         return q
+
+    def _new_rollup(self, name: str) -> QueueRollup:
+        return QueueRollup(name, self._threshold(name), short_abandon=self._short(name))
+
+    def seed(self, day: dt.date, queues: Mapping[str, QueueRollup], agents: AgentRollup) -> None:
+        """Start the board with ``day``'s figures so far (the store's rollups, at daemon start): "today"
+        is the calendar day, not the time since the daemon started. Call before any event."""
+        self.day = day
+        for name, rollup in queues.items():
+            self._queue(QueueName(name)).rollup = rollup
+        self.agent_rollup = agents
 
     def _roll_day(self, at: float, changes: Changes) -> None:
         day = _day(at)
@@ -123,7 +139,7 @@ class LiveBoard:
         elif day > self.day:
             self.day = day
             for q in self.queues.values():
-                q.rollup = QueueRollup(q.name, self._threshold(q.name))
+                q.rollup = self._new_rollup(q.name)
                 q.clear_pending()
                 changes.queues.add(q.name)
             self._pending_of.clear()
