@@ -408,6 +408,7 @@ class QueueInterval(Base):
     """
 
     __tablename__ = "rollup_queue_intervals"
+    __table_args__ = ({"sqlite_with_rowid": False},)  # clustered by the key: a range is one scan
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch seconds, a multiple of 900
     queue: Mapped[str] = mapped_column(String(64), primary_key=True)
     threshold_us: Mapped[int] = mapped_column(BigInteger)
@@ -437,6 +438,7 @@ class AgentInterval(Base):
     interval (the sums of ``cti.reports.metrics.AgentRollup``)."""
 
     __tablename__ = "rollup_agent_intervals"
+    __table_args__ = ({"sqlite_with_rowid": False},)
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     agent: Mapped[str] = mapped_column(String(100), primary_key=True)
     answered: Mapped[int] = mapped_column(Integer, default=0)

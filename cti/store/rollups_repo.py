@@ -29,13 +29,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import BigInteger, cast, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cti.core.ids import AgentId, QueueName, UniqueId
 from cti.core.journey import LegOutcome, QueueLeg
 from cti.reports.metrics import DEFAULT_SERVICE_LEVEL_SECONDS, AgentRollup, QueueRollup, us
-from cti.store.callrecords import LEG_PARAM_COLUMNS, CallKey, leg_from_row
+from cti.store.callrecords import LEG_PARAM_COLUMNS, CallKey
 from cti.store.database import (
     Database,
     Params,
@@ -51,6 +51,8 @@ AGENT_KEY_LIMIT = 100  # the agent column's length: longer names are cut, in eve
 QUEUE_SUMS = tuple(
     f.name for f in fields(QueueRollup) if f.name not in ("queue", "threshold", "short_abandon")
 )
+_NO_UNIQUEID = UniqueId("")  # the fold never reads a leg's channel
+_SHORT_AT = 6 + QUEUE_SUMS.index("short_abandoned")  # where short_abandon goes among the selected columns
 AGENT_SUMS = ("answered", "transfers", "talk_us", "wait_us", "max_wait_us", "ring_no_answer")
 _L = {name: i for i, name in enumerate(LEG_PARAM_COLUMNS)}
 Threshold = Callable[[str], float]
@@ -232,17 +234,47 @@ class RollupRepository(Repository):
             await self._insert(conn, cells)
 
     async def _insert(self, conn: AsyncConnection, cells: Mapping[int, Interval]) -> None:
+        # plain executemany of tuples (SQLAlchemy's per-row parameter processing costs more than the
+        # database's own work, as for the call records)
         for table, rows in ((queue_intervals_t, _queue_rows(cells)), (agent_intervals_t, _agent_rows(cells))):
-            for part in chunks(rows, 500):
-                await conn.execute(table.insert(), list(part))
+            if not rows:
+                continue
+            columns = list(rows[0])
+            marks = ", ".join(
+                "?" if self.db.dialect == "sqlite" else f"${i}" for i in range(1, len(columns) + 1)
+            )
+            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"
+            await conn.exec_driver_sql(sql, [tuple(r[c] for c in columns) for r in rows])
 
-    @staticmethod
-    async def _raw_legs(conn: AsyncConnection, start: float, end: float) -> list[QueueLeg]:
-        leg = legs_t.c
-        result = await conn.execute(
-            select(legs_t).where(leg.entered_at >= start, leg.entered_at < end, leg.outcome.is_not(None))
+    async def _raw_legs(self, conn: AsyncConnection, start: float, end: float) -> list[QueueLeg]:
+        """The finished legs that entered in ``[start, end)``, with what the fold reads."""
+        mark = ("?", "?") if self.db.dialect == "sqlite" else ("$1", "$2")
+        result = await conn.exec_driver_sql(
+            "SELECT queue, entered_at, outcome, agent, ring_no_answer, wait_seconds, talk_seconds"
+            f" FROM queue_legs WHERE entered_at >= {mark[0]} AND entered_at < {mark[1]}"
+            " AND outcome IS NOT NULL",
+            (float(start), float(end)),
         )
-        return [leg_from_row(r) for r in result.mappings()]
+        out = []
+        row: Any
+        for row in result:
+            queue, entered, outcome, agent, rna, wait, talk = row
+            if isinstance(rna, str):
+                rna = json.loads(rna)
+            out.append(
+                QueueLeg(
+                    queue=QueueName(queue),
+                    uniqueid=_NO_UNIQUEID,
+                    entered_at=float(entered),
+                    position=0,
+                    outcome=LegOutcome(outcome),
+                    agent=AgentId(agent) if agent is not None else None,
+                    ring_no_answer=[AgentId(a) for a in rna or ()],
+                    wait_seconds=float(wait),
+                    talk_seconds=float(talk),
+                )
+            )
+        return out
 
     # ------------------------------------------------------------------ rebuild
     async def rebuild(
@@ -311,7 +343,10 @@ class RollupRepository(Repository):
                     func.max(qi.threshold_us),
                     func.min(qi.short_abandon_us),
                     func.max(qi.short_abandon_us),
-                    *[(func.max(qi[n]) if n == "max_wait_us" else func.sum(qi[n])) for n in QUEUE_SUMS],
+                    *[
+                        (func.max(qi[n]) if n == "max_wait_us" else cast(func.sum(qi[n]), BigInteger))
+                        for n in QUEUE_SUMS
+                    ],
                 ]
                 stmt = select(*cols).where(qi.bucket >= inner_lo, qi.bucket < inner_hi)
                 stmt = stmt.group_by(qi.queue, group) if group is not None else stmt.group_by(qi.queue)
@@ -322,13 +357,8 @@ class RollupRepository(Repository):
                     if (int(row[2]), int(row[3]), int(row[4]), int(row[5])) != (t, t, s, s):
                         mixed.append((q, b))
                         continue
-                    r = QueueRollup(
-                        q,
-                        want(q),
-                        short_abandon=short(q),
-                        **{n: int(v) for n, v in zip(QUEUE_SUMS, row[6:], strict=True)},
-                    )
-                    out[key(q, b)] = r
+                    # positional, in QueueRollup's field order (the sums are BIGINT in SQL)
+                    out[key(q, b)] = QueueRollup(q, want(q), *row[6:_SHORT_AT], short(q), *row[_SHORT_AT:])  # type: ignore[call-arg]
                 if mixed:  # counted at another threshold: these periods from the raw legs
                     for q, b in mixed:
                         p0 = b // period * period if period else inner_lo

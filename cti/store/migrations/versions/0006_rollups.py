@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("ring_no_answer", sa.Integer(), nullable=False),
         *[sa.Column(c, sa.Integer(), nullable=False) for c in ("short_abandoned", "unanswered", "unanswered_within")],
         sa.PrimaryKeyConstraint("bucket", "queue", name=op.f("pk_rollup_queue_intervals")),
+        sqlite_with_rowid=False,  # clustered by the key on SQLite: a range of intervals is one scan
     )
     op.create_table(
         "rollup_agent_intervals",
@@ -58,6 +59,7 @@ def upgrade() -> None:
         sa.Column("max_wait_us", sa.BigInteger(), nullable=False),
         sa.Column("ring_no_answer", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("bucket", "agent", name=op.f("pk_rollup_agent_intervals")),
+        sqlite_with_rowid=False,
     )
 
 
