@@ -84,14 +84,16 @@ GROUP BY queue, CAST(floor(entered_at / 3600) AS BIGINT)
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks reports")
     p.add_argument("--quick", action="store_true", help="200,000 calls (smoke run)")
-    p.add_argument("--rows", type=int, default=10_000_000)
+    p.add_argument("--rows", type=int, help="calls in the store (default 10,000,000; --quick 200,000)")
     p.add_argument("--backend", default="sqlite,postgresql")
-    p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--ranges", type=int, default=20, help="random ranges for any_range_ms")
+    p.add_argument("--repeat", type=int)
+    p.add_argument("--ranges", type=int, help="random ranges for any_range_ms (default 20)")
     p.add_argument("--seed", type=int, default=17)
     args = p.parse_args(argv)
-    if args.quick:
-        args.rows, args.repeat, args.ranges = 200_000, 3, 8
+    quick = args.quick
+    args.rows = args.rows or (200_000 if quick else 10_000_000)
+    args.repeat = args.repeat or (3 if quick else 5)
+    args.ranges = args.ranges or (8 if quick else 20)
     return args
 
 
