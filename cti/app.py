@@ -319,6 +319,7 @@ class Daemon:
                     ProgressivePacer(),
                     clock=self.clock.now,
                 )
+                self.dialer.console = self.hub  # preview cards
                 self.bus.subscribe("dialer", self.dialer.on_events, local_only=True)
                 self.components.append(Component("dialer", self.dialer.run))
         self.desk = Desk(
@@ -330,6 +331,7 @@ class Daemon:
             self.routing,
             self.callbacks,
         )
+        self.desk.preview = self.dialer  # preview_dial / preview_skip (None: [dialer] off)
         secret = cfg.web.secret.encode() if cfg.web.secret else secrets.token_bytes(32)
         if cfg.web.secret and len(secret) < 16:
             raise ConfigError(cfg.path, "web.secret", "must be at least 16 characters (or empty: random)")

@@ -360,6 +360,10 @@ class Hub:
         for it again (``callbacks``). Supervisors hear of every change."""
         self._emit({"type": "callbacks_changed", "agent": agent}, () if agent is None else (agent,))
 
+    def push(self, message: dict[str, Any], agent: AgentId) -> None:
+        """A message for one agent (and supervisors): the dialer's preview cards (protocol.preview_card)."""
+        self._emit(message, (agent,))
+
     # ---- outgoing ------------------------------------------------------------------------------------
     def _emit(self, message: dict[str, Any], audience: Iterable[AgentId] | None) -> None:
         self.seq += 1
