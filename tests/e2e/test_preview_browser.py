@@ -45,7 +45,7 @@ async def test_the_preview_card_shows_the_lead_and_script_as_text_and_dial_sends
     url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
     await seed_accounts(url)
     async with running_daemon(url) as daemon, browser_page() as (page, dialogs):
-        assert daemon.server is not None
+        assert daemon.server is not None and daemon.desk is not None and daemon.hub is not None
         dialer = Dialer()
         daemon.desk.preview = dialer
         await login(page, f"http://127.0.0.1:{daemon.server.port}", "/agent", "alice")
