@@ -45,7 +45,14 @@ from cti.core.events import CallWaiting, DomainEvent
 from cti.core.ids import AgentId
 from cti.delivery.agi import AgiServer
 from cti.delivery.callbacks import CallbackService, CallbackStore
-from cti.delivery.dialer import CampaignRows, DialerService, ProgressivePacer, StoreAttempts, StoreLeads
+from cti.delivery.dialer import (
+    BoardFigures,
+    CampaignRows,
+    DialerService,
+    ProgressivePacer,
+    StoreAttempts,
+    StoreLeads,
+)
 from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
 from cti.records import JourneyStore, JourneyWriter
@@ -320,6 +327,7 @@ class Daemon:
                     clock=self.clock.now,
                 )
                 self.dialer.console = self.hub  # preview cards
+                self.dialer.inbound = BoardFigures(self.hub.board)  # blending
                 self.bus.subscribe("dialer", self.dialer.on_events, local_only=True)
                 self.components.append(Component("dialer", self.dialer.run))
         self.desk = Desk(

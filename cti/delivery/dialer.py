@@ -50,12 +50,13 @@ from cti.core.events import (
     Resynced,
     UserEventRaised,
 )
-from cti.core.ids import AgentId, LinkedId, UniqueId
+from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
 from cti.delivery.service import RoutingService
 from cti.dialer import session
 from cti.dialer.session import Ev, State
 from cti.screenpop import protocol
 from cti.screenpop.actions import reply_ok
+from cti.screenpop.live import LiveBoard
 from cti.telemetry import Metric, counter, gauge
 
 log = logging.getLogger("cti.delivery.dialer")
@@ -101,6 +102,32 @@ class PreviewConsole(Protocol):
     """The agents' consoles (cti.screenpop.hub.Hub.push): a message to one agent."""
 
     def push(self, message: dict[str, Any], agent: AgentId) -> None: ...
+
+
+class InboundFigures(Protocol):
+    """Today's live inbound figures of a queue (``BoardFigures``: cti.screenpop.live.LiveBoard)."""
+
+    def idle(self, queue: str) -> int: ...
+
+    def service_level(self, queue: str) -> float | None: ...
+
+
+class BoardFigures:
+    """InboundFigures over the hub's LiveBoard: members ``available`` now, today's service level."""
+
+    def __init__(self, board: LiveBoard) -> None:
+        self.board = board
+
+    def idle(self, queue: str) -> int:
+        if queue not in self.board.queues:
+            return 0
+        return int(self.board.queue_figures(QueueName(queue))["agents"].get(AgentState.AVAILABLE.value, 0))
+
+    def service_level(self, queue: str) -> float | None:
+        if queue not in self.board.queues:
+            return None
+        value = self.board.queue_figures(QueueName(queue)).get("service_level")
+        return None if value is None else float(value)
 
 
 class AttemptSink(Protocol):
@@ -207,6 +234,7 @@ class DialerStats:
     previews: int = 0  # preview cards offered
     skipped: int = 0
     expired: int = 0
+    blend_moves: int = 0  # blended agents moved between inbound and outbound work
     by_campaign: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -231,6 +259,9 @@ class DialerService:
         self._tasks: set[asyncio.Task[None]] = set()
         self.console: PreviewConsole | None = None  # the hub, for preview cards (set at assembly)
         self.previews: dict[str, Preview] = {}  # by id
+        self.inbound: InboundFigures | None = None  # blending's live inbound figures (set at assembly)
+        self.outbound_side: dict[str, bool] = {}  # blended agents: True while on outbound work
+        self._blended = {AgentId(a): c for c in cfg.campaign for a in c.blended}
 
     # ---- events (a bus subscriber: in the pump's task, in order) --------------------------------------
     def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
@@ -424,6 +455,7 @@ class DialerService:
     async def run(self) -> None:
         try:
             while True:
+                self.apply_blend()
                 for c in self.campaigns.values():
                     if c.name in self.paused:
                         continue
@@ -441,12 +473,49 @@ class DialerService:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    # ---- blending ---------------------------------------------------------------------------------------
+    def apply_blend(self) -> None:
+        """``session.blend`` on the live inbound figures: each campaign's blended agents work outbound
+        (counted by its pacing, offered its previews) or inbound (not counted, not offered). The inbound
+        queues watched are the blended agents' queues other than the campaign's (none: the campaign's
+        own queue): the fewest idle agents among them, the lowest service level today."""
+        if self.inbound is None:
+            return
+        rule = session.BlendRule(self.cfg.blend_idle_above, self.cfg.blend_service_level_below)
+        r = self.routing.router
+        for c in self.campaigns.values():
+            agents = [AgentId(a) for a in c.blended if r.has_agent(AgentId(a))]
+            if not agents:
+                continue
+            queues = sorted({q for a in agents for q in r.queues_of(a) if q != c.queue}) or [c.queue]
+            current: dict[str, bool] = {a: self.outbound_side.get(a, False) for a in agents}
+            away = [a for a in agents if current[a] and r.state(a) is AgentState.AVAILABLE]
+            idle = min(
+                self.inbound.idle(q) - sum(1 for a in away if q in r.queues_of(a)) for q in queues
+            )  # idle on inbound work: the blended agents now outbound do not count
+            levels = [sl for q in queues if (sl := self.inbound.service_level(q)) is not None]
+            decided = session.blend(current, idle, min(levels) if levels else None, rule)
+            for agent, outbound in decided.items():
+                if outbound != current[agent]:
+                    self.stats.blend_moves += 1
+                    log.info("dialer: %s moves to %s work", agent, "outbound" if outbound else "inbound")
+            self.outbound_side.update(decided)
+
+    def _works_for(self, c: CampaignConfig, agent: AgentId) -> bool:
+        """Whether ``agent`` takes campaign ``c``'s calls now: not a blended agent on inbound work."""
+        blended = self._blended.get(agent)
+        return blended is not c or self.outbound_side.get(agent, False)
+
     def _idle_agents(self, c: CampaignConfig) -> int:
         if c.mode == "agentless":
             return c.max_lines
         r = self.routing.router
         return sum(
-            1 for a in r.agents() if a.state is AgentState.AVAILABLE and c.queue in r.queues_of(a.agent)
+            1
+            for a in r.agents()
+            if a.state is AgentState.AVAILABLE
+            and c.queue in r.queues_of(a.agent)
+            and self._works_for(c, a.agent)
         )
 
     async def _pace(self, c: CampaignConfig) -> None:
@@ -536,6 +605,7 @@ class DialerService:
                 or view.agent in busy
                 or c.queue not in r.queues_of(view.agent)
                 or self.routing.extension(view.agent) is None
+                or not self._works_for(c, view.agent)
             ):
                 continue
             try:
