@@ -103,6 +103,8 @@ class PreviewConsole(Protocol):
 
     def push(self, message: dict[str, Any], agent: AgentId) -> None: ...
 
+    def online(self, agent: AgentId) -> bool: ...
+
 
 class InboundFigures(Protocol):
     """Today's live inbound figures of a queue (``BoardFigures``: cti.screenpop.live.LiveBoard)."""
@@ -307,6 +309,9 @@ class DialerService:
             self.attempts.pop(a.channel_id, None)
             if a.preview is not None:
                 self._preview_over(a.preview, outcome or "failed")
+        elif nxt is State.UNKNOWN and a.preview is not None:
+            # the dial may have run: the agent stays blocked for its ring time, then gets the next card
+            self._preview_over(a.preview, "unknown", unblock=False)
         elif nxt is State.ANSWERED:
             self.stats.answered += 1
         self._wake.set()
@@ -606,6 +611,7 @@ class DialerService:
                 or c.queue not in r.queues_of(view.agent)
                 or self.routing.extension(view.agent) is None
                 or not self._works_for(c, view.agent)
+                or not self.console.online(view.agent)  # no console open: nobody would see the card
             ):
                 continue
             try:
@@ -673,11 +679,12 @@ class DialerService:
         lid = a.linkedid or a.channel_id
         self.routing.adopt(a.server, a.channel_id, lid, a.lead.number, a.campaign.queue, at, a.preview.agent)
 
-    def _preview_over(self, pv: Preview, outcome: str) -> None:
+    def _preview_over(self, pv: Preview, outcome: str, *, unblock: bool = True) -> None:
         if self.previews.pop(pv.id, None) is None:
             return
-        with contextlib.suppress(KeyError):
-            self.routing.router.block(pv.agent, 0.0)
+        if unblock:
+            with contextlib.suppress(KeyError):
+                self.routing.router.block(pv.agent, 0.0)
         if outcome and self.console is not None:
             self.console.push(protocol.preview_over(pv.id, pv.agent, outcome), pv.agent)
         self._wake.set()

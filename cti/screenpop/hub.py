@@ -364,6 +364,10 @@ class Hub:
         """A message for one agent (and supervisors): the dialer's preview cards (protocol.preview_card)."""
         self._emit(message, (agent,))
 
+    def online(self, agent: AgentId) -> bool:
+        """Whether ``agent`` has a console connected (the dialer offers previews only then)."""
+        return bool(self._agents.get(agent))
+
     # ---- outgoing ------------------------------------------------------------------------------------
     def _emit(self, message: dict[str, Any], audience: Iterable[AgentId] | None) -> None:
         self.seq += 1

@@ -48,8 +48,11 @@ async def test_preview_skip_offers_the_next_lead_dial_connects_the_agent_and_the
             sup = await login(daemon.server.port, "super")
             await pause(sup, "Bob", "Carol", "Frank")  # Alice is the only sales agent
             await eventually(lambda: router.state(AgentId("Frank")).value == "paused", 10, "others paused")
-            alice = await login(daemon.server.port, "alice")
             dialer.paused.clear()
+            rounds = dialer.stats.rounds  # no console open: no card offered to Alice
+            await eventually(lambda: dialer.stats.rounds >= rounds + 3, 10, "pacing went on")
+            assert dialer.stats.previews == 0 and not dialer.previews
+            alice = await login(daemon.server.port, "alice")
             first = await recv_until(alice, lambda m: m["type"] == "preview", 10)
             assert first["agent"] == ALICE and first["campaign"] == "renewals" and first["script"] == SCRIPT
             assert first["lead"]["name"] in ("ok1", "ok2", "ok3")
