@@ -62,7 +62,7 @@ from cti.telemetry import Metric, counter, gauge
 log = logging.getLogger("cti.delivery.dialer")
 
 AMD_EVENT = "AMDResult"
-LEAD_EVENT = "CtiLead"  # the hub pops Campaign/LeadId/LeadName/Script of a linkedid (cti.screenpop.hub)
+LEAD_EVENT = "CtiLead"  # the hub pops Campaign/LeadId/LeadName/LeadNumber/Script of a linkedid (hub)
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +356,7 @@ class DialerService:
                         "Campaign": a.campaign.name,
                         "LeadId": str(lead.lead_id),
                         "LeadName": lead.name,
+                        "LeadNumber": lead.number,  # the callback's number (the channel shows our caller ID)
                         "Script": lead.script or a.campaign.script,
                     },
                 )

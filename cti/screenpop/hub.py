@@ -58,7 +58,7 @@ from cti.telemetry import Metric, counter, gauge
 
 CLOSE_TOO_SLOW = 4008
 # UserEvent headers a dialer raises on an outbound call (dialplan: UserEvent(CtiLead,Campaign: x,LeadId: n))
-_LEAD_KEYS = frozenset({"Campaign", "LeadId", "LeadName", "Script"})
+_LEAD_KEYS = frozenset({"Campaign", "LeadId", "LeadName", "LeadNumber", "Script"})
 RECENT_CALLS = 50  # calls an agent may still disposition after they ended
 
 

@@ -75,6 +75,7 @@ async def test_preview_skip_offers_the_next_lead_dial_connects_the_agent_and_the
             assert pop["agent"] == ALICE and pop["script"] == SCRIPT
             assert pop["lead"]["leadid"] == str(card["lead"]["id"]) and pop["lead"]["campaign"] == "renewals"
             lid = pop["call"]["linkedid"]
+            assert pop["lead"]["leadnumber"] == card["lead"]["number"]  # what the form's callback calls
             await recv_until(alice, lambda m: m["type"] == "call" and m["event"] == "answered", 15)
             records = dialer.sink.records  # type: ignore[attr-defined]
             await eventually(lambda: any(r.outcome == "connected" for r in records), 10, "connected")
@@ -87,7 +88,7 @@ async def test_preview_skip_offers_the_next_lead_dial_connects_the_agent_and_the
             assert disp["type"] == "result", disp
             at = time.time() + 86400
             cb = await command(
-                alice, "cb", type="schedule_callback", number=card["lead"]["number"], at=at, note="renewal"
+                alice, "cb", type="schedule_callback", number=pop["lead"]["leadnumber"], at=at, note="renewal"
             )
             assert cb["type"] == "result", cb
             assert (cb["callback"]["agent"], cb["callback"]["number"]) == (ALICE, card["lead"]["number"])

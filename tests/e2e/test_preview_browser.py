@@ -13,8 +13,11 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from cti.core.ids import AgentId
+from cti.core.events import AgentState, UserEventRaised
+from cti.core.ids import AgentId, LinkedId, UniqueId
+from cti.delivery.dialer import LEAD_EVENT
 from cti.screenpop.protocol import preview_card, preview_over
+from tests.bus.events import agent_state, inbound_call
 from tests.e2e.running import running_daemon, seed_accounts
 from tests.e2e.test_browser import ARTIFACTS, browser_page, login
 from tests.waiting import eventually
@@ -65,3 +68,47 @@ async def test_the_preview_card_shows_the_lead_and_script_as_text_and_dial_sends
         daemon.hub.push(preview_over("pv1", "Alice", "dialled"), AgentId("Alice"))
         await expect(preview).to_have_count(0)
         assert dialer.asked == [("dial", "Alice", "pv1")]  # Skip was never sent
+
+
+class Callbacks:
+    """The console's callback port (cti.screenpop.actions.CallbackControl): what the desk handed on."""
+
+    def __init__(self) -> None:
+        self.scheduled: list[tuple[str, float, AgentId | None]] = []
+
+    async def schedule(
+        self, number: str, at: float, agent: AgentId | None, queue: str | None, created_by: str, note: str
+    ) -> dict[str, Any]:
+        self.scheduled.append((number, at, agent))
+        return {"callback": {"id": 1, "number": number, "agent": agent, "status": "scheduled"}}
+
+    async def of_agent(self, agent: AgentId) -> list[dict[str, Any]]:
+        return []
+
+
+async def test_a_campaign_calls_disposition_books_the_callback_to_the_leads_number(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await seed_accounts(url)
+    async with running_daemon(url) as daemon, browser_page() as (page, dialogs):
+        assert daemon.server is not None and daemon.desk is not None
+        callbacks = Callbacks()
+        daemon.desk.callbacks = callbacks
+        await login(page, f"http://127.0.0.1:{daemon.server.port}", "/agent", "alice")
+        now = time.time()
+        lid = "1763900000.7"
+        lead = {"Campaign": "renewals", "LeadId": "7", "LeadName": NAME, "LeadNumber": "+12125550110"}
+        events = inbound_call(lid, agent="Alice", number="+12125550000", name="ACME", at=now)  # our caller ID
+        daemon.publish(
+            [
+                agent_state("Alice", AgentState.AVAILABLE, at=now),
+                UserEventRaised(now, "pbx1", LEAD_EVENT, LinkedId(lid), UniqueId(lid), lead),
+                *events[:4],
+            ]
+        )
+        await expect(page.locator(".pop .call-state")).to_have_text("answered")
+        await page.fill(".pop input[name=callback_at]", "2031-05-04T10:30")
+        await page.click(".pop form.disposition button[type=submit]")
+        await expect(page.locator("#action-result")).to_have_text("callback: done")
+        ((number, at, agent),) = callbacks.scheduled
+        assert (number, agent) == ("+12125550110", "Alice")  # the lead's number, for the same agent
+        assert at > now and dialogs == []

@@ -88,7 +88,8 @@
           if (r.type === "result") { card.dataset.saved = "yes"; stateLine.textContent += " · disposition saved"; }
           if (r.type === "result" && callbackAt.value) {
             const when = new Date(callbackAt.value).getTime() / 1000; // the browser's local time
-            const cb = { type: "schedule_callback", number: caller.number || "", at: when, note: notes.value };
+            // a campaign call: the lead's number (the channel's caller ID is the campaign's own)
+            const cb = { type: "schedule_callback", number: (msg.lead && msg.lead.leadnumber) || caller.number || "", at: when, note: notes.value };
             if (callbackFor.value === "") cb.for = "";
             const s = await act(cb, "callback");
             if (s.type === "result") { stateLine.textContent += " · callback scheduled"; refreshCallbacks(); }
