@@ -46,7 +46,14 @@ from cti.core.events import CallWaiting, DomainEvent
 from cti.core.ids import AgentId
 from cti.delivery.agi import AgiServer
 from cti.delivery.callbacks import CallbackService, CallbackStore
-from cti.delivery.dialer import CampaignRows, DialerService, ProgressivePacer, StoreAttempts, StoreLeads
+from cti.delivery.dialer import (
+    BoardFigures,
+    CampaignRows,
+    DialerService,
+    ProgressivePacer,
+    StoreAttempts,
+    StoreLeads,
+)
 from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
 from cti.records import JourneyStore, JourneyWriter
@@ -352,6 +359,8 @@ class Daemon:
                     ProgressivePacer(),
                     clock=self.clock.now,
                 )
+                self.dialer.console = self.hub  # preview cards
+                self.dialer.inbound = BoardFigures(self.hub.board)  # blending
                 self.bus.subscribe("dialer", self.dialer.on_events, local_only=True)
                 self.components.append(Component("dialer", self.dialer.run))
         self.desk = Desk(
@@ -363,6 +372,7 @@ class Daemon:
             self.routing,
             self.callbacks,
         )
+        self.desk.preview = self.dialer  # preview_dial / preview_skip (None: [dialer] off)
         secret = cfg.web.secret.encode() if cfg.web.secret else secrets.token_bytes(32)
         if cfg.web.secret and len(secret) < 16:
             raise ConfigError(cfg.path, "web.secret", "must be at least 16 characters (or empty: random)")

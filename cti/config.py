@@ -257,6 +257,7 @@ class DialerConfig:
     poll_interval: float = 1.0  # seconds between pacing decisions
     blend_idle_above: int = 2  # inbound idle agents above this: blended agents go outbound
     blend_service_level_below: float = 0.8  # inbound service level below this: they come back
+    preview_seconds: float = 30.0  # a preview card not answered (Dial/Skip) within this is returned
     campaign: list[CampaignConfig] = field(default_factory=list)
 
 
@@ -735,9 +736,9 @@ DIAL_MODES = ("preview", "progressive", "predictive", "agentless")
 
 def _validate_dialer(cfg: Config) -> None:
     p, d = cfg.path, cfg.dialer
-    if d.connect_seconds <= 0 or d.poll_interval <= 0:
-        key = "connect_seconds" if d.connect_seconds <= 0 else "poll_interval"
-        raise ConfigError(p, f"dialer.{key}", "must be > 0 seconds")
+    for key in ("connect_seconds", "poll_interval", "preview_seconds"):
+        if getattr(d, key) <= 0:
+            raise ConfigError(p, f"dialer.{key}", "must be > 0 seconds")
     if not 0 <= d.blend_service_level_below <= 1:
         raise ConfigError(p, "dialer.blend_service_level_below", "must be between 0 and 1")
     queues = cfg.routing.policies(p)

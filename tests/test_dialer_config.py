@@ -46,3 +46,10 @@ def test_the_queue_must_be_routed() -> None:
 def test_agentless_needs_no_queue() -> None:
     text = QUEUES + '[dialer]\n[[dialer.campaign]]\nname = "a"\nmode = "agentless"\n'
     assert parse_config(text).dialer.campaign[0].queue == ""
+
+
+def test_the_preview_timeout_is_a_positive_number_of_seconds() -> None:
+    assert parse_config(dialer('mode = "preview"\n')).dialer.preview_seconds == 30.0
+    text = dialer('mode = "preview"\n').replace("enabled = true\n", "enabled = true\npreview_seconds = 0\n")
+    with pytest.raises(ConfigError, match=r"dialer\.preview_seconds"):
+        parse_config(text)

@@ -19,6 +19,14 @@ the router and Redirected to ``message_context`` (the safe-harbour message): aba
 MACHINE: hung up, or Redirected to ``machine_context`` (a message). A lost AMI link (the Originate's
 reply lost, or a ``Resynced``) turns every open attempt ``unknown``: resolved by later events or the
 records, never dialled again by this service (its lead stays taken).
+
+PREVIEW (``mode = "preview"``): each idle agent of the campaign's queue is reserved (the router offers
+it nothing: ``Router.block``) and gets a ``preview`` card (protocol.preview_card: the lead and the
+script) on its console (``PreviewConsole``: the hub). ``preview_dial`` originates the customer straight
+into ``<agent_context>,<agent's extension>`` (no AMD, no 2 s rule: the agent is there) with the lead
+published for the pop; ``preview_skip`` records ``skipped`` (not a dial attempt) and the next lead is
+offered; a card not answered within ``[dialer] preview_seconds`` is returned: its lead goes back to
+the source (``release``), the agent is free again.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from cti.config import CampaignConfig, DialerConfig
 from cti.core.events import (
@@ -42,17 +50,19 @@ from cti.core.events import (
     Resynced,
     UserEventRaised,
 )
-from cti.core.ids import LinkedId, UniqueId
+from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
 from cti.delivery.service import RoutingService
 from cti.dialer import session
 from cti.dialer.session import Ev, State
+from cti.screenpop import protocol
 from cti.screenpop.actions import reply_ok
+from cti.screenpop.live import LiveBoard
 from cti.telemetry import Metric, counter, gauge
 
 log = logging.getLogger("cti.delivery.dialer")
 
 AMD_EVENT = "AMDResult"
-LEAD_EVENT = "CtiLead"  # the hub pops Campaign/LeadId/LeadName/Script of a linkedid (cti.screenpop.hub)
+LEAD_EVENT = "CtiLead"  # the hub pops Campaign/LeadId/LeadName/LeadNumber/Script of a linkedid (hub)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +89,47 @@ class AttemptRecord:
 
 class LeadSource(Protocol):
     async def next_leads(self, campaign: str, n: int, now: float) -> Sequence[Lead]: ...
+
+
+@runtime_checkable
+class Releases(Protocol):
+    """A LeadSource that takes back a lead it handed out and that was not dialled (an expired preview)."""
+
+    def release(self, campaign: str, lead_id: int) -> None: ...
+
+
+class PreviewConsole(Protocol):
+    """The agents' consoles (cti.screenpop.hub.Hub.push): a message to one agent."""
+
+    def push(self, message: dict[str, Any], agent: AgentId) -> None: ...
+
+    def online(self, agent: AgentId) -> bool: ...
+
+
+class InboundFigures(Protocol):
+    """Today's live inbound figures of a queue (``BoardFigures``: cti.screenpop.live.LiveBoard)."""
+
+    def idle(self, queue: str) -> int: ...
+
+    def service_level(self, queue: str) -> float | None: ...
+
+
+class BoardFigures:
+    """InboundFigures over the hub's LiveBoard: members ``available`` now, today's service level."""
+
+    def __init__(self, board: LiveBoard) -> None:
+        self.board = board
+
+    def idle(self, queue: str) -> int:
+        if queue not in self.board.queues:
+            return 0
+        return int(self.board.queue_figures(QueueName(queue))["agents"].get(AgentState.AVAILABLE.value, 0))
+
+    def service_level(self, queue: str) -> float | None:
+        if queue not in self.board.queues:
+            return None
+        value = self.board.queue_figures(QueueName(queue)).get("service_level")
+        return None if value is None else float(value)
 
 
 class AttemptSink(Protocol):
@@ -122,6 +173,9 @@ class StoreLeads:
         self.taken.update(lead.lead_id for lead in out)
         return out
 
+    def release(self, campaign: str, lead_id: int) -> None:
+        self.taken.discard(lead_id)
+
 
 class StoreAttempts:
     """An AttemptSink over ``store.campaigns.record_lead_attempt`` (recycling is the store's rule)."""
@@ -133,6 +187,8 @@ class StoreAttempts:
     async def record(self, attempt: AttemptRecord) -> None:
         self.records.append(attempt)
         del self.records[:-1000]
+        if attempt.outcome == "skipped":  # a preview the agent skipped: not a dial attempt
+            return
         outcome = "answered" if attempt.outcome in ("connected", "abandoned") else attempt.outcome
         await self.rows.record_lead_attempt(attempt.lead_id, outcome, at=attempt.at)
 
@@ -151,6 +207,19 @@ class Attempt:
     linkedid: str = ""
     recorded: bool = False
     message: bool = False
+    preview: Preview | None = None
+
+
+@dataclass(slots=True)
+class Preview:
+    """A lead on an agent's preview card (mode = "preview"); ``attempt`` once the agent dialled it."""
+
+    id: str
+    campaign: CampaignConfig
+    lead: Lead
+    agent: AgentId
+    expires: float
+    attempt: Attempt | None = None
 
 
 @dataclass(slots=True)
@@ -164,6 +233,10 @@ class DialerStats:
     unknown: int = 0
     messages: int = 0
     rounds: int = 0  # pacing decisions taken
+    previews: int = 0  # preview cards offered
+    skipped: int = 0
+    expired: int = 0
+    blend_moves: int = 0  # blended agents moved between inbound and outbound work
     by_campaign: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -186,6 +259,11 @@ class DialerService:
         self.attempts: dict[str, Attempt] = {}  # by ChannelId (= the customer channel's Uniqueid)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.console: PreviewConsole | None = None  # the hub, for preview cards (set at assembly)
+        self.previews: dict[str, Preview] = {}  # by id
+        self.inbound: InboundFigures | None = None  # blending's live inbound figures (set at assembly)
+        self.outbound_side: dict[str, bool] = {}  # blended agents: True while on outbound work
+        self._blended = {AgentId(a): c for c in cfg.campaign for a in c.blended}
 
     # ---- events (a bus subscriber: in the pump's task, in order) --------------------------------------
     def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
@@ -196,7 +274,8 @@ class DialerService:
                     a.linkedid = ev.linkedid or a.linkedid or cid
                     if ev.outcome == "answered":
                         a.answered_at = ev.at
-                        self._move(a, Ev.ANSWER, ev.at)
+                        if self._move(a, Ev.ANSWER, ev.at) and a.preview is not None:
+                            self._adopt(a, ev.at)
                     else:
                         self._move(a, session.fail_event(ev.outcome), ev.at, ev.outcome)
                 case UserEventRaised(name=name, headers=h) if name == AMD_EVENT:
@@ -228,6 +307,11 @@ class DialerService:
             self.stats.failed += 1
             self._record(a, outcome or "failed", at)
             self.attempts.pop(a.channel_id, None)
+            if a.preview is not None:
+                self._preview_over(a.preview, outcome or "failed")
+        elif nxt is State.UNKNOWN and a.preview is not None:
+            # the dial may have run: the agent stays blocked for its ring time, then gets the next card
+            self._preview_over(a.preview, "unknown", unblock=False)
         elif nxt is State.ANSWERED:
             self.stats.answered += 1
         self._wake.set()
@@ -252,6 +336,14 @@ class DialerService:
             return
         # the pop's lead and script (the hub keeps them by linkedid), then the router reserves an agent
         lead = a.lead
+        self._publish_lead(a, at)
+        self.routing.hold_outbound(
+            a.server, a.channel_id, a.channel, a.linkedid or a.channel_id, lead.number, a.campaign.queue, at
+        )
+        self._spawn(self._two_seconds(a))
+
+    def _publish_lead(self, a: Attempt, at: float) -> None:
+        lead = a.lead
         self.routing.publish(
             [
                 UserEventRaised(
@@ -264,15 +356,12 @@ class DialerService:
                         "Campaign": a.campaign.name,
                         "LeadId": str(lead.lead_id),
                         "LeadName": lead.name,
+                        "LeadNumber": lead.number,  # the callback's number (the channel shows our caller ID)
                         "Script": lead.script or a.campaign.script,
                     },
                 )
             ]
         )
-        self.routing.hold_outbound(
-            a.server, a.channel_id, a.channel, a.linkedid or a.channel_id, lead.number, a.campaign.queue, at
-        )
-        self._spawn(self._two_seconds(a))
 
     async def _two_seconds(self, a: Attempt) -> None:
         """The 2 s rule: no agent ringing for the live answer by then: the message, counted abandoned."""
@@ -325,6 +414,8 @@ class DialerService:
             self.routing.forget_call(a.server, a.channel_id, at)
         self._move(a, Ev.HANGUP, at)
         self.attempts.pop(a.channel_id, None)
+        if a.preview is not None:
+            self._preview_over(a.preview, "")
 
     def link_lost(self, server: str, at: float) -> None:
         """After a reconnect: open attempts of ``server`` are unknown; they are never dialled again."""
@@ -370,9 +461,14 @@ class DialerService:
     async def run(self) -> None:
         try:
             while True:
+                self.apply_blend()
                 for c in self.campaigns.values():
-                    if c.name not in self.paused and c.mode in ("progressive", "predictive", "agentless"):
+                    if c.name in self.paused:
+                        continue
+                    if c.mode in ("progressive", "predictive", "agentless"):
                         await self._pace(c)
+                    elif c.mode == "preview":
+                        await self._offer_previews(c)
                 self.stats.rounds += 1
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -383,12 +479,49 @@ class DialerService:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    # ---- blending ---------------------------------------------------------------------------------------
+    def apply_blend(self) -> None:
+        """``session.blend`` on the live inbound figures: each campaign's blended agents work outbound
+        (counted by its pacing, offered its previews) or inbound (not counted, not offered). The inbound
+        queues watched are the blended agents' queues other than the campaign's (none: the campaign's
+        own queue): the fewest idle agents among them, the lowest service level today."""
+        if self.inbound is None:
+            return
+        rule = session.BlendRule(self.cfg.blend_idle_above, self.cfg.blend_service_level_below)
+        r = self.routing.router
+        for c in self.campaigns.values():
+            agents = [AgentId(a) for a in c.blended if r.has_agent(AgentId(a))]
+            if not agents:
+                continue
+            queues = sorted({q for a in agents for q in r.queues_of(a) if q != c.queue}) or [c.queue]
+            current: dict[str, bool] = {a: self.outbound_side.get(a, False) for a in agents}
+            away = [a for a in agents if current[a] and r.state(a) is AgentState.AVAILABLE]
+            idle = min(
+                self.inbound.idle(q) - sum(1 for a in away if q in r.queues_of(a)) for q in queues
+            )  # idle on inbound work: the blended agents now outbound do not count
+            levels = [sl for q in queues if (sl := self.inbound.service_level(q)) is not None]
+            decided = session.blend(current, idle, min(levels) if levels else None, rule)
+            for agent, outbound in decided.items():
+                if outbound != current[agent]:
+                    self.stats.blend_moves += 1
+                    log.info("dialer: %s moves to %s work", agent, "outbound" if outbound else "inbound")
+            self.outbound_side.update(decided)
+
+    def _works_for(self, c: CampaignConfig, agent: AgentId) -> bool:
+        """Whether ``agent`` takes campaign ``c``'s calls now: not a blended agent on inbound work."""
+        blended = self._blended.get(agent)
+        return blended is not c or self.outbound_side.get(agent, False)
+
     def _idle_agents(self, c: CampaignConfig) -> int:
         if c.mode == "agentless":
             return c.max_lines
         r = self.routing.router
         return sum(
-            1 for a in r.agents() if a.state is AgentState.AVAILABLE and c.queue in r.queues_of(a.agent)
+            1
+            for a in r.agents()
+            if a.state is AgentState.AVAILABLE
+            and c.queue in r.queues_of(a.agent)
+            and self._works_for(c, a.agent)
         )
 
     async def _pace(self, c: CampaignConfig) -> None:
@@ -410,16 +543,26 @@ class DialerService:
         for lead in leads:
             await self.originate(c, lead, server)
 
-    async def originate(self, c: CampaignConfig, lead: Lead, server: str) -> Attempt:
+    async def originate(
+        self, c: CampaignConfig, lead: Lead, server: str, preview: Preview | None = None
+    ) -> Attempt:
+        """Dial ``lead``: into ``[dialer] context`` (AMD), or for a preview straight to its agent."""
         channel_id = str(uuid.uuid4())
-        a = Attempt(c, lead, server, channel_id)
+        a = Attempt(c, lead, server, channel_id, preview=preview)
         self.attempts[channel_id] = a
         self._move(a, Ev.SEND, self.routing.now())
+        context, exten = self.cfg.context, "s"
+        if preview is not None:
+            preview.attempt = a
+            known = self.routing.servers.get(server)
+            context = known.agent_context if known is not None else "deliver"
+            exten = self.routing.extension(preview.agent) or ""
+            self._publish_lead(a, self.routing.now())  # the pop of the agent's ring has the lead
         action = {
             "Action": "Originate",
             "Channel": c.channel.format(number=lead.number.lstrip("+"), e164=lead.number),
-            "Context": self.cfg.context,
-            "Exten": "s",
+            "Context": context,
+            "Exten": exten,
             "Priority": "1",
             "Async": "true",
             "Timeout": str(int(c.ring_timeout * 1000)),
@@ -447,6 +590,105 @@ class DialerService:
             log.warning("dialer: Originate of lead %d refused: %s", lead.lead_id, message)
             self._move(a, Ev.REFUSED, self.routing.now(), "failed")
         return a
+
+    # ---- preview (mode = "preview") ------------------------------------------------------------------
+    async def _offer_previews(self, c: CampaignConfig) -> None:
+        now = self.routing.now()
+        for pv in [pv for pv in self.previews.values() if pv.campaign is c and pv.attempt is None]:
+            if pv.expires <= now:  # returned: the lead goes back, the agent is free
+                self.stats.expired += 1
+                if isinstance(self.leads, Releases):
+                    self.leads.release(c.name, pv.lead.lead_id)
+                self._preview_over(pv, "expired")
+        if self.console is None:
+            return
+        r = self.routing.router
+        busy = {pv.agent for pv in self.previews.values()}
+        for view in r.agents():
+            if (
+                view.state is not AgentState.AVAILABLE
+                or view.reserved_for is not None
+                or view.agent in busy
+                or c.queue not in r.queues_of(view.agent)
+                or self.routing.extension(view.agent) is None
+                or not self._works_for(c, view.agent)
+                or not self.console.online(view.agent)  # no console open: nobody would see the card
+            ):
+                continue
+            try:
+                leads = await self.leads.next_leads(c.name, 1, self.clock())
+            except Exception as e:
+                log.warning("dialer: no leads for %s: %s", c.name, e)
+                return
+            if not leads:
+                return
+            expires = self.routing.now() + self.cfg.preview_seconds
+            pv = Preview(uuid.uuid4().hex, c, leads[0], view.agent, expires)
+            self.previews[pv.id] = pv
+            r.block(view.agent, expires)  # reserved: the router offers it no inbound call meanwhile
+            self.stats.previews += 1
+            lead = pv.lead
+            card = protocol.preview_card(
+                pv.id,
+                pv.agent,
+                c.name,
+                lead.lead_id,
+                lead.name,
+                lead.number,
+                lead.script or c.script,
+                expires,
+            )
+            self.console.push(card, pv.agent)
+
+    def _preview_of(self, agent: AgentId, preview: str) -> Preview:
+        pv = self.previews.get(preview)
+        if pv is None or pv.agent != agent:
+            raise ValueError("no_preview", "no such preview card for you (returned or answered)")
+        if pv.attempt is not None:
+            raise ValueError("already_dialled", "this preview's lead is being dialled")
+        return pv
+
+    async def preview_dial(self, agent: AgentId, preview: str) -> dict[str, Any]:
+        """The agent dials the card's lead: the customer is originated and connected to the agent."""
+        pv = self._preview_of(agent, preview)
+        server = self.routing.local_server()
+        if server is None or self.routing.extension(agent) is None:
+            raise ValueError("no_server", "no Asterisk link or no extension for this agent")
+        c = pv.campaign
+        self.routing.router.block(agent, self.routing.now() + c.ring_timeout + 10.0)  # while it rings
+        a = await self.originate(c, pv.lead, server, pv)
+        if a.state is State.FAILED:
+            raise ValueError("ami_refused", "Asterisk refused the Originate")
+        if self.console is not None:  # the card gives way to the call card (the pop of the agent's ring)
+            self.console.push(protocol.preview_over(pv.id, agent, "dialled"), agent)
+        return {"preview": pv.id, "channel_id": a.channel_id, "number": pv.lead.number}
+
+    async def preview_skip(self, agent: AgentId, preview: str) -> dict[str, Any]:
+        """The agent skips the card's lead: recorded ``skipped``, the next lead is offered."""
+        pv = self._preview_of(agent, preview)
+        self.stats.skipped += 1
+        at = self.routing.now()
+        rec = AttemptRecord(pv.campaign.name, pv.lead.lead_id, pv.lead.number, "skipped", at, "", agent)
+        self._spawn(self._store(rec))
+        self._preview_over(pv, "skipped")
+        return {"preview": pv.id, "lead": pv.lead.lead_id}
+
+    def _adopt(self, a: Attempt, at: float) -> None:
+        """A preview's customer answered: the call rings the agent from the deliver context, a held call
+        being delivered to that agent (as a callback's: RoutingService.adopt)."""
+        assert a.preview is not None
+        lid = a.linkedid or a.channel_id
+        self.routing.adopt(a.server, a.channel_id, lid, a.lead.number, a.campaign.queue, at, a.preview.agent)
+
+    def _preview_over(self, pv: Preview, outcome: str, *, unblock: bool = True) -> None:
+        if self.previews.pop(pv.id, None) is None:
+            return
+        if unblock:
+            with contextlib.suppress(KeyError):
+                self.routing.router.block(pv.agent, 0.0)
+        if outcome and self.console is not None:
+            self.console.push(protocol.preview_over(pv.id, pv.agent, outcome), pv.agent)
+        self._wake.set()
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)

@@ -60,6 +60,7 @@ TABLE: dict[tuple[State, Ev], State] = {
     (State.ANSWERED, Ev.MACHINE): State.MACHINE,
     (State.ANSWERED, Ev.PLAYED): State.MESSAGE,
     (State.LIVE, Ev.AGENT): State.CONNECTED,
+    (State.ANSWERED, Ev.AGENT): State.CONNECTED,  # preview: dialled to its agent, no AMD, no 2 s rule
     (State.LIVE, Ev.NO_AGENT): State.ABANDONED,
     (State.LIVE, Ev.PLAYED): State.MESSAGE,  # agentless
     (State.MACHINE, Ev.PLAYED): State.MESSAGE,

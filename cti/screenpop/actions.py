@@ -14,6 +14,8 @@ dial           ``Originate Async=true`` of the agent's interface to ``dial_conte
 disposition    saved to the customer's history through the store (no AMI)
 schedule_callback  a callback at a date and time, for the agent or anyone (cti.delivery.callbacks)
 callbacks      the agent's open callbacks (a supervisor: any agent's)
+preview_dial   the preview card's lead dialled and connected to the agent (cti.delivery.dialer)
+preview_skip   the preview card's lead skipped, the next one offered (cti.delivery.dialer)
 =============  ==============================================================================
 
 Rules: an agent acts only for themselves and only on calls that rang them (and that no other agent
@@ -88,6 +90,14 @@ class CallbackControl(Protocol):
     ) -> dict[str, Any]: ...
 
     async def of_agent(self, agent: AgentId) -> list[dict[str, Any]]: ...
+
+
+class PreviewControl(Protocol):
+    """Preview dialling (cti.delivery.dialer.DialerService): ValueError(code, message) when refused."""
+
+    async def preview_dial(self, agent: AgentId, preview: str) -> dict[str, Any]: ...
+
+    async def preview_skip(self, agent: AgentId, preview: str) -> dict[str, Any]: ...
 
 
 class DispositionStore(Protocol):
@@ -166,6 +176,7 @@ class Desk:
             self.default_contexts, self.contexts = Contexts(), dict(contexts or {})
         self.actions_sent = 0
         self.actions_failed = 0
+        self.preview: PreviewControl | None = None  # the dialer, when [dialer] enabled (set at assembly)
 
     def collect(self) -> Iterable[Metric]:
         yield counter("actions_total", "AMI actions from consoles", self.actions_sent)
@@ -298,6 +309,18 @@ class Desk:
                     raise DeskError("no_callbacks", "callbacks need CTI routing ([routing] enabled)")
                 who = self._for(identity, agent)
                 return {"agent": who, "callbacks": await self.callbacks.of_agent(who)}
+            case p.PreviewDial(preview=pid) | p.PreviewSkip(preview=pid):
+                if self.preview is None:
+                    raise DeskError("no_dialer", "outbound campaigns are not enabled ([dialer] enabled)")
+                if identity.agent is None:
+                    raise DeskError("forbidden", "only the agent the card is for answers a preview")
+                try:
+                    if isinstance(cmd, p.PreviewDial):
+                        return await self.preview.preview_dial(identity.agent, pid)
+                    return await self.preview.preview_skip(identity.agent, pid)
+                except ValueError as e:
+                    code, message = e.args if len(e.args) == 2 else ("refused", str(e))
+                    raise DeskError(str(code), str(message)) from None
             case _:
                 raise DeskError("unknown_type", f"{type(cmd).__name__} is not an action")
 

@@ -58,7 +58,7 @@ from cti.telemetry import Metric, counter, gauge
 
 CLOSE_TOO_SLOW = 4008
 # UserEvent headers a dialer raises on an outbound call (dialplan: UserEvent(CtiLead,Campaign: x,LeadId: n))
-_LEAD_KEYS = frozenset({"Campaign", "LeadId", "LeadName", "Script"})
+_LEAD_KEYS = frozenset({"Campaign", "LeadId", "LeadName", "LeadNumber", "Script"})
 RECENT_CALLS = 50  # calls an agent may still disposition after they ended
 
 
@@ -359,6 +359,14 @@ class Hub:
         """An agent's callback list changed (a callback scheduled, attempted, done): the console asks
         for it again (``callbacks``). Supervisors hear of every change."""
         self._emit({"type": "callbacks_changed", "agent": agent}, () if agent is None else (agent,))
+
+    def push(self, message: dict[str, Any], agent: AgentId) -> None:
+        """A message for one agent (and supervisors): the dialer's preview cards (protocol.preview_card)."""
+        self._emit(message, (agent,))
+
+    def online(self, agent: AgentId) -> bool:
+        """Whether ``agent`` has a console connected (the dialer offers previews only then)."""
+        return bool(self._agents.get(agent))
 
     # ---- outgoing ------------------------------------------------------------------------------------
     def _emit(self, message: dict[str, Any], audience: Iterable[AgentId] | None) -> None:

@@ -206,6 +206,47 @@ class ListCallbacks(Command):
     agent: str | None  # supervisors may list an agent's
 
 
+# ---- preview dialling (cti.delivery.dialer, docs/websocket-protocol.md "Preview") ----
+@dataclass(frozen=True, slots=True)
+class PreviewDial(Command):
+    """Dial the lead of the preview card ``preview`` (connected to this agent)."""
+
+    preview: str
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewSkip(Command):
+    """Skip the lead of the preview card ``preview``: the next lead is offered."""
+
+    preview: str
+
+
+MAX_PREVIEW_ID = 64
+
+
+def preview_card(
+    preview: str, agent: str, campaign: str, lead_id: int, name: str, number: str, script: str, expires: float
+) -> dict[str, Any]:
+    """The ``preview`` message (to that agent only): a lead reserved for them, to Dial or Skip."""
+    return {
+        "type": "preview",
+        "v": VERSION,
+        "preview": preview,
+        "agent": agent,
+        "campaign": campaign,
+        "lead": {"id": lead_id, "name": name, "number": number},
+        "script": script,
+        "expires_at": expires,
+    }
+
+
+def preview_over(preview: str, agent: str, outcome: str) -> dict[str, Any]:
+    """The ``preview_over`` message: the card is gone (dialled, skipped, expired, failed)."""
+    return {"type": "preview_over", "preview": preview, "agent": agent, "outcome": outcome}
+
+
+# ---- end preview dialling ----
+
 MAX_SKILLS = 50
 
 
@@ -346,6 +387,10 @@ def parse(text: str | bytes) -> Command:
             )
         case "callbacks":
             return ListCallbacks(ref, f.name("agent", required=False))
+        case "preview_dial":
+            return PreviewDial(ref, f.text("preview", limit=MAX_PREVIEW_ID))
+        case "preview_skip":
+            return PreviewSkip(ref, f.text("preview", limit=MAX_PREVIEW_ID))
         case str():
             raise BadMessage("unknown_type", f"unknown message type {kind[:40]!r}", ref)
         case _:

@@ -170,3 +170,25 @@ def test_an_unpaired_surrogate_escape_is_refused_anywhere_in_the_message(escape:
             p.parse(text)
         assert refused.value.reason == "bad_text"
     assert p.parse('{"type": "ping", "ref": "\\\\ud800"}').ref == "\\ud800"  # an escaped backslash: text
+
+
+# ---- preview dialling (cti.delivery.dialer) ----
+def test_preview_commands_carry_the_card_id_within_limits() -> None:
+    assert p.parse(json.dumps({"type": "preview_dial", "preview": "ab12", "ref": 3})) == p.PreviewDial(
+        3, "ab12"
+    )
+    assert p.parse(json.dumps({"type": "preview_skip", "preview": "ab12"})) == p.PreviewSkip(None, "ab12")
+    for bad in ({}, {"preview": ""}, {"preview": 5}, {"preview": "x" * 65}, {"preview": "a\nb"}):
+        with pytest.raises(p.BadMessage) as e:
+            p.parse(json.dumps({"type": "preview_dial", **bad}))
+        assert e.value.code == "bad_field"
+
+
+def test_the_preview_card_carries_the_lead_and_the_script_as_given() -> None:
+    card = p.preview_card("id1", "Alice", "renewals", 7, "<img src=x onerror=alert(1)>", "+1212", "Hi", 9.0)
+    assert card["type"] == "preview" and card["lead"] == {
+        "id": 7,
+        "name": "<img src=x onerror=alert(1)>",
+        "number": "+1212",
+    }
+    assert (card["script"], card["expires_at"], card["agent"]) == ("Hi", 9.0, "Alice")

@@ -88,7 +88,8 @@
           if (r.type === "result") { card.dataset.saved = "yes"; stateLine.textContent += " · disposition saved"; }
           if (r.type === "result" && callbackAt.value) {
             const when = new Date(callbackAt.value).getTime() / 1000; // the browser's local time
-            const cb = { type: "schedule_callback", number: caller.number || "", at: when, note: notes.value };
+            // a campaign call: the lead's number (the channel's caller ID is the campaign's own)
+            const cb = { type: "schedule_callback", number: (msg.lead && msg.lead.leadnumber) || caller.number || "", at: when, note: notes.value };
             if (callbackFor.value === "") cb.for = "";
             const s = await act(cb, "callback");
             if (s.type === "result") { stateLine.textContent += " · callback scheduled"; refreshCallbacks(); }
@@ -143,6 +144,44 @@
     document.getElementById("no-callbacks").hidden = reply.callbacks.length > 0;
   }
 
+  // ---- preview dialling (cti.delivery.dialer): a lead card with the script, Dial / Skip ----
+  const previews = new Map(); // preview id -> card
+
+  function showPreview(msg) {
+    const id = msg.preview, lead = msg.lead;
+    if (previews.has(id)) previews.get(id).remove();
+    const out = el("p", { class: "preview-state", role: "status" }, "");
+    const answer = async (type, label) => {
+      for (const b of card.querySelectorAll("button")) b.disabled = true;
+      const reply = await act({ type, preview: id }, label);
+      if (reply.type === "error") {
+        out.textContent = reply.message;
+        for (const b of card.querySelectorAll("button")) b.disabled = false;
+      }
+    };
+    const card = el("article", { class: "card preview", dataset: { preview: id } },
+      el("h3", {}, "Preview: ", el("span", { class: "lead-name" }, lead.name || "lead")),
+      el("dl", {},
+        el("dt", {}, "Number"), el("dd", { class: "lead-number" }, lead.number),
+        el("dt", {}, "Campaign"), el("dd", {}, msg.campaign)),
+      el("p", { class: "script" }, msg.script || ""),
+      el("div", { class: "actions" },
+        el("button", { type: "button", "aria-label": "Dial this lead", onclick: () => answer("preview_dial", "dial lead") }, "Dial"),
+        el("button", { type: "button", class: "secondary", "aria-label": "Skip this lead", onclick: () => answer("preview_skip", "skip lead") }, "Skip")),
+      out);
+    previews.set(id, card);
+    document.getElementById("previews").prepend(card);
+    logEvent(`preview: ${lead.name || lead.number}`);
+  }
+
+  function previewOver(msg) {
+    const card = previews.get(msg.preview);
+    if (card) card.remove();
+    previews.delete(msg.preview);
+    logEvent(`preview ${msg.outcome}`);
+  }
+  // ---- end preview dialling ----
+
   function onMessage(msg) {
     switch (msg.type) {
       case "welcome":
@@ -158,6 +197,8 @@
       case "callbacks_changed": refreshCallbacks(); break;
       case "screenpop": showPop(msg); break;
       case "call": callUpdate(msg); break;
+      case "preview": showPreview(msg); break; // preview dialling
+      case "preview_over": previewOver(msg); break; // preview dialling
       case "dial_result": logEvent(`call to number: ${msg.outcome}`); break;
       case "agent_state": if (!me || msg.agent === me.agent) setState(msg); break;
       case "error": if (msg.ref === undefined) logEvent(`error: ${msg.message}`); break;
