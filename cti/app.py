@@ -47,6 +47,7 @@ from cti.core.ids import AgentId
 from cti.delivery.agi import AgiServer
 from cti.delivery.callbacks import CallbackService, CallbackStore
 from cti.delivery.dialer import (
+    AttemptRecord,
     BoardFigures,
     CampaignRows,
     DialerService,
@@ -110,6 +111,9 @@ class StorePort(Protocol):
     @property
     def rollups(self) -> RollupsPort: ...
 
+    @property
+    def dial_attempts(self) -> DialAttemptsPort: ...
+
     async def close(self) -> None: ...
 
 
@@ -125,6 +129,51 @@ class RollupsPort(Protocol):
     ) -> dict[tuple[str, int | None], QueueRollup]: ...
 
     async def agent_totals(self, start: float, end: float) -> AgentRollup: ...
+
+
+class DialAttemptsPort(Protocol):
+    """The store's dial-attempt records (``cti.store.dial_attempts_repo``): the compliance windows' data."""
+
+    async def record_attempt(self, attempt: Any) -> int: ...
+
+
+# what the dialer records that ends an attempt (an "answered" live answer is followed by one of these)
+_FINAL_OUTCOMES = frozenset(
+    ("connected", "abandoned", "busy", "no-answer", "congestion", "failed", "machine", "unknown")
+)
+
+
+class RecordedAttempts(StoreAttempts):
+    """The dialer's attempts on their leads (recycling) and, once each has ended, in ``dial_attempts``
+    (the records `cti campaign report` computes the FTC, Ofcom and CRTC windows from)."""
+
+    def __init__(self, rows: CampaignRows, attempts: DialAttemptsPort) -> None:
+        super().__init__(rows)
+        self.attempts = attempts
+
+    async def record(self, attempt: AttemptRecord) -> None:
+        await super().record(attempt)
+        if attempt.outcome not in _FINAL_OUTCOMES:
+            return
+        from cti.store.dial_attempts_repo import AttemptRecord as StoredAttempt
+
+        live = attempt.outcome in ("connected", "abandoned")
+        await self.attempts.record_attempt(
+            StoredAttempt(
+                campaign=attempt.campaign,
+                e164=attempt.number,
+                started_at=attempt.at,
+                outcome=attempt.outcome,
+                lead_id=attempt.lead_id,
+                answered_at=attempt.at if live or attempt.outcome == "machine" else None,
+                amd_result="MACHINE" if attempt.outcome == "machine" else ("HUMAN" if live else ""),
+                agent=attempt.agent,
+                connected_after=attempt.connected_after,
+                live_answer=live,
+                abandoned=attempt.outcome == "abandoned",
+                message_played=attempt.message_played,
+            )
+        )
 
 
 async def seed_today(board: LiveBoard, store: StorePort, cfg: Config, now: float) -> None:
@@ -355,7 +404,7 @@ class Daemon:
                     self.routing,
                     cfg.dialer,
                     StoreLeads(store.campaigns, scripts),
-                    StoreAttempts(store.campaigns),
+                    RecordedAttempts(store.campaigns, store.dial_attempts),
                     ProgressivePacer(),
                     clock=self.clock.now,
                 )

@@ -8,6 +8,7 @@ after a forced AMI drop with an attempt under way, nothing is originated again.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 import zoneinfo
@@ -127,6 +128,17 @@ async def test_a_campaign_connects_drops_with_the_message_skips_the_ineligible_a
             await eventually(
                 lambda: {u for u, c in sim.pbx.played if c == "cti-dialer-message"} == dropped, 10, "messages"
             )
+            # the compliance records: every ended attempt, the two drops counted in each window
+            store = await Store.open(url)
+            try:
+                for _ in range(100):  # the attempts are stored as they end, in the background
+                    windows = await store.dial_attempts.windows("renewals", time.time())
+                    if all(w.live_answers == 3 for w in windows):
+                        break
+                    await asyncio.sleep(0.1)
+                assert windows and all((w.live_answers, w.abandons) == (3, 2) for w in windows), windows
+            finally:
+                await store.close()
             # a forced AMI drop with an attempt ringing: it is never originated again
             store = await Store.open(url)
             try:
