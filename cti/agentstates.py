@@ -14,12 +14,12 @@ open intervals at the shutdown time (``close_open``); the daemon calls it on shu
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from cti.batching import BatchWriter
 from cti.core.events import AgentStateChanged, DomainEvent
 from cti.reports.states import StateChange
 from cti.telemetry import Metric, counter, gauge
@@ -37,7 +37,9 @@ def change_of(ev: AgentStateChanged) -> StateChange:
     return StateChange(ev.server, str(ev.agent), ev.state.value, ev.at, ev.reason, tuple(map(str, ev.queues)))
 
 
-class AgentStateWriter:
+class AgentStateWriter(BatchWriter):
+    what = "agent state changes"
+
     def __init__(
         self,
         store: AgentStateStore,
@@ -46,21 +48,13 @@ class AgentStateWriter:
         flush_interval: float = 1.0,
         max_pending: int = 100_000,
     ) -> None:
+        super().__init__(batch_size, flush_interval, log)
         self.store = store
-        self.batch_size = batch_size
-        self.flush_interval = flush_interval
         self.max_pending = max_pending
         self._pending: collections.deque[StateChange] = collections.deque()
         self._servers: set[str] = set()
         self._last_at = 0.0
-        self._arrived = asyncio.Event()
-        self._full = asyncio.Event()
-        self.batches = 0
-        self.rows = 0
-        self.errors = 0
         self.dropped = 0
-        self.last_error = ""
-        self.failing = False
 
     @property
     def pending(self) -> int:
@@ -91,29 +85,6 @@ class AgentStateWriter:
             self._arrived.set()
             if len(self._pending) >= self.batch_size:
                 self._full.set()
-
-    async def run(self) -> None:
-        delay = 0.5
-        while True:
-            await self._arrived.wait()
-            if self.pending < self.batch_size:
-                try:
-                    async with asyncio.timeout(self.flush_interval):
-                        await self._full.wait()
-                except TimeoutError:
-                    pass
-            try:
-                await self._write_one_batch()
-                delay = 0.5
-            except Exception as e:
-                self.errors += 1
-                self.failing = True
-                self.last_error = str(e)
-                log.warning(
-                    "writing %d agent state changes failed: %s; retrying in %.1fs", self.pending, e, delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
 
     async def _write_one_batch(self) -> None:
         batch = [self._pending[i] for i in range(min(self.batch_size, len(self._pending)))]
