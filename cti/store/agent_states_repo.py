@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, case, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cti.reports.states import AgentTime, Interval, StateChange, apply, time_in_state
@@ -55,13 +55,27 @@ class AgentStateRepository(Repository):
         async with self.db.writing() as conn:
             open_now = await self._open(conn, keys)
             moves = apply(open_now, changes)
-            for iv in [*moves.closed, *moves.changed]:
+            done = [*moves.closed, *moves.changed]
+            if done:
                 await conn.execute(
                     update(agent_states_t)
-                    .where(_t.id == iv.id)
+                    .where(_t.id == bindparam("pk"))
                     .values(
-                        state=iv.state, reason=iv.reason[:100], queues=list(iv.queues), ended_at=iv.ended_at
-                    )
+                        state=bindparam("s"),
+                        reason=bindparam("r"),
+                        queues=bindparam("q"),
+                        ended_at=bindparam("e"),
+                    ),
+                    [
+                        {
+                            "pk": iv.id,
+                            "s": iv.state,
+                            "r": iv.reason[:100],
+                            "q": list(iv.queues),
+                            "e": iv.ended_at,
+                        }
+                        for iv in done
+                    ],
                 )
             if moves.new:
                 await conn.execute(agent_states_t.insert(), [_values(iv) for iv in moves.new])
@@ -86,16 +100,12 @@ class AgentStateRepository(Repository):
     async def close_open(self, server: str, at: float) -> int:
         """Close ``server``'s open intervals at ``at`` (not before each one's start); returns how many."""
         async with self.db.writing() as conn:
-            rows = (
-                await conn.execute(
-                    select(_t.id, _t.started_at).where(_t.server == server, _t.ended_at.is_(None))
-                )
-            ).all()
-            for pk, started in rows:
-                await conn.execute(
-                    update(agent_states_t).where(_t.id == pk).values(ended_at=max(at, float(started)))
-                )
-        return len(rows)
+            result = await conn.execute(
+                update(agent_states_t)
+                .where(_t.server == server, _t.ended_at.is_(None))
+                .values(ended_at=case((_t.started_at > at, _t.started_at), else_=at))
+            )
+        return int(result.rowcount or 0)
 
     async def intervals(self, start: float, end: float) -> list[Interval]:
         """The intervals overlapping ``[start, end)``, oldest first."""

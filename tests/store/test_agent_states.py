@@ -82,9 +82,13 @@ async def test_a_restart_closes_the_open_intervals(store: Store) -> None:
     )
     # shutdown at 100: pbx1's open intervals end there, pbx2's stay open
     assert await a.close_open("pbx1", T0 + 100) == 2
+    await a.record([ch("Zed", "available", 500, server="pbx3")])
+    assert await a.close_open("pbx3", T0 + 400) == 1  # never before the interval's start
+    zed = [i for i in await a.intervals(T0 + 450, T0 + 600) if i.server == "pbx3"]
+    assert shape(zed) == [("Zed", "available", "", 500.0, 500.0)]
     # after the restart the first changes open new intervals; a crashed pbx2 interval ends at the next event
     await a.record([ch("Alice", "available", 130), ch("Eve", "on_call", 150, server="pbx2")])
-    assert shape(await a.intervals(T0, T0 + 1000)) == [
+    assert shape([i for i in await a.intervals(T0, T0 + 1000) if i.server != "pbx3"]) == [
         ("Alice", "available", "", 0.0, 100.0),
         ("Alice", "available", "", 130.0, None),
         ("Bob", "paused", "break", 10.0, 100.0),
