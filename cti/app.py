@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from cti.agentstates import AgentStateStore, AgentStateWriter
 from cti.asterisk.calls import CallTracker
 from cti.asterisk.durable.repair import RecordsRepair, RepairStore
 from cti.bus.commands import CommandService, LocalServer, OwnerSeat, RemoteServers
@@ -58,7 +59,7 @@ from cti.delivery.dialer import (
 from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
 from cti.records import JourneyStore, JourneyWriter
-from cti.reports.cli import ReportCalls
+from cti.reports.cli import ReportCalls, ReportStates
 from cti.reports.kpi import KpiEvaluator
 from cti.reports.metrics import AgentRollup, QueueRollup
 from cti.reports.web import endpoint as reports_endpoint
@@ -80,6 +81,10 @@ class CallsPort(JourneyStore, DispositionStore, RepairStore, ReportCalls, Protoc
     """``store.calls``: call records and dispositions."""
 
 
+class AgentStatesPort(AgentStateStore, ReportStates, Protocol):
+    """``store.agent_states``: the agents' state history."""
+
+
 class AccountsPort(Accounts, AccountSource, Protocol):
     """``store.accounts``: logins and the agents' seats."""
 
@@ -95,6 +100,9 @@ class StorePort(Protocol):
 
     @property
     def accounts(self) -> AccountsPort: ...
+
+    @property
+    def agent_states(self) -> AgentStatesPort: ...
 
     @property
     def tiers(self) -> Tiers: ...
@@ -314,6 +322,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.server: ConsoleServer | None = None
         self.writer: JourneyWriter | None = None
+        self.state_writer: AgentStateWriter | None = None
         self.hub: Hub | None = None
         self.directory: CallerDirectory | None = None
         self.routing: RoutingService | None = None
@@ -354,6 +363,10 @@ class Daemon:
         )
         self.bus.subscribe("hub", self.hub.on_events)
         self.bus.subscribe("store", self.writer.on_events, local_only=True)
+        self.state_writer = AgentStateWriter(
+            store.agent_states, batch_size=cfg.store.batch_size, flush_interval=cfg.store.flush_interval
+        )
+        self.bus.subscribe("agent-states", self.state_writer.on_events, local_only=True)
         for a in cfg.asterisk:
             srv = self.servers[a.name] = asterisk_server(a, self.publish, self.clock)
             self.channels.trackers[a.name] = srv.tracker
@@ -437,13 +450,14 @@ class Daemon:
             registry=self.registry,
             health=self.health,
             clock=self.clock,
-            reports=reports_endpoint(store.calls, cfg),
+            reports=reports_endpoint(store.calls, cfg, store.agent_states),
         )
         every = cfg.tiers.recompute_every_hours * 3600.0
         self.tier_schedule = TierSchedule(store.tiers, every, clock=self.clock.now) if every > 0 else None
         self.components += [
             Component("bus", self.bus.run),
             Component("store-writer", self.writer.run),
+            Component("agent-state-writer", self.state_writer.run),
             Component("caller-lookups", self.directory.run),
             Component("consoles", self.server.run),
         ]
@@ -467,7 +481,15 @@ class Daemon:
         servers = list(self.servers.values())
         self.registry.register(Merged(lambda: [s.link for s in servers]))
         self.registry.register(Merged(lambda: [s.pump for s in servers]))
-        for collector in (self.hub, self.server, self.desk, self.writer, self.directory, self.bus):
+        for collector in (
+            self.hub,
+            self.server,
+            self.desk,
+            self.writer,
+            self.state_writer,
+            self.directory,
+            self.bus,
+        ):
             self.registry.register(collector)
         for optional in (
             self.remote,
@@ -670,6 +692,13 @@ class Daemon:
                 log.info("flushed the call records", extra={"rows": self.writer.rows})
             except Exception as e:
                 log.error("could not write %d call records at shutdown: %s", self.writer.pending, e)
+        if self.state_writer is not None:
+            try:
+                await self.state_writer.flush(self.clock.now())
+            except Exception as e:
+                log.error(
+                    "could not write %d agent state changes at shutdown: %s", self.state_writer.pending, e
+                )
         await self.bus.flush()
         if self.server is not None:
             await self.server.close()

@@ -21,7 +21,6 @@ journey written twice is harmless (``record_journeys`` is idempotent by linkedid
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import json
 import logging
@@ -31,6 +30,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
+from cti.batching import BatchWriter
 from cti.core.events import CallEnded, DomainEvent
 from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
 from cti.core.journey import CallJourney, Direction, JourneyOutcome, LegOutcome, QueueLeg
@@ -150,7 +150,9 @@ class SpillFile:
         self.read_at = 0
 
 
-class JourneyWriter:
+class JourneyWriter(BatchWriter):
+    what = "call records"
+
     def __init__(
         self,
         store: JourneyStore,
@@ -160,24 +162,16 @@ class JourneyWriter:
         max_pending: int = 10_000,
         spill_path: Path | None = None,
     ) -> None:
+        super().__init__(batch_size, flush_interval, log)
         self.store = store
-        self.batch_size = batch_size
-        self.flush_interval = flush_interval
         self.max_pending = max_pending  # in memory; beyond: the spill file (without one: memory)
         self._pending: collections.deque[Item] = collections.deque()
         self._spill = SpillFile(spill_path) if spill_path is not None else None
         self._file_tail = 0  # journeys at the front of _pending that came from the spill file
-        self._arrived = asyncio.Event()
-        self._full = asyncio.Event()
         if self._spill is not None and self._spill.unread:
             log.info("replaying %d call records from %s", self._spill.unread, spill_path)
             self._arrived.set()
-        self.batches = 0
-        self.rows = 0
-        self.errors = 0
         self.spilled = 0
-        self.last_error = ""
-        self.failing = False  # the latest write failed (and none succeeded since): /healthz is degraded
 
     @property
     def pending(self) -> int:
@@ -235,27 +229,6 @@ class JourneyWriter:
             self._pending = collections.deque(
                 (j, e) for j, e in self._pending if (j.server, j.linkedid) not in gone
             )
-
-    async def run(self) -> None:
-        delay = 0.5
-        while True:
-            await self._arrived.wait()
-            if self.pending < self.batch_size:
-                try:
-                    async with asyncio.timeout(self.flush_interval):
-                        await self._full.wait()
-                except TimeoutError:
-                    pass
-            try:
-                await self._write_one_batch()
-                delay = 0.5
-            except Exception as e:
-                self.errors += 1
-                self.failing = True
-                self.last_error = str(e)
-                log.warning("writing %d call records failed: %s; retrying in %.1fs", self.pending, e, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
 
     async def _write_one_batch(self) -> None:
         self._refill()

@@ -18,15 +18,18 @@ import datetime as dt
 import io
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cti.config import Config, load_config
 from cti.core.errors import ConfigError, UsageError
 from cti.reports.kinds import KINDS, Columns, Order, Report, ReportInput
+from cti.reports.states import staffed
 
 if TYPE_CHECKING:
     from cti.core.journey import CallJourney
+    from cti.reports.states import AgentTime
 
 
 class ReportCalls(Protocol):
@@ -41,6 +44,14 @@ class ReportCalls(Protocol):
     async def call_dispositions(self, start: float, end: float) -> dict[str, str]: ...
 
     async def orders_between(self, start: float, end: float) -> list[tuple[int, float, int]]: ...
+
+
+class ReportStates(Protocol):
+    """What the reports read of the agents' state history (``store.agent_states``)."""
+
+    async def time_in_state(
+        self, start: float, end: float, now: float | None = None
+    ) -> dict[str, AgentTime]: ...
 
 
 FORMATS = ("table", "csv", "json", "xlsx")
@@ -59,6 +70,13 @@ _DURATIONS = {
     "handle_seconds",
     "period_seconds",
     "staffed_seconds",
+    "logged_out",
+    "available",
+    "reserved",
+    "ringing",
+    "on_call",
+    "wrap_up",
+    "paused",
 }
 _RATIO_SUFFIXES = ("_rate", "_level", "share", "cumulative", "utilisation", "occupancy", "_long")
 
@@ -92,7 +110,7 @@ def _cell(key: str, value: Any) -> str:
         return "-"
     if isinstance(value, float) and _is_ratio(key):
         return f"{value * 100:.1f}%"
-    if isinstance(value, float) and key in _DURATIONS:
+    if isinstance(value, float) and (key in _DURATIONS or key.startswith("pause:")):
         return f"{value:.1f}s"
     return str(value)
 
@@ -161,7 +179,7 @@ async def load_input(
 
     store = await Store.open(cfg.store.url, default_country=cfg.store.default_country)
     try:
-        return await read_input(store.calls, cfg, start, end, queue, agent)
+        return await read_input(store.calls, cfg, start, end, queue, agent, store.agent_states)
     finally:
         await store.close()
 
@@ -173,6 +191,7 @@ async def read_input(
     end: float,
     queue: str | None = None,
     agent: str | None = None,
+    states: ReportStates | None = None,
 ) -> ReportInput:
     """``load_input`` over a store already open (the daemon's ``store.calls``, for the reports page)."""
     r = cfg.reports
@@ -182,6 +201,8 @@ async def read_input(
     customers = await calls.call_customers(start, end)
     saved = await calls.call_dispositions(start, end)
     orders = await calls.orders_between(start, end + window)
+    # an open interval (the agent's current state) counts up to now, never into the future
+    times = {} if states is None else await states.time_in_state(start, end, time.time())
     wrapup: dict[str, float] = {}
     for a in cfg.asterisk:
         wrapup.update(a.wrapup_seconds)
@@ -200,6 +221,8 @@ async def read_input(
         success=set(r.success_dispositions),
         revenue_window=window,
         budgets=dict(r.campaign_budgets),
+        staffed=staffed(times),
+        states=times,
         queue=queue,
         agent=agent,
     )

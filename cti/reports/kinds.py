@@ -30,6 +30,7 @@ from cti.reports.metrics import (
     repeat_flags,
     utilisation,
 )
+from cti.reports.states import AgentTime
 
 Columns = tuple[tuple[str, str], ...]  # (key, title)
 
@@ -70,6 +71,7 @@ class ReportInput:
     budgets: Mapping[str, float] = field(default_factory=dict)  # campaign -> spend
     # agent -> (staffed seconds, available seconds) from the agent state history, when the store has it
     staffed: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    states: Mapping[str, AgentTime] = field(default_factory=dict)  # agent -> time in state, in the range
     queue: str | None = None
     agent: str | None = None
 
@@ -567,6 +569,37 @@ def campaign_report(inp: ReportInput) -> Report:
     return Report("campaign", CAMPAIGN_COLUMNS, rows)
 
 
+STATE_COLUMNS: Columns = (
+    ("agent", "Agent"),
+    ("staffed_seconds", "Staffed"),
+    ("available", "Available"),
+    ("reserved", "Reserved"),
+    ("ringing", "Ringing"),
+    ("on_call", "On call"),
+    ("wrap_up", "Wrap-up"),
+    ("paused", "Paused"),
+    ("logged_out", "Logged out"),
+)
+
+
+def agent_states_report(inp: ReportInput) -> Report:
+    """Per agent: seconds in each state within the range (the state history, clipped to it), and paused
+    seconds by reason, one ``pause:REASON`` column each ('pause:-': paused without a reason)."""
+    agents = [a for a in sorted(inp.states) if inp.agent is None or a == inp.agent]
+    reasons = sorted({r for a in agents for r in inp.states[a].pauses})
+    columns = STATE_COLUMNS + tuple((f"pause:{r or '-'}", f"Pause {r or '-'}") for r in reasons)
+    rows = []
+    for a in agents:
+        t = inp.states[a]
+        row: dict[str, Any] = {"agent": a, "staffed_seconds": round(t.staffed, 6)}
+        for key, _ in STATE_COLUMNS[2:]:
+            row[key] = t.states.get(key, 0.0)
+        for r in reasons:
+            row[f"pause:{r or '-'}"] = t.pauses.get(r, 0.0)
+        rows.append(row)
+    return Report("agent-states", columns, rows)
+
+
 KINDS: dict[str, Callable[[ReportInput], Report]] = {
     "queue": queue_report,
     "agent": agent_report,
@@ -578,4 +611,5 @@ KINDS: dict[str, Callable[[ReportInput], Report]] = {
     "transfer": transfer_report,
     "agent-performance": agent_performance_report,
     "campaign": campaign_report,
+    "agent-states": agent_states_report,
 }

@@ -12,11 +12,13 @@ from typing import Any
 
 from cti.config import Config
 from cti.core.errors import UsageError
-from cti.reports.cli import ReportCalls, parse_range, read_input
+from cti.reports.cli import ReportCalls, ReportStates, parse_range, read_input
 from cti.reports.kinds import KINDS
 
 
-def endpoint(calls: ReportCalls, cfg: Config) -> Callable[[Mapping[str, str]], Awaitable[dict[str, Any]]]:
+def endpoint(
+    calls: ReportCalls, cfg: Config, states: ReportStates | None = None
+) -> Callable[[Mapping[str, str]], Awaitable[dict[str, Any]]]:
     async def answer(query: Mapping[str, str]) -> dict[str, Any]:
         kind = query.get("kind", "queue")
         if kind not in KINDS:
@@ -26,7 +28,7 @@ def endpoint(calls: ReportCalls, cfg: Config) -> Callable[[Mapping[str, str]], A
         except UsageError as e:
             raise ValueError(str(e)) from None
         queue, agent = query.get("queue") or None, query.get("agent") or None
-        inp = await read_input(calls, cfg, start, end, queue, agent)
+        inp = await read_input(calls, cfg, start, end, queue, agent, states)
         report = KINDS[kind](inp)
         return {
             "kind": kind,

@@ -26,6 +26,7 @@ from cti.store.models import (
     AgentInterval,
     AgentLanguage,
     AgentSkill,
+    AgentStateInterval,
     Callback,
     Campaign,
     ContactPreference,
@@ -85,6 +86,7 @@ callbacks_t = _table(Callback)
 dial_attempts_t = _table(DialAttempt)
 queue_intervals_t = _table(QueueInterval)
 agent_intervals_t = _table(AgentInterval)
+agent_states_t = _table(AgentStateInterval)
 
 
 class Database:

@@ -447,3 +447,22 @@ class AgentInterval(Base):
     wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
     max_wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
     ring_no_answer: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AgentStateInterval(Base):
+    """One interval of an agent's state history (cti/reports/states.py): the state from ``started_at`` to
+    ``ended_at`` (None while it is the agent's current state), the pause reason, the agent's queues."""
+
+    __tablename__ = "agent_state_intervals"
+    __table_args__ = (
+        Index("ix_agent_state_intervals_agent_started", "agent", "started_at"),
+        Index("ix_agent_state_intervals_started", "started_at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    server: Mapped[str] = mapped_column(String(64))
+    agent: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(100), default="")
+    queues: Mapped[list[str]] = mapped_column(JSON, default=list)
+    started_at: Mapped[float] = mapped_column(Double)
+    ended_at: Mapped[float | None] = mapped_column(Double)

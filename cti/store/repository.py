@@ -4,21 +4,22 @@
     pop = await store.customers.lookup_caller("138 1234 5678")
     await store.calls.record_journeys(journeys)
 
-============== ================================ ==========================================================
-attribute      class                            what it keeps
-============== ================================ ==========================================================
-``customers``  :class:`CustomerRepository`      the caller lookup (screen pop), customers, orders, tickets
-``calls``      :class:`CallRepository`          call records (journeys, queue legs), dispositions
-``accounts``   :class:`AccountRepository`       agent and supervisor accounts, sign-in
-``skills``     :class:`SkillRepository`         agents' skills (levels 1..10) and languages
-``queues``     :class:`QueueRepository`         queues: display name, required skill, service level
-``dnc``        :class:`DoNotCallRepository`     the do-not-call list and customers' do-not-call flags
-``campaigns``  :class:`CampaignRepository`      campaigns, lead lists, leads, who may be dialled now
-``tiers``      :class:`TierRepository`          value tiers: recompute once, when last computed, counts
-``demo``       :class:`DemoRepository`          the generated demo data set, the simulator's callers
-``callbacks``  :class:`CallbackRepository`      callbacks: their place in the queue, attempts, outcomes
-``rollups``    :class:`RollupRepository`        15-minute totals per queue and agent, kept with the records
-============== ================================ ==========================================================
+================ ================================ ==========================================================
+attribute        class                            what it keeps
+================ ================================ ==========================================================
+``customers``    :class:`CustomerRepository`      the caller lookup (screen pop), customers, orders, tickets
+``calls``        :class:`CallRepository`          call records (journeys, queue legs), dispositions
+``accounts``     :class:`AccountRepository`       agent and supervisor accounts, sign-in
+``skills``       :class:`SkillRepository`         agents' skills (levels 1..10) and languages
+``queues``       :class:`QueueRepository`         queues: display name, required skill, service level
+``dnc``          :class:`DoNotCallRepository`     the do-not-call list and customers' do-not-call flags
+``campaigns``    :class:`CampaignRepository`      campaigns, lead lists, leads, who may be dialled now
+``tiers``        :class:`TierRepository`          value tiers: recompute once, when last computed, counts
+``demo``         :class:`DemoRepository`          the generated demo data set, the simulator's callers
+``callbacks``    :class:`CallbackRepository`      callbacks: their place in the queue, attempts, outcomes
+``rollups``      :class:`RollupRepository`        15-minute totals per queue and agent, kept with the records
+``agent_states`` :class:`AgentStateRepository`    agents' state intervals with reasons: time in state
+================ ================================ ==========================================================
 
 Everything is async (SQLAlchemy asyncio over aiosqlite or asyncpg), so the daemon's loop never waits on
 the database; CPU-heavy work (password hashing, demo generation) runs in worker threads. The repositories
@@ -32,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cti.core.errors import UsageError
 from cti.store import phones
 from cti.store.accounts_repo import AccountRepository
+from cti.store.agent_states_repo import AgentStateRepository
 from cti.store.callbacks_repo import CallbackRepository
 from cti.store.calls_repo import CallRepository
 from cti.store.campaigns_repo import CampaignRepository, LeadToCall
@@ -69,6 +71,7 @@ class Store:
         self.dial_attempts = DialAttemptRepository(self.db)
         self.tiers = TierRepository(self.db, policy)
         self.callbacks = CallbackRepository(self.db)
+        self.agent_states = AgentStateRepository(self.db)
         self.demo = DemoRepository(
             self.db, DemoParts(self.accounts, self.queues, self.customers, self.calls, self.dnc, self.tiers)
         )
