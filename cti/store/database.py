@@ -32,6 +32,8 @@ from cti.store.models import (
     CustomerPhone,
     Disposition,
     DncEntry,
+    EmailQuarantine,
+    EmailTask,
     Interaction,
     InteractionQueueLeg,
     Lead,
@@ -79,6 +81,8 @@ lists_t = _table(LeadList)
 leads_t = _table(Lead)
 meta_t = _table(Meta)
 callbacks_t = _table(Callback)
+email_tasks_t = _table(EmailTask)
+email_quarantine_t = _table(EmailQuarantine)
 
 
 class Database:

@@ -17,6 +17,7 @@ attribute      class                            what it keeps
 ``tiers``      :class:`TierRepository`          value tiers: recompute once, when last computed, counts
 ``demo``       :class:`DemoRepository`          the generated demo data set, the simulator's callers
 ``callbacks``  :class:`CallbackRepository`      callbacks: their place in the queue, attempts, outcomes
+``email``      :class:`EmailRepository`         e-mail tasks, quarantined messages, a customer's e-mails
 ============== ================================ ==========================================================
 
 Everything is async (SQLAlchemy asyncio over aiosqlite or asyncpg), so the daemon's loop never waits on
@@ -38,6 +39,7 @@ from cti.store.customers_repo import CustomerRepository
 from cti.store.database import Database
 from cti.store.demo_repo import DemoParts, DemoRepository
 from cti.store.dnc_repo import DoNotCallRepository
+from cti.store.email_repo import EmailRepository
 from cti.store.queues_repo import QueueRepository
 from cti.store.schema import create_engine, dialect_of, upgrade
 from cti.store.skills_repo import SkillRepository
@@ -64,6 +66,7 @@ class Store:
         self.campaigns = CampaignRepository(self.db)
         self.tiers = TierRepository(self.db, policy)
         self.callbacks = CallbackRepository(self.db)
+        self.email = EmailRepository(self.db)
         self.demo = DemoRepository(
             self.db, DemoParts(self.accounts, self.queues, self.customers, self.calls, self.dnc, self.tiers)
         )

@@ -15,7 +15,7 @@ async def test_the_migrations_and_the_models_agree(db_url: str) -> None:
         async with engine.begin() as conn:
             await conn.run_sync(upgrade)
             assert await conn.run_sync(differences) == []
-            assert await conn.run_sync(current_revision) == "0004"
+            assert await conn.run_sync(current_revision) == "0007"
             names = await conn.run_sync(lambda c: inspect(c).get_table_names())
         assert set(table_names()) <= set(names)
     finally:
@@ -90,7 +90,7 @@ async def test_0002_keeps_the_skills_of_a_0001_database_and_adds_languages(db_ur
                 text("INSERT INTO agent_skills (agent_id, skill_id, level) VALUES (1, 1, 7), (1, 2, 12)")
             )
             await conn.run_sync(upgrade)
-            assert await conn.run_sync(current_revision) == "0004"
+            assert await conn.run_sync(current_revision) == "0007"
             assert await conn.run_sync(differences) == []
     finally:
         await engine.dispose()
@@ -134,7 +134,7 @@ async def test_0004_keeps_the_calls_of_a_0003_database_and_keys_them_by_server(d
                 )
             )
             await conn.run_sync(upgrade)
-            assert await conn.run_sync(current_revision) == "0004"
+            assert await conn.run_sync(current_revision) == "0007"
             assert await conn.run_sync(differences) == []
             legs = (await conn.execute(text("SELECT server, linkedid, repaired FROM queue_legs"))).all()
             assert sorted((s, lid, bool(r)) for s, lid, r in legs) == [
