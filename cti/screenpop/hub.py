@@ -360,6 +360,10 @@ class Hub:
         for it again (``callbacks``). Supervisors hear of every change."""
         self._emit({"type": "callbacks_changed", "agent": agent}, () if agent is None else (agent,))
 
+    def email_task(self, agent: str, message: dict[str, Any]) -> None:
+        """An e-mail task offered to ``agent`` (cti.mail.component): ``{"type": "email_task", ...}``."""
+        self._emit(dict(message, type="email_task"), (AgentId(agent),))
+
     # ---- outgoing ------------------------------------------------------------------------------------
     def _emit(self, message: dict[str, Any], audience: Iterable[AgentId] | None) -> None:
         self.seq += 1

@@ -206,6 +206,24 @@ class ListCallbacks(Command):
     agent: str | None  # supervisors may list an agent's
 
 
+@dataclass(frozen=True, slots=True)
+class EmailReply(Command):
+    """Reply to the e-mail task offered to this agent (sent over SMTP by the daemon), closing it."""
+
+    task: str
+    body: str
+    disposition: str
+
+
+@dataclass(frozen=True, slots=True)
+class EmailClose(Command):
+    """Close the e-mail task offered to this agent without a reply, with a disposition."""
+
+    task: str
+    disposition: str
+
+
+MAX_REPLY = 100_000
 MAX_SKILLS = 50
 
 
@@ -346,6 +364,15 @@ def parse(text: str | bytes) -> Command:
             )
         case "callbacks":
             return ListCallbacks(ref, f.name("agent", required=False))
+        case "email_reply":
+            return EmailReply(
+                ref,
+                f.text("task", limit=40),
+                f.text("body", limit=MAX_REPLY, lines=True),
+                f.text("disposition", limit=64, required=False, empty=True) or "answered",
+            )
+        case "email_close":
+            return EmailClose(ref, f.text("task", limit=40), f.text("disposition", limit=64))
         case str():
             raise BadMessage("unknown_type", f"unknown message type {kind[:40]!r}", ref)
         case _:

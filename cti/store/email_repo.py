@@ -202,6 +202,21 @@ class EmailRepository(Repository):
             )
             return [_task(r) for r in rows]
 
+    async def customer_card(self, customer_id: int) -> dict[str, Any] | None:
+        """What the e-mail task card shows of the customer: name, company, address, tier, language."""
+        async with self.db.reader.connect() as conn:
+            r = (await conn.execute(select(customers_t).where(customers_t.c.id == customer_id))).first()
+        if r is None:
+            return None
+        return {
+            "id": r.id,
+            "name": r.name,
+            "company": r.company,
+            "email": r.email,
+            "tier": r.tier,
+            "language": r.language,
+        }
+
     async def quarantine(self, sender: str, reason: str, raw: bytes, *, at: float | None = None) -> int:
         now = time.time() if at is None else at
         values = fit(email_quarantine_t, {"sender": sender, "reason": reason, "received": now})
