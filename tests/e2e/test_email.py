@@ -13,8 +13,12 @@ import smtplib
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from cti.core.events import AgentState
 from cti.mail.inbound import Accepted
 from cti.mail.smtp_server import InboundSink, start_smtp_server, stop_smtp_server
+from cti.routing.tasks import TaskAgent
 from cti.sim.scenario import load_scenario
 from cti.sim.server import SimServer
 from cti.store import NewCustomer, Store
@@ -129,3 +133,57 @@ async def test_an_email_waits_while_a_call_waits_then_reaches_the_idle_agent_who
         assert await store.email.open_tasks() == []
     finally:
         await store.close()
+
+
+HOSTILE_MAIL = (
+    'From: "<script>alert(1)</script>" <ann@example.com>\r\nSubject: <img src=x onerror=alert(2)>\r\n'
+    "\r\n<script>alert(3)</script> please call me\r\n"
+)
+
+
+@pytest.mark.browser
+async def test_the_agent_console_shows_a_hostile_email_as_text_and_sends_the_reply(tmp_path: Path) -> None:
+    from playwright.async_api import expect
+
+    from tests.e2e.test_browser import ARTIFACTS, browser_page
+    from tests.e2e.test_browser import login as browser_login
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await seed(url)
+    relayed: list[Accepted] = []
+    sink = await start_smtp_server(InboundSink(relayed.append, lambda q: None))
+    email = f"[email]\nenabled = true\nport = 0\nrelay_port = {sink.getHost().port}\nsend_attempts = 1\n"
+    loop = asyncio.get_running_loop()
+    try:
+        async with running_daemon(url, email) as daemon, browser_page() as (page, dialogs):
+            assert daemon.server is not None and daemon.email is not None
+            mail = daemon.email
+            # no router here ([routing] off): the floor the router would report, Alice idle with the skill
+            alice = TaskAgent("Alice", AgentState.AVAILABLE, frozenset({"email"}), frozenset({"sales"}))
+            mail.feed = lambda: ([alice], {})
+            await browser_login(page, f"http://127.0.0.1:{daemon.server.port}", "/agent", "alice")
+            await mail.started.wait()
+            assert mail.port is not None
+            port = mail.port
+
+            def hostile() -> dict[str, tuple[int, bytes]]:
+                with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+                    return s.sendmail("ann@example.com", ["service@cti.example"], HOSTILE_MAIL)
+
+            assert await loop.run_in_executor(None, hostile) == {}
+            card = page.locator("#email-tasks .email-task")
+            await expect(card.locator(".email-subject")).to_have_text("<img src=x onerror=alert(2)>")
+            await expect(card.locator(".email-body")).to_contain_text(
+                "<script>alert(3)</script> please call me"
+            )
+            await expect(card.locator(".customer h4")).to_have_text("Ann Lee")
+            assert await page.locator("#email-tasks script, #email-tasks img").count() == 0
+            await page.screenshot(path=str(ARTIFACTS / "agent-email-task.png"), full_page=True)
+            await page.fill("#email-tasks textarea[name=reply]", "Dear Ann, <b>we will call</b>.")
+            await page.click("#email-tasks form.email-answer button[type=submit]")
+            await expect(page.locator("#action-result")).to_have_text("e-mail reply: done")
+            await expect(card).to_have_count(0)
+            assert dialogs == []
+    finally:
+        await stop_smtp_server(sink)
+    assert [a.body.strip() for a in relayed] == ["Dear Ann, <b>we will call</b>."]
