@@ -150,7 +150,7 @@
       el("header", {}, el("h3", { class: "email-subject" }, msg.subject || "(no subject)"),
         el("span", { class: "email-from" }, msg.from)),
       el("p", { class: "muted" }, `received ${new Date(msg.received * 1000).toLocaleString()} · due ${new Date(msg.deadline * 1000).toLocaleString()}`),
-      c ? el("div", { class: "customer" }, el("h4", {}, c.name), `${c.company || ""} · tier ${c.tier} · ${c.email}`)
+      c ? el("div", { class: "customer" }, el("h4", {}, c.name), [c.company, `tier ${c.tier}`, c.email].filter(Boolean).join(" · "))
         : el("p", { class: "muted" }, "unknown sender"),
       el("pre", { class: "email-body" }, msg.body),
       history.length ? el("div", {}, el("h4", {}, "Earlier e-mails"), el("ol", {}, history)) : null,
