@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cti.config import EmailConfig
-from cti.core.events import DomainEvent
+from cti.core.events import AgentState, DomainEvent
 from cti.mail import outbound
 from cti.mail.inbound import Accepted, LoopGuard, Quarantined
 from cti.mail.service import EmailTask, EmailTasks, TaskError
@@ -103,6 +103,7 @@ class EmailComponent:
         self.port: int | None = None
         self.started = asyncio.Event()
         self._pending: set[asyncio.Task[None]] = set()
+        self._tail: asyncio.Task[None] | None = None
 
     async def _send(self, msg: EmailMessage) -> int:
         c = self.cfg
@@ -154,23 +155,54 @@ class EmailComponent:
     # ---- offers ------------------------------------------------------------------------------------
     def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
         """Bus handler: agents' states or waiting calls may have changed."""
-        if self.tasks.waiting:
+        if self.tasks.waiting or self.tasks.offered:
             self.dispatch()
 
     def dispatch(self) -> list[str]:
-        if self.feed is None or not self.tasks.waiting:
+        """Take back the tasks of agents who logged out, then offer the waiting ones."""
+        if self.feed is None or not (self.tasks.waiting or self.tasks.offered):
             return []
         agents, waiting = self.feed()
+        gone = {a.agent for a in agents if a.state is AgentState.LOGGED_OUT}
+        known = {a.agent for a in agents}
+        for agent in [a for a in self.tasks.offered if a in gone or a not in known]:
+            task = self.tasks.take_back(agent)
+            if task is not None and self.store is not None:
+                log.info("e-mail task %s taken back from %s (logged out)", task.id, agent)
+                self._spawn(self._requeued(int(task.id)))
         return self.tasks.dispatch(agents, waiting)
+
+    async def _requeued(self, task_id: int) -> None:
+        assert self.store is not None
+        await self.store.requeued(task_id)
 
     def _offer(self, agent: str, task: EmailTask) -> None:
         log.info("e-mail task %s offered to %s", task.id, agent)
         self._spawn(self._offered(agent, task))
 
     def _spawn(self, coro: Awaitable[None]) -> None:
-        t: asyncio.Task[None] = asyncio.ensure_future(coro)
+        """Store transitions run one after another, in the order they happened (a take-back before the
+        next offer of the same task)."""
+        prev = self._tail
+
+        async def in_turn() -> None:
+            if prev is not None:
+                await asyncio.gather(prev, return_exceptions=True)
+            await coro
+
+        t: asyncio.Task[None] = asyncio.ensure_future(in_turn())
+        self._tail = t
         self._pending.add(t)
-        t.add_done_callback(self._pending.discard)
+        t.add_done_callback(self._done)
+
+    def _done(self, t: asyncio.Task[None]) -> None:
+        self._pending.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            log.error("e-mail: storing a transition failed", exc_info=t.exception())
+
+    async def _settled(self) -> None:
+        if self._tail is not None:
+            await asyncio.gather(self._tail, return_exceptions=True)
 
     async def _offered(self, agent: str, task: EmailTask) -> None:
         customer: dict[str, Any] | None = None
@@ -213,6 +245,7 @@ class EmailComponent:
     ) -> dict[str, Any]:
         """Send the agent's reply to the customer (the relay, with retries), then close the task."""
         task = self._offered_task(agent, task_id)
+        await self._settled()
         m = task.message
         msg = outbound.reply(self.cfg.from_address, m.sender, m.subject, body, in_reply_to=m.message_id)
         try:
@@ -228,6 +261,7 @@ class EmailComponent:
     async def close(self, agent: str, task_id: str, disposition: str) -> dict[str, Any]:
         """A disposition without a reply (spam, answered by phone...)."""
         task = self._offered_task(agent, task_id)
+        await self._settled()
         if self.store is not None:
             await self.store.closed(int(task.id), disposition, at=self.clock())
         self.tasks.close(agent)

@@ -87,6 +87,13 @@ class EmailTasks:
             done.append(agent)
         return done
 
+    def take_back(self, agent: str) -> EmailTask | None:
+        """The agent went away (logged out) with a task offered: it waits again, first in line."""
+        task = self.offered.pop(agent, None)
+        if task is not None:
+            self.waiting.appendleft(task)
+        return task
+
     def close(self, agent: str) -> EmailTask | None:
         """The agent filed the task's disposition."""
         return self.offered.pop(agent, None)

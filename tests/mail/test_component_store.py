@@ -145,3 +145,30 @@ async def test_quarantine_is_stored_and_open_tasks_are_reloaded_after_a_restart(
     await pushed.arrived.wait()
     assert [m["subject"] for _, m in pushed.items] == ["refund"]
     assert isinstance(comp.quarantined[0], Quarantined)
+
+
+async def test_a_task_offered_to_an_agent_who_logs_out_is_offered_to_the_next(store: Store) -> None:
+    floor = Floor()
+    floor.agents = [
+        TaskAgent("Alice", AgentState.AVAILABLE, frozenset({"email"}), frozenset()),
+        TaskAgent("Bob", AgentState.ON_CALL, frozenset({"email"}), frozenset()),
+    ]
+    pushed = Pushed()
+    comp = EmailComponent(EmailConfig(enabled=True, port=0), store.email, push=pushed, feed=floor)
+    async with running(comp) as mail:
+        assert await mail(MSG) == {}
+        assert list(comp.tasks.offered) == ["Alice"]
+        floor.agents = [
+            TaskAgent("Alice", AgentState.LOGGED_OUT, frozenset({"email"}), frozenset()),
+            TaskAgent("Bob", AgentState.AVAILABLE, frozenset({"email"}), frozenset()),
+        ]
+        comp.on_events([])
+        assert list(comp.tasks.offered) == ["Bob"] and not comp.tasks.waiting
+        tid = comp.tasks.offered["Bob"].id
+        await pushed.arrived.wait()
+        with pytest.raises(TaskError):
+            await comp.close("Alice", tid, "spam")
+        assert await comp.close("Bob", tid, "spam") == {"task": tid, "state": "closed"}
+    assert [a for a, _ in pushed.items] == ["Alice", "Bob"]
+    row = await store.email.task(int(tid))
+    assert row is not None and (row.state, row.agent, row.disposition) == ("closed", "Bob", "spam")
