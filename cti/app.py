@@ -376,7 +376,10 @@ class Daemon:
             from cti.mail.component import EmailComponent, router_feed
 
             feed = router_feed(self.routing) if self.routing is not None else None
-            self.email = EmailComponent(cfg.email, store.email, push=self.hub.email_task, feed=feed)
+            hub = self.hub
+            self.email = EmailComponent(
+                cfg.email, store.email, push=hub.email_task, feed=feed, done=hub.email_done
+            )
             self.desk.email = self.email
             if feed is not None:  # after "routing": the router has seen the events first
                 self.bus.subscribe("email", self.email.on_events, local_only=True)

@@ -89,12 +89,14 @@ class EmailComponent:
         push: Push | None = None,
         feed: Feed | None = None,
         send: Sender | None = None,
+        done: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cfg = cfg
         self.store = store
         self.push = push
         self.feed = feed
+        self.done = done  # the agent's task is no longer offered (the hub's snapshot forgets it)
         self.send: Sender = send or self._send
         self.clock = clock
         self.tasks = EmailTasks(self._offer, deadline_seconds=cfg.deadline_hours * 3600, clock=clock)
@@ -167,6 +169,8 @@ class EmailComponent:
         known = {a.agent for a in agents}
         for agent in [a for a in self.tasks.offered if a in gone or a not in known]:
             task = self.tasks.take_back(agent)
+            if self.done is not None:
+                self.done(agent)
             if task is not None and self.store is not None:
                 log.info("e-mail task %s taken back from %s (logged out)", task.id, agent)
                 self._spawn(self._requeued(int(task.id)))
@@ -254,8 +258,7 @@ class EmailComponent:
             raise TaskError("send_failed", f"the reply could not be sent: {exc}") from None
         if self.store is not None:
             await self.store.answered(int(task.id), body, disposition or "answered", at=self.clock())
-        self.tasks.close(agent)
-        self.dispatch()
+        self._closed(agent)
         return {"task": task.id, "state": "answered"}
 
     async def close(self, agent: str, task_id: str, disposition: str) -> dict[str, Any]:
@@ -264,9 +267,14 @@ class EmailComponent:
         await self._settled()
         if self.store is not None:
             await self.store.closed(int(task.id), disposition, at=self.clock())
-        self.tasks.close(agent)
-        self.dispatch()
+        self._closed(agent)
         return {"task": task.id, "state": "closed"}
+
+    def _closed(self, agent: str) -> None:
+        self.tasks.close(agent)
+        if self.done is not None:
+            self.done(agent)
+        self.dispatch()
 
     # ---- the component -----------------------------------------------------------------------------
     async def run(self) -> None:

@@ -154,7 +154,10 @@ async def test_a_task_offered_to_an_agent_who_logs_out_is_offered_to_the_next(st
         TaskAgent("Bob", AgentState.ON_CALL, frozenset({"email"}), frozenset()),
     ]
     pushed = Pushed()
-    comp = EmailComponent(EmailConfig(enabled=True, port=0), store.email, push=pushed, feed=floor)
+    done: list[str] = []
+    comp = EmailComponent(
+        EmailConfig(enabled=True, port=0), store.email, push=pushed, feed=floor, done=done.append
+    )
     async with running(comp) as mail:
         assert await mail(MSG) == {}
         assert list(comp.tasks.offered) == ["Alice"]
@@ -169,6 +172,6 @@ async def test_a_task_offered_to_an_agent_who_logs_out_is_offered_to_the_next(st
         with pytest.raises(TaskError):
             await comp.close("Alice", tid, "spam")
         assert await comp.close("Bob", tid, "spam") == {"task": tid, "state": "closed"}
-    assert [a for a, _ in pushed.items] == ["Alice", "Bob"]
+    assert [a for a, _ in pushed.items] == ["Alice", "Bob"] and done == ["Alice", "Bob"]
     row = await store.email.task(int(tid))
     assert row is not None and (row.state, row.agent, row.disposition) == ("closed", "Bob", "spam")

@@ -193,6 +193,9 @@
         for (const lid of [...pops.keys()]) dismiss(lid);
         for (const a of msg.agents) if (me && a.agent === me.agent) setState(a);
         for (const c of msg.calls) showPop(c);
+        for (const t of document.querySelectorAll("#email-tasks article")) t.remove(); // e-mail (email2)
+        for (const t of msg.email_tasks || []) showEmailTask(t);
+        document.getElementById("no-email").hidden = (msg.email_tasks || []).length > 0;
         refreshCallbacks();
         break;
       case "callbacks_changed": refreshCallbacks(); break;
