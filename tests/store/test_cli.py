@@ -22,7 +22,7 @@ def test_migrate_seed_tiers_export_and_lookup_from_the_command_line(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run("migrate", "--url", db_url) == 0
-    assert "revision 0004" in capsys.readouterr().out
+    assert "revision 0007" in capsys.readouterr().out
     assert run("seed", "--url", db_url, "--customers", "60", "--seed", "5") == 0
     assert run("seed", "--url", db_url, "--customers", "60", "--seed", "5") == 0
     assert "already seeded" in capsys.readouterr().out
