@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from cti.core.errors import UsageError
+from cti.reports.email_metrics import EmailTask as EmailMetricTask
 from cti.store.database import Repository, customers_t, email_quarantine_t, email_tasks_t, fit
 
 OPEN_STATES = ("waiting", "offered")
@@ -216,6 +217,22 @@ class EmailRepository(Repository):
             "tier": r.tier,
             "language": r.language,
         }
+
+    async def metric_rows(self, start: float, end: float) -> list[EmailMetricTask]:
+        """The tasks received in [start, end) as cti.reports.email_metrics counts them (the agent is the
+        last one offered the task: an offer taken back is not counted)."""
+        async with self.db.reader.connect() as conn:
+            rows = await conn.execute(
+                select(email_tasks_t)
+                .where(email_tasks_t.c.received >= start, email_tasks_t.c.received < end)
+                .order_by(email_tasks_t.c.id)
+            )
+            return [
+                EmailMetricTask(
+                    r.agent or "", r.received, r.deadline, r.offered_at, r.answered_at, r.handled_at
+                )
+                for r in rows
+            ]
 
     async def quarantine(self, sender: str, reason: str, raw: bytes, *, at: float | None = None) -> int:
         now = time.time() if at is None else at

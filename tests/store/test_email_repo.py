@@ -79,3 +79,30 @@ async def test_quarantine_keeps_the_raw_bytes_and_the_reason(store: Store) -> No
         raw,
         5.0,
     )
+
+
+async def test_metric_rows_feed_the_email_metrics_per_agent(store: Store) -> None:
+    from cti.reports.email_metrics import email_metrics
+
+    late = await store.email.add_task(
+        sender="a@b.c", subject="1", body="", message_id="", received=10.0, deadline=20.0
+    )
+    ontime = await store.email.add_task(
+        sender="a@b.c", subject="2", body="", message_id="", received=11.0, deadline=100.0
+    )
+    await store.email.add_task(
+        sender="a@b.c", subject="3", body="", message_id="", received=12.0, deadline=50.0
+    )
+    await store.email.offered(late.id, "Alice", at=15.0)
+    await store.email.answered(late.id, "sorry", at=30.0)
+    await store.email.offered(ontime.id, "Alice", at=12.0)
+    await store.email.answered(ontime.id, "yes", at=22.0)
+    [alice] = email_metrics(await store.email.metric_rows(0.0, 100.0))
+    assert (alice.agent, alice.offered, alice.answered, alice.answered_in_deadline, alice.handle_time) == (
+        "Alice",
+        2,
+        2,
+        1,
+        12.5,
+    )
+    assert await store.email.metric_rows(11.5, 100.0) != [] and len(await store.email.metric_rows(0, 11)) == 1
