@@ -33,7 +33,7 @@ import sys
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cti.agentstates import AgentStateStore, AgentStateWriter
 from cti.asterisk.calls import CallTracker
@@ -72,6 +72,9 @@ from cti.screenpop.server import Accounts, ConsoleServer, Limits
 from cti.screenpop.tokens import TokenSigner
 from cti.telemetry import Merged, Metric, gauge, new_registry, setup_logging
 from cti.tierschedule import Tiers, TierSchedule
+
+if TYPE_CHECKING:
+    from cti.mail.component import EmailStore
 
 log = logging.getLogger("cti.app")
 
@@ -121,6 +124,9 @@ class StorePort(Protocol):
 
     @property
     def dial_attempts(self) -> DialAttemptsPort: ...
+
+    @property
+    def email(self) -> EmailStore: ...
 
     async def close(self) -> None: ...
 
@@ -473,9 +479,16 @@ class Daemon:
             self.api = self._make_api(store, signer)
             self.components.append(Component("api", self.api.run))
         if cfg.email.enabled:  # the e-mail channel (issue #13, cti/mail)
-            from cti.mail.component import EmailComponent
+            from cti.mail.component import EmailComponent, router_feed
 
-            self.email = EmailComponent(cfg.email)
+            feed = router_feed(self.routing) if self.routing is not None else None
+            hub = self.hub
+            self.email = EmailComponent(
+                cfg.email, store.email, push=hub.email_task, feed=feed, done=hub.email_done
+            )
+            self.desk.email = self.email
+            if feed is not None:  # after "routing": the router has seen the events first
+                self.bus.subscribe("email", self.email.on_events, local_only=True)
             self.components.append(Component("email", self.email.run))
         # /metrics: each component reports its own counters
         servers = list(self.servers.values())

@@ -16,6 +16,14 @@ from cti.mail.inbound import Accepted
 from cti.routing.tasks import TaskAgent, offer_task
 
 
+class TaskError(Exception):
+    """A reply or disposition refused (no such task offered to this agent, a failed send): ``code``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass(frozen=True, slots=True)
 class EmailTask:
     id: str
@@ -39,11 +47,30 @@ class EmailTasks:
         self.waiting: deque[EmailTask] = deque()
         self.offered: dict[str, EmailTask] = {}  # agent -> task
 
-    def add(self, message: Accepted) -> EmailTask:
-        now = self._clock()
-        task = EmailTask(f"email-{next(self._ids)}", message, now, now + self._deadline)
+    def add(
+        self,
+        message: Accepted,
+        *,
+        task_id: str | None = None,
+        received: float | None = None,
+        deadline: float | None = None,
+    ) -> EmailTask:
+        """A new waiting task; a stored one (reloaded at start) keeps its id, arrival and deadline."""
+        now = self._clock() if received is None else received
+        task = EmailTask(
+            task_id or f"email-{next(self._ids)}",
+            message,
+            now,
+            now + self._deadline if deadline is None else deadline,
+        )
         self.waiting.append(task)
         return task
+
+    def deadline_of(self, received: float) -> float:
+        return received + self._deadline
+
+    def offered_to(self, agent: str) -> EmailTask | None:
+        return self.offered.get(agent)
 
     def dispatch(self, agents: Sequence[TaskAgent], calls_waiting: Mapping[str, int]) -> list[str]:
         """Offer waiting tasks while an agent may take one; returns the agents offered to."""
@@ -59,6 +86,13 @@ class EmailTasks:
             self._push(agent, task)
             done.append(agent)
         return done
+
+    def take_back(self, agent: str) -> EmailTask | None:
+        """The agent went away (logged out) with a task offered: it waits again, first in line."""
+        task = self.offered.pop(agent, None)
+        if task is not None:
+            self.waiting.appendleft(task)
+        return task
 
     def close(self, agent: str) -> EmailTask | None:
         """The agent filed the task's disposition."""

@@ -4,13 +4,16 @@ Each message is classified (cti.mail.inbound): accepted ones go to ``on_task``; 
 to ``on_quarantine`` with their raw bytes and reason (nothing lost). Oversized (SIZE advertised,
 enforced while DATA arrives: 552) and malformed messages are refused to the sender (550) as well as
 quarantined; auto-replies and loops are accepted (250, so no bounce feeds the loop) and quarantined.
+With ``persist`` (the daemon stores each verdict), the SMTP answer waits until it is stored: a store
+failure refuses the message (Twisted answers 550 to any failure), so the sender keeps it: an accepted
+message is never only in memory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +30,17 @@ class InboundSink:
     size_limit: int = 10 * 1024 * 1024
     known: Callable[[str], bool] | None = None
     guard: LoopGuard = field(default_factory=LoopGuard)
+    persist: Callable[[Accepted | Quarantined], Awaitable[None]] | None = None
+    _storing: set[asyncio.Future[None]] = field(default_factory=set)
+
+    def store(self, verdict: Accepted | Quarantined) -> asyncio.Future[None] | None:
+        """Start storing ``verdict`` (kept referenced until done); None without ``persist``."""
+        if self.persist is None:
+            return None
+        fut = asyncio.ensure_future(self.persist(verdict))
+        self._storing.add(fut)
+        fut.add_done_callback(self._storing.discard)
+        return fut
 
     def handle(self, raw: bytes) -> Accepted | Quarantined:
         verdict = classify(
@@ -57,12 +71,11 @@ async def start_smtp_server(sink: InboundSink, host: str = "127.0.0.1", port: in
             self.size += len(line) + 2
             if self.size > sink.size_limit and not self.over:
                 self.over = True
-                sink.on_quarantine(
-                    Quarantined(
-                        f"too large: over {sink.size_limit} bytes (truncated)",
-                        b"\r\n".join(self.lines),
-                    )
+                q = Quarantined(
+                    f"too large: over {sink.size_limit} bytes (truncated)", b"\r\n".join(self.lines)
                 )
+                sink.on_quarantine(q)
+                sink.store(q)
                 self.lines = []
                 raise smtp.SMTPServerError(  # type: ignore[no-untyped-call]
                     552, b"message exceeds fixed maximum message size"
@@ -71,9 +84,22 @@ async def start_smtp_server(sink: InboundSink, host: str = "127.0.0.1", port: in
 
         def eomReceived(self) -> Any:
             verdict = sink.handle(b"\r\n".join(self.lines) + b"\r\n")
-            if isinstance(verdict, Quarantined) and verdict.reason.startswith(REFUSE_PREFIXES):
-                return defer.fail(ValueError(verdict.reason))
-            return defer.succeed(None)
+            refuse = (
+                verdict.reason
+                if isinstance(verdict, Quarantined) and verdict.reason.startswith(REFUSE_PREFIXES)
+                else None
+            )
+            stored = sink.store(verdict)
+            if stored is None:
+                return defer.fail(ValueError(refuse)) if refuse else defer.succeed(None)
+
+            def answer(_: object) -> Any:
+                if refuse:
+                    raise ValueError(refuse)
+                return None
+
+            d: defer.Deferred[Any] = defer.Deferred.fromFuture(stored)
+            return d.addCallback(answer)  # a store failure fails it too: 550
 
         def connectionLost(self) -> None:
             self.lines = []

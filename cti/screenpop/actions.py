@@ -16,6 +16,8 @@ schedule_callback  a callback at a date and time, for the agent or anyone (cti.d
 callbacks      the agent's open callbacks (a supervisor: any agent's)
 preview_dial   the preview card's lead dialled and connected to the agent (cti.delivery.dialer)
 preview_skip   the preview card's lead skipped, the next one offered (cti.delivery.dialer)
+email_reply    the reply to the e-mail task offered to the agent, sent over SMTP (cti.mail.component)
+email_close    the e-mail task's disposition without a reply
 =============  ==============================================================================
 
 Rules: an agent acts only for themselves and only on calls that rang them (and that no other agent
@@ -34,6 +36,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from cti.core.events import AgentState
 from cti.core.ids import AgentId
+from cti.mail.service import TaskError
 from cti.screenpop import protocol as p
 from cti.screenpop.hub import AgentSeat, Hub
 from cti.screenpop.tokens import Identity
@@ -98,6 +101,14 @@ class PreviewControl(Protocol):
     async def preview_dial(self, agent: AgentId, preview: str) -> dict[str, Any]: ...
 
     async def preview_skip(self, agent: AgentId, preview: str) -> dict[str, Any]: ...
+
+
+class EmailControl(Protocol):
+    """The e-mail channel (cti.mail.component.EmailComponent); refuses with ``TaskError``."""
+
+    async def reply(self, agent: str, task_id: str, body: str, disposition: str = ...) -> dict[str, Any]: ...
+
+    async def close(self, agent: str, task_id: str, disposition: str) -> dict[str, Any]: ...
 
 
 class DispositionStore(Protocol):
@@ -166,6 +177,7 @@ class Desk:
         for every server; a server not listed (one another instance is connected to) gets the defaults."""
         self.routing = routing
         self.callbacks = callbacks
+        self.email: EmailControl | None = None  # set by the daemon with [email] enabled
         self.hub = hub
         self.servers = servers
         self.channels = channels
@@ -321,8 +333,22 @@ class Desk:
                 except ValueError as e:
                     code, message = e.args if len(e.args) == 2 else ("refused", str(e))
                     raise DeskError(str(code), str(message)) from None
+            case p.EmailReply() | p.EmailClose():
+                return await self._email(identity, cmd)
             case _:
                 raise DeskError("unknown_type", f"{type(cmd).__name__} is not an action")
+
+    async def _email(self, identity: Identity, cmd: p.EmailReply | p.EmailClose) -> dict[str, Any]:
+        if self.email is None:
+            raise DeskError("no_email", "the e-mail channel is not enabled ([email] enabled)")
+        if identity.agent is None:
+            raise DeskError("forbidden", "e-mail tasks are answered by the agent they are offered to")
+        try:
+            if isinstance(cmd, p.EmailReply):
+                return await self.email.reply(identity.agent, cmd.task, cmd.body, cmd.disposition)
+            return await self.email.close(identity.agent, cmd.task, cmd.disposition)
+        except TaskError as e:  # unknown_task, send_failed
+            raise DeskError(e.code, str(e)) from None
 
     def contexts_of(self, server: str) -> Contexts:
         return self.contexts.get(server, self.default_contexts)

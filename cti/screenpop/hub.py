@@ -246,6 +246,7 @@ class Hub:
         self.leads: dict[LinkedId, dict[str, str]] = {}  # outbound calls: what the dialer said about them
         self.originates: dict[str, AgentId] = {}  # ChannelId of a console's Originate -> the agent
         self.routing: dict[str, Any] | None = None  # the router's last board (CTI mode), for supervisors
+        self.email_tasks: dict[AgentId, dict[str, Any]] = {}  # the e-mail task offered to each agent
         self.pops_sent = 0
         self.messages_sent = 0
         self.clients_dropped = 0
@@ -346,6 +347,10 @@ class Hub:
         }
         if identity.supervisor and self.routing is not None:
             out["routing"] = self.routing
+        if self.email_tasks:  # the e-mail channel: the task offered to this agent (supervisors: all)
+            out["email_tasks"] = [
+                m for a, m in sorted(self.email_tasks.items()) if identity.supervisor or a == identity.agent
+            ]
         if identity.supervisor:
             out["kpi"] = [kpi_alert(alert) for alert in self.kpi.active()]
         return out
@@ -367,6 +372,17 @@ class Hub:
     def online(self, agent: AgentId) -> bool:
         """Whether ``agent`` has a console connected (the dialer offers previews only then)."""
         return bool(self._agents.get(agent))
+
+    def email_task(self, agent: str, message: dict[str, Any]) -> None:
+        """An e-mail task offered to ``agent`` (cti.mail.component): ``{"type": "email_task", ...}``;
+        kept for the agent's snapshot until ``email_done``."""
+        msg = dict(message, type="email_task")
+        self.email_tasks[AgentId(agent)] = msg
+        self._emit(msg, (AgentId(agent),))
+
+    def email_done(self, agent: str) -> None:
+        """The agent's e-mail task was answered, closed or taken back: no longer in its snapshot."""
+        self.email_tasks.pop(AgentId(agent), None)
 
     # ---- outgoing ------------------------------------------------------------------------------------
     def _emit(self, message: dict[str, Any], audience: Iterable[AgentId] | None) -> None:

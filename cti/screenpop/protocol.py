@@ -247,6 +247,25 @@ def preview_over(preview: str, agent: str, outcome: str) -> dict[str, Any]:
 
 # ---- end preview dialling ----
 
+
+@dataclass(frozen=True, slots=True)
+class EmailReply(Command):
+    """Reply to the e-mail task offered to this agent (sent over SMTP by the daemon), closing it."""
+
+    task: str
+    body: str
+    disposition: str
+
+
+@dataclass(frozen=True, slots=True)
+class EmailClose(Command):
+    """Close the e-mail task offered to this agent without a reply, with a disposition."""
+
+    task: str
+    disposition: str
+
+
+MAX_REPLY = 100_000
 MAX_SKILLS = 50
 
 
@@ -391,6 +410,15 @@ def parse(text: str | bytes) -> Command:
             return PreviewDial(ref, f.text("preview", limit=MAX_PREVIEW_ID))
         case "preview_skip":
             return PreviewSkip(ref, f.text("preview", limit=MAX_PREVIEW_ID))
+        case "email_reply":
+            return EmailReply(
+                ref,
+                f.text("task", limit=40),
+                f.text("body", limit=MAX_REPLY, lines=True),
+                f.text("disposition", limit=64, required=False, empty=True) or "answered",
+            )
+        case "email_close":
+            return EmailClose(ref, f.text("task", limit=40), f.text("disposition", limit=64))
         case str():
             raise BadMessage("unknown_type", f"unknown message type {kind[:40]!r}", ref)
         case _:

@@ -35,6 +35,8 @@ from cti.store.models import (
     DialAttempt,
     Disposition,
     DncEntry,
+    EmailQuarantine,
+    EmailTask,
     Interaction,
     InteractionQueueLeg,
     Lead,
@@ -87,6 +89,8 @@ dial_attempts_t = _table(DialAttempt)
 queue_intervals_t = _table(QueueInterval)
 agent_intervals_t = _table(AgentInterval)
 agent_states_t = _table(AgentStateInterval)
+email_tasks_t = _table(EmailTask)
+email_quarantine_t = _table(EmailQuarantine)
 
 
 class Database:

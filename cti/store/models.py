@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -359,6 +360,46 @@ class Callback(Base):
     outcome: Mapped[str | None] = mapped_column(String(16))
     linkedid: Mapped[str | None] = mapped_column(String(150))  # the call that reached the customer
     finished_at: Mapped[float | None] = mapped_column(Double)
+
+
+EMAIL_TASK_STATES = ("waiting", "offered", "answered", "closed")
+
+
+class EmailTask(Base):
+    """An inbound customer e-mail as a task with a deadline (issue #13, cti/mail): waiting, offered to an
+    agent, answered (a reply was sent) or closed (a disposition without a reply). The original and the
+    reply are kept here; they are the e-mail entries of the customer's contact history."""
+
+    __tablename__ = "email_tasks"
+    __table_args__ = (Index("ix_email_tasks_state_received", "state", "received"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(998), default="")
+    sender: Mapped[str] = mapped_column(String(254), index=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    received: Mapped[float] = mapped_column(Double)
+    deadline: Mapped[float] = mapped_column(Double)
+    state: Mapped[str] = mapped_column(String(10), default="waiting")
+    agent: Mapped[str | None] = mapped_column(String(100))
+    offered_at: Mapped[float | None] = mapped_column(Double)
+    answered_at: Mapped[float | None] = mapped_column(Double)
+    handled_at: Mapped[float | None] = mapped_column(Double)
+    disposition: Mapped[str] = mapped_column(String(64), default="")
+    reply: Mapped[str | None] = mapped_column(Text)
+
+
+class EmailQuarantine(Base):
+    """A message refused or set aside by the inbound rules (cti/mail/inbound.py), raw bytes and reason."""
+
+    __tablename__ = "email_quarantine"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(254), default="")
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    received: Mapped[float] = mapped_column(Double)
 
 
 def table_names() -> list[str]:

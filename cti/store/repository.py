@@ -19,6 +19,7 @@ attribute        class                            what it keeps
 ``callbacks``    :class:`CallbackRepository`      callbacks: their place in the queue, attempts, outcomes
 ``rollups``      :class:`RollupRepository`        15-minute totals per queue and agent, kept with the records
 ``agent_states`` :class:`AgentStateRepository`    agents' state intervals with reasons: time in state
+``email``        :class:`EmailRepository`         e-mail tasks, quarantined messages, a customer's e-mails
 ================ ================================ ==========================================================
 
 Everything is async (SQLAlchemy asyncio over aiosqlite or asyncpg), so the daemon's loop never waits on
@@ -42,6 +43,7 @@ from cti.store.database import Database
 from cti.store.demo_repo import DemoParts, DemoRepository
 from cti.store.dial_attempts_repo import DialAttemptRepository
 from cti.store.dnc_repo import DoNotCallRepository
+from cti.store.email_repo import EmailRepository
 from cti.store.queues_repo import QueueRepository
 from cti.store.rollups_repo import RollupRepository
 from cti.store.schema import create_engine, dialect_of, upgrade
@@ -72,6 +74,7 @@ class Store:
         self.tiers = TierRepository(self.db, policy)
         self.callbacks = CallbackRepository(self.db)
         self.agent_states = AgentStateRepository(self.db)
+        self.email = EmailRepository(self.db)
         self.demo = DemoRepository(
             self.db, DemoParts(self.accounts, self.queues, self.customers, self.calls, self.dnc, self.tiers)
         )

@@ -193,3 +193,20 @@ async def test_a_member_of_two_queues_is_seated_in_both_and_logged_out_of_both()
     assert (moved.state, moved.queues) == (AgentState.AVAILABLE, ("support",))
     hub.on_events(out)
     assert hub.seats[AgentId("Alice")].queues == ("support",)
+
+
+async def test_email_commands_need_the_channel_and_an_agent_and_carry_the_channels_refusal() -> None:
+    from cti.config import EmailConfig
+    from cti.mail.component import EmailComponent
+
+    d, _, _ = desk()
+    with pytest.raises(DeskError) as off:
+        await d.run(ALICE, p.EmailClose(None, "1", "spam"))
+    assert off.value.code == "no_email"
+    d.email = EmailComponent(EmailConfig(enabled=True))  # no task offered to anyone
+    with pytest.raises(DeskError) as sup:
+        await d.run(SUPER, p.EmailReply(None, "1", "hi", "answered"))
+    assert sup.value.code == "forbidden"
+    with pytest.raises(DeskError) as unknown:
+        await d.run(ALICE, p.EmailReply(None, "1", "hi", "answered"))
+    assert unknown.value.code == "unknown_task"

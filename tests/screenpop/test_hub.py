@@ -222,3 +222,19 @@ def test_an_outbound_pop_carries_the_lead_and_the_campaign_script_the_dialer_rai
     assert pop["script"] == "Hello, this is <b>ACME</b>"
     hub.on_events(inbound_call("7.7")[2:])
     assert hub.leads == {}
+
+
+def test_an_offered_email_task_reaches_its_agent_and_stays_in_its_snapshot_until_done() -> None:
+    hub = Hub(board=LiveBoard(lambda q: 20.0))
+    alice, bob = Client(ALICE, 10), Client(BOB, 10)
+    hub.attach(alice)
+    hub.attach(bob)
+    hub.email_task("Alice", {"task": "7", "from": "ann@example.com", "subject": "<b>hi</b>"})
+    assert alice.queue.qsize() == 1 and bob.queue.qsize() == 0
+    sent = json.loads(alice.queue.get_nowait())
+    assert (sent["type"], sent["task"], sent["subject"]) == ("email_task", "7", "<b>hi</b>")
+    assert [m["task"] for m in hub.snapshot(ALICE)["email_tasks"]] == ["7"]
+    assert hub.snapshot(BOB)["email_tasks"] == []
+    assert [m["task"] for m in hub.snapshot(SUPER)["email_tasks"]] == ["7"]
+    hub.email_done("Alice")
+    assert "email_tasks" not in hub.snapshot(ALICE)

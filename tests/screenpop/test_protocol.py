@@ -28,6 +28,8 @@ TYPES = [
     "disposition",
     "schedule_callback",
     "callbacks",
+    "email_reply",
+    "email_close",
 ]
 
 
@@ -92,6 +94,12 @@ def test_commands_parse_to_their_typed_form() -> None:
         '{"type": "schedule_callback", "number": "+1 (212) 555-0100", "at": 1800000000, "for": ""}'
     ) == p.ScheduleCallback(None, "+1 (212) 555-0100", 1800000000.0, "", None, "")
     assert p.parse('{"type": "callbacks"}') == p.ListCallbacks(None, None)
+    assert p.parse('{"type": "email_reply", "task": "7", "body": "Dear Ann,\\nyes."}') == p.EmailReply(
+        None, "7", "Dear Ann,\nyes.", "answered"
+    )
+    assert p.parse('{"type": "email_close", "task": "7", "disposition": "spam"}') == p.EmailClose(
+        None, "7", "spam"
+    )
 
 
 @pytest.mark.parametrize(
@@ -111,6 +119,10 @@ def test_commands_parse_to_their_typed_form() -> None:
         '{"type": "schedule_callback", "number": "+12125550100", "at": 1800000000, "for": "Bob\\nX"}',
         '{"type": "schedule_callback", "number": "+12125550100", "at": 1800000000, "for": 5}',
         '{"type": "ping", "ref": true}',
+        '{"type": "email_reply", "task": "7", "body": ""}',
+        '{"type": "email_reply", "task": "7", "body": "\\u0000"}',
+        '{"type": "email_close", "task": "7", "disposition": "a\\nb"}',
+        '{"type": "email_close", "task": 7, "disposition": "spam"}',
     ],
 )
 def test_values_that_could_reach_ami_unsafely_are_refused(text: str) -> None:

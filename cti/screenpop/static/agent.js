@@ -1,4 +1,4 @@
-// The agent console: screen pops, call and state controls, disposition, callbacks. Text only (textContent).
+// The agent console: screen pops, call and state controls, disposition, callbacks, e-mail tasks. Text only (textContent).
 "use strict";
 (() => {
   const { el, duration } = cti;
@@ -134,6 +134,46 @@
     logEvent(`${text} · ${msg.linkedid}`);
   }
 
+  // ---- e-mail task card (issue #13, branch email2): text only, the sender's words never as HTML ----
+  function showEmailTask(msg) {
+    const box = document.getElementById("email-tasks");
+    const old = box.querySelector(`article[data-task="${CSS.escape(String(msg.task))}"]`);
+    if (old) old.remove();
+    const status = el("p", { class: "muted", role: "status" });
+    const reply = el("textarea", { name: "reply", rows: 6, maxlength: 100000, placeholder: "your reply", "aria-label": "reply" });
+    const disposition = el("select", { name: "email_disposition", "aria-label": "e-mail disposition" },
+      ["answered", "resolved", "follow-up", "spam", "duplicate", "answered by phone"].map((d) => el("option", { value: d }, d)));
+    const c = msg.customer;
+    const history = (msg.history || []).map((h) => el("li", {},
+      el("time", {}, new Date(h.received * 1000).toLocaleString()), " ", `${h.subject} · ${h.state}`,
+      h.reply ? el("pre", { class: "email-reply" }, h.reply) : null));
+    const card = el("article", { class: "card email-task", dataset: { task: String(msg.task) } },
+      el("header", {}, el("h3", { class: "email-subject" }, msg.subject || "(no subject)"),
+        el("span", { class: "email-from" }, msg.from)),
+      el("p", { class: "muted" }, `received ${new Date(msg.received * 1000).toLocaleString()} · due ${new Date(msg.deadline * 1000).toLocaleString()}`),
+      c ? el("div", { class: "customer" }, el("h4", {}, c.name), [c.company, `tier ${c.tier}`, c.email].filter(Boolean).join(" · "))
+        : el("p", { class: "muted" }, "unknown sender"),
+      el("pre", { class: "email-body" }, msg.body),
+      history.length ? el("div", {}, el("h4", {}, "Earlier e-mails"), el("ol", {}, history)) : null,
+      el("form", { class: "email-answer", onsubmit: async (ev) => {
+          ev.preventDefault();
+          const text = reply.value.trim();
+          const cmd = text
+            ? { type: "email_reply", task: msg.task, body: reply.value, disposition: disposition.value }
+            : { type: "email_close", task: msg.task, disposition: disposition.value };
+          const r = await act(cmd, text ? "e-mail reply" : "e-mail closed");
+          if (r.type === "result") { card.remove(); document.getElementById("no-email").hidden = box.querySelector("article") !== null; }
+          else status.textContent = r.message;
+        } },
+        reply, disposition,
+        el("button", { type: "submit" }, "Send reply / close")),
+      status);
+    box.prepend(card);
+    document.getElementById("no-email").hidden = true;
+    logEvent(`e-mail from ${msg.from}`);
+  }
+  // ---- /e-mail task card ----
+
   async function refreshCallbacks() {
     const reply = await session.send({ type: "callbacks" });
     const list = document.getElementById("callbacks");
@@ -192,9 +232,13 @@
         for (const lid of [...pops.keys()]) dismiss(lid);
         for (const a of msg.agents) if (me && a.agent === me.agent) setState(a);
         for (const c of msg.calls) showPop(c);
+        for (const t of document.querySelectorAll("#email-tasks article")) t.remove(); // e-mail (email2)
+        for (const t of msg.email_tasks || []) showEmailTask(t);
+        document.getElementById("no-email").hidden = (msg.email_tasks || []).length > 0;
         refreshCallbacks();
         break;
       case "callbacks_changed": refreshCallbacks(); break;
+      case "email_task": showEmailTask(msg); break; // e-mail channel (branch email2)
       case "screenpop": showPop(msg); break;
       case "call": callUpdate(msg); break;
       case "preview": showPreview(msg); break; // preview dialling
