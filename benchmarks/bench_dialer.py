@@ -7,7 +7,8 @@ Talk exponential, mean 120 s (a lognormal variant, sd 120 s, in the human-readab
 busy (2 s), the rest no answer at 26 s; 20 and 100 agents; ``--days`` seeded days (200). Strategies:
 progressive, the best compliant fixed ratio (the highest on the grid whose day abandon rate is <= 3 %
 on >= 99 % of the days), the VICIdial-style adaptive controller, cti's pacer, and the ceiling
-talk / (talk + wrap). The last line is one JSON object: strategy -> agents -> figures.
+talk / (talk + wrap). A "details:" line has every figure (the lognormal variant too); the last line is one
+JSON object: strategy -> "20"/"100" -> exactly the five figures issue #16 names.
 """
 
 from __future__ import annotations
@@ -119,5 +120,11 @@ def main(argv: list[str]) -> int:
             else:
                 for name, f in rows.items():
                     out[name].setdefault("lognormal", {})[str(agents)] = f
-    print(json.dumps(out, sort_keys=True))
+    # everything (the lognormal variant, days, the fixed ratio) on one line, then the issue's keys alone
+    print("details: " + json.dumps(out, sort_keys=True))
+    keys = ("talk_utilisation", "abandon_rate", "max_hour_abandon", "days_over_limit", "dials_per_agent_hour")
+    last = {
+        name: {a: {k: by[a][k] for k in keys} for a in ("20", "100") if a in by} for name, by in out.items()
+    }
+    print(json.dumps(last, sort_keys=True))
     return 0
