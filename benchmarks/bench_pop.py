@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import random
@@ -46,6 +47,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from cti import gctune
 from cti.asterisk.ami import AmiDecoder
 from cti.asterisk.calls import CallTracker
 from cti.core.ids import AgentId
@@ -92,6 +94,13 @@ class _BenchStore:
 
     async def save_disposition(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+async def _start(server: ConsoleServer) -> None:
+    """Starts the server and settles the garbage collector as ``cti run`` does once the daemon is up
+    (``cti.gctune.settle``: what is alive is frozen, the thresholds set)."""
+    await server.start()
+    gctune.settle()
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -181,7 +190,7 @@ async def _run(agents: int, pops: int, rate: float, supervisors: int = 10) -> di
         port=0,
         limits=Limits(failed_login_delay=0, client_buffer=1000),
     )
-    await server.start()
+    await _start(server)
     url = f"ws://127.0.0.1:{server.port}/ws"
     sent: dict[str, float] = {}
     latencies: list[float] = []
@@ -266,11 +275,18 @@ class _Stalls:
     """The event loop's worst stall, seen by a ticker that asks for 5 ms sleeps: ``worst`` is how late it
     woke (wall clock: includes the time this process waited for a CPU on a shared machine), ``worst_cpu``
     the CPU time the loop's thread spent between two of its wake-ups (the work that blocked the loop,
-    whatever the machine's load)."""
+    whatever the machine's load). The garbage collector's passes are timed too (``gc.callbacks``): the
+    longest pause (CPU time of the thread), and how many full (generation 2) passes ran, so a stall can
+    be told apart from the machine's noise."""
 
     def __init__(self) -> None:
         self.worst = 0.0
         self.worst_cpu = 0.0
+        self.gc_worst_ms = 0.0
+        self.gc_worst_gen = -1
+        self.gc_full = 0
+        self.gc_passes = 0
+        self._gc_start = 0.0
         self._task: asyncio.Task[None] | None = None
 
     async def _tick(self) -> None:
@@ -284,13 +300,34 @@ class _Stalls:
             self.worst_cpu = max(self.worst_cpu, (now_cpu - cpu) * 1000)
             cpu = now_cpu
 
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_start = time.thread_time()
+            return
+        ms = (time.thread_time() - self._gc_start) * 1000
+        self.gc_passes += 1
+        self.gc_full += info["generation"] == 2
+        if ms > self.gc_worst_ms:
+            self.gc_worst_ms, self.gc_worst_gen = ms, info["generation"]
+
+    def gc_figures(self) -> dict[str, Any]:
+        return {
+            "gc_pause_max_ms": round(self.gc_worst_ms, 1),
+            "gc_pause_max_generation": self.gc_worst_gen,
+            "gc_full_passes": self.gc_full,
+            "gc_passes": self.gc_passes,
+        }
+
     @contextlib.asynccontextmanager
     async def watching(self) -> AsyncIterator[_Stalls]:
-        self.worst = self.worst_cpu = 0.0
+        self.worst = self.worst_cpu = self.gc_worst_ms = 0.0
+        self.gc_worst_gen, self.gc_full, self.gc_passes = -1, 0, 0
         self._task = asyncio.create_task(self._tick())
+        gc.callbacks.append(self._gc)
         try:
             yield self
         finally:
+            gc.callbacks.remove(self._gc)
             self._task.cancel()
 
 
@@ -326,7 +363,7 @@ async def _storm(agents: int, log: int) -> dict[str, Any]:
     """``agents`` agents reconnect at once with ``resume`` against a resume log of ``log`` messages."""
     store = _BenchStore()
     server, hub, directory = _server(store, Limits(failed_login_delay=0, client_buffer=1000))
-    await server.start()
+    await _start(server)
     url = f"ws://127.0.0.1:{server.port}/ws"
     stalls = _Stalls()
     lookups = asyncio.create_task(directory.run())
@@ -358,6 +395,7 @@ async def _storm(agents: int, log: int) -> dict[str, Any]:
             "longest_stall_ms": round(stalls.worst, 1),
             "longest_stall_cpu_ms": round(stalls.worst_cpu, 1),
             "idle_stall_ms": round(idle_worst, 1),
+            **stalls.gc_figures(),
             "goal_stall_ms": 50,
             "goal_met": stalls.worst_cpu < 50,  # the loop's own work; the wall figure adds the machine's load
         }
@@ -452,7 +490,7 @@ async def _attack(name: str | None, scrypt: tuple[int, int, int]) -> dict[str, A
     n, r, p = scrypt
     store.password_hash = hash_password("x", n=n, r=r, p=p)
     server, hub, directory = _server(store, Limits(failed_login_delay=0.01, write_deadline=2.0))
-    await server.start()
+    await _start(server)
     url = f"ws://127.0.0.1:{server.port}/ws"
     lookups = asyncio.create_task(directory.run())
     stalls = _Stalls()
@@ -483,6 +521,7 @@ async def _attack(name: str | None, scrypt: tuple[int, int, int]) -> dict[str, A
                 "pop_ms": _figures(probe.ms),
                 "longest_stall_ms": round(stalls.worst, 1),
                 "longest_stall_cpu_ms": round(stalls.worst_cpu, 1),
+                **stalls.gc_figures(),
             }
         )
         if name == "failed_logins_100":

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cti import gctune
 from cti.agentstates import AgentStateStore, AgentStateWriter
 from cti.asterisk.calls import CallTracker
 from cti.asterisk.durable.repair import RecordsRepair, RepairStore
@@ -764,6 +765,7 @@ async def serve(cfg: Config) -> None:
     install_signal_handlers(daemon.stopping.set)
     await daemon.open()
     assert daemon.server is not None
+    gctune.settle()  # what start-up loaded is never garbage: no full pass visits it again
     print(f"cti: consoles on {daemon.server.url}", file=sys.stderr, flush=True)
     await daemon.run()
 

@@ -76,17 +76,40 @@ def _e164(number: str, country: str) -> str | None:
 
 class Client:
     """One websocket connection's outbox, bounded in messages and in characters. The server's writer
-    task drains it (``take``)."""
+    task drains it (``take``).
+
+    What a connection is sent first (its welcome and its catch-up: hundreds of missed messages on a
+    resume) is one block, an exact tuple of strings (``start``), not hundreds of entries of the queue:
+    the garbage collector stops tracking such a tuple the first time it sees it, so a full pass during
+    a reconnect storm visits one entry per client instead of every message queued (500 resuming agents
+    queue 200,000; visiting them cost a full pass about 40 ms). Live messages queue behind it."""
 
     def __init__(self, identity: Identity, buffer: int, max_chars: int = 4 * 1024 * 1024) -> None:
         self.identity = identity
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=buffer)
         self.max_chars = max_chars
-        self.chars = 0  # characters waiting in ``queue``
+        self.chars = 0  # characters waiting in ``queue`` and the first block
         self.closing: tuple[int, str] | None = None
         self.dead = asyncio.Event()
         self.last_seq = 0
         self.sending_since: float | None = None  # loop time the server's writer began the current send
+        self._first: tuple[str, ...] = ()  # the first block (``start``) and how much of it was taken
+        self._taken = 0
+
+    @property
+    def waiting(self) -> int:
+        """Messages not yet taken by the writer."""
+        return len(self._first) - self._taken + self.queue.qsize()
+
+    def start(self, texts: Iterable[str]) -> None:
+        """The first messages of the connection, before anything offered: one untracked block."""
+        if self._first or not self.queue.empty():
+            raise RuntimeError("start() comes before anything else is offered")
+        block = tuple(texts)
+        if self.queue.maxsize and len(block) > self.queue.maxsize:
+            raise ValueError(f"{len(block)} messages to start with: over the buffer of {self.queue.maxsize}")
+        self._first, self._taken = block, 0
+        self.chars += sum(map(len, block))
 
     def offer(self, text: str) -> bool:
         if self.closing is not None:
@@ -94,18 +117,32 @@ class Client:
         if self.chars + len(text) > self.max_chars and self.chars:
             self.kill(CLOSE_TOO_SLOW, f"too slow: more than {self.max_chars} characters waiting")
             return False
-        try:
-            self.queue.put_nowait(text)
-        except asyncio.QueueFull:
+        if self.queue.maxsize and self.waiting >= self.queue.maxsize:
             self.kill(CLOSE_TOO_SLOW, f"too slow: more than {self.queue.maxsize} messages waiting")
             return False
+        self.queue.put_nowait(text)
         self.chars += len(text)
         return True
 
     async def take(self) -> str:
-        text = await self.queue.get()
+        if self._taken < len(self._first):
+            text = self._first[self._taken]
+            self._taken += 1
+            if self._taken == len(self._first):
+                self._first, self._taken = (), 0
+        else:
+            text = await self.queue.get()
         self.chars -= len(text)
         return text
+
+    def take_waiting(self) -> list[str]:
+        """Everything not yet taken, at once (the last words before a close)."""
+        out = list(self._first[self._taken :])
+        self._first, self._taken = (), 0
+        while not self.queue.empty():
+            out.append(self.queue.get_nowait())
+        self.chars = 0
+        return out
 
     def kill(self, code: int, reason: str) -> None:
         if self.closing is None:

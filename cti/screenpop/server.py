@@ -493,11 +493,10 @@ class ConsoleServer:
         hello["resumed"] = missed is not None
         hello["missed"] = len(missed or ())
         hello["seq"] = self.hub.seq
-        client.offer(p.encode(hello))
+        first = [p.encode(hello)]
         if missed is None:
-            client.offer(p.encode(self.hub.snapshot(identity)))
-        for text in missed or ():
-            client.offer(text)
+            first.append(p.encode(self.hub.snapshot(identity)))
+        client.start(first + missed if missed is not None else first)  # one block: the GC skips it
         self.hub.attach(client)
         try:
             async with asyncio.TaskGroup() as tg:
@@ -520,8 +519,8 @@ class ConsoleServer:
             try:
                 async with asyncio.timeout(self.limits.close_timeout):
                     if code != CLOSE_TOO_SLOW:  # what it was told last (an error, a result) goes first
-                        while not client.queue.empty():
-                            await ws.send(client.queue.get_nowait())
+                        for text in client.take_waiting():
+                            await ws.send(text)
                     await ws.close(code, reason)
             except TimeoutError:
                 ws.transport.abort()  # the peer does not read: do not wait for it
@@ -542,7 +541,7 @@ class ConsoleServer:
             if ws.transport.get_write_buffer_size() > most:
                 self.hub.drop(client, f"too slow: more than {most} bytes unsent")
                 return
-            if not client.queue.empty():  # a backlog: a share of a later turn, with every other writer's
+            if client.waiting:  # a backlog: a share of a later turn, with every other writer's
                 await self.pacer.share()
 
     async def _check_writes(self) -> None:
