@@ -227,6 +227,11 @@ async def _run(agents: int, pops: int, rate: float, supervisors: int = 10) -> di
         while hub.client_count < agents + supervisors:  # noqa: ASYNC110 - plain state of the hub
             await asyncio.sleep(0.01)
         connect_seconds = time.perf_counter() - t_conn
+        # what a full pass of the garbage collector costs with everyone connected, whenever one runs
+        tracked = len(gc.get_objects())
+        t_gc = time.thread_time()
+        gc.collect()
+        full_pass_ms = (time.thread_time() - t_gc) * 1000
         # warm the caller cache once, as a busy day does; the store is not what is measured here
         sent["warm"] = time.perf_counter()
         injector.ring("A0", "warm")
@@ -257,6 +262,8 @@ async def _run(agents: int, pops: int, rate: float, supervisors: int = 10) -> di
         "pops": len(latencies),
         "rate_per_second": rate,
         "connect_seconds": round(connect_seconds, 2),
+        "gc_tracked_objects": tracked,
+        "gc_full_pass_ms": round(full_pass_ms, 1),
         "pop_ms": {
             "p50": round(p50, 3),
             "p90": round(_percentile(latencies, 0.9), 3),
