@@ -22,6 +22,12 @@ Then, on a fresh server each time (``storm`` and ``attacks`` in the output):
   latency (p50, p99, max), the longest loop stall, and the close codes the attackers got. Baseline: the
   probe with no attack, in the same run.
 
+Each phase also reports the garbage collector's longest pause (``gc_pause_max_ms``, CPU time, from
+``gc.callbacks``), its generation and the full passes run; each server's collector is settled as
+``cti run`` does (``cti.gctune.settle``). With everyone connected, the first phase counts the tracked
+objects and times one forced full pass (``gc_full_pass_ms``): what a full pass costs when one runs.
+Figures: docs/design/gc.md.
+
 Usage: ``python -m benchmarks pop [--quick] [--agents N] [--pops N] [--storm N] [--log N]``. The last
 output line is one JSON object.
 """

@@ -2,7 +2,7 @@
 generations are collected in larger steps, so a burst of new objects (500 consoles reconnecting at
 once) does not run full passes over everything.
 
-Why (docs/benchmarks.md, "Screen pops"): a full (generation 2) pass of CPython's collector stops the
+Why (docs/design/gc.md): a full (generation 2) pass of CPython's collector stops the
 event loop for as long as it takes to visit every tracked object. The modules, classes and functions
 loaded at start-up are about 35,000 of them, 7-10 ms of every full pass, and never garbage; a
 reconnect storm adds about 180 tracked objects per connection. With the default thresholds
