@@ -36,6 +36,9 @@ log = logging.getLogger("cti.mail")
 
 Feed = Callable[[], tuple[Sequence[TaskAgent], Mapping[str, int]]]
 Push = Callable[[str, dict[str, Any]], None]
+# the agent works an e-mail task (None: no longer), and whether a call may ring it meanwhile: the router
+# (cti.routing.router.Router.working_task) rings no agent working a task unless it allows it
+Working = Callable[[str, "str | None", bool], None]
 Sender = Callable[[EmailMessage], Awaitable[int]]
 
 
@@ -90,6 +93,7 @@ class EmailComponent:
         feed: Feed | None = None,
         send: Sender | None = None,
         done: Callable[[str], None] | None = None,
+        working: Working | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cfg = cfg
@@ -98,6 +102,8 @@ class EmailComponent:
         self.feed = feed
         self.done = done  # the agent's task is no longer offered (the hub's snapshot forgets it)
         self.send: Sender = send or self._send
+        self.working = working
+        self.allowed: dict[str, bool] = {}  # agent -> may a call ring it during a task (default: config)
         self.clock = clock
         self.tasks = EmailTasks(self._offer, deadline_seconds=cfg.deadline_hours * 3600, clock=clock)
         self.quarantined: list[Quarantined] = []
@@ -169,6 +175,7 @@ class EmailComponent:
         known = {a.agent for a in agents}
         for agent in [a for a in self.tasks.offered if a in gone or a not in known]:
             task = self.tasks.take_back(agent)
+            self._working(agent, None)
             if self.done is not None:
                 self.done(agent)
             if task is not None and self.store is not None:
@@ -180,8 +187,20 @@ class EmailComponent:
         assert self.store is not None
         await self.store.requeued(task_id)
 
+    def allow_calls(self, agent: str, allow: bool) -> None:
+        """The agent allows (or not) a call to ring while it works an e-mail task."""
+        self.allowed[agent] = allow
+        task = self.tasks.offered_to(agent)
+        if task is not None:
+            self._working(agent, task.id)
+
+    def _working(self, agent: str, task: str | None) -> None:
+        if self.working is not None:
+            self.working(agent, task, self.allowed.get(agent, self.cfg.calls_interrupt_tasks))
+
     def _offer(self, agent: str, task: EmailTask) -> None:
         log.info("e-mail task %s offered to %s", task.id, agent)
+        self._working(agent, task.id)
         self._spawn(self._offered(agent, task))
 
     def _spawn(self, coro: Awaitable[None]) -> None:
@@ -272,6 +291,7 @@ class EmailComponent:
 
     def _closed(self, agent: str) -> None:
         self.tasks.close(agent)
+        self._working(agent, None)
         if self.done is not None:
             self.done(agent)
         self.dispatch()
