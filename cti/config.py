@@ -462,7 +462,9 @@ class EmailConfig:
     loop_max_repeats: int = 5  # more messages than this from one sender within loop_window_seconds:
     loop_window_seconds: float = 600.0  # quarantined as a mail loop
     send_attempts: int = 4  # delivery tries in all (backoff 30 s, x4, at most 1 h)
-    fulfilment_attempts: int = 5  # document sendings: tries in all before giving up (stored, survive restarts)
+    fulfilment_attempts: int = (
+        5  # document sendings: tries in all before giving up (stored, survive restarts)
+    )
     fulfilment_retry_seconds: float = 60.0  # the first retry's wait (then x4, at most 1 h)
     fulfilment_subject: str = "Your documents"
     fulfilment_body: str = "Please find attached: {documents}.\n"

@@ -136,11 +136,15 @@ class FulfilmentSender:
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:2000]
             done = row.attempts + 1
-            again = next_try(done, self.cfg.fulfilment_attempts, self.cfg.fulfilment_retry_seconds, self.clock())
+            again = next_try(
+                done, self.cfg.fulfilment_attempts, self.cfg.fulfilment_retry_seconds, self.clock()
+            )
             await self.store.attempted(row.id, error=error, next_attempt=again, at=self.clock())
             if again is None:
                 self.failed += 1
-                log.warning("fulfilment %d to %s failed after %d attempts: %s", row.id, row.address, done, error)
+                log.warning(
+                    "fulfilment %d to %s failed after %d attempts: %s", row.id, row.address, done, error
+                )
             else:
                 log.info("fulfilment %d to %s: attempt %d failed (%s), again in %.0f s", row.id, row.address,
                          done, error, again - self.clock())  # fmt: skip

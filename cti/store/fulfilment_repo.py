@@ -144,7 +144,9 @@ class FulfilmentRepository(Repository):
         """Out of the catalogue (kept for the requests that name it)."""
         async with self.db.writing() as conn:
             res = await conn.execute(
-                update(documents_t).where(documents_t.c.name == name.strip()).values(active=False)
+                update(documents_t)
+                .where(documents_t.c.name == name.strip(), documents_t.c.active.is_(True))
+                .values(active=False)
             )
             return bool(res.rowcount)
 
@@ -215,9 +217,7 @@ class FulfilmentRepository(Repository):
 
     async def fulfilment(self, fulfilment_id: int) -> FulfilmentRow | None:
         async with self.db.reader.connect() as conn:
-            r = (
-                await conn.execute(select(fulfilments_t).where(fulfilments_t.c.id == fulfilment_id))
-            ).first()
+            r = (await conn.execute(select(fulfilments_t).where(fulfilments_t.c.id == fulfilment_id))).first()
         return None if r is None else _ful(r)
 
     async def pending(self) -> list[FulfilmentRow]:

@@ -76,7 +76,8 @@ _TICKET_FIELDS = {
 }  # fmt: skip
 _PHONE_FIELDS = {"e164": "x.e164", "is_primary": "x.is_primary", "id": "x.id"}
 _EMAIL_FIELDS = {
-    name: f"e.{name}" for name in ("id", "subject", "received", "state", "agent", "answered_at", "disposition")
+    name: f"e.{name}"
+    for name in ("id", "subject", "received", "state", "agent", "answered_at", "disposition")
 }
 _FULFILMENT_FIELDS = {
     name: f"f.{name}" for name in ("id", "names", "requested_at", "sent_at", "status", "agent", "last_error")
