@@ -288,21 +288,25 @@ async def _documents(store: Store, args: argparse.Namespace) -> int:
         return 0
     if not args.file:
         raise UsageError("documents add needs --file FILE")
-    path = Path(args.file)
+    def read() -> tuple[bytes | None, str]:
+        path = Path(args.file)
+        if args.link:
+            if not path.is_file():
+                raise FileNotFoundError(2, "no such file")
+            return None, str(path.resolve())
+        return path.read_bytes(), ""
+
     try:
-        data = None if args.link else path.read_bytes()
+        data, linked = await asyncio.to_thread(read)
     except OSError as e:
         print(f"cti store: {args.file}: {e.strerror}", file=sys.stderr)
         return 1
-    if args.link and not path.is_file():
-        print(f"cti store: {args.file}: no such file", file=sys.stderr)
-        return 1
     doc = await f.add_document(
         args.name,
-        path=str(path.resolve()) if args.link else None,
+        path=linked or None,
         content=data,
         mime_type=args.mime,
-        filename=path.name,
+        filename=Path(args.file).name,
     )
     print(f"document {doc.id}: {doc.name} ({doc.mime_type})")
     return 0
