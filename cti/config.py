@@ -683,7 +683,7 @@ def _validate_email(cfg: Config) -> None:
         raise ConfigError(p, "email.loop_max_repeats", "loop_max_repeats and send_attempts must be >= 1")
     if "@" not in e.from_address:
         raise ConfigError(p, "email.from_address", f"not an e-mail address: {e.from_address!r}")
-    if e.imap_url and not e.imap_url.startswith(("imap://", "imaps://")):
+    if e.imap_url and (not e.imap_url.startswith("imap://") or "@" not in e.imap_url):
         raise ConfigError(p, "email.imap_url", "must be imap://user:password@host:port/MAILBOX")
     if e.fulfilment_attempts < 1 or e.fulfilment_retry_seconds <= 0:
         raise ConfigError(
