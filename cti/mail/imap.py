@@ -103,14 +103,14 @@ class ImapFetcher:
                 if not greeted.called:
                     greeted.callback(self)
 
-            def connectionLost(self, reason: Any) -> None:
+            def connectionLost(self, reason: Any = None) -> None:
                 if not greeted.called:
                     greeted.errback(reason)
-                super().connectionLost(reason)
+                super().connectionLost(reason)  # type: ignore[no-untyped-call]
 
         class Factory(protocol.ClientFactory):
             def buildProtocol(self, addr: Any) -> Any:
-                p = Client()
+                p = Client()  # type: ignore[no-untyped-call]
                 p.factory = self
                 return p
 
@@ -137,7 +137,8 @@ class ImapFetcher:
             await wait(client.login(self.target.user.encode(), self.target.password.encode()))
             selected = await wait(client.select(self.target.mailbox))
             validity = int(selected.get("UIDVALIDITY", 0))
-            uids = await wait(client.search(imap4.Query(unseen=True), uid=True))
+            unseen = imap4.Query(unseen=True)  # type: ignore[no-untyped-call]
+            uids = await wait(client.search(unseen, uid=True))
             for uid in sorted(int(u) for u in uids):
                 fallback = f"<imap-{validity}-{uid}@{self.target.host}>"
                 sizes = await wait(client.fetchSize(str(uid), uid=True))

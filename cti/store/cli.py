@@ -288,6 +288,7 @@ async def _documents(store: Store, args: argparse.Namespace) -> int:
         return 0
     if not args.file:
         raise UsageError("documents add needs --file FILE")
+
     def read() -> tuple[bytes | None, str]:
         path = Path(args.file)
         if args.link:

@@ -40,9 +40,7 @@ class ImapBox:
         return [m.uid for m in self.messages if "\\Seen" in m.flags]
 
 
-async def start_imap_server(
-    box: ImapBox, user: str = "cti", password: str = "secret", port: int = 0
-) -> Any:
+async def start_imap_server(box: ImapBox, user: str = "cti", password: str = "secret", port: int = 0) -> Any:
     """Listen on ``port`` (0: a free one) of 127.0.0.1; returns the Twisted port (``.getHost().port``)."""
     reactor = reactor_for(asyncio.get_running_loop())
     from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
@@ -196,7 +194,7 @@ async def start_imap_server(
 
     checker = InMemoryUsernamePasswordDatabaseDontUse()
     checker.addUser(user.encode(), password.encode())
-    portal = Portal(Realm(), [checker])
+    portal = Portal(Realm(), [checker])  # type: ignore[arg-type, list-item]
 
     class Server(imap4.IMAP4Server):
         def lineReceived(self, line: bytes) -> None:
@@ -205,14 +203,14 @@ async def start_imap_server(
             for c in list(box.drop_on):
                 if command.startswith(c) or command.startswith(b"UID " + c):
                     box.drop_on.remove(c)
-                    self.transport.abortConnection()
+                    self.transport.abortConnection()  # type: ignore[union-attr]
                     return
-            super().lineReceived(line)
+            super().lineReceived(line)  # type: ignore[no-untyped-call]
 
     class Factory(protocol.ServerFactory):
         def buildProtocol(self, addr: Any) -> Any:
-            p = Server()
-            p.portal = portal
+            p = Server()  # type: ignore[no-untyped-call]
+            p.portal = portal  # type: ignore[assignment]
             p.factory = self
             return p
 

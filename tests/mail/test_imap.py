@@ -33,7 +33,13 @@ AUTO = b"From: robot@example.com\r\nSubject: Out of office\r\nAuto-Submitted: au
 
 def test_the_url() -> None:
     t = ImapTarget.parse("imap://svc%40cti:p%20w@mail.local:1143/Support")
-    assert (t.user, t.password, t.host, t.port, t.mailbox) == ("svc@cti", "p w", "mail.local", 1143, "Support")
+    assert (t.user, t.password, t.host, t.port, t.mailbox) == (
+        "svc@cti",
+        "p w",
+        "mail.local",
+        1143,
+        "Support",
+    )
     assert ImapTarget.parse("imap://u:p@h").mailbox == "INBOX"
     with pytest.raises(ValueError):
         ImapTarget.parse("imaps://u:p@h/INBOX")
@@ -69,7 +75,9 @@ async def test_messages_become_tasks_or_quarantine_and_are_seen_only_once_stored
         # seen; the next session fetches it again and it is not stored twice
         again = box.add(GOOD.replace(b"imap-1", b"imap-2"))
         box.drop_on.append(b"STORE")
-        with pytest.raises(Exception):
+        from twisted.internet.error import ConnectionLost
+
+        with pytest.raises(ConnectionLost):
             await fetcher.poll()
         assert box.seen() == [good, no_id, bad, auto, huge]
         assert len(await store.email.open_tasks()) == 3
