@@ -119,3 +119,17 @@ async def test_the_daemon_component_polls_reconnects_after_a_drop_and_stays_on_o
         await asyncio.gather(running, return_exceptions=True)
     finally:
         await stop_imap_server(port)
+
+
+async def test_unknown_senders_are_quarantined_when_configured(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}")
+    try:
+        await store.customers.add_customer(NewCustomer("Ann Lee", email="ann@example.com"))
+        comp = EmailComponent(EmailConfig(unknown_senders="quarantine"), store.email)
+        await comp.imap_intake(GOOD, "<fallback-1@x>")
+        await comp.imap_intake(NO_ID, "<fallback-2@x>")
+        assert [t.sender for t in await store.email.open_tasks()] == ["ann@example.com"]
+        [q] = await store.email.quarantined()
+        assert (q.sender, q.reason, q.raw) == ("bo@example.org", "unknown sender", NO_ID)
+    finally:
+        await store.close()
