@@ -3,6 +3,7 @@ the console's fulfilment and allow-calls commands parse strictly."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 import pytest
@@ -39,7 +40,7 @@ def test_fulfil_and_allow_calls_commands() -> None:
         '{"type": "fulfil", "linkedid": "1.2", "customer": 7, "documents": []}',
         '{"type": "fulfil", "linkedid": "1.2", "customer": true, "documents": [1]}',
         '{"type": "fulfil", "linkedid": "1.2", "customer": 7, "documents": ["1"]}',
-        '{"type": "fulfil", "linkedid": "1.2", "customer": 7, "documents": %s}' % list(range(1, 30)),
+        json.dumps({"type": "fulfil", "linkedid": "1.2", "customer": 7, "documents": list(range(1, 30))}),
         '{"type": "email_allow_calls", "allow": "yes"}',
     ):
         with pytest.raises(p.BadMessage):
