@@ -102,8 +102,8 @@ async def test_the_daemon_component_polls_reconnects_after_a_drop_and_stays_on_o
         assert comp.imap is not None
         box.drop_on.append(b"FETCH")  # the first session dies mid-fetch
         box.add(GOOD)
-        await eventually(lambda: len(comp.tasks.waiting) == 1, 10)
-        assert comp.imap.failures >= 1 and box.seen() == [1]
+        await eventually(lambda: len(comp.tasks.waiting) == 1 and box.seen() == [1], 10)  # stored, then seen
+        assert comp.imap.failures >= 1
         assert [t.message.subject for t in comp.tasks.waiting] == ["my refund"]
         number = port.getHost().port
         await stop_imap_server(port)  # the server goes away entirely: polls fail, the daemon carries on
@@ -111,8 +111,7 @@ async def test_the_daemon_component_polls_reconnects_after_a_drop_and_stays_on_o
         await eventually(lambda: comp.imap is not None and comp.imap.failures > failed, 10)
         box.add(NO_ID)
         port = await start_imap_server(box, port=number)  # back: the next poll fetches the new message
-        await eventually(lambda: len(comp.tasks.waiting) == 2, 10)
-        assert box.seen() == [1, 2]
+        await eventually(lambda: len(comp.tasks.waiting) == 2 and box.seen() == [1, 2], 10)
         assert reactor_for(loop)._asyncioEventloop is loop  # Twisted runs on this loop
         assert {t.ident for t in threading.enumerate()} <= threads  # no thread was started for IMAP
         running.cancel()
