@@ -76,6 +76,7 @@ from cti.tierschedule import Tiers, TierSchedule
 
 if TYPE_CHECKING:
     from cti.mail.component import EmailStore
+    from cti.mail.fulfilment import FulfilmentStore
 
 log = logging.getLogger("cti.app")
 
@@ -128,6 +129,9 @@ class StorePort(Protocol):
 
     @property
     def email(self) -> EmailStore: ...
+
+    @property
+    def fulfilment(self) -> FulfilmentStore: ...
 
     async def close(self) -> None: ...
 
@@ -484,10 +488,22 @@ class Daemon:
 
             feed = router_feed(self.routing) if self.routing is not None else None
             hub = self.hub
+            routing = self.routing
+
+            def working(agent: str, task: str | None, allow: bool) -> None:
+                if routing is not None:  # the router rings no agent working a task unless it allows it
+                    routing.router.working_task(AgentId(agent), task, interruptible=allow)
+                    routing.wake()
+
             self.email = EmailComponent(
-                cfg.email, store.email, push=hub.email_task, feed=feed, done=hub.email_done
+                cfg.email, store.email, push=hub.email_task, feed=feed, done=hub.email_done, working=working
             )
             self.desk.email = self.email
+            from cti.mail.fulfilment import FulfilmentSender
+
+            self.fulfilment = FulfilmentSender(cfg.email, store.fulfilment)
+            self.desk.fulfilment = self.fulfilment
+            self.components.append(Component("fulfilment", self.fulfilment.run))
             if feed is not None:  # after "routing": the router has seen the events first
                 self.bus.subscribe("email", self.email.on_events, local_only=True)
             self.components.append(Component("email", self.email.run))

@@ -462,6 +462,13 @@ class EmailConfig:
     loop_max_repeats: int = 5  # more messages than this from one sender within loop_window_seconds:
     loop_window_seconds: float = 600.0  # quarantined as a mail loop
     send_attempts: int = 4  # delivery tries in all (backoff 30 s, x4, at most 1 h)
+    fulfilment_attempts: int = (
+        5  # document sendings: tries in all before giving up (stored, survive restarts)
+    )
+    fulfilment_retry_seconds: float = 60.0  # the first retry's wait (then x4, at most 1 h)
+    fulfilment_subject: str = "Your documents"
+    fulfilment_body: str = "Please find attached: {documents}.\n"
+    calls_interrupt_tasks: bool = False  # a call may ring an agent working an e-mail task
 
 
 @dataclass
@@ -676,8 +683,12 @@ def _validate_email(cfg: Config) -> None:
         raise ConfigError(p, "email.loop_max_repeats", "loop_max_repeats and send_attempts must be >= 1")
     if "@" not in e.from_address:
         raise ConfigError(p, "email.from_address", f"not an e-mail address: {e.from_address!r}")
-    if e.imap_url and not e.imap_url.startswith(("imap://", "imaps://")):
+    if e.imap_url and (not e.imap_url.startswith("imap://") or "@" not in e.imap_url):
         raise ConfigError(p, "email.imap_url", "must be imap://user:password@host:port/MAILBOX")
+    if e.fulfilment_attempts < 1 or e.fulfilment_retry_seconds <= 0:
+        raise ConfigError(
+            p, "email.fulfilment_attempts", "fulfilment_attempts must be >= 1, fulfilment_retry_seconds > 0"
+        )
 
 
 def _validate_callbacks(cfg: Config) -> None:

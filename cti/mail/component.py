@@ -12,6 +12,7 @@ agent's reply is sent over SMTP (cti.mail.smtp_client, with retries) and closes 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -22,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cti.config import EmailConfig
 from cti.core.events import AgentState, DomainEvent
 from cti.mail import outbound
-from cti.mail.inbound import Accepted, LoopGuard, Quarantined
+from cti.mail.imap import ImapFetcher, ImapTarget
+from cti.mail.inbound import Accepted, LoopGuard, Quarantined, classify, sender_of
 from cti.mail.service import EmailTask, EmailTasks, TaskError
 from cti.mail.smtp_client import send_with_retry
 from cti.mail.smtp_server import InboundSink, start_smtp_server, stop_smtp_server
@@ -36,6 +38,9 @@ log = logging.getLogger("cti.mail")
 
 Feed = Callable[[], tuple[Sequence[TaskAgent], Mapping[str, int]]]
 Push = Callable[[str, dict[str, Any]], None]
+# the agent works an e-mail task (None: no longer), and whether a call may ring it meanwhile: the router
+# (cti.routing.router.Router.working_task) rings no agent working a task unless it allows it
+Working = Callable[[str, "str | None", bool], None]
 Sender = Callable[[EmailMessage], Awaitable[int]]
 
 
@@ -64,6 +69,10 @@ class EmailStore(Protocol):
 
     async def quarantine(self, sender: str, reason: str, raw: bytes, *, at: float | None = None) -> int: ...
 
+    async def has_message(self, message_id: str) -> bool: ...
+
+    async def customer_by_email(self, address: str) -> int | None: ...
+
 
 def router_feed(routing: RoutingService) -> Feed:
     """The router's agents (longest in their state first) and its waiting calls per queue."""
@@ -90,6 +99,7 @@ class EmailComponent:
         feed: Feed | None = None,
         send: Sender | None = None,
         done: Callable[[str], None] | None = None,
+        working: Working | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cfg = cfg
@@ -98,11 +108,16 @@ class EmailComponent:
         self.feed = feed
         self.done = done  # the agent's task is no longer offered (the hub's snapshot forgets it)
         self.send: Sender = send or self._send
+        self.working = working
+        self.allowed: dict[str, bool] = {}  # agent -> may a call ring it during a task (default: config)
         self.clock = clock
         self.tasks = EmailTasks(self._offer, deadline_seconds=cfg.deadline_hours * 3600, clock=clock)
         self.quarantined: list[Quarantined] = []
         self.customers: dict[str, int | None] = {}  # task id -> customer id
         self.port: int | None = None
+        self.guard = LoopGuard(cfg.loop_max_repeats, cfg.loop_window_seconds)
+        self.imap: ImapFetcher | None = None
+        self._imap_ids: set[str] = set()  # in memory only (no store): the IMAP messages taken already
         self.started = asyncio.Event()
         self._pending: set[asyncio.Task[None]] = set()
         self._tail: asyncio.Task[None] | None = None
@@ -123,6 +138,14 @@ class EmailComponent:
 
     async def _persist(self, verdict: Accepted | Quarantined) -> None:
         assert self.store is not None
+        if (
+            isinstance(verdict, Accepted)
+            and self.cfg.unknown_senders == "quarantine"
+            and await self.store.customer_by_email(verdict.sender) is None
+        ):
+            log.warning("e-mail quarantined from %r: unknown sender", verdict.sender)
+            await self.store.quarantine(verdict.sender, "unknown sender", verdict.raw, at=self.clock())
+            return
         if isinstance(verdict, Quarantined):
             await self.store.quarantine(verdict.sender, verdict.reason, verdict.raw, at=self.clock())
             return
@@ -137,6 +160,31 @@ class EmailComponent:
         )
         self._add(row)
         self.dispatch()
+
+    async def imap_intake(self, raw: bytes, fallback_id: str, oversized: str = "") -> None:
+        """A message fetched from the IMAP mailbox: the same rules as over SMTP; returns once stored
+        (then the fetcher flags it \\Seen). One already stored (fetched again after a crash or a dropped
+        connection: the same Message-ID, else the same mailbox UID) is not stored twice."""
+        if oversized:
+            verdict: Accepted | Quarantined = Quarantined(oversized, raw, sender_of(raw))
+        else:
+            verdict = classify(raw, size_limit=self.cfg.size_limit_bytes, guard=self.guard, at=self.clock())
+        if isinstance(verdict, Quarantined):
+            self._quarantine(verdict)
+            if self.store is not None:
+                await self._persist(verdict)
+            return
+        if not verdict.message_id:
+            verdict = dataclasses.replace(verdict, message_id=fallback_id)
+        if self.store is None:
+            if verdict.message_id not in self._imap_ids:
+                self._imap_ids.add(verdict.message_id)
+                self._task(verdict)
+            return
+        if await self.store.has_message(verdict.message_id):
+            log.info("e-mail %s from IMAP is stored already", verdict.message_id[:80])
+            return
+        await self._persist(verdict)
 
     def _add(self, row: EmailTaskRow) -> None:
         message = Accepted(row.sender, row.subject, row.body, row.message_id)
@@ -169,6 +217,7 @@ class EmailComponent:
         known = {a.agent for a in agents}
         for agent in [a for a in self.tasks.offered if a in gone or a not in known]:
             task = self.tasks.take_back(agent)
+            self._working(agent, None)
             if self.done is not None:
                 self.done(agent)
             if task is not None and self.store is not None:
@@ -180,8 +229,20 @@ class EmailComponent:
         assert self.store is not None
         await self.store.requeued(task_id)
 
+    def allow_calls(self, agent: str, allow: bool) -> None:
+        """The agent allows (or not) a call to ring while it works an e-mail task."""
+        self.allowed[agent] = allow
+        task = self.tasks.offered_to(agent)
+        if task is not None:
+            self._working(agent, task.id)
+
+    def _working(self, agent: str, task: str | None) -> None:
+        if self.working is not None:
+            self.working(agent, task, self.allowed.get(agent, self.cfg.calls_interrupt_tasks))
+
     def _offer(self, agent: str, task: EmailTask) -> None:
         log.info("e-mail task %s offered to %s", task.id, agent)
+        self._working(agent, task.id)
         self._spawn(self._offered(agent, task))
 
     def _spawn(self, coro: Awaitable[None]) -> None:
@@ -272,6 +333,7 @@ class EmailComponent:
 
     def _closed(self, agent: str) -> None:
         self.tasks.close(agent)
+        self._working(agent, None)
         if self.done is not None:
             self.done(agent)
         self.dispatch()
@@ -284,17 +346,27 @@ class EmailComponent:
             self._task,
             self._quarantine,
             size_limit=c.size_limit_bytes,
-            guard=LoopGuard(c.loop_max_repeats, c.loop_window_seconds),
+            guard=self.guard,
             persist=self._persist if self.store is not None else None,
         )
         listening: Any = await start_smtp_server(sink, c.host, c.port)
         self.port = listening.getHost().port
         log.info("e-mail: ESMTP server on %s:%d (%d stored tasks waiting)", c.host, self.port, reloaded)
+        imap: asyncio.Task[None] | None = None
+        if c.imap_url:
+            target = ImapTarget.parse(c.imap_url)
+            self.imap = ImapFetcher(
+                target, self.imap_intake, poll_seconds=c.imap_poll_seconds, size_limit=c.size_limit_bytes
+            )
+            imap = asyncio.ensure_future(self.imap.run())
         self.started.set()
         self.dispatch()
         try:
             await asyncio.Event().wait()
         finally:
+            if imap is not None:
+                imap.cancel()
+                await asyncio.gather(imap, return_exceptions=True)
             await stop_smtp_server(listening)
             for t in list(self._pending):
                 t.cancel()

@@ -25,6 +25,7 @@ class Accepted:
     subject: str
     body: str
     message_id: str
+    raw: bytes = field(default=b"", compare=False, repr=False)  # as received (a later quarantine keeps it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,4 +96,13 @@ def classify(
         body = _text(msg)
     except (LookupError, ValueError) as exc:
         return Quarantined(f"malformed MIME: {exc}", raw, sender)
-    return Accepted(sender, str(msg.get("Subject", "")), body, str(msg.get("Message-ID", "")))
+    return Accepted(sender, str(msg.get("Subject", "")), body, str(msg.get("Message-ID", "")), raw)
+
+
+def sender_of(raw: bytes) -> str:
+    """The From address of a message (or of its headers alone), lower case; "" if none can be read."""
+    try:
+        msg = message_from_bytes(raw, policy=policy.default)
+        return parseaddr(str(msg.get("From", "")))[1].lower()
+    except Exception:  # hostile headers: the reason is what matters, not the sender
+        return ""

@@ -29,6 +29,7 @@ from cti.reports.states import staffed
 
 if TYPE_CHECKING:
     from cti.core.journey import CallJourney
+    from cti.reports.email_metrics import EmailTask
     from cti.reports.states import AgentTime
 
 
@@ -52,6 +53,12 @@ class ReportStates(Protocol):
     async def time_in_state(
         self, start: float, end: float, now: float | None = None
     ) -> dict[str, AgentTime]: ...
+
+
+class ReportEmail(Protocol):
+    """What the e-mail report reads (``store.email``, cti/store/email_repo.py)."""
+
+    async def metric_rows(self, start: float, end: float) -> list[EmailTask]: ...
 
 
 FORMATS = ("table", "csv", "json", "xlsx")
@@ -179,7 +186,9 @@ async def load_input(
 
     store = await Store.open(cfg.store.url, default_country=cfg.store.default_country)
     try:
-        return await read_input(store.calls, cfg, start, end, queue, agent, store.agent_states)
+        return await read_input(
+            store.calls, cfg, start, end, queue, agent, store.agent_states, email=store.email
+        )
     finally:
         await store.close()
 
@@ -192,6 +201,8 @@ async def read_input(
     queue: str | None = None,
     agent: str | None = None,
     states: ReportStates | None = None,
+    *,
+    email: ReportEmail | None = None,
 ) -> ReportInput:
     """``load_input`` over a store already open (the daemon's ``store.calls``, for the reports page)."""
     r = cfg.reports
@@ -203,6 +214,7 @@ async def read_input(
     orders = await calls.orders_between(start, end + window)
     # an open interval (the agent's current state) counts up to now, never into the future
     times = {} if states is None else await states.time_in_state(start, end, time.time())
+    email_tasks = [] if email is None else await email.metric_rows(start, end)
     wrapup: dict[str, float] = {}
     for a in cfg.asterisk:
         wrapup.update(a.wrapup_seconds)
@@ -225,6 +237,7 @@ async def read_input(
         states=times,
         queue=queue,
         agent=agent,
+        email_tasks=email_tasks,
     )
 
 

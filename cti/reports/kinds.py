@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cti.core.journey import CallJourney, Direction, JourneyOutcome, LegOutcome, QueueLeg
+from cti.reports.email_metrics import EmailTask, email_metrics
 from cti.reports.metrics import (
     ANSWERED_OUTCOMES,
     DURATION_BUCKETS,
@@ -74,6 +75,7 @@ class ReportInput:
     states: Mapping[str, AgentTime] = field(default_factory=dict)  # agent -> time in state, in the range
     queue: str | None = None
     agent: str | None = None
+    email_tasks: Sequence[EmailTask] = ()  # the e-mail tasks received in the range (issue #13)
 
     def legs(self) -> list[QueueLeg]:
         """The finished queue legs of the calls, under the --queue/--agent filters."""
@@ -600,6 +602,38 @@ def agent_states_report(inp: ReportInput) -> Report:
     return Report("agent-states", columns, rows)
 
 
+EMAIL_COLUMNS: Columns = (
+    ("agent", "Agent"),
+    ("offered", "Offered"),
+    ("answered", "Answered"),
+    ("answered_in_deadline", "Answered within deadline"),
+    ("in_deadline_rate", "Within deadline rate"),
+    ("handle_seconds", "Avg handle time"),
+)
+
+
+def email_report(inp: ReportInput) -> Report:
+    """Per agent, the e-mail tasks received in the range (docs/metrics.md, "E-mail tasks"): offered,
+    answered, answered within their deadline, mean handle time; the summary counts every task received,
+    offered or not."""
+    rows = []
+    for m in email_metrics(inp.email_tasks):
+        if inp.agent is not None and m.agent != inp.agent:
+            continue
+        rows.append(
+            {
+                "agent": m.agent,
+                "offered": m.offered,
+                "answered": m.answered,
+                "answered_in_deadline": m.answered_in_deadline,
+                "in_deadline_rate": _r(m.answered_in_deadline / m.answered) if m.answered else None,
+                "handle_seconds": round(m.handle_time, 6),
+            }
+        )
+    waiting = sum(1 for t in inp.email_tasks if t.offered is None)
+    return Report("email", EMAIL_COLUMNS, rows, {"received": len(inp.email_tasks), "never_offered": waiting})
+
+
 KINDS: dict[str, Callable[[ReportInput], Report]] = {
     "queue": queue_report,
     "agent": agent_report,
@@ -612,4 +646,5 @@ KINDS: dict[str, Callable[[ReportInput], Report]] = {
     "agent-performance": agent_performance_report,
     "campaign": campaign_report,
     "agent-states": agent_states_report,
+    "email": email_report,
 }

@@ -16,7 +16,8 @@ Theory of operation (every rule that decides who gets a call lives in this file)
    within the threshold and makes the late ones wait longer: it is not FIFO, and it is off by default.
 2. An agent is eligible for a call when it is AVAILABLE, serves the call's queue (``members``), has
    every required skill at the required level, has not let this call ring within ``miss_retry``
-   seconds, and no other instance holds it (``block``). Escalation steps (``QueuePolicy.escalation``)
+   seconds, no other instance holds it (``block``), and it is not working an e-mail task (``working_task``)
+   unless it allows calls to interrupt it. Escalation steps (``QueuePolicy.escalation``)
    widen this as the wait grows: lower levels, dropped skills, generalists, an overflow queue's agents.
    Every offer records the step that made the agent eligible (-1: none was needed).
 3. Relationship routing: a call with preferred agents (the customer's owner, the last agent) is
@@ -74,6 +75,7 @@ from cti.routing.events import (
 from cti.routing.matching import eligible, rank
 from cti.routing.matching import stage as stage_of
 from cti.routing.policy import QueuePolicy, Requirements, SkillNeed, language_skill
+from cti.routing.tasks import may_ring
 
 __all__ = [
     "CALL_TRANSITIONS",
@@ -111,6 +113,8 @@ class _RoutedAgent:
     cti_wrap_until: float = 0.0
     last_queue: str | None = None
     offered: str | None = None  # the call cti last reserved it for
+    task: str | None = None  # the e-mail task it is working (cti.routing.tasks), if any
+    interruptible: bool = False  # it allows a call to ring while it works that task
 
 
 class Router:
@@ -288,6 +292,17 @@ class Router:
     def block(self, agent: AgentId, until: float) -> None:
         """Another instance holds this agent (its lease): do not offer it before ``until``."""
         self._agents[agent].blocked_until = until
+
+    def working_task(self, agent: AgentId, task: str | None, *, interruptible: bool = False) -> None:
+        """The agent works an e-mail task (None: no longer): no call rings it meanwhile unless it
+        allows it (``interruptible``; cti.routing.tasks.may_ring)."""
+        rec = self._agents.get(agent)
+        if rec is not None:
+            rec.task, rec.interruptible = task, interruptible
+
+    def task_of(self, agent: AgentId) -> str | None:
+        rec = self._agents.get(agent)
+        return None if rec is None else rec.task
 
     # ---- calls -----------------------------------------------------------------------------------------
     def enqueue(
@@ -522,7 +537,7 @@ class Router:
     def decide(self, at: float) -> list[Offer]:
         """Reserve agents for waiting calls, in the calls' order (rules 1-5). Call after every change."""
         self.advance(at)
-        free = [r for r in self._free.values() if r.blocked_until <= at]
+        free = [r for r in self._free.values() if r.blocked_until <= at and may_ring(r.task, r.interruptible)]
         if not free or not self._order:
             return []
         offers: list[Offer] = []

@@ -60,6 +60,11 @@ def offer_task(agents: Iterable[TaskAgent], waiting: Mapping[str, int]) -> str |
     return None
 
 
+def may_ring(task: str | None, interruptible: bool) -> bool:
+    """A call may be delivered to an agent working a task (``task``) only if the agent allows it."""
+    return task is None or interruptible
+
+
 def call_may_ring(agent: TaskAgent) -> bool:
     """A call may be delivered to an agent working a task only if the agent allows it."""
-    return agent.task is None or agent.interruptible
+    return may_ring(agent.task, agent.interruptible)

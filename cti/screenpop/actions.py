@@ -110,6 +110,18 @@ class EmailControl(Protocol):
 
     async def close(self, agent: str, task_id: str, disposition: str) -> dict[str, Any]: ...
 
+    def allow_calls(self, agent: str, allow: bool) -> None: ...
+
+
+class FulfilmentControl(Protocol):
+    """Fulfilment (cti.mail.fulfilment.FulfilmentSender); refuses with ``FulfilmentError``."""
+
+    async def catalogue(self) -> list[dict[str, Any]]: ...
+
+    async def request(
+        self, agent: str, customer_id: int, document_ids: list[int], linkedid: str = ""
+    ) -> dict[str, Any]: ...
+
 
 class DispositionStore(Protocol):
     async def save_disposition(
@@ -178,6 +190,7 @@ class Desk:
         self.routing = routing
         self.callbacks = callbacks
         self.email: EmailControl | None = None  # set by the daemon with [email] enabled
+        self.fulfilment: FulfilmentControl | None = None  # likewise: documents e-mailed to customers
         self.hub = hub
         self.servers = servers
         self.channels = channels
@@ -335,6 +348,15 @@ class Desk:
                     raise DeskError(str(code), str(message)) from None
             case p.EmailReply() | p.EmailClose():
                 return await self._email(identity, cmd)
+            case p.EmailAllowCalls(allow=allow):
+                if self.email is None:
+                    raise DeskError("no_email", "the e-mail channel is not enabled ([email] enabled)")
+                if identity.agent is None:
+                    raise DeskError("forbidden", "only an agent allows calls during its own tasks")
+                self.email.allow_calls(identity.agent, allow)
+                return {"allow": allow}
+            case p.Documents() | p.Fulfil():
+                return await self._fulfil(identity, cmd)
             case _:
                 raise DeskError("unknown_type", f"{type(cmd).__name__} is not an action")
 
@@ -348,6 +370,21 @@ class Desk:
                 return await self.email.reply(identity.agent, cmd.task, cmd.body, cmd.disposition)
             return await self.email.close(identity.agent, cmd.task, cmd.disposition)
         except TaskError as e:  # unknown_task, send_failed
+            raise DeskError(e.code, str(e)) from None
+
+    async def _fulfil(self, identity: Identity, cmd: p.Documents | p.Fulfil) -> dict[str, Any]:
+        from cti.mail.fulfilment import FulfilmentError
+
+        if self.fulfilment is None:
+            raise DeskError("no_email", "fulfilment needs the e-mail channel ([email] enabled)")
+        if isinstance(cmd, p.Documents):
+            return {"documents": await self.fulfilment.catalogue()}
+        if not self.hub.may_disposition(identity, cmd.linkedid):
+            raise DeskError("forbidden", "not one of your calls")
+        agent = identity.agent or identity.username
+        try:
+            return await self.fulfilment.request(agent, cmd.customer, list(cmd.documents), cmd.linkedid)
+        except FulfilmentError as e:
             raise DeskError(e.code, str(e)) from None
 
     def contexts_of(self, server: str) -> Contexts:

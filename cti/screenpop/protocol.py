@@ -265,6 +265,28 @@ class EmailClose(Command):
     disposition: str
 
 
+@dataclass(frozen=True, slots=True)
+class EmailAllowCalls(Command):
+    """Whether a call may ring this agent while it works an e-mail task (default: no)."""
+
+    allow: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Documents(Command):
+    """The fulfilment catalogue: the documents an agent may send from a call's disposition."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fulfil(Command):
+    """E-mail ``documents`` (catalogue ids) to ``customer``, from the disposition of call ``linkedid``."""
+
+    linkedid: str
+    customer: int
+    documents: tuple[int, ...]
+
+
+MAX_DOCUMENTS = 20
 MAX_REPLY = 100_000
 MAX_SKILLS = 50
 
@@ -419,6 +441,26 @@ def parse(text: str | bytes) -> Command:
             )
         case "email_close":
             return EmailClose(ref, f.text("task", limit=40), f.text("disposition", limit=64))
+        case "email_allow_calls":
+            allow = raw.get("allow")
+            if not isinstance(allow, bool):
+                raise BadMessage("bad_field", "'allow' must be true or false", ref)
+            return EmailAllowCalls(ref, allow)
+        case "documents":
+            return Documents(ref)
+        case "fulfil":
+            customer, docs = raw.get("customer"), raw.get("documents")
+            if isinstance(customer, bool) or not isinstance(customer, int) or customer < 1:
+                raise BadMessage("bad_field", "'customer' must be a customer id", ref)
+            if (
+                not isinstance(docs, list)
+                or not 0 < len(docs) <= MAX_DOCUMENTS
+                or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in docs)
+            ):
+                raise BadMessage(
+                    "bad_field", f"'documents' must be a list of 1 to {MAX_DOCUMENTS} document ids", ref
+                )
+            return Fulfil(ref, f.text("linkedid", limit=160), customer, tuple(docs))
         case str():
             raise BadMessage("unknown_type", f"unknown message type {kind[:40]!r}", ref)
         case _:

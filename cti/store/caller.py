@@ -57,6 +57,22 @@ class DoNotCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ContactSummary:
+    """One e-mail contact of the customer (issue #13): an e-mail received ("email"), the agent's reply
+    ("reply") or documents e-mailed ("documents", with their status: pending, sent, failed)."""
+
+    kind: str
+    at: float
+    subject: str
+    status: str
+    agent: str | None
+    detail: str = ""  # the documents' names; a failed sending's last error
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerCard:
     id: int
     name: str
@@ -76,6 +92,7 @@ class CustomerCard:
     interactions: list[InteractionSummary] = field(default_factory=list)  # newest first
     open_complaints: list[TicketSummary] = field(default_factory=list)
     open_tickets: list[TicketSummary] = field(default_factory=list)
+    contacts: list[ContactSummary] = field(default_factory=list)  # e-mails and documents, newest first
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +116,7 @@ class CustomerCard:
             "interactions": [i.to_json() for i in self.interactions],
             "open_complaints": [t.to_json() for t in self.open_complaints],
             "open_tickets": [t.to_json() for t in self.open_tickets],
+            "contacts": [c.to_json() for c in self.contacts],
         }
 
 

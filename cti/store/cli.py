@@ -112,6 +112,15 @@ def register(subparsers: Any) -> None:
     rebuild.add_argument("--to", dest="end", help="last day, inclusive, YYYY-MM-DD (default: the newest)")
     rebuild.set_defaults(check=_check_rebuild)
 
+    docs = action(
+        "documents", "the fulfilment catalogue: list, add or remove documents (issue #13)", _documents
+    )
+    docs.add_argument("verb", choices=("list", "add", "remove"))
+    docs.add_argument("name", nargs="?", help="the document's name, as agents pick it")
+    docs.add_argument("--file", help="add: the file (its bytes are stored, unless --link)")
+    docs.add_argument("--link", action="store_true", help="add: store the path only, read when sent")
+    docs.add_argument("--mime", default="", help="add: MIME type (default: guessed from the file name)")
+    docs.add_argument("--json", action="store_true", help="list: as JSON")
     skills = action("skills", "list agents' skills and languages (one agent, or every active one)", _skills)
     skills.add_argument("username", nargs="?")
     skills.add_argument("--json", action="store_true", help="as JSON")
@@ -255,6 +264,52 @@ async def _tiers(store: Store, args: argparse.Namespace) -> int:
     changed = await store.tiers.recompute()
     counts = await store.tiers.counts()
     print(f"{changed} customers changed; " + ", ".join(f"{tier}: {n}" for tier, n in sorted(counts.items())))
+    return 0
+
+
+async def _documents(store: Store, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    f = store.fulfilment
+    if args.verb == "list":
+        docs = await f.documents()
+        if args.json:
+            print(json.dumps([dict(d.to_json(), path=d.path, size=d.size) for d in docs], indent=2))
+        for d in [] if args.json else docs:
+            where = d.path if d.size is None else f"{d.size} bytes stored"
+            print(f"{d.id}\t{d.name}\t{d.filename}\t{d.mime_type}\t{where}")
+        return 0
+    if not args.name:
+        raise UsageError(f"documents {args.verb} needs the document's NAME")
+    if args.verb == "remove":
+        if not await f.remove_document(args.name):
+            raise UsageError(f"no document {args.name!r}")
+        print(f"removed {args.name}")
+        return 0
+    if not args.file:
+        raise UsageError("documents add needs --file FILE")
+
+    def read() -> tuple[bytes | None, str]:
+        path = Path(args.file)
+        if args.link:
+            if not path.is_file():
+                raise FileNotFoundError(2, "no such file")
+            return None, str(path.resolve())
+        return path.read_bytes(), ""
+
+    try:
+        data, linked = await asyncio.to_thread(read)
+    except OSError as e:
+        print(f"cti store: {args.file}: {e.strerror}", file=sys.stderr)
+        return 1
+    doc = await f.add_document(
+        args.name,
+        path=linked or None,
+        content=data,
+        mime_type=args.mime,
+        filename=Path(args.file).name,
+    )
+    print(f"document {doc.id}: {doc.name} ({doc.mime_type})")
     return 0
 
 

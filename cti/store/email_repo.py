@@ -138,6 +138,16 @@ class EmailRepository(Repository):
         assert task is not None
         return task
 
+    async def has_message(self, message_id: str) -> bool:
+        """A task with this Message-ID is stored (an IMAP message fetched again is not stored twice)."""
+        if not message_id:
+            return False
+        async with self.db.reader.connect() as conn:
+            found = await conn.execute(
+                select(email_tasks_t.c.id).where(email_tasks_t.c.message_id == message_id[:998]).limit(1)
+            )
+            return found.first() is not None
+
     async def task(self, task_id: int) -> EmailTaskRow | None:
         async with self.db.reader.connect() as conn:
             r = (await conn.execute(select(email_tasks_t).where(email_tasks_t.c.id == task_id))).first()

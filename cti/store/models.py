@@ -402,6 +402,48 @@ class EmailQuarantine(Base):
     received: Mapped[float] = mapped_column(Double)
 
 
+FULFILMENT_STATES = ("pending", "sent", "failed")
+
+
+class Document(Base):
+    """One entry of the fulfilment catalogue (issue #13): a document an agent may have e-mailed to a
+    customer, its bytes stored here (``content``) or read from ``path`` when it is sent."""
+
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    filename: Mapped[str] = mapped_column(String(200))  # the attachment's file name
+    mime_type: Mapped[str] = mapped_column(String(100), default="application/octet-stream")
+    path: Mapped[str | None] = mapped_column(Text)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    added_at: Mapped[float] = mapped_column(Double)
+
+
+class Fulfilment(Base):
+    """Documents to e-mail to a customer, picked at a call's disposition: pending (with its next try),
+    sent, or failed (given up after the last attempt, ``last_error`` says why)."""
+
+    __tablename__ = "fulfilments"
+    __table_args__ = (Index("ix_fulfilments_status_next", "status", "next_attempt"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    address: Mapped[str] = mapped_column(String(254))
+    linkedid: Mapped[str] = mapped_column(String(150), default="")  # the call whose disposition it was
+    agent: Mapped[str] = mapped_column(String(100), default="")
+    documents: Mapped[list[int]] = mapped_column(JSON, default=list)  # document ids
+    names: Mapped[str] = mapped_column(Text, default="")  # their names when requested, for the history
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt: Mapped[float | None] = mapped_column(Double)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    requested_at: Mapped[float] = mapped_column(Double)
+    sent_at: Mapped[float | None] = mapped_column(Double)
+    message_id: Mapped[str] = mapped_column(String(998), default="")
+
+
 def table_names() -> list[str]:
     return sorted(Base.metadata.tables)
 

@@ -20,7 +20,14 @@ from typing import Any
 from sqlalchemy import Integer, String, bindparam, text
 from sqlalchemy.engine import Dialect
 
-from cti.store.caller import CallerLookup, CustomerCard, DoNotCall, InteractionSummary, TicketSummary
+from cti.store.caller import (
+    CallerLookup,
+    ContactSummary,
+    CustomerCard,
+    DoNotCall,
+    InteractionSummary,
+    TicketSummary,
+)
 from cti.store.models import OPEN_TICKET_STATUSES
 
 _OPEN = ", ".join(f"'{s}'" for s in OPEN_TICKET_STATUSES)  # constants of our own, never user input
@@ -68,6 +75,13 @@ _TICKET_FIELDS = {
     )
 }  # fmt: skip
 _PHONE_FIELDS = {"e164": "x.e164", "is_primary": "x.is_primary", "id": "x.id"}
+_EMAIL_FIELDS = {
+    name: f"e.{name}"
+    for name in ("id", "subject", "received", "state", "agent", "answered_at", "disposition")
+}
+_FULFILMENT_FIELDS = {
+    name: f"f.{name}" for name in ("id", "names", "requested_at", "sent_at", "status", "agent", "last_error")
+}
 _DNC_FIELDS = {"source": "d.source", "added_at": "d.added_at", "reason": "d.reason"}
 
 
@@ -75,6 +89,16 @@ def _history(agg: str, obj: str, where: str) -> str:
     return (
         f"(SELECT {agg}({_object(obj, _HISTORY_FIELDS)}) FROM (SELECT * FROM interactions i WHERE {where} "
         "ORDER BY i.started_at DESC, i.id DESC LIMIT :history) h)"
+    )
+
+
+def _contacts(agg: str, obj: str) -> str:
+    """The customer's latest e-mails (each the original and its reply) and document sendings."""
+    return (
+        f"(SELECT {agg}({_object(obj, _EMAIL_FIELDS)}) FROM (SELECT * FROM email_tasks x "
+        "WHERE x.customer_id = c.id ORDER BY x.received DESC, x.id DESC LIMIT :history) e) AS emails,\n"
+        f"       (SELECT {agg}({_object(obj, _FULFILMENT_FIELDS)}) FROM (SELECT * FROM fulfilments y "
+        "WHERE y.customer_id = c.id ORDER BY y.requested_at DESC, y.id DESC LIMIT :history) f) AS fulfilments"
     )
 
 
@@ -94,6 +118,7 @@ SELECT c.id, c.name, c.company, c.email, c.owner, c.language, c.lifecycle, c.tag
        (SELECT {agg}({_object(obj, _TICKET_FIELDS)}) FROM tickets t
          WHERE t.customer_id = c.id AND t.status IN ({_OPEN})) AS tickets,
        {_history(agg, obj, "i.customer_id = c.id")} AS history,
+       {_contacts(agg, obj)},
        {_dnc(obj)} AS number_dnc
 FROM customer_phones p
 JOIN customers c ON c.id = p.customer_id
@@ -161,6 +186,26 @@ def _history_items(value: Any) -> list[InteractionSummary]:
     ]
 
 
+def _contact_items(emails: Any, fulfilments: Any) -> list[ContactSummary]:
+    """Newest first: each e-mail, its reply once sent, each document sending (at most ``:history`` e-mails
+    and ``:history`` sendings: the SQL keeps the latest)."""
+    out: list[ContactSummary] = []
+    for e in _json(emails) or []:
+        out.append(ContactSummary("email", float(e["received"]), e["subject"], e["state"], e["agent"]))
+        if e["answered_at"] is not None:
+            out.append(
+                ContactSummary(
+                    "reply", float(e["answered_at"]), e["subject"], e["disposition"] or "sent", e["agent"]
+                )
+            )
+    for f in _json(fulfilments) or []:
+        at = f["sent_at"] if f["sent_at"] is not None else f["requested_at"]
+        detail = f["names"] if f["status"] != "failed" else f"{f['names']}: {f['last_error']}"
+        out.append(ContactSummary("documents", float(at), "", f["status"], f["agent"] or None, detail))
+    out.sort(key=lambda c: (c.at, c.kind), reverse=True)
+    return out
+
+
 def _dnc_entry(value: Any) -> DoNotCall | None:
     entry = _json(value)
     return DoNotCall(entry["source"], entry["added_at"], entry["reason"]) if entry else None
@@ -207,6 +252,7 @@ def _card(row: Mapping[Any, Any]) -> CustomerCard:
         interactions=_history_items(row["history"]),
         open_complaints=[t for t in tickets if t.kind == "complaint"],
         open_tickets=[t for t in tickets if t.kind != "complaint"],
+        contacts=_contact_items(row["emails"], row["fulfilments"]),
     )
 
 

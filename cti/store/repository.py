@@ -20,6 +20,7 @@ attribute        class                            what it keeps
 ``rollups``      :class:`RollupRepository`        15-minute totals per queue and agent, kept with the records
 ``agent_states`` :class:`AgentStateRepository`    agents' state intervals with reasons: time in state
 ``email``        :class:`EmailRepository`         e-mail tasks, quarantined messages, a customer's e-mails
+``fulfilment``   :class:`FulfilmentRepository`    the document catalogue, documents e-mailed to customers
 ================ ================================ ==========================================================
 
 Everything is async (SQLAlchemy asyncio over aiosqlite or asyncpg), so the daemon's loop never waits on
@@ -44,6 +45,7 @@ from cti.store.demo_repo import DemoParts, DemoRepository
 from cti.store.dial_attempts_repo import DialAttemptRepository
 from cti.store.dnc_repo import DoNotCallRepository
 from cti.store.email_repo import EmailRepository
+from cti.store.fulfilment_repo import FulfilmentRepository
 from cti.store.queues_repo import QueueRepository
 from cti.store.rollups_repo import RollupRepository
 from cti.store.schema import create_engine, dialect_of, upgrade
@@ -75,6 +77,7 @@ class Store:
         self.callbacks = CallbackRepository(self.db)
         self.agent_states = AgentStateRepository(self.db)
         self.email = EmailRepository(self.db)
+        self.fulfilment = FulfilmentRepository(self.db)
         self.demo = DemoRepository(
             self.db, DemoParts(self.accounts, self.queues, self.customers, self.calls, self.dnc, self.tiers)
         )

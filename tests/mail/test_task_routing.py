@@ -66,3 +66,28 @@ def test_offered_agent_is_idle_skilled_and_no_call_needs_it(
     a = next(x for x in agents if x.agent == chosen and decide(x, waiting) is TaskDecision.OFFER)
     assert a.state is AgentState.AVAILABLE and "email" in a.skills and a.task is None
     assert all(waiting.get(q, 0) == 0 for q in a.queues)
+
+
+def test_the_router_rings_no_agent_working_a_task_unless_it_allows_it() -> None:
+    from cti.core.ids import AgentId
+    from cti.routing.policy import QueuePolicy
+    from cti.routing.router import Router
+
+    r = Router({"q": QueuePolicy("q")})
+    a = AgentId("a")
+    r.set_agent(a, {"email": 5})
+    r.observe(a, AgentState.AVAILABLE, 0.0)
+    r.working_task(a, "t1")
+    assert r.task_of(a) == "t1"
+    r.enqueue("c1", "q", 1.0)
+    assert r.decide(2.0) == []  # the call waits: the task in progress is not interrupted
+    r.working_task(a, "t1", interruptible=True)
+    assert [(o.call, o.agent) for o in r.decide(3.0)] == [("c1", a)]
+    r2 = Router({"q": QueuePolicy("q")})
+    r2.set_agent(a, {})
+    r2.observe(a, AgentState.AVAILABLE, 0.0)
+    r2.working_task(a, "t2")
+    r2.enqueue("c2", "q", 1.0)
+    assert r2.decide(2.0) == []
+    r2.working_task(a, None)  # the task is done: the call rings now
+    assert [(o.call, o.agent) for o in r2.decide(3.0)] == [("c2", a)]

@@ -4,6 +4,7 @@
   const { el, duration } = cti;
   const pops = new Map(); // linkedid -> {card, msg, state}
   let me = null;
+  let catalogue = []; // fulfilment documents ({id, name}) the agent may send from a disposition (branch mail)
 
   const session = new cti.Session("agent", onMessage, cti.status);
 
@@ -48,7 +49,35 @@
         el("h5", {}, "Last interactions"),
         el("ul", {}, history.map((h) => el("li", {},
           h.at || h.started_at ? el("time", {}, new Date((h.at || h.started_at) * 1000).toLocaleString()) : null, " ",
-          [h.kind || h.direction, h.outcome, h.agent, h.disposition, h.notes].filter(Boolean).join(" · "))))) : null);
+          [h.kind || h.direction, h.outcome, h.agent, h.disposition, h.notes].filter(Boolean).join(" · "))))) : null,
+      contactHistory(c.contacts || []));
+  }
+
+  // e-mails, replies and documents sent, as the store keeps them (branch mail): text only
+  function contactHistory(contacts) {
+    if (!contacts.length) return null;
+    return el("div", { class: "contacts" },
+      el("h5", {}, "E-mails and documents"),
+      el("ul", {}, contacts.map((h) => el("li", { dataset: { kind: h.kind } },
+        h.at ? el("time", {}, new Date(h.at * 1000).toLocaleString()) : null, " ",
+        [h.kind, h.subject, h.status, h.agent, h.detail].filter(Boolean).join(" · ")))));
+  }
+
+  function documentPicker(customers) {
+    const withEmail = customers.filter((c) => c.email && c.id !== undefined);
+    if (!catalogue.length || !withEmail.length) return null;
+    const docs = el("select", { name: "documents", multiple: true, size: Math.min(4, catalogue.length), "aria-label": "documents to send" },
+      catalogue.map((d) => el("option", { value: String(d.id) }, d.name)));
+    const to = el("select", { name: "documents_to", "aria-label": "send documents to" },
+      withEmail.map((c) => el("option", { value: String(c.id) }, `${c.name || "customer"} <${c.email}>`)));
+    const box = el("label", { class: "inline documents" }, "Send documents ", docs, to);
+    box.picked = () => ({ customer: Number(to.value), documents: [...docs.selectedOptions].map((o) => Number(o.value)) });
+    return box;
+  }
+
+  async function loadDocuments() {
+    const reply = await session.send({ type: "documents" });
+    catalogue = reply.type === "result" ? (reply.result?.documents || reply.documents || []) : [];
   }
 
   function popCard(msg) {
@@ -66,6 +95,7 @@
     const callbackFor = el("select", { name: "callback_for", "aria-label": "callback for" },
       el("option", { value: "me" }, "for me"), el("option", { value: "" }, "for anyone"));
     const customers = msg.customers || [];
+    const picker = documentPicker(customers);
     const card = el("article", { class: "card pop", dataset: { linkedid: lid } },
       el("header", {},
         el("h3", { class: "caller-name" }, caller.name || "(no name)"),
@@ -86,6 +116,11 @@
           ev.preventDefault();
           const r = await act({ type: "disposition", linkedid: lid, disposition: disposition.value, notes: notes.value }, "disposition");
           if (r.type === "result") { card.dataset.saved = "yes"; stateLine.textContent += " · disposition saved"; }
+          const pick = r.type === "result" && picker ? picker.picked() : null;
+          if (pick && pick.documents.length) {
+            const f = await act({ type: "fulfil", linkedid: lid, ...pick }, "documents");
+            if (f.type === "result") stateLine.textContent += " · documents queued";
+          }
           if (r.type === "result" && callbackAt.value) {
             const when = new Date(callbackAt.value).getTime() / 1000; // the browser's local time
             // a campaign call: the lead's number (the channel's caller ID is the campaign's own)
@@ -95,7 +130,7 @@
             if (s.type === "result") { stateLine.textContent += " · callback scheduled"; refreshCallbacks(); }
           }
         } },
-        disposition, notes,
+        disposition, notes, picker,
         el("label", { class: "inline" }, "Call back at ", callbackAt), callbackFor,
         el("button", { type: "submit" }, "Save disposition"),
         el("button", { type: "button", class: "secondary", onclick: () => dismiss(lid) }, "Close")));
@@ -236,6 +271,7 @@
         for (const t of msg.email_tasks || []) showEmailTask(t);
         document.getElementById("no-email").hidden = (msg.email_tasks || []).length > 0;
         refreshCallbacks();
+        loadDocuments();
         break;
       case "callbacks_changed": refreshCallbacks(); break;
       case "email_task": showEmailTask(msg); break; // e-mail channel (branch email2)
