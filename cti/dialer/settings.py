@@ -118,7 +118,9 @@ FROM_CONFIG = ("mode", "queue", "channel", "caller_id", "max_lines", "ring_timeo
 
 def check_name(name: object) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
-        raise SettingError("name", "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise SettingError(
+            "name", "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
     return name
 
 

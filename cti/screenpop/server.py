@@ -677,7 +677,10 @@ class ConsoleServer:
             result = await self.desk.run(client.identity, cmd)
         except DeskError as e:
             self.refused += 1
-            client.offer(p.encode(p.error(e.code, e.message, cmd.ref)))
+            refusal = p.error(e.code, e.message, cmd.ref)
+            if e.field is not None:
+                refusal["field"] = e.field
+            client.offer(p.encode(refusal))
             return
         client.offer(
             p.encode({"type": "result", "ref": cmd.ref, "ok": True, "action": _action(cmd), **result})

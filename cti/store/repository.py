@@ -20,7 +20,7 @@ attribute        class                            what it keeps
 ``rollups``      :class:`RollupRepository`        15-minute totals per queue and agent, kept with the records
 ``agent_states`` :class:`AgentStateRepository`    agents' state intervals with reasons: time in state
 ``email``        :class:`EmailRepository`         e-mail tasks, quarantined messages, a customer's e-mails
-``campaign_settings`` :class:`CampaignSettingsRepository` a campaign's dialling settings, abandon rule, budget, state
+``campaign_settings`` :class:`CampaignSettingsRepository`: a campaign's settings, abandon rule, budget, state
 ================ ================================ ==========================================================
 
 Everything is async (SQLAlchemy asyncio over aiosqlite or asyncpg), so the daemon's loop never waits on

@@ -36,7 +36,9 @@ async def test_a_campaign_is_created_edited_started_and_paused(store: Store) -> 
 
 
 async def test_the_lead_rules_see_the_stored_call_window(store: Store) -> None:
-    await store.campaign_settings.create(s.new("w", {"queue": "sales", "call_from_hour": 0, "call_to_hour": 24}))
+    await store.campaign_settings.create(
+        s.new("w", {"queue": "sales", "call_from_hour": 0, "call_to_hour": 24})
+    )
     list_id = await store.campaigns.lead_list("w", "l1")
     await store.campaigns.add_leads(list_id, [{"e164": "+12125550100", "timezone": "America/New_York"}])
     assert len(await store.campaigns.callable_leads("w", now=1_780_000_000)) == 1
@@ -47,7 +49,9 @@ async def test_cti_toml_seeds_and_updates_its_campaigns_and_the_store_keeps_the_
     [first] = await store.campaign_settings.seed([toml])
     assert first.state is s.State.RUNNING  # a cti.toml campaign dials from the start
     await store.campaign_settings.save(
-        dataclasses.replace(s.move(first, "pause"), max_lines=9, budget=100.0, currency="EUR", call_to_hour=20)
+        dataclasses.replace(
+            s.move(first, "pause"), max_lines=9, budget=100.0, currency="EUR", call_to_hour=20
+        )
     )
     [again] = await store.campaign_settings.seed([{**toml, "max_lines": 5}])
     assert (again.max_lines, again.state, again.budget, again.currency, again.call_to_hour) == (
