@@ -1,7 +1,7 @@
 """The consoles' one port: websocket API at ``/ws`` and the HTTP pages beside it.
 
 HTTP (served from ``process_request``, before any websocket handshake):
-  ``/`` -> ``/agent``; ``/agent``, ``/supervisor`` and ``/reports`` (the consoles); ``/static/<file>``
+  ``/`` -> ``/agent``; ``/agent``, ``/supervisor``, ``/reports`` and ``/campaigns`` (the consoles); ``/static/<file>``
   (their JS and CSS, and the vendored Chart.js under ``vendor/``, loaded into memory at start);
   ``/api/reports`` (a supervisor's token as ``Authorization: Bearer``: a report as JSON, from the store);
   ``/healthz`` (JSON; 503 when degraded); ``/metrics`` (Prometheus).
@@ -311,7 +311,7 @@ class ConsoleServer:
             return self._response(http.HTTPStatus.FOUND, b"", "text/plain", Location="/agent")
         if path == "/api/reports":
             return self._report(request)  # a coroutine: websockets awaits it
-        if path in ("/agent", "/supervisor", "/reports"):
+        if path in ("/agent", "/supervisor", "/reports", "/campaigns"):
             path = f"/static{path}.html"
         if path.startswith("/static/"):
             found = self.static.get(path[len("/static/") :])
