@@ -487,7 +487,7 @@ class Daemon:
             registry=self.registry,
             health=self.health,
             clock=self.clock,
-            reports=reports_endpoint(store.calls, cfg, store.agent_states),
+            reports=reports_endpoint(store.calls, cfg, store.agent_states, store.campaign_settings),
         )
         every = cfg.tiers.recompute_every_hours * 3600.0
         self.tier_schedule = TierSchedule(store.tiers, every, clock=self.clock.now) if every > 0 else None
