@@ -2,7 +2,8 @@
 
 HTTP (served from ``process_request``, before any websocket handshake):
   ``/`` -> ``/agent``; ``/agent``, ``/supervisor``, ``/reports`` and ``/campaigns`` (the consoles);
-  ``/static/<file>`` (their JS and CSS, and the vendored Chart.js under ``vendor/``, loaded into memory at start);
+  ``/static/<file>`` (their JS and CSS, and the vendored Chart.js under ``vendor/``, loaded into memory
+  at start);
   ``/api/reports`` (a supervisor's token as ``Authorization: Bearer``: a report as JSON, from the store);
   ``/healthz`` (JSON; 503 when degraded); ``/metrics`` (Prometheus).
   Every page is sent with a strict Content-Security-Policy (scripts only from this origin, no inline

@@ -13,6 +13,8 @@ Downgrade drops the columns (the settings are lost; the campaigns, lists and lea
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -21,7 +23,7 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-COLUMNS = (
+COLUMNS: tuple[tuple[str, sa.types.TypeEngine[Any], str | None], ...] = (
     ("mode", sa.String(length=12), "progressive"),
     ("channel", sa.String(length=200), "PJSIP/{number}@trunk"),
     ("caller_id", sa.String(length=80), ""),
