@@ -564,6 +564,7 @@ class Daemon:
             cards=self.directory,
             default_country=cfg.store.default_country,
             clock=self.clock.now,
+            campaigns=self.campaigns,
         )
         return JsonServer(api, host=cfg.api.host, port=cfg.api.port, max_body=cfg.api.max_body_bytes)
 
