@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from cti.api import campaigns
 from cti.app import Daemon
@@ -14,7 +15,7 @@ from tests.api.test_crm import daemon, port, token  # noqa: F401 - the fixture
 from tests.api.test_openapi import SPEC
 
 
-async def put(p: int, path: str, payload: object, tok: str) -> tuple[int, object]:
+async def put(p: int, path: str, payload: object, tok: str) -> tuple[int, Any]:
     headers = {"content-type": "application/json", "authorization": f"Bearer {tok}"}
     status, _, body = await request(p, "PUT", path, json.dumps(payload).encode(), headers)
     return status, body
