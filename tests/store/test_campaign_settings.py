@@ -96,17 +96,31 @@ async def test_0009_gives_existing_campaigns_defaults_and_goes_back_down_keeping
                     " call_from_hour, call_to_hour) VALUES ('old', 'sales', true, 3, 3600, 9, 21)"
                 )
             )
+            cid = (await conn.execute(text("SELECT id FROM campaigns"))).scalar_one()
+            await conn.execute(
+                text("INSERT INTO lead_lists (campaign_id, name, active) VALUES (:c, 'l1', true)"), {"c": cid}
+            )
+            lid = (await conn.execute(text("SELECT id FROM lead_lists"))).scalar_one()
+            await conn.execute(
+                text(
+                    "INSERT INTO leads (list_id, name, raw, e164, timezone, status, attempts)"
+                    " VALUES (:l, 'A', '', '+12125550100', '', 'new', 0)"
+                ),
+                {"l": lid},
+            )
             await conn.run_sync(upgrade, "0009")
         store = Store(engine)
         got = await store.campaign_settings.get("old")
         assert got == s.CampaignSettings("old", queue="sales", call_from_hour=9)  # a draft, the defaults
         await store.campaign_settings.save(s.move(s.apply(got, {"budget": 12.5}), "start"))
+        assert (await store.campaign_settings.figures("old")).leads == {"new": 1}  # lists and leads kept
         async with engine.begin() as conn:
             await conn.run_sync(downgrade, "0008")
             rows = (await conn.execute(text("SELECT name, queue, call_from_hour FROM campaigns"))).all()
             assert [tuple(r) for r in rows] == [("old", "sales", 9)]
             columns = (await conn.execute(text("SELECT * FROM campaigns"))).keys()
             assert "state" not in columns and "budget" not in columns
+            assert (await conn.execute(text("SELECT count(*) FROM leads"))).scalar_one() == 1
             await conn.run_sync(upgrade)
     finally:
         await engine.dispose()

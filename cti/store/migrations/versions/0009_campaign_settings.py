@@ -8,7 +8,8 @@ Columns on ``campaigns`` (issue #16): what ``[[dialer.campaign]]`` held only in 
 channel, caller ID, max_lines, ring timeout, AMD on a machine, script, blended agents), the abandon-rate
 regime and target, the budget and its currency, and the run state (draft, running, paused, ended).
 Existing campaigns become drafts: the daemon starts the ones cti.toml lists (cti.dialer.settings.seeded).
-Downgrade drops the columns (the settings are lost; the campaigns, lists and leads stay).
+Downgrade drops the columns (the settings are lost; the campaigns, lists and leads stay). SQLite 3.35 or
+later (DROP COLUMN).
 """
 
 from __future__ import annotations
@@ -42,19 +43,15 @@ COLUMNS: tuple[tuple[str, sa.types.TypeEngine[Any], str | None], ...] = (
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("campaigns") as batch:
-        for name, kind, default in COLUMNS:
-            if default is None:
-                batch.add_column(sa.Column(name, kind, nullable=True))
-            else:  # the existing rows get the default; new rows get the model's
-                batch.add_column(sa.Column(name, kind, nullable=False, server_default=default))
-    with op.batch_alter_table("campaigns") as batch:
-        for name, kind, default in COLUMNS:
-            if default is not None:
-                batch.alter_column(name, existing_type=kind, server_default=None)
+    # plain ADD/DROP COLUMN, never a batch "recreate" of the table: on SQLite, dropping ``campaigns`` to
+    # rebuild it would cascade to its lead lists and leads (ON DELETE CASCADE) and lose them
+    for name, kind, default in COLUMNS:
+        if default is None:
+            op.add_column("campaigns", sa.Column(name, kind, nullable=True))
+        else:  # the existing rows get the default (kept as the column's server default)
+            op.add_column("campaigns", sa.Column(name, kind, nullable=False, server_default=default))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("campaigns") as batch:
-        for name, _, _ in reversed(COLUMNS):
-            batch.drop_column(name)
+    for name, _, _ in reversed(COLUMNS):
+        op.drop_column("campaigns", name)
