@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import secrets
@@ -48,10 +49,12 @@ from cti.core.events import CallWaiting, DomainEvent
 from cti.core.ids import AgentId
 from cti.delivery.agi import AgiServer
 from cti.delivery.callbacks import CallbackService, CallbackStore
+from cti.delivery.campaigns import CampaignControl, SettingsStore, StoreLeadImport
 from cti.delivery.dialer import (
     AttemptRecord,
     BoardFigures,
     CampaignRows,
+    CampaignStore,
     DialerService,
     ProgressivePacer,
     StoreAttempts,
@@ -133,6 +136,9 @@ class StorePort(Protocol):
     @property
     def fulfilment(self) -> FulfilmentStore: ...
 
+    @property
+    def campaign_settings(self) -> CampaignSettingsPort: ...
+
     async def close(self) -> None: ...
 
 
@@ -154,6 +160,16 @@ class DialAttemptsPort(Protocol):
     """The store's dial-attempt records (``cti.store.dial_attempts_repo``): the compliance windows' data."""
 
     async def record_attempt(self, attempt: Any) -> int: ...
+
+    async def windows(self, campaign: str, now: float) -> Any: ...
+
+
+class CampaignSettingsPort(SettingsStore, CampaignStore, Protocol):
+    """``store.campaign_settings`` (cti.store.campaign_settings_repo): the campaign page, the dialer."""
+
+    async def seed(self, configured: Iterable[Any]) -> Any: ...
+
+    async def budgets(self) -> dict[str, float]: ...
 
 
 # what the dialer records that ends an attempt (an "answered" live answer is followed by one of these)
@@ -339,6 +355,7 @@ class Daemon:
         self.routing: RoutingService | None = None
         self.callbacks: CallbackService | None = None
         self.dialer: DialerService | None = None
+        self.campaigns: CampaignControl | None = None  # the campaign page's actions
         self.api: Any = None  # cti.api.http.JsonServer with [api] enabled
         self.tier_schedule: TierSchedule | None = None
         self.desk: Desk | None = None
@@ -423,6 +440,9 @@ class Daemon:
                 )
                 self.components.append(Component("callbacks", self.callbacks.run))
             if cfg.dialer.enabled:  # the dialer's ports (cti.delivery.dialer): leads, attempts, pacer
+                # [[dialer.campaign]] into the store (cti.toml wins for its dialling fields); the dialer
+                # then reads its campaigns, and their start and pause, from the store
+                await store.campaign_settings.seed([dataclasses.asdict(c) for c in cfg.dialer.campaign])
                 scripts = {c.name: c.script for c in cfg.dialer.campaign}
                 self.dialer = DialerService(
                     self.routing,
@@ -432,6 +452,7 @@ class Daemon:
                     ProgressivePacer(),
                     clock=self.clock.now,
                 )
+                self.dialer.store = store.campaign_settings  # campaigns, start and pause from the store
                 self.dialer.console = self.hub  # preview cards
                 self.dialer.inbound = BoardFigures(self.hub.board)  # blending
                 self.bus.subscribe("dialer", self.dialer.on_events, local_only=True)
@@ -446,6 +467,16 @@ class Daemon:
             self.callbacks,
         )
         self.desk.preview = self.dialer  # preview_dial / preview_skip (None: [dialer] off)
+        self.campaigns = CampaignControl(  # the campaign page (cti.delivery.campaigns)
+            store.campaign_settings,
+            store.dial_attempts,
+            StoreLeadImport(store),
+            dialer=self.dialer,
+            queues=set(cfg.routing.queues) if cfg.routing.enabled else None,
+            configured={c.name for c in cfg.dialer.campaign} if cfg.dialer.enabled else (),
+            clock=self.clock.now,
+        )
+        self.desk.campaigns = self.campaigns
         secret = cfg.web.secret.encode() if cfg.web.secret else secrets.token_bytes(32)
         if cfg.web.secret and len(secret) < 16:
             raise ConfigError(cfg.path, "web.secret", "must be at least 16 characters (or empty: random)")
@@ -461,7 +492,7 @@ class Daemon:
             registry=self.registry,
             health=self.health,
             clock=self.clock,
-            reports=reports_endpoint(store.calls, cfg, store.agent_states),
+            reports=reports_endpoint(store.calls, cfg, store.agent_states, store.campaign_settings),
         )
         every = cfg.tiers.recompute_every_hours * 3600.0
         self.tier_schedule = TierSchedule(store.tiers, every, clock=self.clock.now) if every > 0 else None
@@ -550,6 +581,7 @@ class Daemon:
             cards=self.directory,
             default_country=cfg.store.default_country,
             clock=self.clock.now,
+            campaigns=self.campaigns,
         )
         return JsonServer(api, host=cfg.api.host, port=cfg.api.port, max_body=cfg.api.max_body_bytes)
 

@@ -258,6 +258,9 @@ class DialerConfig:
     blend_idle_above: int = 2  # inbound idle agents above this: blended agents go outbound
     blend_service_level_below: float = 0.8  # inbound service level below this: they come back
     preview_seconds: float = 30.0  # a preview card not answered (Dial/Skip) within this is returned
+    reload_seconds: float = (
+        2.0  # how often the campaigns' settings and start/pause are re-read from the store
+    )
     campaign: list[CampaignConfig] = field(default_factory=list)
 
 
@@ -747,7 +750,7 @@ DIAL_MODES = ("preview", "progressive", "predictive", "agentless")
 
 def _validate_dialer(cfg: Config) -> None:
     p, d = cfg.path, cfg.dialer
-    for key in ("connect_seconds", "poll_interval", "preview_seconds"):
+    for key in ("connect_seconds", "poll_interval", "preview_seconds", "reload_seconds"):
         if getattr(d, key) <= 0:
             raise ConfigError(p, f"dialer.{key}", "must be > 0 seconds")
     if not 0 <= d.blend_service_level_below <= 1:

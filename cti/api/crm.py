@@ -8,6 +8,8 @@ GET     /api/v1/callers/{number}    the customer card the screen pop shows, and 
 POST    /api/v1/calls               click-to-call: ``{number, agent?}`` rings the agent, then dials the number
 ======  ==========================  ==============================================================
 
+And the campaigns' routes for supervisors (``/api/v1/campaigns``...): cti/api/campaigns.py.
+
 Authentication: ``Authorization: Bearer <token>``, the consoles' tokens (cti.screenpop.tokens, the
 daemon's one signer): a missing, malformed, forged or expired token gets 401 with the reason. Roles:
 an agent acts only for itself (403 otherwise); a supervisor names the agent. Bad input gets 400 with
@@ -25,10 +27,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from cti.api.campaigns import PREFIX
+from cti.api.campaigns import route as campaign_route
 from cti.api.http import HttpError, Request, Response
 from cti.core.ids import AgentId
 from cti.screenpop import protocol as p
-from cti.screenpop.actions import DeskError
+from cti.screenpop.actions import CampaignActions, DeskError
 from cti.screenpop.tokens import Identity, TokenError, TokenSigner
 from cti.store import phones
 
@@ -116,7 +120,9 @@ class CrmApi:
         default_country: str = "US",
         lookup_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
+        campaigns: CampaignActions | None = None,
     ) -> None:
+        self.campaigns = campaigns  # the campaigns' routes (cti/api/campaigns.py)
         self.signer = signer
         self.accounts = accounts
         self.desk = desk
@@ -145,6 +151,8 @@ class CrmApi:
         if path == "/api/v1/calls":
             self._method(req, "POST")
             return await self._click_to_call(self._identity(req), self._json(req))
+        if path == PREFIX or path.startswith(PREFIX + "/"):  # cti/api/campaigns.py (supervisors)
+            return await campaign_route(self.campaigns, req, path, self._identity, self._json, self._method)
         raise HttpError(404, {"error": "not_found", "reason": f"no such resource: {path[:100]}"})
 
     # ---- plumbing --------------------------------------------------------------------------------------

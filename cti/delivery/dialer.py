@@ -54,6 +54,8 @@ from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
 from cti.delivery.service import RoutingService
 from cti.dialer import session
 from cti.dialer.session import Ev, State
+from cti.dialer.settings import CampaignSettings
+from cti.dialer.settings import State as RunState
 from cti.screenpop import protocol
 from cti.screenpop.actions import reply_ok
 from cti.screenpop.live import LiveBoard
@@ -145,6 +147,16 @@ class Pacer(Protocol):
 class ProgressivePacer:
     def lines(self, campaign: str, idle_agents: int, soon_free: int, ringing: int, free_lines: int) -> int:
         return session.progressive_lines(idle_agents, soon_free, ringing, free_lines)
+
+
+class CampaignStore(Protocol):
+    """The campaigns' settings and run state (``store.campaign_settings``)."""
+
+    async def all(self) -> Sequence[CampaignSettings]: ...
+
+
+# the settings the dialer takes from the store onto its CampaignConfig (kept, so attempts keep theirs)
+_DIALLING = ("mode", "queue", "channel", "caller_id", "max_lines", "ring_timeout", "amd_machine", "script")
 
 
 class CampaignRows(Protocol):
@@ -264,6 +276,11 @@ class DialerService:
         self.inbound: InboundFigures | None = None  # blending's live inbound figures (set at assembly)
         self.outbound_side: dict[str, bool] = {}  # blended agents: True while on outbound work
         self._blended = {AgentId(a): c for c in cfg.campaign for a in c.blended}
+        # with a store (set at assembly): the campaigns and their start/pause come from it, re-read every
+        # [dialer] reload_seconds and at once after ``reload_soon`` (the campaign page's changes)
+        self.store: CampaignStore | None = None
+        self._reload_at = 0.0
+        self.reloads = 0
 
     # ---- events (a bus subscriber: in the pump's task, in order) --------------------------------------
     def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
@@ -457,10 +474,59 @@ class DialerService:
         except Exception as e:
             log.warning("dialer: attempt of lead %d not stored: %s", rec.lead_id, e)
 
+    # ---- the campaigns from the store ------------------------------------------------------------------
+    async def reload(self) -> None:
+        """The campaigns as the store has them now: running ones are dialled, paused ones kept (their
+        attempts under way finish) but not dialled, drafts and ended ones dropped. A campaign already known
+        keeps its CampaignConfig object (its attempts point at it); a failed read keeps the last ones."""
+        assert self.store is not None
+        try:
+            rows = await self.store.all()
+        except Exception as e:
+            log.warning("dialer: campaigns not re-read from the store: %s", e)
+            return
+        self.reloads += 1
+        kept: dict[str, CampaignConfig] = {}
+        for row in rows:
+            if row.state not in (RunState.RUNNING, RunState.PAUSED):
+                continue
+            c = self.campaigns.get(row.name) or CampaignConfig(name=row.name)
+            for key in _DIALLING:
+                setattr(c, key, getattr(row, key))
+            c.blended = list(row.blended)
+            kept[row.name] = c
+        self.campaigns = kept
+        self.paused = {row.name for row in rows if row.state is RunState.PAUSED}
+        self._blended = {AgentId(a): c for c in kept.values() for a in c.blended}
+        if isinstance(self.leads, StoreLeads):
+            self.leads.scripts.clear()
+            self.leads.scripts.update({c.name: c.script for c in kept.values()})
+
+    def reload_soon(self) -> None:
+        """Re-read the campaigns before the next pacing round (a campaign was started, paused or edited)."""
+        self._reload_at = 0.0
+        self._wake.set()
+
+    def live(self, campaign: str) -> dict[str, Any]:
+        """The campaign's live figures in this process: lines in use, attempts by outcome, dialling or not."""
+        c = self.campaigns.get(campaign)
+        mine = [a for a in self.attempts.values() if a.campaign.name == campaign]
+        return {
+            "dialling": c is not None and campaign not in self.paused,
+            "lines_in_use": sum(1 for a in mine if a.state is not State.QUEUED),
+            "max_lines": c.max_lines if c is not None else 0,
+            "live_waiting": sum(1 for a in mine if a.state is State.LIVE),
+            "previews": sum(1 for pv in self.previews.values() if pv.campaign.name == campaign),
+            "outcomes": dict(self.stats.by_campaign.get(campaign, {})),
+        }
+
     # ---- pacing and Originates (the service's task) ----------------------------------------------------
     async def run(self) -> None:
         try:
             while True:
+                if self.store is not None and self.clock() >= self._reload_at:
+                    await self.reload()
+                    self._reload_at = self.clock() + self.cfg.reload_seconds
                 self.apply_blend()
                 for c in self.campaigns.values():
                     if c.name in self.paused:

@@ -47,6 +47,12 @@ class ReportCalls(Protocol):
     async def orders_between(self, start: float, end: float) -> list[tuple[int, float, int]]: ...
 
 
+class ReportBudgets(Protocol):
+    """The campaigns' budgets in the store (``store.campaign_settings``): the campaign report's cost."""
+
+    async def budgets(self) -> dict[str, float]: ...
+
+
 class ReportStates(Protocol):
     """What the reports read of the agents' state history (``store.agent_states``)."""
 
@@ -187,7 +193,15 @@ async def load_input(
     store = await Store.open(cfg.store.url, default_country=cfg.store.default_country)
     try:
         return await read_input(
-            store.calls, cfg, start, end, queue, agent, store.agent_states, email=store.email
+            store.calls,
+            cfg,
+            start,
+            end,
+            queue,
+            agent,
+            store.agent_states,
+            store.campaign_settings,
+            email=store.email,
         )
     finally:
         await store.close()
@@ -201,11 +215,16 @@ async def read_input(
     queue: str | None = None,
     agent: str | None = None,
     states: ReportStates | None = None,
+    budgets: ReportBudgets | None = None,
     *,
     email: ReportEmail | None = None,
 ) -> ReportInput:
-    """``load_input`` over a store already open (the daemon's ``store.calls``, for the reports page)."""
+    """``load_input`` over a store already open (the daemon's ``store.calls``, for the reports page).
+    A campaign's budget is the store's (set on the campaign page), else ``[reports] campaign_budgets``."""
     r = cfg.reports
+    spend = dict(r.campaign_budgets)
+    if budgets is not None:
+        spend.update(await budgets.budgets())
     window = r.revenue_window_hours * 3600
     journeys = await calls.journeys(start, end)
     dispositions = await calls.answered_dispositions(start, end)
@@ -232,7 +251,7 @@ async def read_input(
         outcomes=dict(r.outcomes),
         success=set(r.success_dispositions),
         revenue_window=window,
-        budgets=dict(r.campaign_budgets),
+        budgets=spend,
         staffed=staffed(times),
         states=times,
         queue=queue,

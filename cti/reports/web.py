@@ -12,12 +12,15 @@ from typing import Any
 
 from cti.config import Config
 from cti.core.errors import UsageError
-from cti.reports.cli import ReportCalls, ReportStates, parse_range, read_input
+from cti.reports.cli import ReportBudgets, ReportCalls, ReportStates, parse_range, read_input
 from cti.reports.kinds import KINDS
 
 
 def endpoint(
-    calls: ReportCalls, cfg: Config, states: ReportStates | None = None
+    calls: ReportCalls,
+    cfg: Config,
+    states: ReportStates | None = None,
+    budgets: ReportBudgets | None = None,
 ) -> Callable[[Mapping[str, str]], Awaitable[dict[str, Any]]]:
     async def answer(query: Mapping[str, str]) -> dict[str, Any]:
         kind = query.get("kind", "queue")
@@ -28,7 +31,7 @@ def endpoint(
         except UsageError as e:
             raise ValueError(str(e)) from None
         queue, agent = query.get("queue") or None, query.get("agent") or None
-        inp = await read_input(calls, cfg, start, end, queue, agent, states)
+        inp = await read_input(calls, cfg, start, end, queue, agent, states, budgets)
         report = KINDS[kind](inp)
         return {
             "kind": kind,

@@ -18,6 +18,7 @@ preview_dial   the preview card's lead dialled and connected to the agent (cti.d
 preview_skip   the preview card's lead skipped, the next one offered (cti.delivery.dialer)
 email_reply    the reply to the e-mail task offered to the agent, sent over SMTP (cti.mail.component)
 email_close    the e-mail task's disposition without a reply
+campaign       the campaign page (supervisors): list, create, update, upload, start, pause, end, figures
 =============  ==============================================================================
 
 Rules: an agent acts only for themselves and only on calls that rang them (and that no other agent
@@ -36,6 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from cti.core.events import AgentState
 from cti.core.ids import AgentId
+from cti.dialer.settings import SettingError
 from cti.mail.service import TaskError
 from cti.screenpop import protocol as p
 from cti.screenpop.hub import AgentSeat, Hub
@@ -48,10 +50,29 @@ _EXTEN = re.compile(r"^[A-Za-z0-9]+/([^@/;]+)")
 
 
 class DeskError(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.field = field  # the bad input's field, when there is one (sent with the error)
+
+
+class CampaignActions(Protocol):
+    """The campaign page's actions (cti.delivery.campaigns.CampaignControl)."""
+
+    async def list(self) -> dict[str, Any]: ...
+
+    async def create(self, name: object, fields: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def update(self, name: object, fields: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def move(self, name: object, op: str) -> dict[str, Any]: ...
+
+    async def upload(
+        self, name: object, list_name: object, text: object, partial: bool
+    ) -> dict[str, Any]: ...
+
+    async def figures(self, name: object) -> dict[str, Any]: ...
 
 
 class AmiActions(Protocol):
@@ -202,6 +223,7 @@ class Desk:
         self.actions_sent = 0
         self.actions_failed = 0
         self.preview: PreviewControl | None = None  # the dialer, when [dialer] enabled (set at assembly)
+        self.campaigns: CampaignActions | None = None  # the campaign page's actions (set at assembly)
 
     def collect(self) -> Iterable[Metric]:
         yield counter("actions_total", "AMI actions from consoles", self.actions_sent)
@@ -334,6 +356,8 @@ class Desk:
                     raise DeskError("no_callbacks", "callbacks need CTI routing ([routing] enabled)")
                 who = self._for(identity, agent)
                 return {"agent": who, "callbacks": await self.callbacks.of_agent(who)}
+            case p.CampaignAction():
+                return await self._campaign(identity, cmd)
             case p.PreviewDial(preview=pid) | p.PreviewSkip(preview=pid):
                 if self.preview is None:
                     raise DeskError("no_dialer", "outbound campaigns are not enabled ([dialer] enabled)")
@@ -359,6 +383,34 @@ class Desk:
                 return await self._fulfil(identity, cmd)
             case _:
                 raise DeskError("unknown_type", f"{type(cmd).__name__} is not an action")
+
+    async def _campaign(self, identity: Identity, cmd: p.CampaignAction) -> dict[str, Any]:
+        if not identity.supervisor:
+            raise DeskError("forbidden", "campaigns are managed by supervisors")
+        if self.campaigns is None:
+            raise DeskError("no_campaigns", "the campaign page needs the store")
+        c = self.campaigns
+        try:
+            match cmd.op:
+                case "list":
+                    listed = await c.list()
+                    for row in listed["campaigns"]:
+                        row["figures"] = await c.figures(row["name"])
+                    return listed
+                case "create":
+                    return await c.create(cmd.name, cmd.settings)
+                case "update":
+                    return await c.update(cmd.name, cmd.settings)
+                case "upload":
+                    return await c.upload(cmd.name, cmd.list, cmd.csv, cmd.partial)
+                case "figures":
+                    return await c.figures(cmd.name)
+                case _:
+                    return await c.move(cmd.name, cmd.op)
+        except SettingError as e:
+            raise DeskError("bad_request", e.reason, e.field) from None
+        except LookupError as e:
+            raise DeskError("no_campaign", str(e), "name") from None
 
     async def _email(self, identity: Identity, cmd: p.EmailReply | p.EmailClose) -> dict[str, Any]:
         if self.email is None:

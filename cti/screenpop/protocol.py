@@ -287,6 +287,46 @@ class Fulfil(Command):
 
 
 MAX_DOCUMENTS = 20
+# ---- campaigns (the campaign page, supervisors; cti.delivery.campaigns) ----
+CAMPAIGN_OPS = ("list", "create", "update", "start", "pause", "end", "upload", "figures")
+MAX_CAMPAIGN_CSV = 2_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignAction(Command):
+    """A campaign page action: ``op`` on campaign ``name`` with ``settings`` (create, update), or a CSV
+    lead list (upload: ``list``, ``csv``, ``partial``). The values are checked by cti.dialer.settings."""
+
+    op: str
+    name: str | None
+    settings: dict[str, Any]
+    list: str
+    csv: str
+    partial: bool
+
+
+def _campaign(raw: dict[str, Any], f: _Fields, ref: Ref | None) -> CampaignAction:
+    op = f.text("op", limit=16)
+    if op not in CAMPAIGN_OPS:
+        raise BadMessage("bad_field", f"'op' must be one of {', '.join(CAMPAIGN_OPS)}", ref)
+    name = raw.get("name")
+    if name is not None and not isinstance(name, str):
+        raise BadMessage("bad_field", "'name' must be a string", ref)
+    if op != "list" and not name:
+        raise BadMessage("bad_field", "'name' (the campaign) is required", ref)
+    settings = raw.get("settings", {})
+    if not isinstance(settings, dict):
+        raise BadMessage("bad_field", "'settings' must be an object", ref)
+    partial = raw.get("partial", True)
+    if not isinstance(partial, bool):
+        raise BadMessage("bad_field", "'partial' must be true or false", ref)
+    csv = f.text("csv", limit=MAX_CAMPAIGN_CSV, lines=True) if op == "upload" else ""
+    lead_list = f.text("list", limit=100) if op == "upload" else ""
+    return CampaignAction(ref, op, name, settings, lead_list, csv, partial)
+
+
+# ---- end campaigns ----
+
 MAX_REPLY = 100_000
 MAX_SKILLS = 50
 
@@ -461,6 +501,8 @@ def parse(text: str | bytes) -> Command:
                     "bad_field", f"'documents' must be a list of 1 to {MAX_DOCUMENTS} document ids", ref
                 )
             return Fulfil(ref, f.text("linkedid", limit=160), customer, tuple(docs))
+        case "campaign":
+            return _campaign(raw, f, ref)
         case str():
             raise BadMessage("unknown_type", f"unknown message type {kind[:40]!r}", ref)
         case _:

@@ -1,8 +1,9 @@
 """The consoles' one port: websocket API at ``/ws`` and the HTTP pages beside it.
 
 HTTP (served from ``process_request``, before any websocket handshake):
-  ``/`` -> ``/agent``; ``/agent``, ``/supervisor`` and ``/reports`` (the consoles); ``/static/<file>``
-  (their JS and CSS, and the vendored Chart.js under ``vendor/``, loaded into memory at start);
+  ``/`` -> ``/agent``; ``/agent``, ``/supervisor``, ``/reports`` and ``/campaigns`` (the consoles);
+  ``/static/<file>`` (their JS and CSS, and the vendored Chart.js under ``vendor/``, loaded into memory
+  at start);
   ``/api/reports`` (a supervisor's token as ``Authorization: Bearer``: a report as JSON, from the store);
   ``/healthz`` (JSON; 503 when degraded); ``/metrics`` (Prometheus).
   Every page is sent with a strict Content-Security-Policy (scripts only from this origin, no inline
@@ -311,7 +312,7 @@ class ConsoleServer:
             return self._response(http.HTTPStatus.FOUND, b"", "text/plain", Location="/agent")
         if path == "/api/reports":
             return self._report(request)  # a coroutine: websockets awaits it
-        if path in ("/agent", "/supervisor", "/reports"):
+        if path in ("/agent", "/supervisor", "/reports", "/campaigns"):
             path = f"/static{path}.html"
         if path.startswith("/static/"):
             found = self.static.get(path[len("/static/") :])
@@ -676,7 +677,10 @@ class ConsoleServer:
             result = await self.desk.run(client.identity, cmd)
         except DeskError as e:
             self.refused += 1
-            client.offer(p.encode(p.error(e.code, e.message, cmd.ref)))
+            refusal = p.error(e.code, e.message, cmd.ref)
+            if e.field is not None:
+                refusal["field"] = e.field
+            client.offer(p.encode(refusal))
             return
         client.offer(
             p.encode({"type": "result", "ref": cmd.ref, "ok": True, "action": _action(cmd), **result})

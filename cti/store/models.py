@@ -304,6 +304,21 @@ class Campaign(Base):
     retry_seconds: Mapped[float] = mapped_column(Double, default=3600.0)
     call_from_hour: Mapped[int] = mapped_column(Integer, default=9)  # the lead's local time
     call_to_hour: Mapped[int] = mapped_column(Integer, default=21)
+    # the campaign's settings (0009, cti.dialer.settings; docs/design/dialer.md "Campaign settings")
+    mode: Mapped[str] = mapped_column(String(12), default="progressive")
+    channel: Mapped[str] = mapped_column(String(200), default="PJSIP/{number}@trunk")
+    caller_id: Mapped[str] = mapped_column(String(80), default="")
+    max_lines: Mapped[int] = mapped_column(Integer, default=10)  # trunk capacity
+    ring_timeout: Mapped[float] = mapped_column(Double, default=25.0)
+    amd_machine: Mapped[str] = mapped_column(String(8), default="hangup")
+    script: Mapped[str] = mapped_column(Text, default="")
+    blended: Mapped[str] = mapped_column(Text, default="")  # agents' names, one a line
+    abandon_regime: Mapped[str] = mapped_column(String(8), default="ftc")
+    abandon_target: Mapped[float | None] = mapped_column(Double)  # None: the regime's limit
+    budget: Mapped[float | None] = mapped_column(Double)
+    currency: Mapped[str] = mapped_column(String(3), default="")
+    state: Mapped[str] = mapped_column(String(8), default="draft")  # draft, running, paused, ended
+    updated_at: Mapped[float | None] = mapped_column(Double)
 
 
 class LeadList(Base):

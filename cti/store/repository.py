@@ -21,6 +21,7 @@ attribute        class                            what it keeps
 ``agent_states`` :class:`AgentStateRepository`    agents' state intervals with reasons: time in state
 ``email``        :class:`EmailRepository`         e-mail tasks, quarantined messages, a customer's e-mails
 ``fulfilment``   :class:`FulfilmentRepository`    the document catalogue, documents e-mailed to customers
+``campaign_settings`` :class:`CampaignSettingsRepository`: a campaign's settings, abandon rule, budget, state
 ================ ================================ ==========================================================
 
 Everything is async (SQLAlchemy asyncio over aiosqlite or asyncpg), so the daemon's loop never waits on
@@ -38,6 +39,7 @@ from cti.store.accounts_repo import AccountRepository
 from cti.store.agent_states_repo import AgentStateRepository
 from cti.store.callbacks_repo import CallbackRepository
 from cti.store.calls_repo import CallRepository
+from cti.store.campaign_settings_repo import CampaignSettingsRepository
 from cti.store.campaigns_repo import CampaignRepository, LeadToCall
 from cti.store.customers_repo import CustomerRepository
 from cti.store.database import Database
@@ -78,6 +80,7 @@ class Store:
         self.agent_states = AgentStateRepository(self.db)
         self.email = EmailRepository(self.db)
         self.fulfilment = FulfilmentRepository(self.db)
+        self.campaign_settings = CampaignSettingsRepository(self.db)
         self.demo = DemoRepository(
             self.db, DemoParts(self.accounts, self.queues, self.customers, self.calls, self.dnc, self.tiers)
         )

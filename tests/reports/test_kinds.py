@@ -267,6 +267,23 @@ def test_campaign_results(config: Path, capsys: pytest.CaptureFixture[str]) -> N
     }
 
 
+def test_the_stores_campaign_budget_wins_over_the_configs(
+    config: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cti.dialer import settings
+
+    async def budget() -> None:
+        store = await Store.open(db_url)
+        try:
+            await store.campaign_settings.create(settings.new("spring", {"queue": "sales", "budget": 50.0}))
+        finally:
+            await store.close()
+
+    asyncio.run(budget())
+    (row,) = report(capsys, config, "campaign")["rows"]
+    assert (row["budget"], row["cost_per_conversion"], row["return_on_spend"]) == (50.0, 50.0, 2.4)
+
+
 def test_csv_table_and_xlsx(config: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     base = [
         "report",

@@ -204,5 +204,22 @@ const cti = (() => {
     node.className = `status ${level || ""}`;
   }
 
-  return { el, clear, duration, Session, loginFlow, status };
+  // The page's header and login form, built from <body data-title data-role> (pages built on this keep
+  // only their own content in the HTML: /campaigns).
+  function shell() {
+    const body = document.body;
+    const header = el("header", {},
+      el("h1", {}, "cti ", el("span", { class: "muted" }, body.dataset.title || "")),
+      el("span", { id: "who", class: "who" }), el("span", { id: "status", class: "status" }));
+    const form = el("form", { id: "login", class: "card login" },
+      el("h2", {}, body.dataset.role === "supervisor" ? "Supervisor login" : "Login"),
+      el("label", {}, "User ", el("input", { name: "username", autocomplete: "username", required: true })),
+      el("label", {}, "Password ", el("input", {
+        name: "password", type: "password", autocomplete: "current-password", required: true })),
+      el("button", { type: "submit" }, "Log in"),
+      el("p", { id: "login-error", class: "error", role: "alert" }));
+    body.prepend(header, form);
+  }
+
+  return { el, clear, duration, Session, loginFlow, status, shell };
 })();
