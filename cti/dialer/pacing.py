@@ -337,6 +337,9 @@ class Pacer:
         # both gaps are convex in n: the largest fit of either; the budget's counts only past the safe one
         n = _last_fit(safe_gap, cap)
         n = max(n, _last_fit(budget_gap, cap, n + 1))
+        # never fewer than progressive: lines that each have an idle agent of their own cannot be abandoned
+        # (the Poisson count overstates a few lines' live answers)
+        n = max(n, min(cap, progressive_lines(state)))
         return self._decision(max(0, n), terms, ring_live, p, budgets, tightest)
 
     def _decision(
