@@ -52,12 +52,13 @@ from cti.delivery.dialer import (
     BoardFigures,
     CampaignRows,
     DialerService,
-    ProgressivePacer,
+    PredictivePacer,
     StoreAttempts,
     StoreLeads,
 )
 from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
+from cti.dialer.compliance import WindowState
 from cti.records import JourneyStore, JourneyWriter
 from cti.reports.cli import ReportCalls, ReportStates
 from cti.reports.kpi import KpiEvaluator
@@ -149,6 +150,8 @@ class DialAttemptsPort(Protocol):
     """The store's dial-attempt records (``cti.store.dial_attempts_repo``): the compliance windows' data."""
 
     async def record_attempt(self, attempt: Any) -> int: ...
+
+    async def windows(self, campaign: str, now: float) -> Sequence[WindowState]: ...
 
 
 # what the dialer records that ends an attempt (an "answered" live answer is followed by one of these)
@@ -424,9 +427,10 @@ class Daemon:
                     cfg.dialer,
                     StoreLeads(store.campaigns, scripts),
                     RecordedAttempts(store.campaigns, store.dial_attempts),
-                    ProgressivePacer(),
+                    PredictivePacer(),
                     clock=self.clock.now,
                 )
+                self.dialer.windows = store.dial_attempts  # predictive: the compliance windows
                 self.dialer.console = self.hub  # preview cards
                 self.dialer.inbound = BoardFigures(self.hub.board)  # blending
                 self.bus.subscribe("dialer", self.dialer.on_events, local_only=True)

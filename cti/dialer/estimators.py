@@ -133,7 +133,8 @@ class DurationHistogram:
         if t is None:
             cdf, b = self.cdf(), self.bins
             ahead = cdf[extra:] + [1.0] * min(extra, b + 1)  # ahead[e] = cdf[min(b, e + extra)]
-            t = [(c2 - c1) / (1.0 - c1) if c1 < 1.0 - 1e-12 else 1.0 for c1, c2 in zip(cdf[: b - 1], ahead)]
+            pairs = zip(cdf[: b - 1], ahead[: b - 1], strict=True)
+            t = [(c2 - c1) / (1.0 - c1) if c1 < 1.0 - 1e-12 else 1.0 for c1, c2 in pairs]
             t.append(self.p_end_within(b - 1, extra))
             self._tables[extra] = t
         return t

@@ -295,9 +295,8 @@ class Pacer:
         # what the windows allow for n new lines: min over lines c + d * n (the in-flight live answers
         # are ring_live + n * p)
         lines = [(burst * tightest * ring_live, burst * tightest * p)]
-        lines += [
-            (b.limit * margin * (b.live_answers + ring_live) - b.abandons, b.limit * margin * p) for b in budgets
-        ]
+        for b in budgets:
+            lines.append((b.limit * margin * (b.live_answers + ring_live) - b.abandons, b.limit * margin * p))
         floor = self.settings.floor
         safe_c, safe_d = floor * tightest * ring_live, floor * tightest * p
         exp = math.exp
