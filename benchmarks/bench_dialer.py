@@ -1,6 +1,6 @@
 """The predictive dialer's pacing on a seeded 8 h day (cti.dialer.daymodel, the same pacing core).
 
-    python -m benchmarks dialer [--quick] [--days N] [--tick S]
+    python -m benchmarks dialer [--quick] [--days=N] [--tick=S] [--jobs=N] [--first-seed=N]
 
 Talk exponential, mean 120 s (a lognormal variant, sd 120 s, in the human-readable lines), wrap-up
 15 s; 20 % live answers after a 3-15 s ring, 15 % answering machines (hung up after their ring), 10 %
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import multiprocessing
 import statistics
 import time
 from collections.abc import Callable
@@ -34,15 +35,28 @@ def _arg(argv: list[str], name: str, default: float) -> float:
     return default
 
 
+_POOL: Any = None  # a multiprocessing pool over days (--jobs=N > 1), set by main
+_JOBS = 1
+_FIRST = 1  # the first seed (--first-seed=N: another set of days)
+
+
+def _day(args: tuple[DayConfig, Callable[[], Strategy], int]) -> DayResult:
+    cfg, make, seed = args
+    return run_day(cfg, make(), seed)
+
+
 def run(
     cfg: DayConfig, make: Callable[[], Strategy], days: int, stop_over: int | None = None
 ) -> list[DayResult]:
+    """Days 1..days in seed order (in chunks over the pool when there is one: the same results); with
+    ``stop_over``, stop once more than that many days are over the limit."""
     out: list[DayResult] = []
-    over = 0
-    for seed in range(1, days + 1):
-        r = run_day(cfg, make(), seed)
-        out.append(r)
-        over += r.abandon_rate > LIMIT
+    chunk = 1 if _POOL is None else 8 * _JOBS
+    for first in range(_FIRST, _FIRST + days, chunk):
+        seeds = range(first, min(_FIRST + days, first + chunk))
+        jobs = [(cfg, make, seed) for seed in seeds]
+        out += map(_day, jobs) if _POOL is None else _POOL.map(_day, jobs)
+        over = sum(r.abandon_rate > LIMIT for r in out)
         if stop_over is not None and over > stop_over:
             break
     return out
@@ -73,11 +87,23 @@ def best_ratio(cfg: DayConfig, days: int) -> tuple[float, list[DayResult]]:
         else:
             hi = mid - 1
     if best is None:
-        return 1.0, run(cfg, lambda: FixedRatio(1.0), days)
+        return 1.0, run(cfg, functools.partial(FixedRatio, 1.0), days)
     return best
 
 
 def main(argv: list[str]) -> int:
+    global _POOL, _JOBS, _FIRST
+    _JOBS, _FIRST = int(_arg(argv, "jobs", 1)), int(_arg(argv, "first-seed", 1))
+    try:
+        if _JOBS > 1:
+            with multiprocessing.get_context("fork").Pool(_JOBS) as _POOL:
+                return _main(argv)
+        return _main(argv)
+    finally:
+        _POOL, _JOBS, _FIRST = None, 1, 1
+
+
+def _main(argv: list[str]) -> int:
     quick = "--quick" in argv
     days = int(_arg(argv, "days", 3 if quick else 200))
     tick = _arg(argv, "tick", 2.0)
@@ -94,8 +120,8 @@ def main(argv: list[str]) -> int:
             rows["progressive"] = figures(run(cfg, Progressive, days), days)
             ratio, res = best_ratio(cfg, days)
             rows["fixed_ratio"] = {**figures(res, days), "ratio": ratio}
-            rows["adaptive"] = figures(run(cfg, lambda: Adaptive(LIMIT), days), days)
-            rows["cti"] = figures(run(cfg, lambda: Predictive(LIMIT), days), days)
+            rows["adaptive"] = figures(run(cfg, functools.partial(Adaptive, LIMIT), days), days)
+            rows["cti"] = figures(run(cfg, functools.partial(Predictive, LIMIT), days), days)
             c = cfg.ceiling
             rows["ceiling"] = {
                 "talk_utilisation": round(c, 4),

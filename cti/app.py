@@ -56,12 +56,13 @@ from cti.delivery.dialer import (
     CampaignRows,
     CampaignStore,
     DialerService,
-    ProgressivePacer,
+    PredictivePacer,
     StoreAttempts,
     StoreLeads,
 )
 from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
+from cti.dialer.compliance import WindowState
 from cti.records import JourneyStore, JourneyWriter
 from cti.reports.cli import ReportCalls, ReportStates
 from cti.reports.kpi import KpiEvaluator
@@ -161,7 +162,7 @@ class DialAttemptsPort(Protocol):
 
     async def record_attempt(self, attempt: Any) -> int: ...
 
-    async def windows(self, campaign: str, now: float) -> Any: ...
+    async def windows(self, campaign: str, now: float) -> Sequence[WindowState]: ...
 
 
 class CampaignSettingsPort(SettingsStore, CampaignStore, Protocol):
@@ -449,10 +450,11 @@ class Daemon:
                     cfg.dialer,
                     StoreLeads(store.campaigns, scripts),
                     RecordedAttempts(store.campaigns, store.dial_attempts),
-                    ProgressivePacer(),
+                    PredictivePacer(),
                     clock=self.clock.now,
                 )
                 self.dialer.store = store.campaign_settings  # campaigns, start and pause from the store
+                self.dialer.windows = store.dial_attempts  # predictive: the compliance windows
                 self.dialer.console = self.hub  # preview cards
                 self.dialer.inbound = BoardFigures(self.hub.board)  # blending
                 self.bus.subscribe("dialer", self.dialer.on_events, local_only=True)

@@ -243,6 +243,8 @@ class CampaignConfig:
     amd_machine: str = "hangup"  # hangup or message (leave the campaign's message)
     script: str = ""  # shown to the agent in the pop
     blended: list[str] = field(default_factory=list)  # agents that blend inbound and outbound
+    answer_rate: float = 0.2  # predictive: the prior live-answer rate per dial (estimated online after)
+    talk_seconds: float = 120.0  # predictive: the prior mean talk time (estimated online after)
 
 
 @dataclass
@@ -776,3 +778,7 @@ def _validate_dialer(cfg: Config) -> None:
             raise ConfigError(p, f"{key}.ring_timeout", "must be at least 15 seconds (FTC)")
         if c.amd_machine not in ("hangup", "message"):
             raise ConfigError(p, f"{key}.amd_machine", "must be 'hangup' or 'message'")
+        if not 0 < c.answer_rate < 1:
+            raise ConfigError(p, f"{key}.answer_rate", "must be between 0 and 1 (exclusive)")
+        if c.talk_seconds <= 0:
+            raise ConfigError(p, f"{key}.talk_seconds", "must be > 0 seconds")

@@ -19,6 +19,7 @@ def test_a_good_campaign() -> None:
     cfg = parse_config(dialer('mode = "predictive"\nmax_lines = 4\namd_machine = "message"\n'))
     (c,) = cfg.dialer.campaign
     assert (c.mode, c.max_lines, c.amd_machine, c.queue) == ("predictive", 4, "message", "sales")
+    assert (c.answer_rate, c.talk_seconds) == (0.2, 120.0)  # the pacer's priors
 
 
 @pytest.mark.parametrize(
@@ -29,6 +30,9 @@ def test_a_good_campaign() -> None:
         ("max_lines = 0\n", "dialer.campaign[0].max_lines"),
         ("ring_timeout = 10\n", "dialer.campaign[0].ring_timeout"),
         ('amd_machine = "sing"\n', "dialer.campaign[0].amd_machine"),
+        ("answer_rate = 0\n", "dialer.campaign[0].answer_rate"),
+        ("answer_rate = 1.5\n", "dialer.campaign[0].answer_rate"),
+        ("talk_seconds = 0\n", "dialer.campaign[0].talk_seconds"),
         ('[[dialer.campaign]]\nname = "c"\nqueue = "sales"\n', "dialer.campaign[1].name"),
     ],
 )

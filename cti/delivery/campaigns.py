@@ -20,7 +20,7 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -54,7 +54,7 @@ class SettingsStore(Protocol):
 class Windows(Protocol):
     """``store.dial_attempts`` (cti.store.dial_attempts_repo.DialAttemptRepository)."""
 
-    async def windows(self, campaign: str, now: float) -> tuple[WindowState, ...]: ...
+    async def windows(self, campaign: str, now: float) -> Sequence[WindowState]: ...
 
 
 class Leads(Protocol):

@@ -7,7 +7,14 @@ at assembly (cti/app.py):
 - ``LeadSource``: the next callable leads of a campaign (eligibility: do-not-call, open complaints, call
   windows are the source's rules); bound to ``StoreLeads`` over ``store.campaigns`` here.
 - ``AttemptSink``: an attempt's outcome (``AttemptRecord``); bound to ``StoreAttempts`` here.
-- ``Pacer``: how many lines to dial now; bound to ``ProgressivePacer`` here (predictive: the pacer's).
+- ``Pacer``: how many lines to dial now; bound to ``PredictivePacer`` at assembly: progressive lines for
+  ``progressive`` and ``agentless`` campaigns, and for ``mode = "predictive"`` cti's pacing core
+  (``cti.dialer.pacing``, the one the benchmark and ``cti simulate`` run) through ``Predicts``: it is given
+  the campaign's agents (idle, in wrap-up with the seconds left, talking with the seconds talked), the
+  lines ringing with their seconds, the live answers waiting, and a budget per compliance window
+  (``WindowSource``: the store's ``dial_attempts`` windows, re-read every ``WINDOWS_REFRESH`` s, plus
+  what this process has counted since), and it hears every attempt's outcome and talk (its online
+  estimates of the answer rate per list and hour, the ring times and the talk time).
 
 The flow of one attempt (docs/design/dialer.md): ``Originate`` Async with a ``ChannelId`` (and
 ``OtherChannelId``) to the campaign's channel and caller ID into ``[dialer] context``; the dialplan
@@ -34,10 +41,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from cti.config import CampaignConfig, DialerConfig
@@ -53,15 +63,26 @@ from cti.core.events import (
 from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
 from cti.delivery.service import RoutingService
 from cti.dialer import session
+from cti.dialer.compliance import DEFAULT_AMD_FALSE_POSITIVE_RATE, Window, WindowState
+from cti.dialer.pacing import DialerState, PacerSettings, WindowBudget
 from cti.dialer.session import Ev, State
 from cti.dialer.settings import CampaignSettings
 from cti.dialer.settings import State as RunState
+from cti.dialer.strategies import Outcome, Predictive, Priors
 from cti.screenpop import protocol
 from cti.screenpop.actions import reply_ok
 from cti.screenpop.live import LiveBoard
 from cti.telemetry import Metric, counter, gauge
 
 log = logging.getLogger("cti.delivery.dialer")
+
+_FAIL_HEARD: dict[Ev, Outcome] = {Ev.BUSY: "busy", Ev.CONGESTION: "busy", Ev.NO_ANSWER: "noanswer"}
+
+
+def _hour(at: float) -> int:
+    """The local hour of the day (answer rates are estimated per list and hour)."""
+    return datetime.fromtimestamp(at).hour
+
 
 AMD_EVENT = "AMDResult"
 LEAD_EVENT = "CtiLead"  # the hub pops Campaign/LeadId/LeadName/LeadNumber/Script of a linkedid (hub)
@@ -157,6 +178,97 @@ class CampaignStore(Protocol):
 
 # the settings the dialer takes from the store onto its CampaignConfig (kept, so attempts keep theirs)
 _DIALLING = ("mode", "queue", "channel", "caller_id", "max_lines", "ring_timeout", "amd_machine", "script")
+WINDOWS_REFRESH = 30.0  # seconds between reads of a predictive campaign's compliance windows
+DEFAULT_LIMIT = 0.03  # the session's own window when the store's are not known (FTC, Ofcom)
+
+
+@dataclass(frozen=True, slots=True)
+class PaceView:
+    """A predictive campaign now, for ``Predicts.predict``: the local ``hour`` (answer rates are per list
+    and hour), the agents and lines (``DialerState``), a budget per compliance window, the free lines."""
+
+    now: float
+    hour: int
+    state: DialerState
+    budgets: tuple[WindowBudget, ...]
+    free_lines: int
+
+
+@runtime_checkable
+class Predicts(Protocol):
+    """A Pacer that paces ``mode = "predictive"`` campaigns on the full state and hears the outcomes."""
+
+    def predict(self, campaign: CampaignConfig, view: PaceView) -> int: ...
+
+    def heard(self, campaign: CampaignConfig, hour: int, outcome: Outcome, ring: float) -> None: ...
+
+    def talked(self, campaign: CampaignConfig, seconds: float) -> None: ...
+
+
+class PredictivePacer(ProgressivePacer):
+    """Progressive lines (``lines``) and, for predictive campaigns, cti's pacer on online estimates: one
+    ``cti.dialer.strategies.Predictive`` per campaign (its priors: the campaign's ``answer_rate`` and
+    ``talk_seconds``), the same code as the benchmark's day model."""
+
+    def __init__(self, settings: PacerSettings | None = None) -> None:
+        self.settings = settings or PacerSettings()
+        self.campaigns: dict[str, Predictive] = {}
+
+    def estimates(self, c: CampaignConfig) -> Predictive:
+        p = self.campaigns.get(c.name)
+        if p is None:
+            priors = Priors(live_rate=c.answer_rate, talk_mean=c.talk_seconds)
+            p = self.campaigns[c.name] = Predictive(DEFAULT_LIMIT, self.settings, priors, list_id=c.name)
+        return p
+
+    def predict(self, campaign: CampaignConfig, view: PaceView) -> int:
+        pacer = self.estimates(campaign).pacer(view.now, view.hour)
+        return pacer.decide(view.state, view.budgets, capacity=view.free_lines).lines
+
+    def heard(self, campaign: CampaignConfig, hour: int, outcome: Outcome, ring: float) -> None:
+        self.estimates(campaign).heard(hour, outcome, max(0.0, ring))
+
+    def talked(self, campaign: CampaignConfig, seconds: float) -> None:
+        self.estimates(campaign).talked(max(0.0, seconds))
+
+
+class WindowSource(Protocol):
+    """The compliance windows of a campaign from the stored dials (``store.dial_attempts.windows``)."""
+
+    async def windows(self, campaign: str, now: float) -> Sequence[WindowState]: ...
+
+
+@dataclass(slots=True)
+class Tally:
+    """A campaign's live answers, abandons and machine results counted by this process."""
+
+    live: int = 0
+    abandons: int = 0
+    machines: int = 0
+
+
+@dataclass(slots=True)
+class Budgets:
+    """A predictive campaign's windows as last read (``read_at``) and what this process counted since;
+    ``session``: everything it counted (its own window when the store's are not known)."""
+
+    windows: tuple[WindowState, ...] = ()
+    read_at: float = -math.inf
+    since: Tally = field(default_factory=Tally)
+    session: Tally = field(default_factory=Tally)
+
+    def budgets(self) -> tuple[WindowBudget, ...]:
+        s = self.since
+        if not self.windows:
+            t = self.session
+            return (WindowBudget(t.live, float(t.abandons), DEFAULT_LIMIT, "session"),)
+        out = []
+        for w in self.windows:
+            # Ofcom counts each machine result as a possible person dropped (an AMD false positive)
+            fp = DEFAULT_AMD_FALSE_POSITIVE_RATE * s.machines if w.window is Window.OFCOM_24H else 0.0
+            live = int(w.denominator + s.live + fp)
+            out.append(WindowBudget(live, w.abandons + s.abandons + fp, w.limit, w.window.value))
+        return tuple(out)
 
 
 class CampaignRows(Protocol):
@@ -212,6 +324,8 @@ class Attempt:
     server: str
     channel_id: str
     state: State = State.QUEUED
+    dialled_at: float = 0.0
+    connected_at: float | None = None
     answered_at: float | None = None
     live_at: float | None = None
     agent: str = ""
@@ -281,6 +395,8 @@ class DialerService:
         self.store: CampaignStore | None = None
         self._reload_at = 0.0
         self.reloads = 0
+        self.windows: WindowSource | None = None  # predictive: the stored compliance windows (assembly)
+        self.budgets: defaultdict[str, Budgets] = defaultdict(Budgets)  # per campaign (the store adds some)
 
     # ---- events (a bus subscriber: in the pump's task, in order) --------------------------------------
     def on_events(self, events: Sequence[DomainEvent], origin: str = "") -> None:
@@ -305,6 +421,7 @@ class DialerService:
                     a.agent = agent
                     if self._move(a, Ev.AGENT, ev.at):
                         self.stats.connected += 1
+                        a.connected_at = ev.at
                         after = ev.at - (a.live_at or ev.at)
                         self._record(a, "connected", ev.at, connected_after=after)
                 case CallEnded(journey=j):
@@ -322,6 +439,8 @@ class DialerService:
         a.state = nxt
         if nxt is State.FAILED:
             self.stats.failed += 1
+            if event in _FAIL_HEARD:
+                self._heard(a, _FAIL_HEARD[event], at)
             self._record(a, outcome or "failed", at)
             self.attempts.pop(a.channel_id, None)
             if a.preview is not None:
@@ -341,6 +460,9 @@ class DialerService:
         link = self.routing.links(a.server)
         if a.state is State.MACHINE:
             self.stats.machines += 1
+            self._heard(a, "machine", at)
+            self.budgets[a.campaign.name].since.machines += 1
+            self.budgets[a.campaign.name].session.machines += 1
             self._record(a, "machine", at)
             if a.campaign.amd_machine == "message" and link is not None:
                 self._spawn(self._redirect(a, self.cfg.machine_context, Ev.PLAYED))
@@ -348,6 +470,10 @@ class DialerService:
                 self._spawn(self._hangup(a))
             return
         a.live_at = at
+        self._heard(a, "live", at)
+        if a.campaign.mode != "agentless":  # agentless: a message, never an abandon
+            b = self.budgets[a.campaign.name]
+            b.since.live, b.session.live = b.since.live + 1, b.session.live + 1
         if a.campaign.mode == "agentless":
             self._spawn(self._redirect(a, self.cfg.message_context, Ev.PLAYED))
             return
@@ -389,6 +515,8 @@ class DialerService:
         self.routing.forget_call(a.server, a.channel_id, self.routing.now())
         if self._move(a, Ev.NO_AGENT, self.routing.now()):
             self.stats.abandoned += 1
+            b = self.budgets[a.campaign.name]
+            b.since.abandons, b.session.abandons = b.since.abandons + 1, b.session.abandons + 1
             self._record(a, "abandoned", self.routing.now(), message=True)
             await self._redirect(a, self.cfg.message_context, None)
 
@@ -424,7 +552,15 @@ class DialerService:
                 async with asyncio.timeout(self.routing.action_timeout):
                     await link.send_action({"Action": "Hangup", "Channel": a.channel, "Cause": "16"})
 
+    def _heard(self, a: Attempt, outcome: Outcome, at: float) -> None:
+        """A predictive campaign's line resolved: the pacer's estimates hear it (ring: since the dial)."""
+        if a.campaign.mode == "predictive" and a.preview is None and isinstance(self.pacer, Predicts):
+            self.pacer.heard(a.campaign, _hour(at), outcome, at - a.dialled_at)
+
     def _ended(self, a: Attempt, at: float) -> None:
+        if a.state is State.CONNECTED and a.connected_at is not None and a.campaign.mode == "predictive":
+            if isinstance(self.pacer, Predicts):
+                self.pacer.talked(a.campaign, at - a.connected_at)
         if a.state is State.UNKNOWN:  # resolved from the records: it ran and ended
             self._record(a, "unknown", at)
         if a.state is State.LIVE:  # the customer hung up before an agent was reached
@@ -595,7 +731,10 @@ class DialerService:
         ringing = sum(1 for a in mine if a.state in (State.ORIGINATING, State.RINGING, State.ANSWERED))
         ringing += sum(1 for a in mine if a.state is State.LIVE)  # waiting for an agent: it takes one
         free = c.max_lines - sum(1 for a in mine if a.state is not State.QUEUED)
-        n = self.pacer.lines(c.name, self._idle_agents(c), 0, ringing, max(0, free))
+        if c.mode == "predictive" and isinstance(self.pacer, Predicts):
+            n = self.pacer.predict(c, await self.pace_view(c, max(0, free)))
+        else:
+            n = self.pacer.lines(c.name, self._idle_agents(c), 0, ringing, max(0, free))
         if n <= 0:
             return
         server = self.routing.local_server()
@@ -609,12 +748,56 @@ class DialerService:
         for lead in leads:
             await self.originate(c, lead, server)
 
+    async def pace_view(self, c: CampaignConfig, free_lines: int) -> PaceView:
+        """A predictive campaign's agents, lines and window budgets now (the windows re-read when due)."""
+        b = self.budgets[c.name]
+        now = self.routing.now()
+        if self.windows is not None and now - b.read_at >= WINDOWS_REFRESH:
+            b.read_at, since = now, b.since
+            b.since = Tally()  # what comes while the store is read counts again: on the safe side
+            try:
+                b.windows = tuple(await self.windows.windows(c.name, self.clock()))
+            except Exception as e:
+                log.warning("dialer: the compliance windows of %s not read (%s): counting on", c.name, e)
+                now_since = b.since
+                b.since = Tally(
+                    since.live + now_since.live,
+                    since.abandons + now_since.abandons,
+                    since.machines + now_since.machines,
+                )
+        r = self.routing.router
+        idle, wraps, talks = 0, [], []
+        for v in r.agents():
+            if c.queue not in r.queues_of(v.agent) or not self._works_for(c, v.agent):
+                continue
+            if v.state is AgentState.AVAILABLE and v.reserved_for is None:
+                idle += 1
+            elif v.state is AgentState.WRAP_UP:
+                ends = r.wrapup_ends(v.agent)
+                if ends != math.inf:  # awaiting a disposition: not known to come free
+                    wraps.append(max(0.0, ends - now))
+            elif v.state is AgentState.ON_CALL:
+                talks.append(max(0.0, now - v.since))
+            elif v.state in (AgentState.RINGING, AgentState.RESERVED):
+                talks.append(0.0)  # about to talk
+        mine = [a for a in self.attempts.values() if a.campaign is c]
+        ringing = tuple(
+            max(0.0, now - a.dialled_at)
+            for a in mine
+            if a.state in (State.ORIGINATING, State.RINGING, State.ANSWERED)
+        )
+        waiting = sum(1 for a in mine if a.state is State.LIVE)
+        policy = r.policies.get(c.queue)
+        wrap = policy.wrapup_seconds if policy is not None else 0.0
+        state = DialerState(idle, tuple(wraps), tuple(talks), ringing, waiting, wrap)
+        return PaceView(now, _hour(self.clock()), state, b.budgets(), free_lines)
+
     async def originate(
         self, c: CampaignConfig, lead: Lead, server: str, preview: Preview | None = None
     ) -> Attempt:
         """Dial ``lead``: into ``[dialer] context`` (AMD), or for a preview straight to its agent."""
         channel_id = str(uuid.uuid4())
-        a = Attempt(c, lead, server, channel_id, preview=preview)
+        a = Attempt(c, lead, server, channel_id, preview=preview, dialled_at=self.routing.now())
         self.attempts[channel_id] = a
         self._move(a, Ev.SEND, self.routing.now())
         context, exten = self.cfg.context, "s"

@@ -14,6 +14,7 @@ No clock, no I/O: the caller counts what happened and asks.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -117,10 +118,8 @@ class DurationHistogram:
     def cdf(self) -> list[float]:
         """``cdf[i]`` = P(T < i) for i in 0..bins (cdf[bins] = 1)."""
         if self._cdf is None:
-            acc, out = 0.0, [0.0]
-            for c in self._counts:
-                acc += c
-                out.append(acc / self._total)
+            total = self._total
+            out = [0.0, *(acc / total for acc in itertools.accumulate(self._counts))]
             out[-1] = 1.0
             self._cdf = out
         return self._cdf
@@ -133,10 +132,9 @@ class DurationHistogram:
         t = self._tables.get(extra)
         if t is None:
             cdf, b = self.cdf(), self.bins
-            t = [
-                (cdf[min(b, e + extra)] - cdf[e]) / (1.0 - cdf[e]) if cdf[e] < 1.0 - 1e-12 else 1.0
-                for e in range(b - 1)
-            ]
+            ahead = cdf[extra:] + [1.0] * min(extra, b + 1)  # ahead[e] = cdf[min(b, e + extra)]
+            pairs = zip(cdf[: b - 1], ahead[: b - 1], strict=True)
+            t = [(c2 - c1) / (1.0 - c1) if c1 < 1.0 - 1e-12 else 1.0 for c1, c2 in pairs]
             t.append(self.p_end_within(b - 1, extra))
             self._tables[extra] = t
         return t

@@ -23,6 +23,7 @@ are sure to be abandoned are never dialled).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -183,23 +184,25 @@ def poisson_excess(mu: float, s: float) -> float:
         return mu - s
     # E[(X - s)^+] = mu - s + E[(s - X)^+] = mu - s + sum_{j <= s} (s - j) P(X = j)
     p = math.exp(-mu)
-    acc = 0.0
-    j = 0
-    top = int(s)
-    while j <= top:
-        acc += (s - j) * p
-        j += 1
+    acc = s * p
+    for j in range(1, int(s) + 1):
         p *= mu / j
+        acc += (s - j) * p
     return max(0.0, mu - s + acc)
 
 
-def _last_fit(gap: Callable[[int], float], cap: int) -> int:
-    """The largest n in [0, cap] with gap(n) <= 0 for a convex ``gap`` (-1 if there is none)."""
-    lo = 0
-    if gap(0) > 0:  # the fitting n, if any, form an interval past the minimum: find the minimum
-        hi = 1
+def _last_fit(gap: Callable[[int], float], cap: int, start: int = 0) -> int:
+    """The largest n in [start, cap] with gap(n) <= 0 for a convex ``gap`` (-1 if there is none)."""
+    if start > cap:
+        return -1
+    lo = start
+    if gap(lo) > 0:  # the fitting n, if any, form an interval past the minimum: find the minimum
+        if lo > 0 and gap(lo) >= gap(lo - 1):  # convex: it only goes up from here
+            return -1
+        hi, width = lo + 1, 1
         while hi <= cap and gap(hi) < gap(hi - 1):
-            lo, hi = hi, hi * 2
+            lo, width = hi, width * 2
+            hi = lo + width
         hi = min(hi, cap)
         while lo < hi:  # the first n whose next step does not go down
             mid = (lo + hi) // 2
@@ -251,13 +254,32 @@ class Pacer:
             free += sum(table[min(last, int(e))] for e in state.talk_elapsed)
         return free
 
+    def supplies(self, state: DialerState) -> list[float]:
+        """``supply(state, k)`` for every checkpoint (one pass over the agents)."""
+        base = float(state.idle - state.waiting_live)
+        wraps = sorted(state.wrap_remaining)
+        talk_bins: list[int] | None = None
+        out: list[float] = []
+        for k in self.checkpoints:
+            t = k + CONNECT_SECONDS
+            free = base + bisect.bisect_left(wraps, t)
+            extra = int(t - state.wrap_seconds)
+            if extra > 0 and state.talk_elapsed:
+                table = self.talk.end_within_table(extra)
+                if talk_bins is None:
+                    last = len(table) - 1
+                    talk_bins = [min(last, int(e)) for e in state.talk_elapsed]
+                free += sum(map(table.__getitem__, talk_bins))
+            out.append(free)
+        return out
+
     def decide(
         self, state: DialerState, budgets: Sequence[WindowBudget], capacity: int | None = None
     ) -> Decision:
         cap = self.settings.max_lines if capacity is None else max(0, min(capacity, self.settings.max_lines))
         lm = self.lines
         ks = self.checkpoints
-        supply = [self.supply(state, k) for k in ks]
+        supply = self.supplies(state)
         by_bin: dict[int, int] = {}
         for e in state.ringing:
             i = min(lm.bins, max(0, int(e)))
@@ -270,29 +292,53 @@ class Pacer:
         margin, burst = 1.0 - self.settings.margin, self.settings.burst
         tightest = min((b.limit for b in budgets), default=1.0)
         terms = list(zip(ringing_mu, new_mu, supply, strict=True))
-
+        # what the windows allow for n new lines: min over lines c + d * n (the in-flight live answers
+        # are ring_live + n * p)
+        lines = [(burst * tightest * ring_live, burst * tightest * p)]
+        for b in budgets:
+            lines.append((b.limit * margin * (b.live_answers + ring_live) - b.abandons, b.limit * margin * p))
+        floor = self.settings.floor
+        safe_c, safe_d = floor * tightest * ring_live, floor * tightest * p
+        exp = math.exp
         cache: dict[int, float] = {}
 
         def expected(n: int) -> float:
+            """max over the checkpoints of poisson_excess(r + n q, s), inlined (the pacer's hot loop)."""
             e = cache.get(n)
             if e is None:
-                e = cache[n] = max(poisson_excess(r + n * q, s) for r, q, s in terms)
+                e = 0.0
+                for r, q, s in terms:
+                    mu = r + n * q
+                    if mu <= 0.0:
+                        x = -s
+                    elif s <= 0.0:
+                        x = mu - s
+                    else:
+                        pj = exp(-mu)
+                        acc = s * pj
+                        for j in range(1, int(s) + 1):
+                            pj *= mu / j
+                            acc += (s - j) * pj
+                        x = mu - s + acc
+                    if x > e:
+                        e = x
+                cache[n] = e
             return e
 
         def budget_gap(n: int) -> float:
             """Expected abandons of all in flight with ``n`` new lines minus what the windows allow."""
-            live = ring_live + n * p
-            a = burst * tightest * live
-            for b in budgets:
-                a = min(a, b.limit * margin * (b.live_answers + live) - b.abandons)
-            return expected(n) - a
+            return expected(n) - min(c + d * n for c, d in lines)
 
         def safe_gap(n: int) -> float:
             """The same against ``floor * limit`` per live answer: lines this safe lower every rate."""
-            return expected(n) - floor * tightest * (ring_live + n * p)
+            return expected(n) - (safe_c + safe_d * n)
 
-        floor = self.settings.floor
-        n = max(_last_fit(budget_gap, cap), _last_fit(safe_gap, cap))
+        # both gaps are convex in n: the largest fit of either; the budget's counts only past the safe one
+        n = _last_fit(safe_gap, cap)
+        n = max(n, _last_fit(budget_gap, cap, n + 1))
+        # never fewer than progressive: lines that each have an idle agent of their own cannot be abandoned
+        # (the Poisson count overstates a few lines' live answers)
+        n = max(n, min(cap, progressive_lines(state)))
         return self._decision(max(0, n), terms, ring_live, p, budgets, tightest)
 
     def _decision(

@@ -165,7 +165,12 @@ class Predictive(Strategy):
         self.talk = DurationHistogram.exponential(pr.talk_mean, self.talk_bins, pr.weight)
 
     def observe(self, now: float, outcome: Outcome, ring: float) -> None:
-        self.rates.observe(self.list_id, int(now // 3600), outcome == "live")
+        self.heard(int(now // 3600), outcome, ring)
+
+    def heard(self, hour: int, outcome: Outcome, ring: float, list_id: str | None = None) -> None:
+        """A line of ``list_id`` (this strategy's list) resolved in ``hour`` of the day (the daemon's
+        clock is not the day's seconds: it passes the local hour)."""
+        self.rates.observe(self.list_id if list_id is None else list_id, hour, outcome == "live")
         (self.live_ring if outcome == "live" else self.other_end).observe(ring)
 
     def talked(self, seconds: float) -> None:

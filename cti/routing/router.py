@@ -726,6 +726,11 @@ class Router:
                 return pos
         return 0
 
+    def wrapup_ends(self, agent: AgentId) -> float:
+        """When the agent's wrap-up ends by time (inf while a disposition is awaited; 0: none)."""
+        rec = self._agents.get(agent)
+        return 0.0 if rec is None else rec.machine.wrapup_ends
+
     def queues_of(self, agent: AgentId) -> list[str]:
         rec = self._agents.get(agent)
         return [] if rec is None else [q for q in rec.machine.facts.queues if q != "*"]

@@ -114,3 +114,44 @@ def test_a_day_of_predictive_pacing_beats_progressive_within_the_limit() -> None
     assert cti.talk_utilisation > prog.talk_utilisation + 0.1
     assert prog.abandons == 0  # every line progressive dials has an idle agent kept for it
     assert cti.abandon_rate <= 0.05
+
+
+def _brute_largest_fit(state: DialerState, budget: WindowBudget) -> int:
+    """The same rule as Pacer.decide, by trying every n (the reference for its faster search)."""
+    best = -1
+    for n in range(60):
+        e = PACER._decision(n, *_terms(state), (budget,), budget.limit)
+        safe = e.expected_abandons - PACER.settings.floor * budget.limit * e.expected_live
+        if e.expected_abandons <= e.allowed or safe <= 0:
+            best = n
+    return max(best, min(59, progressive_lines(state)))
+
+
+def _terms(state: DialerState) -> tuple[list[tuple[float, float, float]], float, float]:
+    lm, ks = LINES, PACER.checkpoints
+    supply = [PACER.supply(state, k) for k in ks]
+    ringing_mu = [sum(lm.p_live_before(e, k) for e in state.ringing) for k in ks]
+    new_mu = [lm.p_live_before(0.0, k) for k in ks]
+    ring_live = sum(lm.p_live_eventually(e) for e in state.ringing) + state.waiting_live
+    return list(zip(ringing_mu, new_mu, supply, strict=True)), ring_live, lm.p_live_eventually(0.0)
+
+
+@given(states, budgets)
+def test_the_fast_search_finds_the_largest_fitting_number_of_lines(
+    state: DialerState, b: WindowBudget
+) -> None:
+    fast = PACER.decide(state, (b,), capacity=59).lines
+    assert fast == _brute_largest_fit(state, b)
+
+
+@given(states)
+def test_the_one_pass_supply_equals_the_supply_per_checkpoint(state: DialerState) -> None:
+    fast = PACER.supplies(state)
+    slow = [PACER.supply(state, k) for k in PACER.checkpoints]
+    assert all(abs(a - b) < 1e-9 for a, b in zip(fast, slow, strict=True))
+
+
+def test_never_fewer_lines_than_progressive_a_line_with_its_own_agent_cannot_be_dropped() -> None:
+    exhausted = WindowBudget(100, 50.0, 0.03)  # far over the limit: no headroom at all
+    assert PACER.decide(DialerState(3), (exhausted,)).lines == 3
+    assert PACER.decide(DialerState(3, ringing=(1.0, 2.0)), (exhausted,)).lines == 1
