@@ -211,17 +211,15 @@ def _residual(values: Sequence[float], elapsed: float, u: float, mean: float) ->
     return -mean * math.log(1.0 - u)
 
 
-def _fresh(s: Samples, rng: random.Random) -> float:
+def _pick(values: Sequence[float], u: float) -> float:
+    return values[int(u * len(values))] if values else 0.0
+
+
+def _fresh(s: Samples, u_talk: float, u_wrap: float) -> float:
     """A new call's handle: a recorded talk and a recorded wrap-up (independent draws)."""
     if not s.talks:
-        return rng.expovariate(1.0 / s.handle) if s.handle > 0 else 0.0
-    talk = s.talks[int(rng.random() * len(s.talks))]
-    return talk + (s.wraps[int(rng.random() * len(s.wraps))] if s.wraps else 0.0)
-
-
-def _delivery(s: Samples, rng: random.Random) -> float:
-    d = s.deliveries
-    return d[int(rng.random() * len(d))] if d else 0.0
+        return -s.handle * math.log(1.0 - u_talk) if s.handle > 0 else 0.0
+    return _pick(s.talks, u_talk) + _pick(s.wraps, u_wrap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,28 +261,33 @@ def drawn_wait(
     give_up = 1.0 / patience if math.isfinite(patience) and patience > 0 else 0.0
     agents = [(b, of(b.queue)) for b in busy]
     waits: list[float] = []
-    for _ in range(draws):
+    for draw in range(draws):
         at: list[float] = [0.0] * free
         for b, s in agents:
             u = rng.random()
             if b.phase == "talk":
-                wrap = s.wraps[int(rng.random() * len(s.wraps))] if s.wraps else 0.0
+                wrap = _pick(s.wraps, rng.random())
                 at.append(_residual(s.talks, b.elapsed, u, s.handle) + wrap)
             elif b.phase == "wrap":
                 at.append(_residual(s.wraps, b.elapsed, u, 0.0) if s.wraps else 0.0)
             else:
                 ring = _residual(s.deliveries, b.elapsed, u, 0.0) if s.deliveries else 0.0
-                at.append(ring + _fresh(s, rng))
+                at.append(ring + _fresh(s, rng.random(), rng.random()))
+        own = _pick(mine.deliveries, rng.random())
         heapq.heapify(at)
+        # the line's own stream, the same numbers for the same caller whatever follows it: one more
+        # caller ahead never shortens a draw (monotone in the place)
+        ahead = random.Random(seed * 1_000_003 + draw).random
         for share, q in line:
-            if share < 1.0 and rng.random() >= share:
+            u_share, u_patience, u_ring, u_talk, u_wrap = ahead(), ahead(), ahead(), ahead(), ahead()
+            if share < 1.0 and u_share >= share:
                 continue  # taken by an agent that does not serve this call
             t = at[0]
-            if give_up and rng.expovariate(give_up) < t:
+            if give_up and -math.log(1.0 - u_patience) / give_up < t:
                 continue  # gave up before an agent came free for it
             s = of(q)
-            heapq.heapreplace(at, t + _delivery(s, rng) + _fresh(s, rng))
-        waits.append(at[0] + _delivery(mine, rng))
+            heapq.heapreplace(at, t + _pick(s.deliveries, u_ring) + _fresh(s, u_talk, u_wrap))
+        waits.append(at[0] + own)
     waits.sort()
     return waits[len(waits) // 2]
 
