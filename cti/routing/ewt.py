@@ -28,6 +28,13 @@ who hears "you are fifth" wants the wait of the fifth):
    the tenth caller what the first one waited. ``AppQueueHoldtime`` is app_queue's formula, kept only
    as the baseline ``cti simulate`` measures it against (docs/routing.md "Estimated wait").
 
+5. Where the queue's talk times are not memoryless (``Samples.memoryless``: 30 or more recorded, their
+   coefficient of variation not within 0.15 of 1), ``estimate(..., at=now)`` draws the wait instead
+   (``drawn_wait``): 101 seeded futures, each busy agent's rest drawn from the recorded times of the
+   queue of the call it handles, longer than its elapsed talk, wrap-up or ring; each caller ahead kept
+   with its share, giving up with its patience, served with a recorded delivery and handle; the median
+   of the draws plus a recorded delivery. Exponential talk keeps rule 3 (exact there).
+
 Use ``estimate`` for a waiting call (``call=``) or for a call that would join now (``queue=``, the
 callback offer before it enters); ``WaitModel`` learns ``H`` and ``P`` from what the daemon (or the
 simulation) sees.
