@@ -16,7 +16,8 @@ Scenarios (docs/simulate.md has the details and the measured figures):
   loop over the same data (``baseline_per_s``);
 - ``ewt``: the wait announced at entry (cti.routing.ewt) against the real wait, mean absolute error, for
   cti's estimate and app_queue's hold-time formula on the same calls: the multi_skill traffic, a busy
-  hour past the staffing (50 agents, 52 erlangs) and a large center (200 agents, 197 erlangs).
+  hour past the staffing (50 agents, 52 erlangs) and a large center (200 agents, 197 erlangs); ``cost``:
+  the multi_skill run with announcements against the same run without (wall time ratio).
 
 Human-readable lines first; the last line is one JSON object.
 """
@@ -218,6 +219,23 @@ def ewt_case(agents: int, erlangs: float, patience: float, hours: float, seeds: 
     runs = [simulate(traffic, RouterDispatcher(policies, announce=True), s) for s in range(1, seeds + 1)]
     calls = [c for r in runs for c in r.calls]
     return {"agents": agents, "erlangs": erlangs, **_ewt(calls)}
+
+
+def ewt_cost(hours: float) -> dict[str, Any]:
+    """The estimator's cost: the multi_skill run with an announcement at every entry (rule 5 there)
+    against the same run without, wall time; and the estimates' own time per call."""
+    traffic = multi_skill_traffic(hours)
+    calls = generate_calls(traffic, 1)
+    t0 = time.perf_counter()
+    simulate(traffic, RouterDispatcher(multi_skill_policies(0.0)), 1, calls)
+    plain = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    simulate(traffic, RouterDispatcher(multi_skill_policies(0.0), announce=True), 1, calls)
+    announced = time.perf_counter() - t0
+    return {
+        "run_with_over_without": round(announced / plain, 3),
+        "estimate_ms_per_call": round(1000 * max(0.0, announced - plain) / len(calls), 3),
+    }
 
 
 # ---- 3. two call types: dedicated pools against specialists + generalists ------------------------------
@@ -456,6 +474,12 @@ def main(argv: list[str]) -> int:
     ewt = {"multi_skill": ms["cti"]["ewt"]}
     for name, (agents, erlangs, patience) in EWT_CASES.items():
         ewt[name] = ewt_case(agents, erlangs, patience, 0.5 if quick else 1.0, 1 if quick else 3)
+    cost = ewt_cost(0.5 if quick else 2.0)
+    print(
+        f"ewt cost: the multi_skill run with announcements takes {cost['run_with_over_without']:.2f}x "
+        f"the run without ({cost['estimate_ms_per_call']:.2f} ms per call)",
+        flush=True,
+    )
     for name, e in ewt.items():
         print(
             f"ewt {name:12} mean wait {e['mean_wait_s']:6.1f}s, announced at entry: "
@@ -465,7 +489,7 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
     figures = {
-        "ewt": ewt,
+        "ewt": {**ewt, "cost": cost},
         "erlang_c": e_cases,
         "multi_skill": {
             name: {k: f[k] for k in ("sl", "asa", "abandon", "occupancy", "occupancy_spread")}

@@ -411,15 +411,17 @@ class RoutingService:
         """The estimated wait (cti.routing.ewt) of a waiting call (``call``: its id, ``server/uniqueid``)
         or of a call that would join ``queue`` now: for announcements, overflow and callback offers."""
         r = self.router
+        now = self.now()
         return estimate(
             r.policies,
             r.agents(),
-            r.waiting(self.now()),
+            r.waiting(now),
             self.ewt,
             call=call,
             queue=queue,
             needs=needs,
             priority=priority,
+            at=now,
         )
 
     def _apply_card(self, held: _Held, card: Any) -> None:
@@ -487,7 +489,8 @@ class RoutingService:
             elif held.answered_at is not None and held.agent is not None:
                 talked = max(0.0, (journey.ended_at or at) - held.answered_at)
                 policy = self.router.policies.get(held.queue)
-                self.ewt.handled(held.queue, talked + (policy.wrapup_seconds if policy is not None else 0.0))
+                wrap = policy.wrapup_seconds if policy is not None else 0.0
+                self.ewt.handled(held.queue, talked + wrap, wrap)
                 if self.queue_log is not None:
                     self._log_completed(journey, held, talked, at)
             self._release_leases(self._held.pop(cid, held))

@@ -157,3 +157,4 @@ class AgentRouteView:
     calls: int
     talk_seconds: float
     misses_in_a_row: int
+    queue: str | None = None  # the queue of the ACD call it rings for, talks on or wraps up after

@@ -28,6 +28,13 @@ who hears "you are fifth" wants the wait of the fifth):
    the tenth caller what the first one waited. ``AppQueueHoldtime`` is app_queue's formula, kept only
    as the baseline ``cti simulate`` measures it against (docs/routing.md "Estimated wait").
 
+5. Where the queue's talk times are not memoryless (``Samples.memoryless``: 30 or more recorded, their
+   coefficient of variation not within 0.15 of 1), ``estimate(..., at=now)`` draws the wait instead
+   (``drawn_wait``): 101 seeded futures, each busy agent's rest drawn from the recorded times of the
+   queue of the call it handles, longer than its elapsed talk, wrap-up or ring; each caller ahead kept
+   with its share, giving up with its patience, served with a recorded delivery and handle; the median
+   of the draws plus a recorded delivery. Exponential talk keeps rule 3 (exact there).
+
 Use ``estimate`` for a waiting call (``call=``) or for a call that would join now (``queue=``, the
 callback offer before it enters); ``WaitModel`` learns ``H`` and ``P`` from what the daemon (or the
 simulation) sees.
@@ -35,9 +42,12 @@ simulation) sees.
 
 from __future__ import annotations
 
+import heapq
 import math
+import random
+from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cti.core.events import AgentState
@@ -46,6 +56,7 @@ from cti.routing.matching import fits
 from cti.routing.policy import QueuePolicy, SkillNeed
 
 _OUT = frozenset({AgentState.LOGGED_OUT, AgentState.PAUSED})
+_PHASE = {AgentState.WRAP_UP: "wrap", AgentState.RESERVED: "ring", AgentState.RINGING: "ring"}
 
 
 def positional_wait(
@@ -71,31 +82,68 @@ def positional_wait(
 
 @dataclass(slots=True)
 class _QueueStats:
-    handles: deque[float]
+    talks: deque[float]  # the talk times of the last calls (handle = talk + wrap)
+    wraps: deque[float]
+    deliveries: deque[float]  # seconds from the first offer to the answer, the last answered calls
     waited: float = 0.0  # seconds waited by every call that left the queue (answered or not)
     abandons: int = 0
-    delivery: float = 0.0  # seconds from the first offer to the answer, summed over the answered calls
-    delivered: int = 0
+    talk_sum: float = 0.0
+    wrap_sum: float = 0.0
+    sorted_talks: list[float] | None = None  # caches, rebuilt after a change
+    sorted_deliveries: list[float] | None = None
+    sorted_wraps: list[float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Samples:
+    """What rule 5 draws from, for one queue: its recent talk times and deliveries (sorted), wrap-ups."""
+
+    talks: Sequence[float]  # each sorted
+    wraps: Sequence[float]
+    deliveries: Sequence[float]
+    handle: float  # the mean handle time: an exponential's mean where the queue has no history yet
+
+    @property
+    def memoryless(self) -> bool:
+        """Too few talk times to tell, or their coefficient of variation within 0.15 of 1 (an
+        exponential's): the elapsed times say nothing and rule 3's closed form is exact."""
+        n = len(self.talks)
+        if n < MIN_TALKS:
+            return True
+        mean = sum(self.talks) / n
+        var = sum((t - mean) ** 2 for t in self.talks) / (n - 1)
+        return mean <= 0 or abs(math.sqrt(var) / mean - 1.0) < 0.15
 
 
 @dataclass(slots=True)
 class WaitModel:
-    """What EWT learns per queue: the recent handle times and the callers' patience (rule 3)."""
+    """What EWT learns per queue: the recent talk, wrap-up and delivery times, the callers' patience."""
 
     default_handle: float = 180.0
-    window: int = 200  # the handle times of the last calls the mean is taken over
+    window: int = 500  # the last calls the distributions are taken over
     _queues: dict[str, _QueueStats] = field(default_factory=dict)
 
     def _q(self, queue: str) -> _QueueStats:
         q = self._queues.get(queue)
         if q is None:
-            q = self._queues[queue] = _QueueStats(deque(maxlen=self.window))
+            w = self.window
+            q = self._queues[queue] = _QueueStats(deque(maxlen=w), deque(maxlen=w), deque(maxlen=w))
         return q
 
-    def handled(self, queue: str, seconds: float) -> None:
-        """A call of ``queue`` ended: its talk plus its wrap-up."""
-        if seconds >= 0 and math.isfinite(seconds):
-            self._q(queue).handles.append(seconds)
+    def handled(self, queue: str, seconds: float, wrap: float = 0.0) -> None:
+        """A call of ``queue`` ended: ``seconds`` of talk plus wrap-up, of which ``wrap`` the wrap-up."""
+        if not (seconds >= 0 and math.isfinite(seconds) and wrap >= 0 and math.isfinite(wrap)):
+            return
+        q = self._q(queue)
+        wrap = min(wrap, seconds)
+        if len(q.talks) == q.talks.maxlen:
+            q.talk_sum -= q.talks[0]
+            q.wrap_sum -= q.wraps[0]
+        q.talks.append(seconds - wrap)
+        q.wraps.append(wrap)
+        q.talk_sum += seconds - wrap
+        q.wrap_sum += wrap
+        q.sorted_talks = q.sorted_wraps = None
 
     def left(self, queue: str, waited: float, abandoned: bool) -> None:
         """A call left the queue: answered after ``waited`` seconds, or abandoned after them."""
@@ -108,24 +156,37 @@ class WaitModel:
         """An answered call: ``seconds`` from its first offer to an agent to the answer."""
         if seconds >= 0 and math.isfinite(seconds):
             q = self._q(queue)
-            q.delivery += seconds
-            q.delivered += 1
+            q.deliveries.append(seconds)
+            q.sorted_deliveries = None
 
     def delivery(self, queue: str) -> float:
-        q = self._queues.get(queue)
-        return 0.0 if q is None or q.delivered == 0 else q.delivery / q.delivered
+        """The median delivery time of the queue's last answered calls (0 before any)."""
+        d = self.samples(queue).deliveries
+        return 0.0 if not d else d[len(d) // 2]
 
     def handle(self, queue: str) -> float:
         q = self._queues.get(queue)
-        if q is None or not q.handles:
+        if q is None or not q.talks:
             return self.default_handle
-        return sum(q.handles) / len(q.handles)
+        return (q.talk_sum + q.wrap_sum) / len(q.talks)
 
     def patience(self, queue: str) -> float:
         q = self._queues.get(queue)
         if q is None or q.abandons == 0:
             return math.inf
         return q.waited / q.abandons
+
+    def samples(self, queue: str) -> Samples:
+        q = self._queues.get(queue)
+        if q is None:
+            return Samples((), (), (), self.default_handle)
+        if q.sorted_talks is None:
+            q.sorted_talks = sorted(q.talks)
+        if q.sorted_deliveries is None:
+            q.sorted_deliveries = sorted(q.deliveries)
+        if q.sorted_wraps is None:
+            q.sorted_wraps = sorted(q.wraps)
+        return Samples(q.sorted_talks, q.sorted_wraps, q.sorted_deliveries, self.handle(queue))
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +203,102 @@ def _serves(agent: AgentRouteView, policy: QueuePolicy, needs: Iterable[SkillNee
     return (not policy.members or agent.agent in policy.members) and fits(agent.skills, needs, None, set())
 
 
+# ---- rule 5: the wait drawn from the queue's own distributions ------------------------------------------
+DRAWS = 101  # futures drawn per estimate (odd: the median is one of them)
+MIN_TALKS = 30  # recorded talk times before rule 5 is used
+
+
+def _residual(values: Sequence[float], elapsed: float, u: float, mean: float) -> float:
+    """A draw of what is left of a time already ``elapsed`` long, from the recorded ``values`` (sorted)
+    longer than it; beyond them (or with none), an exponential of ``mean`` (memoryless)."""
+    lo = bisect_right(values, elapsed)
+    n = len(values)
+    if lo < n:
+        return values[lo + int(u * (n - lo))] - elapsed
+    return -mean * math.log(1.0 - u)
+
+
+def _pick(values: Sequence[float], u: float) -> float:
+    return values[int(u * len(values))] if values else 0.0
+
+
+def _fresh(s: Samples, u_talk: float, u_wrap: float) -> float:
+    """A new call's handle: a recorded talk and a recorded wrap-up (independent draws)."""
+    if not s.talks:
+        return -s.handle * math.log(1.0 - u_talk) if s.handle > 0 else 0.0
+    return _pick(s.talks, u_talk) + _pick(s.wraps, u_wrap)
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """A serving agent not free now: ``phase`` "talk" (then its wrap-up), "wrap" or "ring" (reserved or
+    ringing: then a whole call), ``elapsed`` seconds into it, on a call of ``queue``."""
+
+    phase: str
+    elapsed: float
+    queue: str
+
+
+def drawn_wait(
+    line: Sequence[tuple[float, str]],
+    busy: Sequence[Busy],
+    free: int,
+    queue: str,
+    samples: Callable[[str], Samples],
+    patience: float,
+    draws: int = DRAWS,
+    seed: int = 0,
+) -> float:
+    """Rule 5: the median over ``draws`` futures of the wait of a call behind ``line`` (each call ahead:
+    the chance it takes one of this call's agents, its queue) with ``free`` agents free and ``busy`` the
+    others. Deterministic (a seeded generator: the same state gives the same estimate)."""
+    mine = samples(queue)
+    if sum(1 for share, _ in line if share > 0) < free:
+        d = mine.deliveries
+        return d[len(d) // 2] if d else 0.0
+    rng = random.Random(seed)
+    by_queue: dict[str, Samples] = {queue: mine}
+
+    def of(q: str) -> Samples:
+        s = by_queue.get(q)
+        if s is None:
+            s = by_queue[q] = samples(q)
+        return s
+
+    give_up = 1.0 / patience if math.isfinite(patience) and patience > 0 else 0.0
+    agents = [(b, of(b.queue)) for b in busy]
+    waits: list[float] = []
+    for draw in range(draws):
+        at: list[float] = [0.0] * free
+        for b, s in agents:
+            u = rng.random()
+            if b.phase == "talk":
+                wrap = _pick(s.wraps, rng.random())
+                at.append(_residual(s.talks, b.elapsed, u, s.handle) + wrap)
+            elif b.phase == "wrap":
+                at.append(_residual(s.wraps, b.elapsed, u, 0.0) if s.wraps else 0.0)
+            else:
+                ring = _residual(s.deliveries, b.elapsed, u, 0.0) if s.deliveries else 0.0
+                at.append(ring + _fresh(s, rng.random(), rng.random()))
+        own = _pick(mine.deliveries, rng.random())
+        heapq.heapify(at)
+        # the line's own stream, the same numbers for the same caller whatever follows it: one more
+        # caller ahead never shortens a draw (monotone in the place)
+        ahead = random.Random(seed * 1_000_003 + draw).random
+        for share, q in line:
+            u_share, u_patience, u_ring, u_talk, u_wrap = ahead(), ahead(), ahead(), ahead(), ahead()
+            if share < 1.0 and u_share >= share:
+                continue  # taken by an agent that does not serve this call
+            t = at[0]
+            if give_up and -math.log(1.0 - u_patience) / give_up < t:
+                continue  # gave up before an agent came free for it
+            s = of(q)
+            heapq.heapreplace(at, t + _pick(s.deliveries, u_ring) + _fresh(s, u_talk, u_wrap))
+        waits.append(at[0] + own)
+    waits.sort()
+    return waits[len(waits) // 2]
+
+
 def estimate(
     policies: Mapping[str, QueuePolicy],
     agents: Iterable[AgentRouteView],
@@ -152,11 +309,14 @@ def estimate(
     queue: str | None = None,
     needs: tuple[SkillNeed, ...] = (),
     priority: int = 0,
+    at: float | None = None,
 ) -> Estimate:
     """The EWT of the waiting ``call``, or of a call that would join ``queue`` now with ``needs``.
 
     ``agents`` and ``waiting`` are the router's (``Router.agents()``, ``Router.waiting(at)``, in its
-    order); for a waiting call its own needs and queue are taken from ``waiting``."""
+    order); for a waiting call its own needs and queue are taken from ``waiting``. With ``at`` (now, on
+    the clock of the agents' ``since``) the wait is drawn from the queue's distributions and the busy
+    agents' elapsed times (rule 5); without it, rule 3's formula."""
     ahead_views: list[WaitingView] = []
     if call is not None:
         for view in waiting:
@@ -182,7 +342,7 @@ def estimate(
     free = sum(1 for a in serving if a.state is AgentState.AVAILABLE)
     mine = {a.agent for a in serving}
     logged = [a for a in agents if a.state not in _OUT]
-    ahead = 0.0
+    line: list[tuple[float, str]] = []
     shares: dict[tuple[str, tuple[SkillNeed, ...]], float] = {}
     for view in ahead_views:
         if view.status is not CallStatus.WAITING:
@@ -193,11 +353,20 @@ def estimate(
             other = policies.get(view.queue)
             theirs = [a.agent for a in logged if other is not None and _serves(a, other, view.needs)]
             share = shares[kind] = sum(1 for a in theirs if a in mine) / len(theirs) if theirs else 0.0
-        ahead += share
+        line.append((share, view.queue))
+    ahead = sum(share for share, _ in line)
     handle, patience = model.handle(queue), model.patience(queue)
-    seconds = positional_wait(ahead, len(serving), free, handle, patience)
-    if math.isfinite(seconds):
-        seconds += model.delivery(queue)
+    if not serving:
+        seconds = math.inf
+    elif at is None or model.samples(queue).memoryless:
+        seconds = positional_wait(ahead, len(serving), free, handle, patience) + model.delivery(queue)
+    else:
+        busy = [
+            Busy(_PHASE.get(a.state, "talk"), max(0.0, at - a.since), a.queue or queue)
+            for a in serving
+            if a.state is not AgentState.AVAILABLE
+        ]
+        seconds = drawn_wait(line, busy, free, queue, model.samples, patience)
     return Estimate(seconds, ahead, len(serving), free, handle, patience)
 
 

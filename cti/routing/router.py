@@ -709,6 +709,7 @@ class Router:
                 r.calls,
                 r.talk_seconds,
                 r.misses,
+                r.delivered[1] if r.delivered is not None else r.last_queue,
             )
             for r in self._agents.values()
         ]

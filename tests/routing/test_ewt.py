@@ -4,12 +4,15 @@ accuracy in `cti simulate` against app_queue's hold-time formula on the same tra
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cti.core.events import AgentState
 from cti.core.ids import AgentId
-from cti.routing.ewt import AppQueueHoldtime, WaitModel, estimate, positional_wait
+from cti.routing.ewt import AppQueueHoldtime, Busy, WaitModel, drawn_wait, estimate, positional_wait
 from cti.routing.policy import QueuePolicy, SkillNeed
 from cti.routing.router import Router
 from cti.routing.simulate.dispatchers import RouterDispatcher
@@ -49,7 +52,7 @@ def test_callers_ahead_who_give_up_shorten_the_wait_and_shares_interpolate() -> 
 
 
 def test_the_model_learns_handle_time_patience_and_delivery() -> None:
-    m = WaitModel(default_handle=180.0, window=2)
+    m = WaitModel(default_handle=180.0, window=2)  # the last two calls
     assert (m.handle("q"), m.patience("q"), m.delivery("q")) == (180.0, math.inf, 0.0)
     for seconds in (100.0, 200.0, 300.0):
         m.handled("q", seconds)
@@ -150,3 +153,87 @@ def test_without_announcements_the_figures_say_so() -> None:
     policies = {"q": QueuePolicy("q", skills=(SkillNeed("q"),))}
     f = simulate(traffic, RouterDispatcher(policies), 1).figures()["ewt"]
     assert f == {"ewt_calls": 0, "ewt_mae_s": None, "ewt_mae_app_queue_s": None, "mean_wait_s": None}
+
+
+# ---- rule 5: drawn from the recorded distributions and the elapsed times ----------------------------
+def _erlang_median(k: int, rate: float) -> float:
+    """The exact median of an Erlang-k of this rate (bisection on its CDF)."""
+
+    def cdf(t: float) -> float:
+        x, term, total = rate * t, 1.0, 1.0
+        for i in range(1, k):
+            term *= x / i
+            total += term
+        return 1.0 - math.exp(-x) * total
+
+    lo, hi = 0.0, 100.0 * k / rate
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cdf(mid) < 0.5 else (lo, mid)
+    return lo
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 20])
+def test_the_closed_form_announces_the_median_of_the_erlang(k: int) -> None:
+    # k - 1 callers ahead, 3 busy agents of mean handle 90 s: k departures of rate 3/90
+    # Wilson-Hilferty: 1.3 % high at k = 1 (ln 2 exactly), closer from there
+    assert positional_wait(k - 1, 3, 0, 90.0) == pytest.approx(_erlang_median(k, 3 / 90), rel=0.015)
+
+
+def _model(talks: list[float], wrap: float = 0.0, delivery: float | None = None) -> WaitModel:
+    m = WaitModel()
+    for t in talks:
+        m.handled("q", t + wrap, wrap)
+        if delivery is not None:
+            m.delivered_after("q", delivery)
+    return m
+
+
+def test_a_free_agent_means_the_delivery_only() -> None:
+    m = _model([100.0] * 40, delivery=3.0)
+    assert drawn_wait([(1.0, "q")], [], 2, "q", m.samples, math.inf) == 3.0
+    assert drawn_wait([], [Busy("talk", 10.0, "q")], 1, "q", m.samples, math.inf) == 3.0
+
+
+def test_the_elapsed_talk_of_the_busy_agents_counts() -> None:
+    m = _model([100.0] * 40, wrap=20.0)  # every call talks 100 s, then 20 s of wrap-up
+    busy = [Busy("talk", 90.0, "q"), Busy("talk", 30.0, "q"), Busy("wrap", 15.0, "q")]
+    s = m.samples
+    assert drawn_wait([], busy, 0, "q", s, math.inf) == pytest.approx(5.0)  # the wrap-up ends first
+    assert drawn_wait([(1.0, "q")], busy, 0, "q", s, math.inf) == pytest.approx(30.0)  # 10 s + 20 s
+    # the first in line takes the agent free at 5 s; this call the next one (the talk at 90 s)
+    assert drawn_wait([(1.0, "q"), (1.0, "q")], busy, 0, "q", s, math.inf) == pytest.approx(90.0)
+    assert not m.samples("q").memoryless
+
+
+@given(st.lists(st.floats(1.0, 600.0), min_size=30, max_size=60), st.integers(0, 12))
+def test_drawn_wait_grows_with_the_place(talks: list[float], ahead: int) -> None:
+    m = _model(talks, wrap=5.0, delivery=2.0)
+    busy = [Busy("talk", 10.0 * i, "q") for i in range(4)]
+    line = [(1.0, "q")] * ahead
+    here = drawn_wait(line, busy, 0, "q", m.samples, 300.0)
+    behind = drawn_wait([*line, (1.0, "q")], busy, 0, "q", m.samples, 300.0)
+    assert 2.0 <= here <= behind  # the same draws (seeded): one more caller ahead never shortens it
+
+
+def test_exponential_talk_times_keep_the_closed_form() -> None:
+    rng = random.Random(3)
+    assert _model([rng.expovariate(1 / 180) for _ in range(400)]).samples("q").memoryless
+    assert _model([100.0] * 10).samples("q").memoryless  # too few to tell
+    assert {a.queue for a in _router().agents()} == {None}  # no ACD call delivered yet
+
+
+def test_the_router_tells_the_queue_of_each_agents_call() -> None:
+    r = Router({"q": QueuePolicy("q", skills=(SkillNeed("q"),))})
+    r.set_agent(AgentId("a"), {"q": 5}, 0.0)
+    r.observe(AgentId("a"), S.AVAILABLE, 0.0, queues=["q"])
+    r.enqueue("c", "q", 1.0)
+    (offer,) = r.decide(1.0)
+    r.ringing(offer.call, offer.agent, 1.0)
+    r.answered(offer.call, offer.agent, 2.0)
+    r.observe(AgentId("a"), S.ON_CALL, 2.0)
+    (view,) = r.agents()
+    assert view.queue == "q"
+    m = _model([100.0] * 40)
+    e = estimate(r.policies, r.agents(), r.waiting(50.0), m, queue="q", at=50.0)
+    assert e.seconds == pytest.approx(52.0)  # the agent 48 s into a 100 s call: free at 52 s

@@ -56,7 +56,7 @@ class RouterDispatcher:
         r = self.router
         r.enqueue(call.id, call.queue, at, needs=call.needs)
         if self.announce:
-            e = estimate(r.policies, r.agents(), r.waiting(at), self.ewt, call=call.id)
+            e = estimate(r.policies, r.agents(), r.waiting(at), self.ewt, call=call.id, at=at)
             call.announced = e.seconds
             call.announced_app_queue = self.holdtime.announced(call.queue)
             call.announced_app_queue_position = self.holdtime.with_position(call.queue, r.position(call.id))
@@ -80,7 +80,7 @@ class RouterDispatcher:
     def talk_ended(self, agent: SimAgent, at: float, wrap: float) -> None:
         talk = self._talking.pop(agent.id, None)
         if talk is not None:
-            self.ewt.handled(talk[0], at - talk[1] + wrap)
+            self.ewt.handled(talk[0], at - talk[1] + wrap, wrap)
         self.router.observe(AgentId(agent.id), S.WRAP_UP if wrap > 0 else S.AVAILABLE, at)
 
     def free(self, agent: SimAgent, at: float) -> None:
