@@ -41,6 +41,8 @@ from cti.core.events import (
     CallAnswered,
     CallEnded,
     CallHoldChanged,
+    CallLeftQueue,
+    CallQueued,
     CallTransferred,
     DomainEvent,
     OriginateFinished,
@@ -200,6 +202,7 @@ class CallView:
     agent: AgentId | None = None  # the one who answered
     state: str = "ringing"
     pops: dict[AgentId, dict[str, Any]] = field(default_factory=dict)
+    answered_at: float | None = None  # the talk timer of a console that connects mid-call
 
 
 @dataclass(slots=True)
@@ -247,6 +250,8 @@ class Hub:
         self.originates: dict[str, AgentId] = {}  # ChannelId of a console's Originate -> the agent
         self.routing: dict[str, Any] | None = None  # the router's last board (CTI mode), for supervisors
         self.email_tasks: dict[AgentId, dict[str, Any]] = {}  # the e-mail task offered to each agent
+        # callers waiting in a queue, by (server, uniqueid): listed on the supervisors' page
+        self.waiting: dict[tuple[str, str], dict[str, Any]] = {}
         self.pops_sent = 0
         self.messages_sent = 0
         self.clients_dropped = 0
@@ -325,8 +330,8 @@ class Hub:
 
     def snapshot(self, identity: Identity) -> dict[str, Any]:
         """What a client sees on (re)connecting without a usable resume: the present state."""
-        calls = [
-            pop
+        calls = [  # each pop as it was sent, with the call's state now (a call up at login is not ringing)
+            dict(pop, state=view.state, answered_at=view.answered_at, answered_by=view.agent)
             for view in self.calls.values()
             for agent, pop in view.pops.items()
             if identity.supervisor or agent == identity.agent
@@ -345,6 +350,8 @@ class Hub:
             "queues": queues,
             "agents": agents,
         }
+        if identity.supervisor:
+            out["waiting"] = list(self.waiting.values())
         if identity.supervisor and self.routing is not None:
             out["routing"] = self.routing
         if self.email_tasks:  # the e-mail channel: the task offered to this agent (supervisors: all)
@@ -442,6 +449,10 @@ class Hub:
         changes.queues |= applied.queues
         changes.agents |= applied.agents
         match event:
+            case CallQueued():
+                self._queued(event)
+            case CallLeftQueue():
+                self._left_queue(event.server, event.uniqueid, event.linkedid)
             case AgentRinging():
                 self._ringing(event)
             case AgentRingNoAnswer(agent=agent):
@@ -454,14 +465,19 @@ class Hub:
             case CallAnswered(agent=agent):
                 view = self.calls.get(event.linkedid)
                 if view is not None:
-                    view.agent, view.state = agent, "answered"
+                    view.agent, view.state, view.answered_at = agent, "answered", event.at
                     for other in list(view.pops):
                         if other != agent:
                             view.pops.pop(other)
                 self._call_update(
                     event.linkedid,
                     "answered",
-                    {"agent": agent, "queue": event.queue, "waited_seconds": event.waited_seconds},
+                    {
+                        "agent": agent,
+                        "queue": event.queue,
+                        "waited_seconds": event.waited_seconds,
+                        "at": event.at,
+                    },
                 )
             case CallHoldChanged(on_hold=on_hold):
                 self._call_update(event.linkedid, "held" if on_hold else "resumed", {})
@@ -472,6 +488,8 @@ class Hub:
                     {"agent": event.agent, "target": event.target, "kind": event.kind},
                 )
             case CallEnded(journey=journey):
+                for leg in journey.queue_legs:  # a queue exit the stream never showed
+                    self._left_queue(journey.server, leg.uniqueid, journey.linkedid)
                 self._call_update(journey.linkedid, "ended", {"journey": journey.to_json()})
                 self.calls.pop(journey.linkedid, None)
                 self.leads.pop(journey.linkedid, None)
@@ -513,6 +531,26 @@ class Hub:
                 )
             case _:
                 pass
+
+    def _queued(self, event: CallQueued) -> None:
+        row = {
+            "server": event.server,
+            "uniqueid": event.uniqueid,
+            "linkedid": event.linkedid,
+            "queue": event.queue,
+            "number": event.caller.number,
+            "name": event.caller.name,
+            "since": event.at,
+        }
+        self.waiting[(event.server, event.uniqueid)] = row
+        self._emit({"type": "waiting", "event": "joined", **row}, None)
+
+    def _left_queue(self, server: str, uniqueid: str, linkedid: str) -> None:
+        if self.waiting.pop((server, uniqueid), None) is not None:
+            self._emit(
+                {"type": "waiting", "event": "left", "server": server, "uniqueid": uniqueid, "linkedid": linkedid},
+                None,
+            )
 
     def _queues_of(self, agent: AgentId) -> tuple[str, ...]:
         seat = self.seats.get(agent)
@@ -556,7 +594,8 @@ class Hub:
             audience = {only}
         if view is not None and event != "missed":
             view.state = "held" if event == "held" else ("answered" if event == "resumed" else event)
-        message = {"type": "call", "event": event, "linkedid": lid, **extra}
+        # the server too: a Linkedid is unique per Asterisk server only (consoles key calls by both)
+        message = {"type": "call", "event": event, "linkedid": lid, "server": view.server if view else "", **extra}
         self._emit(message, audience)
 
     def _remember(self, agent: AgentId, server: str, lid: LinkedId) -> None:
