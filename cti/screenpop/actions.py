@@ -235,12 +235,17 @@ class Desk:
                 return {"linkedid": lid}
             case p.Transfer(linkedid=lid, to=to, target=target):
                 return await self._transfer(identity, lid, to, target)
-            case p.Dial(number=number):
+            case p.Dial(number=number, confirm=confirm):
                 if identity.agent is None:
                     raise DeskError("forbidden", "only an agent seat can dial")
+                if self.hub.normalize(number) is None:  # phonenumbers: 123 is no number, +1 (212) … is
+                    raise DeskError("bad_number", f"{number} is not a phone number that can be dialled")
+                if not confirm:
+                    await self._check_do_not_call(number)
                 seat = self._seat(identity.agent)
                 action_id = str(uuid.uuid4())
                 self.hub.originates[action_id] = identity.agent
+                self.hub.dialled[action_id] = number
                 try:
                     await self._ami(
                         seat.server,
@@ -259,6 +264,7 @@ class Desk:
                     )
                 except DeskError:
                     self.hub.originates.pop(action_id, None)
+                    self.hub.dialled.pop(action_id, None)
                     raise
                 return {"number": number, "channel_id": action_id}
             case p.Disposition(linkedid=lid, disposition=disposition, notes=notes):
@@ -362,6 +368,20 @@ class Desk:
             raise DeskError("forbidden", "an agent acts only for themselves")
         assert identity.agent is not None
         return identity.agent
+
+    async def _check_do_not_call(self, number: str) -> None:
+        """A number on the do-not-call list, or of a customer who asked not to be called, is refused
+        (``do_not_call``) until the agent confirms. A store that does not answer does not block a call."""
+        if self.hub.directory is None:
+            return
+        card = await self.hub.directory.lookup(number)
+        data = card.data
+        who = [c.get("name") or "a customer" for c in data.get("customers") or [] if c.get("do_not_call")]
+        if data.get("number_do_not_call") or who:
+            whose = f" ({', '.join(who)})" if who else ""
+            raise DeskError(
+                "do_not_call", f"{number}{whose} is on the do-not-call list: confirm to dial all the same"
+            )
 
     def _seat(self, agent: AgentId) -> AgentSeat:
         seat = self.hub.seats.get(agent)

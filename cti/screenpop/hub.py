@@ -39,6 +39,7 @@ from cti.core.events import (
     AgentState,
     AgentStateChanged,
     CallAnswered,
+    CallerInfo,
     CallEnded,
     CallHoldChanged,
     CallLeftQueue,
@@ -50,7 +51,8 @@ from cti.core.events import (
     StreamProblem,
     UserEventRaised,
 )
-from cti.core.ids import AgentId, LinkedId, QueueName
+from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
+from cti.core.journey import Direction
 from cti.reports.kpi import KpiEvaluator, Scope, center_figures
 from cti.screenpop.directory import CallerCard, CallerDirectory
 from cti.screenpop.live import Changes, LiveBoard
@@ -248,6 +250,7 @@ class Hub:
         self._gates: dict[LinkedId, list[DomainEvent]] = {}
         self.leads: dict[LinkedId, dict[str, str]] = {}  # outbound calls: what the dialer said about them
         self.originates: dict[str, AgentId] = {}  # ChannelId of a console's Originate -> the agent
+        self.dialled: dict[str, str] = {}  # ChannelId of a console's Originate -> the number dialled
         self.routing: dict[str, Any] | None = None  # the router's last board (CTI mode), for supervisors
         self.email_tasks: dict[AgentId, dict[str, Any]] = {}  # the e-mail task offered to each agent
         # callers waiting in a queue, by (server, uniqueid): listed on the supervisors' page
@@ -507,6 +510,9 @@ class Hub:
                 )
             case OriginateFinished(channel_id=channel_id):
                 agent = self.originates.pop(channel_id, None)
+                number = self.dialled.pop(channel_id, "")
+                if agent is not None and event.outcome == "answered" and event.linkedid is not None:
+                    self._dialled_card(event, agent, event.linkedid, number, changes)
                 if agent is not None:  # a console's click-to-call; other originates are not news
                     self._emit(
                         {
@@ -532,6 +538,32 @@ class Hub:
             case _:
                 pass
 
+    def _dialled_card(
+        self, event: OriginateFinished, agent: AgentId, lid: LinkedId, number: str, changes: Changes
+    ) -> None:
+        """A click-to-call the agent picked up: a call card like a pop (hang up, disposition, notes),
+        the customer looked up by the number dialled, the call followed until it ends."""
+        if lid in self.calls:
+            return  # the stream showed it already
+        seat = self.seats.get(agent)
+        caller = CallerInfo(number, "")
+        uid = UniqueId(lid)
+        ring = AgentRinging(
+            event.at,
+            event.server,
+            lid,
+            uid,
+            agent,
+            seat.interface if seat else "",
+            None,
+            caller,
+            number,
+            Direction.OUTBOUND,
+            0.0,
+        )
+        self._handle(ring, changes)
+        self._handle(CallAnswered(event.at, event.server, lid, uid, agent, None, 0.0), changes)
+
     def _queued(self, event: CallQueued) -> None:
         row = {
             "server": event.server,
@@ -548,7 +580,13 @@ class Hub:
     def _left_queue(self, server: str, uniqueid: str, linkedid: str) -> None:
         if self.waiting.pop((server, uniqueid), None) is not None:
             self._emit(
-                {"type": "waiting", "event": "left", "server": server, "uniqueid": uniqueid, "linkedid": linkedid},
+                {
+                    "type": "waiting",
+                    "event": "left",
+                    "server": server,
+                    "uniqueid": uniqueid,
+                    "linkedid": linkedid,
+                },
                 None,
             )
 
@@ -595,7 +633,13 @@ class Hub:
         if view is not None and event != "missed":
             view.state = "held" if event == "held" else ("answered" if event == "resumed" else event)
         # the server too: a Linkedid is unique per Asterisk server only (consoles key calls by both)
-        message = {"type": "call", "event": event, "linkedid": lid, "server": view.server if view else "", **extra}
+        message = {
+            "type": "call",
+            "event": event,
+            "linkedid": lid,
+            "server": view.server if view else "",
+            **extra,
+        }
         self._emit(message, audience)
 
     def _remember(self, agent: AgentId, server: str, lid: LinkedId) -> None:

@@ -303,9 +303,27 @@
       act({ type: "pause", reason: document.getElementById("pause-reason").value }, "pause"));
     document.getElementById("logout").addEventListener("click", () => act({ type: "logout" }, "log out"));
     document.getElementById("signout").addEventListener("click", () => { session.logoutLocal(); location.reload(); });
-    document.getElementById("dial").addEventListener("submit", (ev) => {
+    const warning = document.getElementById("dnc-warning");
+    document.getElementById("dial").addEventListener("submit", async (ev) => {
       ev.preventDefault();
-      act({ type: "dial", number: ev.target.number.value.trim() }, "call");
+      const number = ev.target.number.value.trim();
+      warning.hidden = true;
+      const reply = await act({ type: "dial", number }, "call");
+      if (reply.type === "error" && reply.code === "do_not_call") {
+        // the agent sees whom they are about to call against their wish, and decides
+        document.getElementById("dnc-text").textContent = reply.message;
+        warning.dataset.number = number;
+        warning.hidden = false;
+        document.getElementById("dnc-cancel").focus();
+      }
+    });
+    document.getElementById("dnc-dial").addEventListener("click", () => {
+      warning.hidden = true;
+      act({ type: "dial", number: warning.dataset.number, confirm: true }, "call");
+    });
+    document.getElementById("dnc-cancel").addEventListener("click", () => {
+      warning.hidden = true;
+      document.getElementById("action-result").textContent = "call: cancelled (do not call)";
     });
   }
 
