@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from cti.app import Daemon
 from cti.core.events import AgentState
@@ -257,3 +258,88 @@ async def test_click_to_call_takes_numbers_as_people_write_them_and_warns_before
         await page.keyboard.press("Enter")
         await expect(warning).to_be_hidden()
         await expect(out).to_contain_text("cancelled")
+
+
+async def _axe(page: Page) -> list[dict[str, Any]]:
+    """axe-core (vendored, served by the daemon: the pages' CSP lets only same-origin scripts run)."""
+    await page.add_script_tag(url="/static/vendor/axe.min.js")
+    result = await page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))"
+    )
+    return list(result)
+
+
+async def test_both_pages_pass_an_automated_accessibility_check_with_a_call_on_screen(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await seed_accounts(url)
+    async with running_daemon(url) as daemon, chromium() as browser:
+        now = time.time()
+        daemon.publish([agent_state(m, AgentState.AVAILABLE, at=now) for m in ("Alice", "Bob")])
+        daemon.publish(inbound_call("1763900001.1", agent="Alice", number=HOSTILE_NUMBER, at=now)[:4])
+        daemon.publish(inbound_call("1763900001.2", agent="Bob", at=now)[:1])  # one waiting
+        for path, user in (("/agent", "alice"), ("/supervisor", "super")):
+            page = await new_page(browser)
+            await login(page, _base(daemon), path, user)
+            await expect(page.locator(".pop, #calls tbody tr").first).to_be_visible()
+            violations = await _axe(page)
+            assert violations == [], (path, violations)
+            # the login form too
+            login_page = await new_page(browser)
+            await login_page.goto(_base(daemon) + path)
+            login_violations = await _axe(login_page)
+            assert login_violations == [], (path, login_violations)
+
+
+async def test_the_agents_call_flow_by_keyboard_alone(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await seed_accounts(url)
+    async with running_daemon(url) as daemon, chromium() as browser:
+        page = await new_page(browser)
+        await page.goto(_base(daemon) + "/agent")
+        await page.keyboard.press("Tab")  # the user name field comes first
+        await page.keyboard.type("alice")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type("demo")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#status")).to_contain_text("connected")
+        await page.focus("#ready")  # where a keyboard user lands after the header
+        daemon.publish([agent_state("Alice", AgentState.AVAILABLE, at=time.time())])
+        call = inbound_call("1763900001.3", agent="Alice", name="Keyboard Caller", at=time.time())
+        daemon.publish(call[:4])
+        pop = page.locator(".pop")
+        await expect(pop.locator(".call-state")).to_have_text("answered")
+
+        async def tab_to(name: str, limit: int = 40) -> None:
+            for _ in range(limit):
+                await page.keyboard.press("Tab")
+                label = await page.evaluate(
+                    "(() => { const e = document.activeElement;"
+                    " return e.getAttribute('aria-label') || e.textContent.trim(); })()"
+                )
+                if label == name:
+                    return
+            raise AssertionError(f"{name!r} not reachable by Tab")
+
+        await tab_to("disposition")
+        await page.keyboard.press("End")  # the last disposition, chosen by keyboard
+        chosen = await pop.locator("select[name=disposition]").input_value()
+        await tab_to("notes")
+        await page.keyboard.type("asked by keyboard")
+        await tab_to("Save disposition")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#action-result")).to_have_text("disposition: done")
+        daemon.publish(call[4:])
+        await expect(pop.locator(".call-state")).to_contain_text("ended")
+        await page.focus("#ready")
+        await tab_to("Close")
+        await page.keyboard.press("Enter")
+        await expect(page.locator(".pop")).to_have_count(0)
+        await page.screenshot(path=str(ARTIFACTS / "agent-keyboard-flow.png"), full_page=True)
+    store = await Store.open(url)
+    try:
+        rows = await store.calls.journeys(time.time() - 3600, time.time() + 3600)
+    finally:
+        await store.close()
+    assert chosen == "no answer"
+    assert rows  # the call was stored; its disposition is checked by the hub's tests

@@ -207,7 +207,8 @@ const cti = (() => {
     const form = document.getElementById("login");
     const error = document.getElementById("login-error");
     const app = document.getElementById("app");
-    const show = (loggedIn) => { form.hidden = loggedIn; app.hidden = !loggedIn; };
+    const box = form.closest("main"); // the login form's own landmark, hidden with it
+    const show = (loggedIn) => { form.hidden = loggedIn; app.hidden = !loggedIn; if (box && box !== app) box.hidden = loggedIn; };
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       error.textContent = "";

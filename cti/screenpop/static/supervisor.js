@@ -198,6 +198,7 @@
       case "logged_out":
         document.getElementById("app").hidden = true;
         document.getElementById("login").hidden = false;
+        document.getElementById("login-main").hidden = false;
         break;
       default: break;
     }
