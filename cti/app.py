@@ -280,7 +280,9 @@ def asterisk_server(
     return AsteriskServer(
         name=a.name,
         link=connection,
-        pump=EventPump(connection.queue, tracker, publish, server=a.name),
+        pump=EventPump(
+            connection.queue, tracker, publish, server=a.name, clock=clock.now
+        ),  # wrap-ups end on time
         tracker=tracker,
         contexts=Contexts(agent=a.agent_context, queue=a.queue_context, dial=a.dial_context),
         config=a,
