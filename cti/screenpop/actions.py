@@ -426,7 +426,9 @@ class Desk:
     async def _transfer(self, identity: Identity, lid: str, to: str, target: str) -> dict[str, Any]:
         server, agent = self._call(identity, lid)
         contexts = self.contexts_of(server)
-        if to == "agent":
+        if to == "agent":  # member names as people type them: "bob" is Bob
+            folded = {a.casefold(): a for a in self.hub.seats}
+            target = folded.get(target.casefold(), target)
             seat = self.hub.seats.get(AgentId(target))
             exten = extension_of(seat.interface) if seat else None
             if exten is None:
@@ -434,6 +436,7 @@ class Desk:
             context = contexts.agent
         elif to == "queue":
             known = set(self.hub.board.queues) | {q for s in self.hub.seats.values() for q in s.queues}
+            target = {q.casefold(): q for q in known}.get(target.casefold(), target)
             if target not in known:
                 raise DeskError("unknown_queue", f"no queue named {target}")
             context, exten = contexts.queue, target

@@ -355,6 +355,9 @@ class Hub:
         }
         if identity.supervisor:
             out["waiting"] = list(self.waiting.values())
+        # whom a call can be transferred to (the console offers them; the desk matches them in any case)
+        queues_known = set(self.board.queues) | {q for s in self.seats.values() for q in s.queues}
+        out["targets"] = {"agents": sorted(self.seats), "queues": sorted(queues_known)}
         if identity.supervisor and self.routing is not None:
             out["routing"] = self.routing
         if self.email_tasks:  # the e-mail channel: the task offered to this agent (supervisors: all)

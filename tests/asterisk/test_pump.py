@@ -203,7 +203,7 @@ async def test_a_wrap_up_ends_on_time_without_waiting_for_the_next_event() -> No
     queue: asyncio.Queue[QueueItem] = asyncio.Queue()
     tracker = WrapUps(time.time() + 0.3)
     published = Published()
-    pump = EventPump(queue, tracker, published, server="pbx1", clock=time.time)  # type: ignore[arg-type]
+    pump = EventPump(queue, tracker, published, server="pbx1", clock=time.time)
     task = asyncio.create_task(pump.run())
     try:
         await published.wait_for(StreamProblem, timeout(2))

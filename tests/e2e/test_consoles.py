@@ -343,3 +343,19 @@ async def test_the_agents_call_flow_by_keyboard_alone(tmp_path: Path) -> None:
         await store.close()
     assert chosen == "no answer"
     assert rows  # the call was stored; its disposition is checked by the hub's tests
+
+
+async def test_transfer_targets_are_offered_to_pick_from(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await seed_accounts(url)
+    async with running_daemon(url) as daemon, chromium() as browser:
+        now = time.time()
+        daemon.publish([agent_state(m, AgentState.AVAILABLE, at=now) for m in ("Alice", "Bob")])
+        daemon.publish(inbound_call("1763900001.4", agent="Alice", at=now)[:4])
+        page = await new_page(browser)
+        await login(page, _base(daemon), "/agent", "alice")
+        target = page.locator(".pop input[name=target]")
+        await expect(target).to_have_attribute("list", "transfer-targets")
+        options = page.locator("#transfer-targets option")
+        await expect(options).to_have_count(2)  # Bob and the queue; never Alice herself
+        assert [await o.get_attribute("value") for o in await options.all()] == ["Bob", "sales"]

@@ -134,3 +134,17 @@ async def test_a_click_to_call_the_agent_picked_up_gets_a_call_card_and_its_end(
 
 def _dnc() -> DoNotCall:
     return DoNotCall("customer", 1.0)
+
+
+async def test_a_transfer_target_is_matched_in_any_case_and_the_snapshot_offers_the_targets() -> None:
+    d, link = desk()
+    d.hub.on_events([agent_state("Bob", AgentState.AVAILABLE), *inbound_call("9.5", agent="Alice")[:4]])
+    assert isinstance(d.channels, FakeChannels)
+    d.channels.agent_channels[("9.5", "Alice")] = "Local/1001@agents-0000000a;1"
+    assert d.hub.snapshot(ALICE)["targets"] == {"agents": ["Alice", "Bob"], "queues": ["sales"]}
+    await d.run(ALICE, p.Transfer(None, "9.5", "agent", "bob"))
+    await d.run(ALICE, p.Transfer(None, "9.5", "queue", "SALES"))
+    assert [(s["Context"], s["Exten"]) for s in link.sent if s["Action"] == "BlindTransfer"] == [
+        ("deliver", "Bob"),
+        ("inbound", "sales"),
+    ]

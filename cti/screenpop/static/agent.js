@@ -72,7 +72,8 @@
       stateWords(state, { agent: msg.answered_by }));
     const waitClock = el("span", { class: "wait" }, duration(call.waited_seconds));
     const talkClock = el("span", { class: "talk-timer", "aria-label": "talk time" }, "");
-    const target = el("input", { name: "target", placeholder: "agent, queue or number", "aria-label": "transfer target" });
+    const target = el("input", { name: "target", placeholder: "agent, queue or number", "aria-label": "transfer target",
+      list: "transfer-targets", autocomplete: "off" });
     const kind = el("select", { name: "to", "aria-label": "transfer to" },
       el("option", { value: "agent" }, "agent"), el("option", { value: "queue" }, "queue"),
       el("option", { value: "number" }, "number"));
@@ -274,6 +275,10 @@
         // live calls come back from the snapshot; an ended call stays until closed (its disposition)
         for (const [key, p] of [...pops]) if (LIVE.has(p.state)) dismiss(key);
         for (const a of msg.agents) if (me && a.agent === me.agent) setState(a);
+        if (msg.targets) { // transfer targets to pick from, not to type by heart
+          const names = [...msg.targets.agents.filter((a) => !me || a !== me.agent), ...msg.targets.queues];
+          document.getElementById("transfer-targets").replaceChildren(...names.map((n) => el("option", { value: n })));
+        }
         for (const c of msg.calls) showPop(c);
         for (const t of document.querySelectorAll("#email-tasks article")) t.remove(); // e-mail (email2)
         for (const t of msg.email_tasks || []) showEmailTask(t);
