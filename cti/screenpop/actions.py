@@ -213,12 +213,31 @@ class Desk:
                 seat = self._seat(seat_agent)
                 if not seat.queues:
                     raise DeskError("not_member", f"{seat_agent} is in no queue")
+                static: list[str] = []
                 for queue in seat.queues:
+                    try:
+                        await self._ami(
+                            seat.server,
+                            {"Action": "QueueRemove", "Queue": queue, "Interface": seat.interface},
+                            ("queue_remove", {"agent": seat_agent, "queue": queue}),
+                        )
+                    except DeskError as e:
+                        # a member of queues.conf cannot be removed ("Member not dynamic"): paused instead
+                        if e.code != "ami_refused" or "dynamic" not in e.message.lower():
+                            raise
+                        static.append(queue)
+                if static:
                     await self._ami(
                         seat.server,
-                        {"Action": "QueueRemove", "Queue": queue, "Interface": seat.interface},
-                        ("queue_remove", {"agent": seat_agent, "queue": queue}),
+                        {
+                            "Action": "QueuePause",
+                            "Interface": seat.interface,
+                            "Paused": "true",
+                            "Reason": "logged out",
+                        },
+                        ("pause", {"agent": seat_agent, "reason": "logged out"}),
                     )
+                    return {"agent": seat_agent, "state": "paused", "reason": "logged out", "static": static}
                 return {"agent": seat_agent, "state": "logged_out"}
             case p.Hangup(linkedid=lid):
                 server, agent = self._call(identity, lid)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from cti.asterisk.ami import Message
 from cti.core.events import AgentState, OriginateFinished
 from cti.core.ids import AgentId, LinkedId
 from cti.screenpop import protocol as p
@@ -148,3 +149,25 @@ async def test_a_transfer_target_is_matched_in_any_case_and_the_snapshot_offers_
         ("deliver", "Bob"),
         ("inbound", "sales"),
     ]
+
+
+class StaticMembers(FakeLink):
+    """Asterisk with the agent in queues.conf: QueueRemove is refused ("Member not dynamic")."""
+
+    async def send_action(self, action: dict[str, str]) -> Message:
+        if action["Action"] == "QueueRemove":
+            self.sent.append(dict(action))
+            return Message.of(("Response", "Error"), ("Message", "Member not dynamic"))
+        return await super().send_action(action)
+
+
+async def test_log_out_of_queues_pauses_a_static_member_and_says_so() -> None:
+    d, _ = desk()
+    link = StaticMembers()
+    d.servers = {"pbx1": link}.get
+    result = await d.run(ALICE, p.Logout(None, None))
+    assert result == {"agent": "Alice", "state": "paused", "reason": "logged out", "static": ["sales"]}
+    assert [a["Action"] for a in link.sent] == ["QueueRemove", "QueuePause"]
+    link.refuse = "Interface not found"  # any other refusal is still an error
+    with pytest.raises(DeskError, match="Interface not found"):
+        await d.run(ALICE, p.Logout(None, None))

@@ -307,7 +307,12 @@
     document.getElementById("ready").addEventListener("click", () => act({ type: "ready" }, "ready"));
     document.getElementById("pause").addEventListener("click", () =>
       act({ type: "pause", reason: document.getElementById("pause-reason").value }, "pause"));
-    document.getElementById("logout").addEventListener("click", () => act({ type: "logout" }, "log out"));
+    document.getElementById("logout").addEventListener("click", async () => {
+      const r = await act({ type: "logout" }, "log out");
+      if (r.type === "result" && r.static) { // queues.conf members cannot leave: paused instead
+        document.getElementById("action-result").textContent = `log out: paused in ${r.static.join(", ")} (a static member stays in the queue)`;
+      }
+    });
     document.getElementById("signout").addEventListener("click", () => { session.logoutLocal(); location.reload(); });
     const warning = document.getElementById("dnc-warning");
     document.getElementById("dial").addEventListener("submit", async (ev) => {
