@@ -58,9 +58,15 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def daemon_on(url: str, port: int, extra: str = "") -> AsyncIterator[Daemon]:
-    """A daemon whose consoles listen on ``port`` (the same one after a restart)."""
-    daemon = Daemon(parse_config(config_text(url, extra).replace("port = 0", f"port = {port}")))
+async def daemon_on(
+    url: str, port: int, extra: str = "", secret_file: Path | None = None
+) -> AsyncIterator[Daemon]:
+    """A daemon whose consoles listen on ``port`` (the same one after a restart); with ``secret_file``,
+    its token key is the random one kept there (``[web] secret_file``), not a fixed secret."""
+    text = config_text(url, extra).replace("port = 0", f"port = {port}")
+    if secret_file is not None:
+        text = text.replace('secret = "0123456789abcdef0123"', f'secret = ""\nsecret_file = "{secret_file}"')
+    daemon = Daemon(parse_config(text))
     await daemon.open()
     async with asyncio.TaskGroup() as tg:
         task = tg.create_task(daemon.run())

@@ -31,7 +31,7 @@ async def test_both_consoles_reconnect_within_10_s_after_a_daemon_restart_and_sh
     base = f"http://127.0.0.1:{port}"
     async with chromium() as browser:
         agent, supervisor = await new_page(browser), await new_page(browser)
-        async with daemon_on(url, port) as daemon:
+        async with daemon_on(url, port, secret_file=tmp_path / "web-secret") as daemon:
             daemon.publish([agent_state("Alice", AgentState.AVAILABLE, at=time.time())])
             await login(agent, base, "/agent", "alice")
             await login(supervisor, base, "/supervisor", "super")
@@ -48,7 +48,7 @@ async def test_both_consoles_reconnect_within_10_s_after_a_daemon_restart_and_sh
         await asyncio.sleep(timeout(4))  # several attempts find nobody listening
         await agent.screenshot(path=str(ARTIFACTS / "agent-disconnected.png"), full_page=True)
         await supervisor.screenshot(path=str(ARTIFACTS / "supervisor-disconnected.png"), full_page=True)
-        async with daemon_on(url, port) as daemon:
+        async with daemon_on(url, port, secret_file=tmp_path / "web-secret") as daemon:
             started = time.monotonic()
             daemon.publish([agent_state("Alice", AgentState.PAUSED, at=time.time(), reason="lunch")])
             for page in (agent, supervisor):
