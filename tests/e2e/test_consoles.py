@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from cti.app import Daemon
 from cti.core.events import AgentState
@@ -71,6 +73,18 @@ async def test_both_consoles_reconnect_within_10_s_after_a_daemon_restart_and_sh
             await supervisor.screenshot(path=str(ARTIFACTS / "supervisor-after-restart.png"), full_page=True)
 
 
+def _url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+
+
+@asynccontextmanager
+async def center(tmp_path: Path) -> AsyncIterator[tuple[Daemon, Browser]]:
+    """The seeded accounts, a daemon without Asterisk (events published by the test), a browser."""
+    await seed_accounts(_url(tmp_path))
+    async with running_daemon(_url(tmp_path)) as daemon, chromium() as browser:
+        yield daemon, browser
+
+
 def _base(daemon: Daemon) -> str:
     assert daemon.server is not None
     return f"http://127.0.0.1:{daemon.server.port}"
@@ -79,9 +93,7 @@ def _base(daemon: Daemon) -> str:
 async def test_a_call_up_at_login_shows_answered_with_a_talk_timer_and_a_reload_brings_it_back(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
-    await seed_accounts(url)
-    async with running_daemon(url) as daemon, chromium() as browser:
+    async with center(tmp_path) as (daemon, browser):
         now = time.time()
         call = inbound_call("1763900000.5", agent="Alice", name="Up Already", at=now - 60)
         daemon.publish([agent_state("Alice", AgentState.ON_CALL, at=now - 55), *call[:4]])  # answered
@@ -108,9 +120,7 @@ async def test_a_call_up_at_login_shows_answered_with_a_talk_timer_and_a_reload_
 async def test_close_waits_for_the_end_and_hang_up_transfer_are_disabled_once_the_call_ended(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
-    await seed_accounts(url)
-    async with running_daemon(url) as daemon, chromium() as browser:
+    async with center(tmp_path) as (daemon, browser):
         page = await new_page(browser)
         await login(page, _base(daemon), "/agent", "alice")
         call = inbound_call("1763900000.6", agent="Alice", at=time.time())
@@ -130,9 +140,7 @@ async def test_close_waits_for_the_end_and_hang_up_transfer_are_disabled_once_th
 
 
 async def test_the_pop_header_names_the_customer_and_the_wait_ticks_while_it_rings(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
-    await seed_accounts(url)
-    async with running_daemon(url) as daemon, chromium() as browser:
+    async with center(tmp_path) as (daemon, browser):
         page = await new_page(browser)
         await login(page, _base(daemon), "/agent", "alice")
         call = inbound_call("1763900000.7", agent="Alice", number=HOSTILE_NUMBER, name="", at=time.time())
@@ -148,9 +156,7 @@ async def test_the_pop_header_names_the_customer_and_the_wait_ticks_while_it_rin
 async def test_the_supervisor_table_updates_in_place_keeps_focus_and_pauses_with_a_reason(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
-    await seed_accounts(url)
-    async with running_daemon(url) as daemon, chromium() as browser:
+    async with center(tmp_path) as (daemon, browser):
         now = time.time()
         members = ("Alice", "Bob", "Carol")
         daemon.publish([agent_state(m, AgentState.AVAILABLE, at=now) for m in members])
@@ -178,9 +184,7 @@ async def test_the_supervisor_table_updates_in_place_keeps_focus_and_pauses_with
 async def test_waiting_callers_are_listed_for_the_supervisor_until_they_leave_the_queue(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
-    await seed_accounts(url)
-    async with running_daemon(url) as daemon, chromium() as browser:
+    async with center(tmp_path) as (daemon, browser):
         page = await new_page(browser)
         await login(page, _base(daemon), "/supervisor", "super")
         await expect(page.locator("#no-callers")).to_be_visible()
@@ -198,9 +202,7 @@ async def test_waiting_callers_are_listed_for_the_supervisor_until_they_leave_th
 
 
 async def test_an_agent_at_the_supervisor_page_is_told_why_it_is_empty(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
-    await seed_accounts(url)
-    async with running_daemon(url) as daemon, chromium() as browser:
+    async with center(tmp_path) as (daemon, browser):
         page = await new_page(browser)
         await login(page, _base(daemon), "/supervisor", "alice")
         await expect(page.locator("#not-supervisor")).to_be_visible()
@@ -209,9 +211,7 @@ async def test_an_agent_at_the_supervisor_page_is_told_why_it_is_empty(tmp_path:
 
 
 async def test_both_pages_fit_a_400_px_screen(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
-    await seed_accounts(url)
-    async with running_daemon(url) as daemon, chromium() as browser:
+    async with center(tmp_path) as (daemon, browser):
         now = time.time()
         daemon.publish([agent_state(m, AgentState.PAUSED, at=now, reason="lunch") for m in ("Alice", "Bob")])
         daemon.publish(inbound_call("1763900000.9", agent="Alice", name=HOSTILE, at=now)[:2])
@@ -227,15 +227,13 @@ async def test_both_pages_fit_a_400_px_screen(tmp_path: Path) -> None:
 async def test_click_to_call_takes_numbers_as_people_write_them_and_warns_before_a_do_not_call_customer(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
-    await seed_accounts(url)
-    store = await Store.open(url)
-    try:
-        (customer,) = (await store.customers.lookup_caller(HOSTILE_NUMBER)).customers
-        await store.dnc.set_do_not_call(customer.id, True, source="customer")
-    finally:
-        await store.close()
-    async with running_daemon(url) as daemon, chromium() as browser:
+    async with center(tmp_path) as (daemon, browser):
+        store = await Store.open(_url(tmp_path))
+        try:
+            (customer,) = (await store.customers.lookup_caller(HOSTILE_NUMBER)).customers
+            await store.dnc.set_do_not_call(customer.id, True, source="customer")
+        finally:
+            await store.close()
         daemon.publish([agent_state("Alice", AgentState.AVAILABLE, at=time.time())])
         page = await new_page(browser)
         await login(page, _base(daemon), "/agent", "alice")
@@ -271,9 +269,7 @@ async def _axe(page: Page) -> list[dict[str, Any]]:
 
 
 async def test_both_pages_pass_an_automated_accessibility_check_with_a_call_on_screen(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
-    await seed_accounts(url)
-    async with running_daemon(url) as daemon, chromium() as browser:
+    async with center(tmp_path) as (daemon, browser):
         now = time.time()
         daemon.publish([agent_state(m, AgentState.AVAILABLE, at=now) for m in ("Alice", "Bob")])
         daemon.publish(inbound_call("1763900001.1", agent="Alice", number=HOSTILE_NUMBER, at=now)[:4])
@@ -292,9 +288,7 @@ async def test_both_pages_pass_an_automated_accessibility_check_with_a_call_on_s
 
 
 async def test_the_agents_call_flow_by_keyboard_alone(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
-    await seed_accounts(url)
-    async with running_daemon(url) as daemon, chromium() as browser:
+    async with center(tmp_path) as (daemon, browser):
         page = await new_page(browser)
         await page.goto(_base(daemon) + "/agent")
         await page.keyboard.press("Tab")  # the user name field comes first
@@ -336,7 +330,7 @@ async def test_the_agents_call_flow_by_keyboard_alone(tmp_path: Path) -> None:
         await page.keyboard.press("Enter")
         await expect(page.locator(".pop")).to_have_count(0)
         await page.screenshot(path=str(ARTIFACTS / "agent-keyboard-flow.png"), full_page=True)
-    store = await Store.open(url)
+    store = await Store.open(_url(tmp_path))
     try:
         rows = await store.calls.journeys(time.time() - 3600, time.time() + 3600)
     finally:
@@ -346,9 +340,7 @@ async def test_the_agents_call_flow_by_keyboard_alone(tmp_path: Path) -> None:
 
 
 async def test_transfer_targets_are_offered_to_pick_from(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
-    await seed_accounts(url)
-    async with running_daemon(url) as daemon, chromium() as browser:
+    async with center(tmp_path) as (daemon, browser):
         now = time.time()
         daemon.publish([agent_state(m, AgentState.AVAILABLE, at=now) for m in ("Alice", "Bob")])
         daemon.publish(inbound_call("1763900001.4", agent="Alice", at=now)[:4])
