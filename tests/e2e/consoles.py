@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +13,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from cti.app import Daemon
 from cti.config import parse_config
 from tests.conftest import ROOT, timeout
-from tests.e2e.running import config_text
+from tests.e2e.running import config_text, serving
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -66,12 +65,5 @@ async def daemon_on(
     text = config_text(url, extra).replace("port = 0", f"port = {port}")
     if secret_file is not None:
         text = text.replace('secret = "0123456789abcdef0123"', f'secret = ""\nsecret_file = "{secret_file}"')
-    daemon = Daemon(parse_config(text))
-    await daemon.open()
-    async with asyncio.TaskGroup() as tg:
-        task = tg.create_task(daemon.run())
-        try:
-            yield daemon
-        finally:
-            daemon.stopping.set()
-            await task
+    async with serving(Daemon(parse_config(text))) as daemon:
+        yield daemon
