@@ -64,6 +64,7 @@ CLOSE_TOO_SLOW = 4008
 # UserEvent headers a dialer raises on an outbound call (dialplan: UserEvent(CtiLead,Campaign: x,LeadId: n))
 _LEAD_KEYS = frozenset({"Campaign", "LeadId", "LeadName", "LeadNumber", "Script"})
 RECENT_CALLS = 50  # calls an agent may still disposition after they ended
+WAITING_LIMIT = 10_000  # waiting callers listed for supervisors at most
 
 
 @functools.lru_cache(maxsize=4096)
@@ -578,6 +579,8 @@ class Hub:
             "since": event.at,
         }
         self.waiting[(event.server, event.uniqueid)] = row
+        if len(self.waiting) > WAITING_LIMIT:  # exits lost in a gap never pile up: the oldest go
+            del self.waiting[next(iter(self.waiting))]
         self._emit({"type": "waiting", "event": "joined", **row}, None)
 
     def _left_queue(self, server: str, uniqueid: str, linkedid: str) -> None:
