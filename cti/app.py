@@ -73,7 +73,7 @@ from cti.screenpop.channels import TrackerChannels
 from cti.screenpop.directory import CallerDirectory, CallerStore
 from cti.screenpop.hub import Hub
 from cti.screenpop.live import LiveBoard
-from cti.screenpop.server import Accounts, ConsoleServer, Limits
+from cti.screenpop.server import Accounts, ConsoleServer, Limits, kept_secret
 from cti.screenpop.tokens import TokenSigner
 from cti.telemetry import Merged, Metric, gauge, new_registry, setup_logging
 from cti.tierschedule import Tiers, TierSchedule
@@ -302,7 +302,9 @@ def asterisk_server(
     return AsteriskServer(
         name=a.name,
         link=connection,
-        pump=EventPump(connection.queue, tracker, publish, server=a.name),
+        pump=EventPump(
+            connection.queue, tracker, publish, server=a.name, clock=clock.now
+        ),  # wrap-ups end on time
         tracker=tracker,
         contexts=Contexts(agent=a.agent_context, queue=a.queue_context, dial=a.dial_context),
         config=a,
@@ -479,7 +481,12 @@ class Daemon:
             clock=self.clock.now,
         )
         self.desk.campaigns = self.campaigns
-        secret = cfg.web.secret.encode() if cfg.web.secret else secrets.token_bytes(32)
+        if cfg.web.secret:
+            secret = cfg.web.secret.encode()
+        elif cfg.web.secret_file:  # a random key kept across restarts: a console's reload keeps working
+            secret = kept_secret(cfg.web.secret_file)
+        else:
+            secret = secrets.token_bytes(32)
         if cfg.web.secret and len(secret) < 16:
             raise ConfigError(cfg.path, "web.secret", "must be at least 16 characters (or empty: random)")
         signer = TokenSigner(secret, cfg.web.token_ttl)  # one signer: consoles and the HTTP API

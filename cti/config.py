@@ -109,6 +109,7 @@ class WebConfig:
     client_buffer: int = 1000
     max_message_bytes: int = 64 * 1024
     secret: str = ""  # HMAC key for tokens; empty: a random one per start
+    secret_file: str = ""  # with secret empty: a random key kept in this file (tokens outlive a restart)
 
 
 @dataclass

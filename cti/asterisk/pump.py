@@ -49,7 +49,11 @@ class EventPump:
         *,
         server: str,
         batch: int = 256,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        """``clock``: the wall clock; with it, a wrap-up the tracker knows the end of is ended on time,
+        not at the next event from Asterisk (which may come minutes later)."""
+        self.clock = clock
         self.queue = queue
         self.tracker = tracker
         self.publish = publish
@@ -62,10 +66,44 @@ class EventPump:
     def collect(self) -> Iterable[Metric]:
         yield counter("domain_events_total", "domain events published", self.published, server=self.server)
 
+    def _due(self) -> float | None:
+        """When the tracker has something to do without an event (a wrap-up ends), if we keep time."""
+        next_due = getattr(self.tracker, "next_due", None)
+        if self.clock is None or next_due is None:
+            return None
+        due = float(next_due())
+        return None if due == float("inf") else due
+
+    async def _next(self) -> QueueItem | None:
+        """The next queue item, or None when a wrap-up came due first."""
+        due = self._due()
+        if due is None:
+            return await self.queue.get()
+        assert self.clock is not None
+        wait = due - self.clock()
+        if wait > 0:
+            try:
+                async with asyncio.timeout(wait + 0.01):
+                    return await self.queue.get()
+            except TimeoutError:
+                pass
+        return self.queue.get_nowait() if not self.queue.empty() else None
+
     async def run(self) -> None:
         while True:
-            item = await self.queue.get()
+            item = await self._next()
             events: list[DomainEvent] = []
+            if item is None:
+                assert self.clock is not None
+                advance = getattr(self.tracker, "advance", None)
+                if advance is not None:
+                    events.extend(advance(self.clock()))
+                if events:
+                    self.published += len(events)
+                    result = self.publish(events)
+                    if inspect.isawaitable(result):
+                        await result
+                continue
             self._apply(item, events)
             for _ in range(self.batch - 1):
                 try:

@@ -248,12 +248,31 @@ class Desk:
                 seat = self._seat(seat_agent)
                 if not seat.queues:
                     raise DeskError("not_member", f"{seat_agent} is in no queue")
+                static: list[str] = []
                 for queue in seat.queues:
+                    try:
+                        await self._ami(
+                            seat.server,
+                            {"Action": "QueueRemove", "Queue": queue, "Interface": seat.interface},
+                            ("queue_remove", {"agent": seat_agent, "queue": queue}),
+                        )
+                    except DeskError as e:
+                        # a member of queues.conf cannot be removed ("Member not dynamic"): paused instead
+                        if e.code != "ami_refused" or "dynamic" not in e.message.lower():
+                            raise
+                        static.append(queue)
+                if static:
                     await self._ami(
                         seat.server,
-                        {"Action": "QueueRemove", "Queue": queue, "Interface": seat.interface},
-                        ("queue_remove", {"agent": seat_agent, "queue": queue}),
+                        {
+                            "Action": "QueuePause",
+                            "Interface": seat.interface,
+                            "Paused": "true",
+                            "Reason": "logged out",
+                        },
+                        ("pause", {"agent": seat_agent, "reason": "logged out"}),
                     )
+                    return {"agent": seat_agent, "state": "paused", "reason": "logged out", "static": static}
                 return {"agent": seat_agent, "state": "logged_out"}
             case p.Hangup(linkedid=lid):
                 server, agent = self._call(identity, lid)
@@ -270,12 +289,17 @@ class Desk:
                 return {"linkedid": lid}
             case p.Transfer(linkedid=lid, to=to, target=target):
                 return await self._transfer(identity, lid, to, target)
-            case p.Dial(number=number):
+            case p.Dial(number=number, confirm=confirm):
                 if identity.agent is None:
                     raise DeskError("forbidden", "only an agent seat can dial")
+                if self.hub.normalize(number) is None:  # phonenumbers: 123 is no number, +1 (212) … is
+                    raise DeskError("bad_number", f"{number} is not a phone number that can be dialled")
+                if not confirm:
+                    await self._check_do_not_call(number)
                 seat = self._seat(identity.agent)
                 action_id = str(uuid.uuid4())
                 self.hub.originates[action_id] = identity.agent
+                self.hub.dialled[action_id] = number
                 try:
                     await self._ami(
                         seat.server,
@@ -294,6 +318,7 @@ class Desk:
                     )
                 except DeskError:
                     self.hub.originates.pop(action_id, None)
+                    self.hub.dialled.pop(action_id, None)
                     raise
                 return {"number": number, "channel_id": action_id}
             case p.Disposition(linkedid=lid, disposition=disposition, notes=notes):
@@ -452,6 +477,20 @@ class Desk:
         assert identity.agent is not None
         return identity.agent
 
+    async def _check_do_not_call(self, number: str) -> None:
+        """A number on the do-not-call list, or of a customer who asked not to be called, is refused
+        (``do_not_call``) until the agent confirms. A store that does not answer does not block a call."""
+        if self.hub.directory is None:
+            return
+        card = await self.hub.directory.lookup(number)
+        data = card.data
+        who = [c.get("name") or "a customer" for c in data.get("customers") or [] if c.get("do_not_call")]
+        if data.get("number_do_not_call") or who:
+            whose = f" ({', '.join(who)})" if who else ""
+            raise DeskError(
+                "do_not_call", f"{number}{whose} is on the do-not-call list: confirm to dial all the same"
+            )
+
     def _seat(self, agent: AgentId) -> AgentSeat:
         seat = self.hub.seats.get(agent)
         if seat is None:
@@ -495,7 +534,9 @@ class Desk:
     async def _transfer(self, identity: Identity, lid: str, to: str, target: str) -> dict[str, Any]:
         server, agent = self._call(identity, lid)
         contexts = self.contexts_of(server)
-        if to == "agent":
+        if to == "agent":  # member names as people type them: "bob" is Bob
+            folded = {a.casefold(): a for a in self.hub.seats}
+            target = folded.get(target.casefold(), target)
             seat = self.hub.seats.get(AgentId(target))
             exten = extension_of(seat.interface) if seat else None
             if exten is None:
@@ -503,6 +544,7 @@ class Desk:
             context = contexts.agent
         elif to == "queue":
             known = set(self.hub.board.queues) | {q for s in self.hub.seats.values() for q in s.queues}
+            target = {q.casefold(): q for q in known}.get(target.casefold(), target)
             if target not in known:
                 raise DeskError("unknown_queue", f"no queue named {target}")
             context, exten = contexts.queue, target

@@ -87,6 +87,17 @@ class CallerDirectory:
         self._waiting[number] = [done]
         self._todo.put_nowait(number)
 
+    async def lookup(self, number: str) -> CallerCard:
+        """The card of ``number`` now: from the cache, else from the store (a console's click-to-call
+        checks the do-not-call list with it)."""
+        card = self.cached(number)
+        if card is None:
+            self.misses += 1
+            card = await self._lookup(number)
+            if card.status != "unavailable":
+                self._cache[number] = (self._clock.now(), card)
+        return card
+
     def forget(self, number: str) -> None:
         """Drop a cached card (after a disposition changed the customer's history)."""
         self._cache.pop(number, None)

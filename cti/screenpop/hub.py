@@ -40,7 +40,10 @@ from cti.core.events import (
     AgentStateChanged,
     CallAnswered,
     CallEnded,
+    CallerInfo,
     CallHoldChanged,
+    CallLeftQueue,
+    CallQueued,
     CallTransferred,
     DomainEvent,
     OriginateFinished,
@@ -48,7 +51,8 @@ from cti.core.events import (
     StreamProblem,
     UserEventRaised,
 )
-from cti.core.ids import AgentId, LinkedId, QueueName
+from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
+from cti.core.journey import Direction
 from cti.reports.kpi import KpiEvaluator, Scope, center_figures
 from cti.screenpop.directory import CallerCard, CallerDirectory
 from cti.screenpop.live import Changes, LiveBoard
@@ -60,6 +64,7 @@ CLOSE_TOO_SLOW = 4008
 # UserEvent headers a dialer raises on an outbound call (dialplan: UserEvent(CtiLead,Campaign: x,LeadId: n))
 _LEAD_KEYS = frozenset({"Campaign", "LeadId", "LeadName", "LeadNumber", "Script"})
 RECENT_CALLS = 50  # calls an agent may still disposition after they ended
+WAITING_LIMIT = 10_000  # waiting callers listed for supervisors at most
 
 
 @functools.lru_cache(maxsize=4096)
@@ -237,6 +242,7 @@ class CallView:
     agent: AgentId | None = None  # the one who answered
     state: str = "ringing"
     pops: dict[AgentId, dict[str, Any]] = field(default_factory=dict)
+    answered_at: float | None = None  # the talk timer of a console that connects mid-call
 
 
 @dataclass(slots=True)
@@ -282,8 +288,11 @@ class Hub:
         self._gates: dict[LinkedId, list[DomainEvent]] = {}
         self.leads: dict[LinkedId, dict[str, str]] = {}  # outbound calls: what the dialer said about them
         self.originates: dict[str, AgentId] = {}  # ChannelId of a console's Originate -> the agent
+        self.dialled: dict[str, str] = {}  # ChannelId of a console's Originate -> the number dialled
         self.routing: dict[str, Any] | None = None  # the router's last board (CTI mode), for supervisors
         self.email_tasks: dict[AgentId, dict[str, Any]] = {}  # the e-mail task offered to each agent
+        # callers waiting in a queue, by (server, uniqueid): listed on the supervisors' page
+        self.waiting: dict[tuple[str, str], dict[str, Any]] = {}
         self.pops_sent = 0
         self.messages_sent = 0
         self.clients_dropped = 0
@@ -362,8 +371,8 @@ class Hub:
 
     def snapshot(self, identity: Identity) -> dict[str, Any]:
         """What a client sees on (re)connecting without a usable resume: the present state."""
-        calls = [
-            pop
+        calls = [  # each pop as it was sent, with the call's state now (a call up at login is not ringing)
+            dict(pop, state=view.state, answered_at=view.answered_at, answered_by=view.agent)
             for view in self.calls.values()
             for agent, pop in view.pops.items()
             if identity.supervisor or agent == identity.agent
@@ -382,6 +391,11 @@ class Hub:
             "queues": queues,
             "agents": agents,
         }
+        if identity.supervisor:
+            out["waiting"] = list(self.waiting.values())
+        # whom a call can be transferred to (the console offers them; the desk matches them in any case)
+        queues_known = set(self.board.queues) | {q for s in self.seats.values() for q in s.queues}
+        out["targets"] = {"agents": sorted(self.seats), "queues": sorted(queues_known)}
         if identity.supervisor and self.routing is not None:
             out["routing"] = self.routing
         if self.email_tasks:  # the e-mail channel: the task offered to this agent (supervisors: all)
@@ -479,6 +493,10 @@ class Hub:
         changes.queues |= applied.queues
         changes.agents |= applied.agents
         match event:
+            case CallQueued():
+                self._queued(event)
+            case CallLeftQueue():
+                self._left_queue(event.server, event.uniqueid, event.linkedid)
             case AgentRinging():
                 self._ringing(event)
             case AgentRingNoAnswer(agent=agent):
@@ -491,14 +509,19 @@ class Hub:
             case CallAnswered(agent=agent):
                 view = self.calls.get(event.linkedid)
                 if view is not None:
-                    view.agent, view.state = agent, "answered"
+                    view.agent, view.state, view.answered_at = agent, "answered", event.at
                     for other in list(view.pops):
                         if other != agent:
                             view.pops.pop(other)
                 self._call_update(
                     event.linkedid,
                     "answered",
-                    {"agent": agent, "queue": event.queue, "waited_seconds": event.waited_seconds},
+                    {
+                        "agent": agent,
+                        "queue": event.queue,
+                        "waited_seconds": event.waited_seconds,
+                        "at": event.at,
+                    },
                 )
             case CallHoldChanged(on_hold=on_hold):
                 self._call_update(event.linkedid, "held" if on_hold else "resumed", {})
@@ -509,6 +532,8 @@ class Hub:
                     {"agent": event.agent, "target": event.target, "kind": event.kind},
                 )
             case CallEnded(journey=journey):
+                for leg in journey.queue_legs:  # a queue exit the stream never showed
+                    self._left_queue(journey.server, leg.uniqueid, journey.linkedid)
                 self._call_update(journey.linkedid, "ended", {"journey": journey.to_json()})
                 self.calls.pop(journey.linkedid, None)
                 self.leads.pop(journey.linkedid, None)
@@ -526,6 +551,9 @@ class Hub:
                 )
             case OriginateFinished(channel_id=channel_id):
                 agent = self.originates.pop(channel_id, None)
+                number = self.dialled.pop(channel_id, "")
+                if agent is not None and event.outcome == "answered" and event.linkedid is not None:
+                    self._dialled_card(event, agent, event.linkedid, number, changes)
                 if agent is not None:  # a console's click-to-call; other originates are not news
                     self._emit(
                         {
@@ -550,6 +578,60 @@ class Hub:
                 )
             case _:
                 pass
+
+    def _dialled_card(
+        self, event: OriginateFinished, agent: AgentId, lid: LinkedId, number: str, changes: Changes
+    ) -> None:
+        """A click-to-call the agent picked up: a call card like a pop (hang up, disposition, notes),
+        the customer looked up by the number dialled, the call followed until it ends."""
+        if lid in self.calls:
+            return  # the stream showed it already
+        seat = self.seats.get(agent)
+        caller = CallerInfo(number, "")
+        uid = UniqueId(lid)
+        ring = AgentRinging(
+            event.at,
+            event.server,
+            lid,
+            uid,
+            agent,
+            seat.interface if seat else "",
+            None,
+            caller,
+            number,
+            Direction.OUTBOUND,
+            0.0,
+        )
+        self._handle(ring, changes)
+        self._handle(CallAnswered(event.at, event.server, lid, uid, agent, None, 0.0), changes)
+
+    def _queued(self, event: CallQueued) -> None:
+        row = {
+            "server": event.server,
+            "uniqueid": event.uniqueid,
+            "linkedid": event.linkedid,
+            "queue": event.queue,
+            "number": event.caller.number,
+            "name": event.caller.name,
+            "since": event.at,
+        }
+        self.waiting[(event.server, event.uniqueid)] = row
+        if len(self.waiting) > WAITING_LIMIT:  # exits lost in a gap never pile up: the oldest go
+            del self.waiting[next(iter(self.waiting))]
+        self._emit({"type": "waiting", "event": "joined", **row}, None)
+
+    def _left_queue(self, server: str, uniqueid: str, linkedid: str) -> None:
+        if self.waiting.pop((server, uniqueid), None) is not None:
+            self._emit(
+                {
+                    "type": "waiting",
+                    "event": "left",
+                    "server": server,
+                    "uniqueid": uniqueid,
+                    "linkedid": linkedid,
+                },
+                None,
+            )
 
     def _queues_of(self, agent: AgentId) -> tuple[str, ...]:
         seat = self.seats.get(agent)
@@ -593,7 +675,14 @@ class Hub:
             audience = {only}
         if view is not None and event != "missed":
             view.state = "held" if event == "held" else ("answered" if event == "resumed" else event)
-        message = {"type": "call", "event": event, "linkedid": lid, **extra}
+        # the server too: a Linkedid is unique per Asterisk server only (consoles key calls by both)
+        message = {
+            "type": "call",
+            "event": event,
+            "linkedid": lid,
+            "server": view.server if view else "",
+            **extra,
+        }
         self._emit(message, audience)
 
     def _remember(self, agent: AgentId, server: str, lid: LinkedId) -> None:

@@ -159,6 +159,7 @@ class Transfer(Command):
 @dataclass(frozen=True, slots=True)
 class Dial(Command):
     number: str
+    confirm: bool = False  # dial a number on the do-not-call list all the same (the agent was warned)
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,7 +390,9 @@ class _Fields:
         return out
 
     def number(self, key: str) -> str:
-        value = self.text(key, limit=40).replace(" ", "").replace("-", "")
+        value = self.text(key, limit=40)
+        for sep in " -().\u00a0":  # the way people write numbers: +1 (212) 555-0100, 212.555.0100
+            value = value.replace(sep, "")
         if not _NUMBER.match(value):
             raise BadMessage("bad_field", f"{key!r} is not a phone number", self.ref)
         return value
@@ -437,7 +440,10 @@ def parse(text: str | bytes) -> Command:
             assert target is not None
             return Transfer(ref, f.text("linkedid", limit=160), to, target)
         case "dial":
-            return Dial(ref, f.number("number"))
+            confirm = raw.get("confirm", False)
+            if not isinstance(confirm, bool):
+                raise BadMessage("bad_field", "'confirm' must be true or false", ref)
+            return Dial(ref, f.number("number"), confirm)
         case "disposition":
             return Disposition(
                 ref,

@@ -162,6 +162,26 @@ def load_static() -> dict[str, tuple[bytes, str]]:
     return files
 
 
+def kept_secret(path: str) -> bytes:
+    """The token key kept in ``path`` (``[web] secret_file``): read, or made (32 random bytes, hex, mode
+    0600) the first time. Tokens signed with it outlive a restart, so a console's reload keeps working."""
+    import secrets as _secrets
+    from pathlib import Path
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        text = ""
+    if len(text) < 32:
+        text = _secrets.token_hex(32)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(text + "\n")
+    return text.encode("ascii")
+
+
 # The reports endpoint (cti.reports.web): query parameters in, a JSON document out; ValueError: a bad query
 ReportsEndpoint = Callable[[Mapping[str, str]], Awaitable[dict[str, Any]]]
 

@@ -175,3 +175,43 @@ async def test_against_the_simulated_pbx_an_originated_call_ends_with_one_record
         ("sales", "answered", "Bob")
     ]
     assert not [e for e in published.events if isinstance(e, StreamProblem)]
+
+
+class WrapUps(Echo):
+    """A tracker with a wrap-up due at ``due`` (wall clock): ``advance`` ends it once it is due."""
+
+    def __init__(self, due: float) -> None:
+        super().__init__()
+        self.due = due
+        self.advanced: list[float] = []
+
+    def next_due(self) -> float:
+        return self.due
+
+    def advance(self, now: float) -> list[DomainEvent]:
+        self.advanced.append(now)
+        if now < self.due:
+            return []
+        self.due = float("inf")
+        return [StreamProblem(at=now, server="pbx1", problem="wrap-up over")]
+
+
+async def test_a_wrap_up_ends_on_time_without_waiting_for_the_next_event() -> None:
+    """Issue #12: the label said wrap-up until Asterisk's next event, about 8 times too long."""
+    import time
+
+    queue: asyncio.Queue[QueueItem] = asyncio.Queue()
+    tracker = WrapUps(time.time() + 0.3)
+    published = Published()
+    pump = EventPump(queue, tracker, published, server="pbx1", clock=time.time)
+    task = asyncio.create_task(pump.run())
+    try:
+        await published.wait_for(StreamProblem, timeout(2))
+        (ended,) = published.events
+        assert isinstance(ended, StreamProblem) and ended.problem == "wrap-up over"
+        assert ended.at >= tracker.advanced[0] and tracker.due == float("inf")
+        queue.put_nowait(received("later"))  # events still flow after it
+        await asyncio.sleep(0.05)
+        assert [e.problem for e in published.events if isinstance(e, StreamProblem)][-1] == "later"
+    finally:
+        task.cancel()

@@ -50,7 +50,13 @@ def instance(url: str, redis_url: str, name: str, extra: str = "") -> Daemon:
 
 @asynccontextmanager
 async def running_daemon(url: str, extra: str = "") -> AsyncIterator[Daemon]:
-    daemon = Daemon(parse_config(config_text(url, extra)))
+    async with serving(Daemon(parse_config(config_text(url, extra)))) as daemon:
+        yield daemon
+
+
+@asynccontextmanager
+async def serving(daemon: Daemon) -> AsyncIterator[Daemon]:
+    """``daemon`` opened and running until the block ends (then a clean stop)."""
     await daemon.open()
     async with asyncio.TaskGroup() as tg:
         task = tg.create_task(daemon.run())

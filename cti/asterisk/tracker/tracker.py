@@ -201,6 +201,10 @@ class CallTracker:
         self.problems += 1
         out.append(_StreamProblem(at, self.server, f"{what}: {e}"))
 
+    def next_due(self) -> float:
+        """When ``advance`` next has something to do (the earliest wrap-up end; inf: nothing)."""
+        return float(self.roster.next_wrapup)
+
     def advance(self, now: float) -> list[DomainEvent]:
         """Let time pass without events (ends wrap-ups that are due)."""
         out: list[DomainEvent] = []

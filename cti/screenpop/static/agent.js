@@ -2,9 +2,17 @@
 "use strict";
 (() => {
   const { el, duration } = cti;
-  const pops = new Map(); // linkedid -> {card, msg, state}
+  const pops = new Map(); // "server linkedid" -> {card, msg, stateLine, ...}: a Linkedid is unique per server only
   let me = null;
   let catalogue = []; // fulfilment documents ({id, name}) the agent may send from a disposition (branch mail)
+  const callKey = (server, lid) => `${server || ""} ${lid}`;
+  const LIVE = new Set(["ringing", "answered", "held", "resumed"]);
+  const stateWords = (event, msg) => ({
+    ringing: "ringing",
+    answered: msg && msg.agent && me && msg.agent !== me.agent ? `answered by ${msg.agent}` : "answered",
+    held: "on hold", resumed: "talking", transferred: `transferred to ${(msg && msg.target) || "another line"}`,
+    ended: "ended", missed: "missed (not answered)",
+  })[event] || event;
 
   const session = new cti.Session("agent", onMessage, cti.status);
 
@@ -37,14 +45,19 @@
     return el("article", { class: "customer" },
       el("h4", {}, c.name || c.full_name || "Customer", " ",
         c.tier ? el("span", { class: `tier tier-${String(c.tier).toLowerCase()}` }, `tier ${c.tier}`) : null,
+        c.at_risk ? el("span", { class: "at-risk" }, "at risk") : null,
         dnc ? el("span", { class: "dnc" }, "do not call") : null),
       el("dl", {},
+        c.company ? [el("dt", {}, "Company"), el("dd", { class: "company" }, c.company)] : null,
         c.owner ? [el("dt", {}, "Owner"), el("dd", {}, c.owner)] : null,
+        c.notes ? [el("dt", {}, "Notes"), el("dd", { class: "customer-notes" }, c.notes)] : null,
         c.id !== undefined ? [el("dt", {}, "Customer"), el("dd", {}, String(c.id))] : null,
         c.email ? [el("dt", {}, "Email"), el("dd", {}, c.email)] : null),
       complaints.length ? el("div", { class: "complaints" },
         el("h5", {}, `Open complaints (${complaints.length})`),
-        el("ul", {}, complaints.map((t) => el("li", {}, t.subject || t.title || t.summary || JSON.stringify(t))))) : null,
+        el("ul", {}, complaints.map((t) => el("li", {},
+          t.priority ? el("span", { class: "priority" }, `${t.priority} · `) : null,
+          t.subject || t.title || t.summary || JSON.stringify(t))))) : null,
       history.length ? el("div", { class: "history" },
         el("h5", {}, "Last interactions"),
         el("ul", {}, history.map((h) => el("li", {},
@@ -83,8 +96,13 @@
   function popCard(msg) {
     const call = msg.call, caller = msg.caller;
     const lid = call.linkedid;
-    const stateLine = el("p", { class: "call-state" }, "ringing");
-    const target = el("input", { name: "target", placeholder: "agent, queue or number", "aria-label": "transfer target" });
+    const state = msg.state || "ringing"; // a snapshot says where the call is now
+    const stateLine = el("p", { class: "call-state", role: "status" },
+      stateWords(state, { agent: msg.answered_by }));
+    const waitClock = el("span", { class: "wait" }, duration(call.waited_seconds));
+    const talkClock = el("span", { class: "talk-timer", "aria-label": "talk time" }, "");
+    const target = el("input", { name: "target", placeholder: "agent, queue or number", "aria-label": "transfer target",
+      list: "transfer-targets", autocomplete: "off" });
     const kind = el("select", { name: "to", "aria-label": "transfer to" },
       el("option", { value: "agent" }, "agent"), el("option", { value: "queue" }, "queue"),
       el("option", { value: "number" }, "number"));
@@ -96,22 +114,25 @@
       el("option", { value: "me" }, "for me"), el("option", { value: "" }, "for anyone"));
     const customers = msg.customers || [];
     const picker = documentPicker(customers);
-    const card = el("article", { class: "card pop", dataset: { linkedid: lid } },
+    // the header names whom the card below names: the caller ID's name, else the one customer's
+    const named = caller.name || (customers.length === 1 ? customers[0].name : "") || "(no name)";
+    const hangup = el("button", { type: "button", class: "danger", onclick: () => act({ type: "hangup", linkedid: lid }, "hang up") }, "Hang up");
+    const transfer = el("button", { type: "button", onclick: () => act({ type: "transfer", linkedid: lid, to: kind.value, target: target.value.trim() }, "transfer") }, "Transfer");
+    const key = callKey(call.server, lid);
+    const close = el("button", { type: "button", class: "secondary", onclick: () => dismiss(key) }, "Close");
+    const card = el("article", { class: "card pop", dataset: { linkedid: lid, server: call.server || "", state } },
       el("header", {},
-        el("h3", { class: "caller-name" }, caller.name || "(no name)"),
+        el("h3", { class: "caller-name" }, named),
         el("span", { class: "caller-number" }, caller.number || "(no number)"),
         caller.normalized && caller.normalized !== caller.number ? el("span", { class: "muted" }, ` ${caller.normalized}`) : null),
       el("p", { class: "call-meta" },
-        `${call.direction} · queue ${call.queue || "–"} · DID ${call.did || "–"} · waited ${duration(call.waited_seconds)}`),
+        `${call.direction} · queue ${call.queue || "–"} · DID ${call.did || "–"} · waited `, waitClock, " ", talkClock),
       stateLine,
       msg.lookup === "unavailable" ? el("p", { class: "warn" }, "customer lookup unavailable") : null,
       customers.length ? customers.map(customerCard) : el("p", { class: "muted" }, msg.lookup === "found" ? "" : "unknown caller"),
       msg.lead ? el("div", { class: "lead" }, el("h4", {}, "Lead"), el("pre", {}, JSON.stringify(msg.lead, null, 2))) : null,
       msg.script ? el("div", { class: "script" }, el("h4", {}, "Script"), el("p", {}, String(msg.script))) : null,
-      el("div", { class: "call-controls" },
-        el("button", { type: "button", class: "danger", onclick: () => act({ type: "hangup", linkedid: lid }, "hang up") }, "Hang up"),
-        kind, target,
-        el("button", { type: "button", onclick: () => act({ type: "transfer", linkedid: lid, to: kind.value, target: target.value.trim() }, "transfer") }, "Transfer")),
+      el("div", { class: "call-controls" }, hangup, kind, target, transfer),
       el("form", { class: "disposition", onsubmit: async (ev) => {
           ev.preventDefault();
           const r = await act({ type: "disposition", linkedid: lid, disposition: disposition.value, notes: notes.value }, "disposition");
@@ -132,39 +153,61 @@
         } },
         disposition, notes, picker,
         el("label", { class: "inline" }, "Call back at ", callbackAt), callbackFor,
-        el("button", { type: "submit" }, "Save disposition"),
-        el("button", { type: "button", class: "secondary", onclick: () => dismiss(lid) }, "Close")));
-    return { card, stateLine };
+        el("button", { type: "submit" }, "Save disposition"), close));
+    const p = { card, stateLine, hangup, transfer, kind, target, close, waitClock, talkClock,
+      state, rangAt: msg.at, waited: call.waited_seconds || 0, answeredAt: msg.answered_at || null, endedAt: null };
+    controls(p);
+    return p;
   }
 
-  function dismiss(lid) {
-    const p = pops.get(lid);
+  // Hang up and Transfer only while the call is up; Close only once it is over (a live call is never lost)
+  function controls(p) {
+    const live = LIVE.has(p.state);
+    for (const b of [p.hangup, p.transfer, p.kind, p.target]) b.disabled = !live;
+    p.close.disabled = live;
+    p.close.title = live ? "the call is still up: it stays here until it ends" : "";
+  }
+
+  function tick() {
+    const now = session.now();
+    for (const p of pops.values()) {
+      if (p.state === "ringing" && p.rangAt) p.waitClock.textContent = duration(p.waited + now - p.rangAt);
+      if (p.answeredAt) p.talkClock.textContent = `· talk ${duration((p.endedAt || now) - p.answeredAt)}`;
+    }
+  }
+
+  function dismiss(key) {
+    const p = pops.get(key);
     if (p) p.card.remove();
-    pops.delete(lid);
+    pops.delete(key);
     document.getElementById("no-call").hidden = pops.size > 0;
   }
 
   function showPop(msg) {
-    const lid = msg.call.linkedid;
-    if (pops.has(lid)) pops.get(lid).card.remove();
+    const key = callKey(msg.call.server, msg.call.linkedid);
+    if (pops.has(key)) pops.get(key).card.remove();
     const p = popCard(msg);
-    pops.set(lid, { ...p, msg });
+    pops.set(key, { ...p, msg });
     document.getElementById("pops").prepend(p.card);
     document.getElementById("no-call").hidden = true;
+    tick();
     logEvent(`call from ${msg.caller.name || msg.caller.number || "unknown"}`);
   }
 
   function callUpdate(msg) {
-    const p = pops.get(msg.linkedid);
-    const words = {
-      answered: msg.agent && me && msg.agent !== me.agent ? `answered by ${msg.agent}` : "answered",
-      held: "on hold", resumed: "talking", transferred: `transferred to ${msg.target}`,
-      ended: "ended", missed: "missed (not answered)",
-    };
-    const text = words[msg.event] || msg.event;
+    const p = pops.get(callKey(msg.server, msg.linkedid));
+    const text = stateWords(msg.event, msg);
     if (p) {
       p.stateLine.textContent = text;
       p.card.dataset.state = msg.event;
+      if (msg.event !== "missed" || !p.answeredAt) p.state = msg.event;
+      if (msg.event === "answered") {
+        p.answeredAt = typeof msg.at === "number" ? msg.at : session.now();
+        if (typeof msg.waited_seconds === "number") p.waitClock.textContent = duration(msg.waited_seconds);
+      }
+      if (!LIVE.has(p.state)) p.endedAt = session.now();
+      controls(p);
+      tick();
     }
     logEvent(`${text} · ${msg.linkedid}`);
   }
@@ -264,8 +307,13 @@
         document.getElementById("who").textContent = `${msg.username} (${msg.agent || msg.role})`;
         break;
       case "snapshot": // the present state replaces whatever this page showed
-        for (const lid of [...pops.keys()]) dismiss(lid);
+        // live calls come back from the snapshot; an ended call stays until closed (its disposition)
+        for (const [key, p] of [...pops]) if (LIVE.has(p.state)) dismiss(key);
         for (const a of msg.agents) if (me && a.agent === me.agent) setState(a);
+        if (msg.targets) { // transfer targets to pick from, not to type by heart
+          const names = [...msg.targets.agents.filter((a) => !me || a !== me.agent), ...msg.targets.queues];
+          document.getElementById("transfer-targets").replaceChildren(...names.map((n) => el("option", { value: n })));
+        }
         for (const c of msg.calls) showPop(c);
         for (const t of document.querySelectorAll("#email-tasks article")) t.remove(); // e-mail (email2)
         for (const t of msg.email_tasks || []) showEmailTask(t);
@@ -285,6 +333,7 @@
       case "logged_out":
         document.getElementById("app").hidden = true;
         document.getElementById("login").hidden = false;
+        document.getElementById("login-main").hidden = false;
         break;
       default: break;
     }
@@ -294,14 +343,38 @@
     document.getElementById("ready").addEventListener("click", () => act({ type: "ready" }, "ready"));
     document.getElementById("pause").addEventListener("click", () =>
       act({ type: "pause", reason: document.getElementById("pause-reason").value }, "pause"));
-    document.getElementById("logout").addEventListener("click", () => act({ type: "logout" }, "log out"));
+    document.getElementById("logout").addEventListener("click", async () => {
+      const r = await act({ type: "logout" }, "log out");
+      if (r.type === "result" && r.static) { // queues.conf members cannot leave: paused instead
+        document.getElementById("action-result").textContent = `log out: paused in ${r.static.join(", ")} (a static member stays in the queue)`;
+      }
+    });
     document.getElementById("signout").addEventListener("click", () => { session.logoutLocal(); location.reload(); });
-    document.getElementById("dial").addEventListener("submit", (ev) => {
+    const warning = document.getElementById("dnc-warning");
+    document.getElementById("dial").addEventListener("submit", async (ev) => {
       ev.preventDefault();
-      act({ type: "dial", number: ev.target.number.value.trim() }, "call");
+      const number = ev.target.number.value.trim();
+      warning.hidden = true;
+      const reply = await act({ type: "dial", number }, "call");
+      if (reply.type === "error" && reply.code === "do_not_call") {
+        // the agent sees whom they are about to call against their wish, and decides
+        document.getElementById("dnc-text").textContent = reply.message;
+        warning.dataset.number = number;
+        warning.hidden = false;
+        document.getElementById("dnc-cancel").focus();
+      }
+    });
+    document.getElementById("dnc-dial").addEventListener("click", () => {
+      warning.hidden = true;
+      act({ type: "dial", number: warning.dataset.number, confirm: true }, "call");
+    });
+    document.getElementById("dnc-cancel").addEventListener("click", () => {
+      warning.hidden = true;
+      document.getElementById("action-result").textContent = "call: cancelled (do not call)";
     });
   }
 
   wire();
+  setInterval(tick, 1000); // the wait and talk clocks
   cti.loginFlow(session, () => {});
 })();

@@ -41,7 +41,9 @@ const cti = (() => {
       this.key = `cti.${role}`;
       this.saved = JSON.parse(sessionStorage.getItem(this.key) || "null");
       this.ws = null;
-      this.backoff = 500;
+      this.attempt = 0; // reconnect attempts since the connection was lost (unlimited)
+      this.retry = null;
+      this.lastHeard = 0;
       this.refs = 0;
       this.waiting = new Map();
       this.timer = null;
@@ -61,13 +63,28 @@ const cti = (() => {
       return this._open({ type: "login", username, password });
     }
 
-    resume() {
+    // ``fresh``: a page (re)load has nothing to catch up: it asks for a snapshot of the present state.
+    resume(fresh) {
       const s = this.saved;
-      return this._open({ type: "resume", token: s.token, session: s.session, last_seq: s.seq });
+      const first = fresh ? { type: "resume", token: s.token, session: null, last_seq: null }
+        : { type: "resume", token: s.token, session: s.session, last_seq: s.seq };
+      return this._open(first);
+    }
+
+    // Keep trying (a few seconds apart, for ever) until the server answers; an expired or refused token ends it.
+    _reconnectLater(why) {
+      clearTimeout(this.retry);
+      if (this.stopped || !this.loggedIn) return;
+      const delay = Math.min(500 * 2 ** this.attempt, 3000) * (0.8 + Math.random() * 0.4);
+      this.attempt += 1;
+      offline(true, `disconnected (${why}): reconnecting, attempt ${this.attempt}…`);
+      this.onStatus(`disconnected, reconnecting (attempt ${this.attempt})…`, "warn");
+      this.retry = setTimeout(() => { if (!this.stopped && this.loggedIn) this.resume(false).catch(() => {}); }, delay);
     }
 
     logoutLocal() {
       this.stopped = true;
+      clearTimeout(this.retry);
       sessionStorage.removeItem(this.key);
       this.saved = null;
       if (this.ws && this.ws.readyState === WebSocket.OPEN) {
@@ -87,11 +104,15 @@ const cti = (() => {
         let welcomed = false;
         ws.onopen = () => ws.send(JSON.stringify(first));
         ws.onmessage = (ev) => {
+          if (ws !== this.ws) return; // a connection this page already gave up on
+          this.lastHeard = Date.now();
           let msg;
           try { msg = JSON.parse(ev.data); } catch (e) { return; }
           if (msg.type === "welcome") {
             welcomed = true;
-            this.backoff = 500;
+            const wasLost = this.attempt > 0;
+            this.attempt = 0;
+            offline(false);
             if (msg.role !== this.role && !(this.role === "agent" && msg.role === "supervisor")) {
               this.onStatus(`this page is for ${this.role}s`, "bad");
             }
@@ -103,7 +124,8 @@ const cti = (() => {
             if (typeof msg.at === "number") this.skew = msg.at - Date.now() / 1000; // refined by pongs
             this._save();
             this._heartbeat(msg.heartbeat || 20);
-            this.onStatus(msg.resumed ? `reconnected (${msg.missed} missed)` : "connected", "ok");
+            this.onStatus(msg.resumed ? `reconnected (${msg.missed} missed)`
+              : wasLost ? "reconnected (state reloaded)" : "connected", "ok");
             resolve(msg);
           } else if (!welcomed && msg.type === "error") {
             reject(new Error(msg.message));
@@ -121,26 +143,33 @@ const cti = (() => {
           this.onMessage(msg);
         };
         ws.onclose = (ev) => {
+          if (ws !== this.ws) return;
           clearInterval(this.timer);
           if (!welcomed) reject(new Error(ev.reason || "connection refused"));
           if (ev.code === 4001 || ev.code === 4002 || ev.code === 4003) {
+            const had = !!this.saved;
             sessionStorage.removeItem(this.key);
             this.saved = null;
+            offline(false);
+            const said = document.getElementById("login-error");
+            if (said && had) said.textContent = `Your session ended (${ev.reason || "authentication"}): please log in again.`;
             this.onStatus(`logged out: ${ev.reason || "authentication"}`, "bad");
-            this.onMessage({ type: "logged_out", reason: ev.reason });
+            this.onMessage({ type: "logged_out", reason: had ? ev.reason : "" });
             return;
           }
-          if (this.stopped || !welcomed) return;
-          this.onStatus(`disconnected (${ev.reason || ev.code}), reconnecting…`, "warn");
-          setTimeout(() => this.loggedIn && this.resume().catch(() => {}), this.backoff);
-          this.backoff = Math.min(this.backoff * 2, 10000);
+          if (this.stopped) return;
+          // a lost connection, or a reconnect attempt that found no server: try again, without end
+          if (welcomed || first.type === "resume") this._reconnectLater(ev.reason || `code ${ev.code}`);
         };
       });
     }
 
     _heartbeat(seconds) {
       clearInterval(this.timer);
+      const every = Math.max(5, seconds / 2) * 1000;
       this.timer = setInterval(() => {
+        // a connection that went silent (no pong for three beats) is dead even if the socket says not
+        if (Date.now() - this.lastHeard > 3 * every && this.ws) { this.ws.close(4000, "silent"); return; }
         this.send({ type: "ping" });
         // a new token well before this one expires (it lives [web] token_ttl seconds)
         const s = this.saved;
@@ -154,7 +183,7 @@ const cti = (() => {
             }
           });
         }
-      }, Math.max(5, seconds / 2) * 1000);
+      }, every);
     }
 
     now() { return Date.now() / 1000 + this.skew; }
@@ -178,7 +207,8 @@ const cti = (() => {
     const form = document.getElementById("login");
     const error = document.getElementById("login-error");
     const app = document.getElementById("app");
-    const show = (loggedIn) => { form.hidden = loggedIn; app.hidden = !loggedIn; };
+    const box = form.closest("main"); // the login form's own landmark, hidden with it
+    const show = (loggedIn) => { form.hidden = loggedIn; app.hidden = !loggedIn; if (box && box !== app) box.hidden = loggedIn; };
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       error.textContent = "";
@@ -192,10 +222,29 @@ const cti = (() => {
       }
     });
     if (session.loggedIn) {
-      session.resume().then((w) => { show(true); start(w); }).catch(() => show(false));
+      // a reload: the page shows the present state (a snapshot), and keeps trying while the server is away
+      show(true);
+      offline(true, "connecting…");
+      session.resume(true).then((w) => start(w)).catch(() => {
+        if (!session.loggedIn) show(false);
+      });
     } else {
       show(false);
     }
+  }
+
+  // The disconnected state: a banner, and every figure on the page greyed (it may be stale).
+  function offline(on, text) {
+    document.body.classList.toggle("offline", !!on);
+    let banner = document.getElementById("offline");
+    if (!banner) {
+      banner = el("p", { id: "offline", class: "offline-banner", role: "alert" });
+      document.body.insertBefore(banner, document.body.children[1] || null);
+    }
+    banner.hidden = !on;
+    banner.textContent = on ? `${text || "disconnected"} Figures shown may be out of date.` : "";
+    const app = document.getElementById("app");
+    if (app) app.setAttribute("aria-busy", on ? "true" : "false");
   }
 
   function status(text, level) {
@@ -221,5 +270,5 @@ const cti = (() => {
     body.prepend(header, form);
   }
 
-  return { el, clear, duration, Session, loginFlow, status, shell };
+  return { el, clear, duration, Session, loginFlow, status, offline, shell };
 })();

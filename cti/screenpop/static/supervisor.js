@@ -1,51 +1,101 @@
 // The supervisor console: queues and agents, live, from pushed deltas (no polling). Text only.
 "use strict";
 (() => {
-  const { el, clear, duration } = cti;
+  const { el, duration } = cti;
   const queues = new Map(); // name -> figures
   const agents = new Map(); // agent -> figures
-  const calls = new Map(); // linkedid -> {caller, number, queue, agent, state}
+  const calls = new Map(); // "server linkedid" -> {caller, number, queue, agent, state}
+  const waitingCallers = new Map(); // "server uniqueid" -> {queue, number, name, since}
+  const callKey = (server, lid) => `${server || ""} ${lid}`;
   let routing = null; // the router's board: {agents: [...], waiting: [...]}
   const session = new cti.Session("supervisor", onMessage, cti.status);
 
   const pct = (x) => (x === null || x === undefined ? "–" : `${(x * 100).toFixed(1)}%`);
 
-  function renderQueues() {
-    const body = clear(document.querySelector("#queues tbody"));
-    for (const q of [...queues.values()].sort((a, b) => a.queue.localeCompare(b.queue))) {
-      const longest = q.oldest_waiting_since ? session.now() - q.oldest_waiting_since : null;
-      const states = Object.entries(q.agents || {}).map(([s, n]) => `${n} ${s.replace("_", " ")}`).join(", ");
-      body.append(el("tr", { dataset: { queue: q.queue } },
-        el("th", {}, q.queue), el("td", { class: "waiting" }, String(q.waiting)),
-        el("td", { class: "longest" }, longest === null ? "–" : duration(longest)),
-        el("td", { class: "offered" }, String(q.offered)), el("td", { class: "answered" }, String(q.answered)),
-        el("td", { class: "abandoned" }, String(q.abandoned)),
-        el("td", { class: "sl" }, `${pct(q.service_level)} in ${q.threshold}s`),
-        el("td", {}, q.avg_wait_answered === null ? "–" : duration(q.avg_wait_answered)), el("td", {}, q.avg_talk === null ? "–" : duration(q.avg_talk)),
-        el("td", {}, states || "–")));
+  // Rows are kept and updated in place (by key), never rebuilt: focus, selection and screen readers'
+  // place survive every update. ``cells(item)`` gives each cell's text; ``make(item)`` builds a new row.
+  function upsert(body, items, key, make, cells) {
+    const seen = new Set();
+    let before = body.firstElementChild;
+    for (const item of items) {
+      const k = key(item);
+      seen.add(k);
+      let row = body.querySelector(`tr[data-key="${CSS.escape(k)}"]`);
+      if (!row) { row = make(item); row.dataset.key = k; }
+      const texts = cells(item);
+      texts.forEach((text, i) => {
+        const cell = row.children[i];
+        if (cell && cell.textContent !== text) cell.textContent = text;
+      });
+      if (row !== before) body.insertBefore(row, before);
+      else before = before.nextElementSibling;
     }
+    for (const row of [...body.children]) if (!seen.has(row.dataset.key)) row.remove();
+  }
+
+  function renderQueues() {
+    const body = document.querySelector("#queues tbody");
+    const rows = [...queues.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+    upsert(body, rows, (q) => q.queue,
+      (q) => el("tr", { dataset: { queue: q.queue } },
+        el("th", { scope: "row" }), el("td", { class: "waiting" }), el("td", { class: "longest" }),
+        el("td", { class: "offered" }), el("td", { class: "answered" }), el("td", { class: "abandoned" }),
+        el("td", { class: "sl" }), el("td", {}), el("td", {}), el("td", {})),
+      (q) => {
+        const longest = q.oldest_waiting_since ? session.now() - q.oldest_waiting_since : null;
+        const states = Object.entries(q.agents || {}).map(([s, n]) => `${n} ${s.replace("_", " ")}`).join(", ");
+        return [q.queue, String(q.waiting), longest === null ? "–" : duration(longest), String(q.offered),
+          String(q.answered), String(q.abandoned), `${pct(q.service_level)} in ${q.threshold}s`,
+          q.avg_wait_answered === null ? "–" : duration(q.avg_wait_answered),
+          q.avg_talk === null ? "–" : duration(q.avg_talk), states || "–"];
+      });
   }
 
   function renderAgents() {
-    const body = clear(document.querySelector("#agents tbody"));
-    for (const a of [...agents.values()].sort((x, y) => x.agent.localeCompare(y.agent))) {
-      body.append(el("tr", { dataset: { agent: a.agent, state: a.state } },
-        el("th", {}, a.agent), el("td", { class: "state" }, a.state.replace("_", " ")),
-        el("td", {}, duration(session.now() - a.since)), el("td", {}, a.reason || ""),
-        el("td", {}, (a.queues || []).join(", ")), el("td", {}, String(a.answered)),
-        el("td", {},
-          el("button", { type: "button", class: "small", onclick: () => session.send({ type: "ready", agent: a.agent }) }, "ready"),
-          el("button", { type: "button", class: "small secondary", onclick: () => session.send({ type: "pause", agent: a.agent, reason: "supervisor" }) }, "pause"))));
+    const body = document.querySelector("#agents tbody");
+    const rows = [...agents.values()].sort((x, y) => x.agent.localeCompare(y.agent));
+    upsert(body, rows, (a) => a.agent,
+      (a) => el("tr", { dataset: { agent: a.agent } },
+        el("th", { scope: "row" }), el("td", { class: "state" }), el("td", { class: "in-state" }), el("td", { class: "reason" }),
+        el("td", {}), el("td", {}),
+        el("td", { class: "row-actions" },
+          el("button", { type: "button", class: "small", "aria-label": `Ready ${a.agent}`,
+            onclick: () => command({ type: "ready", agent: a.agent }, `ready ${a.agent}`) }, "ready"),
+          el("button", { type: "button", class: "small secondary", "aria-label": `Pause ${a.agent}`,
+            onclick: () => command({ type: "pause", agent: a.agent, reason: document.getElementById("pause-reason").value }, `pause ${a.agent}`) }, "pause"))),
+      (a) => [a.agent, a.state.replace("_", " "), duration(session.now() - a.since), a.reason || "",
+        (a.queues || []).join(", "), String(a.answered)]);
+    for (const row of body.children) {
+      const a = agents.get(row.dataset.agent);
+      if (a && row.dataset.state !== a.state) row.dataset.state = a.state;
     }
   }
 
+  async function command(cmd, label) {
+    const out = document.getElementById("action-result");
+    out.textContent = `${label}…`;
+    const reply = await session.send(cmd);
+    out.textContent = reply.type === "error" ? `${label}: ${reply.message}` : `${label}: done`;
+    out.className = reply.type === "error" ? "error" : "muted";
+  }
+
+  const callWords = { ringing: "ringing", answered: "talking", resumed: "talking", held: "on hold", transferred: "transferred" };
+
   function renderCalls() {
-    const body = clear(document.querySelector("#calls tbody"));
-    for (const [lid, c] of calls) {
-      body.append(el("tr", { dataset: { linkedid: lid } },
-        el("td", {}, c.caller || "(no name)"), el("td", {}, c.number || ""), el("td", {}, c.queue || "–"),
-        el("td", {}, c.agent || "–"), el("td", {}, c.state)));
-    }
+    const body = document.querySelector("#calls tbody");
+    upsert(body, [...calls.entries()], ([k]) => k,
+      ([, c]) => el("tr", { dataset: { linkedid: c.linkedid } }, el("td", {}), el("td", {}), el("td", {}), el("td", {}), el("td", { class: "state" })),
+      ([, c]) => [c.caller || "(no name)", c.number || "", c.queue || "–", c.agent || "–", callWords[c.state] || c.state]);
+    document.getElementById("no-calls").hidden = calls.size > 0;
+  }
+
+  function renderWaitingCallers() {
+    const body = document.querySelector("#callers tbody");
+    const rows = [...waitingCallers.values()].sort((a, b) => a.since - b.since);
+    upsert(body, rows, (w) => `${w.server} ${w.uniqueid}`,
+      (w) => el("tr", { dataset: { linkedid: w.linkedid } }, el("td", {}), el("td", {}), el("td", {}), el("td", { class: "wait" })),
+      (w) => [w.queue, w.name || "(no name)", w.number || "", duration(session.now() - w.since)]);
+    document.getElementById("no-callers").hidden = waitingCallers.size > 0;
   }
 
   const skillText = (skills) => Object.entries(skills || {}).map(([k, v]) => `${k}:${v}`).join(", ");
@@ -53,21 +103,14 @@
   function renderRouting() {
     if (!routing) return;
     document.getElementById("routing").hidden = false;
-    const waiting = clear(document.querySelector("#waiting tbody"));
-    for (const w of routing.waiting) {
-      waiting.append(el("tr", { dataset: { call: w.call, status: w.status } },
-        el("td", {}, String(w.position)), el("td", {}, w.queue), el("td", {}, w.number || "–"),
-        el("td", { class: "wait" }, duration(session.now() - w.entered)), el("td", {}, String(w.priority)),
-        el("td", {}, w.needs.join(", ") || "–"), el("td", {}, w.step ? `step ${w.step}` : "–"),
-        el("td", {}, w.agent ? `${w.status} ${w.agent}` : w.status)));
-    }
-    const body = clear(document.querySelector("#skills tbody"));
-    for (const a of routing.agents) {
-      body.append(el("tr", { dataset: { agent: a.agent, state: a.state } },
-        el("th", {}, a.agent), el("td", {}, a.state.replace("_", " ") + (a.reason ? ` (${a.reason})` : "")),
-        el("td", { class: "skills" }, skillText(a.skills) || "–"), el("td", {}, a.reserved_for || "–"),
-        el("td", {}, String(a.misses))));
-    }
+    upsert(document.querySelector("#waiting tbody"), routing.waiting, (w) => String(w.call),
+      (w) => el("tr", { dataset: { call: w.call } }, ...Array.from({ length: 8 }, (_, i) => el("td", i === 3 ? { class: "wait" } : {}))),
+      (w) => [String(w.position), w.queue, w.number || "–", duration(session.now() - w.entered), String(w.priority),
+        w.needs.join(", ") || "–", w.step ? `step ${w.step}` : "–", w.agent ? `${w.status} ${w.agent}` : w.status]);
+    upsert(document.querySelector("#skills tbody"), routing.agents, (a) => a.agent,
+      (a) => el("tr", { dataset: { agent: a.agent } }, el("th", { scope: "row" }), el("td", {}), el("td", { class: "skills" }), el("td", {}), el("td", {})),
+      (a) => [a.agent, a.state.replace("_", " ") + (a.reason ? ` (${a.reason})` : ""), skillText(a.skills) || "–",
+        a.reserved_for || "–", String(a.misses)]);
     // the agent picker keeps its selection and focus: options are only added, never rebuilt
     const select = document.getElementById("skill-agent");
     const have = new Set([...select.options].map((o) => o.value));
@@ -106,40 +149,61 @@
     switch (msg.type) {
       case "welcome":
         document.getElementById("who").textContent = `${msg.username} (${msg.role})`;
+        // an agent's token: this page has nothing to show them, and says why
+        document.getElementById("not-supervisor").hidden = msg.role === "supervisor";
+        document.getElementById("board").hidden = msg.role !== "supervisor";
         break;
       case "snapshot": // the present state replaces whatever this page showed
-        queues.clear(); agents.clear(); calls.clear();
+        queues.clear(); agents.clear(); calls.clear(); waitingCallers.clear();
         for (const q of msg.queues) queues.set(q.queue, q);
         for (const a of msg.agents) agents.set(a.agent, a);
-        for (const c of msg.calls) calls.set(c.call.linkedid, { caller: c.caller.name, number: c.caller.number, queue: c.call.queue, agent: c.agent, state: "ringing" });
+        for (const c of msg.calls) {
+          // one row per call (a ringall offers it to several agents): the answering agent's, if any
+          const k = callKey(c.call.server, c.call.linkedid);
+          const agent = c.answered_by || (calls.has(k) ? calls.get(k).agent : c.agent);
+          calls.set(k, { linkedid: c.call.linkedid, caller: c.caller.name, number: c.caller.number, queue: c.call.queue, agent, state: c.state || "ringing" });
+        }
+        for (const w of msg.waiting || []) waitingCallers.set(`${w.server} ${w.uniqueid}`, w);
         routing = msg.routing || null;
-        renderQueues(); renderAgents(); renderCalls(); renderRouting();
+        renderQueues(); renderAgents(); renderCalls(); renderRouting(); renderWaitingCallers();
         cti.kpi.reset(msg.kpi || []);
         break;
       case "kpi_alert": cti.kpi.alert(msg); break;
       case "routing": routing = msg; renderRouting(); break;
       case "queue": queues.set(msg.queue, msg); renderQueues(); break;
       case "agent_state": agents.set(msg.agent, msg); renderAgents(); break;
-      case "screenpop":
-        calls.set(msg.call.linkedid, { caller: msg.caller.name, number: msg.caller.number, queue: msg.call.queue, agent: msg.agent, state: "ringing" });
-        renderCalls();
-        break;
-      case "call": {
-        const c = calls.get(msg.linkedid);
-        if (msg.event === "ended") calls.delete(msg.linkedid);
-        else if (c) { c.state = msg.event; if (msg.event === "answered" && msg.agent) c.agent = msg.agent; }
+      case "screenpop": {
+        const k = callKey(msg.call.server, msg.call.linkedid);
+        const known = calls.get(k);
+        if (known && known.state !== "ringing") break; // a late pop never turns a call back to ringing
+        calls.set(k, { linkedid: msg.call.linkedid, caller: msg.caller.name, number: msg.caller.number, queue: msg.call.queue,
+          agent: known ? `${known.agent}, ${msg.agent}` : msg.agent, state: "ringing" });
         renderCalls();
         break;
       }
+      case "call": {
+        const k = callKey(msg.server, msg.linkedid);
+        const c = calls.get(k);
+        if (msg.event === "ended") calls.delete(k);
+        else if (c && msg.event !== "missed") { c.state = msg.event; if (msg.event === "answered" && msg.agent) c.agent = msg.agent; }
+        renderCalls();
+        break;
+      }
+      case "waiting":
+        if (msg.event === "joined") waitingCallers.set(`${msg.server} ${msg.uniqueid}`, msg);
+        else waitingCallers.delete(`${msg.server} ${msg.uniqueid}`);
+        renderWaitingCallers();
+        break;
       case "notice": note(`${msg.server}: ${msg.detail}`); break;
       case "logged_out":
         document.getElementById("app").hidden = true;
         document.getElementById("login").hidden = false;
+        document.getElementById("login-main").hidden = false;
         break;
       default: break;
     }
   }
 
-  setInterval(() => { renderQueues(); renderAgents(); renderRouting(); }, 1000); // ticks the clocks; the figures are pushed
+  setInterval(() => { renderQueues(); renderAgents(); renderRouting(); renderWaitingCallers(); }, 1000); // ticks the clocks; the figures are pushed
   cti.loginFlow(session, () => {});
 })();
