@@ -20,10 +20,14 @@ from cti.store.rollups_repo import BUCKET, bucket_of
 from tests.conftest import FUZZ, FUZZ_FACTOR
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % BUCKET  # an interval boundary
-SPAN = 3 * 3600.0  # the legs enter within three hours: a dozen intervals
+SPAN = 3 * 86400.0  # the legs enter within three days (most within three hours): every tier is read
+BUSY = 3 * 3600.0
 QUEUES = ("sales", "support")
 AGENTS = ("alice", "bob", "chen")
 EXAMPLES = 12 * (FUZZ_FACTOR if FUZZ else 1)
+ROLLUP_TABLES = tuple(
+    f"rollup_{kind}_{tier}" for kind in ("queue", "agent") for tier in ("intervals", "hours", "days")
+)
 
 
 @pytest.fixture
@@ -39,10 +43,11 @@ async def store(db_url: str) -> AsyncIterator[Store]:
 legs_st = st.lists(
     st.tuples(
         st.sampled_from(QUEUES),
-        st.floats(0, SPAN - 1, allow_nan=False),
+        st.one_of(st.floats(0, BUSY - 1, allow_nan=False), st.floats(0, SPAN - 1, allow_nan=False)),
         st.sampled_from([*LegOutcome, None]),
-        st.sampled_from([0.0, 3.0, 5.0, 19.999999, 20.0, 20.000001, 30.0, 61.5]),
-        st.floats(0, 600, allow_nan=False),
+        # 20.0000005 and 2.5e-06 are ties in microseconds: us() rounds them half to even, so must the SQL
+        st.sampled_from([0.0, 2.5e-06, 3.0, 5.0, 19.999999, 20.0, 20.0000005, 20.000001, 30.0, 61.5]),
+        st.one_of(st.floats(0, 600, allow_nan=False), st.sampled_from([7.5e-06, 100.0000005])),
         st.sampled_from([*AGENTS, None]),
         st.lists(st.sampled_from(AGENTS), max_size=2),
     ),
@@ -94,12 +99,14 @@ async def check_equal_to_raw(store: Store, ranges: list[tuple[float, float]]) ->
                 assert got is None or got.stats().offered == 0
             else:
                 assert got is not None and got.stats() == expected, (q, start, end)
-        hourly = await store.rollups.queue_totals(start, end, by=3600)
-        for (q, hour), r in hourly.items():
-            assert hour is not None
-            part = [x for x in inside if hour <= x.entered_at < hour + 3600]
-            assert r.stats() == queue_stats(q, part, th(q), short(q))
-        assert sum(r.offered for r in hourly.values()) == sum(1 for x in inside if x.outcome is not None)
+        for by in (BUCKET, 3600, 7200, 86400):
+            periods = await store.rollups.queue_totals(start, end, by=by)
+            for (q, first), r in periods.items():
+                assert first is not None and first % by == 0
+                part = [x for x in inside if first <= x.entered_at < first + by]
+                assert r.stats() == queue_stats(q, part, th(q), short(q)), (q, first, by)
+            finished = sum(1 for x in inside if x.outcome is not None)
+            assert sum(r.offered for r in periods.values()) == finished
         agents = await store.rollups.agent_totals(start, end)
         for a in AGENTS:
             assert agents.stats(a) == agent_stats(a, inside), (a, start, end)
@@ -123,7 +130,7 @@ async def test_rollups_equal_the_definitions_over_the_raw_legs_for_any_writes_in
     cuts: list[float],
 ) -> None:
     async with store.db.writing() as conn:
-        for table in ("queue_legs", "interactions", "rollup_queue_intervals", "rollup_agent_intervals"):
+        for table in ("queue_legs", "interactions", *ROLLUP_TABLES):
             await conn.exec_driver_sql(f"DELETE FROM {table}")
     rng = random.Random(seed)
     journeys = [make_journey(i, legs) for i, legs in enumerate(calls)]
@@ -141,14 +148,26 @@ async def test_rollups_equal_the_definitions_over_the_raw_legs_for_any_writes_in
     ordered = sorted(T0 + c for c in cuts)
     ranges += list(itertools.pairwise(ordered))
     ranges.append((T0 + BUCKET, T0 + 4 * BUCKET))  # whole intervals only
+    ranges.append((T0 - 86400, T0 + 2 * 86400))  # whole days and hours
     await check_equal_to_raw(store, ranges)
-    # and the rebuild from the raw legs gives the same rows
-    async with store.db.reader.connect() as conn:
-        before = sorted(tuple(r) for r in await conn.exec_driver_sql("SELECT * FROM rollup_queue_intervals"))
+    # and the rebuild from the raw legs (in SQL) gives the same rows, in every tier
+    before = await rollup_rows(store)
     await store.rollups.rebuild()
+    assert await rollup_rows(store) == before
+    # the thresholds change (a new configuration) and more calls come: rows counted at two thresholds
+    # are never read, their periods come from the finer tiers and the raw legs
+    store.rollups.use_thresholds(lambda q: 25.0, lambda q: 2.0)
+    for i, legs in rewrites[:2]:
+        await store.calls.record_journeys([make_journey(20 + i, legs)])
+    await check_equal_to_raw(store, ranges)
+
+
+async def rollup_rows(store: Store) -> dict[str, list[tuple[object, ...]]]:
     async with store.db.reader.connect() as conn:
-        after = sorted(tuple(r) for r in await conn.exec_driver_sql("SELECT * FROM rollup_queue_intervals"))
-    assert after == before
+        return {
+            t: sorted(tuple(r) for r in await conn.exec_driver_sql(f"SELECT * FROM {t}"))
+            for t in ROLLUP_TABLES
+        }
 
 
 @pytest.mark.postgres
