@@ -652,10 +652,11 @@ def _raw_queue_sql(dialect: str, queues: int) -> str:
         f"(CAST(:q{i} AS VARCHAR(64)), CAST(:t{i} AS BIGINT), CAST(:s{i} AS BIGINT))" for i in range(queues)
     )
     return (
-        f"WITH th(queue, t, s) AS (VALUES {rows}) INSERT INTO rollup_queue_intervals"
+        f"WITH th(queue, t, s) AS (VALUES {rows}), l AS MATERIALIZED ({_legs_sql(dialect)})"
+        " INSERT INTO rollup_queue_intervals"
         f" (bucket, queue, threshold_us, short_abandon_us, {', '.join(QUEUE_SUMS)})"
         f" SELECT l.b, l.queue, th.t, th.s, {', '.join(values.values())}"
-        f" FROM ({_legs_sql(dialect)}) AS l JOIN th ON th.queue = l.queue GROUP BY l.b, l.queue, th.t, th.s"
+        " FROM l JOIN th ON th.queue = l.queue GROUP BY l.b, l.queue, th.t, th.s"
     )
 
 
@@ -665,7 +666,7 @@ def _raw_agent_sql(dialect: str) -> str:
     cut = AGENT_KEY_LIMIT
     each = "json_each(l.rna) AS e" if dialect == "sqlite" else "json_array_elements_text(l.rna) AS e(value)"
     return (
-        f"WITH l AS ({_legs_sql(dialect)}) INSERT INTO rollup_agent_intervals"
+        f"WITH l AS MATERIALIZED ({_legs_sql(dialect)}) INSERT INTO rollup_agent_intervals"
         f" (bucket, agent, {', '.join(AGENT_SUMS)})"
         " SELECT b, a, sum(n), sum(tr), sum(tk), sum(w), max(mw), sum(r) FROM ("
         f"SELECT l.b AS b, substr(l.agent, 1, {cut}) AS a, 1 AS n,"
