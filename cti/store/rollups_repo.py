@@ -27,6 +27,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, text, tuple_
@@ -391,7 +392,8 @@ class RollupRepository(Repository):
             for lo, hi, _ in _edges(start, end, inner_lo, inner_hi):
                 await reader.raw(conn, lo, hi, None)
             await reader.read(conn, tiers, inner_lo, inner_hi, None)
-        return dict(sorted(reader.out.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)))
+        # keys are (queue, period start), or (queue, None) with one key per queue: plain tuple order
+        return dict(sorted(reader.out.items(), key=itemgetter(0)))
 
     async def agent_totals(self, start: float, end: float) -> AgentRollup:
         """Every agent's totals over the legs that entered in ``[start, end)``."""
