@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from cti.cli import main as cti_main
 from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
@@ -17,6 +18,7 @@ from cti.core.journey import CallJourney, Direction, JourneyOutcome, LegOutcome,
 from cti.reports.metrics import agent_stats, queue_stats
 from cti.store import Store
 from cti.store.rollups_repo import BUCKET, bucket_of
+from cti.store.schema import create_engine, upgrade
 from tests.conftest import FUZZ, FUZZ_FACTOR
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % BUCKET  # an interval boundary
@@ -218,3 +220,32 @@ async def test_the_rebuild_command_rebuilds_with_progress(
     assert (
         await asyncio.to_thread(cti_main, ["store", "rollups-rebuild", "--url", db_url, "--from", "x"]) == 2
     )
+
+
+@pytest.mark.postgres
+async def test_0010_sums_the_15_minute_rows_of_a_0008_database_into_hours_and_days(db_url: str) -> None:
+    engine = create_engine(db_url)
+    cols = "bucket, queue, threshold_us, short_abandon_us, offered, max_wait_us"
+    rest = (
+        "answered, abandoned, timed_out, exited_empty, exited_with_key, transferred, answered_within,"
+        " abandoned_within, wait_us, wait_answered_us, wait_abandoned_us, talk_us, ring_no_answer,"
+        " short_abandoned, unanswered, unanswered_within"
+    )
+    zeros = ", ".join("0" for _ in rest.split(","))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade, "0008")
+            for bucket, threshold, offered, wait in ((0, 20, 2, 5), (900, 20, 3, 9), (3600, 30, 1, 4)):
+                await conn.execute(
+                    text(
+                        f"INSERT INTO rollup_queue_intervals ({cols}, {rest})"
+                        f" VALUES ({bucket}, 'sales', {threshold}, 0, {offered}, {wait}, {zeros})"
+                    )
+                )
+            await conn.run_sync(upgrade, "0010")
+            hours = (await conn.execute(text(f"SELECT {cols} FROM rollup_queue_hours ORDER BY bucket"))).all()
+            days = (await conn.execute(text(f"SELECT {cols} FROM rollup_queue_days"))).all()
+        assert [tuple(r) for r in hours] == [(0, "sales", 20, 0, 5, 9), (3600, "sales", 30, 0, 1, 4)]
+        assert [tuple(r) for r in days] == [(0, "sales", -1, 0, 6, 9)]  # two thresholds: mixed
+    finally:
+        await engine.dispose()
