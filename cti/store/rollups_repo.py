@@ -418,7 +418,7 @@ class RollupRepository(Repository):
             return
         sql = _AGENT_READ[self.db.dialect].format(table=AGENT_TABLES[unit].name)
         row: Any
-        for row in await conn.exec_driver_sql(sql, (a, b)):
+        for row in await _fetch(conn, sql, (a, b)):
             agent = str(row[0])
             for n, value in zip(AGENT_SUMS, row[1:], strict=True):
                 v = int(value)
@@ -472,7 +472,7 @@ class _QueueReader:
         known: dict[str, tuple[int, int, float, float]] = {}
         mixed: list[tuple[str, int]] = []
         row: Any
-        for row in await conn.exec_driver_sql(sql, args):
+        for row in await _fetch(conn, sql, args):
             q = row[0]
             limits = known.get(q)
             if limits is None:
@@ -490,6 +490,18 @@ class _QueueReader:
             await self.read(conn, finer, max(a, p0), min(b, p1), q)
         await self.read(conn, finer, lo, a, only)
         await self.read(conn, finer, b, hi, only)
+
+
+async def _fetch(conn: AsyncConnection, sql: str, args: tuple[Any, ...]) -> Sequence[Any]:
+    """Every row of ``sql`` as the driver's own tuples (sqlite3 rows, asyncpg records): a year by hour is
+    tens of thousands of rows, and SQLAlchemy's result rows cost more than building the rollups."""
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if conn.dialect.name == "sqlite":
+        rows: Sequence[Any] = await driver.execute_fetchall(sql, args)
+        return rows
+    rows = await driver.fetch(sql, *args)
+    return rows
 
 
 def coarsen(cells: Mapping[int, Interval], unit: int) -> dict[int, Interval]:
