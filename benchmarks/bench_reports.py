@@ -1,9 +1,10 @@
-"""Reports benchmark: a month's queue-by-hour report from the 15-minute rollups, against a same-run
+"""Reports benchmark: a month's queue-by-hour report from the rollup tiers, against a same-run
 GROUP BY over the raw call rows, on a store of 10 million calls (SQLite and PostgreSQL).
 
 The store is built here on every run (a fresh machine has nothing): the schema by ``Store.open``, a year
-of seeded queue visits (one per call: 10 queues, 60 agents, answered / abandoned / timed out, waits and
-talk times) generated inside the database (a recursive CTE on SQLite, ``generate_series`` on
+of seeded calls (``interactions``) and their queue legs (10 queues, 60 agents, answered / transferred,
+with a second leg / abandoned / timed out, waits to the microsecond, talk times; ``--calls``, default
+10,000,000) generated inside the database (a recursive CTE on SQLite, ``generate_series`` on
 PostgreSQL), and the rollups by ``cti store rollups-rebuild``'s own code (``RollupRepository.rebuild``),
 whose time is reported too. The figures read are the report's: per queue and hour, offered, answered,
 abandoned, answered within the threshold, ASA, average talk and the longest wait.
