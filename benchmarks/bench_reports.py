@@ -1,9 +1,10 @@
-"""Reports benchmark: a month's queue-by-hour report from the 15-minute rollups, against a same-run
+"""Reports benchmark: a month's queue-by-hour report from the rollup tiers, against a same-run
 GROUP BY over the raw call rows, on a store of 10 million calls (SQLite and PostgreSQL).
 
 The store is built here on every run (a fresh machine has nothing): the schema by ``Store.open``, a year
-of seeded queue visits (one per call: 10 queues, 60 agents, answered / abandoned / timed out, waits and
-talk times) generated inside the database (a recursive CTE on SQLite, ``generate_series`` on
+of seeded calls (``interactions``) and their queue legs (10 queues, 60 agents, answered / transferred,
+with a second leg / abandoned / timed out, waits to the microsecond, talk times; ``--calls``, default
+10,000,000) generated inside the database (a recursive CTE on SQLite, ``generate_series`` on
 PostgreSQL), and the rollups by ``cti store rollups-rebuild``'s own code (``RollupRepository.rebuild``),
 whose time is reported too. The figures read are the report's: per queue and hour, offered, answered,
 abandoned, answered within the threshold, ASA, average talk and the longest wait.
@@ -40,32 +41,47 @@ AGENTS = 60
 YEAR_DAYS = 365
 START = dt.datetime(2025, 1, 1).timestamp()  # local midnight
 
-# one visit per call: queue, entered (spread over the year, busier by day), outcome, wait, talk
-_SQLITE_FILL = """
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :rows)
-INSERT INTO queue_legs (server, linkedid, seq, queue, uniqueid, entered_at, position, left_at, outcome,
-                        agent, ring_no_answer, wait_seconds, talk_seconds, answered_at, ended_at, repaired)
-SELECT 'pbx1', CAST(i AS TEXT), 0, 'q' || (i % :queues), 'u' || i, e, 1 + (i % 7), e + w,
-       CASE WHEN i % 20 < 17 THEN 'answered' WHEN i % 20 < 19 THEN 'abandoned' ELSE 'timeout' END,
-       CASE WHEN i % 20 < 17 THEN 'agent' || (i % :agents) ELSE NULL END,
-       CASE WHEN i % 11 = 0 THEN '["agent' || ((i + 1) % :agents) || '"]' ELSE '[]' END,
-       w, CASE WHEN i % 20 < 17 THEN 30 + (i * 7919) % 570 ELSE 0 END,
-       CASE WHEN i % 20 < 17 THEN e + w ELSE NULL END, e + w + 600, 0
-FROM (SELECT i, :start + (i * :span_per_row) + ((i * 2654435761) % 3600) AS e,
-             ((i * 40503) % 120000) / 1000.0 AS w FROM n)
+# Each call (1..:rows), its figures derived from i: the day (spread over the year), the time of day
+# (07:00 to 21:00, busiest around 14:00), a queue (uneven shares), the outcome (80 % answered,
+# 5 % answered then transferred, 12 % abandoned, 3 % timed out), the wait (to the microsecond), the talk
+# time and the agent. A transferred call has a second leg in another queue, answered there.
+_CALL = """
+SELECT i, e, w, tk, k,
+       CASE WHEN k < 85 THEN 'agent' || ((i / 7) % {agents}) END AS agent,
+       CASE WHEN k < 80 THEN 'answered' WHEN k < 85 THEN 'transferred'
+            WHEN k < 97 THEN 'abandoned' ELSE 'timeout' END AS outcome,
+       'q' || ((i % 13) % {queues}) AS queue
+FROM (SELECT i, {start} + (i % {days}) * 86400 + 25200
+                + ((i * 2654435761) % 25200) + ((i * 40503) % 25200) / 1.0 AS e,
+             ((i * 40503) % 90000007) / 1000000.0 AS w,
+             CASE WHEN i % 100 < 85 THEN 30 + ((i * 7919) % 570000) / 1000.0 ELSE 0 END AS tk,
+             i % 100 AS k
+      FROM {series}) AS g
 """
 
-_PG_FILL = """
+_CALLS_SQL = """
+INSERT INTO interactions (linkedid, direction, caller_number, caller_name, did, queue, agent, agents,
+                          started_at, answered_at, ended_at, outcome, transfers, hold_seconds, server)
+SELECT {text_i}, 'inbound', '+1212555' || (i % 10000), '', '+18005550100', queue, agent,
+       (CASE WHEN agent IS NULL THEN '[]' ELSE '["' || agent || '"]' END){js},
+       e, CASE WHEN agent IS NOT NULL THEN e + w END, e + w + tk,
+       CASE WHEN agent IS NOT NULL THEN 'answered' ELSE 'abandoned' END,
+       CASE WHEN outcome = 'transferred' THEN 1 ELSE 0 END, 0, 'pbx1'
+FROM ({call}) AS c
+"""
+
+_LEGS_SQL = """
 INSERT INTO queue_legs (server, linkedid, seq, queue, uniqueid, entered_at, position, left_at, outcome,
                         agent, ring_no_answer, wait_seconds, talk_seconds, answered_at, ended_at, repaired)
-SELECT 'pbx1', i::text, 0, 'q' || (i % :queues), 'u' || i, e, 1 + (i % 7), e + w,
-       CASE WHEN i % 20 < 17 THEN 'answered' WHEN i % 20 < 19 THEN 'abandoned' ELSE 'timeout' END,
-       CASE WHEN i % 20 < 17 THEN 'agent' || (i % :agents) ELSE NULL END,
-       (CASE WHEN i % 11 = 0 THEN '["agent' || ((i + 1) % :agents) || '"]' ELSE '[]' END)::json,
-       w, CASE WHEN i % 20 < 17 THEN 30 + (i * 7919) % 570 ELSE 0 END,
-       CASE WHEN i % 20 < 17 THEN e + w ELSE NULL END, e + w + 600, false
-FROM (SELECT i, :start + (i * :span_per_row) + ((i::bigint * 2654435761) % 3600) AS e,
-             ((i::bigint * 40503) % 120000) / 1000.0 AS w FROM generate_series(1, :rows) AS i) AS g
+SELECT 'pbx1', {text_i}, 0, queue, 'u' || i, e, 1 + (i % 7), e + w, outcome, agent,
+       (CASE WHEN i % 11 = 0 THEN '["agent' || ((i + 1) % {agents}) || '"]' ELSE '[]' END){js},
+       w, tk, CASE WHEN agent IS NOT NULL THEN e + w END, e + w + tk, {false}
+FROM ({call}) AS c
+UNION ALL
+SELECT 'pbx1', {text_i}, 1, 'q' || ((i + 3) % {queues}), 'u' || i, e + w + tk, 1, e + w + tk + 4.5,
+       'answered', 'agent' || ((i + 11) % {agents}), '[]'{js}, 4.5, 120, e + w + tk + 4.5,
+       e + w + tk + 124.5, {false}
+FROM ({call}) AS c WHERE outcome = 'transferred'
 """
 
 # the report's figures per queue and hour, straight from the raw rows (the baseline)
@@ -85,7 +101,13 @@ GROUP BY queue, CAST(floor(entered_at / 3600) AS BIGINT)
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks reports")
     p.add_argument("--quick", action="store_true", help="200,000 calls (smoke run)")
-    p.add_argument("--rows", type=int, help="calls in the store (default 10,000,000; --quick 200,000)")
+    p.add_argument(
+        "--calls",
+        "--rows",
+        dest="rows",
+        type=int,
+        help="calls in the store (default 10,000,000; --quick 200,000)",
+    )
     p.add_argument("--backend", default="sqlite,postgresql")
     p.add_argument("--repeat", type=int)
     p.add_argument("--ranges", type=int, help="random ranges for any_range_ms (default 20)")
@@ -98,41 +120,57 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def _literal(sql: str, values: dict[str, Any]) -> str:
-    for name, value in values.items():
-        sql = sql.replace(name, repr(value))
-    return sql
+def fill_sql(dialect: str, rows: int) -> list[str]:
+    """The statements that load ``rows`` calls and their legs (generated inside the database)."""
+    pg = dialect == "postgresql"
+    series = (
+        f"generate_series(1, {rows}) AS i"
+        if pg
+        else f"(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows})"
+        " SELECT i FROM n)"
+    )
+    call = _CALL.format(agents=AGENTS, queues=QUEUES, start=repr(START), days=YEAR_DAYS, series=series)
+    if pg:
+        call = call.replace("(i * ", "(i::bigint * ")
+    marks = {
+        "text_i": "i::text" if pg else "CAST(i AS TEXT)",
+        "js": "::json" if pg else "",
+        "false": "false" if pg else "0",
+    }
+
+    def sql(template: str) -> str:
+        return template.format(call=call, agents=AGENTS, queues=QUEUES, **marks)
+
+    return [sql(_CALLS_SQL), sql(_LEGS_SQL)]
 
 
 async def fill(store: Store, rows: int) -> None:
-    values = {
-        ":rows": rows,
-        ":queues": QUEUES,
-        ":agents": AGENTS,
-        ":start": START,
-        ":span_per_row": YEAR_DAYS * 86400 / rows,
-    }
-    if store.dialect == "sqlite":  # its own connection: foreign keys off for the bulk load (legs only)
+    statements = fill_sql(store.dialect, rows)
+    if store.dialect == "sqlite":  # its own connection: no foreign keys, no fsync for the bulk load
         path = str(store.engine.url.database)
 
         def load() -> None:
             db = sqlite3.connect(path)
             try:
-                db.execute(_literal(_SQLITE_FILL, values))
+                db.execute("PRAGMA synchronous=OFF")
+                db.execute("PRAGMA cache_size=-1048576")
+                db.execute("PRAGMA temp_store=MEMORY")
+                for statement in statements:
+                    db.execute(statement)
                 db.commit()
+                db.execute("ANALYZE")
             finally:
                 db.close()
 
         await asyncio.to_thread(load)
         return
     async with store.db.writing() as conn:
-        if store.dialect == "postgresql":
-            await conn.exec_driver_sql("SET session_replication_role = replica")  # bulk load: no FK trigger
-            await conn.exec_driver_sql(_literal(_PG_FILL, values))
-            await conn.exec_driver_sql("SET session_replication_role = DEFAULT")
-    if store.dialect == "postgresql":
-        async with store.db.reader.connect() as conn:
-            await conn.exec_driver_sql("ANALYZE queue_legs")
+        await conn.exec_driver_sql("SET session_replication_role = replica")  # bulk load: no FK trigger
+        for statement in statements:
+            await conn.exec_driver_sql(statement)
+        await conn.exec_driver_sql("SET session_replication_role = DEFAULT")
+    async with store.db.reader.connect() as conn:
+        await conn.exec_driver_sql("ANALYZE")
 
 
 async def timed(fn: Any) -> float:
@@ -169,12 +207,16 @@ async def measure(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     worst = 0.0
     end_of_year = START + YEAR_DAYS * 86400
+    # the whole year by hour, not aligned to intervals, then random ranges of any length
+    ranges = [(START + 123.25, end_of_year - 77.5)]
     for _ in range(args.ranges):
         length = rng.choice([3600.0, 86400.0, 7 * 86400.0, 30 * 86400.0, 90 * 86400.0, 365 * 86400.0])
         length *= rng.uniform(0.5, 1.0)
         lo = rng.uniform(START, max(START, end_of_year - length))
+        ranges.append((lo, lo + length))
+    for lo, hi in ranges:
 
-        async def one(lo: float = lo, hi: float = lo + length) -> None:
+        async def one(lo: float = lo, hi: float = hi) -> None:
             await from_rollups(lo, hi)
 
         worst = max(worst, await timed(one))

@@ -105,7 +105,7 @@ def register(subparsers: Any) -> None:
 
     rebuild = action(
         "rollups-rebuild",
-        "rebuild the 15-minute report rollups from the call records (with progress)",
+        "rebuild the report rollups (15-minute, hourly, daily) from the call records (with progress)",
         _rebuild,
     )
     rebuild.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (default: the oldest record)")

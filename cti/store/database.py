@@ -23,6 +23,8 @@ from sqlalchemy.sql.elements import BindParameter
 from cti.store import phones
 from cti.store.models import (
     Agent,
+    AgentDay,
+    AgentHour,
     AgentInterval,
     AgentLanguage,
     AgentSkill,
@@ -44,6 +46,8 @@ from cti.store.models import (
     Meta,
     Order,
     Queue,
+    QueueDay,
+    QueueHour,
     QueueInterval,
     Skill,
     Ticket,
@@ -88,6 +92,10 @@ callbacks_t = _table(Callback)
 dial_attempts_t = _table(DialAttempt)
 queue_intervals_t = _table(QueueInterval)
 agent_intervals_t = _table(AgentInterval)
+queue_hours_t = _table(QueueHour)
+queue_days_t = _table(QueueDay)
+agent_hours_t = _table(AgentHour)
+agent_days_t = _table(AgentDay)
 agent_states_t = _table(AgentStateInterval)
 email_tasks_t = _table(EmailTask)
 email_quarantine_t = _table(EmailQuarantine)

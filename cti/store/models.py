@@ -564,3 +564,71 @@ class AgentStateInterval(Base):
     queues: Mapped[list[str]] = mapped_column(JSON, default=list)
     started_at: Mapped[float] = mapped_column(Double)
     ended_at: Mapped[float | None] = mapped_column(Double)
+
+
+class _QueueTotals:
+    """The columns of :class:`QueueInterval`, for its coarser tiers (hours and days, migration 0010).
+
+    ``threshold_us`` / ``short_abandon_us`` are -1 in a row summing intervals counted at different
+    thresholds (such a row is never read: its period comes from the finer tier, cti/store/rollups_repo.py).
+    """
+
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # a multiple of 3600 or 86400
+    queue: Mapped[str] = mapped_column(String(64), primary_key=True)
+    threshold_us: Mapped[int] = mapped_column(BigInteger)
+    short_abandon_us: Mapped[int] = mapped_column(BigInteger)
+    offered: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    timed_out: Mapped[int] = mapped_column(Integer, default=0)
+    exited_empty: Mapped[int] = mapped_column(Integer, default=0)
+    exited_with_key: Mapped[int] = mapped_column(Integer, default=0)
+    transferred: Mapped[int] = mapped_column(Integer, default=0)
+    answered_within: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned_within: Mapped[int] = mapped_column(Integer, default=0)
+    wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    wait_answered_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    wait_abandoned_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    max_wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    talk_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    ring_no_answer: Mapped[int] = mapped_column(Integer, default=0)
+    short_abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    unanswered: Mapped[int] = mapped_column(Integer, default=0)
+    unanswered_within: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class _AgentTotals:
+    """The columns of :class:`AgentInterval`, for its coarser tiers (migration 0010)."""
+
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    agent: Mapped[str] = mapped_column(String(100), primary_key=True)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    transfers: Mapped[int] = mapped_column(Integer, default=0)
+    talk_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    max_wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    ring_no_answer: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class QueueHour(_QueueTotals, Base):
+    """A queue's totals over one UTC hour: the sum of its four 15-minute rows, kept with them."""
+
+    __tablename__ = "rollup_queue_hours"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class QueueDay(_QueueTotals, Base):
+    """A queue's totals over one UTC day: the sum of its 24 hour rows, kept with them."""
+
+    __tablename__ = "rollup_queue_days"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class AgentHour(_AgentTotals, Base):
+    __tablename__ = "rollup_agent_hours"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class AgentDay(_AgentTotals, Base):
+    __tablename__ = "rollup_agent_days"
+    __table_args__ = ({"sqlite_with_rowid": False},)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from cti.cli import main as cti_main
 from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
@@ -17,13 +18,18 @@ from cti.core.journey import CallJourney, Direction, JourneyOutcome, LegOutcome,
 from cti.reports.metrics import agent_stats, queue_stats
 from cti.store import Store
 from cti.store.rollups_repo import BUCKET, bucket_of
+from cti.store.schema import create_engine, upgrade
 from tests.conftest import FUZZ, FUZZ_FACTOR
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % BUCKET  # an interval boundary
-SPAN = 3 * 3600.0  # the legs enter within three hours: a dozen intervals
+SPAN = 3 * 86400.0  # the legs enter within three days (most within three hours): every tier is read
+BUSY = 3 * 3600.0
 QUEUES = ("sales", "support")
 AGENTS = ("alice", "bob", "chen")
 EXAMPLES = 12 * (FUZZ_FACTOR if FUZZ else 1)
+ROLLUP_TABLES = tuple(
+    f"rollup_{kind}_{tier}" for kind in ("queue", "agent") for tier in ("intervals", "hours", "days")
+)
 
 
 @pytest.fixture
@@ -39,10 +45,11 @@ async def store(db_url: str) -> AsyncIterator[Store]:
 legs_st = st.lists(
     st.tuples(
         st.sampled_from(QUEUES),
-        st.floats(0, SPAN - 1, allow_nan=False),
+        st.one_of(st.floats(0, BUSY - 1, allow_nan=False), st.floats(0, SPAN - 1, allow_nan=False)),
         st.sampled_from([*LegOutcome, None]),
-        st.sampled_from([0.0, 3.0, 5.0, 19.999999, 20.0, 20.000001, 30.0, 61.5]),
-        st.floats(0, 600, allow_nan=False),
+        # 20.0000005 and 2.5e-06 are ties in microseconds: us() rounds them half to even, so must the SQL
+        st.sampled_from([0.0, 2.5e-06, 3.0, 5.0, 19.999999, 20.0, 20.0000005, 20.000001, 30.0, 61.5]),
+        st.one_of(st.floats(0, 600, allow_nan=False), st.sampled_from([7.5e-06, 100.0000005])),
         st.sampled_from([*AGENTS, None]),
         st.lists(st.sampled_from(AGENTS), max_size=2),
     ),
@@ -94,12 +101,14 @@ async def check_equal_to_raw(store: Store, ranges: list[tuple[float, float]]) ->
                 assert got is None or got.stats().offered == 0
             else:
                 assert got is not None and got.stats() == expected, (q, start, end)
-        hourly = await store.rollups.queue_totals(start, end, by=3600)
-        for (q, hour), r in hourly.items():
-            assert hour is not None
-            part = [x for x in inside if hour <= x.entered_at < hour + 3600]
-            assert r.stats() == queue_stats(q, part, th(q), short(q))
-        assert sum(r.offered for r in hourly.values()) == sum(1 for x in inside if x.outcome is not None)
+        for by in (BUCKET, 3600, 7200, 86400):
+            periods = await store.rollups.queue_totals(start, end, by=by)
+            for (q, first), r in periods.items():
+                assert first is not None and first % by == 0
+                part = [x for x in inside if first <= x.entered_at < first + by]
+                assert r.stats() == queue_stats(q, part, th(q), short(q)), (q, first, by)
+            finished = sum(1 for x in inside if x.outcome is not None)
+            assert sum(r.offered for r in periods.values()) == finished
         agents = await store.rollups.agent_totals(start, end)
         for a in AGENTS:
             assert agents.stats(a) == agent_stats(a, inside), (a, start, end)
@@ -123,7 +132,7 @@ async def test_rollups_equal_the_definitions_over_the_raw_legs_for_any_writes_in
     cuts: list[float],
 ) -> None:
     async with store.db.writing() as conn:
-        for table in ("queue_legs", "interactions", "rollup_queue_intervals", "rollup_agent_intervals"):
+        for table in ("queue_legs", "interactions", *ROLLUP_TABLES):
             await conn.exec_driver_sql(f"DELETE FROM {table}")
     rng = random.Random(seed)
     journeys = [make_journey(i, legs) for i, legs in enumerate(calls)]
@@ -141,14 +150,26 @@ async def test_rollups_equal_the_definitions_over_the_raw_legs_for_any_writes_in
     ordered = sorted(T0 + c for c in cuts)
     ranges += list(itertools.pairwise(ordered))
     ranges.append((T0 + BUCKET, T0 + 4 * BUCKET))  # whole intervals only
+    ranges.append((T0 - 86400, T0 + 2 * 86400))  # whole days and hours
     await check_equal_to_raw(store, ranges)
-    # and the rebuild from the raw legs gives the same rows
-    async with store.db.reader.connect() as conn:
-        before = sorted(tuple(r) for r in await conn.exec_driver_sql("SELECT * FROM rollup_queue_intervals"))
+    # and the rebuild from the raw legs (in SQL) gives the same rows, in every tier
+    before = await rollup_rows(store)
     await store.rollups.rebuild()
+    assert await rollup_rows(store) == before
+    # the thresholds change (a new configuration) and more calls come: rows counted at two thresholds
+    # are never read, their periods come from the finer tiers and the raw legs
+    store.rollups.use_thresholds(lambda q: 25.0, lambda q: 2.0)
+    for i, legs in rewrites[:2]:
+        await store.calls.record_journeys([make_journey(20 + i, legs)])
+    await check_equal_to_raw(store, ranges)
+
+
+async def rollup_rows(store: Store) -> dict[str, list[tuple[object, ...]]]:
     async with store.db.reader.connect() as conn:
-        after = sorted(tuple(r) for r in await conn.exec_driver_sql("SELECT * FROM rollup_queue_intervals"))
-    assert after == before
+        return {
+            t: sorted(tuple(r) for r in await conn.exec_driver_sql(f"SELECT * FROM {t}"))
+            for t in ROLLUP_TABLES
+        }
 
 
 @pytest.mark.postgres
@@ -199,3 +220,32 @@ async def test_the_rebuild_command_rebuilds_with_progress(
     assert (
         await asyncio.to_thread(cti_main, ["store", "rollups-rebuild", "--url", db_url, "--from", "x"]) == 2
     )
+
+
+@pytest.mark.postgres
+async def test_0010_sums_the_15_minute_rows_of_a_0008_database_into_hours_and_days(db_url: str) -> None:
+    engine = create_engine(db_url)
+    cols = "bucket, queue, threshold_us, short_abandon_us, offered, max_wait_us"
+    rest = (
+        "answered, abandoned, timed_out, exited_empty, exited_with_key, transferred, answered_within,"
+        " abandoned_within, wait_us, wait_answered_us, wait_abandoned_us, talk_us, ring_no_answer,"
+        " short_abandoned, unanswered, unanswered_within"
+    )
+    zeros = ", ".join("0" for _ in rest.split(","))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade, "0008")
+            for bucket, threshold, offered, wait in ((0, 20, 2, 5), (900, 20, 3, 9), (3600, 30, 1, 4)):
+                await conn.execute(
+                    text(
+                        f"INSERT INTO rollup_queue_intervals ({cols}, {rest})"
+                        f" VALUES ({bucket}, 'sales', {threshold}, 0, {offered}, {wait}, {zeros})"
+                    )
+                )
+            await conn.run_sync(upgrade, "0010")
+            hours = (await conn.execute(text(f"SELECT {cols} FROM rollup_queue_hours ORDER BY bucket"))).all()
+            days = (await conn.execute(text(f"SELECT {cols} FROM rollup_queue_days"))).all()
+        assert [tuple(r) for r in hours] == [(0, "sales", 20, 0, 5, 9), (3600, "sales", 30, 0, 1, 4)]
+        assert [tuple(r) for r in days] == [(0, "sales", -1, 0, 6, 9)]  # two thresholds: mixed
+    finally:
+        await engine.dispose()
