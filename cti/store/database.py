@@ -39,6 +39,7 @@ from cti.store.models import (
     EmailTask,
     Interaction,
     InteractionQueueLeg,
+    CampaignDisposition,
     Lead,
     LeadList,
     Meta,
@@ -83,6 +84,7 @@ queues_t = _table(Queue)
 campaigns_t = _table(Campaign)
 lists_t = _table(LeadList)
 leads_t = _table(Lead)
+campaign_dispositions_t = _table(CampaignDisposition)
 meta_t = _table(Meta)
 callbacks_t = _table(Callback)
 dial_attempts_t = _table(DialAttempt)
