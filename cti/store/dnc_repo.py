@@ -39,3 +39,25 @@ class DoNotCallRepository(Repository):
                 [{"e164": n, "source": source, "reason": reason, "added_at": stamp} for n in normalized],
             )
         return len(normalized)
+
+    async def set_consent(
+        self,
+        customer_id: int,
+        *,
+        call: bool | None = None,
+        sms: bool | None = None,
+        email: bool | None = None,
+    ) -> None:
+        """Record customer ``customer_id``'s consent per channel (None: leave that channel as it is).
+
+        A refused call consent keeps every lead with their number from being dialled; a campaign that
+        requires consent dials only those who gave it (docs/design/leads.md)."""
+        values = {
+            f"consent_{name}": flag
+            for name, flag in (("call", call), ("sms", sms), ("email", email))
+            if flag is not None
+        }
+        if not values:
+            return
+        async with self.db.writing() as conn:
+            await conn.execute(self.db.upsert(prefs_t, {"customer_id": customer_id}, values))
