@@ -10,7 +10,7 @@ OUTCOMES = ("busy", "no_answer", "machine", "abandoned", "congestion")
 RULES = {"busy": Recycle(60.0, 4), "no_answer": Recycle(300.0, 3), "machine": Recycle(900.0, 2)}
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=200)  # the repo's profile (tests/conftest.py): derandomized in CI
 @given(
     outcomes=st.lists(st.sampled_from(OUTCOMES), min_size=1, max_size=12),
     waits=st.lists(st.floats(min_value=0, max_value=4 * H72), min_size=12, max_size=12),
@@ -25,8 +25,8 @@ def test_a_lead_is_never_dialled_early_too_often_or_within_72h_of_an_abandon(
         attempts += 1
         if dials:
             prev_at, prev = dials[-1]
-            assert at - prev_at >= RULES.get(prev, Recycle(120.0, 5)).delay
-        assert abandon is None or at - abandon >= H72
+            assert at >= prev_at + RULES.get(prev, Recycle(120.0, 5)).delay
+        assert abandon is None or at >= abandon + H72
         dials.append((at, outcome))
         abandon = at if outcome == "abandoned" else abandon
         step = next_step(
