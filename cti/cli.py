@@ -45,6 +45,11 @@ SUBCOMMANDS = (
         "cti.store.campaign_cli",
         "outbound campaigns: the compliance report of each abandon-rate window",
     ),
+    (
+        "dnc",
+        "cti.store.dnc_cli",
+        "do-not-call lists: import a national list, remove numbers, list the sources",
+    ),
 )
 
 

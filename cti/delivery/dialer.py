@@ -313,7 +313,8 @@ class StoreAttempts:
         del self.records[:-1000]
         if attempt.outcome == "skipped":  # a preview the agent skipped: not a dial attempt
             return
-        outcome = "answered" if attempt.outcome in ("connected", "abandoned") else attempt.outcome
+        # an abandoned call is recycled by its own rule, never redialled within 72 h (cti.dialer.recycling)
+        outcome = "answered" if attempt.outcome == "connected" else attempt.outcome
         await self.rows.record_lead_attempt(attempt.lead_id, outcome, at=attempt.at)
 
 

@@ -14,13 +14,18 @@ from datetime import UTC, datetime
 from datetime import time as dtime
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cti.core.errors import UsageError
+from cti.dialer.compliance import ABANDON_NO_REDIAL
 from cti.dialer.eligibility import CallWindow, in_window, lead_zones
+from cti.dialer.recycling import ABANDONED, canonical, next_step, parse_rules
+from cti.store.callbacks_repo import CallbackRepository
 from cti.store.customers_repo import number_owners
 from cti.store.database import (
     Repository,
+    campaign_dispositions_t,
     campaigns_t,
     chunks,
     dnc_t,
@@ -32,6 +37,16 @@ from cti.store.database import (
     tickets_t,
 )
 from cti.store.models import OPEN_TICKET_STATUSES
+
+ABANDON_SECONDS = ABANDON_NO_REDIAL.total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignDispositionRow:
+    code: str
+    final: bool = True
+    sale: bool = False
+    callback: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +69,23 @@ class CampaignRepository(Repository):
         queue: str = "",
         max_attempts: int = 3,
         retry_seconds: float = 3600.0,
-        call_from_hour: int = 9,
+        call_from_hour: int = 8,
         call_to_hour: int = 21,
         active: bool = True,
+        recycling: str | None = None,
+        require_call_consent: bool = False,
     ) -> int:
+        """Create or update campaign ``name``; ``recycling`` is JSON outcome -> {delay, max}
+        (cti.dialer.recycling.parse_rules, checked here)."""
         if not (0 <= call_from_hour <= 24 and 0 <= call_to_hour <= 24):
             raise UsageError("calling hours are 0..24")
+        try:
+            parse_rules(recycling)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
         values = {
+            "recycling": recycling,
+            "require_call_consent": require_call_consent,
             "queue": queue,
             "max_attempts": max_attempts,
             "retry_seconds": retry_seconds,
@@ -136,6 +161,14 @@ class CampaignRepository(Repository):
                 or_(ld.next_attempt_at.is_(None), ld.next_attempt_at <= at),
                 ~exists().where(dnc_t.c.e164 == ld.e164),
                 ~exists().where(customer, prefs_t.c.do_not_call),
+                ld.call_consent.is_not(False),
+                ~exists().where(customer, prefs_t.c.consent_call.is_(False)),
+                or_(
+                    ~campaigns_t.c.require_call_consent,
+                    ld.call_consent.is_(True),
+                    exists().where(customer, prefs_t.c.consent_call.is_(True)),
+                ),
+                or_(ld.last_abandon_at.is_(None), ld.last_abandon_at <= at - ABANDON_SECONDS),
                 ~exists().where(
                     complaint_customer,
                     tickets_t.c.kind == "complaint",
@@ -174,13 +207,22 @@ class CampaignRepository(Repository):
                 offset += page
         return found
 
-    async def record_lead_attempt(self, lead_id: int, outcome: str, *, at: float | None = None) -> str:
-        """Count one dial of ``lead_id``; returns the lead's new status (done, retry or failed)."""
+    async def record_lead_attempt(
+        self, lead_id: int, outcome: str, *, at: float | None = None, agent: str | None = None
+    ) -> str:
+        """Count one dial of ``lead_id`` and recycle it by its outcome's rule (cti.dialer.recycling):
+        returns the lead's new status (``retry``, or ``done`` with its final outcome)."""
         stamp = time.time() if at is None else at
         async with self.db.writing() as conn:
             row = (
                 await conn.execute(
-                    select(leads_t.c.attempts, campaigns_t.c.max_attempts, campaigns_t.c.retry_seconds)
+                    select(
+                        leads_t.c.attempts,
+                        leads_t.c.last_abandon_at,
+                        campaigns_t.c.max_attempts,
+                        campaigns_t.c.retry_seconds,
+                        campaigns_t.c.recycling,
+                    )
                     .select_from(
                         leads_t.join(lists_t, lists_t.c.id == leads_t.c.list_id).join(
                             campaigns_t, campaigns_t.c.id == lists_t.c.campaign_id
@@ -192,46 +234,155 @@ class CampaignRepository(Repository):
             if row is None:
                 raise UsageError(f"no lead {lead_id}")
             attempts = row.attempts + 1
-            if outcome == "answered":
-                status, next_at = "done", None
-            elif attempts >= row.max_attempts:
-                status, next_at = "failed", None
-            else:
-                status, next_at = "retry", stamp + row.retry_seconds
-            await conn.execute(
-                update(leads_t)
-                .where(leads_t.c.id == lead_id)
-                .values(
-                    attempts=attempts,
-                    status=status,
-                    next_attempt_at=next_at,
-                    last_attempt_at=stamp,
-                    last_outcome=outcome,
-                )
+            kind = canonical(outcome)
+            abandon = stamp if kind == ABANDONED else row.last_abandon_at
+            step = next_step(
+                attempts=attempts,
+                outcome=kind,
+                at=stamp,
+                campaign_max=row.max_attempts,
+                retry_seconds=row.retry_seconds,
+                rules=parse_rules(row.recycling),
+                last_abandon_at=abandon,
             )
-        return status
+            values: dict[str, Any] = {
+                "attempts": attempts,
+                "status": step.status,
+                "next_attempt_at": step.next_attempt_at,
+                "last_attempt_at": stamp,
+                "last_outcome": kind[:16],
+                "last_abandon_at": abandon,
+            }
+            if agent is not None:
+                values["agent"] = agent
+            await conn.execute(update(leads_t).where(leads_t.c.id == lead_id).values(**values))
+        return step.status
+
+    async def set_dispositions(self, campaign: str, dispositions: Sequence[CampaignDispositionRow]) -> None:
+        """Replace the dispositions of ``campaign`` (the list agents choose from)."""
+        async with self.db.writing() as conn:
+            campaign_id = await _campaign_id(conn, campaign)
+            await conn.execute(
+                delete(campaign_dispositions_t).where(campaign_dispositions_t.c.campaign_id == campaign_id)
+            )
+            if dispositions:
+                await conn.execute(
+                    campaign_dispositions_t.insert(),
+                    [
+                        {"campaign_id": campaign_id, "code": d.code, "final": d.final, "sale": d.sale}
+                        | {"callback": d.callback}
+                        for d in dispositions
+                    ],
+                )
+
+    async def dispositions(self, campaign: str) -> list[CampaignDispositionRow]:
+        async with self.db.reader.connect() as conn:
+            campaign_id = await _campaign_id(conn, campaign)
+            rows = await conn.execute(
+                select(campaign_dispositions_t)
+                .where(campaign_dispositions_t.c.campaign_id == campaign_id)
+                .order_by(campaign_dispositions_t.c.code)
+            )
+            return [CampaignDispositionRow(r.code, r.final, r.sale, r.callback) for r in rows]
+
+    async def dispose_lead(
+        self,
+        lead_id: int,
+        code: str,
+        *,
+        agent: str,
+        callback_at: float | None = None,
+        queue: str = "",
+        at: float | None = None,
+    ) -> int | None:
+        """Record disposition ``code`` on ``lead_id``. A final one ends the lead; a callback one with
+        ``callback_at`` schedules a callback to the same ``agent`` (store.callbacks) and returns its id."""
+        stamp = time.time() if at is None else at
+        async with self.db.reader.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(leads_t.c.e164, campaigns_t.c.id, campaigns_t.c.name, campaigns_t.c.queue)
+                    .select_from(
+                        leads_t.join(lists_t, lists_t.c.id == leads_t.c.list_id).join(
+                            campaigns_t, campaigns_t.c.id == lists_t.c.campaign_id
+                        )
+                    )
+                    .where(leads_t.c.id == lead_id)
+                )
+            ).first()
+            if row is None:
+                raise UsageError(f"no lead {lead_id}")
+            found = (
+                await conn.execute(
+                    select(campaign_dispositions_t).where(
+                        campaign_dispositions_t.c.campaign_id == row.id,
+                        campaign_dispositions_t.c.code == code,
+                    )
+                )
+            ).first()
+        if found is None:
+            raise UsageError(f"campaign {row.name!r} has no disposition {code!r}")
+        if found.callback and callback_at is None:
+            raise UsageError(f"disposition {code!r} needs a callback time")
+        values: dict[str, Any] = {"disposition": code, "agent": agent}
+        if found.callback and callback_at is not None:
+            # the lead waits for its callback (store.callbacks): the dialer does not dial it meanwhile
+            values |= {"status": "done", "next_attempt_at": None, "last_outcome": "callback"}
+        elif found.final:
+            values |= {"status": "done", "next_attempt_at": None}
+        async with self.db.writing() as conn:
+            await conn.execute(update(leads_t).where(leads_t.c.id == lead_id).values(**values))
+        if not (found.callback and callback_at is not None):
+            return None
+        callback = await CallbackRepository(self.db).add(
+            row.e164,
+            queue or row.queue,
+            "disposition",
+            due_at=callback_at,
+            agent=agent,
+            created_by=agent,
+            note=f"campaign {row.name}, lead {lead_id}",
+            at=stamp,
+        )
+        return None if callback is None else callback.id
+
+    async def count_callable(self, campaign: str, *, now: float | None = None, limit: int = 100_000) -> int:
+        """How many leads of ``campaign`` may be dialled now (bounded by ``limit``; the hopper's alarm)."""
+        return len(await self.callable_leads(campaign, now=now, limit=limit))
 
     async def add_leads(self, list_id: int, leads: Sequence[Mapping[str, Any]]) -> dict[int, str]:
-        """Add leads (``name``, ``raw``, ``e164``, ``timezone``) to a list in one transaction.
+        """Add leads (``name``, ``raw``, ``e164``, ``timezone``, optional ``call_consent``) to a list in
+        one transaction.
 
-        A number already in the list is skipped: returns index -> that number for the skipped ones.
-        Each lead is linked to the customer who holds its number, when there is one.
+        A number already in any list of the same campaign is skipped: returns index -> the name of the
+        list that holds it, for the skipped ones. Each lead is linked to the customer who holds its
+        number, when there is one.
         """
         async with self.db.writing() as conn:
-            existing: set[str] = set()
+            campaign_id = (
+                await conn.execute(select(lists_t.c.campaign_id).where(lists_t.c.id == list_id))
+            ).scalar()
+            if campaign_id is None:
+                raise UsageError(f"no lead list {list_id}")
+            existing: dict[str, str] = {}
             numbers = sorted({str(lead["e164"]) for lead in leads})
             for part in chunks(numbers):
                 result = await conn.execute(
-                    select(leads_t.c.e164).where(leads_t.c.list_id == list_id, leads_t.c.e164.in_(part))
+                    select(leads_t.c.e164, lists_t.c.name)
+                    .select_from(leads_t.join(lists_t, lists_t.c.id == leads_t.c.list_id))
+                    .where(lists_t.c.campaign_id == campaign_id, leads_t.c.e164.in_(part))
                 )
-                existing.update(r[0] for r in result)
+                existing.update((r[0], r[1]) for r in result)
+            this_list = (
+                await conn.execute(select(lists_t.c.name).where(lists_t.c.id == list_id))
+            ).scalar_one()
             owner = await number_owners(conn, numbers)
             rows, skipped = [], {}
             for i, lead in enumerate(leads):
                 if lead["e164"] in existing:
-                    skipped[i] = str(lead["e164"])
+                    skipped[i] = existing[lead["e164"]]
                     continue
-                existing.add(lead["e164"])
+                existing[lead["e164"]] = this_list
                 rows.append(
                     fit(
                         leads_t,
@@ -242,6 +393,7 @@ class CampaignRepository(Repository):
                             "raw": lead.get("raw", ""),
                             "e164": lead["e164"],
                             "timezone": lead.get("timezone", ""),
+                            "call_consent": lead.get("call_consent"),
                             "status": "new",
                             "attempts": 0,
                         },
@@ -251,12 +403,28 @@ class CampaignRepository(Repository):
                 await conn.execute(leads_t.insert(), rows)
         return skipped
 
+    async def on_dnc(self, numbers: Sequence[str]) -> set[str]:
+        """Which of ``numbers`` (E.164) are on a do-not-call list (internal or national)."""
+        found: set[str] = set()
+        async with self.db.reader.connect() as conn:
+            for part in chunks(sorted(set(numbers))):
+                result = await conn.execute(select(dnc_t.c.e164).where(dnc_t.c.e164.in_(part)))
+                found.update(r[0] for r in result)
+        return found
+
     async def lead_records(self, list_id: int) -> list[dict[str, Any]]:
         async with self.db.reader.connect() as conn:
             result = await conn.execute(
                 select(leads_t).where(leads_t.c.list_id == list_id).order_by(leads_t.c.id)
             )
             return [dict(r) for r in result.mappings()]
+
+
+async def _campaign_id(conn: AsyncConnection, campaign: str) -> int:
+    found = (await conn.execute(select(campaigns_t.c.id).where(campaigns_t.c.name == campaign))).scalar()
+    if found is None:
+        raise UsageError(f"no campaign {campaign!r}")
+    return int(found)
 
 
 def _in_calling_hours(e164: str, tz: str, at: float, start_hour: int, end_hour: int) -> bool:

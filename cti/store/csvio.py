@@ -46,7 +46,7 @@ CUSTOMER_COLUMNS = (
     "do_not_call",
 )
 EXPORT_ONLY = ("id", "tier", "rfm", "at_risk")  # written by export, accepted and ignored by import
-LEAD_COLUMNS = ("name", "phone", "timezone")
+LEAD_COLUMNS = ("name", "phone", "timezone", "consent")
 LIST_SEPARATOR = ";"  # several phones or tags in one cell
 MAX_FIELD = {"name": 200, "company": 200, "email": 254, "owner": 100, "language": 16, "external_ref": 64}
 TRUE = frozenset({"1", "true", "yes", "y", "x"})
@@ -267,19 +267,50 @@ async def import_leads(store: Store, list_id: int, source: Source, *, partial: b
             report.duplicates.append(RejectedRow(line, f"same phone as line {first_line[e164]}", _clean(row)))
             continue
         first_line[e164] = line
-        lead = {"name": row.get("name", "").strip(), "raw": number[:64], "e164": e164, "timezone": tz}
+        consent = _consent(row.get("consent", ""))
+        if isinstance(consent, str):
+            report.rejected.append(RejectedRow(line, consent, _clean(row)))
+            continue
+        lead: dict[str, Any] = {"name": row.get("name", "").strip(), "raw": number[:64], "e164": e164}
+        lead |= {"timezone": tz, "call_consent": consent}
         accepted.append((line, row, lead))
+    blocked = await store.campaigns.on_dnc([lead["e164"] for _, _, lead in accepted])
+    if blocked:
+        for line, row, lead in accepted:
+            if lead["e164"] in blocked:
+                report.rejected.append(
+                    RejectedRow(line, f"{lead['e164']} is on a do-not-call list", _clean(row))
+                )
+        accepted = [a for a in accepted if a[2]["e164"] not in blocked]
+        report.rejected.sort(key=lambda r: r.line)
     if report.rejected and not partial:
         return report
     if accepted:
         skipped = await store.campaigns.add_leads(list_id, [lead for _, _, lead in accepted])
-        for index, e164 in sorted(skipped.items()):
-            line, row, _ = accepted[index]
-            report.duplicates.append(RejectedRow(line, f"{e164} is already in this list", _clean(row)))
+        for index, holder in sorted(skipped.items()):
+            line, row, lead = accepted[index]
+            where = f"list {holder!r} of this campaign"
+            report.duplicates.append(RejectedRow(line, f"{lead['e164']} is already in {where}", _clean(row)))
         report.imported = len(accepted) - len(skipped)
         report.duplicates.sort(key=lambda r: r.line)
     report.committed = report.imported > 0
     return report
+
+
+_YES = frozenset({"1", "y", "yes", "true", "t"})
+_NO = frozenset({"0", "n", "no", "false", "f"})
+
+
+def _consent(text: str) -> bool | str | None:
+    """The lead's call consent column: yes/no, empty when not stated; a reason string otherwise."""
+    value = text.strip().lower()
+    if not value:
+        return None
+    if value in _YES:
+        return True
+    if value in _NO:
+        return False
+    return f"consent {text!r}: expected yes or no (or empty)"
 
 
 async def _read(

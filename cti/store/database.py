@@ -31,6 +31,7 @@ from cti.store.models import (
     AgentStateInterval,
     Callback,
     Campaign,
+    CampaignDisposition,
     ContactPreference,
     Customer,
     CustomerPhone,
@@ -87,6 +88,7 @@ queues_t = _table(Queue)
 campaigns_t = _table(Campaign)
 lists_t = _table(LeadList)
 leads_t = _table(Lead)
+campaign_dispositions_t = _table(CampaignDisposition)
 meta_t = _table(Meta)
 callbacks_t = _table(Callback)
 dial_attempts_t = _table(DialAttempt)

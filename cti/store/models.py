@@ -106,6 +106,10 @@ class ContactPreference(Base):
     do_not_call: Mapped[bool] = mapped_column(Boolean, default=False)
     dnc_source: Mapped[str] = mapped_column(String(64), default="")  # customer request, regulator...
     dnc_at: Mapped[float | None] = mapped_column(Double)
+    # consent per channel: None not stated; False refused (a campaign requiring consent skips None too)
+    consent_call: Mapped[bool | None] = mapped_column(Boolean)
+    consent_sms: Mapped[bool | None] = mapped_column(Boolean)
+    consent_email: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class DncEntry(Base):
@@ -116,6 +120,7 @@ class DncEntry(Base):
     source: Mapped[str] = mapped_column(String(64), default="internal")
     reason: Mapped[str] = mapped_column(Text, default="")
     added_at: Mapped[float] = mapped_column(Double)
+    list_date: Mapped[str] = mapped_column(String(32), default="")  # the national list's own date, if any
 
 
 class Interaction(Base):
@@ -302,7 +307,7 @@ class Campaign(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     retry_seconds: Mapped[float] = mapped_column(Double, default=3600.0)
-    call_from_hour: Mapped[int] = mapped_column(Integer, default=9)  # the lead's local time
+    call_from_hour: Mapped[int] = mapped_column(Integer, default=8)  # the lead's local time
     call_to_hour: Mapped[int] = mapped_column(Integer, default=21)
     # the campaign's settings (0009, cti.dialer.settings; docs/design/dialer.md "Campaign settings")
     mode: Mapped[str] = mapped_column(String(12), default="progressive")
@@ -319,6 +324,8 @@ class Campaign(Base):
     currency: Mapped[str] = mapped_column(String(3), default="")
     state: Mapped[str] = mapped_column(String(8), default="draft")  # draft, running, paused, ended
     updated_at: Mapped[float | None] = mapped_column(Double)
+    recycling: Mapped[str | None] = mapped_column(Text)  # JSON outcome -> {delay, max} (cti/dialer/recycling)
+    require_call_consent: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class LeadList(Base):
@@ -347,6 +354,21 @@ class Lead(Base):
     next_attempt_at: Mapped[float | None] = mapped_column(Double)
     last_attempt_at: Mapped[float | None] = mapped_column(Double)
     last_outcome: Mapped[str | None] = mapped_column(String(16))
+    last_abandon_at: Mapped[float | None] = mapped_column(Double)  # the 72 h no-redial (Ofcom)
+    disposition: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(100))  # who took it (callbacks go to the same agent)
+    call_consent: Mapped[bool | None] = mapped_column(Boolean)  # None: not stated
+
+
+class CampaignDisposition(Base):
+    """The dispositions an agent may give a lead of a campaign, and what each means."""
+
+    __tablename__ = "campaign_dispositions"
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    final: Mapped[bool] = mapped_column(Boolean, default=True)
+    sale: Mapped[bool] = mapped_column(Boolean, default=False)
+    callback: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Callback(Base):

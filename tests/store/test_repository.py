@@ -334,7 +334,6 @@ async def test_campaigns_never_call_dnc_numbers_or_customers_with_open_complaint
     old = await store.customers.add_ticket(resolved, "complaint", "fixed")
     await store.customers.set_ticket_status(old, "closed")
     await store.customers.add_ticket(happy, "ticket", "service ticket is not a complaint")
-    await store.dnc.add_numbers(["+12125550004"], source="national")
     await store.campaigns.upsert_campaign("renewals", queue="sales", call_from_hour=0, call_to_hour=24)
     list_id = await store.campaigns.lead_list("renewals", "spring")
     from cti.store.csvio import import_leads
@@ -348,6 +347,8 @@ async def test_campaigns_never_call_dnc_numbers_or_customers_with_open_complaint
         ][1:],
     )
     assert report.imported == 5
+    # put on a national list after the import: still never dialled
+    await store.dnc.add_numbers(["+12125550004"], source="national")
     leads = await store.campaigns.callable_leads("renewals", now=T0)
     assert sorted(lead.number for lead in leads) == ["+12125550001", "+12125550005"]
     status = await store.campaigns.record_lead_attempt(leads[0].id, "no-answer", at=T0)

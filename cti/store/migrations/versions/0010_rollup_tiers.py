@@ -1,7 +1,7 @@
 """Coarser rollup tiers: hourly and daily totals per queue and per agent
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-02 17:20:00
 
 Four tables with the columns of the 15-minute rollups (migration 0006), keyed by the UTC hour or day
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """documents and fulfilments: the fulfilment catalogue and the documents e-mailed to customers
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-02 17:30:00
 
 The catalogue of documents an agent may send from a call's disposition, and one row per request to
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
