@@ -20,23 +20,29 @@ branch_labels = None
 depends_on = None
 
 
+# (table, column) added; plain ADD/DROP COLUMN, never a batch "recreate": on SQLite, rebuilding ``campaigns``
+# or ``leads`` would cascade (ON DELETE CASCADE) to their lead lists and leads and lose them (see 0009)
+def _columns() -> tuple[tuple[str, sa.Column[object]], ...]:  # fresh Column objects: one may join one table
+    return (
+        ("campaigns", sa.Column("recycling", sa.Text(), nullable=True)),
+        (
+            "campaigns",
+            sa.Column("require_call_consent", sa.Boolean(), nullable=False, server_default=sa.false()),
+        ),
+        ("leads", sa.Column("last_abandon_at", sa.Double(), nullable=True)),
+        ("leads", sa.Column("disposition", sa.String(length=64), nullable=True)),
+        ("leads", sa.Column("agent", sa.String(length=100), nullable=True)),
+        ("leads", sa.Column("call_consent", sa.Boolean(), nullable=True)),
+        ("contact_preferences", sa.Column("consent_call", sa.Boolean(), nullable=True)),
+        ("contact_preferences", sa.Column("consent_sms", sa.Boolean(), nullable=True)),
+        ("contact_preferences", sa.Column("consent_email", sa.Boolean(), nullable=True)),
+        ("dnc_numbers", sa.Column("list_date", sa.String(length=32), nullable=False, server_default="")),
+    )
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("campaigns") as batch:
-        batch.add_column(sa.Column("recycling", sa.Text(), nullable=True))
-        batch.add_column(
-            sa.Column("require_call_consent", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-    with op.batch_alter_table("leads") as batch:
-        batch.add_column(sa.Column("last_abandon_at", sa.Double(), nullable=True))
-        batch.add_column(sa.Column("disposition", sa.String(length=64), nullable=True))
-        batch.add_column(sa.Column("agent", sa.String(length=100), nullable=True))
-        batch.add_column(sa.Column("call_consent", sa.Boolean(), nullable=True))
-    with op.batch_alter_table("contact_preferences") as batch:
-        batch.add_column(sa.Column("consent_call", sa.Boolean(), nullable=True))
-        batch.add_column(sa.Column("consent_sms", sa.Boolean(), nullable=True))
-        batch.add_column(sa.Column("consent_email", sa.Boolean(), nullable=True))
-    with op.batch_alter_table("dnc_numbers") as batch:
-        batch.add_column(sa.Column("list_date", sa.String(length=32), nullable=False, server_default=""))
+    for table, column in _columns():
+        op.add_column(table, column)
     op.create_table(
         "campaign_dispositions",
         sa.Column("campaign_id", sa.Integer(), nullable=False),
@@ -51,14 +57,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("campaign_dispositions")
-    with op.batch_alter_table("dnc_numbers") as batch:
-        batch.drop_column("list_date")
-    with op.batch_alter_table("contact_preferences") as batch:
-        for name in ("consent_email", "consent_sms", "consent_call"):
-            batch.drop_column(name)
-    with op.batch_alter_table("leads") as batch:
-        for name in ("call_consent", "agent", "disposition", "last_abandon_at"):
-            batch.drop_column(name)
-    with op.batch_alter_table("campaigns") as batch:
-        batch.drop_column("require_call_consent")
-        batch.drop_column("recycling")
+    for table, column in reversed(_columns()):
+        op.drop_column(table, column.name)
