@@ -63,6 +63,7 @@ from cti.delivery.dialer import (
 from cti.delivery.seats import AccountSource, SkillSource
 from cti.delivery.service import RoutingService
 from cti.dialer.compliance import WindowState
+from cti.dialer.hopper import HopperPolicy
 from cti.records import JourneyStore, JourneyWriter
 from cti.reports.cli import ReportCalls, ReportStates
 from cti.reports.kpi import KpiEvaluator
@@ -450,7 +451,15 @@ class Daemon:
                 self.dialer = DialerService(
                     self.routing,
                     cfg.dialer,
-                    StoreLeads(store.campaigns, scripts),
+                    StoreLeads(
+                        store.campaigns,
+                        scripts,
+                        HopperPolicy(
+                            ahead_minutes=cfg.dialer.hopper_ahead_minutes,
+                            alarm_minutes=cfg.dialer.hopper_alarm_minutes,
+                        ),
+                        on_alarm=self.hub.alert,
+                    ),
                     RecordedAttempts(store.campaigns, store.dial_attempts),
                     PredictivePacer(),
                     clock=self.clock.now,

@@ -261,6 +261,8 @@ class DialerConfig:
     blend_idle_above: int = 2  # inbound idle agents above this: blended agents go outbound
     blend_service_level_below: float = 0.8  # inbound service level below this: they come back
     preview_seconds: float = 30.0  # a preview card not answered (Dial/Skip) within this is returned
+    hopper_ahead_minutes: float = 1.0  # leads fetched ahead of the dial rate (each read again after 60 s)
+    hopper_alarm_minutes: float = 30.0  # alarm when the callable leads left last less than this
     reload_seconds: float = (
         2.0  # how often the campaigns' settings and start/pause are re-read from the store
     )
@@ -756,6 +758,10 @@ def _validate_dialer(cfg: Config) -> None:
     for key in ("connect_seconds", "poll_interval", "preview_seconds", "reload_seconds"):
         if getattr(d, key) <= 0:
             raise ConfigError(p, f"dialer.{key}", "must be > 0 seconds")
+    if d.hopper_ahead_minutes <= 0:
+        raise ConfigError(p, "dialer.hopper_ahead_minutes", "must be > 0 minutes")
+    if d.hopper_alarm_minutes < 0:
+        raise ConfigError(p, "dialer.hopper_alarm_minutes", "must be >= 0 minutes (0: no alarm)")
     if not 0 <= d.blend_service_level_below <= 1:
         raise ConfigError(p, "dialer.blend_service_level_below", "must be between 0 and 1")
     queues = cfg.routing.policies(p)

@@ -44,7 +44,7 @@ import logging
 import math
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,9 +61,11 @@ from cti.core.events import (
     UserEventRaised,
 )
 from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
+from cti.delivery.hopper import Hopper
 from cti.delivery.service import RoutingService
 from cti.dialer import session
 from cti.dialer.compliance import DEFAULT_AMD_FALSE_POSITIVE_RATE, Window, WindowState
+from cti.dialer.hopper import HopperPolicy
 from cti.dialer.pacing import DialerState, PacerSettings, WindowBudget
 from cti.dialer.session import Ev, State
 from cti.dialer.settings import CampaignSettings
@@ -278,27 +280,65 @@ class CampaignRows(Protocol):
 
     async def record_lead_attempt(self, lead_id: int, outcome: str, *, at: float | None = None) -> str: ...
 
+    async def count_callable(
+        self, campaign: str, *, now: float | None = None, limit: int = 100_000
+    ) -> int: ...
+
 
 class StoreLeads:
-    """A LeadSource over the store's existing rule (CampaignRepository.callable_leads), skipping the leads
-    this process has already dialled (their attempt is being recorded, or its outcome is unknown)."""
+    """A LeadSource over the store's rule (CampaignRepository.callable_leads) through a hopper per campaign
+    (cti.delivery.hopper): leads are fetched ahead of the dial rate, checked again when taken, and the
+    low-leads alarm goes to ``on_alarm`` (the supervisors). The leads this process has already dialled
+    (their attempt is being recorded, or its outcome is unknown) are skipped."""
 
-    def __init__(self, rows: CampaignRows, scripts: dict[str, str]) -> None:
+    RATE_WINDOW = 600.0  # seconds over which the dial rate (leads a minute) is measured
+
+    def __init__(
+        self,
+        rows: CampaignRows,
+        scripts: dict[str, str],
+        policy: HopperPolicy | None = None,
+        *,
+        on_alarm: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.rows, self.scripts = rows, scripts
+        self.policy = policy or HopperPolicy()
+        self.on_alarm = on_alarm
         self.taken: set[int] = set()
+        self.hoppers: dict[str, Hopper] = {}
+        self._served: dict[str, deque[float]] = {}
+
+    def _alarm(self, message: dict[str, Any]) -> None:
+        if self.on_alarm is not None:
+            self.on_alarm(message)
+
+    def dial_rate(self, campaign: str, now: float) -> float:
+        """Leads handed out a minute over the last ``RATE_WINDOW`` seconds."""
+        served = self._served.setdefault(campaign, deque())
+        while served and served[0] < now - self.RATE_WINDOW:
+            served.popleft()
+        return len(served) * 60.0 / self.RATE_WINDOW
 
     async def next_leads(self, campaign: str, n: int, now: float) -> list[Lead]:
-        found = await self.rows.callable_leads(campaign, now=now, limit=n + len(self.taken))
+        hopper = self.hoppers.get(campaign)
+        if hopper is None:
+            hopper = self.hoppers[campaign] = Hopper(self.rows, campaign, self.policy, on_alarm=self._alarm)
+        await hopper.refill(self.dial_rate(campaign, now), now, need=n, skip=self.taken)
         out = [
             Lead(r.id, r.number, r.customer_id, r.name, self.scripts.get(campaign, ""))
-            for r in found
+            for r in hopper.take(n, now)
             if r.id not in self.taken
-        ][:n]
+        ]
         self.taken.update(lead.lead_id for lead in out)
+        self._served.setdefault(campaign, deque()).extend(now for _ in out)
         return out
 
     def release(self, campaign: str, lead_id: int) -> None:
         self.taken.discard(lead_id)
+
+    def collect(self) -> Iterable[Metric]:
+        for hopper in self.hoppers.values():
+            yield from hopper.collect()
 
 
 class StoreAttempts:
@@ -955,3 +995,5 @@ class DialerService:
         yield counter("dialer_failed_total", "busy, no answer, congestion, refused", st.failed)
         yield counter("dialer_unknown_total", "attempts whose outcome a lost link hid", st.unknown)
         yield gauge("dialer_attempts_open", "attempts under way", len(self.attempts))
+        if isinstance(self.leads, StoreLeads):  # the hoppers: leads held ahead, callable left, the alarm
+            yield from self.leads.collect()

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, Protocol
 
+from cti.dialer.eligibility import in_calling_hours
 from cti.dialer.hopper import HopperPolicy
 from cti.telemetry import Metric, counter, gauge
 
@@ -39,19 +40,24 @@ class Hopper:
     ) -> None:
         self.rows, self.campaign, self.policy, self.on_alarm = rows, campaign, policy, on_alarm
         self.held: deque[Any] = deque()
+        self.fetched: dict[int, float] = {}  # lead id -> when it was read from the store
         self.left = 0
         self.low = False
         self.alarms = 0
 
-    async def refill(self, dial_rate: float, now: float) -> int:
-        """Fetch ahead when the policy says so; returns how many leads were added. Checks the alarm."""
-        want = self.policy.to_fetch(len(self.held), dial_rate)
+    async def refill(self, dial_rate: float, now: float, *, need: int = 0, skip: Collection[int] = ()) -> int:
+        """Fetch ahead when the policy says so, or to hold at least ``need`` (leads in ``skip`` are being
+        dialled: never held); returns how many leads were added. Checks the alarm."""
+        self._drop_stale(now)
+        want = max(self.policy.to_fetch(len(self.held), dial_rate), need - len(self.held))
         added = 0
-        if want:
+        if want > 0:
             held = {lead.id for lead in self.held}
-            found = await self.rows.callable_leads(self.campaign, now=now, limit=want + len(held))
-            fresh = [lead for lead in found if lead.id not in held][:want]
+            limit = want + len(held) + len(skip)
+            found = await self.rows.callable_leads(self.campaign, now=now, limit=limit)
+            fresh = [lead for lead in found if lead.id not in held and lead.id not in skip][:want]
             self.held.extend(fresh)
+            self.fetched.update((lead.id, now) for lead in fresh)
             added = len(fresh)
         self.left = await self.rows.count_callable(self.campaign, now=now)
         low = self.policy.low(self.left, dial_rate)
@@ -65,8 +71,26 @@ class Hopper:
                 self.on_alarm(self._message(minutes, now))
         return added
 
-    def take(self, n: int) -> list[Any]:
-        return [self.held.popleft() for _ in range(min(n, len(self.held)))]
+    def take(self, n: int, now: float | None = None) -> list[Any]:
+        """Up to ``n`` held leads, oldest first. With ``now``: a lead held past ``max_age`` is dropped (read
+        again on the next refill), and one whose local time left the campaign's window since it was
+        fetched is dropped too: a lead fetched ahead is never dialled outside its window."""
+        if now is not None:
+            self._drop_stale(now)
+        out: list[Any] = []
+        while self.held and len(out) < n:
+            lead = self.held.popleft()
+            self.fetched.pop(lead.id, None)
+            if now is not None and not _in_window(lead, now):
+                continue
+            out.append(lead)
+        return out
+
+    def _drop_stale(self, now: float) -> None:
+        oldest = now - self.policy.max_age
+        if any(self.fetched.get(lead.id, now) < oldest for lead in self.held):
+            self.held = deque(lead for lead in self.held if self.fetched.get(lead.id, now) >= oldest)
+            self.fetched = {lead.id: self.fetched[lead.id] for lead in self.held if lead.id in self.fetched}
 
     def _message(self, minutes: float, now: float) -> dict[str, Any]:
         level, previous = ("breach", "ok") if self.low else ("ok", "breach")
@@ -93,3 +117,7 @@ class Hopper:
             "hopper_low", "1 while the callable leads left are below the alarm", int(self.low), campaign=c
         )
         yield counter("hopper_low_alarms_total", "times the hopper ran low", self.alarms, campaign=c)
+
+
+def _in_window(lead: Any, now: float) -> bool:
+    return in_calling_hours(lead.number, lead.timezone, now, lead.call_from_hour, lead.call_to_hour)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -172,3 +172,14 @@ def _zone(name: str) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return None
+
+
+def in_calling_hours(e164: str, tz: str, at: float, start_hour: int, end_hour: int) -> bool:
+    """Whether the lead's local time is in [start_hour, end_hour) in every zone it may be in.
+
+    The zone is the lead's ``tz`` override, else the number's (``phonenumbers``); when it is unknown the
+    lead is NOT called (docs/design/campaigns.md)."""
+    window = CallWindow(time(start_hour % 24), time(end_hour % 24))
+    if end_hour >= 24 and start_hour == 0:
+        return bool(lead_zones(e164, tz))
+    return in_window(lead_zones(e164, tz), datetime.fromtimestamp(at, UTC), window)

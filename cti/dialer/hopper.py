@@ -18,10 +18,14 @@ class HopperPolicy:
     minimum: int = 10
     maximum: int = 1000
     alarm_minutes: float = 30.0
+    max_age: float = 60.0  # seconds a fetched lead is held: older, it is read again (a do-not-call entry,
+    # a complaint or a recycling made since is honoured)
 
     def __post_init__(self) -> None:
         if self.ahead_minutes <= 0 or self.alarm_minutes < 0 or not 0 < self.minimum <= self.maximum:
             raise ValueError("hopper: ahead_minutes > 0, alarm_minutes >= 0, 0 < minimum <= maximum")
+        if self.max_age <= 0:
+            raise ValueError("hopper: max_age > 0")
 
     def target(self, dial_rate: float) -> int:
         """Leads to hold for ``dial_rate`` dials per minute."""

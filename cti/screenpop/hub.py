@@ -416,6 +416,10 @@ class Hub:
         for it again (``callbacks``). Supervisors hear of every change."""
         self._emit({"type": "callbacks_changed", "agent": agent}, () if agent is None else (agent,))
 
+    def alert(self, message: dict[str, Any]) -> None:
+        """An alert for the supervisors only (a ``kpi_alert``-shaped message: the dialer's hopper)."""
+        self._emit(dict(message), None)
+
     def push(self, message: dict[str, Any], agent: AgentId) -> None:
         """A message for one agent (and supervisors): the dialer's preview cards (protocol.preview_card)."""
         self._emit(message, (agent,))

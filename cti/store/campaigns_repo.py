@@ -10,8 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from datetime import time as dtime
 from typing import Any
 
 from sqlalchemy import delete, exists, func, or_, select, update
@@ -19,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cti.core.errors import UsageError
 from cti.dialer.compliance import ABANDON_NO_REDIAL
-from cti.dialer.eligibility import CallWindow, in_window, lead_zones
+from cti.dialer.eligibility import in_calling_hours as _in_calling_hours
 from cti.dialer.recycling import ABANDONED, canonical, next_step, parse_rules
 from cti.store.callbacks_repo import CallbackRepository
 from cti.store.customers_repo import number_owners
@@ -59,6 +57,8 @@ class LeadToCall:
     timezone: str
     attempts: int
     customer_id: int | None
+    call_from_hour: int = 0  # the campaign's window in the lead's local time, checked again when a
+    call_to_hour: int = 24  # lead fetched ahead (cti.delivery.hopper) is dialled
 
 
 class CampaignRepository(Repository):
@@ -198,6 +198,8 @@ class CampaignRepository(Repository):
                             timezone=r["timezone"],
                             attempts=r["attempts"],
                             customer_id=r["customer_id"],
+                            call_from_hour=r["call_from_hour"],
+                            call_to_hour=r["call_to_hour"],
                         )
                     )
                     if len(found) == limit:
@@ -425,14 +427,3 @@ async def _campaign_id(conn: AsyncConnection, campaign: str) -> int:
     if found is None:
         raise UsageError(f"no campaign {campaign!r}")
     return int(found)
-
-
-def _in_calling_hours(e164: str, tz: str, at: float, start_hour: int, end_hour: int) -> bool:
-    """Whether the lead's local time is in [start_hour, end_hour) in every zone it may be in.
-
-    The zone is the lead's ``tz`` override, else the number's (``phonenumbers``); when it is unknown the
-    lead is NOT called (cti.dialer.eligibility, docs/design/campaigns.md)."""
-    window = CallWindow(dtime(start_hour % 24), dtime(end_hour % 24))
-    if end_hour >= 24 and start_hour == 0:
-        return bool(lead_zones(e164, tz))
-    return in_window(lead_zones(e164, tz), datetime.fromtimestamp(at, UTC), window)
