@@ -7,7 +7,8 @@ peak per server while accepting, and the feature coverage that decided the choic
 IMAP (the ``imap`` entry): the same N unseen messages fetched from the tests' IMAP server
 (tests/mail/imapserver.py, run in a process of its own: benchmarks/imap_server_proc.py) by cti's
 fetcher (cti.mail.imap.ImapFetcher.poll, Twisted's IMAP4 client) and by aioimaplib, each doing the same
-work per message (UID SEARCH UNSEEN, RFC822.SIZE, the full message, STORE +FLAGS \\Seen), plus an empty
+work (UID SEARCH UNSEEN; RFC822.SIZE of them all in one FETCH; then for each message BODY.PEEK[] and
+STORE +FLAGS \\Seen), plus an empty
 poll (connect, login, select, search, logout) for each. Last line: JSON.
 """
 
@@ -162,10 +163,11 @@ async def _imap_aioimaplib(port: int) -> int:
     await client.select("INBOX")
     found = await client.uid_search("UNSEEN")
     uids = sorted(int(u) for u in found.lines[0].split() if u.isdigit())
-    for uid in uids:  # the same three round trips per message as cti's fetcher
-        r = await client.uid("fetch", str(uid), "(RFC822.SIZE)")
+    if uids:  # what cti's fetcher does: every size in one FETCH, then BODY.PEEK[] and STORE a message
+        r = await client.uid("fetch", ",".join(map(str, uids)), "(RFC822.SIZE)")
         assert r.result == "OK", r
-        r = await client.uid("fetch", str(uid), "(RFC822)")
+    for uid in uids:
+        r = await client.uid("fetch", str(uid), "(BODY.PEEK[])")
         assert r.result == "OK", r
         got.append(bytes(next(x for x in r.lines if isinstance(x, bytearray))))
         r = await client.uid("store", str(uid), "+FLAGS", "(\\Seen)")
