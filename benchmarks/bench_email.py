@@ -2,7 +2,14 @@
 
 Each server runs in this process's one asyncio loop; clients are asyncio connections sending messages
 (MAIL, RCPT, DATA) back to back. Reports messages/s accepted by each, their ratio, the traced memory
-peak per server while accepting, and the feature coverage that decided the choice. Last line: JSON.
+peak per server while accepting, and the feature coverage that decided the choice.
+
+IMAP (the ``imap`` entry): the same N unseen messages fetched from the tests' IMAP server
+(tests/mail/imapserver.py, run in a process of its own: benchmarks/imap_server_proc.py) by cti's
+fetcher (cti.mail.imap.ImapFetcher.poll, Twisted's IMAP4 client) and by aioimaplib, each doing the same
+work (UID SEARCH UNSEEN; RFC822.SIZE of them all in one FETCH; then for each message BODY.PEEK[] and
+STORE +FLAGS \\Seen), plus an empty
+poll (connect, login, select, search, logout) for each. Last line: JSON.
 """
 
 from __future__ import annotations
@@ -10,6 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
@@ -109,7 +119,104 @@ async def _measure(
     }
 
 
-async def _main(n: int, clients: int) -> dict[str, Any]:
+class _ImapServer:
+    """benchmarks/imap_server_proc.py with ``n`` unseen messages, in a process of its own."""
+
+    def __init__(self, n: int, nodelay: bool) -> None:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.imap_server_proc", str(n), *(["--nodelay"] * nodelay)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=root, env=env, text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
+
+    def close(self) -> tuple[float, int]:
+        """Stops the server; returns its CPU seconds and how many messages are \\Seen."""
+        out, _ = self.proc.communicate("", timeout=60)
+        cpu, seen = out.split()
+        return float(cpu), int(seen)
+
+
+async def _imap_cti(port: int) -> int:
+    from cti.mail.imap import ImapFetcher, ImapTarget
+
+    got: list[bytes] = []
+
+    async def intake(raw: bytes, fallback: str, reason: str) -> None:
+        got.append(raw)
+
+    fetcher = ImapFetcher(ImapTarget.parse(f"imap://cti:secret@127.0.0.1:{port}/INBOX"), intake)
+    n = await fetcher.poll()
+    assert n == len(got) and all(b"Please call me back." in r for r in got), (n, len(got))
+    return n
+
+
+async def _imap_aioimaplib(port: int) -> int:
+    import aioimaplib  # type: ignore[import-untyped]
+
+    got: list[bytes] = []
+    client = aioimaplib.IMAP4(host="127.0.0.1", port=port)
+    await client.wait_hello_from_server()
+    await client.login("cti", "secret")
+    await client.select("INBOX")
+    found = await client.uid_search("UNSEEN")
+    uids = sorted(int(u) for u in found.lines[0].split() if u.isdigit())
+    if uids:  # what cti's fetcher does: every size in one FETCH, then BODY.PEEK[] and STORE a message
+        r = await client.uid("fetch", ",".join(map(str, uids)), "(RFC822.SIZE)")
+        assert r.result == "OK", r
+    for uid in uids:
+        r = await client.uid("fetch", str(uid), "(BODY.PEEK[])")
+        assert r.result == "OK", r
+        got.append(bytes(next(x for x in r.lines if isinstance(x, bytearray))))
+        r = await client.uid("store", str(uid), "+FLAGS", "(\\Seen)")
+        assert r.result == "OK", r
+    await client.logout()
+    assert all(b"Please call me back." in r for r in got)
+    return len(got)
+
+
+async def _imap_measure(
+    fn: Callable[[int], Awaitable[int]], n: int, nodelay: bool = True
+) -> dict[str, float]:
+    srv = _ImapServer(n, nodelay)
+    try:
+        cpu, t = time.process_time(), time.perf_counter()
+        count = await fn(srv.port)
+        secs, cpu = time.perf_counter() - t, time.process_time() - cpu
+        t = time.perf_counter()
+        assert await fn(srv.port) == 0
+        empty = time.perf_counter() - t
+    finally:
+        server_cpu, seen = srv.close()
+    assert count == n and seen == n, (count, seen, n)
+    return {
+        "messages": count,
+        "seconds": round(secs, 4),
+        "msgs_per_s": round(count / secs, 1),
+        "client_cpu_s": round(cpu, 4),
+        "server_cpu_s": round(server_cpu, 4),
+        "empty_poll_ms": round(empty * 1000, 2),
+    }
+
+
+async def _imap(n: int) -> dict[str, Any]:
+    await _imap_measure(_imap_cti, 2)  # warm-up (imports)
+    await _imap_measure(_imap_aioimaplib, 2)
+    cti = await _imap_measure(_imap_cti, n)
+    aio = await _imap_measure(_imap_aioimaplib, n)
+    nagle = await _imap_measure(_imap_cti, max(2, n // 10), nodelay=False)
+    return {
+        "server": "tests/mail/imapserver.py (Twisted), own process, TCP_NODELAY",
+        "cti_fetcher": cti,
+        "aioimaplib": aio,
+        "cti_vs_aioimaplib_msgs_per_s": round(cti["msgs_per_s"] / aio["msgs_per_s"], 3),
+        "cti_fetcher_server_with_nagle": nagle,
+    }
+
+
+async def _main(n: int, clients: int, imap_n: int) -> dict[str, Any]:
     await _twisted(clients, clients)  # warm-up (imports, reactor)
     await _aiosmtpd(clients, clients)
     tw = await _measure(_twisted, n, clients)
@@ -124,6 +231,7 @@ async def _main(n: int, clients: int) -> dict[str, Any]:
             "twisted": ["smtp_server", "esmtp_size", "smtp_client", "imap4_client", "pop3"],
             "aiosmtpd": ["smtp_server"],
         },
+        "imap": await _imap(imap_n),
     }
 
 
@@ -132,7 +240,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--messages", type=int, default=2000)
     p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--imap-messages", type=int, default=300)
     a = p.parse_args(argv)
     n = 40 if a.quick else a.messages
-    print(json.dumps(asyncio.run(_main(n, a.clients))))
+    print(json.dumps(asyncio.run(_main(n, a.clients, 10 if a.quick else a.imap_messages))))
     return 0

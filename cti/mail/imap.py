@@ -60,7 +60,7 @@ def _text(value: Any) -> bytes:
 
 
 def _header_literal(response: Any) -> bytes:
-    """The text of ``BODY[HEADER]`` in a FETCH response as Twisted's client parses it:
+    """The text of ``BODY[HEADER]`` (or ``BODY[]``) in a FETCH response as Twisted's client parses it:
     ``[['BODY', ['HEADER'], 'From: ...', 'UID', '5']]``."""
     for item in response:
         if isinstance(item, list):
@@ -139,17 +139,25 @@ class ImapFetcher:
             validity = int(selected.get("UIDVALIDITY", 0))
             unseen = imap4.Query(unseen=True)  # type: ignore[no-untyped-call]
             uids = await wait(client.search(unseen, uid=True))
-            for uid in sorted(int(u) for u in uids):
+            wanted = sorted(int(u) for u in uids)
+            sizes: dict[int, int] = {}
+            if wanted:  # every size in one FETCH (one round trip for the poll, not one a message)
+                got = await wait(client.fetchSize(",".join(map(str, wanted)), uid=True))
+                sizes = {int(v["UID"]): int(v.get("RFC822.SIZE", 0)) for v in got.values() if "UID" in v}
+            for uid in wanted:
                 fallback = f"<imap-{validity}-{uid}@{self.target.host}>"
-                sizes = await wait(client.fetchSize(str(uid), uid=True))
-                size = max((int(v.get("RFC822.SIZE", 0)) for v in sizes.values()), default=0)
+                size = sizes.get(uid, 0)
+                # BODY.PEEK: a plain FETCH of RFC822 or BODY[] sets \Seen on the server (RFC 3501) before
+                # intake has stored anything; a crash there would lose the message
                 if size > self.size_limit:
-                    part = await wait(client.fetchSpecific(str(uid), uid=True, headerType="HEADER"))
+                    part = await wait(
+                        client.fetchSpecific(str(uid), uid=True, headerType="HEADER", peek=True)
+                    )
                     raw = b"".join(_header_literal(v) for v in part.values())
                     reason = f"too large: {size} bytes > {self.size_limit} (left in the mailbox)"
                 else:
-                    got = await wait(client.fetchMessage(str(uid), uid=True))
-                    raw = b"".join(_text(v.get("RFC822", "")) for v in got.values())
+                    part = await wait(client.fetchSpecific(str(uid), uid=True, peek=True))
+                    raw = b"".join(_header_literal(v) for v in part.values())
                     reason = ""
                 await self.intake(raw, fallback, reason)  # stored: only now is it \Seen
                 await wait(client.addFlags(str(uid), ["\\Seen"], uid=True))

@@ -11,3 +11,7 @@ def test_the_quick_email_benchmark_runs_and_reports_its_figures(capsys: pytest.C
     for lib in ("twisted", "aiosmtpd"):
         assert r[lib]["messages"] == 40 and r[lib]["msgs_per_s"] > 0 and r[lib]["traced_peak_kib"] > 0
     assert r["twisted_vs_aiosmtpd_msgs_per_s"] > 0
+    imap = r["imap"]
+    for lib in ("cti_fetcher", "aioimaplib"):
+        assert imap[lib]["messages"] == 10 and imap[lib]["msgs_per_s"] > 0 and imap[lib]["empty_poll_ms"] > 0
+    assert imap["cti_vs_aioimaplib_msgs_per_s"] > 0

@@ -1,12 +1,15 @@
 """A small IMAP4 server for the tests: Twisted's imap4 server side over one in-memory mailbox, on the
 asyncio reactor of the running loop. ``drop_on`` makes it close the connection when a client sends
-that command (once each), as a server that goes away mid-session."""
+that command (once each), as a server that goes away mid-session. Like a real server (RFC 3501) and
+unlike Twisted's server side, a FETCH of ``RFC822`` or ``BODY[...]`` (not ``BODY.PEEK[...]``) flags the
+messages \\Seen."""
 
 from __future__ import annotations
 
 import asyncio
 import email.parser
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +41,24 @@ class ImapBox:
 
     def seen(self) -> list[int]:
         return [m.uid for m in self.messages if "\\Seen" in m.flags]
+
+    def fetched(self, line: bytes) -> None:
+        """``tag [UID] FETCH set items``: a fetch that is not a peek sets \\Seen (RFC 3501 6.4.5)."""
+        words = line.split(b" ")
+        uid = len(words) > 3 and words[1].upper() == b"UID"
+        words = words[1:] if uid else words
+        if len(words) < 4 or words[1].upper() != b"FETCH":
+            return
+        if not re.search(rb"RFC822(?![.])|RFC822\.TEXT|BODY\[", b" ".join(words[3:]).upper()):
+            return
+        wanted: set[int] = set()
+        for piece in words[2].split(b","):
+            lo, _, hi = piece.partition(b":")
+            if lo.isdigit() and (not hi or hi.isdigit()):
+                wanted.update(range(int(lo), int(hi or lo) + 1))
+        for n, m in enumerate(self.messages, 1):
+            if (m.uid if uid else n) in wanted and "\\Seen" not in m.flags:
+                m.flags.append("\\Seen")
 
 
 async def start_imap_server(box: ImapBox, user: str = "cti", password: str = "secret", port: int = 0) -> Any:
@@ -206,6 +227,7 @@ async def start_imap_server(box: ImapBox, user: str = "cti", password: str = "se
                     self.transport.abortConnection()  # type: ignore[union-attr]
                     return
             super().lineReceived(line)  # type: ignore[no-untyped-call]
+            box.fetched(line)
 
     class Factory(protocol.ServerFactory):
         def buildProtocol(self, addr: Any) -> Any:
