@@ -1,8 +1,9 @@
 """Recycling a lead after a dial: its next status and when it may be dialled again (pure, no I/O).
 
 Each outcome has a rule ``Recycle(delay, max_attempts)`` (cti.dialer.eligibility): the lead is retried
-``delay`` seconds after the attempt while its attempts are below the rule's maximum (and the campaign's);
-past it the lead is ``done`` with that outcome as its final one. ``answered`` ends the lead. An
+``delay`` seconds after the attempt while the attempts that ended with that outcome are below the rule's
+maximum (busy max 2: the second busy ends the lead) and all its attempts are below the campaign's
+``max_attempts`` (the overall cap); past either the lead is ``done`` with that outcome as its final one. ``answered`` ends the lead. An
 ``abandoned`` (dropped) call is never redialled within 72 h (Ofcom), whatever its delay says.
 Outcomes without a rule use the campaign's ``retry_seconds`` and ``max_attempts`` (docs/design/leads.md).
 """
@@ -46,13 +47,16 @@ def next_step(
     retry_seconds: float,
     rules: Mapping[str, Recycle] = DEFAULT_RULES,
     last_abandon_at: float | None = None,
+    outcome_attempts: int | None = None,
 ) -> Step:
-    """``attempts`` counts this attempt. The lead's status after ``outcome`` at ``at`` (epoch seconds)."""
+    """``attempts`` counts this attempt, ``outcome_attempts`` the attempts (this one too) that ended with
+    ``outcome`` (default: ``attempts``). The lead's status after ``outcome`` at ``at`` (epoch seconds)."""
     o = canonical(outcome)
     if o in FINAL_OUTCOMES:
         return Step("done", None, o)
     rule = rules.get(o, Recycle(retry_seconds, campaign_max))
-    if attempts >= min(rule.max_attempts, campaign_max):
+    same = attempts if outcome_attempts is None else outcome_attempts
+    if same >= rule.max_attempts or attempts >= campaign_max:
         return Step("done", None, o)
     ready = at + max(rule.delay, 0.0)
     abandon = at if o == ABANDONED else last_abandon_at
