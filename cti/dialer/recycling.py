@@ -3,8 +3,9 @@
 Each outcome has a rule ``Recycle(delay, max_attempts)`` (cti.dialer.eligibility): the lead is retried
 ``delay`` seconds after the attempt while the attempts that ended with that outcome are below the rule's
 maximum (busy max 2: the second busy ends the lead) and all its attempts are below the campaign's
-``max_attempts`` (the overall cap); past either the lead is ``done`` with that outcome as its final one. ``answered`` ends the lead. An
-``abandoned`` (dropped) call is never redialled within 72 h (Ofcom), whatever its delay says.
+``max_attempts`` (the overall cap); past either the lead is ``done`` with that outcome as its final one.
+``answered`` ends the lead. An ``abandoned`` (dropped) call is never redialled within 72 h (Ofcom),
+whatever its delay says.
 Outcomes without a rule use the campaign's ``retry_seconds`` and ``max_attempts`` (docs/design/leads.md).
 """
 
