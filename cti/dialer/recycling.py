@@ -116,7 +116,7 @@ def check_rules(data: object) -> dict[str, Recycle]:
 
 
 def check_dispositions(data: object) -> tuple[Disposition, ...]:
-    """A campaign's dispositions as given (a list of {code, final, sale, callback}), checked."""
+    """A campaign's dispositions as given (a list of {code, final, sale, callback}), checked, by code."""
     if not isinstance(data, list | tuple) or len(data) > MAX_DISPOSITIONS:
         raise RuleError("dispositions", f"expected a list of at most {MAX_DISPOSITIONS} dispositions")
     out: dict[str, Disposition] = {}
@@ -133,7 +133,7 @@ def check_dispositions(data: object) -> tuple[Disposition, ...]:
             if not isinstance(v, bool):
                 raise RuleError(f"[{i}].{k}", "must be true or false")
         out[code] = Disposition(code, **flags)
-    return tuple(out.values())
+    return tuple(sorted(out.values(), key=lambda d: d.code))  # as the store lists them: by code
 
 
 def parse_rules(text: str | None) -> dict[str, Recycle]:
