@@ -91,7 +91,7 @@ def test_commands_parse_to_their_typed_form() -> None:
         p.Disposition(None, "1", "sale", "a\nb")
     )
     assert p.parse(
-        '{"type": "disposition", "linkedid": "1", "disposition": "cb", "notes": "", "callback_at": 1800000000}'
+        '{"type": "disposition", "linkedid": "1", "disposition": "cb", "notes": "", "callback_at": 18e8}'
     ) == p.Disposition(None, "1", "cb", "", 1800000000.0)
     assert p.parse(
         '{"type": "schedule_callback", "number": "+1 (212) 555-0100", "at": 1800000000, "for": ""}'
