@@ -69,7 +69,15 @@ from cti.reports.cli import ReportCalls, ReportStates
 from cti.reports.kpi import KpiEvaluator
 from cti.reports.metrics import AgentRollup, QueueRollup
 from cti.reports.web import endpoint as reports_endpoint
-from cti.screenpop.actions import AmiActions, Contexts, Desk, DeskRequests, DispositionStore, extension_of
+from cti.screenpop.actions import (
+    AmiActions,
+    Contexts,
+    Desk,
+    DeskRequests,
+    DispositionStore,
+    LeadDispositions,
+    extension_of,
+)
 from cti.screenpop.channels import TrackerChannels
 from cti.screenpop.directory import CallerDirectory, CallerStore
 from cti.screenpop.hub import Hub
@@ -99,6 +107,10 @@ class AccountsPort(Accounts, AccountSource, Protocol):
     """``store.accounts``: logins and the agents' seats."""
 
 
+class CampaignsPort(CampaignRows, LeadDispositions, Protocol):
+    """``store.campaigns``: the dialer's leads and their dispositions from the console."""
+
+
 class StorePort(Protocol):
     """The customer store (``cti.store.Store``) as the daemon's components use it: its repositories."""
 
@@ -124,7 +136,7 @@ class StorePort(Protocol):
     def callbacks(self) -> CallbackStore: ...
 
     @property
-    def campaigns(self) -> CampaignRows: ...
+    def campaigns(self) -> CampaignsPort: ...
 
     @property
     def rollups(self) -> RollupsPort: ...
@@ -490,6 +502,7 @@ class Daemon:
             clock=self.clock.now,
         )
         self.desk.campaigns = self.campaigns
+        self.desk.leads = store.campaigns  # a dialer call's disposition reaches its lead
         if cfg.web.secret:
             secret = cfg.web.secret.encode()
         elif cfg.web.secret_file:  # a random key kept across restarts: a console's reload keeps working

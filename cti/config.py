@@ -231,6 +231,25 @@ class CallbacksConfig:
 
 
 @dataclass
+class RecycleConfig:
+    """``recycling.<outcome>`` of a ``[[dialer.campaign]]``: retry ``delay`` seconds after such an
+    attempt, at most ``max`` attempts with that outcome (cti.dialer.recycling)."""
+
+    delay: float = 0.0
+    max: int = 0  # required: >= 1
+
+
+@dataclass
+class DispositionConfig:
+    """One ``[[dialer.campaign.disposition]]``: a code the agent may give a lead of the campaign."""
+
+    code: str = ""
+    final: bool = True  # ends the lead
+    sale: bool = False  # counted as a sale
+    callback: bool = False  # asks for a time: a callback to the same agent
+
+
+@dataclass
 class CampaignConfig:
     """One ``[[dialer.campaign]]``: an outbound campaign's execution (docs/design/dialer.md)."""
 
@@ -246,6 +265,8 @@ class CampaignConfig:
     blended: list[str] = field(default_factory=list)  # agents that blend inbound and outbound
     answer_rate: float = 0.2  # predictive: the prior live-answer rate per dial (estimated online after)
     talk_seconds: float = 120.0  # predictive: the prior mean talk time (estimated online after)
+    recycling: dict[str, RecycleConfig] = field(default_factory=dict)  # outcome -> rule; none: the store's
+    disposition: list[DispositionConfig] = field(default_factory=list)  # none: the store's
 
 
 @dataclass
@@ -789,3 +810,18 @@ def _validate_dialer(cfg: Config) -> None:
             raise ConfigError(p, f"{key}.answer_rate", "must be between 0 and 1 (exclusive)")
         if c.talk_seconds <= 0:
             raise ConfigError(p, f"{key}.talk_seconds", "must be > 0 seconds")
+        _validate_recycling(p, key, c)
+
+
+def _validate_recycling(p: str, key: str, c: CampaignConfig) -> None:
+    from cti.dialer.recycling import RuleError, check_dispositions, check_rule
+
+    for outcome, rule in c.recycling.items():
+        try:
+            check_rule(outcome, {"delay": rule.delay, "max": rule.max})
+        except RuleError as e:
+            raise ConfigError(p, f"{key}.recycling.{outcome}", e.reason) from None
+    try:
+        check_dispositions([dataclasses.asdict(d) for d in c.disposition])
+    except RuleError as e:
+        raise ConfigError(p, f"{key}.disposition{e.key}", e.reason) from None

@@ -57,3 +57,49 @@ def test_the_preview_timeout_is_a_positive_number_of_seconds() -> None:
     text = dialer('mode = "preview"\n').replace("enabled = true\n", "enabled = true\npreview_seconds = 0\n")
     with pytest.raises(ConfigError, match=r"dialer\.preview_seconds"):
         parse_config(text)
+
+
+def test_recycling_rules_and_dispositions_are_read() -> None:
+    cfg = parse_config(
+        dialer(
+            "recycling = { busy = { delay = 600, max = 3 }, no-answer = { delay = 3600, max = 2 } }\n"
+            '[[dialer.campaign.disposition]]\ncode = "sale"\nsale = true\n'
+            '[[dialer.campaign.disposition]]\ncode = "call back"\nfinal = false\ncallback = true\n'
+        )
+    )
+    (c,) = cfg.dialer.campaign
+    assert (c.recycling["busy"].delay, c.recycling["busy"].max, c.recycling["no-answer"].max) == (600, 3, 2)
+    assert [(d.code, d.final, d.sale, d.callback) for d in c.disposition] == [
+        ("sale", True, True, False),
+        ("call back", False, False, True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("campaign", "key", "reason"),
+    [
+        (
+            "recycling = { bsy = { delay = 1, max = 2 } }\n",
+            "dialer.campaign[0].recycling.bsy",
+            "not an outcome",
+        ),
+        ("recycling = { busy = { delay = -1, max = 2 } }\n", "recycling.busy", "delay must be >= 0"),
+        ("recycling = { busy = { delay = 1, max = 0 } }\n", "recycling.busy", "max must be"),
+        ("recycling = { busy = { delay = 1 } }\n", "recycling.busy", "max must be"),
+        ("recycling = { busy = { delay = 1, max = 2, min = 1 } }\n", "recycling.busy.min", "unknown key"),
+        ("recycling = { busy = 3 }\n", "recycling.busy", "expected a table"),
+        ('[[dialer.campaign.disposition]]\ncode = ""\n', "disposition[0].code", "1 to 64"),
+        (
+            '[[dialer.campaign.disposition]]\ncode = "x"\n[[dialer.campaign.disposition]]\ncode = "x"\n',
+            "disposition[1].code",
+            "twice",
+        ),
+        ('[[dialer.campaign.disposition]]\ncode = "x"\nsold = true\n', "disposition[0].sold", "unknown key"),
+    ],
+)
+def test_bad_recycling_and_dispositions_name_the_key_and_the_reason(
+    campaign: str, key: str, reason: str
+) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config(dialer(campaign))
+    assert key in str(e.value) and reason in str(e.value)

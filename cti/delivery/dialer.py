@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import time
@@ -50,7 +51,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from cti.config import CampaignConfig, DialerConfig
+from cti.config import CampaignConfig, DialerConfig, DispositionConfig
 from cti.core.events import (
     AgentRinging,
     AgentState,
@@ -542,6 +543,10 @@ class DialerService:
                         "LeadName": lead.name,
                         "LeadNumber": lead.number,  # the callback's number (the channel shows our caller ID)
                         "Script": lead.script or a.campaign.script,
+                        # the codes the agent gives the lead (cti.store.campaigns_repo.dispose_lead)
+                        "Dispositions": json.dumps(
+                            [{"code": d.code, "callback": d.callback} for d in a.campaign.disposition]
+                        ),
                     },
                 )
             ]
@@ -671,6 +676,7 @@ class DialerService:
             for key in _DIALLING:
                 setattr(c, key, getattr(row, key))
             c.blended = list(row.blended)
+            c.disposition = [DispositionConfig(d.code, d.final, d.sale, d.callback) for d in row.dispositions]
             kept[row.name] = c
         self.campaigns = kept
         self.paused = {row.name for row in rows if row.state is RunState.PAUSED}

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cti.dialer.compliance import CRTC_LIMIT, FTC_LIMIT, OFCOM_LIMIT, Window
+from cti.dialer.eligibility import Recycle
+from cti.dialer.recycling import Disposition, RuleError, check_dispositions, check_rules
 
 DIAL_MODES = ("preview", "progressive", "predictive", "agentless")
 AMD_MACHINE = ("hangup", "message")
@@ -95,6 +97,9 @@ class CampaignSettings:
     abandon_target: float | None = None  # None: the regime's limit; else at most that limit
     budget: float | None = None  # the campaign's spend (cost per conversion in the campaign report)
     currency: str = ""
+    # outcome -> Recycle, the rules set for this campaign (cti.dialer.recycling; the others: its defaults)
+    recycling: tuple[tuple[str, Recycle], ...] = ()
+    dispositions: tuple[Disposition, ...] = ()  # the codes its agents choose from (campaign_dispositions)
     state: State = State.DRAFT
 
     @property
@@ -105,6 +110,8 @@ class CampaignSettings:
     def to_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["blended"] = list(self.blended)
+        out["recycling"] = {k: {"delay": r.delay, "max": r.max_attempts} for k, r in self.recycling}
+        out["dispositions"] = [dataclasses.asdict(d) for d in self.dispositions]
         out["regime"], out["state"] = self.regime.value, self.state.value
         out["limit"] = REGIME_LIMIT[self.regime]
         out["windows"] = [w.value for w in REGIME_WINDOWS[self.regime]]
@@ -203,6 +210,16 @@ def _field(key: str, value: Any) -> Any:
             if text and not _CURRENCY.match(text):
                 raise SettingError(key, "must be an ISO 4217 code such as USD, or empty")
             return text
+        case "recycling":
+            try:
+                return tuple(sorted(check_rules(value).items()))
+            except RuleError as e:
+                raise SettingError(key, e.reason if e.key == key else f"{e.key}: {e.reason}") from None
+        case "dispositions":
+            try:
+                return check_dispositions(value)
+            except RuleError as e:
+                raise SettingError(key, e.reason if e.key == key else f"{e.key}: {e.reason}") from None
         case _:
             raise SettingError(key, "unknown setting")
 
@@ -244,10 +261,15 @@ def move(settings: CampaignSettings, op: str) -> CampaignSettings:
 
 def seeded(existing: CampaignSettings | None, name: str, values: Mapping[str, Any]) -> CampaignSettings:
     """A campaign of cti.toml at start: its FROM_CONFIG values win over the store's; the store keeps the
-    rest (hours, regime, budget, state). A draft is started: cti.toml campaigns dial from the start, as
+    rest (hours, regime, budget, state); its recycling rules and dispositions win when it names any.
+    A draft is started: cti.toml campaigns dial from the start, as
     before; a campaign paused or ended on the page stays so across restarts."""
     base = existing if existing is not None else CampaignSettings(name)
     out = dataclasses.replace(base, **{k: values[k] for k in FROM_CONFIG if k in values})
     if "blended" in values:
         out = dataclasses.replace(out, blended=tuple(values["blended"]))
+    if values.get("recycling"):  # named in cti.toml: it wins; left out: the store's (the page's) stay
+        out = dataclasses.replace(out, recycling=_field("recycling", values["recycling"]))
+    if values.get("disposition"):
+        out = dataclasses.replace(out, dispositions=_field("dispositions", values["disposition"]))
     return move(out, Op.START) if out.state is State.DRAFT else out

@@ -35,8 +35,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from cti.core.errors import UsageError
 from cti.core.events import AgentState
-from cti.core.ids import AgentId
+from cti.core.ids import AgentId, LinkedId
 from cti.dialer.settings import SettingError
 from cti.mail.service import TaskError
 from cti.screenpop import protocol as p
@@ -144,6 +145,14 @@ class FulfilmentControl(Protocol):
     ) -> dict[str, Any]: ...
 
 
+class LeadDispositions(Protocol):
+    """``store.campaigns`` (cti.store.campaigns_repo): a campaign call's disposition reaches its lead."""
+
+    async def dispose_lead(
+        self, lead_id: int, code: str, *, agent: str, callback_at: float | None = None
+    ) -> int | None: ...
+
+
 class DispositionStore(Protocol):
     async def save_disposition(
         self, linkedid: str, agent: str, disposition: str, notes: str, *, server: str = ""
@@ -224,6 +233,25 @@ class Desk:
         self.actions_failed = 0
         self.preview: PreviewControl | None = None  # the dialer, when [dialer] enabled (set at assembly)
         self.campaigns: CampaignActions | None = None  # the campaign page's actions (set at assembly)
+        self.leads: LeadDispositions | None = None  # a dialer call's disposition reaches its lead
+
+    async def _dispose_lead(
+        self, lid: str, code: str, agent: str, callback_at: float | None
+    ) -> dict[str, Any]:
+        """A dialer call whose campaign has dispositions: ``code`` goes to its lead (final: done; a
+        callback with a time: a callback to the same agent, the lead not redialled meanwhile)."""
+        lead = self.hub.lead_of.get(LinkedId(lid))
+        if self.leads is None or not lead or lead.get("dispositions", "[]") == "[]" or "leadid" not in lead:
+            return {}
+        try:
+            lead_id = int(lead["leadid"])
+            callback = await self.leads.dispose_lead(lead_id, code, agent=agent, callback_at=callback_at)
+        except UsageError as e:
+            raise DeskError("bad_disposition", str(e), "disposition") from None
+        except Exception as e:
+            log.warning("disposition of the lead of %s not saved: %s", lid, e)
+            raise DeskError("store_failed", "the lead's disposition could not be saved") from None
+        return {"lead": lead_id, "lead_callback": callback}
 
     def collect(self) -> Iterable[Metric]:
         yield counter("actions_total", "AMI actions from consoles", self.actions_sent)
@@ -321,10 +349,11 @@ class Desk:
                     self.hub.dialled.pop(action_id, None)
                     raise
                 return {"number": number, "channel_id": action_id}
-            case p.Disposition(linkedid=lid, disposition=disposition, notes=notes):
+            case p.Disposition(linkedid=lid, disposition=disposition, notes=notes, callback_at=when):
                 if not self.hub.may_disposition(identity, lid):
                     raise DeskError("forbidden", "not one of your calls")
                 agent = identity.agent or identity.username
+                lead = await self._dispose_lead(lid, disposition, agent, when)
                 try:
                     server = self.hub.call_server(identity, lid)
                     await self.store.save_disposition(lid, agent, disposition, notes, server=server)
@@ -336,7 +365,7 @@ class Desk:
                     self.hub.directory.forget(view.number)
                 if self.routing is not None and identity.agent is not None:
                     self.routing.disposition_filed(identity.agent)
-                return {"linkedid": lid, "disposition": disposition}
+                return {"linkedid": lid, "disposition": disposition, **lead}
             case p.SetSkills(agent=agent, skills=skills):
                 if not identity.supervisor:
                     raise DeskError("forbidden", "only a supervisor changes skills")

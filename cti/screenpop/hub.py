@@ -62,7 +62,8 @@ from cti.telemetry import Metric, counter, gauge
 
 CLOSE_TOO_SLOW = 4008
 # UserEvent headers a dialer raises on an outbound call (dialplan: UserEvent(CtiLead,Campaign: x,LeadId: n))
-_LEAD_KEYS = frozenset({"Campaign", "LeadId", "LeadName", "LeadNumber", "Script"})
+_LEAD_KEYS = frozenset({"Campaign", "LeadId", "LeadName", "LeadNumber", "Script", "Dispositions"})
+_LEADS_KEPT = 10_000  # the leads of recent calls, for their disposition after the call ended
 RECENT_CALLS = 50  # calls an agent may still disposition after they ended
 WAITING_LIMIT = 10_000  # waiting callers listed for supervisors at most
 
@@ -287,6 +288,7 @@ class Hub:
         self.seats: dict[AgentId, AgentSeat] = {}
         self._gates: dict[LinkedId, list[DomainEvent]] = {}
         self.leads: dict[LinkedId, dict[str, str]] = {}  # outbound calls: what the dialer said about them
+        self.lead_of: dict[LinkedId, dict[str, str]] = {}  # likewise, kept after the call (oldest dropped)
         self.originates: dict[str, AgentId] = {}  # ChannelId of a console's Originate -> the agent
         self.dialled: dict[str, str] = {}  # ChannelId of a console's Originate -> the number dialled
         self.routing: dict[str, Any] | None = None  # the router's last board (CTI mode), for supervisors
@@ -546,6 +548,9 @@ class Hub:
             ):
                 lead = self.leads.setdefault(lid_, {})
                 lead.update({k.lower(): v for k, v in headers.items() if k in _LEAD_KEYS})
+                self.lead_of[lid_] = lead
+                while len(self.lead_of) > _LEADS_KEPT:
+                    del self.lead_of[next(iter(self.lead_of))]
             case AgentStateChanged():
                 self.seats[event.agent] = AgentSeat(
                     event.server,

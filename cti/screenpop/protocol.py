@@ -167,6 +167,7 @@ class Disposition(Command):
     linkedid: str
     disposition: str
     notes: str
+    callback_at: float | None = None  # a campaign call's callback disposition: when (epoch seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,11 +446,17 @@ def parse(text: str | bytes) -> Command:
                 raise BadMessage("bad_field", "'confirm' must be true or false", ref)
             return Dial(ref, f.number("number"), confirm)
         case "disposition":
+            when = raw.get("callback_at")
+            if when is not None and (
+                isinstance(when, bool) or not isinstance(when, int | float) or not 0 < when < 1e11
+            ):
+                raise BadMessage("bad_field", "'callback_at' must be a time in epoch seconds", ref)
             return Disposition(
                 ref,
                 f.text("linkedid", limit=160),
                 f.text("disposition", limit=80),
                 f.text("notes", limit=MAX_NOTES, required=False, empty=True, lines=True),
+                None if when is None else float(when),
             )
         case "set_skills":
             agent = f.name("agent")

@@ -13,12 +13,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cti.core.errors import UsageError
 from cti.dialer import settings as s
-from cti.store.database import Repository, campaigns_t, dial_attempts_t, leads_t, lists_t
+from cti.dialer.recycling import Disposition, dump_rules, own_rules
+from cti.store.database import (
+    Repository,
+    campaign_dispositions_t,
+    campaigns_t,
+    dial_attempts_t,
+    leads_t,
+    lists_t,
+)
 
 COLUMNS = {
     "mode": "mode",
@@ -48,7 +57,7 @@ class StoredFigures:
     leads: dict[str, int]  # status -> leads (new, retry, done, failed)
 
 
-def _settings(r: RowMapping) -> s.CampaignSettings:
+def _settings(r: RowMapping, dispositions: tuple[Disposition, ...] = ()) -> s.CampaignSettings:
     return s.CampaignSettings(
         name=r["name"],
         mode=r["mode"],
@@ -66,6 +75,8 @@ def _settings(r: RowMapping) -> s.CampaignSettings:
         abandon_target=r["abandon_target"],
         budget=r["budget"],
         currency=r["currency"],
+        recycling=tuple(sorted(own_rules(r["recycling"]).items())),
+        dispositions=dispositions,
         state=s.State(r["state"]),
     )
 
@@ -74,6 +85,7 @@ def _row(c: s.CampaignSettings) -> dict[str, Any]:
     row = {col: getattr(c, key) for key, col in COLUMNS.items()}
     row.update(
         blended="\n".join(c.blended),
+        recycling=dump_rules(dict(c.recycling)) if c.recycling else None,
         abandon_regime=c.regime.value,
         state=c.state.value,
         updated_at=time.time(),
@@ -81,18 +93,48 @@ def _row(c: s.CampaignSettings) -> dict[str, Any]:
     return row
 
 
+async def _dispositions(
+    conn: AsyncConnection, campaign_id: int | None = None
+) -> dict[int, list[Disposition]]:
+    d = campaign_dispositions_t.c
+    query = select(campaign_dispositions_t).order_by(d.campaign_id, d.code)
+    if campaign_id is not None:
+        query = query.where(d.campaign_id == campaign_id)
+    out: dict[int, list[Disposition]] = {}
+    for r in await conn.execute(query):
+        out.setdefault(r.campaign_id, []).append(Disposition(r.code, r.final, r.sale, r.callback))
+    return out
+
+
+async def _write_dispositions(
+    conn: AsyncConnection, name: str, dispositions: tuple[Disposition, ...]
+) -> None:
+    cid = (await conn.execute(select(campaigns_t.c.id).where(campaigns_t.c.name == name))).scalar_one()
+    await conn.execute(delete(campaign_dispositions_t).where(campaign_dispositions_t.c.campaign_id == cid))
+    if dispositions:
+        await conn.execute(
+            campaign_dispositions_t.insert(),
+            [{"campaign_id": cid, "code": d.code, "final": d.final, "sale": d.sale} | {"callback": d.callback}
+             for d in dispositions],
+        )  # fmt: skip
+
+
 class CampaignSettingsRepository(Repository):
     async def all(self) -> list[s.CampaignSettings]:
         async with self.db.reader.connect() as conn:
-            rows = (await conn.execute(select(campaigns_t).order_by(campaigns_t.c.name))).mappings()
-            return [_settings(r) for r in rows]
+            rows = (await conn.execute(select(campaigns_t).order_by(campaigns_t.c.name))).mappings().all()
+            codes = await _dispositions(conn)
+        return [_settings(r, tuple(codes.get(r["id"], ()))) for r in rows]
 
     async def get(self, name: str) -> s.CampaignSettings | None:
         async with self.db.reader.connect() as conn:
             row = (
                 (await conn.execute(select(campaigns_t).where(campaigns_t.c.name == name))).mappings().first()
             )
-        return None if row is None else _settings(row)
+            if row is None:
+                return None
+            codes = await _dispositions(conn, row["id"])
+        return _settings(row, tuple(codes.get(row["id"], ())))
 
     async def create(self, c: s.CampaignSettings) -> None:
         """A new campaign; one of that name already: UsageError."""
@@ -101,6 +143,7 @@ class CampaignSettingsRepository(Repository):
             if found.first() is not None:
                 raise UsageError(f"campaign {c.name!r} exists")
             await conn.execute(campaigns_t.insert().values(name=c.name, **_row(c)))
+            await _write_dispositions(conn, c.name, c.dispositions)
 
     async def save(self, c: s.CampaignSettings) -> None:
         """Write every setting and the state of existing campaign ``c.name``."""
@@ -110,6 +153,7 @@ class CampaignSettingsRepository(Repository):
             )
             if result.rowcount == 0:
                 raise UsageError(f"no campaign {c.name!r}")
+            await _write_dispositions(conn, c.name, c.dispositions)
 
     async def seed(self, configured: Iterable[Mapping[str, Any]]) -> list[s.CampaignSettings]:
         """The campaigns of cti.toml (``[[dialer.campaign]]`` as mappings): created or updated

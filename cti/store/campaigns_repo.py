@@ -26,6 +26,7 @@ from cti.store.database import (
     campaign_dispositions_t,
     campaigns_t,
     chunks,
+    dial_attempts_t,
     dnc_t,
     fit,
     leads_t,
@@ -237,6 +238,11 @@ class CampaignRepository(Repository):
                 raise UsageError(f"no lead {lead_id}")
             attempts = row.attempts + 1
             kind = canonical(outcome)
+            # the attempts that ended with this outcome: the dials already recorded, and this one
+            earlier = await conn.execute(
+                select(dial_attempts_t.c.outcome).where(dial_attempts_t.c.lead_id == lead_id)
+            )
+            same = 1 + sum(1 for (o,) in earlier if canonical(o) == kind)
             abandon = stamp if kind == ABANDONED else row.last_abandon_at
             step = next_step(
                 attempts=attempts,
@@ -246,6 +252,7 @@ class CampaignRepository(Repository):
                 retry_seconds=row.retry_seconds,
                 rules=parse_rules(row.recycling),
                 last_abandon_at=abandon,
+                outcome_attempts=same,
             )
             values: dict[str, Any] = {
                 "attempts": attempts,

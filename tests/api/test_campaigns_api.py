@@ -40,6 +40,15 @@ async def test_a_supervisor_runs_a_campaign_and_bad_input_names_the_field(daemon
         assert body["reason"]
     status, body = await put(p, f"{base}/spring", {"settings": {"call_from_hour": 22}}, sup)
     assert (status, body["field"]) == (400, "call_from_hour")
+    bad = {"settings": {"recycling": {"busy": {"delay": -1, "max": 2}}}}
+    status, body = await put(p, f"{base}/spring", bad, sup)
+    assert (status, body["field"]) == (400, "recycling") and "delay must be >= 0" in body["reason"], body
+    good = {"recycling": {"busy": {"delay": 60, "max": 2}}, "dispositions": [{"code": "sale", "sale": True}]}
+    status, body = await put(p, f"{base}/spring", {"settings": good}, sup)
+    assert status == 200 and body["campaign"]["recycling"] == {"busy": {"delay": 60.0, "max": 2}}, body
+    assert body["campaign"]["dispositions"] == [
+        {"code": "sale", "final": True, "sale": True, "callback": False}
+    ]
     status, body = await put(p, f"{base}/spring", {"settings": {"budget": 90, "regime": "ofcom"}}, sup)
     assert status == 200 and body["campaign"]["budget"] == 90.0 and body["campaign"]["limit"] == 0.03
     csv = b"name,phone,timezone\nA,+12125550101,\nB,12,\n"

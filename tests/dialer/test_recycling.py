@@ -8,6 +8,8 @@ from cti.dialer.recycling import DEFAULT_RULES, next_step, parse_rules
 H72 = 72 * 3600.0
 OUTCOMES = ("busy", "no_answer", "machine", "abandoned", "congestion")
 RULES = {"busy": Recycle(60.0, 4), "no_answer": Recycle(300.0, 3), "machine": Recycle(900.0, 2)}
+# an abandon rule that asks for less than 72 h: the 72 h no-redial must hold all the same
+RULES["abandoned"] = Recycle(30.0, 3)
 
 
 @settings(max_examples=200)  # the repo's profile (tests/conftest.py): derandomized in CI
@@ -23,6 +25,7 @@ def test_a_lead_is_never_dialled_early_too_often_or_within_72h_of_an_abandon(
     for outcome, wait in zip(outcomes, waits, strict=False):
         at = max(at + wait, next_at or 0.0)  # the dialer only takes a lead that is due
         attempts += 1
+        same = 1 + sum(1 for _, o in dials if o == outcome)
         if dials:
             prev_at, prev = dials[-1]
             assert at >= prev_at + RULES.get(prev, Recycle(120.0, 5)).delay
@@ -31,15 +34,34 @@ def test_a_lead_is_never_dialled_early_too_often_or_within_72h_of_an_abandon(
         abandon = at if outcome == "abandoned" else abandon
         step = next_step(
             attempts=attempts, outcome=outcome, at=at, campaign_max=5, retry_seconds=120.0,
-            rules={**DEFAULT_RULES, **RULES}, last_abandon_at=abandon,
+            rules={**DEFAULT_RULES, **RULES}, last_abandon_at=abandon, outcome_attempts=same,
         )  # fmt: skip
+        rule = {**DEFAULT_RULES, **RULES}.get(outcome, Recycle(120.0, 5))
+        # done exactly when this outcome reached its own maximum or the lead the campaign's
+        assert (step.status == "done") == (same >= rule.max_attempts or attempts >= 5)
         if step.status == "done":
-            rule = {**DEFAULT_RULES, **RULES}.get(outcome, Recycle(120.0, 5))
-            assert attempts >= min(rule.max_attempts, 5) and step.final_outcome == outcome
+            assert step.final_outcome == outcome
             break
         assert step.next_attempt_at is not None
         next_at = step.next_attempt_at
     assert len(dials) <= 5
+    for o, r in {**DEFAULT_RULES, **RULES}.items():  # never more results of an outcome than its max
+        assert sum(1 for _, x in dials if x == o) <= r.max_attempts
+
+
+def test_the_maximum_counts_the_attempts_with_that_outcome_under_the_overall_cap() -> None:
+    rules = {**DEFAULT_RULES, "busy": Recycle(60.0, 2)}
+
+    def busy(attempts: int, same: int) -> str:
+        return next_step(
+            attempts=attempts, outcome="busy", at=0.0, campaign_max=5, retry_seconds=1.0, rules=rules,
+            outcome_attempts=same,
+        ).status  # fmt: skip
+
+    # busy, no_answer, no_answer, busy: the fourth attempt is the second busy result, which ends the lead
+    assert busy(3, 1) == "retry" and busy(4, 2) == "done"
+    assert busy(2, 1) == "retry"  # two attempts, one busy: the busy maximum is not reached
+    assert busy(5, 1) == "done"  # the campaign's max_attempts still caps every lead
 
 
 def test_answered_ends_the_lead_and_past_its_maximum_a_lead_is_done_with_its_outcome() -> None:

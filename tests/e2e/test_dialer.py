@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
 import zoneinfo
 from datetime import datetime
@@ -197,5 +198,74 @@ async def test_answering_machines_get_the_campaigns_message_and_no_agent(tmp_pat
                 numbers["ok2"],
                 numbers["ok3"],
             }
+    finally:
+        await sim.stop()
+
+
+async def test_a_callback_disposition_on_a_campaign_call_books_the_same_agent_and_the_lead_waits(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
+    await seed(url)
+    number = "+12125550190"
+    store = await Store.open(url)
+    try:
+        await store.campaigns.upsert_campaign("renewals", queue="sales", call_from_hour=0, call_to_hour=24)
+        list_id = await store.campaigns.lead_list("renewals", "one")
+        await store.campaigns.add_leads(list_id, [{"name": "Wei", "raw": number, "e164": number}])
+    finally:
+        await store.close()
+    codes = (
+        '[[dialer.campaign.disposition]]\ncode = "sale"\nsale = true\n'
+        '[[dialer.campaign.disposition]]\ncode = "call back"\nfinal = false\ncallback = true\n'
+    )
+    scenario = load_scenario(ROOT / "config" / "sim" / "demo.toml")
+    pstn = PstnSpec(1.0, 0.0, 0.0, 0.0, 0.0, Dist("constant", 1.0), Dist("constant", 120.0))
+    sim = SimServer(dataclasses.replace(scenario, pstn=pstn), speed=1.0, seed=5, traffic=False)
+    port = await sim.start("127.0.0.1", 0)
+    try:
+        async with running_daemon(url, routing_config(port, tmp_path / "qlog") + DIALER + codes) as daemon:
+            assert daemon.server is not None and daemon.routing is not None and daemon.dialer is not None
+            router, dialer = daemon.routing.router, daemon.dialer
+            dialer.paused.add("renewals")
+            await eventually(lambda: router.has_agent(ALICE) and router.state(ALICE).value == "available", 10)
+            sup = await login(daemon.server.port, "super")
+            await pause(sup, "Bob", "Carol", "Frank")
+            await eventually(lambda: router.state(AgentId("Frank")).value == "paused", 10, "others paused")
+            alice = await login(daemon.server.port, "alice")
+            dialer.paused.clear()
+            pop = await recv_until(alice, lambda m: m["type"] == "screenpop", 20)
+            offered = json.loads(pop["lead"]["dispositions"])  # the console offers the campaign's codes
+            assert {d["code"]: d["callback"] for d in offered} == {"call back": True, "sale": False}
+            lid, when = pop["call"]["linkedid"], time.time() + 3600
+            bad = await command(
+                alice, "d0", type="disposition", linkedid=lid, disposition="call back", notes=""
+            )
+            assert bad["type"] == "error" and "callback time" in bad["message"]  # nothing lost: try again
+            reply = await command(
+                alice,
+                "d1",
+                type="disposition",
+                linkedid=lid,
+                disposition="call back",
+                notes="",
+                callback_at=when,
+            )
+            assert reply["type"] == "result" and reply["lead_callback"], reply
+            rounds = dialer.stats.rounds
+            await eventually(lambda: dialer.stats.rounds >= rounds + 5, 10, "pacing went on")
+            assert dialer.stats.originated == 1  # the lead waits for its callback: not redialled
+            store = await Store.open(url)
+            try:
+                callback = await store.callbacks.get(reply["lead_callback"])
+                assert callback is not None and (callback.agent, callback.e164) == (ALICE, number)
+                assert callback.due_at == when
+                (lead,) = await store.campaigns.lead_records(list_id)
+                assert (lead["disposition"], lead["agent"], lead["status"]) == ("call back", ALICE, "done")
+                assert await store.campaigns.callable_leads("renewals", now=time.time() + 7200) == []
+            finally:
+                await store.close()
+            for ws in (sup, alice):
+                await ws.close()
     finally:
         await sim.stop()

@@ -91,6 +91,9 @@ def test_commands_parse_to_their_typed_form() -> None:
         p.Disposition(None, "1", "sale", "a\nb")
     )
     assert p.parse(
+        '{"type": "disposition", "linkedid": "1", "disposition": "cb", "notes": "", "callback_at": 18e8}'
+    ) == p.Disposition(None, "1", "cb", "", 1800000000.0)
+    assert p.parse(
         '{"type": "schedule_callback", "number": "+1 (212) 555-0100", "at": 1800000000, "for": ""}'
     ) == p.ScheduleCallback(None, "+1 (212) 555-0100", 1800000000.0, "", None, "")
     assert p.parse('{"type": "callbacks"}') == p.ListCallbacks(None, None)
@@ -110,6 +113,8 @@ def test_commands_parse_to_their_typed_form() -> None:
         '{"type": "transfer", "linkedid": "1", "to": "queue", "target": "sales,1"}',
         '{"type": "pause", "reason": "' + "x" * 81 + '"}',
         '{"type": "disposition", "linkedid": "1", "disposition": "x", "notes": "\\u0000"}',
+        '{"type": "disposition", "linkedid": "1", "disposition": "x", "notes": "", "callback_at": "soon"}',
+        '{"type": "disposition", "linkedid": "1", "disposition": "x", "notes": "", "callback_at": true}',
         '{"type": "resume", "token": "t", "last_seq": -1}',
         '{"type": "resume", "token": "t", "last_seq": true}',
         '{"type": "ping", "ref": {"nested": 1}}',

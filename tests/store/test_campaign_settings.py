@@ -152,3 +152,54 @@ def test_settings_are_checked_field_by_field() -> None:
         s.move(s.move(base, "end"), "start")
     assert s.apply(base, {"mode": "agentless", "queue": ""}).queue == ""
     assert s.apply(base, {"regime": "crtc"}).target == 0.05
+
+
+async def test_cti_toml_seeds_recycling_and_dispositions_and_a_toml_without_them_keeps_the_stores(
+    store: Store,
+) -> None:
+    toml = {
+        "name": "recyc",
+        "queue": "sales",
+        "recycling": {"busy": {"delay": 60.0, "max": 2}},
+        "disposition": [
+            {"code": "sale", "final": True, "sale": True, "callback": False},
+            {"code": "later", "final": False, "sale": False, "callback": True},
+        ],
+    }
+    [first] = await store.campaign_settings.seed([toml])
+    got = await store.campaign_settings.get("recyc")
+    assert got == first and dict(first.recycling)["busy"].max_attempts == 2
+    assert [d.code for d in await store.campaigns.dispositions("recyc")] == ["later", "sale"]
+    assert first.to_json()["recycling"] == {"busy": {"delay": 60.0, "max": 2}}
+    # the page edits them (checked like every setting)
+    edited = s.apply(
+        first, {"recycling": {"machine": {"delay": 7200, "max": 1}}, "dispositions": [{"code": "dnc"}]}
+    )
+    await store.campaign_settings.save(edited)
+    bare = {"name": "recyc", "queue": "sales", "recycling": {}, "disposition": []}
+    [again] = await store.campaign_settings.seed([bare])  # cti.toml names none: the store's stay
+    assert dict(again.recycling) == dict(edited.recycling) and [d.code for d in again.dispositions] == ["dnc"]
+    assert [x.code for x in (await store.campaign_settings.all())[0].dispositions] == ["dnc"]
+    [named] = await store.campaign_settings.seed([toml])  # cti.toml names them: cti.toml wins
+    assert set(dict(named.recycling)) == {"busy"} and len(named.dispositions) == 2
+    assert await store.campaign_settings.get("recyc") == named
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"recycling": {"bsy": {"delay": 1, "max": 1}}}, "recycling", "bsy: not an outcome"),
+        ({"recycling": {"busy": {"delay": -5, "max": 1}}}, "recycling", "busy: delay must be >= 0"),
+        ({"recycling": {"busy": {"delay": 5, "max": 0}}}, "recycling", "busy: max must be"),
+        ({"recycling": [1]}, "recycling", "expected a table"),
+        ({"dispositions": [{"code": "<b>"}]}, "dispositions", "[0].code: 1 to 64"),
+        ({"dispositions": [{"code": "a", "sale": "yes"}]}, "dispositions", "[0].sale: must be true or false"),
+        ({"dispositions": {"code": "a"}}, "dispositions", "expected a list"),
+    ],
+)
+def test_bad_recycling_or_dispositions_on_the_page_name_the_field_and_the_reason(
+    changes: dict[str, object], field: str, reason: str
+) -> None:
+    with pytest.raises(s.SettingError) as e:
+        s.apply(s.CampaignSettings("c", queue="q"), changes)
+    assert (e.value.field, reason in e.value.reason) == (field, True)

@@ -1,6 +1,7 @@
 from cti.store import NewCustomer, Store
 from cti.store.campaigns_repo import CampaignDispositionRow
 from cti.store.csvio import import_leads
+from cti.store.dial_attempts_repo import AttemptRecord
 
 T0 = 1_780_000_000.0
 H72 = 72 * 3600.0
@@ -16,15 +17,25 @@ async def test_recycling_per_outcome_and_the_72h_rule_after_an_abandon(store: St
     list_id = await _campaign(store, recycling=rules, max_attempts=9)
     await store.campaigns.add_leads(list_id, [{"e164": "+12125550101", "timezone": "America/New_York"}])
     (lead,) = await store.campaigns.callable_leads("c", now=T0)
-    assert await store.campaigns.record_lead_attempt(lead.id, "abandoned", at=T0) == "retry"
+
+    async def dial(outcome: str, at: float) -> str:  # as the daemon: the lead recycled, the dial recorded
+        status = await store.campaigns.record_lead_attempt(lead.id, outcome, at=at)
+        await store.dial_attempts.record_attempt(
+            AttemptRecord("c", lead.number, at, outcome, lead_id=lead.id)
+        )
+        return status
+
+    assert await dial("abandoned", T0) == "retry"
     assert await store.campaigns.callable_leads("c", now=T0 + H72 - 1) == []
     assert len(await store.campaigns.callable_leads("c", now=T0 + H72)) == 1
-    assert await store.campaigns.record_lead_attempt(lead.id, "busy", at=T0 + H72) == "retry"
+    assert await dial("busy", T0 + H72) == "retry"
     assert await store.campaigns.callable_leads("c", now=T0 + H72 + 59) == []
     assert len(await store.campaigns.callable_leads("c", now=T0 + H72 + 60)) == 1
-    assert await store.campaigns.record_lead_attempt(lead.id, "busy", at=T0 + H72 + 60) == "done"
+    # busy max 3 counts the busy results (two so far), not the lead's three attempts
+    assert await dial("busy", T0 + H72 + 60) == "retry"
+    assert await dial("busy", T0 + H72 + 120) == "done"
     (row,) = await store.campaigns.lead_records(list_id)
-    assert (row["status"], row["last_outcome"], row["attempts"]) == ("done", "busy", 3)
+    assert (row["status"], row["last_outcome"], row["attempts"]) == ("done", "busy", 4)
     assert row["last_abandon_at"] == T0
 
 

@@ -106,8 +106,12 @@
     const kind = el("select", { name: "to", "aria-label": "transfer to" },
       el("option", { value: "agent" }, "agent"), el("option", { value: "queue" }, "queue"),
       el("option", { value: "number" }, "number"));
+    // a campaign call offers its campaign's codes (the dialer's lead event); others the general ones
+    let codes = [];
+    try { codes = msg.lead && msg.lead.dispositions ? JSON.parse(msg.lead.dispositions) : []; } catch (e) { codes = []; }
     const disposition = el("select", { name: "disposition", "aria-label": "disposition" },
-      ["resolved", "follow-up", "sale", "complaint", "wrong number", "no answer"].map((d) => el("option", { value: d }, d)));
+      (codes.length ? codes.map((d) => String(d.code)) : ["resolved", "follow-up", "sale", "complaint", "wrong number", "no answer"])
+        .map((d) => el("option", { value: d }, d)));
     const notes = el("textarea", { name: "notes", rows: 3, maxlength: 4000, placeholder: "notes", "aria-label": "notes" });
     const callbackAt = el("input", { type: "datetime-local", name: "callback_at", "aria-label": "call back at" });
     const callbackFor = el("select", { name: "callback_for", "aria-label": "callback for" },
@@ -135,14 +139,18 @@
       el("div", { class: "call-controls" }, hangup, kind, target, transfer),
       el("form", { class: "disposition", onsubmit: async (ev) => {
           ev.preventDefault();
-          const r = await act({ type: "disposition", linkedid: lid, disposition: disposition.value, notes: notes.value }, "disposition");
+          const dm = { type: "disposition", linkedid: lid, disposition: disposition.value, notes: notes.value };
+          if (codes.length && callbackAt.value) dm.callback_at = new Date(callbackAt.value).getTime() / 1000;
+          const r = await act(dm, "disposition");
           if (r.type === "result") { card.dataset.saved = "yes"; stateLine.textContent += " · disposition saved"; }
           const pick = r.type === "result" && picker ? picker.picked() : null;
           if (pick && pick.documents.length) {
             const f = await act({ type: "fulfil", linkedid: lid, ...pick }, "documents");
             if (f.type === "result") stateLine.textContent += " · documents queued";
           }
-          if (r.type === "result" && callbackAt.value) {
+          if (r.type === "result" && r.lead_callback) {  // the lead's callback, to me
+            stateLine.textContent += " · callback scheduled"; refreshCallbacks();
+          } else if (r.type === "result" && callbackAt.value && !codes.length) {
             const when = new Date(callbackAt.value).getTime() / 1000; // the browser's local time
             // a campaign call: the lead's number (the channel's caller ID is the campaign's own)
             const cb = { type: "schedule_callback", number: (msg.lead && msg.lead.leadnumber) || caller.number || "", at: when, note: notes.value };

@@ -38,6 +38,10 @@
     out.abandon_target = target === "" ? null : Number(target) / 100;
     out.blended = f.elements.blended.value.split(",").map((s) => s.trim()).filter(Boolean);
     if (!editing && out.budget === null) delete out.budget;
+    for (const key of ["recycling", "dispositions"]) {  // JSON; not JSON: sent as text, refused with the reason
+      const v = f.elements[key].value.trim();
+      if (v !== "") { try { out[key] = JSON.parse(v); } catch (e) { out[key] = v; } }
+    }
     return out;
   }
 
@@ -49,6 +53,8 @@
     for (const key of NUMBERS) f.elements[key].value = c[key] ?? "";
     f.elements.abandon_target.value = c.abandon_target === null ? "" : (c.abandon_target * 100).toFixed(2);
     f.elements.blended.value = (c.blended || []).join(", ");
+    f.elements.recycling.value = JSON.stringify(c.recycling || {});
+    f.elements.dispositions.value = JSON.stringify(c.dispositions || []);
     f.elements.name.readOnly = true;
     $("form-title").textContent = `Settings of ${c.name}${c.from_config ? " (from cti.toml: its dialling settings are set again at each start)" : ""}`;
     $("save").textContent = "Save";
