@@ -517,58 +517,6 @@ class DialAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(16), default="")
 
 
-class QueueInterval(Base):
-    """Additive totals of one queue's finished visits that *entered* the queue in one 15-minute interval.
-
-    Maintained in the transaction that writes the call records (cti/store/rollups_repo.py); the columns
-    are the sums of ``cti.reports.metrics.QueueRollup``, so any queue figure over a range of intervals is
-    the same as the figure computed from the raw legs. ``threshold_us`` is the service-level threshold
-    the ``*_within`` counts were taken at, ``short_abandon_us`` the short-abandon one (a changed threshold
-    needs ``cti store rollups-rebuild``; until then those intervals are read from the raw legs).
-    """
-
-    __tablename__ = "rollup_queue_intervals"
-    __table_args__ = ({"sqlite_with_rowid": False},)  # clustered by the key: a range is one scan
-    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch seconds, a multiple of 900
-    queue: Mapped[str] = mapped_column(String(64), primary_key=True)
-    threshold_us: Mapped[int] = mapped_column(BigInteger)
-    short_abandon_us: Mapped[int] = mapped_column(BigInteger)  # the short-abandon threshold counted at
-    offered: Mapped[int] = mapped_column(Integer, default=0)
-    answered: Mapped[int] = mapped_column(Integer, default=0)
-    abandoned: Mapped[int] = mapped_column(Integer, default=0)
-    timed_out: Mapped[int] = mapped_column(Integer, default=0)
-    exited_empty: Mapped[int] = mapped_column(Integer, default=0)
-    exited_with_key: Mapped[int] = mapped_column(Integer, default=0)
-    transferred: Mapped[int] = mapped_column(Integer, default=0)
-    answered_within: Mapped[int] = mapped_column(Integer, default=0)
-    abandoned_within: Mapped[int] = mapped_column(Integer, default=0)
-    wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
-    wait_answered_us: Mapped[int] = mapped_column(BigInteger, default=0)
-    wait_abandoned_us: Mapped[int] = mapped_column(BigInteger, default=0)
-    max_wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
-    talk_us: Mapped[int] = mapped_column(BigInteger, default=0)
-    ring_no_answer: Mapped[int] = mapped_column(Integer, default=0)
-    short_abandoned: Mapped[int] = mapped_column(Integer, default=0)
-    unanswered: Mapped[int] = mapped_column(Integer, default=0)
-    unanswered_within: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class AgentInterval(Base):
-    """One agent's additive totals over the queue visits that entered their queue in one 15-minute
-    interval (the sums of ``cti.reports.metrics.AgentRollup``)."""
-
-    __tablename__ = "rollup_agent_intervals"
-    __table_args__ = ({"sqlite_with_rowid": False},)
-    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    agent: Mapped[str] = mapped_column(String(100), primary_key=True)
-    answered: Mapped[int] = mapped_column(Integer, default=0)
-    transfers: Mapped[int] = mapped_column(Integer, default=0)
-    talk_us: Mapped[int] = mapped_column(BigInteger, default=0)
-    wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
-    max_wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
-    ring_no_answer: Mapped[int] = mapped_column(Integer, default=0)
-
-
 class AgentStateInterval(Base):
     """One interval of an agent's state history (cti/reports/states.py): the state from ``started_at`` to
     ``ended_at`` (None while it is the agent's current state), the pause reason, the agent's queues."""
@@ -589,13 +537,14 @@ class AgentStateInterval(Base):
 
 
 class _QueueTotals:
-    """The columns of :class:`QueueInterval`, for its coarser tiers (hours and days, migration 0010).
+    """The columns of a queue's rollup rows: :class:`QueueInterval` and its coarser tiers (hours and days,
+    migration 0010).
 
     ``threshold_us`` / ``short_abandon_us`` are -1 in a row summing intervals counted at different
     thresholds (such a row is never read: its period comes from the finer tier, cti/store/rollups_repo.py).
     """
 
-    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # a multiple of 3600 or 86400
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch s, a multiple of 900/3600/86400
     queue: Mapped[str] = mapped_column(String(64), primary_key=True)
     threshold_us: Mapped[int] = mapped_column(BigInteger)
     short_abandon_us: Mapped[int] = mapped_column(BigInteger)
@@ -620,7 +569,7 @@ class _QueueTotals:
 
 
 class _AgentTotals:
-    """The columns of :class:`AgentInterval`, for its coarser tiers (migration 0010)."""
+    """The columns of an agent's rollup rows: :class:`AgentInterval` and its coarser tiers (0010)."""
 
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     agent: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -630,6 +579,28 @@ class _AgentTotals:
     wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
     max_wait_us: Mapped[int] = mapped_column(BigInteger, default=0)
     ring_no_answer: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class QueueInterval(_QueueTotals, Base):
+    """Additive totals of one queue's finished visits that *entered* the queue in one 15-minute interval.
+
+    Maintained in the transaction that writes the call records (cti/store/rollups_repo.py); the columns
+    are the sums of ``cti.reports.metrics.QueueRollup``, so any queue figure over a range of intervals is
+    the same as the figure computed from the raw legs. ``threshold_us`` is the service-level threshold
+    the ``*_within`` counts were taken at, ``short_abandon_us`` the short-abandon one (a changed threshold
+    needs ``cti store rollups-rebuild``; until then those intervals are read from the raw legs).
+    """
+
+    __tablename__ = "rollup_queue_intervals"
+    __table_args__ = ({"sqlite_with_rowid": False},)  # clustered by the key: a range is one scan
+
+
+class AgentInterval(_AgentTotals, Base):
+    """One agent's additive totals over the queue visits that entered their queue in one 15-minute
+    interval (the sums of ``cti.reports.metrics.AgentRollup``)."""
+
+    __tablename__ = "rollup_agent_intervals"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class QueueHour(_QueueTotals, Base):
