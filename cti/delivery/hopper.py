@@ -20,6 +20,8 @@ from cti.telemetry import Metric, counter, gauge
 
 log = logging.getLogger("cti.hopper")
 
+RECOUNT = 30.0  # seconds between counts of a campaign's callable leads when nothing was fetched
+
 
 class CallableRows(Protocol):
     async def callable_leads(self, campaign: str, *, now: float | None = None, limit: int = 100) -> Any: ...
@@ -42,6 +44,7 @@ class Hopper:
         self.held: deque[Any] = deque()
         self.fetched: dict[int, float] = {}  # lead id -> when it was read from the store
         self.left = 0
+        self.counted_at: float | None = None  # when ``left`` was counted in the store
         self.low = False
         self.alarms = 0
 
@@ -59,7 +62,11 @@ class Hopper:
             self.held.extend(fresh)
             self.fetched.update((lead.id, now) for lead in fresh)
             added = len(fresh)
-        self.left = await self.rows.count_callable(self.campaign, now=now)
+        # the callable leads left are counted with each fetch, else at most every RECOUNT seconds: the
+        # dialer asks every pacing round (about a second), a COUNT over the leads each time is not needed
+        if want > 0 or self.counted_at is None or now - self.counted_at >= RECOUNT:
+            self.left = await self.rows.count_callable(self.campaign, now=now)
+            self.counted_at = now
         low = self.policy.low(self.left, dial_rate)
         if low != self.low:
             self.low = low
