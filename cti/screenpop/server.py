@@ -151,10 +151,11 @@ class RateLimit:
 
 
 def load_static() -> dict[str, tuple[bytes, str]]:
-    """The pages' files, and the vendored libraries under ``vendor/`` (no CDN: the consoles work offline)."""
+    """The pages' files, the vendored libraries under ``vendor/`` (no CDN: the consoles work offline) and
+    the string catalogues under ``i18n/``."""
     files: dict[str, tuple[bytes, str]] = {}
     root = resources.files("cti.screenpop") / "static"
-    for folder, prefix in ((root, ""), (root / "vendor", "vendor/")):
+    for folder, prefix in ((root, ""), (root / "vendor", "vendor/"), (root / "i18n", "i18n/")):
         for entry in folder.iterdir():
             suffix = "." + entry.name.rsplit(".", 1)[-1]
             if entry.is_file() and suffix in _TYPES:

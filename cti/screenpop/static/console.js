@@ -262,13 +262,13 @@ const cti = (() => {
       el("span", { id: "who", class: "who" }), el("span", { id: "status", class: "status" }));
     const form = el("form", { id: "login", class: "card login" },
       el("h2", {}, body.dataset.role === "supervisor" ? "Supervisor login" : "Login"),
-      el("label", {}, "User ", el("input", { name: "username", autocomplete: "username", required: true })),
-      el("label", {}, "Password ", el("input", {
+      el("label", {}, i18n.t("common.user"), " ", el("input", { name: "username", autocomplete: "username", required: true })),
+      el("label", {}, i18n.t("common.password"), " ", el("input", {
         name: "password", type: "password", autocomplete: "current-password", required: true })),
-      el("button", { type: "submit" }, "Log in"),
+      el("button", { type: "submit" }, i18n.t("common.login")),
       el("p", { id: "login-error", class: "error", role: "alert" }));
     body.prepend(header, form);
   }
 
-  return { el, clear, duration, Session, loginFlow, status, offline, shell };
+  return { el, clear, duration, Session, loginFlow, status, offline, shell, t: i18n.t };
 })();
