@@ -197,8 +197,21 @@ def originate(s: AmiSession, m: Message) -> list[Headers]:
     num, name = parse_callerid(m.get("CallerID") or "")
     aid = m.get("ActionID")
     target = (context or "", exten or "", priority)
-    if not exten:  # Application/Data originate: nothing in this PBX runs applications directly
-        pbx._originate_response(aid, "Failure", channel, target, 0, channel_id or "<null>", num, name)
+    if not exten:  # Application/Data originate: ChanSpy runs (cti.sim.chanspy), anything else fails
+        if not _truthy(m.get("Async")):  # the sim runs applications on Async originates only
+            pbx._originate_response(aid, "Failure", channel, target, 0, channel_id or "<null>", num, name)
+            return [ok("Originate successfully queued")]
+        pbx.originate_app(
+            channel,
+            m.get("Application") or "",
+            m.get("Data") or "",
+            num,
+            name,
+            variables,
+            aid,
+            channel_id,
+            max(0.0, timeout_ms / 1000.0),
+        )
         return [ok("Originate successfully queued")]
     sync = not _truthy(m.get("Async"))
     done = None
@@ -287,6 +300,26 @@ def hangup(s: AmiSession, m: Message) -> list[Headers]:
         return [err("No such channel")]
     pbx.hangup_channel(ch, cause)
     return [ok("Channel Hungup")]
+
+
+def play_dtmf(s: AmiSession, m: Message) -> list[Headers]:
+    """PlayDTMF (main/manager.c): ``Receive: true`` queues the digit as read from the channel (a ChanSpy
+    with the ``d`` option switches mode), otherwise it is sent out to the device."""
+    name = m.get("Channel")
+    digit = m.get("Digit")
+    if not name:
+        return [err("Channel not specified")]
+    ch = _channel(s, name)
+    if ch is None:
+        return [err("Channel not found")]
+    if not digit:
+        return [err("No digit specified")]
+    try:
+        duration = int(m.get("Duration") or "0")
+    except ValueError:
+        return [err("Invalid duration")]
+    s.server.pbx.play_dtmf(ch, digit[0], _truthy(m.get("Receive")), duration or 100)
+    return [ok("DTMF successfully queued")]
 
 
 def setvar(s: AmiSession, m: Message) -> list[Headers]:
@@ -618,6 +651,7 @@ ACTIONS: dict[str, Handler] = {
     "getvar": getvar,
     "blindtransfer": blind_transfer,
     "userevent": user_event,
+    "playdtmf": play_dtmf,
     "queueadd": queue_add,
     "queueremove": queue_remove,
     "queuepause": queue_pause,

@@ -25,6 +25,7 @@ from cti.sim.legs import (
     dial_status,
     float_var,
 )
+from cti.sim.chanspy import Spy
 from cti.sim.pbx_core import PbxCore
 
 OFFER_EXTEN = (
@@ -374,6 +375,8 @@ class Dialplan(PbxCore):
                 self._dial_failed(owner, dial_status(cause), cause, cause)
             else:
                 self._agent_ring_failed(owner, "BUSY" if cause == 17 else "CANCEL", cause)
+        elif isinstance(owner, Spy):
+            self.spyer_hangup(owner, cause)
         else:
             self.hangup_event(ch, cause)
 

@@ -18,6 +18,7 @@ Theory of operation:
    - ``agents,<agent>``: the simulated phone (``cti.sim.agents``).
    - ``pstn,<number>``: the simulated public network (``cti.sim.pstn``).
    - ``dialer-connect,<number>``: ``Queue(sales,t,,,CWAIT)``, then ``UserEvent(DialerDrop)``.
+   - ``Originate Application=ChanSpy``: a supervisor's phone spies on a channel (``cti.sim.chanspy``).
 
 4. A *leg* is the channel that runs that dialplan (a Local ``;1`` or a trunk channel) together with
    the outside party (the Local ``;2``: the caller, or the called number). An *agent leg* is one
@@ -30,12 +31,13 @@ from __future__ import annotations
 from cti.sim.agent_legs import AgentLegs
 from cti.sim.app_queue import AppQueue
 from cti.sim.channels import RING
+from cti.sim.chanspy import ChanSpyApp
 from cti.sim.dialplan import Dialplan
 from cti.sim.legs import ActionError, AgentLeg, Leg
 from cti.sim.originate import Originate
 
 
-class Pbx(Originate, Dialplan, AgentLegs, AppQueue):
+class Pbx(Originate, Dialplan, AgentLegs, AppQueue, ChanSpyApp):
     """The whole model: each part is a class of its own module, all sharing ``PbxCore``'s state."""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cti.asterisk.ami import escape
 from cti.sim.agents import AgentPhone
@@ -56,6 +56,10 @@ class PbxCore:
             self, al: AgentLeg, status: str, cause_two: int, continue_leg: bool = True
         ) -> None: ...
         def agent_hangup(self, al: AgentLeg, cause: int) -> None: ...
+
+        # chanspy
+        def spyee_gone(self, ch: Channel) -> None: ...
+        def spyer_hangup(self, spy: Any, cause: int) -> None: ...
         def _dial_failed(
             self, al: AgentLeg, status: str, cause_one: int, cause_two: int, continue_leg: bool = True
         ) -> None: ...
@@ -87,6 +91,7 @@ class PbxCore:
         self.played: list[
             tuple[str, str]
         ] = []  # (uniqueid, message context): Playback in the dialer contexts
+        self.spies: list[Any] = []  # ChanSpy runs (cti.sim.chanspy.Spy)
         self.phones: dict[str, AgentPhone] = {a.extension: AgentPhone(a) for a in scenario.agents}
         self.queues: dict[str, Queue] = {}
         self._dispatch_timer: Timer | None = None
@@ -162,6 +167,8 @@ class PbxCore:
         self.channels.forget(ch)
         over = all(c.linkedid != ch.linkedid for c in self.channels.by_uniqueid.values())
         self.call_logs.hangup(ch, cause, self.now, over)
+        if self.spies:
+            self.spyee_gone(ch)
 
     def local_bridge_event(self, one: Channel, two: Channel) -> None:
         h: Headers = []
