@@ -70,6 +70,7 @@ from cti.reports.kpi import KpiEvaluator
 from cti.reports.metrics import AgentRollup, QueueRollup
 from cti.reports.web import endpoint as reports_endpoint
 from cti.screenpop.actions import (
+    AccountLookup,
     AmiActions,
     Contexts,
     Desk,
@@ -103,7 +104,7 @@ class AgentStatesPort(AgentStateStore, ReportStates, Protocol):
     """``store.agent_states``: the agents' state history."""
 
 
-class AccountsPort(Accounts, AccountSource, Protocol):
+class AccountsPort(Accounts, AccountSource, AccountLookup, Protocol):
     """``store.accounts``: logins and the agents' seats."""
 
 
@@ -503,6 +504,7 @@ class Daemon:
         )
         self.desk.campaigns = self.campaigns
         self.desk.leads = store.campaigns  # a dialer call's disposition reaches its lead
+        self.desk.accounts = store.accounts  # supervisors' phones (listen, whisper, barge)
         if cfg.web.secret:
             secret = cfg.web.secret.encode()
         elif cfg.web.secret_file:  # a random key kept across restarts: a console's reload keeps working

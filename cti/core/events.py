@@ -166,6 +166,25 @@ class OriginateFinished(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class SpyStarted(DomainEvent):
+    """ChanSpyStart: ``spyer_channel`` (a supervisor's phone running ChanSpy) listens to ``spyee_channel``
+    (an agent's channel in call ``spyee_linkedid``)."""
+
+    spyer_channel: str
+    spyer_uniqueid: str
+    spyee_channel: str
+    spyee_linkedid: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpyStopped(DomainEvent):
+    """ChanSpyStop: the spyer stopped spying (the spied-on channel hung up, or the spyer did)."""
+
+    spyer_channel: str
+    spyer_uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
 class UserEventRaised(DomainEvent):
     name: str
     linkedid: LinkedId | None

@@ -19,6 +19,9 @@ preview_skip   the preview card's lead skipped, the next one offered (cti.delive
 email_reply    the reply to the e-mail task offered to the agent, sent over SMTP (cti.mail.component)
 email_close    the e-mail task's disposition without a reply
 campaign       the campaign page (supervisors): list, create, update, upload, start, pause, end, figures
+spy            supervisors: ``Originate`` of their own phone (their account's interface) into
+               ``ChanSpy(<agent's channel>,qESd[w|B])``; a change of mode: ``PlayDTMF Digit=4|5|6
+               Receive=true`` on that phone's channel; ``stop``: ``Hangup`` of it (cti.screenpop.spying)
 =============  ==============================================================================
 
 Rules: an agent acts only for themselves and only on calls that rang them (and that no other agent
@@ -41,6 +44,7 @@ from cti.core.ids import AgentId, LinkedId
 from cti.dialer.settings import SettingError
 from cti.mail.service import TaskError
 from cti.screenpop import protocol as p
+from cti.screenpop import spying
 from cti.screenpop.hub import AgentSeat, Hub
 from cti.screenpop.tokens import Identity
 from cti.telemetry import Metric, counter
@@ -153,6 +157,12 @@ class LeadDispositions(Protocol):
     ) -> int | None: ...
 
 
+class AccountLookup(Protocol):
+    """``store.accounts``: a supervisor's account, for the phone (``interface``) they listen in on."""
+
+    async def agent(self, username: str) -> Any: ...
+
+
 class DispositionStore(Protocol):
     async def save_disposition(
         self, linkedid: str, agent: str, disposition: str, notes: str, *, server: str = ""
@@ -234,6 +244,7 @@ class Desk:
         self.preview: PreviewControl | None = None  # the dialer, when [dialer] enabled (set at assembly)
         self.campaigns: CampaignActions | None = None  # the campaign page's actions (set at assembly)
         self.leads: LeadDispositions | None = None  # a dialer call's disposition reaches its lead
+        self.accounts: AccountLookup | None = None  # supervisors' phones (listen, whisper, barge)
 
     async def _dispose_lead(
         self, lid: str, code: str, agent: str, callback_at: float | None
@@ -412,6 +423,8 @@ class Desk:
                 return {"agent": who, "callbacks": await self.callbacks.of_agent(who)}
             case p.CampaignAction():
                 return await self._campaign(identity, cmd)
+            case p.Spy(agent=agent, mode=mode):
+                return await self._spy(identity, agent, mode)
             case p.PreviewDial(preview=pid) | p.PreviewSkip(preview=pid):
                 if self.preview is None:
                     raise DeskError("no_dialer", "outbound campaigns are not enabled ([dialer] enabled)")
@@ -437,6 +450,108 @@ class Desk:
                 return await self._fulfil(identity, cmd)
             case _:
                 raise DeskError("unknown_type", f"{type(cmd).__name__} is not an action")
+
+    async def _spy(self, identity: Identity, agent: str | None, mode: str) -> dict[str, Any]:
+        """Listen, whisper, barge or stop (cti.screenpop.spying); one session per supervisor."""
+        if not identity.supervisor:
+            raise DeskError("forbidden", "only a supervisor listens in on calls")
+        spies = self.hub.spies
+        current = spies.of(identity.username)
+        if mode == "stop":
+            if current is None:
+                raise DeskError("not_spying", "you are not listening to any call")
+            # before ChanSpyStart the phone still rings: its channel is found by its Uniqueid
+            channel = current.spyer_channel or current.channel_id
+            await self._ami(current.server, {"Action": "Hangup", "Channel": channel}, ("spy", {}))
+            self.hub.spy_changed(spies.end(current))
+            return current.to_json()
+        assert agent is not None
+        if current is not None and current.agent == agent:
+            if current.mode != mode:
+                if current.spyer_channel is None:
+                    raise DeskError("not_started", "your phone has not answered yet: change mode once it has")
+                await self._ami(
+                    current.server,
+                    {
+                        "Action": "PlayDTMF",
+                        "Channel": current.spyer_channel,
+                        "Digit": spying.DIGIT[mode],
+                        "Receive": "true",
+                    },
+                    ("spy", {}),
+                )
+                current.mode = mode
+                self.hub.spy_changed(current)
+            return current.to_json()
+        if current is not None:
+            raise DeskError("busy", f"you are listening to {current.agent}: stop that first")
+        view = next(
+            (v for v in self.hub.calls.values() if v.agent == agent and v.state not in ("ringing", "ended")),
+            None,
+        )
+        if view is None:
+            raise DeskError("no_call", f"{agent} is not on a call")
+        spyee = await self._channel(self.channels.agent_channel(view.server, view.linkedid, AgentId(agent)))
+        if spyee is None:
+            raise DeskError("no_channel", f"{agent}'s call has no live channel")
+        phone = await self._phone(identity.username)
+        if isinstance(self.servers(view.server), DeskRequests):
+            raise DeskError(
+                "no_server", f"listening in goes through the instance connected to {view.server!r}"
+            )
+        session = spying.SpySession(
+            identity.username,
+            AgentId(agent),
+            view.server,
+            view.linkedid,
+            spyee,
+            mode,
+            f"spy-{uuid.uuid4()}",
+            self.hub.now(),
+        )
+        spies.add(session)  # before the Originate: ChanSpyStart may come before its reply
+        try:
+            await self._ami(
+                view.server,
+                {
+                    "Action": "Originate",
+                    "Channel": phone,
+                    "Application": "ChanSpy",
+                    "Data": spying.chanspy_data(spyee, mode),
+                    "CallerID": f'"{mode} {agent}" <{self._extension(AgentId(agent))}>',
+                    "ChannelId": session.channel_id,
+                    "Timeout": "30000",
+                    "Async": "true",
+                },
+                ("spy", {}),
+            )
+        except DeskError:
+            spies.end(session)
+            raise
+        self.hub.spy_changed(session)
+        return session.to_json()
+
+    def _extension(self, agent: AgentId) -> str:
+        seat = self.hub.seats.get(agent)
+        return (extension_of(seat.interface) if seat else None) or ""
+
+    async def _phone(self, username: str) -> str:
+        """The supervisor's own phone (their account's interface), or a clear refusal."""
+        account = None
+        if self.accounts is not None:
+            try:
+                account = await self.accounts.agent(username)
+            except Exception as e:
+                log.warning("the account of %s could not be read: %s", username, e)
+                raise DeskError("store_failed", "your account could not be read: try again") from None
+        phone = str(getattr(account, "interface", "") or "")
+        if "/" not in phone:
+            raise DeskError(
+                "no_phone",
+                f"your account has no phone to listen on: give it one "
+                f"(cti store agent {username} --interface PJSIP/2001 --keep-password)",
+            )
+        return phone
 
     async def _campaign(self, identity: Identity, cmd: p.CampaignAction) -> dict[str, Any]:
         if not identity.supervisor:

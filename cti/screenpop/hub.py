@@ -49,6 +49,8 @@ from cti.core.events import (
     OriginateFinished,
     Resynced,
     StreamProblem,
+    SpyStarted,
+    SpyStopped,
     UserEventRaised,
 )
 from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
@@ -57,6 +59,7 @@ from cti.reports.kpi import KpiEvaluator, Scope, center_figures
 from cti.screenpop.directory import CallerCard, CallerDirectory
 from cti.screenpop.live import Changes, LiveBoard
 from cti.screenpop.protocol import VERSION, encode, kpi_alert
+from cti.screenpop.spying import Spies, SpySession
 from cti.screenpop.tokens import Identity
 from cti.telemetry import Metric, counter, gauge
 
@@ -295,6 +298,7 @@ class Hub:
         self.email_tasks: dict[AgentId, dict[str, Any]] = {}  # the e-mail task offered to each agent
         # callers waiting in a queue, by (server, uniqueid): listed on the supervisors' page
         self.waiting: dict[tuple[str, str], dict[str, Any]] = {}
+        self.spies = Spies()  # supervisors listening in (cti.screenpop.spying): to supervisors only
         self.pops_sent = 0
         self.messages_sent = 0
         self.clients_dropped = 0
@@ -406,7 +410,16 @@ class Hub:
             ]
         if identity.supervisor:
             out["kpi"] = [kpi_alert(alert) for alert in self.kpi.active()]
+            out["spies"] = self.spies.snapshot()
         return out
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    def spy_changed(self, session: SpySession | None) -> None:
+        """A supervisor's listening session started, changed mode or ended: to supervisors only."""
+        if session is not None:
+            self._emit(session.to_json(), None)
 
     def routing_board(self, board: dict[str, Any]) -> None:
         """The router's agents (skills, reservations) and waiting calls: to supervisors only."""
@@ -558,6 +571,14 @@ class Hub:
                     tuple(event.queues) or self._queues_of(event.agent),
                     event.state,
                 )
+            case OriginateFinished(channel_id=channel_id) if event.outcome != "answered" and self.spies.of_channel(
+                event.server, channel_id
+            ):
+                self.spy_changed(self.spies.originate_failed(event.server, channel_id))
+            case SpyStarted():
+                self.spy_changed(self.spies.started(event))
+            case SpyStopped():
+                self.spy_changed(self.spies.stopped(event))
             case OriginateFinished(channel_id=channel_id):
                 agent = self.originates.pop(channel_id, None)
                 number = self.dialled.pop(channel_id, "")

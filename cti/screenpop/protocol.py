@@ -170,6 +170,18 @@ class Disposition(Command):
     callback_at: float | None = None  # a campaign call's callback disposition: when (epoch seconds)
 
 
+SPY_MODES = ("listen", "whisper", "barge", "stop")
+
+
+@dataclass(frozen=True, slots=True)
+class Spy(Command):
+    """A supervisor listens to (``listen``), whispers to (``whisper``) or barges into (``barge``) the call
+    of ``agent`` on their own phone, or ends it (``stop``): cti.screenpop.spying."""
+
+    agent: str | None
+    mode: str
+
+
 @dataclass(frozen=True, slots=True)
 class SetSkills(Command):
     agent: str
@@ -458,6 +470,12 @@ def parse(text: str | bytes) -> Command:
                 f.text("notes", limit=MAX_NOTES, required=False, empty=True, lines=True),
                 None if when is None else float(when),
             )
+        case "spy":
+            mode = f.text("mode", limit=16)
+            if mode not in SPY_MODES:
+                raise BadMessage("bad_field", f"'mode' must be one of {', '.join(SPY_MODES)}", ref)
+            agent = f.name("agent", required=mode != "stop")
+            return Spy(ref, agent, mode)
         case "set_skills":
             agent = f.name("agent")
             assert agent is not None

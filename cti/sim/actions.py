@@ -239,7 +239,9 @@ def originate(s: AmiSession, m: Message) -> list[Headers]:
 
 
 def _channel(s: AmiSession, name: str | None) -> Channel | None:
-    return s.server.pbx.channels.find(name or "")
+    """By name, else by Uniqueid (ast_channel_get_by_name takes either)."""
+    channels = s.server.pbx.channels
+    return channels.find(name or "") or channels.by_uniqueid.get(name or "")
 
 
 def redirect(s: AmiSession, m: Message) -> list[Headers]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from cti.asterisk.ami import escape
 from cti.sim.channels import RINGING, UP, Channel, Headers
 from cti.sim.legs import RECHECK, float_var
-from cti.sim.pbx_core import PbxCore
+from cti.sim.originate import Originate
 from cti.sim.timeline import Timer
 
 MODES = {"4": "spy", "5": "whisper", "6": "barge"}
@@ -67,7 +67,7 @@ def spy_options(data: str) -> tuple[str, str]:
     return prefix.strip(), "".join(letters)
 
 
-class ChanSpyApp(PbxCore):
+class ChanSpyApp(Originate):
     def originate_app(
         self,
         channel: str,

@@ -37,7 +37,7 @@ from cti.sim.legs import ActionError, AgentLeg, Leg
 from cti.sim.originate import Originate
 
 
-class Pbx(Originate, Dialplan, AgentLegs, AppQueue, ChanSpyApp):
+class Pbx(ChanSpyApp, Originate, Dialplan, AgentLegs, AppQueue):
     """The whole model: each part is a class of its own module, all sharing ``PbxCore``'s state."""
 
 
