@@ -199,7 +199,14 @@
     document.getElementById("pops").prepend(p.card);
     document.getElementById("no-call").hidden = true;
     tick();
-    logEvent(`call from ${msg.caller.name || msg.caller.number || "unknown"}`);
+    logEvent(cti.t("agent.event_ringing", { caller: callerText(msg.caller) }));
+  }
+
+  // who the call is with, in words: "Jane Roe (+14155550101)", the number alone, or "unknown caller"
+  function callerText(caller) {
+    const name = (caller && caller.name) || "", number = (caller && caller.number) || "";
+    if (name && number) return `${name} (${number})`;
+    return name || number || cti.t("agent.unknown_caller");
   }
 
   function callUpdate(msg) {
@@ -217,7 +224,7 @@
       controls(p);
       tick();
     }
-    logEvent(`${text} · ${msg.linkedid}`);
+    logEvent(cti.t("agent.event_call", { caller: p ? callerText(p.msg.caller) : cti.t("agent.unknown_caller"), what: text }));
   }
 
   // ---- e-mail task card (issue #13, branch email2): text only, the sender's words never as HTML ----

@@ -8,6 +8,9 @@
   const waitingCallers = new Map(); // "server uniqueid" -> {queue, number, name, since}
   const callKey = (server, lid) => `${server || ""} ${lid}`;
   let routing = null; // the router's board: {agents: [...], waiting: [...]}
+  const spies = new Map(); // supervisor -> their listening session {agent, mode, state, since}
+  let me = null; // this supervisor's user name
+  const SPY_MODES = ["listen", "whisper", "barge"];
   const session = new cti.Session("supervisor", onMessage, cti.status);
 
   const pct = (x) => (x === null || x === undefined ? "–" : `${(x * 100).toFixed(1)}%`);
@@ -34,6 +37,7 @@
   }
 
   function renderQueues() {
+    cti.wallboard.update(queues, agents, session.now());
     const body = document.querySelector("#queues tbody");
     const rows = [...queues.values()].sort((a, b) => a.queue.localeCompare(b.queue));
     upsert(body, rows, (q) => q.queue,
@@ -57,18 +61,68 @@
     upsert(body, rows, (a) => a.agent,
       (a) => el("tr", { dataset: { agent: a.agent } },
         el("th", { scope: "row" }), el("td", { class: "state" }), el("td", { class: "in-state" }), el("td", { class: "reason" }),
-        el("td", {}), el("td", {}),
+        el("td", {}), el("td", {}), el("td", { class: "call-time" }),
         el("td", { class: "row-actions" },
           el("button", { type: "button", class: "small", "aria-label": `Ready ${a.agent}`,
             onclick: () => command({ type: "ready", agent: a.agent }, `ready ${a.agent}`) }, "ready"),
           el("button", { type: "button", class: "small secondary", "aria-label": `Pause ${a.agent}`,
-            onclick: () => command({ type: "pause", agent: a.agent, reason: document.getElementById("pause-reason").value }, `pause ${a.agent}`) }, "pause"))),
+            onclick: () => command({ type: "pause", agent: a.agent, reason: document.getElementById("pause-reason").value }, `pause ${a.agent}`) }, "pause"),
+          el("button", { type: "button", class: "small secondary", "aria-label": cti.t("supervisor.logout_agent", { agent: a.agent }),
+            onclick: () => command({ type: "logout", agent: a.agent }, cti.t("supervisor.logout_agent", { agent: a.agent })) }, cti.t("supervisor.logout")),
+          ...SPY_MODES.map((mode) => el("button", { type: "button", class: "small secondary spy", dataset: { mode },
+            "aria-pressed": "false", "aria-label": cti.t(`supervisor.${mode}_to`, { agent: a.agent }),
+            onclick: () => command({ type: "spy", agent: a.agent, mode }, cti.t(`supervisor.${mode}_to`, { agent: a.agent })) },
+          cti.t(`supervisor.${mode}`))),
+          el("button", { type: "button", class: "small danger spy-stop", hidden: true,
+            "aria-label": cti.t("supervisor.stop_to", { agent: a.agent }),
+            onclick: () => command({ type: "spy", mode: "stop" }, cti.t("supervisor.stop_to", { agent: a.agent })) },
+          cti.t("supervisor.stop")))),
       (a) => [a.agent, a.state.replace("_", " "), duration(session.now() - a.since), a.reason || "",
-        (a.queues || []).join(", "), String(a.answered)]);
+        (a.queues || []).join(", "), String(a.answered), callTime(a.agent)]);
+    const mine = me ? spies.get(me) : null;
     for (const row of body.children) {
       const a = agents.get(row.dataset.agent);
       if (a && row.dataset.state !== a.state) row.dataset.state = a.state;
+      // my listening session on this agent: its mode's button pressed, and a Stop
+      const on = mine && mine.agent === row.dataset.agent ? mine : null;
+      for (const b of row.querySelectorAll("button.spy")) {
+        const pressed = on && on.mode === b.dataset.mode ? "true" : "false";
+        if (b.getAttribute("aria-pressed") !== pressed) b.setAttribute("aria-pressed", pressed);
+      }
+      const stop = row.querySelector("button.spy-stop");
+      if (stop.hidden !== !on) stop.hidden = !on;
     }
+  }
+
+  // how long the agent's live call has been up (answered), "" when not on one
+  function callTime(agent) {
+    for (const c of calls.values()) {
+      if (c.agent === agent && c.answeredAt && LIVE_TALK.has(c.state)) return duration(session.now() - c.answeredAt);
+    }
+    return "";
+  }
+  const LIVE_TALK = new Set(["answered", "resumed", "held"]);
+
+  function renderSpies() {
+    const list = document.getElementById("spies");
+    const rows = [...spies.values()].sort((x, y) => x.supervisor.localeCompare(y.supervisor));
+    const have = new Map([...list.children].map((li) => [li.dataset.supervisor, li]));
+    for (const s of rows) {
+      let li = have.get(s.supervisor);
+      if (!li) { li = el("li", { dataset: { supervisor: s.supervisor } }); list.append(li); }
+      have.delete(s.supervisor);
+      const text = cti.t(s.state === "calling" ? "supervisor.spy_calling" : "supervisor.spy_row",
+        { supervisor: s.supervisor, agent: s.agent, mode: cti.t(`supervisor.mode_${s.mode}`), since: duration(session.now() - s.since) });
+      if (li.textContent !== text) li.textContent = text;
+      li.dataset.mode = s.mode; li.dataset.agent = s.agent; li.dataset.state = s.state;
+    }
+    for (const li of have.values()) li.remove();
+    document.getElementById("no-spies").hidden = spies.size > 0;
+  }
+
+  function spyUpdate(msg) {
+    if (msg.state === "ended") spies.delete(msg.supervisor); else spies.set(msg.supervisor, msg);
+    renderSpies(); renderAgents();
   }
 
   async function command(cmd, label) {
@@ -87,6 +141,7 @@
       ([, c]) => el("tr", { dataset: { linkedid: c.linkedid } }, el("td", {}), el("td", {}), el("td", {}), el("td", {}), el("td", { class: "state" })),
       ([, c]) => [c.caller || "(no name)", c.number || "", c.queue || "–", c.agent || "–", callWords[c.state] || c.state]);
     document.getElementById("no-calls").hidden = calls.size > 0;
+    document.getElementById("calls-wrap").hidden = calls.size === 0;
   }
 
   function renderWaitingCallers() {
@@ -149,6 +204,7 @@
     switch (msg.type) {
       case "welcome":
         document.getElementById("who").textContent = `${msg.username} (${msg.role})`;
+        me = msg.username;
         // an agent's token: this page has nothing to show them, and says why
         document.getElementById("not-supervisor").hidden = msg.role === "supervisor";
         document.getElementById("board").hidden = msg.role !== "supervisor";
@@ -161,17 +217,21 @@
           // one row per call (a ringall offers it to several agents): the answering agent's, if any
           const k = callKey(c.call.server, c.call.linkedid);
           const agent = c.answered_by || (calls.has(k) ? calls.get(k).agent : c.agent);
-          calls.set(k, { linkedid: c.call.linkedid, caller: c.caller.name, number: c.caller.number, queue: c.call.queue, agent, state: c.state || "ringing" });
+          calls.set(k, { linkedid: c.call.linkedid, caller: c.caller.name, number: c.caller.number, queue: c.call.queue, agent,
+            state: c.state || "ringing", answeredAt: c.answered_at || null });
         }
         for (const w of msg.waiting || []) waitingCallers.set(`${w.server} ${w.uniqueid}`, w);
         routing = msg.routing || null;
-        renderQueues(); renderAgents(); renderCalls(); renderRouting(); renderWaitingCallers();
+        spies.clear();
+        for (const sp of msg.spies || []) spies.set(sp.supervisor, sp);
+        renderQueues(); renderAgents(); renderCalls(); renderRouting(); renderWaitingCallers(); renderSpies();
         cti.kpi.reset(msg.kpi || []);
         break;
       case "kpi_alert": cti.kpi.alert(msg); break;
       case "routing": routing = msg; renderRouting(); break;
       case "queue": queues.set(msg.queue, msg); renderQueues(); break;
-      case "agent_state": agents.set(msg.agent, msg); renderAgents(); break;
+      case "agent_state": agents.set(msg.agent, msg); renderAgents(); cti.wallboard.update(queues, agents, session.now()); break;
+      case "spy": spyUpdate(msg); break;
       case "screenpop": {
         const k = callKey(msg.call.server, msg.call.linkedid);
         const known = calls.get(k);
@@ -185,8 +245,11 @@
         const k = callKey(msg.server, msg.linkedid);
         const c = calls.get(k);
         if (msg.event === "ended") calls.delete(k);
-        else if (c && msg.event !== "missed") { c.state = msg.event; if (msg.event === "answered" && msg.agent) c.agent = msg.agent; }
-        renderCalls();
+        else if (c && msg.event !== "missed") {
+          c.state = msg.event;
+          if (msg.event === "answered") { if (msg.agent) c.agent = msg.agent; c.answeredAt = typeof msg.at === "number" ? msg.at : session.now(); }
+        }
+        renderCalls(); renderAgents();
         break;
       }
       case "waiting":
@@ -204,6 +267,6 @@
     }
   }
 
-  setInterval(() => { renderQueues(); renderAgents(); renderRouting(); renderWaitingCallers(); }, 1000); // ticks the clocks; the figures are pushed
+  setInterval(() => { renderQueues(); renderAgents(); renderRouting(); renderWaitingCallers(); renderSpies(); }, 1000); // ticks the clocks; the figures are pushed
   cti.loginFlow(session, () => {});
 })();
