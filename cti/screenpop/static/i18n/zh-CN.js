@@ -35,6 +35,6 @@ i18n.add("zh-CN", {
   "supervisor.spy_row": "{supervisor} {mode} {agent}（已 {since}）",
   "supervisor.spy_calling": "{supervisor}：话机振铃中，将{mode} {agent}",
   "agent.event_ringing": "{caller} 来电",
-  "agent.event_call": "{caller}：{what}",
+  "agent.event_call": "{caller}：通话{what}",
   "agent.unknown_caller": "未知来电者",
 });
