@@ -165,6 +165,11 @@ class OriginateFinished(DomainEvent):
     outcome: str  # "answered", "busy", "no-answer", "congestion", "failed"
 
 
+# the ChannelId (so the Uniqueid and Linkedid) a console gives the supervisor's phone when it originates it
+# into ChanSpy: the call tracker knows that channel is a listening session, not a call (never recorded)
+SPY_CHANNEL_PREFIX = "spy-"
+
+
 @dataclass(frozen=True, slots=True)
 class SpyStarted(DomainEvent):
     """ChanSpyStart: ``spyer_channel`` (a supervisor's phone running ChanSpy) listens to ``spyee_channel``

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from cti.core.errors import UsageError
-from cti.core.events import AgentState
+from cti.core.events import SPY_CHANNEL_PREFIX, AgentState
 from cti.core.ids import AgentId, LinkedId
 from cti.dialer.settings import SettingError
 from cti.mail.service import TaskError
@@ -506,7 +506,7 @@ class Desk:
             view.linkedid,
             spyee,
             mode,
-            f"spy-{uuid.uuid4()}",
+            f"{SPY_CHANNEL_PREFIX}{uuid.uuid4()}",
             self.hub.now(),
         )
         spies.add(session)  # before the Originate: ChanSpyStart may come before its reply

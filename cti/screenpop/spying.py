@@ -37,7 +37,7 @@ class SpySession:
     spyee_channel: str
     mode: str  # listen, whisper, barge
     channel_id: str  # the Originate's ChannelId: the spyer channel's Uniqueid
-    since: float
+    since: float  # asked at, then spying since (ChanSpyStart)
     spyer_channel: str | None = None  # known from ChanSpyStart
     state: str = "calling"  # calling: the supervisor's phone rings; on: spying; ended
 
@@ -87,7 +87,7 @@ class Spies:
         s = self._find(event.server, event.spyer_uniqueid, event.spyer_channel)
         if s is None:
             return None  # someone else's ChanSpy (from the dialplan): not a console's session
-        s.spyer_channel, s.state = event.spyer_channel, "on"
+        s.spyer_channel, s.state, s.since = event.spyer_channel, "on", event.at
         return s
 
     def stopped(self, event: SpyStopped) -> SpySession | None:

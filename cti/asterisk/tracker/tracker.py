@@ -85,6 +85,7 @@ from cti.asterisk.tracker.legs import (
 )
 from cti.asterisk.tracker.originates import PendingResponses
 from cti.core.events import (
+    SPY_CHANNEL_PREFIX,
     AgentRinging,
     CallAnswered,
     CallEnded,
@@ -556,6 +557,8 @@ class CallTracker:
             return
         j.move(STARTED)
         rec = j.record
+        if rec.linkedid.startswith(SPY_CHANNEL_PREFIX):
+            return  # a supervisor's phone listening in (ChanSpy): not a call, never started nor recorded
         primary = self.channels.by_uid.get(j.primary)
         orig = j.originate
         if orig.originated:
@@ -724,6 +727,9 @@ class CallTracker:
         for uid in self.roster.rings_of(j):
             self.roster.end_ring(uid, at, out)
         rec = j.record
+        if rec.linkedid.startswith(SPY_CHANNEL_PREFIX):
+            self.journeys.ended_now(j)
+            return
         rec.ended_at = at
         rec.outcome = self.outcome(j)
         if rec.direction is _OUTBOUND:

@@ -35,7 +35,7 @@ i18n.add("en", {
   "supervisor.mode_whisper": "whispering to",
   "supervisor.mode_barge": "barged into the call of",
   "supervisor.spy_row": "{supervisor} {mode} {agent} ({since})",
-  "supervisor.spy_calling": "{supervisor}: phone ringing to {mode} {agent}",
+  "supervisor.spy_calling": "{supervisor}: phone ringing ({agent})",
   "agent.event_ringing": "{caller} is calling",
   "agent.event_call": "{caller}: {what}",
   "agent.unknown_caller": "unknown caller",

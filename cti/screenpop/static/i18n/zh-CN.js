@@ -33,7 +33,7 @@ i18n.add("zh-CN", {
   "supervisor.mode_whisper": "正在耳语",
   "supervisor.mode_barge": "已强插通话",
   "supervisor.spy_row": "{supervisor} {mode} {agent}（已 {since}）",
-  "supervisor.spy_calling": "{supervisor}：话机振铃中，将{mode} {agent}",
+  "supervisor.spy_calling": "{supervisor}：话机振铃中（{agent}）",
   "agent.event_ringing": "{caller} 来电",
   "agent.event_call": "{caller}：通话{what}",
   "agent.unknown_caller": "未知来电者",
