@@ -74,7 +74,7 @@ AGENTS = (
         "1006",
         (("support", 3), ("english", 7)),
     ),
-    AgentSpec("super", "supervisor", None, "", "Sam Supervisor", ""),
+    AgentSpec("super", "supervisor", None, "PJSIP/2001", "Sam Supervisor", "2001"),  # the phone to listen in on
 )
 
 
