@@ -48,9 +48,9 @@ from cti.core.events import (
     DomainEvent,
     OriginateFinished,
     Resynced,
-    StreamProblem,
     SpyStarted,
     SpyStopped,
+    StreamProblem,
     UserEventRaised,
 )
 from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
@@ -571,8 +571,8 @@ class Hub:
                     tuple(event.queues) or self._queues_of(event.agent),
                     event.state,
                 )
-            case OriginateFinished(channel_id=channel_id) if event.outcome != "answered" and self.spies.of_channel(
-                event.server, channel_id
+            case OriginateFinished(channel_id=channel_id) if (
+                event.outcome != "answered" and self.spies.of_channel(event.server, channel_id)
             ):
                 self.spy_changed(self.spies.originate_failed(event.server, channel_id))
             case SpyStarted():

@@ -85,7 +85,9 @@ class ChanSpyApp(Originate):
         tech, _, resource = channel.partition("/")
         target = ("", "", 1)
         if app.lower() != "chanspy" or not resource or tech.lower() == "local":
-            self._originate_response(action_id, "Failure", channel, target, 0, channel_id or "<null>", cid_num, cid_name)
+            self._originate_response(
+                action_id, "Failure", channel, target, 0, channel_id or "<null>", cid_num, cid_name
+            )
             return None
         ch = self.channels.create_tech(tech, resource, "", "", self.now, channel_id)
         self._chan_event("Newchannel", ch)
@@ -131,7 +133,12 @@ class ChanSpyApp(Originate):
         low = spy.prefix.lower()
         spying = {s.spyer.uniqueid for s in self.spies}
         for cand in self.channels.all():
-            if cand is spy.spyer or cand.hungup or cand.uniqueid in spying or not cand.name.lower().startswith(low):
+            if (
+                cand is spy.spyer
+                or cand.hungup
+                or cand.uniqueid in spying
+                or not cand.name.lower().startswith(low)
+            ):
                 continue
             if "b" in spy.options and cand.bridge is None:
                 continue

@@ -74,7 +74,9 @@ AGENTS = (
         "1006",
         (("support", 3), ("english", 7)),
     ),
-    AgentSpec("super", "supervisor", None, "PJSIP/2001", "Sam Supervisor", "2001"),  # the phone to listen in on
+    AgentSpec(
+        "super", "supervisor", None, "PJSIP/2001", "Sam Supervisor", "2001"
+    ),  # the phone to listen in on
 )
 
 

@@ -76,7 +76,9 @@ def _talking_agent(daemon: Daemon) -> str | None:
     return next((str(v.agent) for v in daemon.hub.calls.values() if v.agent and v.state == "answered"), None)
 
 
-async def test_listen_whisper_barge_and_stop_from_the_agents_table_the_agent_is_not_told(tmp_path: Path) -> None:
+async def test_listen_whisper_barge_and_stop_from_the_agents_table_the_agent_is_not_told(
+    tmp_path: Path,
+) -> None:
     async with sim_center(tmp_path) as (sim, daemon, browser):
         sim.place_call("4155550123", "Wall Caller", "sales", patience=600, talk=120)
         await eventually(lambda: _talking_agent(daemon) is not None, 15, "an agent answers")
@@ -99,7 +101,9 @@ async def test_listen_whisper_barge_and_stop_from_the_agents_table_the_agent_is_
         await listen.click()
         spies = page.locator("#spies li")
         await expect(spies).to_have_text(f"super: phone ringing ({agent})")
-        await expect(spies).to_have_text(re.compile(rf"^super listening to {agent} \(0:0\d\)$"), timeout=timeout(10) * 1000)
+        await expect(spies).to_have_text(
+            re.compile(rf"^super listening to {agent} \(0:0\d\)$"), timeout=timeout(10) * 1000
+        )
         await expect(listen).to_have_attribute("aria-pressed", "true")
         await expect(stop).to_be_visible()
         (spy,) = sim.pbx.spies
@@ -175,14 +179,19 @@ async def test_the_wallboard_tiles_show_what_the_simulator_did_updated_in_place(
             "1", timeout=timeout(15) * 1000
         )
         sales = page.locator('#wallboard-tiles [data-queue="sales"]')
-        await expect(sales.locator('[data-fig="answered"] .wb-value')).to_have_text("1", timeout=timeout(15) * 1000)
+        await expect(sales.locator('[data-fig="answered"] .wb-value')).to_have_text(
+            "1", timeout=timeout(15) * 1000
+        )
         await expect(support.locator('[data-fig="waiting"] .wb-value')).to_have_text("0")
         # the figures are the simulator's own: its queue_log, its members
         s_log, p_log = _log_counts(sim, "sales"), _log_counts(sim, "support")
         assert (s_log["CONNECT"], s_log["ABANDON"], p_log["CONNECT"], p_log["ABANDON"]) == (1, 0, 0, 1)
         assert await _fig(page, "support", "abandon_rate") == "100.0%"
         assert await _fig(page, "support", "sl") == "0.0%"  # abandons count against
-        assert await _fig(page, "sales", "sl") == "100.0%" and await _fig(page, "sales", "abandon_rate") == "0.0%"
+        assert (
+            await _fig(page, "sales", "sl") == "100.0%"
+            and await _fig(page, "sales", "abandon_rate") == "0.0%"
+        )
         paused = sum(1 for m in sim.pbx.queues["support"].members.values() if m.paused)
         assert await _fig(page, "support", "paused") == str(paused)
         totals = page.locator('#wallboard-tiles [data-queue=""]')
@@ -212,7 +221,9 @@ async def test_the_wallboard_mode_is_large_with_no_controls_greys_when_offline_a
             assert await page.locator("#queues").is_hidden() and await page.locator("#agents").is_hidden()
             visible_buttons = await page.locator("button:visible").count()
             assert visible_buttons == 0, "the wallboard has controls"
-            size = await tile.locator(".wb-value").first.evaluate("n => parseFloat(getComputedStyle(n).fontSize)")
+            size = await tile.locator(".wb-value").first.evaluate(
+                "n => parseFloat(getComputedStyle(n).fontSize)"
+            )
             assert size >= 48, size  # readable across the room
             assert await _axe(page) == []
             await page.screenshot(path=str(ARTIFACTS / "wallboard-mode.png"))
