@@ -32,8 +32,21 @@ def test_a_spied_call_gives_spy_events_and_only_the_customers_call_is_recorded()
     (started,) = [e for e in events if isinstance(e, SpyStarted)]
     assert (started.spyer_uniqueid, started.spyee_channel) == ("spy-1234", agent)
     assert started.spyer_channel.startswith("PJSIP/2001-") and started.spyee_linkedid
-    (stopped,) = [e for e in events if isinstance(e, SpyStopped)]
-    assert stopped.spyer_channel == started.spyer_channel and stopped.at >= started.at
+    chanspy_stop, phone_gone = [e for e in events if isinstance(e, SpyStopped)]
+    assert chanspy_stop.spyer_channel == started.spyer_channel and chanspy_stop.at >= started.at
+    assert phone_gone.spyer_uniqueid == "spy-1234"  # its Hangup ends the session too
     ended = [e.journey for e in events if isinstance(e, CallEnded)]
     assert [j.caller_number for j in ended] == ["5550001"]
     assert not [e for e in events if isinstance(e, CallStarted) and e.linkedid.startswith("spy-")]
+
+
+def test_a_phone_that_found_nothing_to_spy_on_still_ends_the_session_when_it_hangs_up() -> None:
+    h = Harness(transcript_pbx())
+    h.pbx.originate_app("PJSIP/2001", "ChanSpy", "Local/1001@agents-,qES", "", "", {}, "a1", "spy-9", 30.0)
+    h.run(5)  # answered, nothing matches, S: ChanSpy returns and the phone hangs up, no ChanSpyStop
+    assert not h.named("ChanSpyStop")
+    events = _feed(h)
+    assert [(e.spyer_channel, e.spyer_uniqueid) for e in events if isinstance(e, SpyStopped)] == [
+        ("", "spy-9")
+    ]
+    assert not [e for e in events if isinstance(e, CallEnded | CallStarted)]

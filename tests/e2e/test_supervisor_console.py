@@ -145,6 +145,31 @@ async def test_listen_whisper_barge_and_stop_from_the_agents_table_the_agent_is_
         assert [j.caller_number for j in journeys] == ["4155550123"], [j.to_json() for j in journeys]
 
 
+async def test_the_supervisor_pauses_with_a_reason_logs_out_and_readies_an_agent_on_the_simulator(
+    tmp_path: Path,
+) -> None:
+    async with sim_center(tmp_path) as (sim, daemon, browser):
+        page = await new_page(browser)
+        await login(page, _base(daemon), "/supervisor", "super")
+        row = page.locator('#agents tr[data-agent="Dave"]')
+        await expect(row.locator(".state")).to_have_text("available")
+        member = sim.pbx.queues["support"].members["Local/1004@agents/n"]
+        await page.select_option("#pause-reason", "lunch")
+        await page.get_by_role("button", name="Pause Dave", exact=True).click()
+        await expect(row.locator(".state")).to_have_text("paused")
+        await expect(row.locator(".reason")).to_have_text("lunch")
+        assert member.paused and member.paused_reason == "lunch"
+        # Dave is a member of queues.conf: Asterisk refuses QueueRemove ("Member not dynamic"), so a
+        # log-out pauses him "logged out" (Desk.run Logout)
+        await page.get_by_role("button", name="Log out Dave", exact=True).click()
+        await expect(row.locator(".reason")).to_have_text("logged out")
+        await expect(page.locator("#action-result")).to_have_text("Log out Dave: done")
+        assert member.paused and member.paused_reason == "logged out"
+        await page.get_by_role("button", name="Ready Dave", exact=True).click()
+        await expect(row.locator(".state")).to_have_text("available")
+        assert not member.paused
+
+
 def _log_counts(sim: SimServer, queue: str) -> dict[str, int]:
     verbs = [line.split("|") for line in sim.queue_log_lines()]
     return {v: sum(1 for x in verbs if x[2] == queue and x[4] == v) for v in ("CONNECT", "ABANDON")}
@@ -255,6 +280,8 @@ async def test_an_empty_live_calls_table_says_so_instead_of_a_bare_header(tmp_pa
         await login(page, _base(daemon), "/supervisor", "super")
         await expect(page.locator("#no-calls")).to_have_text("No live calls.")
         await expect(page.locator("#calls")).to_be_hidden()
+        await expect(page.locator("#no-callers")).to_be_visible()
+        await expect(page.locator("#callers")).to_be_hidden()  # nor the waiting callers' bare header
         call = inbound_call("1763900002.2", agent="Alice", at=time.time())
         daemon.publish([agent_state("Alice", AgentState.AVAILABLE, at=time.time()), *call[:4]])
         await expect(page.locator("#calls tbody tr")).to_have_count(1)

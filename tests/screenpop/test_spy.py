@@ -133,6 +133,13 @@ async def test_a_phone_that_does_not_answer_ends_the_session() -> None:
     channel_id = link.sent[0]["ChannelId"]
     d.hub.on_events([OriginateFinished(1.0, "pbx1", "", channel_id, None, 3, "no-answer")])
     assert d.hub.spies.of("super") is None
+    # answered, but ChanSpy found nothing (S) and the phone hung up: no ChanSpyStop, its Hangup ends it
+    await d.run(SUPER, p.Spy(None, "Alice", "listen"))
+    channel_id = link.sent[-1]["ChannelId"]
+    d.hub.on_events([OriginateFinished(2.0, "pbx1", "", channel_id, None, 4, "answered")])
+    assert d.hub.spies.of("super") is not None
+    d.hub.on_events([SpyStopped(3.0, "pbx1", "", channel_id)])
+    assert d.hub.spies.of("super") is None
 
 
 async def test_only_a_supervisor_may_listen_in() -> None:

@@ -96,6 +96,7 @@ from cti.core.events import (
     CallWaiting,
     DomainEvent,
     Resynced,
+    SpyStopped,
     StreamProblem,
 )
 from cti.core.frozen import quick_constructor
@@ -729,6 +730,8 @@ class CallTracker:
         rec = j.record
         if rec.linkedid.startswith(SPY_CHANNEL_PREFIX):
             self.journeys.ended_now(j)
+            # the supervisor's phone hung up: the session is over, whether ChanSpy ever started (ChanSpyStop)
+            out.append(SpyStopped(at, self.server, "", rec.linkedid))
             return
         rec.ended_at = at
         rec.outcome = self.outcome(j)

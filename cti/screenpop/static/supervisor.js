@@ -151,6 +151,7 @@
       (w) => el("tr", { dataset: { linkedid: w.linkedid } }, el("td", {}), el("td", {}), el("td", {}), el("td", { class: "wait" })),
       (w) => [w.queue, w.name || "(no name)", w.number || "", duration(session.now() - w.since)]);
     document.getElementById("no-callers").hidden = waitingCallers.size > 0;
+    document.getElementById("callers-wrap").hidden = waitingCallers.size === 0;
   }
 
   const skillText = (skills) => Object.entries(skills || {}).map(([k, v]) => `${k}:${v}`).join(", ");
