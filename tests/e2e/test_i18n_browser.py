@@ -25,7 +25,7 @@ SHOWN = """() => {
   const out = [document.body.innerText];
   for (const el of document.querySelectorAll("[aria-label], [placeholder], [title]")) {
     if (!el.checkVisibility() || el.closest("[data-i18n-skip]")) continue; // a code example, a name
-    for (const a of ["aria-label", "placeholder", "title"]) if (el.getAttribute(a)) out.push(el.getAttribute(a));
+    for (const a of ["aria-label", "placeholder", "title"]) out.push(el.getAttribute(a) || "");
   }
   return out.join("\\n");
 }"""

@@ -112,9 +112,13 @@ class _Page(HTMLParser):
         given = dict(attrs)
         line = self.getpos()[0]
         if self.stack and "data-i18n" in self.stack[-1][1]:
-            self.problems.append(f"line {line}: <{tag}> inside data-i18n <{self.stack[-1][0]}> (apply() wipes it)")
+            self.problems.append(
+                f"line {line}: <{tag}> inside data-i18n <{self.stack[-1][0]}> (apply() wipes it)"
+            )
         named = {
-            pair.split(":", 1)[0].strip() for pair in (given.get("data-i18n-attr") or "").split(";") if ":" in pair
+            pair.split(":", 1)[0].strip()
+            for pair in (given.get("data-i18n-attr") or "").split(";")
+            if ":" in pair
         }
         exempt = self._skipped() or "data-i18n-skip" in given
         for attr in TEXT_ATTRS:
@@ -157,7 +161,19 @@ class Token:
 
 
 _PUNCT = re.compile(r"===|!==|=>|==|!=|<=|>=|&&|\|\||\?\?|\?\.|\+=|-=|\*\*|\.\.\.|[^\s\w]")
-_REGEX_AFTER = set("(,=:[!&|?{};+-*%<>~^") | {"=>", "==", "===", "!=", "!==", "&&", "||", "??", "+=", "return", "typeof"}
+_REGEX_AFTER = set("(,=:[!&|?{};+-*%<>~^") | {
+    "=>",
+    "==",
+    "===",
+    "!=",
+    "!==",
+    "&&",
+    "||",
+    "??",
+    "+=",
+    "return",
+    "typeof",
+}
 
 
 def tokens(source: str, first_line: int = 1) -> list[Token]:
@@ -253,7 +269,17 @@ SHOWN_ARGS: dict[str, tuple[int, ...]] = {
 ATTR_KEYS = {"aria-label", "placeholder", "title", "alt", "label"}
 # literals with letters that are not text: the product's name; the codes the agent's disposition
 # lists send (shown through cti.word("disposition", code), their catalogue entries)
-NOT_TEXT = {"cti ", "resolved", "follow-up", "sale", "complaint", "wrong number", "no answer", "answered", "spam"}
+NOT_TEXT = {
+    "cti ",
+    "resolved",
+    "follow-up",
+    "sale",
+    "complaint",
+    "wrong number",
+    "no answer",
+    "answered",
+    "spam",
+}
 NOT_TEXT |= {"duplicate", "answered by phone"}
 
 
@@ -292,10 +318,21 @@ def _texts(toks: list[Token], start: int, end: int) -> list[Token]:
     while i < end:
         tok = toks[i]
         ahead = toks[i + 1] if i + 1 < end else None
-        if tok.kind == "id" and ahead is not None and ahead.text == "(" and (tok.text in TRANSLATED or tok.text == "el"):
+        if (
+            tok.kind == "id"
+            and ahead is not None
+            and ahead.text == "("
+            and (tok.text in TRANSLATED or tok.text == "el")
+        ):
             i = _close(toks, i + 1)  # a key, or a nested el() checked on its own
             continue
-        if tok.text == "." and ahead is not None and ahead.kind == "id" and i + 2 < end and toks[i + 2].text == "(":
+        if (
+            tok.text == "."
+            and ahead is not None
+            and ahead.kind == "id"
+            and i + 2 < end
+            and toks[i + 2].text == "("
+        ):
             i = _close(toks, i + 2)  # a method's arguments (join(" · "), replace("_", " ")) are not text
             continue
         if tok.text == "{":
@@ -355,7 +392,9 @@ def js_problems(source: str) -> list[str]:
 
 
 def pages() -> list[Path]:
-    return sorted(p for p in STATIC.glob("*.html")) + sorted(p for p in STATIC.glob("*.js") if p.name != "i18n.js")
+    return sorted(p for p in STATIC.glob("*.html")) + sorted(
+        p for p in STATIC.glob("*.js") if p.name != "i18n.js"
+    )
 
 
 def test_no_html_text_escapes_the_catalogue() -> None:
@@ -364,7 +403,9 @@ def test_no_html_text_escapes_the_catalogue() -> None:
 
 
 def test_no_js_text_escapes_the_catalogue() -> None:
-    problems = {p.name: js_problems(p.read_text(encoding="utf-8")) for p in STATIC.glob("*.js") if p.name != "i18n.js"}
+    problems = {
+        p.name: js_problems(p.read_text(encoding="utf-8")) for p in STATIC.glob("*.js") if p.name != "i18n.js"
+    }
     assert {k: v for k, v in problems.items() if v} == {}
 
 
@@ -372,9 +413,9 @@ def test_the_checkers_flag_what_they_guard() -> None:
     assert html_problems('<p>Hello</p><p data-i18n="k">Hello</p><b data-i18n-skip>cti</b>') == [
         "line 1: text 'Hello' without data-i18n"
     ]
-    assert html_problems('<input placeholder="your name"><input placeholder="x" data-i18n-attr="placeholder:k">') == [
-        "line 1: <input placeholder='your name'> not in data-i18n-attr"
-    ]
+    assert html_problems(
+        '<input placeholder="your name"><input placeholder="x" data-i18n-attr="placeholder:k">'
+    ) == ["line 1: <input placeholder='your name'> not in data-i18n-attr"]
     assert html_problems('<label data-i18n="k">User <input></label>') != []
     js = """
       out.textContent = ok ? t("a.b") : `${label}: done`;
