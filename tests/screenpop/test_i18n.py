@@ -487,3 +487,18 @@ def test_the_states_an_agent_can_be_in_have_words() -> None:
     missing = [f"state.{s.value}" for s in AgentState if f"state.{s.value}" not in en]
     missing += [f"campaign_state.{s.value}" for s in CampaignState if f"campaign_state.{s.value}" not in en]
     assert missing == []
+
+
+def test_the_codes_shown_through_word_have_their_words() -> None:
+    """The agent's built-in disposition codes are sent as they are and shown in words (cti.word)."""
+    en = catalogue("en")
+    codes = {c for c in NOT_TEXT if c != "cti "}
+    missing = [
+        c
+        for c in sorted(codes)
+        if not any(
+            f"{kind}.{re.sub(r'[^A-Za-z0-9]+', '_', c)}" in en
+            for kind in ("disposition", "email_disposition")
+        )
+    ]
+    assert missing == []

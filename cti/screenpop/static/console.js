@@ -159,7 +159,7 @@ const cti = (() => {
           }
           if (this.stopped) return;
           // a lost connection, or a reconnect attempt that found no server: try again, without end
-          if (welcomed || first.type === "resume") this._reconnectLater(ev.reason || `code ${ev.code}`);
+          if (welcomed || first.type === "resume") this._reconnectLater(i18n.tOr(`console.close.${ev.code}`, ev.reason || i18n.t("console.close.code", { code: ev.code })));
         };
       });
     }
