@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 STATIC = Path(str(resources.files("cti.screenpop") / "static"))
+KEY = re.compile(r"^[\w-]+(?:\.[\w-]+)+$")
 ENTRY = re.compile(r'^\s*"([\w.-]+)":\s*"((?:[^"\\]|\\.)*)",\s*$')
 
 
@@ -48,7 +49,22 @@ def used_keys() -> dict[str, str]:
         for spec in attr.findall(text):
             for pair in spec.split(";"):
                 used.setdefault(pair.split(":", 1)[1].strip(), path.name)
+        if path.suffix == ".js":  # keys picked by a condition: t(live ? "a.b" : "a.c")
+            for key in translated_keys(text):
+                used.setdefault(key, path.name)
     return used
+
+
+def translated_keys(source: str) -> list[str]:
+    """The key-shaped literals of t()'s first argument (both branches of a condition)."""
+    toks, keys = tokens(source), []
+    for i, tok in enumerate(toks[:-1]):
+        if tok.kind == "id" and tok.text == "t" and toks[i + 1].text == "(":
+            args = _args(toks, i + 1)
+            if args:
+                start, end = args[0]
+                keys += [x.text for x in toks[start:end] if x.kind == "str" and KEY.match(x.text)]
+    return keys
 
 
 def test_both_languages_have_the_same_keys() -> None:
