@@ -33,9 +33,10 @@ async def chromium() -> AsyncIterator[Browser]:
             await browser.close()
 
 
-async def new_page(browser: Browser, width: int = 1280, height: int = 900) -> Page:
-    """A page in its own context (its own sessionStorage): one console each."""
-    context = await browser.new_context(viewport={"width": width, "height": height})
+async def new_page(browser: Browser, width: int = 1280, height: int = 900, locale: str = "en-US") -> Page:
+    """A page in its own context (its own sessionStorage): one console each, in the browser language
+    ``locale`` (the consoles' catalogue follows it: tests/e2e/test_i18n_browser.py)."""
+    context = await browser.new_context(viewport={"width": width, "height": height}, locale=locale)
     page = await context.new_page()
     page.set_default_timeout(timeout(10) * 1000)
     return page

@@ -74,7 +74,9 @@ async def test_the_agent_console_shows_a_hostile_caller_name_as_text_and_saves_t
         await expect(page.locator(".pop .customer h4")).to_contain_text(HOSTILE)
         assert await page.locator("#pops script").count() == 0
         assert dialogs == []
-        assert await page.evaluate("document.querySelectorAll('script').length") == 2  # console.js, agent.js
+        assert (
+            await page.evaluate("document.querySelectorAll('script').length") == 5
+        )  # i18n.js, en.js, zh-CN.js, console.js, agent.js
         await page.screenshot(path=str(ARTIFACTS / "agent-pop-hostile-name.png"), full_page=True)
         daemon.publish(events[2:4])
         await expect(page.locator(".pop .call-state")).to_have_text("answered")

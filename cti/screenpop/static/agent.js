@@ -8,33 +8,33 @@
   const callKey = (server, lid) => `${server || ""} ${lid}`;
   const LIVE = new Set(["ringing", "answered", "held", "resumed"]);
   const stateWords = (event, msg) => ({
-    ringing: "ringing",
-    answered: msg && msg.agent && me && msg.agent !== me.agent ? `answered by ${msg.agent}` : "answered",
-    held: "on hold", resumed: "talking", transferred: `transferred to ${(msg && msg.target) || "another line"}`,
-    ended: "ended", missed: "missed (not answered)",
+    ringing: cti.t("call.ringing"),
+    answered: msg && msg.agent && me && msg.agent !== me.agent ? cti.t("call.answered_by", { agent: msg.agent }) : cti.t("call.answered"),
+    held: cti.t("call.held"), resumed: cti.t("call.talking"), transferred: cti.t("call.transferred_to", { target: (msg && msg.target) || cti.t("call.another_line") }),
+    ended: cti.t("call.ended"), missed: cti.t("call.missed"),
   })[event] || event;
 
   const session = new cti.Session("agent", onMessage, cti.status);
 
   function logEvent(text) {
     const list = document.getElementById("events");
-    list.prepend(el("li", {}, el("time", {}, new Date().toLocaleTimeString()), " ", text));
+    list.prepend(el("li", {}, el("time", {}, new Date().toLocaleTimeString(i18n.lang)), " ", text));
     while (list.children.length > 30) list.lastChild.remove();
   }
 
   async function act(command, label) {
     const out = document.getElementById("action-result");
-    out.textContent = `${label}…`;
+    out.textContent = cti.t("common.working", { label });
     const reply = await session.send(command);
-    out.textContent = reply.type === "error" ? `${label}: ${reply.message}` : `${label}: done`;
+    out.textContent = reply.type === "error" ? cti.t("common.failed", { label, error: cti.error(reply) }) : cti.t("common.done", { label });
     out.className = reply.type === "error" ? "error" : "muted";
     return reply;
   }
 
   function setState(figures) {
     const badge = document.getElementById("state");
-    const reason = figures.reason ? ` (${figures.reason})` : "";
-    badge.textContent = `${figures.state.replace("_", " ")}${reason}`;
+    badge.textContent = figures.reason ? cti.t("agent.state_reason", { state: cti.word("state", figures.state), reason: cti.word("reason", figures.reason) })
+      : cti.word("state", figures.state);
     badge.dataset.state = figures.state;
   }
 
@@ -43,25 +43,25 @@
     const history = c.interactions || [];
     const dnc = c.do_not_call === true || c.dnc === true;
     return el("article", { class: "customer" },
-      el("h4", {}, c.name || c.full_name || "Customer", " ",
-        c.tier ? el("span", { class: `tier tier-${String(c.tier).toLowerCase()}` }, `tier ${c.tier}`) : null,
-        c.at_risk ? el("span", { class: "at-risk" }, "at risk") : null,
-        dnc ? el("span", { class: "dnc" }, "do not call") : null),
+      el("h4", {}, c.name || c.full_name || cti.t("agent.customer"), " ",
+        c.tier ? el("span", { class: `tier tier-${String(c.tier).toLowerCase()}` }, cti.t("agent.tier", { tier: c.tier })) : null,
+        c.at_risk ? el("span", { class: "at-risk" }, cti.t("agent.at_risk")) : null,
+        dnc ? el("span", { class: "dnc" }, cti.t("agent.dnc")) : null),
       el("dl", {},
-        c.company ? [el("dt", {}, "Company"), el("dd", { class: "company" }, c.company)] : null,
-        c.owner ? [el("dt", {}, "Owner"), el("dd", {}, c.owner)] : null,
-        c.notes ? [el("dt", {}, "Notes"), el("dd", { class: "customer-notes" }, c.notes)] : null,
-        c.id !== undefined ? [el("dt", {}, "Customer"), el("dd", {}, String(c.id))] : null,
-        c.email ? [el("dt", {}, "Email"), el("dd", {}, c.email)] : null),
+        c.company ? [el("dt", {}, cti.t("agent.company")), el("dd", { class: "company" }, c.company)] : null,
+        c.owner ? [el("dt", {}, cti.t("agent.owner")), el("dd", {}, c.owner)] : null,
+        c.notes ? [el("dt", {}, cti.t("agent.notes")), el("dd", { class: "customer-notes" }, c.notes)] : null,
+        c.id !== undefined ? [el("dt", {}, cti.t("agent.customer")), el("dd", {}, String(c.id))] : null,
+        c.email ? [el("dt", {}, cti.t("agent.email")), el("dd", {}, c.email)] : null),
       complaints.length ? el("div", { class: "complaints" },
-        el("h5", {}, `Open complaints (${complaints.length})`),
+        el("h5", {}, cti.t("agent.open_complaints", { count: complaints.length })),
         el("ul", {}, complaints.map((t) => el("li", {},
           t.priority ? el("span", { class: "priority" }, `${t.priority} · `) : null,
           t.subject || t.title || t.summary || JSON.stringify(t))))) : null,
       history.length ? el("div", { class: "history" },
-        el("h5", {}, "Last interactions"),
+        el("h5", {}, cti.t("agent.last_interactions")),
         el("ul", {}, history.map((h) => el("li", {},
-          h.at || h.started_at ? el("time", {}, new Date((h.at || h.started_at) * 1000).toLocaleString()) : null, " ",
+          h.at || h.started_at ? el("time", {}, new Date((h.at || h.started_at) * 1000).toLocaleString(i18n.lang)) : null, " ",
           [h.kind || h.direction, h.outcome, h.agent, h.disposition, h.notes].filter(Boolean).join(" · "))))) : null,
       contactHistory(c.contacts || []));
   }
@@ -70,20 +70,20 @@
   function contactHistory(contacts) {
     if (!contacts.length) return null;
     return el("div", { class: "contacts" },
-      el("h5", {}, "E-mails and documents"),
+      el("h5", {}, cti.t("agent.contacts")),
       el("ul", {}, contacts.map((h) => el("li", { dataset: { kind: h.kind } },
-        h.at ? el("time", {}, new Date(h.at * 1000).toLocaleString()) : null, " ",
+        h.at ? el("time", {}, new Date(h.at * 1000).toLocaleString(i18n.lang)) : null, " ",
         [h.kind, h.subject, h.status, h.agent, h.detail].filter(Boolean).join(" · ")))));
   }
 
   function documentPicker(customers) {
     const withEmail = customers.filter((c) => c.email && c.id !== undefined);
     if (!catalogue.length || !withEmail.length) return null;
-    const docs = el("select", { name: "documents", multiple: true, size: Math.min(4, catalogue.length), "aria-label": "documents to send" },
+    const docs = el("select", { name: "documents", multiple: true, size: Math.min(4, catalogue.length), "aria-label": cti.t("agent.documents_label") },
       catalogue.map((d) => el("option", { value: String(d.id) }, d.name)));
-    const to = el("select", { name: "documents_to", "aria-label": "send documents to" },
-      withEmail.map((c) => el("option", { value: String(c.id) }, `${c.name || "customer"} <${c.email}>`)));
-    const box = el("label", { class: "inline documents" }, "Send documents ", docs, to);
+    const to = el("select", { name: "documents_to", "aria-label": cti.t("agent.documents_to_label") },
+      withEmail.map((c) => el("option", { value: String(c.id) }, cti.t("agent.documents_to", { name: c.name || cti.t("agent.a_customer"), email: c.email }))));
+    const box = el("label", { class: "inline documents" }, cti.t("agent.send_documents"), " ", docs, to);
     box.picked = () => ({ customer: Number(to.value), documents: [...docs.selectedOptions].map((o) => Number(o.value)) });
     return box;
   }
@@ -100,68 +100,68 @@
     const stateLine = el("p", { class: "call-state", role: "status" },
       stateWords(state, { agent: msg.answered_by }));
     const waitClock = el("span", { class: "wait" }, duration(call.waited_seconds));
-    const talkClock = el("span", { class: "talk-timer", "aria-label": "talk time" }, "");
-    const target = el("input", { name: "target", placeholder: "agent, queue or number", "aria-label": "transfer target",
+    const talkClock = el("span", { class: "talk-timer", "aria-label": cti.t("agent.talk_time") }, "");
+    const target = el("input", { name: "target", placeholder: cti.t("agent.transfer_placeholder"), "aria-label": cti.t("agent.transfer_target"),
       list: "transfer-targets", autocomplete: "off" });
-    const kind = el("select", { name: "to", "aria-label": "transfer to" },
-      el("option", { value: "agent" }, "agent"), el("option", { value: "queue" }, "queue"),
-      el("option", { value: "number" }, "number"));
+    const kind = el("select", { name: "to", "aria-label": cti.t("agent.transfer_to") },
+      el("option", { value: "agent" }, cti.t("agent.to.agent")), el("option", { value: "queue" }, cti.t("agent.to.queue")),
+      el("option", { value: "number" }, cti.t("agent.to.number")));
     // a campaign call offers its campaign's codes (the dialer's lead event); others the general ones
     let codes = [];
     try { codes = msg.lead && msg.lead.dispositions ? JSON.parse(msg.lead.dispositions) : []; } catch (e) { codes = []; }
-    const disposition = el("select", { name: "disposition", "aria-label": "disposition" },
+    const disposition = el("select", { name: "disposition", "aria-label": cti.t("agent.disposition") },
       (codes.length ? codes.map((d) => String(d.code)) : ["resolved", "follow-up", "sale", "complaint", "wrong number", "no answer"])
-        .map((d) => el("option", { value: d }, d)));
-    const notes = el("textarea", { name: "notes", rows: 3, maxlength: 4000, placeholder: "notes", "aria-label": "notes" });
-    const callbackAt = el("input", { type: "datetime-local", name: "callback_at", "aria-label": "call back at" });
-    const callbackFor = el("select", { name: "callback_for", "aria-label": "callback for" },
-      el("option", { value: "me" }, "for me"), el("option", { value: "" }, "for anyone"));
+        .map((d) => el("option", { value: d }, codes.length ? d : cti.word("disposition", d))));
+    const notes = el("textarea", { name: "notes", rows: 3, maxlength: 4000, placeholder: cti.t("agent.notes_placeholder"), "aria-label": cti.t("agent.notes_placeholder") });
+    const callbackAt = el("input", { type: "datetime-local", name: "callback_at", "aria-label": cti.t("agent.callback_at_label") });
+    const callbackFor = el("select", { name: "callback_for", "aria-label": cti.t("agent.callback_for") },
+      el("option", { value: "me" }, cti.t("agent.for_me")), el("option", { value: "" }, cti.t("agent.for_anyone")));
     const customers = msg.customers || [];
     const picker = documentPicker(customers);
     // the header names whom the card below names: the caller ID's name, else the one customer's
-    const named = caller.name || (customers.length === 1 ? customers[0].name : "") || "(no name)";
-    const hangup = el("button", { type: "button", class: "danger", onclick: () => act({ type: "hangup", linkedid: lid }, "hang up") }, "Hang up");
-    const transfer = el("button", { type: "button", onclick: () => act({ type: "transfer", linkedid: lid, to: kind.value, target: target.value.trim() }, "transfer") }, "Transfer");
+    const named = caller.name || (customers.length === 1 ? customers[0].name : "") || cti.t("common.no_name");
+    const hangup = el("button", { type: "button", class: "danger", onclick: () => act({ type: "hangup", linkedid: lid }, cti.t("agent.act.hangup")) }, cti.t("agent.hangup"));
+    const transfer = el("button", { type: "button", onclick: () => act({ type: "transfer", linkedid: lid, to: kind.value, target: target.value.trim() }, cti.t("agent.act.transfer")) }, cti.t("agent.transfer"));
     const key = callKey(call.server, lid);
-    const close = el("button", { type: "button", class: "secondary", onclick: () => dismiss(key) }, "Close");
+    const close = el("button", { type: "button", class: "secondary", onclick: () => dismiss(key) }, cti.t("agent.close"));
     const card = el("article", { class: "card pop", dataset: { linkedid: lid, server: call.server || "", state } },
       el("header", {},
         el("h3", { class: "caller-name" }, named),
-        el("span", { class: "caller-number" }, caller.number || "(no number)"),
+        el("span", { class: "caller-number" }, caller.number || cti.t("agent.no_number")),
         caller.normalized && caller.normalized !== caller.number ? el("span", { class: "muted" }, ` ${caller.normalized}`) : null),
       el("p", { class: "call-meta" },
-        `${call.direction} · queue ${call.queue || "–"} · DID ${call.did || "–"} · waited `, waitClock, " ", talkClock),
+        cti.t("agent.call_meta", { direction: cti.word("direction", call.direction), queue: call.queue || "–", did: call.did || "–" }), " ", waitClock, " ", talkClock),
       stateLine,
-      msg.lookup === "unavailable" ? el("p", { class: "warn" }, "customer lookup unavailable") : null,
-      customers.length ? customers.map(customerCard) : el("p", { class: "muted" }, msg.lookup === "found" ? "" : "unknown caller"),
-      msg.lead ? el("div", { class: "lead" }, el("h4", {}, "Lead"), el("pre", {}, JSON.stringify(msg.lead, null, 2))) : null,
-      msg.script ? el("div", { class: "script" }, el("h4", {}, "Script"), el("p", {}, String(msg.script))) : null,
+      msg.lookup === "unavailable" ? el("p", { class: "warn" }, cti.t("agent.lookup_unavailable")) : null,
+      customers.length ? customers.map(customerCard) : el("p", { class: "muted" }, msg.lookup === "found" ? "" : cti.t("agent.unknown_caller")),
+      msg.lead ? el("div", { class: "lead" }, el("h4", {}, cti.t("agent.lead")), el("pre", {}, JSON.stringify(msg.lead, null, 2))) : null,
+      msg.script ? el("div", { class: "script" }, el("h4", {}, cti.t("agent.script")), el("p", {}, String(msg.script))) : null,
       el("div", { class: "call-controls" }, hangup, kind, target, transfer),
       el("form", { class: "disposition", onsubmit: async (ev) => {
           ev.preventDefault();
           const dm = { type: "disposition", linkedid: lid, disposition: disposition.value, notes: notes.value };
           if (codes.length && callbackAt.value) dm.callback_at = new Date(callbackAt.value).getTime() / 1000;
-          const r = await act(dm, "disposition");
-          if (r.type === "result") { card.dataset.saved = "yes"; stateLine.textContent += " · disposition saved"; }
+          const r = await act(dm, cti.t("agent.act.disposition"));
+          if (r.type === "result") { card.dataset.saved = "yes"; stateLine.textContent += cti.t("agent.disposition_saved"); }
           const pick = r.type === "result" && picker ? picker.picked() : null;
           if (pick && pick.documents.length) {
-            const f = await act({ type: "fulfil", linkedid: lid, ...pick }, "documents");
-            if (f.type === "result") stateLine.textContent += " · documents queued";
+            const f = await act({ type: "fulfil", linkedid: lid, ...pick }, cti.t("agent.act.documents"));
+            if (f.type === "result") stateLine.textContent += cti.t("agent.documents_queued");
           }
           if (r.type === "result" && r.lead_callback) {  // the lead's callback, to me
-            stateLine.textContent += " · callback scheduled"; refreshCallbacks();
+            stateLine.textContent += cti.t("agent.callback_scheduled"); refreshCallbacks();
           } else if (r.type === "result" && callbackAt.value && !codes.length) {
             const when = new Date(callbackAt.value).getTime() / 1000; // the browser's local time
             // a campaign call: the lead's number (the channel's caller ID is the campaign's own)
             const cb = { type: "schedule_callback", number: (msg.lead && msg.lead.leadnumber) || caller.number || "", at: when, note: notes.value };
             if (callbackFor.value === "") cb.for = "";
-            const s = await act(cb, "callback");
-            if (s.type === "result") { stateLine.textContent += " · callback scheduled"; refreshCallbacks(); }
+            const s = await act(cb, cti.t("agent.act.callback"));
+            if (s.type === "result") { stateLine.textContent += cti.t("agent.callback_scheduled"); refreshCallbacks(); }
           }
         } },
         disposition, notes, picker,
-        el("label", { class: "inline" }, "Call back at ", callbackAt), callbackFor,
-        el("button", { type: "submit" }, "Save disposition"), close));
+        el("label", { class: "inline" }, cti.t("agent.callback_at"), " ", callbackAt), callbackFor,
+        el("button", { type: "submit" }, cti.t("agent.save_disposition")), close));
     const p = { card, stateLine, hangup, transfer, kind, target, close, waitClock, talkClock,
       state, rangAt: msg.at, waited: call.waited_seconds || 0, answeredAt: msg.answered_at || null, endedAt: null };
     controls(p);
@@ -173,14 +173,14 @@
     const live = LIVE.has(p.state);
     for (const b of [p.hangup, p.transfer, p.kind, p.target]) b.disabled = !live;
     p.close.disabled = live;
-    p.close.title = live ? "the call is still up: it stays here until it ends" : "";
+    p.close.title = live ? cti.t("agent.close_title") : "";
   }
 
   function tick() {
     const now = session.now();
     for (const p of pops.values()) {
       if (p.state === "ringing" && p.rangAt) p.waitClock.textContent = duration(p.waited + now - p.rangAt);
-      if (p.answeredAt) p.talkClock.textContent = `· talk ${duration((p.endedAt || now) - p.answeredAt)}`;
+      if (p.answeredAt) p.talkClock.textContent = cti.t("agent.talk", { time: duration((p.endedAt || now) - p.answeredAt) });
     }
   }
 
@@ -233,37 +233,37 @@
     const old = box.querySelector(`article[data-task="${CSS.escape(String(msg.task))}"]`);
     if (old) old.remove();
     const status = el("p", { class: "muted", role: "status" });
-    const reply = el("textarea", { name: "reply", rows: 6, maxlength: 100000, placeholder: "your reply", "aria-label": "reply" });
-    const disposition = el("select", { name: "email_disposition", "aria-label": "e-mail disposition" },
-      ["answered", "resolved", "follow-up", "spam", "duplicate", "answered by phone"].map((d) => el("option", { value: d }, d)));
+    const reply = el("textarea", { name: "reply", rows: 6, maxlength: 100000, placeholder: cti.t("agent.reply_placeholder"), "aria-label": cti.t("agent.reply") });
+    const disposition = el("select", { name: "email_disposition", "aria-label": cti.t("agent.email_disposition") },
+      ["answered", "resolved", "follow-up", "spam", "duplicate", "answered by phone"].map((d) => el("option", { value: d }, cti.word("email_disposition", d))));
     const c = msg.customer;
     const history = (msg.history || []).map((h) => el("li", {},
-      el("time", {}, new Date(h.received * 1000).toLocaleString()), " ", `${h.subject} · ${h.state}`,
+      el("time", {}, new Date(h.received * 1000).toLocaleString(i18n.lang)), " ", `${h.subject} · ${cti.word("email_state", h.state)}`,
       h.reply ? el("pre", { class: "email-reply" }, h.reply) : null));
     const card = el("article", { class: "card email-task", dataset: { task: String(msg.task) } },
-      el("header", {}, el("h3", { class: "email-subject" }, msg.subject || "(no subject)"),
+      el("header", {}, el("h3", { class: "email-subject" }, msg.subject || cti.t("agent.no_subject")),
         el("span", { class: "email-from" }, msg.from)),
-      el("p", { class: "muted" }, `received ${new Date(msg.received * 1000).toLocaleString()} · due ${new Date(msg.deadline * 1000).toLocaleString()}`),
-      c ? el("div", { class: "customer" }, el("h4", {}, c.name), [c.company, `tier ${c.tier}`, c.email].filter(Boolean).join(" · "))
-        : el("p", { class: "muted" }, "unknown sender"),
+      el("p", { class: "muted" }, cti.t("agent.email_times", { received: new Date(msg.received * 1000).toLocaleString(i18n.lang), due: new Date(msg.deadline * 1000).toLocaleString(i18n.lang) })),
+      c ? el("div", { class: "customer" }, el("h4", {}, c.name), [c.company, cti.t("agent.tier", { tier: c.tier }), c.email].filter(Boolean).join(" · "))
+        : el("p", { class: "muted" }, cti.t("agent.unknown_sender")),
       el("pre", { class: "email-body" }, msg.body),
-      history.length ? el("div", {}, el("h4", {}, "Earlier e-mails"), el("ol", {}, history)) : null,
+      history.length ? el("div", {}, el("h4", {}, cti.t("agent.earlier_emails")), el("ol", {}, history)) : null,
       el("form", { class: "email-answer", onsubmit: async (ev) => {
           ev.preventDefault();
           const text = reply.value.trim();
           const cmd = text
             ? { type: "email_reply", task: msg.task, body: reply.value, disposition: disposition.value }
             : { type: "email_close", task: msg.task, disposition: disposition.value };
-          const r = await act(cmd, text ? "e-mail reply" : "e-mail closed");
+          const r = await act(cmd, text ? cti.t("agent.act.email_reply") : cti.t("agent.act.email_close"));
           if (r.type === "result") { card.remove(); document.getElementById("no-email").hidden = box.querySelector("article") !== null; }
-          else status.textContent = r.message;
+          else status.textContent = cti.error(r);
         } },
         reply, disposition,
-        el("button", { type: "submit" }, "Send reply / close")),
+        el("button", { type: "submit" }, cti.t("agent.send_reply"))),
       status);
     box.prepend(card);
     document.getElementById("no-email").hidden = true;
-    logEvent(`e-mail from ${msg.from}`);
+    logEvent(cti.t("agent.event.email_from", { from: msg.from }));
   }
   // ---- /e-mail task card ----
 
@@ -272,8 +272,8 @@
     const list = document.getElementById("callbacks");
     if (reply.type !== "result") return;
     list.replaceChildren(...reply.callbacks.map((c) => el("li", { dataset: { callback: String(c.id), status: c.status } },
-      el("time", {}, new Date(c.due_at * 1000).toLocaleString()), " ",
-      [c.number, c.agent ? `for ${c.agent}` : "for anyone", c.status, c.outcome, c.note].filter(Boolean).join(" · "))));
+      el("time", {}, new Date(c.due_at * 1000).toLocaleString(i18n.lang)), " ",
+      [c.number, c.agent ? cti.t("agent.callback_for_agent", { agent: c.agent }) : cti.t("agent.for_anyone"), cti.word("callback_status", c.status), cti.word("outcome", c.outcome), c.note].filter(Boolean).join(" · "))));
     document.getElementById("no-callbacks").hidden = reply.callbacks.length > 0;
   }
 
@@ -288,30 +288,30 @@
       for (const b of card.querySelectorAll("button")) b.disabled = true;
       const reply = await act({ type, preview: id }, label);
       if (reply.type === "error") {
-        out.textContent = reply.message;
+        out.textContent = cti.error(reply);
         for (const b of card.querySelectorAll("button")) b.disabled = false;
       }
     };
     const card = el("article", { class: "card preview", dataset: { preview: id } },
-      el("h3", {}, "Preview: ", el("span", { class: "lead-name" }, lead.name || "lead")),
+      el("h3", {}, cti.t("agent.preview"), " ", el("span", { class: "lead-name" }, lead.name || cti.t("agent.a_lead"))),
       el("dl", {},
-        el("dt", {}, "Number"), el("dd", { class: "lead-number" }, lead.number),
-        el("dt", {}, "Campaign"), el("dd", {}, msg.campaign)),
+        el("dt", {}, cti.t("common.number")), el("dd", { class: "lead-number" }, lead.number),
+        el("dt", {}, cti.t("agent.campaign")), el("dd", {}, msg.campaign)),
       el("p", { class: "script" }, msg.script || ""),
       el("div", { class: "actions" },
-        el("button", { type: "button", "aria-label": "Dial this lead", onclick: () => answer("preview_dial", "dial lead") }, "Dial"),
-        el("button", { type: "button", class: "secondary", "aria-label": "Skip this lead", onclick: () => answer("preview_skip", "skip lead") }, "Skip")),
+        el("button", { type: "button", "aria-label": cti.t("agent.dial_lead_label"), onclick: () => answer("preview_dial", cti.t("agent.act.dial_lead")) }, cti.t("agent.dial")),
+        el("button", { type: "button", class: "secondary", "aria-label": cti.t("agent.skip_lead_label"), onclick: () => answer("preview_skip", cti.t("agent.act.skip_lead")) }, cti.t("agent.skip"))),
       out);
     previews.set(id, card);
     document.getElementById("previews").prepend(card);
-    logEvent(`preview: ${lead.name || lead.number}`);
+    logEvent(cti.t("agent.event.preview", { lead: lead.name || lead.number }));
   }
 
   function previewOver(msg) {
     const card = previews.get(msg.preview);
     if (card) card.remove();
     previews.delete(msg.preview);
-    logEvent(`preview ${msg.outcome}`);
+    logEvent(cti.t("agent.event.preview_over", { outcome: cti.word("outcome", msg.outcome) }));
   }
   // ---- end preview dialling ----
 
@@ -319,7 +319,7 @@
     switch (msg.type) {
       case "welcome":
         me = msg;
-        document.getElementById("who").textContent = `${msg.username} (${msg.agent || msg.role})`;
+        document.getElementById("who").textContent = `${msg.username} (${msg.agent || cti.word("role", msg.role)})`;
         break;
       case "snapshot": // the present state replaces whatever this page showed
         // live calls come back from the snapshot; an ended call stays until closed (its disposition)
@@ -342,9 +342,9 @@
       case "call": callUpdate(msg); break;
       case "preview": showPreview(msg); break; // preview dialling
       case "preview_over": previewOver(msg); break; // preview dialling
-      case "dial_result": logEvent(`call to number: ${msg.outcome}`); break;
+      case "dial_result": logEvent(cti.t("agent.event.dial_result", { outcome: cti.word("outcome", msg.outcome) })); break;
       case "agent_state": if (!me || msg.agent === me.agent) setState(msg); break;
-      case "error": if (msg.ref === undefined) logEvent(`error: ${msg.message}`); break;
+      case "error": if (msg.ref === undefined) logEvent(cti.t("agent.event.error", { error: cti.error(msg) })); break;
       case "logged_out":
         document.getElementById("app").hidden = true;
         document.getElementById("login").hidden = false;
@@ -355,13 +355,13 @@
   }
 
   function wire() {
-    document.getElementById("ready").addEventListener("click", () => act({ type: "ready" }, "ready"));
+    document.getElementById("ready").addEventListener("click", () => act({ type: "ready" }, cti.t("agent.act.ready")));
     document.getElementById("pause").addEventListener("click", () =>
-      act({ type: "pause", reason: document.getElementById("pause-reason").value }, "pause"));
+      act({ type: "pause", reason: document.getElementById("pause-reason").value }, cti.t("agent.act.pause")));
     document.getElementById("logout").addEventListener("click", async () => {
-      const r = await act({ type: "logout" }, "log out");
+      const r = await act({ type: "logout" }, cti.t("agent.act.logout"));
       if (r.type === "result" && r.static) { // queues.conf members cannot leave: paused instead
-        document.getElementById("action-result").textContent = `log out: paused in ${r.static.join(", ")} (a static member stays in the queue)`;
+        document.getElementById("action-result").textContent = cti.t("agent.logout_static", { queues: r.static.join(", ") });
       }
     });
     document.getElementById("signout").addEventListener("click", () => { session.logoutLocal(); location.reload(); });
@@ -370,10 +370,10 @@
       ev.preventDefault();
       const number = ev.target.number.value.trim();
       warning.hidden = true;
-      const reply = await act({ type: "dial", number }, "call");
+      const reply = await act({ type: "dial", number }, cti.t("agent.act.call"));
       if (reply.type === "error" && reply.code === "do_not_call") {
         // the agent sees whom they are about to call against their wish, and decides
-        document.getElementById("dnc-text").textContent = reply.message;
+        document.getElementById("dnc-text").textContent = cti.error(reply);
         warning.dataset.number = number;
         warning.hidden = false;
         document.getElementById("dnc-cancel").focus();
@@ -381,11 +381,11 @@
     });
     document.getElementById("dnc-dial").addEventListener("click", () => {
       warning.hidden = true;
-      act({ type: "dial", number: warning.dataset.number, confirm: true }, "call");
+      act({ type: "dial", number: warning.dataset.number, confirm: true }, cti.t("agent.act.call"));
     });
     document.getElementById("dnc-cancel").addEventListener("click", () => {
       warning.hidden = true;
-      document.getElementById("action-result").textContent = "call: cancelled (do not call)";
+      document.getElementById("action-result").textContent = cti.t("agent.dnc_cancelled");
     });
   }
 

@@ -11,11 +11,11 @@
   const NUMBERS = ["max_lines", "ring_timeout", "call_from_hour", "call_to_hour", "budget"];
   let selected = null, timer = null, campaigns = [];
 
-  const pct = (x) => `${(x * 100).toFixed(2)}%`;
+  const pct = (x) => cti.pct(x, 2);
 
   function shown(reply, node) {
     if (reply.type === "error") {
-      node.textContent = reply.field ? `${reply.field}: ${reply.message}` : reply.message;
+      node.textContent = reply.field ? cti.t("campaigns.field_error", { field: reply.field, error: cti.error(reply) }) : cti.error(reply);
       return false;
     }
     node.textContent = "";
@@ -56,8 +56,8 @@
     f.elements.recycling.value = JSON.stringify(c.recycling || {});
     f.elements.dispositions.value = JSON.stringify(c.dispositions || []);
     f.elements.name.readOnly = true;
-    $("form-title").textContent = `Settings of ${c.name}${c.from_config ? " (from cti.toml: its dialling settings are set again at each start)" : ""}`;
-    $("save").textContent = "Save";
+    $("form-title").textContent = cti.t(c.from_config ? "campaigns.settings_of_config" : "campaigns.settings_of", { name: c.name });
+    $("save").textContent = cti.t("campaigns.save");
   }
 
   function renderList() {
@@ -66,11 +66,11 @@
       const fig = c.figures || {};
       const live = fig.live || {};
       body.appendChild(el("tr", { dataset: { name: c.name, state: c.state } },
-        el("td", { class: "name" }, c.name), el("td", { class: "state" }, c.state), el("td", {}, c.mode),
+        el("td", { class: "name" }, c.name), el("td", { class: "state" }, cti.word("campaign_state", c.state)), el("td", {}, cti.word("campaigns.mode", c.mode)),
         el("td", {}, c.queue), el("td", { class: "lines" }, `${live.lines_in_use ?? 0} / ${c.max_lines}`),
         el("td", { class: "dials" }, String(fig.dials ?? 0)), el("td", { class: "contacts" }, String(fig.contacts ?? 0)),
         el("td", {}, String(fig.abandoned ?? 0)),
-        el("td", {}, el("button", { type: "button", class: "small secondary", onclick: () => select(c.name) }, "Open"))));
+        el("td", {}, el("button", { type: "button", class: "small secondary", onclick: () => select(c.name) }, cti.t("campaigns.open")))));
     }
     const c = campaigns.find((x) => x.name === selected);
     if (c) renderDetail(c);
@@ -81,7 +81,7 @@
     const live = fig.live || {};
     $("detail").hidden = false;
     $("detail-title").textContent = c.name;
-    $("d-state").textContent = c.state;
+    $("d-state").textContent = cti.word("campaign_state", c.state);
     $("start").disabled = !(c.state === "draft" || c.state === "paused");
     $("pause").disabled = c.state !== "running";
     $("end").disabled = c.state === "ended";
@@ -89,16 +89,16 @@
     const leads = fig.leads || {};
     const tile = (key, label, value) => tiles.appendChild(el("div", { class: "tile", dataset: { key } },
       el("div", { class: "tile-value" }, String(value)), el("div", { class: "tile-label" }, label)));
-    tile("dials", "dials", fig.dials ?? 0);
-    tile("contacts", "contacts", fig.contacts ?? 0);
-    tile("lines", "lines in use", `${live.lines_in_use ?? 0} / ${c.max_lines}`);
-    tile("leads", "leads to call", (leads.new || 0) + (leads.retry || 0));
-    tile("target", `target (${c.regime})`, pct(fig.target ?? c.limit));
+    tile("dials", cti.t("campaigns.tile.dials"), fig.dials ?? 0);
+    tile("contacts", cti.t("campaigns.tile.contacts"), fig.contacts ?? 0);
+    tile("lines", cti.t("campaigns.tile.lines"), `${live.lines_in_use ?? 0} / ${c.max_lines}`);
+    tile("leads", cti.t("campaigns.tile.leads"), (leads.new || 0) + (leads.retry || 0));
+    tile("target", cti.t("campaigns.tile.target", { regime: cti.word("campaigns.regime", c.regime) }), pct(fig.target ?? c.limit));
     const body = clear($("windows").tBodies[0]);
     for (const w of fig.windows || []) {
-      const verdict = w.over_limit ? "over the limit" : (w.over_target ? "over the target" : "within");
+      const verdict = cti.t(w.over_limit ? "campaigns.over_limit" : (w.over_target ? "campaigns.over_target" : "campaigns.within"));
       body.appendChild(el("tr", { dataset: { window: w.window, regime: w.regime ? "yes" : "no", over: w.over_limit ? "yes" : "no" } },
-        el("td", {}, w.window + (w.regime ? " *" : "")), el("td", {}, String(w.live_answers)),
+        el("td", {}, cti.word("campaigns.window", w.window) + (w.regime ? " *" : "")), el("td", {}, String(w.live_answers)),
         el("td", {}, String(w.abandons)), el("td", { class: "rate" }, pct(w.rate)),
         el("td", { class: "limit" }, pct(w.limit)), el("td", {}, w.headroom.toFixed(1)),
         el("td", { class: w.over_limit ? "error" : (w.over_target ? "warn" : "") }, verdict)));
@@ -122,8 +122,8 @@
     selected = null;
     $("settings").reset();
     $("settings").elements.name.readOnly = false;
-    $("form-title").textContent = "New campaign";
-    $("save").textContent = "Create";
+    $("form-title").textContent = cti.t("campaigns.new_campaign");
+    $("save").textContent = cti.t("campaigns.create");
     $("detail").hidden = true;
   }
 
@@ -171,7 +171,7 @@
       const reply = await command("upload", { name: selected, list: $("u-list").value, csv: part.text, partial });
       if (!shown(reply, $("detail-error"))) return;
       const r = reply.report;
-      if (r.problem) { $("upload-summary").textContent = `refused: ${r.problem}`; return; }
+      if (r.problem) { $("upload-summary").textContent = cti.t("campaigns.upload_refused", { problem: r.problem }); return; }
       total += r.total; imported += r.imported; duplicates += r.duplicates.length; bad += r.rejected.length;
       for (const row of r.rejected) {
         rejected.appendChild(el("tr", { class: "rejected" }, el("td", {}, String(row.line + part.first - 2)),
@@ -179,14 +179,14 @@
       }
       if (r.rejected.length && !partial) break;
     }
-    $("upload-summary").textContent = `${total} rows: ${imported} imported, ${duplicates} duplicates skipped, ${bad} rejected`;
+    $("upload-summary").textContent = cti.t("campaigns.upload_summary", { total, imported, duplicates, bad });
     await refresh();
   });
 
   cti.loginFlow(session, (welcome) => {
     $("who").textContent = welcome.username;
     if (welcome.role !== "supervisor") {
-      $("list-error").textContent = "campaigns are managed by supervisors";
+      $("list-error").textContent = cti.t("campaigns.supervisors_only");
       return;
     }
     refresh();

@@ -77,8 +77,8 @@ const cti = (() => {
       if (this.stopped || !this.loggedIn) return;
       const delay = Math.min(500 * 2 ** this.attempt, 3000) * (0.8 + Math.random() * 0.4);
       this.attempt += 1;
-      offline(true, `disconnected (${why}): reconnecting, attempt ${this.attempt}…`);
-      this.onStatus(`disconnected, reconnecting (attempt ${this.attempt})…`, "warn");
+      offline(true, i18n.t("console.reconnecting_banner", { why, attempt: this.attempt }));
+      this.onStatus(i18n.t("console.reconnecting", { attempt: this.attempt }), "warn");
       this.retry = setTimeout(() => { if (!this.stopped && this.loggedIn) this.resume(false).catch(() => {}); }, delay);
     }
 
@@ -114,7 +114,7 @@ const cti = (() => {
             this.attempt = 0;
             offline(false);
             if (msg.role !== this.role && !(this.role === "agent" && msg.role === "supervisor")) {
-              this.onStatus(`this page is for ${this.role}s`, "bad");
+              this.onStatus(i18n.t(this.role === "agent" ? "console.page_for_agents" : "console.page_for_supervisors"), "bad");
             }
             this.saved = Object.assign(this.saved || {}, {
               session: msg.session, seq: msg.seq, role: msg.role, agent: msg.agent,
@@ -124,11 +124,11 @@ const cti = (() => {
             if (typeof msg.at === "number") this.skew = msg.at - Date.now() / 1000; // refined by pongs
             this._save();
             this._heartbeat(msg.heartbeat || 20);
-            this.onStatus(msg.resumed ? `reconnected (${msg.missed} missed)`
-              : wasLost ? "reconnected (state reloaded)" : "connected", "ok");
+            this.onStatus(msg.resumed ? i18n.t("console.reconnected_missed", { missed: msg.missed })
+              : wasLost ? i18n.t("console.reconnected_reloaded") : i18n.t("console.connected"), "ok");
             resolve(msg);
           } else if (!welcomed && msg.type === "error") {
-            reject(new Error(msg.message));
+            reject(new Error(error(msg)));
           }
           if (typeof msg.seq === "number" && this.saved && msg.type !== "welcome") {
             this.saved.seq = Math.max(this.saved.seq || 0, msg.seq);
@@ -145,21 +145,21 @@ const cti = (() => {
         ws.onclose = (ev) => {
           if (ws !== this.ws) return;
           clearInterval(this.timer);
-          if (!welcomed) reject(new Error(ev.reason || "connection refused"));
+          if (!welcomed) reject(new Error(ev.reason ? closed(ev) : i18n.t("console.connection_refused")));
           if (ev.code === 4001 || ev.code === 4002 || ev.code === 4003) {
             const had = !!this.saved;
             sessionStorage.removeItem(this.key);
             this.saved = null;
             offline(false);
             const said = document.getElementById("login-error");
-            if (said && had) said.textContent = `Your session ended (${ev.reason || "authentication"}): please log in again.`;
-            this.onStatus(`logged out: ${ev.reason || "authentication"}`, "bad");
+            if (said && had) said.textContent = i18n.t("console.session_ended", { why: closed(ev) });
+            this.onStatus(i18n.t("console.logged_out", { why: closed(ev) }), "bad");
             this.onMessage({ type: "logged_out", reason: had ? ev.reason : "" });
             return;
           }
           if (this.stopped) return;
           // a lost connection, or a reconnect attempt that found no server: try again, without end
-          if (welcomed || first.type === "resume") this._reconnectLater(ev.reason || `code ${ev.code}`);
+          if (welcomed || first.type === "resume") this._reconnectLater(i18n.tOr(`console.close.${ev.code}`, ev.reason || i18n.t("console.close.code", { code: ev.code })));
         };
       });
     }
@@ -193,7 +193,7 @@ const cti = (() => {
       const ref = `r${++this.refs}`;
       return new Promise((resolve) => {
         if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
-          resolve({ type: "error", code: "offline", message: "not connected" });
+          resolve({ type: "error", code: "offline", message: i18n.t("error.offline") });
           return;
         }
         this.waiting.set(ref, resolve);
@@ -224,7 +224,7 @@ const cti = (() => {
     if (session.loggedIn) {
       // a reload: the page shows the present state (a snapshot), and keeps trying while the server is away
       show(true);
-      offline(true, "connecting…");
+      offline(true, i18n.t("console.connecting"));
       session.resume(true).then((w) => start(w)).catch(() => {
         if (!session.loggedIn) show(false);
       });
@@ -242,7 +242,7 @@ const cti = (() => {
       document.body.insertBefore(banner, document.body.children[1] || null);
     }
     banner.hidden = !on;
-    banner.textContent = on ? `${text || "disconnected"} Figures shown may be out of date.` : "";
+    banner.textContent = on ? i18n.t("console.offline_banner", { why: text || i18n.t("console.disconnected") }) : "";
     const app = document.getElementById("app");
     if (app) app.setAttribute("aria-busy", on ? "true" : "false");
   }
@@ -258,10 +258,10 @@ const cti = (() => {
   function shell() {
     const body = document.body;
     const header = el("header", {},
-      el("h1", {}, "cti ", el("span", { class: "muted" }, body.dataset.title || "")),
+      el("h1", {}, "cti ", el("span", { class: "muted" }, i18n.tOr(`${body.dataset.title}.title`, body.dataset.title || ""))),
       el("span", { id: "who", class: "who" }), el("span", { id: "status", class: "status" }));
     const form = el("form", { id: "login", class: "card login" },
-      el("h2", {}, body.dataset.role === "supervisor" ? "Supervisor login" : "Login"),
+      el("h2", {}, i18n.t(body.dataset.role === "supervisor" ? "supervisor.login_title" : "common.login_title")),
       el("label", {}, i18n.t("common.user"), " ", el("input", { name: "username", autocomplete: "username", required: true })),
       el("label", {}, i18n.t("common.password"), " ", el("input", {
         name: "password", type: "password", autocomplete: "current-password", required: true })),
@@ -270,5 +270,17 @@ const cti = (() => {
     body.prepend(header, form);
   }
 
-  return { el, clear, duration, Session, loginFlow, status, offline, shell, t: i18n.t };
+  // A daemon's error message in the page's language: "error.<code>" from the catalogue (with the
+  // server's message and the bad field as {message} and {field}), else the server's own message.
+  function error(reply, params) {
+    const fallback = reply.message || String(reply.code || "");
+    return i18n.tOr(`error.${reply.code}`, fallback, Object.assign({ message: fallback, field: reply.field || "" }, params));
+  }
+
+  // Why the server closed the connection, by its close code (4001 authentication, 4002 expired, 4003
+  // signed out, 4029 flood, 1013 try later), else the server's own reason.
+  const closed = (ev) => i18n.tOr(`console.close.${ev.code}`, ev.reason || i18n.t("console.close.4001"));
+
+  return { el, clear, duration, Session, loginFlow, status, offline, shell, error, t: i18n.t, tOr: i18n.tOr,
+    word: i18n.word, pct: i18n.pct, num: i18n.num };
 })();

@@ -6,6 +6,12 @@
 //                                   → those attributes; i18n.apply(root) does both (run once at load).
 // A key missing from the chosen language falls back to English, then to the key itself (so a missing
 // string is visible, and tests/screenpop/test_i18n.py fails on it).
+//   i18n.tOr("key", fallback, params) → the text if the catalogue has the key, else ``fallback`` (an error
+//                                   code the catalogue does not know yet: the server's own message);
+//   i18n.word("state", value)      → a value the server sends as a word (a state, a pause reason, a
+//                                   disposition): "state.<value>" (non-alphanumerics as "_"), else the value;
+//   i18n.pct(ratio, digits), i18n.num(x) → numbers in the language's format (Intl); dates use
+//                                   toLocaleString(i18n.lang); durations stay m:ss (cti.duration).
 "use strict";
 
 const i18n = (() => {
@@ -35,6 +41,16 @@ const i18n = (() => {
     return text;
   }
 
+  const has = (key) => key in (catalogues[lang] || {}) || key in (catalogues.en || {});
+  const tOr = (key, fallback, params) => (has(key) ? t(key, params) : fallback);
+  const word = (kind, value) => {
+    if (value === null || value === undefined || value === "") return "";
+    return tOr(`${kind}.${String(value).replace(/[^A-Za-z0-9]+/g, "_")}`, String(value).replace(/_/g, " "));
+  };
+  const pct = (ratio, digits = 1) => (ratio === null || ratio === undefined ? "–"
+    : new Intl.NumberFormat(lang, { style: "percent", minimumFractionDigits: digits, maximumFractionDigits: digits }).format(ratio));
+  const num = (x) => new Intl.NumberFormat(lang).format(x);
+
   function apply(root) {
     const scope = root || document;
     for (const node of scope.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
@@ -49,7 +65,7 @@ const i18n = (() => {
 
   function use(language) { if (supported.includes(language)) lang = language; }
 
-  return { add, t, apply, use, choose, supported, get lang() { return lang; } };
+  return { add, t, has, tOr, word, pct, num, apply, use, choose, supported, get lang() { return lang; } };
 })();
 
 document.addEventListener("DOMContentLoaded", () => i18n.apply());

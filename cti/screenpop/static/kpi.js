@@ -11,7 +11,7 @@ cti.kpi = (() => {
   const RATIOS = new Set(["service_level", "abandon_rate", "answer_rate"]);
   const fmt = (v, metric) => {
     if (v === null || v === undefined) return "–";
-    return RATIOS.has(metric) ? `${(v * 100).toFixed(1)}%` : String(Math.round(v * 10) / 10);
+    return RATIOS.has(metric) ? cti.pct(v, 1) : cti.num(Math.round(v * 10) / 10);
   };
 
   function render() {
@@ -19,9 +19,9 @@ cti.kpi = (() => {
     for (const a of [...tiles.values()].sort((x, y) => key(x).localeCompare(key(y)))) {
       const sign = a.direction === "min" ? "≥" : "≤";
       board.append(el("div", { class: `tile ${a.level}`, dataset: { level: a.level, scope: a.scope, subject: a.subject, metric: a.metric } },
-        el("div", { class: "tile-label" }, a.scope === "center" ? "center" : a.subject, " · ", a.metric.replaceAll("_", " ")),
+        el("div", { class: "tile-label" }, a.scope === "center" ? cti.t("kpi.center") : a.subject, " · ", cti.word("metric", a.metric)),
         el("div", { class: "tile-value" }, fmt(a.value, a.metric)),
-        el("div", { class: "tile-target" }, `${sign} ${fmt(a.threshold, a.metric)}, warn ${fmt(a.warn, a.metric)}`)));
+        el("div", { class: "tile-target" }, cti.t("kpi.target", { sign, threshold: fmt(a.threshold, a.metric), warn: fmt(a.warn, a.metric) }))));
     }
     section().hidden = tiles.size === 0;
   }
@@ -49,8 +49,9 @@ cti.kpi = (() => {
     tiles.set(key(a), a);
     render();
     const list = document.getElementById("kpi-alerts");
-    list.prepend(el("li", { dataset: { level: a.level } }, el("time", {}, new Date(a.at * 1000).toLocaleTimeString()), " ",
-      a.scope === "center" ? "center" : a.subject, ` ${a.metric.replaceAll("_", " ")}: ${a.previous} → ${a.level} (${fmt(a.value, a.metric)})`));
+    list.prepend(el("li", { dataset: { level: a.level } }, el("time", {}, new Date(a.at * 1000).toLocaleTimeString(i18n.lang)), " ",
+      cti.t("kpi.alert", { subject: a.scope === "center" ? cti.t("kpi.center") : a.subject, metric: cti.word("metric", a.metric),
+        previous: cti.word("level", a.previous), level: cti.word("level", a.level), value: fmt(a.value, a.metric) })));
     while (list.children.length > 20) list.lastChild.remove();
     if (a.level === "breach") beep();
   }

@@ -19,17 +19,20 @@
         try { msg = JSON.parse(ev.data); } catch (e) { return; }
         if (msg.type === "welcome") {
           ws.close();
-          if (msg.role !== "supervisor") reject(new Error("reports are for supervisors"));
+          if (msg.role !== "supervisor") reject(new Error(i18n.t("reports.supervisors_only")));
           else resolve(msg);
-        } else if (msg.type === "error") { ws.close(); reject(new Error(msg.message)); }
+        } else if (msg.type === "error") { ws.close(); reject(new Error(i18n.tOr(`error.${msg.code}`, msg.message, { message: msg.message, field: "" }))); }
       };
-      ws.onerror = () => reject(new Error("cannot reach the server"));
+      ws.onerror = () => reject(new Error(i18n.t("reports.unreachable")));
     });
   }
 
+  // a column's title: the catalogue's (by report and column, else by column), else the server's own
+  const column = (kind, key, title) => i18n.tOr(`reports.column.${kind}.${key}`, i18n.tOr(`reports.column.${key}`, title));
+
   function cell(key, value) {
     if (value === null || value === undefined) return "-";
-    if (typeof value === "number" && RATIO.test(key)) return `${(value * 100).toFixed(1)}%`;
+    if (typeof value === "number" && RATIO.test(key)) return i18n.pct(value, 1);
     if (typeof value === "object") return JSON.stringify(value);
     return String(value);
   }
@@ -46,11 +49,11 @@
   }
 
   function render(doc) {
-    $("title").textContent = doc.kind;
+    $("title").textContent = i18n.word("reports.kind", doc.kind);
     const head = $("report").tHead, body = $("report").tBodies[0];
     head.replaceChildren(); body.replaceChildren();
     const tr = document.createElement("tr");
-    for (const [, title] of doc.columns) { const th = document.createElement("th"); th.textContent = title; tr.appendChild(th); }
+    for (const [key, title] of doc.columns) { const th = document.createElement("th"); th.textContent = column(doc.kind, key, title); tr.appendChild(th); }
     head.appendChild(tr);
     for (const row of doc.rows) {
       const r = document.createElement("tr");
@@ -64,7 +67,7 @@
     }
     const dl = $("summary"); dl.replaceChildren();
     for (const [k, v] of Object.entries(doc.summary || {})) {
-      const dt = document.createElement("dt"); dt.textContent = k;
+      const dt = document.createElement("dt"); dt.textContent = column(doc.kind, k, k);
       const dd = document.createElement("dd"); dd.textContent = cell(k, v);
       dl.append(dt, dd);
     }
@@ -85,7 +88,7 @@
     const data = {
       labels,
       datasets: series.map((k, i) => ({
-        label: (doc.columns.find(([c]) => c === k) || [k, k])[1],
+        label: column(doc.kind, k, (doc.columns.find(([c]) => c === k) || [k, k])[1]),
         data: doc.rows.map((r) => r[k]),
         backgroundColor: colours[i],
       })),
@@ -104,9 +107,9 @@
     $("report-error").textContent = "";
     const reply = await fetch(`/api/reports?${q}`, { headers: { Authorization: `Bearer ${token}` } });
     const doc = await reply.json();
-    if (!reply.ok) { $("report-error").textContent = doc.error || reply.statusText; return; }
+    if (!reply.ok) { $("report-error").textContent = i18n.t("reports.refused", { message: doc.error || reply.statusText }); return; }
     render(doc);
-    status("ready", "ok");
+    status(i18n.t("reports.ready"), "ok");
   }
 
   function today() {
@@ -134,6 +137,6 @@
   for (const id of ["kind", "queue", "agent"]) $(id).addEventListener("change", () => load());
   for (const k of ["queue", "agent", "call-duration", "wait-duration", "inbound", "agent-load", "abandon",
     "transfer", "agent-performance", "campaign"]) {
-    const o = document.createElement("option"); o.value = k; o.textContent = k; $("kind").appendChild(o);
+    const o = document.createElement("option"); o.value = k; o.textContent = i18n.word("reports.kind", k); $("kind").appendChild(o);
   }
 })();

@@ -13,7 +13,7 @@
   const SPY_MODES = ["listen", "whisper", "barge"];
   const session = new cti.Session("supervisor", onMessage, cti.status);
 
-  const pct = (x) => (x === null || x === undefined ? "–" : `${(x * 100).toFixed(1)}%`);
+  const pct = (x) => cti.pct(x, 1);
 
   // Rows are kept and updated in place (by key), never rebuilt: focus, selection and screen readers'
   // place survive every update. ``cells(item)`` gives each cell's text; ``make(item)`` builds a new row.
@@ -47,9 +47,9 @@
         el("td", { class: "sl" }), el("td", {}), el("td", {}), el("td", {})),
       (q) => {
         const longest = q.oldest_waiting_since ? session.now() - q.oldest_waiting_since : null;
-        const states = Object.entries(q.agents || {}).map(([s, n]) => `${n} ${s.replace("_", " ")}`).join(", ");
+        const states = Object.entries(q.agents || {}).map(([s, n]) => cti.t("supervisor.agents_in_state", { count: n, state: cti.word("state", s) })).join(", ");
         return [q.queue, String(q.waiting), longest === null ? "–" : duration(longest), String(q.offered),
-          String(q.answered), String(q.abandoned), `${pct(q.service_level)} in ${q.threshold}s`,
+          String(q.answered), String(q.abandoned), cti.t("supervisor.sl_within", { pct: pct(q.service_level), threshold: q.threshold }),
           q.avg_wait_answered === null ? "–" : duration(q.avg_wait_answered),
           q.avg_talk === null ? "–" : duration(q.avg_talk), states || "–"];
       });
@@ -63,10 +63,10 @@
         el("th", { scope: "row" }), el("td", { class: "state" }), el("td", { class: "in-state" }), el("td", { class: "reason" }),
         el("td", {}), el("td", {}), el("td", { class: "call-time" }),
         el("td", { class: "row-actions" },
-          el("button", { type: "button", class: "small", "aria-label": `Ready ${a.agent}`,
-            onclick: () => command({ type: "ready", agent: a.agent }, `ready ${a.agent}`) }, "ready"),
-          el("button", { type: "button", class: "small secondary", "aria-label": `Pause ${a.agent}`,
-            onclick: () => command({ type: "pause", agent: a.agent, reason: document.getElementById("pause-reason").value }, `pause ${a.agent}`) }, "pause"),
+          el("button", { type: "button", class: "small", "aria-label": cti.t("supervisor.ready_label", { agent: a.agent }),
+            onclick: () => command({ type: "ready", agent: a.agent }, cti.t("supervisor.act.ready", { agent: a.agent })) }, cti.t("supervisor.ready")),
+          el("button", { type: "button", class: "small secondary", "aria-label": cti.t("supervisor.pause_label", { agent: a.agent }),
+            onclick: () => command({ type: "pause", agent: a.agent, reason: document.getElementById("pause-reason").value }, cti.t("supervisor.act.pause", { agent: a.agent })) }, cti.t("supervisor.pause")),
           el("button", { type: "button", class: "small secondary", "aria-label": cti.t("supervisor.logout_agent", { agent: a.agent }),
             onclick: () => command({ type: "logout", agent: a.agent }, cti.t("supervisor.logout_agent", { agent: a.agent })) }, cti.t("supervisor.logout")),
           ...SPY_MODES.map((mode) => el("button", { type: "button", class: "small secondary spy", dataset: { mode },
@@ -77,7 +77,7 @@
             "aria-label": cti.t("supervisor.stop_to", { agent: a.agent }),
             onclick: () => command({ type: "spy", mode: "stop" }, cti.t("supervisor.stop_to", { agent: a.agent })) },
           cti.t("supervisor.stop")))),
-      (a) => [a.agent, a.state.replace("_", " "), duration(session.now() - a.since), a.reason || "",
+      (a) => [a.agent, cti.word("state", a.state), duration(session.now() - a.since), cti.word("reason", a.reason),
         (a.queues || []).join(", "), String(a.answered), callTime(a.agent)]);
     const mine = me ? spies.get(me) : null;
     for (const row of body.children) {
@@ -127,19 +127,19 @@
 
   async function command(cmd, label) {
     const out = document.getElementById("action-result");
-    out.textContent = `${label}…`;
+    out.textContent = cti.t("common.working", { label });
     const reply = await session.send(cmd);
-    out.textContent = reply.type === "error" ? `${label}: ${reply.message}` : `${label}: done`;
+    out.textContent = reply.type === "error" ? cti.t("common.failed", { label, error: cti.error(reply) }) : cti.t("common.done", { label });
     out.className = reply.type === "error" ? "error" : "muted";
   }
 
-  const callWords = { ringing: "ringing", answered: "talking", resumed: "talking", held: "on hold", transferred: "transferred" };
+  const callWords = { ringing: cti.t("call.ringing"), answered: cti.t("call.talking"), resumed: cti.t("call.talking"), held: cti.t("call.held"), transferred: cti.t("call.transferred") };
 
   function renderCalls() {
     const body = document.querySelector("#calls tbody");
     upsert(body, [...calls.entries()], ([k]) => k,
       ([, c]) => el("tr", { dataset: { linkedid: c.linkedid } }, el("td", {}), el("td", {}), el("td", {}), el("td", {}), el("td", { class: "state" })),
-      ([, c]) => [c.caller || "(no name)", c.number || "", c.queue || "–", c.agent || "–", callWords[c.state] || c.state]);
+      ([, c]) => [c.caller || cti.t("common.no_name"), c.number || "", c.queue || "–", c.agent || "–", callWords[c.state] || c.state]);
     document.getElementById("no-calls").hidden = calls.size > 0;
     document.getElementById("calls-wrap").hidden = calls.size === 0;
   }
@@ -149,7 +149,7 @@
     const rows = [...waitingCallers.values()].sort((a, b) => a.since - b.since);
     upsert(body, rows, (w) => `${w.server} ${w.uniqueid}`,
       (w) => el("tr", { dataset: { linkedid: w.linkedid } }, el("td", {}), el("td", {}), el("td", {}), el("td", { class: "wait" })),
-      (w) => [w.queue, w.name || "(no name)", w.number || "", duration(session.now() - w.since)]);
+      (w) => [w.queue, w.name || cti.t("common.no_name"), w.number || "", duration(session.now() - w.since)]);
     document.getElementById("no-callers").hidden = waitingCallers.size > 0;
     document.getElementById("callers-wrap").hidden = waitingCallers.size === 0;
   }
@@ -162,10 +162,10 @@
     upsert(document.querySelector("#waiting tbody"), routing.waiting, (w) => String(w.call),
       (w) => el("tr", { dataset: { call: w.call } }, ...Array.from({ length: 8 }, (_, i) => el("td", i === 3 ? { class: "wait" } : {}))),
       (w) => [String(w.position), w.queue, w.number || "–", duration(session.now() - w.entered), String(w.priority),
-        w.needs.join(", ") || "–", w.step ? `step ${w.step}` : "–", w.agent ? `${w.status} ${w.agent}` : w.status]);
+        w.needs.join(", ") || "–", w.step ? cti.t("supervisor.step", { step: w.step }) : "–", w.agent ? cti.t("supervisor.routing_status_agent", { status: cti.word("routing", w.status), agent: w.agent }) : cti.word("routing", w.status)]);
     upsert(document.querySelector("#skills tbody"), routing.agents, (a) => a.agent,
       (a) => el("tr", { dataset: { agent: a.agent } }, el("th", { scope: "row" }), el("td", {}), el("td", { class: "skills" }), el("td", {}), el("td", {})),
-      (a) => [a.agent, a.state.replace("_", " ") + (a.reason ? ` (${a.reason})` : ""), skillText(a.skills) || "–",
+      (a) => [a.agent, a.reason ? cti.t("agent.state_reason", { state: cti.word("state", a.state), reason: cti.word("reason", a.reason) }) : cti.word("state", a.state), skillText(a.skills) || "–",
         a.reserved_for || "–", String(a.misses)]);
     // the agent picker keeps its selection and focus: options are only added, never rebuilt
     const select = document.getElementById("skill-agent");
@@ -191,20 +191,20 @@
     const agent = document.getElementById("skill-agent").value;
     const out = document.getElementById("skill-result");
     const reply = await session.send({ type: "set_skills", agent, skills: parseSkills(document.getElementById("skill-text").value) });
-    out.textContent = reply.type === "error" ? reply.message : `saved: ${agent} ${skillText(reply.skills)}`;
+    out.textContent = reply.type === "error" ? cti.error(reply) : cti.t("supervisor.skills_saved", { agent, skills: skillText(reply.skills) });
     out.className = reply.type === "error" ? "error" : "muted";
   });
 
   function note(text) {
     const list = document.getElementById("events");
-    list.prepend(el("li", {}, el("time", {}, new Date().toLocaleTimeString()), " ", text));
+    list.prepend(el("li", {}, el("time", {}, new Date().toLocaleTimeString(i18n.lang)), " ", text));
     while (list.children.length > 50) list.lastChild.remove();
   }
 
   function onMessage(msg) {
     switch (msg.type) {
       case "welcome":
-        document.getElementById("who").textContent = `${msg.username} (${msg.role})`;
+        document.getElementById("who").textContent = `${msg.username} (${cti.word("role", msg.role)})`;
         me = msg.username;
         // an agent's token: this page has nothing to show them, and says why
         document.getElementById("not-supervisor").hidden = msg.role === "supervisor";
