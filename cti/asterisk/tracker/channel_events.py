@@ -51,7 +51,7 @@ def on_music_on_hold(t: CallTracker, ev: tr.ChannelEvent, out: list[DomainEvent]
         return
     j = ch.journey
     on = ev.name == "MusicOnHoldStart"
-    if on and (not j.talking or ch.uid in j.open):
+    if on and (not j.talking or ch.uid in j.open or ch.parked):
         return
     set_hold(t, ch, on, ev.at, out)
 

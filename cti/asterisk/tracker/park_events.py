@@ -32,6 +32,8 @@ def on_parked(t: CallTracker, msg: Message, at: float, out: list[DomainEvent]) -
     linkedid = ch.journey.record.linkedid if ch is not None else m.get("ParkeeLinkedid", "")
     if not uid or not linkedid:
         return
+    if ch is not None:
+        ch.parked = True
     try:
         timeout = float(m.get("ParkingTimeout", "0"))
     except ValueError:
@@ -61,6 +63,8 @@ def on_unparked(t: CallTracker, msg: Message, at: float, out: list[DomainEvent])
     linkedid = ch.journey.record.linkedid if ch is not None else m.get("ParkeeLinkedid", "")
     if not uid or not linkedid:
         return
+    if ch is not None:
+        ch.parked = False
     retriever = m.get("RetrieverChannel", "")
     agent = t.roster.agent_of_device(device_of(retriever)) if retriever else None
     outcome = _OUTCOMES[msg.event or ""]
