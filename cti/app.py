@@ -492,6 +492,9 @@ class Daemon:
             self.callbacks,
         )
         self.desk.preview = self.dialer  # preview_dial / preview_skip (None: [dialer] off)
+        web = self.cfg.web  # CTI hold and parking (docs/design/hold-and-park.md)
+        self.desk.hold_timeout, self.desk.park_timeout = web.hold_timeout, web.park_timeout
+        self.desk.parking_lot, self.desk.parking_context = web.parking_lot, web.parking_context
         self.campaigns = CampaignControl(  # the campaign page (cti.delivery.campaigns)
             store.campaign_settings,
             store.dial_attempts,
