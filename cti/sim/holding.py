@@ -49,7 +49,7 @@ PARK_CONTEXT = "parkedcalls"
 PARK_DIAL_CONTEXT = "park-dial"
 LOT = "default"
 SPACES = range(701, 721)  # res_parking.conf parkpos => 701-720
-PARKING_TIME = 45.0  # parkingtime
+PARKING_TIME = 120.0  # parkingtime (config/asterisk/res_parking.conf)
 RING_BACK = 20  # park-dial's Dial() timeout
 
 
