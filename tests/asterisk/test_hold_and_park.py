@@ -12,6 +12,7 @@ from cti.asterisk.ami import Message
 from cti.asterisk.calls import CallTracker
 from cti.asterisk.snapshot import ResyncSnapshot
 from cti.core.events import (
+    AgentRinging,
     AgentState,
     AgentStateChanged,
     CallEnded,
@@ -47,7 +48,12 @@ class Fed:
     async def start(self) -> None:
         await self.client.send(Action="QueueStatus", ActionID="qs")
         items: list[Message] = []
-        await self.client.expect(lambda m: items.append(m) is None and m.event == "QueueStatusComplete")
+
+        def complete(m: Message) -> bool:
+            items.append(m)
+            return m.event == "QueueStatusComplete"
+
+        await self.client.expect(complete)
         members = [m for m in items if m.event in ("QueueParams", "QueueMember")]
         self.tracker.resync(ResyncSnapshot(0.0, "login", [], members))
 
@@ -159,3 +165,21 @@ async def _linkedid(fed: Fed, client: RawClient, caller: str) -> str:
     client.raw.clear()
     (journey,) = fed.tracker.live_journeys()
     return journey.linkedid
+
+
+async def test_a_parked_call_that_times_out_rings_its_parker_back_on_the_same_journey(pbx: SimServer) -> None:
+    async with with_client(pbx) as client:
+        fed = Fed(client)
+        await client.login()
+        await fed.start()
+        caller, agent = await answered_call(pbx, client)
+        lid = await _linkedid(fed, client, caller)
+        await action(client, "p", Action="Park", Channel=caller, TimeoutChannel=agent, Timeout="5000")
+        await action(client, "a", Action="Hangup", Channel=agent)
+        await fed.drain("AgentComplete")
+        pbx.advance(6)
+        out = await fed.drain("DialBegin")
+    (timed_out,) = [e for e in out if isinstance(e, CallUnparked)]
+    assert (timed_out.linkedid, timed_out.outcome, timed_out.agent) == (lid, "timeout", None)
+    (ring,) = [e for e in out if isinstance(e, AgentRinging)]
+    assert (ring.linkedid, ring.agent) == (lid, FRANK)  # the parker's console pops it again
