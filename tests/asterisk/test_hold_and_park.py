@@ -25,7 +25,7 @@ from cti.core.ids import AgentId
 from cti.sim.scenario import parse_scenario
 from cti.sim.server import SimServer
 from tests.sim.conftest import RawClient, frozen
-from tests.sim.test_holding import SCENARIO, action, answered_call, with_client
+from tests.sim.test_holding import SCENARIO, action, answered_call, hold, pick_up, with_client
 
 FRANK = AgentId("Frank")
 
@@ -87,19 +87,7 @@ async def test_a_held_call_is_one_journey_the_agent_stays_on_it_and_the_hold_is_
         lid = await _linkedid(fed, client, caller)
         assert fed.state() is AgentState.ON_CALL
         pbx.advance(10)
-        await action(
-            client,
-            "h",
-            Action="Redirect",
-            Channel=caller,
-            Context="cti-hold",
-            Exten="s",
-            Priority="1",
-            ExtraChannel=agent,
-            ExtraContext="cti-hold-agent",
-            ExtraExten="s",
-            ExtraPriority="1",
-        )
+        await hold(client, caller, agent)
         held = await fed.drain("MusicOnHoldStart")
         assert [(e.linkedid, e.on_hold) for e in held if isinstance(e, CallHoldChanged)] == [(lid, True)]
         assert not [e for e in held if isinstance(e, AgentStateChanged)]  # still on the call
@@ -137,16 +125,7 @@ async def test_a_parked_call_is_announced_and_picked_up_by_an_agent(pbx: SimServ
         await action(client, "a", Action="Hangup", Channel=agent)
         await fed.drain("AgentComplete")
         pbx.advance(8)  # wrap-up, none here
-        await action(
-            client,
-            "o",
-            Action="Originate",
-            Channel="Local/1006@agents/n",
-            Context="parkedcalls",
-            Exten="701",
-            Priority="1",
-            Async="true",
-        )
+        await pick_up(client, "701")
         pbx.advance(3)
         out = await fed.drain("BridgeEnter", Channel=caller)
     (unparked,) = [e for e in out if isinstance(e, CallUnparked)]

@@ -19,27 +19,15 @@ from cti.sim.server import SimServer
 from cti.store import Store
 from tests.e2e.consoles import ARTIFACTS, chromium, new_page
 from tests.e2e.running import running_daemon, seed_accounts
+from tests.sim.test_holding import SCENARIO as FRANK_IN_SALES
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.browser
 
-SCENARIO = """
-[sim]
-version = "13.0.0"
-timestampevents = true
-[[users]]
-username = "cti"
-secret = "ctisecret"
-read = "all"
-write = "all"
-[[agents]]
-extension = "1006"
-name = "Frank"
-ring_delay = 2
-manual = true
-max_talk = 1800
-paused = true
-pause_reason = "login"
+# the simulator tests' centre (Frank in sales), Frank paused at login, and Bob alone in support
+SCENARIO = (
+    FRANK_IN_SALES.replace("max_talk = 1800\n", 'max_talk = 1800\npaused = true\npause_reason = "login"\n', 1)
+    + """
 [[agents]]
 extension = "1002"
 name = "Bob"
@@ -47,16 +35,12 @@ ring_delay = 2
 manual = true
 max_talk = 1800
 [[queues]]
-name = "sales"
-strategy = "ringall"
-timeout = 15
-members = [{ agent = "1006" }]
-[[queues]]
 name = "support"
 strategy = "ringall"
 timeout = 15
 members = [{ agent = "1002" }]
 """
+)
 NUMBER = "4155550123"
 
 

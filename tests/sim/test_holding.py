@@ -93,24 +93,43 @@ async def action(client: RawClient, aid: str, **headers: str) -> Message:
     return await client.response(aid)
 
 
+async def hold(client: RawClient, caller: str, agent: str) -> Message:
+    """cti's hold: the caller to cti-hold, the agent's channel to cti-hold-agent, in one Redirect."""
+    return await action(
+        client,
+        "h",
+        Action="Redirect",
+        Channel=caller,
+        Context="cti-hold",
+        Exten="s",
+        Priority="1",
+        ExtraChannel=agent,
+        ExtraContext="cti-hold-agent",
+        ExtraExten="s",
+        ExtraPriority="1",
+    )
+
+
+async def pick_up(client: RawClient, space: str) -> Message:
+    """cti's pick-up: Frank's phone originated into parkedcalls,<space>."""
+    return await action(
+        client,
+        "o",
+        Action="Originate",
+        Channel="Local/1006@agents/n",
+        Context="parkedcalls",
+        Exten=space,
+        Priority="1",
+        Async="true",
+    )
+
+
 async def test_hold_is_a_dual_redirect_to_the_holding_contexts_and_bridge_brings_it_back(
     pbx: SimServer,
 ) -> None:
     async with with_client(pbx) as client:
         caller, agent = await answered_call(pbx, client)
-        reply = await action(
-            client,
-            "h",
-            Action="Redirect",
-            Channel=caller,
-            Context="cti-hold",
-            Exten="s",
-            Priority="1",
-            ExtraChannel=agent,
-            ExtraContext="cti-hold-agent",
-            ExtraExten="s",
-            ExtraPriority="1",
-        )
+        reply = await hold(client, caller, agent)
         assert (reply["Response"], reply["Message"]) == ("Success", "Dual Redirect successful")
         held = flow(await until(client, "MusicOnHoldStart"))
         assert names(held) == ["BridgeLeave", "BridgeLeave", "BridgeDestroy", "MusicOnHoldStart"]
@@ -185,16 +204,7 @@ async def test_park_then_pick_up_from_parkedcalls_701(pbx: SimServer) -> None:
         done = await until(client, "AgentComplete")
         assert done[-1]["Reason"] == "agent"
         pbx.advance(5)
-        reply = await action(
-            client,
-            "o",
-            Action="Originate",
-            Channel="Local/1006@agents/n",
-            Context="parkedcalls",
-            Exten="701",
-            Priority="1",
-            Async="true",
-        )
+        reply = await pick_up(client, "701")
         assert reply["Response"] == "Success"
         pbx.advance(3)  # Frank's phone rings 2 s
         back = flow(await until(client, "BridgeEnter", Channel=caller))

@@ -24,16 +24,22 @@ def _number(value: str | None) -> str:
     return "" if not value or value == "<unknown>" else value
 
 
+def _parkee(t: CallTracker, m: dict[str, str], parked: bool) -> tuple[str, str]:
+    """(Uniqueid, the journey's Linkedid) of the parked channel, marked parked or not; ("", "") if unknown."""
+    uid = m.get("ParkeeUniqueid", "")
+    ch = t.channels.by_uid.get(uid)
+    if ch is not None:
+        ch.parked = parked
+    linkedid = ch.journey.record.linkedid if ch is not None else m.get("ParkeeLinkedid", "")
+    return (uid, linkedid) if uid and linkedid else ("", "")
+
+
 @light("ParkedCall")
 def on_parked(t: CallTracker, msg: Message, at: float, out: list[DomainEvent]) -> None:
     m = msg.map
-    uid = m.get("ParkeeUniqueid", "")
-    ch = t.channels.by_uid.get(uid)
-    linkedid = ch.journey.record.linkedid if ch is not None else m.get("ParkeeLinkedid", "")
-    if not uid or not linkedid:
+    uid, linkedid = _parkee(t, m, True)
+    if not uid:
         return
-    if ch is not None:
-        ch.parked = True
     try:
         timeout = float(m.get("ParkingTimeout", "0"))
     except ValueError:
@@ -58,13 +64,9 @@ def on_parked(t: CallTracker, msg: Message, at: float, out: list[DomainEvent]) -
 @light("UnParkedCall", "ParkedCallTimeOut", "ParkedCallGiveUp")
 def on_unparked(t: CallTracker, msg: Message, at: float, out: list[DomainEvent]) -> None:
     m = msg.map
-    uid = m.get("ParkeeUniqueid", "")
-    ch = t.channels.by_uid.get(uid)
-    linkedid = ch.journey.record.linkedid if ch is not None else m.get("ParkeeLinkedid", "")
-    if not uid or not linkedid:
+    uid, linkedid = _parkee(t, m, False)
+    if not uid:
         return
-    if ch is not None:
-        ch.parked = False
     retriever = m.get("RetrieverChannel", "")
     agent = t.roster.agent_of_device(device_of(retriever)) if retriever else None
     outcome = _OUTCOMES[msg.event or ""]
