@@ -618,6 +618,9 @@ class Desk:
             context, exten = contexts.dial, target
         request = ("transfer", {"linkedid": lid, "agent": agent, "to": to, "target": target})
         channel = await self._channel(self.channels.agent_channel(server, lid, agent)) if agent else None
+        if channel is not None and self._is_held(server, lid):
+            # held: the caller is in cti-hold, bridged to nobody: it goes, then the agent's leg ends
+            return await self._transfer_held(server, lid, agent, channel, context, exten, request)
         if channel is not None:
             await self._ami(
                 server,
@@ -705,6 +708,35 @@ class Desk:
         held = self.held.pop((server, lid), None)
         if held is not None and held.timer is not None:
             held.timer.cancel()
+
+    async def _transfer_held(
+        self,
+        server: str,
+        lid: str,
+        agent: AgentId | None,
+        mine: str,
+        context: str,
+        exten: str,
+        request: tuple[str, dict[str, Any]],
+    ) -> dict[str, Any]:
+        caller = await self._channel(self.channels.caller_channel(server, lid))
+        if caller is None:
+            raise DeskError("no_channel", "the held call has no caller's channel")
+        redirect = {
+            "Action": "Redirect",
+            "Channel": caller,
+            "Context": context,
+            "Exten": exten,
+            "Priority": "1",
+        }
+        await self._ami(server, redirect, request)
+        held = self.held.pop((server, lid), None)
+        if held is not None and held.timer is not None:
+            held.timer.cancel()
+        await self._ami(
+            server, {"Action": "Hangup", "Channel": mine}, ("hangup", {"linkedid": lid, "agent": agent})
+        )
+        return {"linkedid": lid, "to": request[1]["to"], "target": request[1]["target"]}
 
     async def _hang_up_held_caller(self, server: str, lid: str, hung_up: str) -> None:
         held = self.held.pop((server, lid), None)

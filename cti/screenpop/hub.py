@@ -558,6 +558,13 @@ class Hub:
                 for leg in journey.queue_legs:  # a queue exit the stream never showed
                     self._left_queue(journey.server, leg.uniqueid, journey.linkedid)
                 self._call_update(journey.linkedid, "ended", {"journey": journey.to_json()})
+                if (journey.server, journey.linkedid) in self.parked:  # its ParkedCallGiveUp was missed
+                    self._parking(
+                        CallUnparked(
+                            event.at, journey.server, journey.linkedid, UniqueId(""), "", "", "gave_up", None
+                        ),
+                        changes,
+                    )
                 self.calls.pop(journey.linkedid, None)
                 self.leads.pop(journey.linkedid, None)
             case UserEventRaised(linkedid=lid_, headers=headers) if lid_ is not None and _LEAD_KEYS & set(

@@ -153,25 +153,9 @@ class Holding:
         if space is None:
             raise LookupError("no free space")
         ch = leg.ch
-        al = leg.peer
         if timeout_channel:
             pbx.set_var(ch, "BLINDTRANSFER", timeout_channel)
-        if self.held.pop(ch.uniqueid, None) is not None:
-            self._moh(ch, False)
-        old = leg.bridge
-        pbx.bridge_leave(ch)
-        leg.bridge = None
-        # the caller's model leg from now on; the old one stays with the agent left alone (rule 3)
-        parkee = Leg(ch, leg.outside, leg.target)
-        ch.owner = parkee
-        if leg.outside is not None:
-            leg.outside.owner = parkee
-        leg.done = True
-        leg.cancel_timers()
-        parkee.answered = True
-        if al is not None:  # on hold before, the agent's channel waits alone in cti-hold-agent (no bridge)
-            for c in (al.one, al.two):
-                self.alone[c.uniqueid] = (leg, al, old)
+        parkee = self.release(leg)
         if self.lot_bridge is None:
             self.lot_bridge = Bridge(pbx.channels.new_bridge_id())
             pbx.event("BridgeCreate", "call", self._lot_snapshot())
@@ -186,6 +170,29 @@ class Holding:
         self._moh(ch, True)
         p.timer = pbx.later(limit, self._timed_out, p)
         return space
+
+    def release(self, leg: Leg) -> Leg:
+        """The caller of ``leg`` goes elsewhere (parked, or Redirected while on hold); its agent's
+        channel stays, alone in the old bridge or in cti-hold-agent, until it hangs up (rule 3).
+        Returns the caller's model leg from now on; the old one stays with the agent's."""
+        pbx = self.pbx
+        ch, al = leg.ch, leg.peer
+        if self.held.pop(ch.uniqueid, None) is not None:
+            self._moh(ch, False)
+        old = leg.bridge
+        pbx.bridge_leave(ch)
+        leg.bridge = None
+        caller = Leg(ch, leg.outside, leg.target)
+        caller.answered = True
+        ch.owner = caller
+        if leg.outside is not None:
+            leg.outside.owner = caller
+        leg.done = True
+        leg.cancel_timers()
+        if al is not None:
+            for c in (al.one, al.two):
+                self.alone[c.uniqueid] = (leg, al, old)
+        return caller
 
     def _lot_snapshot(self) -> Headers:
         assert self.lot_bridge is not None
@@ -328,7 +335,23 @@ def actions(server: SimServer) -> dict[str, Handler]:
     def redirect(s: AmiSession, m: Message) -> list[Headers]:
         extra = m.get("ExtraChannel")
         if not extra:
-            return base.redirect(s, m)
+            named = find(m.get("Channel"))
+            held = holding.held.get(named.uniqueid) if named is not None else None
+            if held is None:
+                return base.redirect(s, m)
+            checked = base.redirect_checks(s, m)
+            if isinstance(checked, list):
+                return checked
+            # a held caller sent elsewhere (a transfer of a held call): its agent stays in cti-hold-agent
+            caller = holding.release(held)
+            checked[0].context, checked[0].exten, checked[0].priority = (
+                m.get("Context") or "",
+                m.get("Exten") or "",
+                checked[1],
+            )
+            server.pbx.run_dialplan(caller)
+            server.pbx.schedule_dispatch()
+            return [_ok("Redirect successful")]
         checked = base.redirect_checks(s, m)
         if isinstance(checked, list):
             return checked

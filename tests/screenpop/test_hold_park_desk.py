@@ -109,6 +109,18 @@ async def test_hanging_up_a_held_call_hangs_up_the_caller_too() -> None:
     assert d.held == {}
 
 
+async def test_a_held_call_is_transferred_by_redirecting_the_caller_then_ending_the_agents_leg() -> None:
+    d, link, _ = answered()
+    await d.run(ALICE, p.Hold(None, "1.1", True))
+    d.hub.on_events([held_event(True)])
+    await d.run(ALICE, p.Transfer(None, "1.1", "queue", "sales"))
+    assert link.sent[1:] == [
+        {"Action": "Redirect", "Channel": CALLER, "Context": "inbound", "Exten": "sales", "Priority": "1"},
+        {"Action": "Hangup", "Channel": MINE},
+    ]
+    assert d.held == {}
+
+
 async def test_a_caller_held_too_long_goes_back_to_the_agent_or_is_requeued_without_one() -> None:
     d, link, channels = answered()
     d.hold_timeout = 0.05
@@ -202,3 +214,15 @@ def test_the_commands_parse() -> None:
     assert p.parse('{"type": "pickup", "linkedid": "1.1", "server": "pbx1"}') == p.Pickup(None, "1.1", "pbx1")
     with pytest.raises(p.BadMessage):
         p.parse('{"type": "hold"}')
+
+
+def test_the_parked_list_goes_to_every_agent_and_a_call_that_ends_leaves_it() -> None:
+    d, _, _ = answered()
+    parked = CallParked(
+        2.0, "pbx1", LinkedId("1.1"), UniqueId("1.1"), CALLER, "default", "702", 60.0, "", CallerInfo("1", "")
+    )
+    d.hub.on_events([parked])
+    assert d.hub.snapshot(BOB)["parked"][0]["space"] == "702"  # Bob never rang for it: he sees it too
+    assert d.hub.snapshot(ALICE)["calls"][0]["state"] == "parked"
+    d.hub.on_events(inbound_call("1.1", agent="Alice")[-1:])  # ended, with no ParkedCallGiveUp seen
+    assert d.hub.parked == {} and d.hub.snapshot(BOB)["parked"] == []

@@ -256,3 +256,23 @@ async def answered_second(sim: SimServer, client: RawClient) -> tuple[str, str]:
     connect = (await until(client, "AgentConnect", CallerIDNum="4155550102"))[-1]
     await until(client, "BridgeEnter", Channel=connect["Channel"])
     return connect["Channel"] or "", connect["DestChannel"] or ""
+
+
+async def test_a_held_caller_redirected_elsewhere_leaves_the_agent_in_cti_hold_agent(pbx: SimServer) -> None:
+    async with with_client(pbx) as client:
+        caller, agent = await answered_call(pbx, client)
+        await hold(client, caller, agent)
+        await until(client, "MusicOnHoldStart")
+        r = await action(
+            client, "t", Action="Redirect", Channel=caller, Context="inbound", Exten="hold", Priority="1"
+        )
+        assert r["Message"] == "Redirect successful"
+        pbx.advance(7)  # inbound,hold: Read() then CtiWaiting
+        moved = flow(await until(client, "UserEvent", UserEvent="CtiWaiting"))
+        assert names(moved)[:1] == ["MusicOnHoldStop"]
+        assert not any(m.event in ("Hangup", "AgentComplete") for m in moved)  # the agent's leg stays
+        assert pbx.pbx.channels.find(agent) is not None
+        await action(client, "a", Action="Hangup", Channel=agent)
+        done = await until(client, "AgentComplete")
+        assert done[-1]["Reason"] == "agent"
+        assert pbx.pbx.channels.find(caller) is not None  # the caller waits for cti's routing
