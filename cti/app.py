@@ -752,6 +752,13 @@ class Daemon:
             on_call=lambda lid, agent: any(c.agent == agent for c in srv.tracker.channels_of(lid)),
             seat=seat,
             contexts={"agent": contexts.agent, "queue": contexts.queue, "dial": contexts.dial},
+            holding={
+                "hold": contexts.hold,
+                "hold_agent": contexts.hold_agent,
+                "lot": self.cfg.web.parking_lot,
+                "parking": self.cfg.web.parking_context,
+                "park_timeout": str(self.cfg.web.park_timeout),
+            },
         )
 
     def publish(self, events: Sequence[DomainEvent]) -> None:

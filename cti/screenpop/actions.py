@@ -15,7 +15,7 @@ hold / unhold  a dual ``Redirect`` (the caller to ``cti-hold``, the agent's chan
                / ``Bridge`` of the two again; a hold left too long is given back or requeued
 park           ``Park`` of the caller (TimeoutChannel the agent's), then ``Hangup`` of the agent's leg
 pickup         ``Originate`` of the agent's interface to ``parking_context,<space>``
-               (docs/design/hold-and-park.md for all four)
+               (docs/design/hold-and-park.md for all four; over Redis the owner builds them too)
 disposition    saved to the customer's history through the store (no AMI)
 schedule_callback  a callback at a date and time, for the agent or anyone (cti.delivery.callbacks)
 callbacks      the agent's open callbacks (a supervisor: any agent's)
@@ -729,7 +729,8 @@ class Desk:
             "Exten": exten,
             "Priority": "1",
         }
-        await self._ami(server, redirect, request)
+        # over Redis, with no agent named the owner Redirects the caller too (its BlindTransfer needs a bridge)
+        await self._ami(server, redirect, (request[0], {**request[1], "agent": None}))
         held = self.held.pop((server, lid), None)
         if held is not None and held.timer is not None:
             held.timer.cancel()
