@@ -729,7 +729,7 @@ class Desk:
             "Exten": exten,
             "Priority": "1",
         }
-        # over Redis, with no agent named the owner Redirects the caller too (its BlindTransfer needs a bridge)
+        # over Redis, no agent named: the owner Redirects the caller too (a BlindTransfer needs a bridge)
         await self._ami(server, redirect, (request[0], {**request[1], "agent": None}))
         held = self.held.pop((server, lid), None)
         if held is not None and held.timer is not None:
