@@ -493,6 +493,9 @@ class Daemon:
             self.callbacks,
         )
         self.desk.preview = self.dialer  # preview_dial / preview_skip (None: [dialer] off)
+        web = self.cfg.web  # CTI hold and parking (docs/design/hold-and-park.md)
+        self.desk.hold_timeout, self.desk.park_timeout = web.hold_timeout, web.park_timeout
+        self.desk.parking_lot, self.desk.parking_context = web.parking_lot, web.parking_context
         self.campaigns = CampaignControl(  # the campaign page (cti.delivery.campaigns)
             store.campaign_settings,
             store.dial_attempts,
@@ -751,6 +754,13 @@ class Daemon:
             on_call=lambda lid, agent: any(c.agent == agent for c in srv.tracker.channels_of(lid)),
             seat=seat,
             contexts={"agent": contexts.agent, "queue": contexts.queue, "dial": contexts.dial},
+            holding={
+                "hold": contexts.hold,
+                "hold_agent": contexts.hold_agent,
+                "lot": self.cfg.web.parking_lot,
+                "parking": self.cfg.web.parking_context,
+                "park_timeout": str(self.cfg.web.park_timeout),
+            },
         )
 
     def publish(self, events: Sequence[DomainEvent]) -> None:

@@ -110,6 +110,12 @@ class WebConfig:
     max_message_bytes: int = 64 * 1024
     secret: str = ""  # HMAC key for tokens; empty: a random one per start
     secret_file: str = ""  # with secret empty: a random key kept in this file (tokens outlive a restart)
+    # CTI hold (docs/design/hold-and-park.md): a caller held this long is given back to its agent (a
+    # Bridge), or requeued when the agent's leg is gone; 0: never
+    hold_timeout: float = 300.0
+    park_timeout: float = 120.0  # a parked call rings its parker back after this long (Park Timeout)
+    parking_lot: str = "default"  # res_parking.conf's lot, picked up from parking_context,<space>
+    parking_context: str = "parkedcalls"
 
 
 @dataclass
@@ -644,6 +650,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(p, "daemon.log_format", "must be 'json' or 'text'")
     if cfg.daemon.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(p, "daemon.log_level", "must be debug, info, warning or error")
+    if cfg.web.hold_timeout < 0 or cfg.web.park_timeout < 0:
+        raise ConfigError(p, "web.hold_timeout", "hold_timeout and park_timeout are seconds, 0 or more")
     if not 0 <= cfg.web.port < 65536:  # 0: any free port (printed at start)
         raise ConfigError(p, "web.port", f"port {cfg.web.port} out of range")
     if cfg.redis.url and len(cfg.redis.command_key) < 16:

@@ -68,6 +68,11 @@ WHITELIST: dict[str, str | None] = {
     "hangup": "Hangup",
     "transfer": "BlindTransfer",  # or Redirect of the caller's channel when the agent has no leg
     "originate": "Originate",
+    # CTI hold and parking (docs/design/hold-and-park.md)
+    "hold": "Redirect",
+    "unhold": "Bridge",
+    "park": "Park",
+    "pickup": "Originate",
     "agent_channel": None,
     "caller_channel": None,
 }
@@ -116,6 +121,16 @@ class LocalServer:
     seat: Callable[[AgentId], OwnerSeat | None] = lambda agent: None
     contexts: Mapping[str, str] = field(
         default_factory=lambda: {"agent": "deliver", "queue": "inbound", "dial": "pstn"}
+    )
+    # CTI hold and parking: the holding contexts, the lot, the pick-up context, the park timeout (s)
+    holding: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "hold": "cti-hold",
+            "hold_agent": "cti-hold-agent",
+            "lot": "default",
+            "parking": "parkedcalls",
+            "park_timeout": "120",
+        }
     )
 
 
@@ -239,7 +254,47 @@ def _build(local: LocalServer, op: str, args: Mapping[str, Any]) -> dict[str, st
             "CallerID": f'"{caller}" <{number}>',
             "ChannelId": _text(args, "channel_id"),
         }
+    if op in ("hold", "unhold", "park", "pickup"):
+        return _holding(local, op, args)
     raise Refused("refused", f"{op!r} is not a request an owner carries out")
+
+
+def _holding(local: LocalServer, op: str, args: Mapping[str, Any]) -> dict[str, str]:
+    """Hold (a dual Redirect), unhold (Bridge), park (Park) of the agent's own call; a pick-up
+    (Originate of the agent's phone into the parking context) of a parked call's space."""
+    h = local.holding
+    if op == "pickup":
+        seat = _seat(local, _agent(args))
+        return {
+            "Action": "Originate",
+            "Channel": seat.interface,
+            "Context": h["parking"],
+            "Exten": _text(args, "space"),
+            "Priority": "1",
+            "Async": "true",
+        }
+    mine, caller = _call_channel(local, args)
+    if mine is None or caller is None:
+        raise Refused("no_channel", "the call has no live agent's and caller's channels")
+    if op == "hold":
+        return {
+            "Action": "Redirect",
+            "Channel": caller,
+            "Context": h["hold"],
+            "Exten": "s",
+            "Priority": "1",
+            "ExtraChannel": mine,
+            "ExtraContext": h["hold_agent"],
+            "ExtraExten": "s",
+            "ExtraPriority": "1",
+        }
+    if op == "unhold":
+        return {"Action": "Bridge", "Channel1": mine, "Channel2": caller, "Tone": "no"}
+    park = {"Action": "Park", "Channel": caller, "TimeoutChannel": mine, "Parkinglot": h["lot"]}
+    seconds = float(h.get("park_timeout") or 0)
+    if seconds > 0:
+        park["Timeout"] = str(int(seconds * 1000))
+    return park
 
 
 def _keys(prefix: str, server: str) -> tuple[str, str]:

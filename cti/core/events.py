@@ -107,6 +107,34 @@ class CallHoldChanged(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class CallParked(DomainEvent):
+    """The caller's channel was parked (res_parking ``ParkedCall``): it waits in ``lot`` at ``space``
+    until an agent picks it up, it gives up, or ``timeout`` seconds pass (the parker is rung back)."""
+
+    linkedid: LinkedId
+    uniqueid: UniqueId
+    channel: str
+    lot: str
+    space: str
+    timeout: float
+    parker: str  # the dial string rung back at the timeout (ParkerDialString)
+    caller: CallerInfo
+
+
+@dataclass(frozen=True, slots=True)
+class CallUnparked(DomainEvent):
+    """A parked call left its space: ``retrieved`` (by ``agent``, when the retriever is an agent's
+    device), ``timeout`` (the parker is rung back) or ``gave_up`` (the caller hung up)."""
+
+    linkedid: LinkedId
+    uniqueid: UniqueId
+    lot: str
+    space: str
+    outcome: str
+    agent: AgentId | None
+
+
+@dataclass(frozen=True, slots=True)
 class CallTransferred(DomainEvent):
     linkedid: LinkedId
     agent: AgentId | None

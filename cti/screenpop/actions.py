@@ -11,6 +11,11 @@ transfer       ``BlindTransfer`` of the agent's channel (its bridged peer, the c
                ``agent_context,<ext>`` / ``queue_context,<queue>`` / ``dial_context,<number>``;
                ``Redirect`` of the caller's channel when the call is not bridged to the agent
 dial           ``Originate Async=true`` of the agent's interface to ``dial_context,<number>``
+hold / unhold  a dual ``Redirect`` (the caller to ``cti-hold``, the agent's channel to ``cti-hold-agent``)
+               / ``Bridge`` of the two again; a hold left too long is given back or requeued
+park           ``Park`` of the caller (TimeoutChannel the agent's), then ``Hangup`` of the agent's leg
+pickup         ``Originate`` of the agent's interface to ``parking_context,<space>``
+               (docs/design/hold-and-park.md for all four; over Redis the owner builds them too)
 disposition    saved to the customer's history through the store (no AMI)
 schedule_callback  a callback at a date and time, for the agent or anyone (cti.delivery.callbacks)
 callbacks      the agent's open callbacks (a supervisor: any agent's)
@@ -31,8 +36,10 @@ code the client gets back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -174,6 +181,21 @@ class Contexts:
     agent: str = "deliver"  # Exten = the agent's extension
     queue: str = "inbound"  # Exten = the queue name
     dial: str = "pstn"  # Exten = the number
+    hold: str = "cti-hold"  # the held caller: MusicOnHold() (config/asterisk/extensions.conf)
+    hold_agent: str = "cti-hold-agent"  # the agent's channel meanwhile: Wait(), quiet
+
+
+@dataclass(slots=True)
+class HeldCall:
+    """A call cti put on hold: its channels then, and the timer that gives it back."""
+
+    server: str
+    linkedid: str
+    agent: AgentId | None
+    agent_channel: str
+    caller_channel: str
+    since: float
+    timer: asyncio.TimerHandle | None = None
 
 
 # codes of failures reported by another instance (cti.bus.commands.RemoteError) that consoles see;
@@ -245,6 +267,13 @@ class Desk:
         self.campaigns: CampaignActions | None = None  # the campaign page's actions (set at assembly)
         self.leads: LeadDispositions | None = None  # a dialer call's disposition reaches its lead
         self.accounts: AccountLookup | None = None  # supervisors' phones (listen, whisper, barge)
+        # CTI hold and parking ([web] hold_timeout, park_timeout, parking_lot, parking_context)
+        self.hold_timeout = 300.0
+        self.park_timeout = 120.0
+        self.parking_lot = "default"
+        self.parking_context = "parkedcalls"
+        self.held: dict[tuple[str, str], HeldCall] = {}
+        self._recalls: set[asyncio.Task[str]] = set()
 
     async def _dispose_lead(
         self, lid: str, code: str, agent: str, callback_at: float | None
@@ -325,7 +354,15 @@ class Desk:
                     {"Action": "Hangup", "Channel": channel},
                     ("hangup", {"linkedid": lid, "agent": agent}),
                 )
+                if self._is_held(server, lid):  # the caller waits in cti-hold: never left there alone
+                    await self._hang_up_held_caller(server, lid, channel)
                 return {"linkedid": lid}
+            case p.Hold(linkedid=lid, on=on):
+                return await (self._hold(identity, lid) if on else self._unhold(identity, lid))
+            case p.Park(linkedid=lid):
+                return await self._park(identity, lid)
+            case p.Pickup(linkedid=lid, server=server):
+                return await self._pickup(identity, lid, server)
             case p.Transfer(linkedid=lid, to=to, target=target):
                 return await self._transfer(identity, lid, to, target)
             case p.Dial(number=number, confirm=confirm):
@@ -696,6 +733,9 @@ class Desk:
             context, exten = contexts.dial, target
         request = ("transfer", {"linkedid": lid, "agent": agent, "to": to, "target": target})
         channel = await self._channel(self.channels.agent_channel(server, lid, agent)) if agent else None
+        if channel is not None and self._is_held(server, lid):
+            # held: the caller is in cti-hold, bridged to nobody: it goes, then the agent's leg ends
+            return await self._transfer_held(server, lid, agent, channel, context, exten, request)
         if channel is not None:
             await self._ami(
                 server,
@@ -718,6 +758,210 @@ class Desk:
                 request,
             )
         return {"linkedid": lid, "to": to, "target": target}
+
+    # ---- CTI hold and parking (docs/design/hold-and-park.md) ---------------------------------------------
+    def _is_held(self, server: str, lid: str) -> bool:
+        view = self.hub.calls.get(LinkedId(lid))
+        return (server, lid) in self.held or (view is not None and view.state == "held")
+
+    async def _both_channels(self, server: str, lid: str, agent: AgentId | None) -> tuple[str, str]:
+        if agent is None:
+            raise DeskError("no_agent", "nobody answered the call: there is no agent's leg to hold")
+        mine = await self._channel(self.channels.agent_channel(server, lid, agent))
+        caller = await self._channel(self.channels.caller_channel(server, lid))
+        if mine is None or caller is None or mine == caller:
+            raise DeskError("no_channel", "the call has no live agent's and caller's channels")
+        return mine, caller
+
+    async def _hold(self, identity: Identity, lid: str) -> dict[str, Any]:
+        """A dual Redirect out of the bridge: the caller to the music, the agent's channel to silence."""
+        server, agent = self._call(identity, lid)
+        if self._is_held(server, lid):
+            raise DeskError("not_allowed", "the call is on hold already")
+        view = self.hub.calls.get(LinkedId(lid))
+        if view is not None and view.state != "answered":
+            raise DeskError("not_allowed", f"only a call being talked on can be held (it is {view.state})")
+        mine, caller = await self._both_channels(server, lid, agent)
+        contexts = self.contexts_of(server)
+        await self._ami(
+            server,
+            {
+                "Action": "Redirect",
+                "Channel": caller,
+                "Context": contexts.hold,
+                "Exten": "s",
+                "Priority": "1",
+                "ExtraChannel": mine,
+                "ExtraContext": contexts.hold_agent,
+                "ExtraExten": "s",
+                "ExtraPriority": "1",
+            },
+            ("hold", {"linkedid": lid, "agent": agent}),
+        )
+        held = HeldCall(server, lid, agent, mine, caller, time.time())
+        self.held[(server, lid)] = held
+        if self.hold_timeout > 0:
+            held.timer = asyncio.get_running_loop().call_later(self.hold_timeout, self._recall_due, held)
+        return {"linkedid": lid, "held": True}
+
+    async def _unhold(self, identity: Identity, lid: str) -> dict[str, Any]:
+        server, agent = self._call(identity, lid)
+        if not self._is_held(server, lid):
+            raise DeskError("not_allowed", "the call is not on hold")
+        mine, caller = await self._both_channels(server, lid, agent)
+        await self._bridge_back(server, lid, agent, mine, caller)
+        return {"linkedid": lid, "held": False}
+
+    async def _bridge_back(
+        self, server: str, lid: str, agent: AgentId | None, mine: str, caller: str
+    ) -> None:
+        await self._ami(
+            server,
+            {"Action": "Bridge", "Channel1": mine, "Channel2": caller, "Tone": "no"},
+            ("unhold", {"linkedid": lid, "agent": agent}),
+        )
+        held = self.held.pop((server, lid), None)
+        if held is not None and held.timer is not None:
+            held.timer.cancel()
+
+    async def _transfer_held(
+        self,
+        server: str,
+        lid: str,
+        agent: AgentId | None,
+        mine: str,
+        context: str,
+        exten: str,
+        request: tuple[str, dict[str, Any]],
+    ) -> dict[str, Any]:
+        caller = await self._channel(self.channels.caller_channel(server, lid))
+        if caller is None:
+            raise DeskError("no_channel", "the held call has no caller's channel")
+        redirect = {
+            "Action": "Redirect",
+            "Channel": caller,
+            "Context": context,
+            "Exten": exten,
+            "Priority": "1",
+        }
+        # over Redis, no agent named: the owner Redirects the caller too (a BlindTransfer needs a bridge)
+        await self._ami(server, redirect, (request[0], {**request[1], "agent": None}))
+        held = self.held.pop((server, lid), None)
+        if held is not None and held.timer is not None:
+            held.timer.cancel()
+        await self._ami(
+            server, {"Action": "Hangup", "Channel": mine}, ("hangup", {"linkedid": lid, "agent": agent})
+        )
+        return {"linkedid": lid, "to": request[1]["to"], "target": request[1]["target"]}
+
+    async def _hang_up_held_caller(self, server: str, lid: str, hung_up: str) -> None:
+        held = self.held.pop((server, lid), None)
+        if held is not None and held.timer is not None:
+            held.timer.cancel()
+        caller = await self._channel(self.channels.caller_channel(server, lid))
+        if caller is None or caller == hung_up:
+            return
+        await self._ami(
+            server, {"Action": "Hangup", "Channel": caller}, ("hangup", {"linkedid": lid, "agent": None})
+        )
+
+    def _recall_due(self, held: HeldCall) -> None:
+        task = asyncio.get_running_loop().create_task(self.recall(held))
+        self._recalls.add(task)
+        task.add_done_callback(self._recalls.discard)
+
+    async def recall(self, held: HeldCall) -> str:
+        """A caller held ``hold_timeout`` seconds: given back to its agent when the agent's channel is
+        still there (the agent hears the caller again), else requeued in the queue it came from (its
+        first queue among the agent's); "" when the call is gone or was taken off hold meanwhile."""
+        key = (held.server, held.linkedid)
+        if self.held.get(key) is not held:
+            return ""
+        held.timer = None
+        view = self.hub.calls.get(LinkedId(held.linkedid))
+        caller = await self._channel(self.channels.caller_channel(held.server, held.linkedid))
+        if view is None or caller is None:
+            self.held.pop(key, None)
+            return ""
+        mine = (
+            await self._channel(self.channels.agent_channel(held.server, held.linkedid, held.agent))
+            if held.agent is not None
+            else None
+        )
+        try:
+            if mine is not None:
+                await self._bridge_back(held.server, held.linkedid, held.agent, mine, caller)
+                return "returned"
+            queue = self._queue_of(view.pops, held.agent)
+            self.held.pop(key, None)
+            await self._ami(
+                held.server,
+                {
+                    "Action": "Redirect",
+                    "Channel": caller,
+                    "Context": self.contexts_of(held.server).queue,
+                    "Exten": queue,
+                    "Priority": "1",
+                },
+                ("transfer", {"linkedid": held.linkedid, "agent": None, "to": "queue", "target": queue}),
+            )
+            return "requeued"
+        except DeskError as e:
+            log.warning("held call %s not given back: %s", held.linkedid, e.message)
+            return ""
+
+    def _queue_of(self, pops: Mapping[AgentId, Mapping[str, Any]], agent: AgentId | None) -> str:
+        for pop in [pops[agent]] if agent is not None and agent in pops else list(pops.values()):
+            queue = pop.get("call", {}).get("queue")
+            if queue:
+                return str(queue)
+        seat = self.hub.seats.get(agent) if agent is not None else None
+        if seat is not None and seat.queues:
+            return seat.queues[0]
+        raise DeskError("unknown_queue", "no queue to put the held caller back in")
+
+    async def _park(self, identity: Identity, lid: str) -> dict[str, Any]:
+        """``Park`` the caller (rung back on the agent's phone at the timeout); the agent's leg ends."""
+        server, agent = self._call(identity, lid)
+        mine, caller = await self._both_channels(server, lid, agent)
+        action = {"Action": "Park", "Channel": caller, "TimeoutChannel": mine, "Parkinglot": self.parking_lot}
+        if self.park_timeout > 0:
+            action["Timeout"] = str(int(self.park_timeout * 1000))
+        await self._ami(server, action, ("park", {"linkedid": lid, "agent": agent}))
+        held = self.held.pop((server, lid), None)
+        if held is not None and held.timer is not None:
+            held.timer.cancel()
+        try:  # the agent is alone in the bridge (or in cti-hold-agent): their leg is over
+            await self._ami(
+                server, {"Action": "Hangup", "Channel": mine}, ("hangup", {"linkedid": lid, "agent": agent})
+            )
+        except DeskError as e:
+            log.info("the parker's leg of %s was not hung up: %s", lid, e.message)
+        return {"linkedid": lid, "parked": True}
+
+    async def _pickup(self, identity: Identity, lid: str, server: str) -> dict[str, Any]:
+        if identity.agent is None:
+            raise DeskError("forbidden", "a parked call is picked up on an agent's phone")
+        row = self.hub.parked.get((server, lid)) or next(
+            (r for (s, k), r in self.hub.parked.items() if k == lid and not server), None
+        )
+        if row is None:
+            raise DeskError("no_call", "no such parked call (picked up already, or gone)")
+        seat = self._seat(identity.agent)
+        await self._ami(
+            row["server"],
+            {
+                "Action": "Originate",
+                "Channel": seat.interface,
+                "Context": self.parking_context,
+                "Exten": str(row["space"]),
+                "Priority": "1",
+                "Async": "true",
+                "CallerID": f"Parked {row['space']} <{row['number']}>",
+            },
+            ("pickup", {"linkedid": lid, "agent": identity.agent, "space": row["space"]}),
+        )
+        return {"linkedid": lid, "space": row["space"]}
 
     async def _channel(self, lookup: Awaitable[str | None]) -> str | None:
         """A channel name, from this instance's tracker or, over Redis, the one connected to the server."""

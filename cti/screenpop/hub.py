@@ -43,8 +43,10 @@ from cti.core.events import (
     CallerInfo,
     CallHoldChanged,
     CallLeftQueue,
+    CallParked,
     CallQueued,
     CallTransferred,
+    CallUnparked,
     DomainEvent,
     OriginateFinished,
     Resynced,
@@ -247,6 +249,7 @@ class CallView:
     state: str = "ringing"
     pops: dict[AgentId, dict[str, Any]] = field(default_factory=dict)
     answered_at: float | None = None  # the talk timer of a console that connects mid-call
+    held_since: float | None = None  # the hold timer likewise
 
 
 @dataclass(slots=True)
@@ -299,6 +302,8 @@ class Hub:
         # callers waiting in a queue, by (server, uniqueid): listed on the supervisors' page
         self.waiting: dict[tuple[str, str], dict[str, Any]] = {}
         self.spies = Spies()  # supervisors listening in (cti.screenpop.spying): to supervisors only
+        # parked calls by (server, linkedid): every agent's "Parked calls" list (docs/design/hold-and-park.md)
+        self.parked: dict[tuple[str, str], dict[str, Any]] = {}
         self.pops_sent = 0
         self.messages_sent = 0
         self.clients_dropped = 0
@@ -378,7 +383,13 @@ class Hub:
     def snapshot(self, identity: Identity) -> dict[str, Any]:
         """What a client sees on (re)connecting without a usable resume: the present state."""
         calls = [  # each pop as it was sent, with the call's state now (a call up at login is not ringing)
-            dict(pop, state=view.state, answered_at=view.answered_at, answered_by=view.agent)
+            dict(
+                pop,
+                state=view.state,
+                answered_at=view.answered_at,
+                answered_by=view.agent,
+                held_since=view.held_since,
+            )
             for view in self.calls.values()
             for agent, pop in view.pops.items()
             if identity.supervisor or agent == identity.agent
@@ -399,6 +410,7 @@ class Hub:
         }
         if identity.supervisor:
             out["waiting"] = list(self.waiting.values())
+        out["parked"] = list(self.parked.values())
         # whom a call can be transferred to (the console offers them; the desk matches them in any case)
         queues_known = set(self.board.queues) | {q for s in self.seats.values() for q in s.queues}
         out["targets"] = {"agents": sorted(self.seats), "queues": sorted(queues_known)}
@@ -543,7 +555,12 @@ class Hub:
                     },
                 )
             case CallHoldChanged(on_hold=on_hold):
-                self._call_update(event.linkedid, "held" if on_hold else "resumed", {})
+                view = self.calls.get(event.linkedid)
+                if view is not None:
+                    view.held_since = event.at if on_hold else None
+                self._call_update(event.linkedid, "held" if on_hold else "resumed", {"at": event.at})
+            case CallParked() | CallUnparked():
+                self._parking(event, changes)
             case CallTransferred():
                 self._call_update(
                     event.linkedid,
@@ -554,6 +571,13 @@ class Hub:
                 for leg in journey.queue_legs:  # a queue exit the stream never showed
                     self._left_queue(journey.server, leg.uniqueid, journey.linkedid)
                 self._call_update(journey.linkedid, "ended", {"journey": journey.to_json()})
+                if (journey.server, journey.linkedid) in self.parked:  # its ParkedCallGiveUp was missed
+                    self._parking(
+                        CallUnparked(
+                            event.at, journey.server, journey.linkedid, UniqueId(""), "", "", "gave_up", None
+                        ),
+                        changes,
+                    )
                 self.calls.pop(journey.linkedid, None)
                 self.leads.pop(journey.linkedid, None)
             case UserEventRaised(linkedid=lid_, headers=headers) if lid_ is not None and _LEAD_KEYS & set(
@@ -634,6 +658,70 @@ class Hub:
         )
         self._handle(ring, changes)
         self._handle(CallAnswered(event.at, event.server, lid, uid, agent, None, 0.0), changes)
+
+    # ---- parked calls (docs/design/hold-and-park.md) -----------------------------------------------------
+    def _everyone(self) -> set[AgentId]:
+        return set(self.seats) | set(self._agents)
+
+    def _parking(self, event: CallParked | CallUnparked, changes: Changes) -> None:
+        """A parked call is listed for every agent (and supervisors) until it leaves its space; the card
+        of the call says where it is; an agent who picks it up gets the call's card."""
+        key = (event.server, event.linkedid)
+        if isinstance(event, CallParked):
+            entry: dict[str, Any] = {
+                "server": event.server,
+                "linkedid": event.linkedid,
+                "space": event.space,
+                "lot": event.lot,
+                "number": event.caller.number,
+                "name": event.caller.name,
+                "since": event.at,
+                "until": event.at + event.timeout if event.timeout else None,
+            }
+            self.parked[key] = entry
+            self._emit({"type": "parked", "event": "parked", **entry}, self._everyone())
+            self._call_update(event.linkedid, "parked", {"space": event.space, "lot": event.lot})
+            return
+        row = self.parked.pop(key, None)
+        self._emit(
+            {
+                "type": "parked",
+                "event": event.outcome,
+                "server": event.server,
+                "linkedid": event.linkedid,
+                "space": event.space,
+                "agent": event.agent,
+            },
+            self._everyone(),
+        )
+        if event.outcome != "retrieved" or event.agent is None:
+            return
+        view = self.calls.get(event.linkedid)
+        if view is not None:
+            view.pops.pop(event.agent, None)
+        seat = self.seats.get(event.agent)
+        known: dict[str, Any] = row or {}
+        caller = CallerInfo(
+            str(known.get("number") or (view.number if view else "")), str(known.get("name", ""))
+        )
+        uid = UniqueId(view.uniqueid if view else event.uniqueid)
+        ring = AgentRinging(
+            event.at,
+            event.server,
+            event.linkedid,
+            uid,
+            event.agent,
+            seat.interface if seat else "",
+            None,
+            caller,
+            "",
+            Direction.INBOUND,
+            0.0,
+        )
+        self._handle(ring, changes)
+        self._handle(
+            CallAnswered(event.at, event.server, event.linkedid, uid, event.agent, None, 0.0), changes
+        )
 
     def _queued(self, event: CallQueued) -> None:
         row = {

@@ -157,6 +157,29 @@ class Transfer(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Hold(Command):
+    """Put the call on hold (``on``) or bring it back (docs/design/hold-and-park.md)."""
+
+    linkedid: str
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Park(Command):
+    """Park the caller of the agent's call; the agent's leg ends."""
+
+    linkedid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pickup(Command):
+    """Pick up the parked call ``linkedid`` (of ``server``) on the asking agent's phone."""
+
+    linkedid: str
+    server: str
+
+
+@dataclass(frozen=True, slots=True)
 class Dial(Command):
     number: str
     confirm: bool = False  # dial a number on the do-not-call list all the same (the agent was warned)
@@ -452,6 +475,14 @@ def parse(text: str | bytes) -> Command:
             target = f.number("target") if to == "number" else f.name("target")
             assert target is not None
             return Transfer(ref, f.text("linkedid", limit=160), to, target)
+        case "hold" | "unhold":
+            return Hold(ref, f.text("linkedid", limit=160), kind == "hold")
+        case "park":
+            return Park(ref, f.text("linkedid", limit=160))
+        case "pickup":
+            return Pickup(
+                ref, f.text("linkedid", limit=160), f.text("server", limit=80, required=False, empty=True)
+            )
         case "dial":
             confirm = raw.get("confirm", False)
             if not isinstance(confirm, bool):

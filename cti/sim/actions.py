@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from cti.asterisk.ami import Message, escape
-from cti.sim.channels import Channel
+from cti.sim.channels import UP, Channel
 from cti.sim.pbx import ActionError
 from cti.sim.protocol import AmiSession, Handler, Headers, _expand, parse_mask
 
@@ -244,7 +244,8 @@ def _channel(s: AmiSession, name: str | None) -> Channel | None:
     return channels.find(name or "") or channels.by_uniqueid.get(name or "")
 
 
-def redirect(s: AmiSession, m: Message) -> list[Headers]:
+def redirect_checks(s: AmiSession, m: Message) -> tuple[Channel, int] | list[Headers]:
+    """The Redirect's channel and priority, or action_redirect's error."""
     name = m.get("Channel")
     if not name:
         return [err("Channel not specified")]
@@ -261,6 +262,16 @@ def redirect(s: AmiSession, m: Message) -> list[Headers]:
     ch = _channel(s, name)
     if ch is None:
         return [err(f"Channel does not exist: {name}")]
+    if ch.state != UP:
+        return [err("Redirect failed, channel not up.")]
+    return ch, prio
+
+
+def redirect(s: AmiSession, m: Message) -> list[Headers]:
+    checked = redirect_checks(s, m)
+    if isinstance(checked, list):
+        return checked
+    ch, prio = checked
     try:
         s.server.pbx.redirect(ch, m.get("Context") or "", m.get("Exten") or "", prio)
     except ActionError as e:
@@ -666,4 +677,6 @@ ACTIONS: dict[str, Handler] = {
 
 
 def actions_for(server: SimServer) -> dict[str, Handler]:
-    return dict(ACTIONS)
+    from cti.sim import holding
+
+    return {**ACTIONS, **holding.actions(server)}  # CTI hold, Bridge, Park (cti.sim.holding)

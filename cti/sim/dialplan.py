@@ -45,6 +45,9 @@ class Dialplan(PbxCore):
     def run_dialplan(self, leg: Leg) -> None:
         ch = leg.ch
         ctx, exten = ch.context, ch.exten
+        if ctx in self.contexts:
+            self.contexts[ctx](leg)
+            return
         if ctx == "inbound" and exten in self.dids:  # a dialled number routed to a queue or to hold
             exten = self.dids[exten]
         sample = self.scenario.dialplan == "sample"

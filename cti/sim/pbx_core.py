@@ -98,6 +98,8 @@ class PbxCore:
         # FastAGI (the sample dialplan's AGI(agi://cti/route)): the server's I/O; the model calls it with
         # the request's headers and a callback for the variables set (None: AGISTATUS FAILURE)
         self.agi_hook: AgiHook | None = None
+        # contexts other modules run (cti.sim.holding: parkedcalls): context -> what a leg entering it does
+        self.contexts: dict[str, Callable[[Leg], None]] = {}
         for qs in scenario.queues:
             q = Queue(qs)
             for ms in qs.members:

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cti.asterisk.ami import encode
-from cti.sim.actions import ACTIONS
+from cti.sim.actions import actions_for
 from cti.sim.agi_client import run_script
 from cti.sim.callers import CallerGenerator, place_call
 from cti.sim.calllogs import CallLogs
@@ -79,7 +79,7 @@ class SimServer:
             PgSink(records_url, self.queue_log, self.call_logs) if records_url else None
         )
         self.users: dict[str, User] = {u.username: u for u in sc.users}
-        self.actions: dict[str, Handler] = dict(ACTIONS)
+        self.actions: dict[str, Handler] = actions_for(self)
         self.sessions: set[AmiSession] = set()
         self.taps: list[Tap] = []
         self.problems: list[str] = []

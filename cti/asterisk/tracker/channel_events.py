@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from cti.asterisk import translate as tr
 from cti.asterisk.ami import Message
-from cti.asterisk.tracker.channels import device_of
+from cti.asterisk.tracker.channels import Channel, device_of
 from cti.asterisk.tracker.dispatch import light, on
 from cti.core.events import CallHoldChanged, DomainEvent, StreamProblem
 from cti.core.frozen import quick_constructor
@@ -37,18 +37,43 @@ def on_newchannel(t: CallTracker, ev: tr.ChannelEvent, out: list[DomainEvent]) -
 @on(tr.ChannelEvent, "Hold", "Unhold")
 def on_hold(t: CallTracker, ev: tr.ChannelEvent, out: list[DomainEvent]) -> None:
     ch = t.chan(ev.chan, ev.at)
-    if ch is None:
+    if ch is not None:
+        set_hold(t, ch, ev.name == "Hold", ev.at, out)
+
+
+@on(tr.ChannelEvent, "MusicOnHoldStart", "MusicOnHoldStop")
+def on_music_on_hold(t: CallTracker, ev: tr.ChannelEvent, out: list[DomainEvent]) -> None:
+    """Music on hold on the caller's side of a call an agent is talking on (not in a queue: a waiting
+    caller hears it too) is a hold: cti's own hold (a Redirect of the caller to ``cti-hold``, whose
+    ``MusicOnHold()`` starts it, docs/design/hold-and-park.md) or a phone's, whose ``Hold`` came first."""
+    ch = t.channels.by_uid.get(ev.chan.uniqueid)
+    if ch is None or ch.agent is not None:
         return
     j = ch.journey
-    on = ev.name == "Hold"
-    if on and ch.hold_since is None:
-        ch.hold_since = ev.at
-    elif not on and ch.hold_since is not None:
-        j.record.hold_seconds += max(0.0, ev.at - ch.hold_since)
+    on = ev.name == "MusicOnHoldStart"
+    if on and (not j.talking or ch.uid in j.open or ch.parked):
+        return
+    set_hold(t, ch, on, ev.at, out)
+
+
+def set_hold(t: CallTracker, ch: Channel, on: bool, at: float, out: list[DomainEvent]) -> None:
+    """One hold per call: the first channel that shows it holds it (a phone's Hold and the music it
+    starts on the other side are one hold, counted once); the hold ends when that channel's ends."""
+    j = ch.journey
+    if on:
+        if ch.hold_since is not None:
+            return
+        for uid in j.channels:
+            other = t.channels.by_uid.get(uid)
+            if other is not None and other.hold_since is not None:
+                return
+        ch.hold_since = at
+    elif ch.hold_since is not None:
+        j.record.hold_seconds += max(0.0, at - ch.hold_since)
         ch.hold_since = None
     else:
         return
-    out.append(_CallHoldChanged(ev.at, t.server, j.record.linkedid, UniqueId(ch.uid), on))
+    out.append(_CallHoldChanged(at, t.server, j.record.linkedid, UniqueId(ch.uid), on))
 
 
 @on(tr.LocalBridgeEvent, "LocalBridge")

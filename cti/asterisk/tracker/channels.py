@@ -74,6 +74,7 @@ class Channel:
     hangup_requested: bool = False
     agent: AgentId | None = None  # set when this channel is an agent's leg
     hold_since: float | None = None
+    parked: bool = False  # in a parking lot (ParkedCall .. UnParkedCall): its music is no hold
 
     def view(self) -> ChannelView:
         primary = self.uid == self.journey.primary

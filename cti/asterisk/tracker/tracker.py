@@ -766,4 +766,10 @@ class CallTracker:
 
 
 # The handlers register themselves in ROUTES when imported.
-from cti.asterisk.tracker import channel_events, dial_events, queue_events, spy_events  # noqa: E402, F401
+from cti.asterisk.tracker import (  # noqa: E402, F401
+    channel_events,
+    dial_events,
+    park_events,
+    queue_events,
+    spy_events,
+)

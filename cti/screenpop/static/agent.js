@@ -12,7 +12,9 @@
     answered: msg && msg.agent && me && msg.agent !== me.agent ? cti.t("call.answered_by", { agent: msg.agent }) : cti.t("call.answered"),
     held: cti.t("call.held"), resumed: cti.t("call.talking"), transferred: cti.t("call.transferred_to", { target: (msg && msg.target) || cti.t("call.another_line") }),
     ended: cti.t("call.ended"), missed: cti.t("call.missed"),
+    parked: cti.t("agent.call.parked", { space: (msg && msg.space) || "?" }),
   })[event] || event;
+  const TALKING = new Set(["answered", "resumed", "held"]); // hold, resume and park need the agent's leg
 
   const session = new cti.Session("agent", onMessage, cti.status);
 
@@ -120,23 +122,36 @@
     const picker = documentPicker(customers);
     // the header names whom the card below names: the caller ID's name, else the one customer's
     const named = caller.name || (customers.length === 1 ? customers[0].name : "") || cti.t("common.no_name");
-    const hangup = el("button", { type: "button", class: "danger", onclick: () => act({ type: "hangup", linkedid: lid }, cti.t("agent.act.hangup")) }, cti.t("agent.hangup"));
-    const transfer = el("button", { type: "button", onclick: () => act({ type: "transfer", linkedid: lid, to: kind.value, target: target.value.trim() }, cti.t("agent.act.transfer")) }, cti.t("agent.transfer"));
     const key = callKey(call.server, lid);
-    const close = el("button", { type: "button", class: "secondary", onclick: () => dismiss(key) }, cti.t("agent.close"));
+    const hangup = el("button", { type: "button", class: "danger", dataset: { shortcut: "Alt+X" }, onclick: () => act({ type: "hangup", linkedid: lid }, cti.t("agent.act.hangup")) }, cti.t("agent.hangup"));
+    const transfer = el("button", { type: "button", dataset: { shortcut: "Alt+T" }, onclick: () => {
+      if (!target.value.trim()) { target.focus(); return; } // by keyboard: the shortcut first asks whom to
+      act({ type: "transfer", linkedid: lid, to: kind.value, target: target.value.trim() }, cti.t("agent.act.transfer"));
+    } }, cti.t("agent.transfer"));
+    target.addEventListener("keydown", (ev) => { if (ev.key === "Enter" && target.value.trim()) { ev.preventDefault(); transfer.click(); } });
+    // CTI hold (the caller hears music, the agent silence) and park (docs/design/hold-and-park.md)
+    const holdClock = el("span", { class: "hold-timer", role: "timer", "aria-label": cti.t("agent.hold.timer") }, "");
+    const hold = el("button", { type: "button", class: "hold", dataset: { shortcut: "Alt+H" }, onclick: () => {
+      const p = pops.get(key);
+      const on = !(p && p.state === "held");
+      act({ type: on ? "hold" : "unhold", linkedid: lid }, on ? cti.t("agent.act.hold") : cti.t("agent.act.resume"));
+    } }, cti.t("agent.hold"));
+    const park = el("button", { type: "button", class: "park secondary", dataset: { shortcut: "Alt+K" },
+      onclick: () => act({ type: "park", linkedid: lid }, cti.t("agent.act.park")) }, cti.t("agent.park"));
+    const close = el("button", { type: "button", class: "secondary", dataset: { shortcut: "Alt+C" }, onclick: () => dismiss(key) }, cti.t("agent.close"));
     const card = el("article", { class: "card pop", dataset: { linkedid: lid, server: call.server || "", state } },
       el("header", {},
         el("h3", { class: "caller-name" }, named),
         el("span", { class: "caller-number" }, caller.number || cti.t("agent.no_number")),
         caller.normalized && caller.normalized !== caller.number ? el("span", { class: "muted" }, ` ${caller.normalized}`) : null),
       el("p", { class: "call-meta" },
-        cti.t("agent.call_meta", { direction: cti.word("direction", call.direction), queue: call.queue || "–", did: call.did || "–" }), " ", waitClock, " ", talkClock),
+        cti.t("agent.call_meta", { direction: cti.word("direction", call.direction), queue: call.queue || "–", did: call.did || "–" }), " ", waitClock, " ", talkClock, " ", holdClock),
       stateLine,
       msg.lookup === "unavailable" ? el("p", { class: "warn" }, cti.t("agent.lookup_unavailable")) : null,
       customers.length ? customers.map(customerCard) : el("p", { class: "muted" }, msg.lookup === "found" ? "" : cti.t("agent.unknown_caller")),
       msg.lead ? el("div", { class: "lead" }, el("h4", {}, cti.t("agent.lead")), el("pre", {}, JSON.stringify(msg.lead, null, 2))) : null,
       msg.script ? el("div", { class: "script" }, el("h4", {}, cti.t("agent.script")), el("p", {}, String(msg.script))) : null,
-      el("div", { class: "call-controls" }, hangup, kind, target, transfer),
+      el("div", { class: "call-controls" }, hangup, hold, park, kind, target, transfer),
       el("form", { class: "disposition", onsubmit: async (ev) => {
           ev.preventDefault();
           const dm = { type: "disposition", linkedid: lid, disposition: disposition.value, notes: notes.value };
@@ -161,9 +176,10 @@
         } },
         disposition, notes, picker,
         el("label", { class: "inline" }, cti.t("agent.callback_at"), " ", callbackAt), callbackFor,
-        el("button", { type: "submit" }, cti.t("agent.save_disposition")), close));
-    const p = { card, stateLine, hangup, transfer, kind, target, close, waitClock, talkClock,
-      state, rangAt: msg.at, waited: call.waited_seconds || 0, answeredAt: msg.answered_at || null, endedAt: null };
+        el("button", { type: "submit", dataset: { shortcut: "Alt+S" } }, cti.t("agent.save_disposition")), close));
+    const p = { card, stateLine, hangup, transfer, kind, target, close, waitClock, talkClock, hold, park, holdClock,
+      state, rangAt: msg.at, waited: call.waited_seconds || 0, answeredAt: msg.answered_at || null, endedAt: null,
+      heldSince: state === "held" ? msg.held_since || null : null };
     controls(p);
     return p;
   }
@@ -174,6 +190,11 @@
     for (const b of [p.hangup, p.transfer, p.kind, p.target]) b.disabled = !live;
     p.close.disabled = live;
     p.close.title = live ? cti.t("agent.close_title") : "";
+    const talking = TALKING.has(p.state);
+    p.hold.disabled = p.park.disabled = !talking;
+    p.hold.textContent = p.state === "held" ? cti.t("agent.resume") : cti.t("agent.hold");
+    p.hold.setAttribute("aria-pressed", p.state === "held" ? "true" : "false");
+    if (p.state !== "held") p.holdClock.textContent = "";
   }
 
   function tick() {
@@ -181,7 +202,9 @@
     for (const p of pops.values()) {
       if (p.state === "ringing" && p.rangAt) p.waitClock.textContent = duration(p.waited + now - p.rangAt);
       if (p.answeredAt) p.talkClock.textContent = cti.t("agent.talk", { time: duration((p.endedAt || now) - p.answeredAt) });
+      if (p.state === "held" && p.heldSince) p.holdClock.textContent = cti.t("agent.hold.for", { time: duration(now - p.heldSince) });
     }
+    for (const item of parked.values()) item.clock.textContent = duration(now - item.row.since);
   }
 
   function dismiss(key) {
@@ -216,6 +239,8 @@
       p.stateLine.textContent = text;
       p.card.dataset.state = msg.event;
       if (msg.event !== "missed" || !p.answeredAt) p.state = msg.event;
+      if (msg.event === "held") p.heldSince = typeof msg.at === "number" ? msg.at : session.now();
+      if (msg.event !== "held") p.heldSince = null;
       if (msg.event === "answered") {
         p.answeredAt = typeof msg.at === "number" ? msg.at : session.now();
         if (typeof msg.waited_seconds === "number") p.waitClock.textContent = duration(msg.waited_seconds);
@@ -315,6 +340,36 @@
   }
   // ---- end preview dialling ----
 
+  // ---- parked calls (docs/design/hold-and-park.md): every agent sees them and may pick one up ----
+  const parked = new Map(); // "server linkedid" -> {row, item, clock}
+
+  function showParked(row) {
+    const key = callKey(row.server, row.linkedid);
+    if (parked.has(key)) parked.get(key).item.remove();
+    const clock = el("span", { class: "parked-since" }, "");
+    const who = [row.name, row.number].filter(Boolean).join(" ") || cti.t("agent.parked.unknown");
+    const pickup = el("button", { type: "button", dataset: { shortcut: "Alt+U" },
+      "aria-label": cti.t("agent.parked.pickup_label", { space: row.space }),
+      onclick: () => act({ type: "pickup", linkedid: row.linkedid, server: row.server }, cti.t("agent.act.pickup")) },
+      cti.t("agent.parked.pickup"));
+    const item = el("li", { dataset: { linkedid: row.linkedid, space: String(row.space) } },
+      el("strong", { class: "space" }, String(row.space)), " ", el("span", { class: "parked-caller" }, who), " ", clock, " ", pickup);
+    parked.set(key, { row, item, clock });
+    document.getElementById("parked").append(item);
+    document.getElementById("no-parked").hidden = true;
+    tick();
+  }
+
+  function parkedUpdate(msg) {
+    if (msg.event === "parked") { showParked(msg); logEvent(cti.t("agent.parked.log", { space: msg.space })); return; }
+    const key = callKey(msg.server, msg.linkedid);
+    const known = parked.get(key);
+    if (known) known.item.remove();
+    parked.delete(key);
+    document.getElementById("no-parked").hidden = parked.size > 0;
+  }
+  // ---- end parked calls ----
+
   function onMessage(msg) {
     switch (msg.type) {
       case "welcome":
@@ -330,6 +385,10 @@
           document.getElementById("transfer-targets").replaceChildren(...names.map((n) => el("option", { value: n })));
         }
         for (const c of msg.calls) showPop(c);
+        for (const item of parked.values()) item.item.remove(); // parked calls (hold-and-park)
+        parked.clear();
+        for (const row of msg.parked || []) showParked(row);
+        document.getElementById("no-parked").hidden = parked.size > 0;
         for (const t of document.querySelectorAll("#email-tasks article")) t.remove(); // e-mail (email2)
         for (const t of msg.email_tasks || []) showEmailTask(t);
         document.getElementById("no-email").hidden = (msg.email_tasks || []).length > 0;
@@ -340,6 +399,7 @@
       case "email_task": showEmailTask(msg); break; // e-mail channel (branch email2)
       case "screenpop": showPop(msg); break;
       case "call": callUpdate(msg); break;
+      case "parked": parkedUpdate(msg); break; // parked calls (hold-and-park)
       case "preview": showPreview(msg); break; // preview dialling
       case "preview_over": previewOver(msg); break; // preview dialling
       case "dial_result": logEvent(cti.t("agent.event.dial_result", { outcome: cti.word("outcome", msg.outcome) })); break;
@@ -389,7 +449,80 @@
     });
   }
 
+  // ---- keyboard shortcuts: any element with data-shortcut="Alt+H" (several: "Alt+H Alt+J") is pressed by
+  // that key while it is visible and enabled; the current call card's first (the newest live call), then
+  // the rest of the page in its order. An input, select or textarea is focused instead. "?" lists them.
+  const shortcuts = (() => {
+    const FIELDS = new Set(["INPUT", "SELECT", "TEXTAREA"]);
+    function keyOf(ev) {
+      let k = ev.key;
+      if (/^Key[A-Z]$/.test(ev.code)) k = ev.code.slice(3); // Alt+H on a Mac types "˙": the key is H
+      else if (/^Digit[0-9]$/.test(ev.code)) k = ev.code.slice(5);
+      else if (k.length === 1) k = k.toUpperCase();
+      const mods = [ev.ctrlKey && "Ctrl", ev.altKey && "Alt", ev.metaKey && "Meta", ev.shiftKey && k.length > 1 && "Shift"];
+      return [...mods.filter(Boolean), k].join("+");
+    }
+    const usable = (node) => !node.disabled && !node.closest("[hidden]") && node.getClientRects().length > 0;
+    function current() {
+      return [...pops.values()].find((p) => LIVE.has(p.state))?.card || null;
+    }
+    function candidates(combo) {
+      const all = [...document.querySelectorAll("[data-shortcut]")]
+        .filter((n) => n.dataset.shortcut.split(/\s+/).includes(combo) && usable(n));
+      const card = current();
+      return card ? [...all.filter((n) => card.contains(n)), ...all.filter((n) => !card.contains(n))] : all;
+    }
+    function mark(root) {
+      for (const node of (root || document).querySelectorAll("[data-shortcut]")) {
+        const keys = node.dataset.shortcut;
+        if (node.getAttribute("aria-keyshortcuts") === keys) continue;
+        node.setAttribute("aria-keyshortcuts", keys);
+        node.title = node.title ? `${node.title} (${keys})` : keys;
+      }
+    }
+    function help() {
+      const box = document.getElementById("shortcut-help");
+      if (!box.hidden) { box.hidden = true; return; }
+      const seen = new Map();
+      for (const node of document.querySelectorAll("[data-shortcut]")) {
+        if (!usable(node) && !node.closest(".pop")) continue;
+        const label = node.getAttribute("aria-label") || node.textContent.trim() || node.getAttribute("placeholder") || "";
+        for (const combo of node.dataset.shortcut.split(/\s+/)) if (!seen.has(combo)) seen.set(combo, label);
+      }
+      seen.set("?", cti.t("agent.shortcuts.help"));
+      document.getElementById("shortcut-list").replaceChildren(...[...seen].map(([combo, label]) =>
+        [el("dt", {}, el("kbd", {}, combo)), el("dd", {}, label)]).flat());
+      box.hidden = false;
+      document.getElementById("shortcut-close").focus();
+    }
+    function onKey(ev) {
+      if (ev.defaultPrevented || ev.repeat) return;
+      const inField = FIELDS.has(document.activeElement?.tagName);
+      if (ev.key === "?" && !inField && !ev.altKey && !ev.ctrlKey && !ev.metaKey) { ev.preventDefault(); help(); return; }
+      if (ev.key === "Escape") { const box = document.getElementById("shortcut-help"); if (!box.hidden) { box.hidden = true; return; } }
+      if (!(ev.altKey || ev.ctrlKey || ev.metaKey)) return; // a plain key types in a field
+      const combo = keyOf(ev);
+      const target = candidates(combo)[0];
+      if (!target) return;
+      ev.preventDefault();
+      if (FIELDS.has(target.tagName)) target.focus();
+      else { target.focus(); target.click(); }
+    }
+    function start() {
+      mark();
+      new MutationObserver(() => mark()).observe(document.body, { childList: true, subtree: true });
+      document.addEventListener("keydown", onKey);
+      document.getElementById("shortcuts").addEventListener("click", help);
+      document.getElementById("shortcut-close").addEventListener("click", () => {
+        document.getElementById("shortcut-help").hidden = true;
+      });
+    }
+    return { start, keyOf, candidates };
+  })();
+  // ---- end keyboard shortcuts ----
+
   wire();
+  shortcuts.start();
   setInterval(tick, 1000); // the wait and talk clocks
   cti.loginFlow(session, () => {});
 })();
