@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from cti.asterisk.ami import Message, escape
+from cti.sim import consult_actions as consult
 from cti.sim.channels import Channel
 from cti.sim.pbx import ActionError
 from cti.sim.protocol import AmiSession, Handler, Headers, _expand, parse_mask
@@ -246,6 +247,9 @@ def redirect(s: AmiSession, m: Message) -> list[Headers]:
     ch = _channel(s, name)
     if ch is None:
         return [err(f"Channel does not exist: {name}")]
+    extra_name = m.get("ExtraChannel")
+    if extra_name:
+        return consult.dual_redirect(s, m, ch, prio)
     try:
         s.server.pbx.redirect(ch, m.get("Context") or "", m.get("Exten") or "", prio)
     except ActionError as e:
@@ -630,4 +634,4 @@ ACTIONS: dict[str, Handler] = {
 
 
 def actions_for(server: SimServer) -> dict[str, Handler]:
-    return dict(ACTIONS)
+    return {**ACTIONS, **consult.ACTIONS}  # Atxfer, ConfbridgeKick (cti.sim.consult_actions)

@@ -30,12 +30,13 @@ from __future__ import annotations
 from cti.sim.agent_legs import AgentLegs
 from cti.sim.app_queue import AppQueue
 from cti.sim.channels import RING
+from cti.sim.consult import Consult
 from cti.sim.dialplan import Dialplan
 from cti.sim.legs import ActionError, AgentLeg, Leg
 from cti.sim.originate import Originate
 
 
-class Pbx(Originate, Dialplan, AgentLegs, AppQueue):
+class Pbx(Originate, Dialplan, AgentLegs, AppQueue, Consult):
     """The whole model: each part is a class of its own module, all sharing ``PbxCore``'s state."""
 
 
