@@ -28,7 +28,7 @@ import functools
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import phonenumbers
 
@@ -246,6 +246,12 @@ class CallView:
     answered_at: float | None = None  # the talk timer of a console that connects mid-call
 
 
+class EventHook(Protocol):
+    """Sees each event first (cti.screenpop.consult: warm transfers); True: it handled it entirely."""
+
+    def handle(self, hub: Hub, event: DomainEvent) -> bool: ...
+
+
 @dataclass(slots=True)
 class AgentSeat:
     server: str
@@ -295,6 +301,7 @@ class Hub:
         self.email_tasks: dict[AgentId, dict[str, Any]] = {}  # the e-mail task offered to each agent
         # callers waiting in a queue, by (server, uniqueid): listed on the supervisors' page
         self.waiting: dict[tuple[str, str], dict[str, Any]] = {}
+        self.consults: EventHook | None = None  # warm transfers and conferences (set by the desk)
         self.pops_sent = 0
         self.messages_sent = 0
         self.clients_dropped = 0
@@ -498,6 +505,8 @@ class Hub:
         applied = self.board.apply(event)
         changes.queues |= applied.queues
         changes.agents |= applied.agents
+        if self.consults is not None and self.consults.handle(self, event):
+            return
         match event:
             case CallQueued():
                 self._queued(event)
