@@ -621,6 +621,8 @@ ACTIONS: dict[str, Handler] = {
     "setvar": setvar,
     "getvar": getvar,
     "blindtransfer": blind_transfer,
+    "atxfer": consult.atxfer,  # warm transfers and ConfBridge: cti.sim.consult_actions
+    "confbridgekick": consult.confbridge_kick,
     "userevent": user_event,
     "queueadd": queue_add,
     "queueremove": queue_remove,
@@ -634,4 +636,4 @@ ACTIONS: dict[str, Handler] = {
 
 
 def actions_for(server: SimServer) -> dict[str, Handler]:
-    return {**ACTIONS, **consult.ACTIONS}  # Atxfer, ConfbridgeKick (cti.sim.consult_actions)
+    return dict(ACTIONS)

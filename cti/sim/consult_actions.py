@@ -6,7 +6,7 @@ from __future__ import annotations
 from cti.asterisk.ami import Message
 from cti.sim.channels import Channel
 from cti.sim.legs import ActionError
-from cti.sim.protocol import AmiSession, Handler, Headers
+from cti.sim.protocol import AmiSession, Headers
 
 
 def _ok(message: str) -> Headers:
@@ -70,5 +70,3 @@ def confbridge_kick(s: AmiSession, m: Message) -> list[Headers]:
         return [_err(str(e))]
     return [_ok("User kicked")]
 
-
-ACTIONS: dict[str, Handler] = {"atxfer": atxfer, "confbridgekick": confbridge_kick}
