@@ -214,7 +214,10 @@ def _mine(desk: Desk, identity: Identity, lid: str, state: str) -> Consultation:
     c = book(desk).calls.get(lid)
     if c is None or c.state != state:
         what = "warm transfer" if state == "consulting" else "conference"
-        raise DeskError(f"no_{'consultation' if state == 'consulting' else 'conference'}", f"no {what} of this call is under way")
+        raise DeskError(
+            f"no_{'consultation' if state == 'consulting' else 'conference'}",
+            f"no {what} of this call is under way",
+        )
     if not identity.supervisor and c.agent != identity.agent:
         raise DeskError("forbidden", "only the agent who started it acts on it")
     return c
@@ -262,7 +265,13 @@ async def consult(desk: Desk, identity: Identity, cmd: p.Consult) -> dict[str, A
     await _dual_redirect(desk, c, customer, room)
     await desk._ami(
         c.server,
-        {"Action": "Redirect", "Channel": target, "Context": CONFERENCE_CONTEXT, "Exten": room, "Priority": "1"},
+        {
+            "Action": "Redirect",
+            "Channel": target,
+            "Context": CONFERENCE_CONTEXT,
+            "Exten": room,
+            "Priority": "1",
+        },
         ("conference", {"linkedid": c.linkedid, "agent": c.agent, "room": room}),
     )
     c.state, c.room = "conference", room

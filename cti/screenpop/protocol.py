@@ -205,7 +205,11 @@ def _consult_command(kind: str, raw: dict[str, Any], f: _Fields, ref: Ref | None
         raise BadMessage("bad_field", "'to' must be agent or number", ref)
     target = f.number("target") if to == "number" else f.name("target")
     assert target is not None
-    return WarmTransfer(ref, lid, to, target) if kind == "warm_transfer" else Conference(ref, lid, "start", to, target)
+    return (
+        WarmTransfer(ref, lid, to, target)
+        if kind == "warm_transfer"
+        else Conference(ref, lid, "start", to, target)
+    )
 
 
 @dataclass(frozen=True, slots=True)

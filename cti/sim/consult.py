@@ -415,7 +415,11 @@ class Consult(PbxCore):
         if conf is None or conf.bridge is not b or ch not in conf.members:
             return
         conf.members.remove(ch)
-        self.event("ConfbridgeLeave", "call", [("Conference", conf.room), *b.snapshot(), *ch.snapshot(), ("Admin", "No")])
+        self.event(
+            "ConfbridgeLeave",
+            "call",
+            [("Conference", conf.room), *b.snapshot(), *ch.snapshot(), ("Admin", "No")],
+        )
         if not conf.members:
             del self.conferences[conf.room]
             self.event("ConfbridgeEnd", "call", [("Conference", conf.room), *b.snapshot()])

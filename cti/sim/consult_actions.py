@@ -69,4 +69,3 @@ def confbridge_kick(s: AmiSession, m: Message) -> list[Headers]:
     except ActionError as e:
         return [_err(str(e))]
     return [_ok("User kicked")]
-

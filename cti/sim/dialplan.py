@@ -8,6 +8,7 @@ from cti.sim.channels import (
     UP,
     Channel,
 )
+from cti.sim.consult import CONFERENCE_CONTEXT
 from cti.sim.legs import (
     CALLBACK_KEY,
     CALLBACK_OFFER,
@@ -25,7 +26,6 @@ from cti.sim.legs import (
     dial_status,
     float_var,
 )
-from cti.sim.consult import CONFERENCE_CONTEXT
 from cti.sim.pbx_core import PbxCore
 
 OFFER_EXTEN = (

@@ -8,7 +8,14 @@ from collections.abc import Callable
 from cti.asterisk.ami import encode
 from cti.asterisk.calls import CallTracker
 from cti.asterisk.replay import replay
-from cti.core.events import AgentState, AgentStateChanged, CallEnded, CallTransferred, DomainEvent, StreamProblem
+from cti.core.events import (
+    AgentState,
+    AgentStateChanged,
+    CallEnded,
+    CallTransferred,
+    DomainEvent,
+    StreamProblem,
+)
 from cti.core.journey import LegOutcome
 from cti.sim.channels import Channel
 from cti.sim.consult import CONFERENCE_CONTEXT, CONSULT_CONTEXT
@@ -38,10 +45,7 @@ def _states(events: list[DomainEvent], agent: str) -> list[AgentState]:
 
 
 def _consult_one(h: Harness) -> Channel:
-    one = next(
-        c for c in h.pbx.channels.all() if c.name.startswith(f"Local/1001@{CONSULT_CONTEXT}") and c.name.endswith(";1")
-    )
-    return one
+    return h.pbx.consultations[0].one  # the consultation's Local/1001@cti-consult-…;1
 
 
 def test_a_completed_warm_transfer_keeps_one_journey_and_hands_the_customer_to_the_colleague() -> None:

@@ -63,14 +63,21 @@ async def _consulting(tmp_path: Path) -> AsyncIterator[tuple[Daemon, SimServer, 
                 *({"type": "pause", "agent": a, "reason": "meeting"} for a in ("Alice", "Bob", "Carol")),
                 {"type": "ready", "agent": "Frank"},
             )
-            await eventually(lambda: hub.seats[AgentId("Frank")].state.value == "available", 10, "Frank ready")
+            await eventually(
+                lambda: hub.seats[AgentId("Frank")].state.value == "available", 10, "Frank ready"
+            )
             base = f"http://127.0.0.1:{daemon.server.port}"
             frank, alice = await new_page(browser), await new_page(browser)
             await login(frank, base, "/agent", "frank")
             await login(alice, base, "/agent", "alice")
             # every phone of the call answers after 1 s and talks for two minutes
             sim.place_call(
-                HOSTILE_NUMBER.lstrip("+"), HOSTILE, "sales", patience=300, talk=120, variables={"__RINGDELAY": "1"}
+                HOSTILE_NUMBER.lstrip("+"),
+                HOSTILE,
+                "sales",
+                patience=300,
+                talk=120,
+                variables={"__RINGDELAY": "1"},
             )
             pop = frank.locator(".pop")
             await expect(pop.locator(".call-state")).to_have_text("answered", timeout=15_000)

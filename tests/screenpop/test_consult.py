@@ -9,10 +9,16 @@ from typing import Any
 
 import pytest
 
-from cti.core.events import AgentRinging, CallAnswered, CallHoldChanged, CallTransferred
-from cti.core.ids import AgentId, LinkedId, QueueName, UniqueId
+from cti.core.events import (
+    AgentRinging,
+    AgentState,
+    CallAnswered,
+    CallerInfo,
+    CallHoldChanged,
+    CallTransferred,
+)
+from cti.core.ids import AgentId, LinkedId, UniqueId
 from cti.core.journey import Direction
-from cti.core.events import AgentState, CallerInfo
 from cti.screenpop import protocol as p
 from cti.screenpop.actions import Contexts, Desk, DeskError
 from cti.screenpop.hub import Client, Hub
@@ -96,14 +102,22 @@ async def test_conference_from_a_consultation_moves_the_three_into_one_room() ->
             "ExtraExten": room,
             "ExtraPriority": "1",
         },
-        {"Action": "Redirect", "Channel": CONSULT_CH, "Context": "cti-conference", "Exten": room, "Priority": "1"},
+        {
+            "Action": "Redirect",
+            "Channel": CONSULT_CH,
+            "Context": "cti-conference",
+            "Exten": room,
+            "Priority": "1",
+        },
     ]
     assert out["parties"] == ["Alice", "+14155550101", "Bob"]
     await d.run(ALICE, p.Conference(None, "1.1", "end"))
     assert link.sent[-1] == {"Action": "ConfbridgeKick", "Conference": room, "Channel": "all"}
 
 
-async def test_a_conference_with_a_third_party_originates_it_into_the_room_and_leave_kicks_the_agent() -> None:
+async def test_a_conference_with_a_third_party_originates_it_into_the_room_and_leave_kicks_the_agent() -> (
+    None
+):
     d, link, _ = desk()
     alice = Client(ALICE, 100)
     d.hub.attach(alice)
@@ -178,17 +192,35 @@ def _bob_rings_and_answers(at: float) -> list[object]:
     lid, uid = LinkedId("1.1"), UniqueId("1.1")
     caller = CallerInfo("+14155550101", "Jane Roe")
     return [
-        AgentRinging(at, "pbx1", lid, uid, AgentId("Bob"), "Local/Bob@agents/n", None, caller, "", Direction.INBOUND, 0.0),
+        AgentRinging(
+            at,
+            "pbx1",
+            lid,
+            uid,
+            AgentId("Bob"),
+            "Local/Bob@agents/n",
+            None,
+            caller,
+            "",
+            Direction.INBOUND,
+            0.0,
+        ),
         CallAnswered(at + 1, "pbx1", lid, uid, AgentId("Bob"), None, 0.0),
     ]
 
 
-async def test_both_consoles_follow_the_consultation_and_the_completed_transfer() -> None:
+async def consulting() -> tuple[Desk, Client, Client]:
+    """Alice consults Bob; both consoles are attached."""
     d, _, _ = desk()
     alice, bob = Client(ALICE, 100), Client(BOB, 100)
     d.hub.attach(alice)
     d.hub.attach(bob)
     await d.run(ALICE, p.WarmTransfer(None, "1.1", "agent", "Bob"))
+    return d, alice, bob
+
+
+async def test_both_consoles_follow_the_consultation_and_the_completed_transfer() -> None:
+    d, alice, bob = await consulting()
     drain(alice)
     d.hub.on_events(_bob_rings_and_answers(1_700_000_010.0))  # type: ignore[arg-type]
     a, b = drain(alice), drain(bob)
@@ -196,19 +228,24 @@ async def test_both_consoles_follow_the_consultation_and_the_completed_transfer(
     assert [m["type"] for m in a] == ["consult"] and a[0]["state"] == "answered"  # no "answered by Bob"
     view = d.hub.calls[LinkedId("1.1")]
     assert view.agent == "Alice" and d.hub.may_act_on(ALICE, "1.1") and not d.hub.may_act_on(BOB, "1.1")
-    d.hub.on_events([CallTransferred(1_700_000_020.0, "pbx1", LinkedId("1.1"), AgentId("Alice"), "Bob@cti-consult", "attended")])
+    d.hub.on_events(
+        [
+            CallTransferred(
+                1_700_000_020.0, "pbx1", LinkedId("1.1"), AgentId("Alice"), "Bob@cti-consult", "attended"
+            )
+        ]
+    )
     a, b = drain(alice), drain(bob)
-    assert [(m["type"], m.get("event", m.get("state"))) for m in a] == [("call", "transferred"), ("consult", "completed")]
+    assert [(m["type"], m.get("event", m.get("state"))) for m in a] == [
+        ("call", "transferred"),
+        ("consult", "completed"),
+    ]
     assert b == []  # Bob's card stays "answered": the call is his now
     assert view.agent == "Bob" and d.hub.may_act_on(BOB, "1.1") and not d.hub.may_act_on(ALICE, "1.1")
 
 
 async def test_when_asterisk_brings_the_agent_back_the_consultation_is_over_for_both() -> None:
-    d, _, _ = desk()
-    alice, bob = Client(ALICE, 100), Client(BOB, 100)
-    d.hub.attach(alice)
-    d.hub.attach(bob)
-    await d.run(ALICE, p.WarmTransfer(None, "1.1", "agent", "Bob"))
+    d, alice, bob = await consulting()
     d.hub.on_events(_bob_rings_and_answers(1_700_000_010.0))  # type: ignore[arg-type]
     drain(alice), drain(bob)
     d.hub.on_events([CallHoldChanged(1_700_000_012.0, "pbx1", LinkedId("1.1"), UniqueId("1.2"), False)])

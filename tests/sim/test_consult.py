@@ -96,7 +96,7 @@ def test_cancel_hangs_up_the_target_and_brings_the_agent_back_to_the_customer() 
     orig = agent.bridge
     _consult(h, agent)
     h.run(1.2)
-    one = next(c for c in h.pbx.channels.all() if c.name.startswith(f"Local/1001@{CONSULT_CONTEXT}") and c.name.endswith(";1"))
+    one = h.pbx.consultations[0].one  # Local/1001@cti-consult-…;1
     mark = len(h.events)
     h.pbx.hangup_channel(one, 16)
     names = _names(h, mark)
@@ -149,7 +149,7 @@ def test_conference_from_a_consultation_brings_three_into_confbridge() -> None:
     agent, customer = _queue_call(h)
     _consult(h, agent)
     h.run(1.2)
-    one = next(c for c in h.pbx.channels.all() if c.name.startswith(f"Local/1001@{CONSULT_CONTEXT}") and c.name.endswith(";1"))
+    one = h.pbx.consultations[0].one  # Local/1001@cti-consult-…;1
     mark = len(h.events)
     _conference(h, agent, customer)
     h.pbx.redirect(one, CONFERENCE_CONTEXT, "700", 1)
