@@ -8,6 +8,8 @@ from cti.sim.channels import Channel
 from cti.sim.consult import ATXFER_NOANSWER, CONFERENCE_CONTEXT, CONSULT_CONTEXT, CONSULT_DIAL_CONTEXT
 from cti.sim.pbx import ActionError
 from cti.sim.scenario import transcript_pbx
+from cti.sim.server import SimServer
+from tests.sim.conftest import RawClient
 from tests.sim.model_harness import Harness
 
 
@@ -189,3 +191,49 @@ def test_conference_with_an_originated_third_party_and_a_kick_of_an_unknown_room
     assert h.pbx.conferences["701"].bridge.snapshot()[5] == ("BridgeNumChannels", "3")
     with pytest.raises(ActionError, match="No Conference"):
         h.pbx.conference_kick("702", "all")
+
+
+async def test_the_ami_actions_answer_with_asterisks_texts(sim: SimServer, client: RawClient) -> None:
+    await client.login()
+    sim.place_call("4155550100", "ACME", "support", patience=600, talk=300)
+    sim.advance(1.1)
+    connect = await client.event("AgentConnect")
+    agent, customer = connect["DestChannel"], connect["Channel"]
+
+    async def action(aid: str, **headers: str) -> tuple[str, str]:
+        await client.send(ActionID=aid, **headers)
+        reply = await client.response(aid)
+        return reply.get("Response") or "", reply.get("Message") or ""
+
+    assert await action("a1", Action="Atxfer", Exten="1001") == ("Error", "No channel specified")
+    assert await action("a2", Action="Atxfer", Channel=agent) == ("Error", "No extension specified")
+    assert await action("a3", Action="Atxfer", Channel="Local/x-1;1", Exten="1") == (
+        "Error",
+        "Channel specified does not exist",
+    )
+    assert await action("a4", Action="Atxfer", Channel=agent, Exten="1001", Context=CONSULT_CONTEXT) == (
+        "Success",
+        "Atxfer successfully queued",
+    )
+    hold = await client.event("Hold", Channel=agent)  # the events come after the response
+    assert hold["MusicClass"] == "default"
+    await client.event("MusicOnHoldStart", Channel=customer)
+    redirect = {"Action": "Redirect", "Context": CONFERENCE_CONTEXT, "Exten": "800", "Priority": "1"}
+    assert await action("r1", **redirect, Channel=agent, ExtraChannel="Local/none-1;1") == (
+        "Error",
+        "ExtraChannel does not exist: Local/none-1;1",
+    )
+    assert await action("r2", **redirect, Channel=agent, ExtraChannel=customer) == (
+        "Success",
+        "Dual Redirect successful",
+    )
+    joined = [await client.event("ConfbridgeJoin", Conference="800") for _ in range(2)]
+    assert {m.get("Channel") for m in joined} == {agent, customer}
+    kick = {"Action": "ConfbridgeKick", "Conference": "800"}
+    assert await action("k1", **kick) == ("Error", "No channel name provided.")
+    assert await action("k2", **kick, Channel="Local/none-1;1") == (
+        "Error",
+        "No Channel by that name found in Conference.",
+    )
+    assert await action("k3", **kick, Channel="all") == ("Success", "User kicked")
+    await client.event("ConfbridgeEnd", Conference="800")
