@@ -210,21 +210,30 @@ class Consult(PbxCore):
                     self.hangup_event(c.one, cause)
                 if c.state in ("calling", "consulting"):
                     self._rebridge(c)
-                elif c.state == "completed" and not c.leg.done:  # blond, then the target failed
+                elif c.state == "completed":  # the callee hung up (or a blond transfer's target failed)
                     c.state = "over"
                     self.leg_hangup(c.leg, 16)
+                    self._merged_over(c)
                 self.consultations.remove(c)
-            elif c.leg is leg and c.state in ("calling", "consulting"):
-                c.state = "over"
+            elif c.leg is leg and c.state in ("calling", "consulting", "completed"):
+                consulting, c.state = c.state != "completed", "over"
                 if c.timer is not None:
                     c.timer.cancel()
                 if not c.one.hungup:
                     self.hangup_event(c.one, cause)
                 self.leg_hangup(c.target, cause)
-                if not c.bridge.channels:
+                if consulting and not c.bridge.channels:  # a completed one's went at the merge
                     self.event("BridgeDestroy", "call", c.bridge.snapshot())
+                elif not consulting:
+                    self._merged_over(c)
                 if c in self.consultations:
                     self.consultations.remove(c)
+
+    def _merged_over(self, c: Consultation) -> None:
+        """After a transfer the customer and the ``;1`` shared the customer's bridge: both gone, it goes."""
+        if not c.orig.channels and c.leg.bridge is c.orig:
+            c.leg.bridge = None
+            self.event("BridgeDestroy", "call", c.orig.snapshot())
 
     def _rebridge(self, c: Consultation) -> None:
         """rebridge_enter: the transferer back in the customer's bridge, off hold."""
@@ -313,19 +322,17 @@ class Consult(PbxCore):
     def _optimize(self, c: Consultation) -> None:
         """The consultation's Local pair optimises itself away: the target takes the ``;1``'s place."""
         target, leg = c.target, c.leg
-        if target.done or leg.done or c.one.hungup:
-            return
-        two, b2 = target.ch, target.bridge
         peer = target.peer
-        swap = peer.one if peer is not None else None
+        if target.done or leg.done or c.one.hungup or peer is None:
+            return  # an outside number: the pair's far end is the callee itself (the sim's pstn), it stays
+        two, b2 = target.ch, target.bridge
+        swap = peer.one
         blocks = [*c.one.snapshot("LocalOne"), *two.snapshot("LocalTwo")]
-        if swap is not None:
-            self.event("LocalOptimizationBegin", "call", [*blocks, *swap.snapshot("Source"), ("Id", "0")])
-            self.bridge_leave(swap)
-            self.bridge_enter(c.orig, swap)
+        self.event("LocalOptimizationBegin", "call", [*blocks, *swap.snapshot("Source"), ("Id", "0")])
+        self.bridge_leave(swap)
+        self.bridge_enter(c.orig, swap)
         self.bridge_leave(c.one)
-        if swap is not None:
-            self.event("LocalOptimizationEnd", "call", [*blocks, ("Success", "Yes"), ("Id", "0")])
+        self.event("LocalOptimizationEnd", "call", [*blocks, ("Success", "Yes"), ("Id", "0")])
         target.done = True
         target.cancel_timers()
         self.bridge_leave(two)
@@ -335,8 +342,6 @@ class Consult(PbxCore):
         self.hangup_event(two, 16)
         if c in self.consultations:
             self.consultations.remove(c)
-        if peer is None:  # an outside number: the customer talks on through the pair's far end
-            return
         peer.leg = leg
         leg.peer = peer
         leg.bridge = c.orig

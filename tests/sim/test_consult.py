@@ -28,6 +28,14 @@ def _names(h: Harness, since: int) -> list[str]:
     return [e["Event"] for e in h.events[since:]]
 
 
+def _balanced(h: Harness) -> bool:
+    """Every bridge created was destroyed, and every channel created hung up."""
+    names = [e["Event"] for e in h.events]
+    return names.count("BridgeCreate") == names.count("BridgeDestroy") and names.count(
+        "Newchannel"
+    ) == names.count("Hangup")
+
+
 def _consult(h: Harness, agent: Channel, exten: str = "1001", context: str = CONSULT_CONTEXT) -> int:
     mark = len(h.events)
     h.pbx.atxfer(agent, context, exten)
@@ -89,7 +97,7 @@ def test_complete_sends_attended_transfer_and_the_customer_talks_to_the_colleagu
     assert other.name.startswith("Local/1001@agents-")
     assert agent.hungup
     h.run(400)
-    assert not len(h.pbx.channels)
+    assert not len(h.pbx.channels) and _balanced(h)
 
 
 def test_cancel_hangs_up_the_target_and_brings_the_agent_back_to_the_customer() -> None:
@@ -109,6 +117,8 @@ def test_cancel_hangs_up_the_target_and_brings_the_agent_back_to_the_customer() 
     assert enter[-1]["BridgeUniqueid"] == orig.uniqueid
     assert agent.bridge is orig and customer.bridge is orig
     assert not any(c.name.startswith("Local/1001@") for c in h.pbx.channels.all())
+    h.pbx.hangup_channel(customer, 16)
+    assert not len(h.pbx.channels) and _balanced(h)
 
 
 def test_a_target_that_does_not_answer_gives_the_customer_back_after_atxfernoanswertimeout() -> None:
@@ -122,6 +132,8 @@ def test_a_target_that_does_not_answer_gives_the_customer_back_after_atxfernoans
     h.run(1)
     assert agent.bridge is customer.bridge
     assert h.named("Unhold") and not h.named("AttendedTransfer")
+    h.pbx.hangup_channel(agent, 16)
+    assert not len(h.pbx.channels) and _balanced(h)
 
 
 def test_a_busy_outside_number_gives_the_customer_back_at_once() -> None:
@@ -131,6 +143,8 @@ def test_a_busy_outside_number_gives_the_customer_back_at_once() -> None:
     h.run(1)
     assert agent.bridge is customer.bridge
     assert h.named("MusicOnHoldStop")
+    h.pbx.hangup_channel(customer, 16)
+    assert not len(h.pbx.channels) and _balanced(h)
 
 
 def test_atxfer_to_a_missing_extension_only_holds_and_unholds() -> None:
@@ -178,7 +192,7 @@ def test_conference_from_a_consultation_brings_three_into_confbridge() -> None:
     assert [n for n in names if n.startswith("Confbridge")] == ["ConfbridgeLeave"] * 3 + ["ConfbridgeEnd"]
     assert "700" not in h.pbx.conferences
     h.run(10)
-    assert not len(h.pbx.channels)
+    assert not len(h.pbx.channels) and _balanced(h)
 
 
 def test_conference_with_an_originated_third_party_and_a_kick_of_an_unknown_room() -> None:
@@ -237,3 +251,48 @@ async def test_the_ami_actions_answer_with_asterisks_texts(sim: SimServer, clien
     )
     assert await action("k3", **kick, Channel="all") == ("Success", "User kicked")
     await client.event("ConfbridgeEnd", Conference="800")
+
+
+def test_a_warm_transfer_to_a_number_keeps_the_customer_with_the_callee_until_one_hangs_up() -> None:
+    h = Harness(transcript_pbx())
+    agent, customer = _queue_call(h)
+    orig = agent.bridge
+    _consult(h, agent, "4155550100", CONSULT_DIAL_CONTEXT)  # last digit 0: answers after 1 s, stays
+    h.run(1.2)
+    one = h.pbx.consultations[0].one
+    assert one.state_desc == "Up"
+    h.pbx.hangup_channel(agent, 16)
+    assert h.named("AttendedTransfer")[0]["TransferTargetExten"] == "4155550100"
+    assert customer.bridge is orig and one.bridge is orig  # no Local optimisation: the callee is the ;2
+    h.run(30)
+    assert not customer.hungup
+    h.pbx.hangup_channel(customer, 16)
+    assert not len(h.pbx.channels) and _balanced(h)
+
+
+def test_the_customer_hanging_up_during_the_consultation_ends_it_all() -> None:
+    h = Harness(transcript_pbx())
+    agent, customer = _queue_call(h)
+    _consult(h, agent)
+    h.run(1.2)
+    h.pbx.hangup_channel(customer, 16)
+    assert not h.named("AttendedTransfer") and h.named("AgentComplete")[0]["Reason"] == "caller"
+    assert not len(h.pbx.channels) and _balanced(h) and not h.pbx.consultations
+
+
+def test_a_transfer_completed_before_the_answer_rings_the_customer_through_to_the_target() -> None:
+    h = Harness(transcript_pbx())
+    agent, customer = _queue_call(h)
+    orig = agent.bridge
+    _consult(h, agent)
+    h.run(0.5)  # Alice's phone still rings
+    h.pbx.hangup_channel(agent, 16)  # blond transfer
+    assert h.named("AttendedTransfer")[0]["DestType"] == "Bridge" and h.named("MusicOnHoldStop")
+    h.run(1)  # Alice answers: the Local pair goes, she is with the customer
+    assert customer.bridge is orig and orig is not None
+    assert {c.name.rsplit("-", 1)[0] for c in orig.channels} == {
+        customer.name.rsplit("-", 1)[0],
+        "Local/1001@agents",
+    }
+    h.run(400)
+    assert not len(h.pbx.channels) and _balanced(h)
