@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 from cti.asterisk.ami import encode
 from cti.asterisk.calls import CallTracker
+from cti.asterisk.durable.formats import parse_queue_log_lines
+from cti.asterisk.durable.reconcile import LoggedLeg, apply_queue_log, leg_agrees
 from cti.asterisk.replay import replay
 from cti.core.events import (
     AgentState,
@@ -105,3 +107,28 @@ def test_a_conference_from_a_consultation_stays_one_journey_until_the_last_party
     assert "Alice" in j.agents and j.agents[0] == first
     assert not tracker.live_journeys()
     assert _states(events, first)[-1] is AgentState.WRAP_UP
+
+
+def test_the_queue_log_of_a_warm_transfer_agrees_with_the_trackers_leg() -> None:
+    """app_queue's ATTENDEDTRANSFER line (the simulator's) and cti's leg say the same: the records repair
+    finds nothing to correct."""
+    h = Harness(transcript_pbx())
+    h.caller("4155550100", "support", patience=900, talk=300)
+    h.run(1.1)
+    agent = h.pbx.channels.find(h.named("AgentConnect")[0]["DestChannel"])
+    assert agent is not None
+    h.pbx.atxfer(agent, CONSULT_CONTEXT, "1001")
+    h.run(4)
+    h.pbx.hangup_channel(agent, 16)
+    h.run(400)
+    tracker = CallTracker("pbx1")
+    data = BANNER + b"".join(encode(list(e.items())) for e in h.events)
+    (j,) = [e.journey for e in replay([data], tracker) if isinstance(e, CallEnded)]
+    (stored,) = j.queue_legs
+    legs: dict[tuple[str, str], LoggedLeg] = {}
+    for entry in parse_queue_log_lines(h.log.lines).queue_log:
+        leg = legs.setdefault((entry.callid, entry.queue), LoggedLeg(entry.callid, entry.queue))
+        apply_queue_log(entry, leg)
+    (logged,) = legs.values()
+    assert logged.outcome is LegOutcome.TRANSFERRED and logged.agent == stored.agent
+    assert leg_agrees(stored, logged)
