@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from cti.core.events import CallAnswered, CallEnded, CallHoldChanged, CallTransferred, DomainEvent
 from cti.core.ids import AgentId, LinkedId
 from cti.screenpop import protocol as p
-from cti.screenpop.actions import DeskError, extension_of
+from cti.screenpop.actions import DeskError, DeskRequests, extension_of
 from cti.screenpop.hub import Hub
 from cti.screenpop.tokens import Identity
 
@@ -202,7 +202,7 @@ async def warm_transfer(desk: Desk, identity: Identity, cmd: p.WarmTransfer) -> 
     await desk._ami(
         server,
         {"Action": "Atxfer", "Channel": channel, "Exten": exten, "Context": context},
-        ("atxfer", {"linkedid": lid, "agent": agent, "to": cmd.to, "target": shown}),
+        ("atxfer", {"linkedid": lid, "agent": agent, "exten": exten, "context": context}),
     )
     c = Consultation(server, lid, agent, channel, cmd.to, shown, exten, context, target_agent)
     consults.calls[lid] = c
@@ -240,6 +240,11 @@ async def _dual_redirect(desk: Desk, c: Consultation, customer: str, room: str) 
     )
 
 
+def _about(c: Consultation, **more: str) -> dict[str, Any]:
+    """A desk-level request's arguments about ``c`` (for the instance connected to its server)."""
+    return {"linkedid": c.linkedid, "agent": c.agent, "exten": c.exten, "context": c.context, **more}
+
+
 async def consult(desk: Desk, identity: Identity, cmd: p.Consult) -> dict[str, Any]:
     c = _mine(desk, identity, cmd.linkedid, "consulting")
     consults = book(desk)
@@ -250,13 +255,11 @@ async def consult(desk: Desk, identity: Identity, cmd: p.Consult) -> dict[str, A
             ("hangup", {"linkedid": c.linkedid, "agent": c.agent}),
         )
         return {**c.view(), "state": "completing"}
-    target = await _consult_channel(desk, c)
+    # another instance connected to the server finds the channel itself (cti.bus.commands)
+    remote = isinstance(desk.servers(c.server), DeskRequests)
+    target = "" if remote else await _consult_channel(desk, c)
     if cmd.op == "cancel":
-        await desk._ami(
-            c.server,
-            {"Action": "Hangup", "Channel": target},
-            ("hangup_channel", {"linkedid": c.linkedid, "channel": target}),
-        )
+        await desk._ami(c.server, {"Action": "Hangup", "Channel": target}, ("consult_cancel", _about(c)))
         return {**c.view(), "state": "cancelling"}
     customer = await desk._channel(desk.channels.caller_channel(c.server, c.linkedid))
     if customer is None:
@@ -272,7 +275,7 @@ async def consult(desk: Desk, identity: Identity, cmd: p.Consult) -> dict[str, A
             "Exten": room,
             "Priority": "1",
         },
-        ("conference", {"linkedid": c.linkedid, "agent": c.agent, "room": room}),
+        ("consult_redirect", _about(c, room=room)),
     )
     c.state, c.room = "conference", room
     c.parties = [c.agent, _customer_name(desk, c.linkedid), c.target]
@@ -311,6 +314,7 @@ async def conference(desk: Desk, identity: Identity, cmd: p.Conference) -> dict[
         room = str(next(_ROOMS))
         await _dual_redirect(desk, c, customer, room)
         dial = interface or f"Local/{exten}@{desk.contexts_of(server).dial}/n"
+        caller = _customer_name(desk, cmd.linkedid)
         await desk._ami(
             server,
             {
@@ -321,9 +325,9 @@ async def conference(desk: Desk, identity: Identity, cmd: p.Conference) -> dict[
                 "Priority": "1",
                 "Async": "true",
                 "Timeout": "30000",
-                "CallerID": f'"{agent}" <{_customer_name(desk, cmd.linkedid)}>',
+                "CallerID": f'"{agent}" <{caller}>',
             },
-            ("originate_conference", {"linkedid": cmd.linkedid, "agent": agent, "room": room}),
+            ("originate_conference", _about(c, room=room, to=cmd.to, target=shown, caller=caller)),
         )
         c.state, c.room = "conference", room
         c.parties = [agent, _customer_name(desk, cmd.linkedid), shown]
@@ -334,7 +338,7 @@ async def conference(desk: Desk, identity: Identity, cmd: p.Conference) -> dict[
     await desk._ami(
         c.server,
         {"Action": "ConfbridgeKick", "Conference": c.room, "Channel": who},
-        ("conference_kick", {"linkedid": c.linkedid, "room": c.room, "channel": who}),
+        ("conference_kick", _about(c, room=c.room, who="agent" if cmd.op == "leave" else "all")),
     )
     if cmd.op == "leave":
         del consults.calls[c.linkedid]
@@ -343,6 +347,7 @@ async def conference(desk: Desk, identity: Identity, cmd: p.Conference) -> dict[
         view = desk.hub.calls.get(LinkedId(c.linkedid))
         if view is not None:
             view.agents.discard(c.agent)
+            view.agent = c.target_agent  # the colleague stays with the customer: the call is theirs
         msg = {"type": "call", "event": "left", "linkedid": c.linkedid, "server": c.server}
         desk.hub._emit(msg, (c.agent,))
         return {**c.view(), "state": "left"}

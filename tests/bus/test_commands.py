@@ -346,6 +346,9 @@ async def test_an_op_outside_the_whitelist_is_refused(redis_url: str, pbx: FakeA
                 "Hangup",
                 "BlindTransfer",
                 "Originate",
+                "Atxfer",  # warm transfers and conferences (tests/bus/test_consult_commands.py)
+                "Redirect",
+                "ConfbridgeKick",
             }
     finally:
         await client.aclose()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from cti.asterisk.ami import Message
 from cti.core.events import (
     AgentRinging,
     AgentState,
@@ -274,3 +275,24 @@ def test_the_protocol_parses_the_new_commands_and_refuses_bad_ops() -> None:
     ):
         with pytest.raises(p.BadMessage):
             p.parse(bad)
+
+
+@dataclass
+class FakeRemote:
+    """The instance connected to the call's server (cti.bus.commands.RemoteLink): takes requests."""
+
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    async def request(self, op: str, args: Any) -> Any:
+        self.requests.append((op, dict(args)))
+        return Message.of(("Response", "Success"))
+
+
+async def test_for_a_server_another_instance_handles_the_desk_sends_requests_it_checks_itself() -> None:
+    d, _, _ = desk()
+    remote = FakeRemote()
+    d.servers = {"pbx1": remote}.get
+    await d.run(ALICE, p.WarmTransfer(None, "1.1", "agent", "Bob"))
+    await d.run(ALICE, p.Consult(None, "1.1", "cancel"))  # no local lookup: the owner finds the channel
+    about = {"linkedid": "1.1", "agent": "Alice", "exten": "Bob", "context": "cti-consult"}
+    assert remote.requests == [("atxfer", about), ("consult_cancel", about)]
