@@ -42,9 +42,8 @@ async def _supervise(port: int, *cmds: dict[str, Any]) -> None:
 
 
 @asynccontextmanager
-async def _consulting(tmp_path: Path) -> AsyncIterator[tuple[Daemon, SimServer, Page, Page, str]]:
-    """Frank talking to the customer and consulting Alice, who answered: (daemon, sim, Frank's page,
-    Alice's page, the call's Linkedid)."""
+async def _answered(tmp_path: Path) -> AsyncIterator[tuple[Daemon, SimServer, Page, Page, str]]:
+    """Frank talking to the customer: (daemon, sim, Frank's page, Alice's page, the call's Linkedid)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
     await seed_accounts(url)
     sim = SimServer(load_scenario(ROOT / "config" / "sim" / "demo.toml"), speed=1.0, seed=3, traffic=False)
@@ -83,25 +82,35 @@ async def _consulting(tmp_path: Path) -> AsyncIterator[tuple[Daemon, SimServer, 
             await expect(pop.locator(".call-state")).to_have_text("answered", timeout=15_000)
             lid = await pop.get_attribute("data-linkedid")
             assert lid
-            await pop.locator("input[name=target]").fill("alice")  # as people type it
-            warm = pop.get_by_role("button", name="Warm transfer")
-            await expect(warm).to_have_attribute("data-shortcut", "Alt+W")
-            await expect(warm).to_have_attribute("aria-keyshortcuts", "Alt+W")
-            await warm.click()
-            await expect(pop.locator(".consult-state")).to_contain_text("consulting Alice")
-            await expect(pop.get_by_role("button", name="Hang up")).to_be_disabled()  # one thing at a time
-            # Alice's console pops the customer's card; her phone answers after 1 s
-            other = alice.locator(".pop")
-            await expect(other.locator(".caller-name")).to_have_text(HOSTILE)
-            await expect(other.locator(".call-state")).to_have_text("answered", timeout=10_000)
-            await expect(pop.locator(".consult-state")).to_contain_text("talk, then complete")
-            # the call stays Frank's while he consults: never "answered by Alice" on his card
-            await expect(pop.locator(".call-state")).not_to_contain_text("Alice")
-            assert hub.calls[LinkedId(lid)].agent == "Frank"
-            await frank.screenshot(path=str(ARTIFACTS / "agent-warm-transfer-consulting.png"), full_page=True)
             yield daemon, sim, frank, alice, lid
     finally:
         await sim.stop()
+
+
+@asynccontextmanager
+async def _consulting(tmp_path: Path) -> AsyncIterator[tuple[Daemon, SimServer, Page, Page, str]]:
+    """Frank talking to the customer and consulting Alice, who answered."""
+    async with _answered(tmp_path) as (daemon, sim, frank, alice, lid):
+        assert daemon.hub is not None
+        hub = daemon.hub
+        pop = frank.locator(".pop")
+        await pop.locator("input[name=target]").fill("alice")  # as people type it
+        warm = pop.get_by_role("button", name="Warm transfer")
+        await expect(warm).to_have_attribute("data-shortcut", "Alt+W")
+        await expect(warm).to_have_attribute("aria-keyshortcuts", "Alt+W")
+        await warm.click()
+        await expect(pop.locator(".consult-state")).to_contain_text("consulting Alice")
+        await expect(pop.get_by_role("button", name="Hang up")).to_be_disabled()  # one thing at a time
+        # Alice's console pops the customer's card; her phone answers after 1 s
+        other = alice.locator(".pop")
+        await expect(other.locator(".caller-name")).to_have_text(HOSTILE)
+        await expect(other.locator(".call-state")).to_have_text("answered", timeout=10_000)
+        await expect(pop.locator(".consult-state")).to_contain_text("talk, then complete")
+        # the call stays Frank's while he consults: never "answered by Alice" on his card
+        await expect(pop.locator(".call-state")).not_to_contain_text("Alice")
+        assert hub.calls[LinkedId(lid)].agent == "Frank"
+        await frank.screenshot(path=str(ARTIFACTS / "agent-warm-transfer-consulting.png"), full_page=True)
+        yield daemon, sim, frank, alice, lid
 
 
 async def test_a_completed_warm_transfer_hands_the_customer_to_the_colleague(tmp_path: Path) -> None:
@@ -160,3 +169,16 @@ async def test_a_conference_shows_its_parties_and_the_agent_can_leave_it(tmp_pat
         await eventually(lambda: len(room.members) == 2, 5, "the customer and Alice stay")
         await expect(other.locator(".call-state")).to_have_text("answered")  # Alice still talks
         await expect(frank.locator("#state")).to_have_text(re.compile("^(available|wrap up)$"))
+
+
+async def test_a_busy_number_gives_the_customer_back_and_the_card_says_so(tmp_path: Path) -> None:
+    async with _answered(tmp_path) as (_, sim, frank, _alice, _lid):
+        pop = frank.locator(".pop")
+        await pop.locator("select[name=to]").select_option("number")
+        await pop.locator("input[name=target]").fill("4155550101")  # the sim's pstn: last digit 1 is busy
+        await pop.get_by_role("button", name="Warm transfer").click()
+        await expect(frank.locator("#events")).to_contain_text("warm transfer over")  # Asterisk's Unhold
+        await expect(pop.locator(".consult")).to_be_hidden()
+        await expect(pop.locator(".call-state")).to_have_text("talking")
+        await expect(pop.get_by_role("button", name="Warm transfer")).to_be_enabled()  # try another
+        assert not sim.pbx.consultations
