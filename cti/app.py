@@ -753,6 +753,7 @@ class Daemon:
             caller_channel=lambda lid: channels.local_caller_channel(name, lid),
             on_call=lambda lid, agent: any(c.agent == agent for c in srv.tracker.channels_of(lid)),
             seat=seat,
+            channel_like=lambda lid, prefix, suffix: channels.channel_like(name, lid, prefix, suffix),
             contexts={"agent": contexts.agent, "queue": contexts.queue, "dial": contexts.dial},
             holding={
                 "hold": contexts.hold,

@@ -472,16 +472,18 @@ def _b_transfer(n: str, at: float, m: dict[str, str], msg: Message) -> AmiEvent:
             ctx,
             ext,
         )
-    # AttendedTransfer: the original transferer's bridge partner is the transferee.
+    # AttendedTransfer: the original transferer's bridge partner is the transferee. The target is the
+    # consultation's exten@context when the TransferTarget block (Asterisk 13.18+) names it.
+    ctx, ext = m.get("TransferTargetContext", ""), m.get("TransferTargetExten", "")
     return _TransferEvent(
         at,
         n,
         m.get("Result", ""),
         _chan(m, "OrigTransferer", False),
         _chan(m, "Transferee", False) or _chan(m, "SecondTransferer", False),
-        m.get("DestType", ""),
-        "",
-        "",
+        f"{ext}@{ctx}" if ctx and ext else m.get("DestType", ""),
+        ctx,
+        ext,
     )
 
 

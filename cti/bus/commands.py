@@ -75,13 +75,25 @@ WHITELIST: dict[str, str | None] = {
     "pickup": "Originate",
     "agent_channel": None,
     "caller_channel": None,
+    # warm transfers and conferences (cti.screenpop.consult): built by _build_consult
+    "atxfer": "Atxfer",
+    "consult_cancel": "Hangup",
+    "consult_redirect": "Redirect",
+    "conference": "Redirect",
+    "conference_kick": "ConfbridgeKick",
+    "originate_conference": "Originate",
 }
+CONSULT_CONTEXTS = ("cti-consult", "cti-consult-dial")
+CONFERENCE_CONTEXT = "cti-conference"
 OPS = tuple(WHITELIST)
 TRANSFER_TO = ("agent", "queue", "dial")
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _EXTEN = re.compile(r"^[A-Za-z0-9_+*#.-]{1,80}$")  # a dialplan extension, a queue name, a number
-_TEXT = re.compile(r"^[^\x00-\x1f\x7f]{0,200}$")  # a pause reason: no CR/LF/NUL/control characters
+_TEXT = re.compile(r"^[^\x00-\x1f\x7f]{0,200}$")
+_ROOM = re.compile(
+    r"^[0-9]{1,20}$"
+)  # a ConfBridge room cti made up  # a pause reason: no CR/LF/NUL/control characters
 
 
 class RemoteError(Exception):
@@ -119,6 +131,8 @@ class LocalServer:
     caller_channel: Callable[[str], str | None]  # linkedid -> channel name
     on_call: Callable[[str, AgentId], bool] = lambda lid, agent: False  # agent has a leg in that call
     seat: Callable[[AgentId], OwnerSeat | None] = lambda agent: None
+    # (linkedid, prefix, suffix) -> a live channel of the call so named (a warm transfer's consultation)
+    channel_like: Callable[[str, str, str], str | None] = lambda lid, prefix, suffix: None
     contexts: Mapping[str, str] = field(
         default_factory=lambda: {"agent": "deliver", "queue": "inbound", "dial": "pstn"}
     )
@@ -256,7 +270,60 @@ def _build(local: LocalServer, op: str, args: Mapping[str, Any]) -> dict[str, st
         }
     if op in ("hold", "unhold", "park", "pickup"):
         return _holding(local, op, args)
+    if op in CONSULT_OPS:
+        return _build_consult(local, op, args)
     raise Refused("refused", f"{op!r} is not a request an owner carries out")
+
+
+CONSULT_OPS = frozenset(
+    {"atxfer", "consult_cancel", "consult_redirect", "conference", "conference_kick", "originate_conference"}
+)
+
+
+def _consultation(local: LocalServer, args: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(the agent's channel, exten, context) of the agent's warm transfer of their call."""
+    mine, _ = _call_channel(local, args)
+    context = _text(args, "context")
+    if mine is None or context not in CONSULT_CONTEXTS:
+        raise Refused("bad_field", "a warm transfer is from the agent's own channel to a consult context")
+    return mine, _text(args, "exten"), context
+
+
+def _build_consult(local: LocalServer, op: str, args: Mapping[str, Any]) -> dict[str, str]:
+    """Warm transfers and conferences (docs/design/warm-transfer-and-conference.md), from the owner's
+    own view of the call: the agent's and the caller's channels, the consultation's Local channel."""
+    if op == "atxfer":
+        own, exten, context = _consultation(local, args)
+        return {"Action": "Atxfer", "Channel": own, "Exten": exten, "Context": context}
+    if op in ("consult_cancel", "consult_redirect"):
+        _, exten, context = _consultation(local, args)
+        target = local.channel_like(_text(args, "linkedid"), f"Local/{exten}@{context}-", ";1")
+        if target is None:
+            raise Refused("no_channel", "the consultation's channel is gone")
+        if op == "consult_cancel":
+            return {"Action": "Hangup", "Channel": target}
+    room = _text(args, "room", _ROOM)
+    into = {"Context": CONFERENCE_CONTEXT, "Exten": room, "Priority": "1"}
+    if op == "consult_redirect":
+        return {"Action": "Redirect", "Channel": str(target), **into}
+    mine, caller = _call_channel(local, args)
+    if mine is None or caller is None:
+        raise Refused("no_channel", "a conference needs the agent's and the caller's channels")
+    if op == "conference":
+        extra = {"ExtraChannel": caller, "ExtraContext": CONFERENCE_CONTEXT, "ExtraExten": room}
+        return {"Action": "Redirect", "Channel": mine, **into, **extra, "ExtraPriority": "1"}
+    if op == "conference_kick":
+        who = mine if args.get("who") == "agent" else "all"
+        return {"Action": "ConfbridgeKick", "Conference": room, "Channel": who}
+    if args.get("to") == "agent":
+        seat = _seat(local, AgentId(_text(args, "target")))
+        dial = seat.interface
+    else:
+        dial = f"Local/{_text(args, 'target')}@{local.contexts['dial']}/n"
+    caller_id = f'"{_agent(args)}" <{_text(args, "caller")}>'
+    return {"Action": "Originate", "Channel": dial, **into, "Async": "true", "Timeout": "30000"} | {
+        "CallerID": caller_id
+    }
 
 
 def _holding(local: LocalServer, op: str, args: Mapping[str, Any]) -> dict[str, str]:

@@ -7,6 +7,8 @@ ready          ``QueuePause Paused=false`` (after a logout: ``QueueAdd`` to the 
 pause          ``QueuePause Paused=true Reason=<reason>`` (every queue)
 logout         ``QueueRemove`` from each of the agent's queues
 hangup         ``Hangup`` of the agent's channel in that call (the caller's if the agent has none)
+warm_transfer  ``Atxfer`` of the agent's channel; consult complete / cancel / conference and conference
+               start / leave / end: cti.screenpop.consult
 transfer       ``BlindTransfer`` of the agent's channel (its bridged peer, the caller, moves) to
                ``agent_context,<ext>`` / ``queue_context,<queue>`` / ``dial_context,<number>``;
                ``Redirect`` of the caller's channel when the call is not bridged to the agent
@@ -299,6 +301,8 @@ class Desk:
 
     async def run(self, identity: Identity, cmd: p.Command) -> dict[str, Any]:
         """Carry out ``cmd``; returns the ``result`` message. Raises DeskError when refused or failed."""
+        from cti.screenpop import consult  # warm transfers and conferences (it imports this module)
+
         match cmd:
             case p.Ready(agent=agent):
                 return await self._ready(identity, self._for(identity, agent))
@@ -365,6 +369,12 @@ class Desk:
                 return await self._pickup(identity, lid, server)
             case p.Transfer(linkedid=lid, to=to, target=target):
                 return await self._transfer(identity, lid, to, target)
+            case p.WarmTransfer():
+                return await consult.warm_transfer(self, identity, cmd)
+            case p.Consult():
+                return await consult.consult(self, identity, cmd)
+            case p.Conference():
+                return await consult.conference(self, identity, cmd)
             case p.Dial(number=number, confirm=confirm):
                 if identity.agent is None:
                     raise DeskError("forbidden", "only an agent seat can dial")

@@ -87,6 +87,14 @@ class TrackerChannels:
     def local_caller_channel(self, server: str, linkedid: str) -> str | None:
         return caller_channel(self._channels(server, linkedid))
 
+    def channel_like(self, server: str, linkedid: str, prefix: str, suffix: str) -> str | None:
+        """A live channel of the call named ``<prefix>…<suffix>`` (a warm transfer's consultation leg;
+        this instance's own servers only)."""
+        for ch in self._channels(server, linkedid):
+            if ch.name.startswith(prefix) and ch.name.endswith(suffix) and not ch.hangup_requested:
+                return ch.name
+        return None
+
     async def agent_channel(self, server: str, linkedid: str, agent: AgentId) -> str | None:
         if server in self.trackers or self.remote is None:
             return self.local_agent_channel(server, linkedid, agent)

@@ -28,7 +28,7 @@ import functools
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import phonenumbers
 
@@ -252,6 +252,12 @@ class CallView:
     held_since: float | None = None  # the hold timer likewise
 
 
+class EventHook(Protocol):
+    """Sees each event first (cti.screenpop.consult: warm transfers); True: it handled it entirely."""
+
+    def handle(self, hub: Hub, event: DomainEvent) -> bool: ...
+
+
 @dataclass(slots=True)
 class AgentSeat:
     server: str
@@ -304,6 +310,7 @@ class Hub:
         self.spies = Spies()  # supervisors listening in (cti.screenpop.spying): to supervisors only
         # parked calls by (server, linkedid): every agent's "Parked calls" list (docs/design/hold-and-park.md)
         self.parked: dict[tuple[str, str], dict[str, Any]] = {}
+        self.consults: EventHook | None = None  # warm transfers and conferences (set by the desk)
         self.pops_sent = 0
         self.messages_sent = 0
         self.clients_dropped = 0
@@ -523,6 +530,8 @@ class Hub:
         applied = self.board.apply(event)
         changes.queues |= applied.queues
         changes.agents |= applied.agents
+        if self.consults is not None and self.consults.handle(self, event):
+            return
         match event:
             case CallQueued():
                 self._queued(event)

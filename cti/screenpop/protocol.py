@@ -180,6 +180,62 @@ class Pickup(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class WarmTransfer(Command):
+    """Consult ``target`` (an agent or a number) while the customer hears music (cti.screenpop.consult)."""
+
+    linkedid: str
+    to: str  # "agent" or "number"
+    target: str
+
+
+CONSULT_OPS = ("complete", "cancel", "conference")
+CONFERENCE_OPS = ("start", "leave", "end")
+
+
+@dataclass(frozen=True, slots=True)
+class Consult(Command):
+    """The warm transfer under way: complete it, cancel it, or make it a three-way conference."""
+
+    linkedid: str
+    op: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conference(Command):
+    """A three-way call: ``start`` one with a third party (``to``, ``target``), ``leave`` it, ``end`` it."""
+
+    linkedid: str
+    op: str
+    to: str | None = None
+    target: str | None = None
+
+
+def _consult_command(kind: str, raw: dict[str, Any], f: _Fields, ref: Ref | None) -> Command:
+    lid = f.text("linkedid", limit=160)
+    if kind == "consult":
+        op = f.text("op")
+        if op not in CONSULT_OPS:
+            raise BadMessage("bad_field", "'op' must be complete, cancel or conference", ref)
+        return Consult(ref, lid, op)
+    if kind == "conference":
+        op = f.text("op")
+        if op not in CONFERENCE_OPS:
+            raise BadMessage("bad_field", "'op' must be start, leave or end", ref)
+        if op != "start":
+            return Conference(ref, lid, op)
+    to = f.text("to")
+    if to not in ("agent", "number"):
+        raise BadMessage("bad_field", "'to' must be agent or number", ref)
+    target = f.number("target") if to == "number" else f.name("target")
+    assert target is not None
+    return (
+        WarmTransfer(ref, lid, to, target)
+        if kind == "warm_transfer"
+        else Conference(ref, lid, "start", to, target)
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Dial(Command):
     number: str
     confirm: bool = False  # dial a number on the do-not-call list all the same (the agent was warned)
@@ -483,6 +539,8 @@ def parse(text: str | bytes) -> Command:
             return Pickup(
                 ref, f.text("linkedid", limit=160), f.text("server", limit=80, required=False, empty=True)
             )
+        case "warm_transfer" | "consult" | "conference":
+            return _consult_command(kind, raw, f, ref)
         case "dial":
             confirm = raw.get("confirm", False)
             if not isinstance(confirm, bool):

@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from cti.asterisk.ami import Message, escape
+from cti.sim import consult_actions as consult
 from cti.sim.channels import UP, Channel
 from cti.sim.pbx import ActionError
 from cti.sim.protocol import AmiSession, Handler, Headers, _expand, parse_mask
@@ -272,6 +273,8 @@ def redirect(s: AmiSession, m: Message) -> list[Headers]:
     if isinstance(checked, list):
         return checked
     ch, prio = checked
+    if m.get("ExtraChannel"):  # a dual Redirect (warm transfers' conferences: cti.sim.consult_actions)
+        return consult.dual_redirect(s, m, ch, prio)
     try:
         s.server.pbx.redirect(ch, m.get("Context") or "", m.get("Exten") or "", prio)
     except ActionError as e:
@@ -663,6 +666,8 @@ ACTIONS: dict[str, Handler] = {
     "setvar": setvar,
     "getvar": getvar,
     "blindtransfer": blind_transfer,
+    "atxfer": consult.atxfer,  # warm transfers and ConfBridge: cti.sim.consult_actions
+    "confbridgekick": consult.confbridge_kick,
     "userevent": user_event,
     "playdtmf": play_dtmf,
     "queueadd": queue_add,

@@ -92,6 +92,7 @@ class AgentLegs(PbxCore):
         self.set_state(two, UP)
         two.app, two.appdata, two.priority = "Wait", "", 5
         self.dial_end(leg.ch, one, "ANSWER")
+        self.consult_answered(leg)  # a warm transfer's consultation: its Local pair answers
         if entry is not None:
             self._queue_connect(entry, al)
         else:
@@ -221,7 +222,7 @@ class AgentLegs(PbxCore):
 
     def agent_hangup(self, al: AgentLeg, cause: int) -> None:
         """The agent ends an answered call (its phone hangs up, or the CTI hangs up the agent channel)."""
-        if al.done:
+        if al.done or self.consult_agent_gone(al, cause):
             return
         leg = al.leg
         al.done = True
@@ -263,9 +264,19 @@ class AgentLegs(PbxCore):
             leg.bridge = None
         al.phone.legs.remove(al)
         self._member_status(al.phone)
+        self.consult_leg_over(leg, cause)  # a warm transfer's consultation leg, or its customer
         self.schedule_dispatch()
 
-    def _complete(self, leg: Leg, al: AgentLeg, reason: str, transfer: tuple[str, str] | None = None) -> None:
+    def _complete(
+        self,
+        leg: Leg,
+        al: AgentLeg,
+        reason: str,
+        transfer: tuple[str, str] | None = None,
+        attended: str | None = None,
+    ) -> None:
+        """app_queue's end of a connected call; ``transfer`` (context, exten): a blind transfer or a
+        Redirect, ``attended``: the bridge an attended transfer merged into (ATTENDEDTRANSFER|BRIDGE)."""
         entry = leg.queue_connect
         if entry is None or al.member is None:
             return
@@ -289,7 +300,20 @@ class AgentLegs(PbxCore):
                 ("Reason", reason),
             ],
         )
-        if transfer is not None:
+        if attended is not None:
+            self.queue_log.write(
+                self.now,
+                leg.ch.uniqueid,
+                q.name,
+                m.name,
+                "ATTENDEDTRANSFER",
+                "BRIDGE",
+                attended,
+                hold,
+                talk,
+                entry.original_position,
+            )
+        elif transfer is not None:
             self.queue_log.write(
                 self.now,
                 leg.ch.uniqueid,

@@ -101,16 +101,21 @@ class Channel:
 class Bridge:
     uniqueid: str
     channels: list[Channel] = field(default_factory=list)
+    # (BridgeType, BridgeTechnology, BridgeCreator, BridgeName): a basic two-party bridge, or ConfBridge's
+    # ("base", "softmix", "ConfBridge", <room>)
+    kind: tuple[str, str, str, str] = ("basic", "simple_bridge", "<unknown>", "<unknown>")
 
-    def snapshot(self) -> Headers:
+    def snapshot(self, prefix: str = "") -> Headers:
+        """ast_manager_build_bridge_state_string_prefix, in its order."""
+        kind, tech, creator, name = self.kind
         return [
-            ("BridgeUniqueid", self.uniqueid),
-            ("BridgeType", "basic"),
-            ("BridgeTechnology", "simple_bridge"),
-            ("BridgeCreator", "<unknown>"),
-            ("BridgeName", "<unknown>"),
-            ("BridgeNumChannels", str(len(self.channels))),
-            ("BridgeVideoSourceMode", "none"),
+            (prefix + "BridgeUniqueid", self.uniqueid),
+            (prefix + "BridgeType", kind),
+            (prefix + "BridgeTechnology", tech),
+            (prefix + "BridgeCreator", creator),
+            (prefix + "BridgeName", name),
+            (prefix + "BridgeNumChannels", str(len(self.channels))),
+            (prefix + "BridgeVideoSourceMode", "none"),
         ]
 
 

@@ -9,6 +9,7 @@ from cti.sim.channels import (
     Channel,
 )
 from cti.sim.chanspy import Spy
+from cti.sim.consult import CONFERENCE_CONTEXT
 from cti.sim.legs import (
     CALLBACK_KEY,
     CALLBACK_OFFER,
@@ -72,6 +73,9 @@ class Dialplan(PbxCore):
             return
         if ctx == "deliver" and (exten in self.phones or (sample and exten.isdigit())):
             self._deliver(leg, exten)
+            return
+        if ctx == CONFERENCE_CONTEXT:  # ConfBridge(${EXTEN}) (cti.sim.consult)
+            self.conference_join(leg)
             return
         if ctx == DIALER_CONTEXT:
             self._dialer_amd(leg)
@@ -348,7 +352,7 @@ class Dialplan(PbxCore):
 
     def _after_dial(self, leg: Leg, status: str) -> None:
         """The dialplan after Dial() in deliver returned without an answer."""
-        if leg.done:
+        if leg.done or self.consult_dial_over(leg, status):
             return
         ch = leg.ch
         self.set_var(ch, "DIALSTATUS", status)
@@ -365,6 +369,8 @@ class Dialplan(PbxCore):
     # ------------------------------------------------------------------ hangups
     def hangup_channel(self, ch: Channel, cause: int) -> None:
         """An AMI Hangup (or any soft hangup) of one channel, whatever its role."""
+        if self.consult_hangup(ch, cause):
+            return
         owner = ch.owner
         if isinstance(owner, Leg):
             if ch is owner.outside:
@@ -423,6 +429,7 @@ class Dialplan(PbxCore):
         self.hangup_event(leg.ch, cause)
         if leg.outside is not None:
             self.hangup_event(leg.outside, cause)
+        self.consult_leg_over(leg, cause)  # a warm transfer's consultation leg, or its customer
 
     # ------------------------------------------------------------------ transfers
     def blind_transfer(self, ch: Channel, context: str, exten: str) -> None:
@@ -467,6 +474,8 @@ class Dialplan(PbxCore):
         self.schedule_dispatch()
 
     def redirect(self, ch: Channel, context: str, exten: str, priority: int) -> None:
+        if self.conference_redirect(ch, context, exten):  # bridged parties into ConfBridge
+            return
         leg = ch.owner
         if not isinstance(leg, Leg) or ch is not leg.ch or leg.done:
             raise ActionError("Redirect failed")

@@ -360,10 +360,10 @@ def actions(server: SimServer) -> dict[str, Handler]:
         if other is None:
             return [_err(f"ExtraChannel does not exist: {extra}")]
         leg = ch.owner
-        to_hold = m.get("Context") == HOLD_CONTEXT and m.get("ExtraContext") == HOLD_AGENT_CONTEXT
+        if not (m.get("Context") == HOLD_CONTEXT and m.get("ExtraContext") == HOLD_AGENT_CONTEXT):
+            return base.redirect(s, m)  # any other dual Redirect (a conference: cti.sim.consult_actions)
         if (
-            not to_hold
-            or not isinstance(leg, Leg)
+            not isinstance(leg, Leg)
             or leg.ch is not ch
             or leg.peer is None
             or leg.peer.one is not other

@@ -32,12 +32,13 @@ from cti.sim.agent_legs import AgentLegs
 from cti.sim.app_queue import AppQueue
 from cti.sim.channels import RING
 from cti.sim.chanspy import ChanSpyApp
+from cti.sim.consult import Consult
 from cti.sim.dialplan import Dialplan
 from cti.sim.legs import ActionError, AgentLeg, Leg
 from cti.sim.originate import Originate
 
 
-class Pbx(ChanSpyApp, Originate, Dialplan, AgentLegs, AppQueue):
+class Pbx(ChanSpyApp, Originate, Dialplan, AgentLegs, AppQueue, Consult):
     """The whole model: each part is a class of its own module, all sharing ``PbxCore``'s state."""
 
 

@@ -346,9 +346,11 @@ async def test_an_op_outside_the_whitelist_is_refused(redis_url: str, pbx: FakeA
                 "Hangup",
                 "BlindTransfer",
                 "Originate",
-                "Redirect",  # CTI hold: a dual Redirect to the holding contexts
+                "Redirect",  # CTI hold (a dual Redirect to the holding contexts), conferences
                 "Bridge",
                 "Park",
+                "Atxfer",  # warm transfers and conferences (tests/bus/test_consult_commands.py)
+                "ConfbridgeKick",
             }
     finally:
         await client.aclose()

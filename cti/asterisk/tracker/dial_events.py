@@ -37,6 +37,8 @@ _OriginateFinished = quick_constructor(OriginateFinished)
 _UserEventRaised = quick_constructor(UserEventRaised)
 
 _FAILED_DIALS = ("NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION")
+# the sample dialplan's warm-transfer contexts (config/asterisk/extensions.conf, cti.screenpop.consult)
+CONSULT_CONTEXTS = frozenset({"cti-consult", "cti-consult-dial"})
 
 
 @on(tr.DialEvent, "DialBegin")
@@ -59,14 +61,17 @@ def on_dial_begin(t: CallTracker, ev: tr.DialEvent, out: list[DomainEvent]) -> N
         return  # app_queue already announced it with AgentCalled
     device = device_of(ev.dest.name)
     agent = roster.agent_of_device(device)
-    if agent is None and caller.context in t.deliver_contexts and caller.exten:
+    consult = caller.context in CONSULT_CONTEXTS
+    if agent is None and (consult or caller.context in t.deliver_contexts) and caller.exten:
         agent = roster.stand_in(device, caller.exten)
     j.dials_agent = j.dials_agent or agent is not None
     t.start(j, at, out)  # an agent's own call is told outbound or internal by what it dials
     if agent is None:
         return
     if j.transferring:
-        j.transferring = False  # the dial a BlindTransfer/AttendedTransfer announced
+        j.transferring = False  # the dial a BlindTransfer announced
+    elif consult:
+        pass  # a warm transfer's consultation: the AttendedTransfer event counts the transfer, if any
     elif j.record.agents and not j.caller_uid_talking(caller.uid):
         # Talked to an agent, left it without a transfer event, now dials another: a Redirect.
         j.record.transfers += 1
@@ -200,7 +205,8 @@ def on_transfer(t: CallTracker, ev: tr.TransferEvent, out: list[DomainEvent]) ->
             # app_queue's AgentComplete (Reason: transfer) says so too, unless it falls in a gap
             talk.visit.transferred()
     j.record.transfers += 1
-    j.transferring = True
+    # a blind transfer's dial comes next; an attended one's target was dialled during the consultation
+    j.transferring = ev.name == "BlindTransfer"
     kind = "blind" if ev.name == "BlindTransfer" else "attended"
     out.append(_CallTransferred(ev.at, t.server, j.record.linkedid, agent, ev.target, kind))
 

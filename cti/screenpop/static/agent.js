@@ -13,6 +13,7 @@
     held: cti.t("call.held"), resumed: cti.t("call.talking"), transferred: cti.t("call.transferred_to", { target: (msg && msg.target) || cti.t("call.another_line") }),
     ended: cti.t("call.ended"), missed: cti.t("call.missed"),
     parked: cti.t("agent.call.parked", { space: (msg && msg.space) || "?" }),
+    left: cti.t("agent.left_call"),
   })[event] || event;
   const TALKING = new Set(["answered", "resumed", "held"]); // hold, resume and park need the agent's leg
 
@@ -122,6 +123,10 @@
     const picker = documentPicker(customers);
     // the header names whom the card below names: the caller ID's name, else the one customer's
     const named = caller.name || (customers.length === 1 ? customers[0].name : "") || cti.t("common.no_name");
+    const consultBox = consultPanel(lid); // warm transfer and conference (cti.screenpop.consult)
+    const warm = el("button", { type: "button", class: "warm-transfer", dataset: { shortcut: "Alt+W" }, "aria-keyshortcuts": "Alt+W",
+      onclick: () => startConsult(consultBox, { type: "warm_transfer", linkedid: lid, to: kind.value, target: target.value.trim() }, cti.t("agent.warm_transfer")) },
+      cti.t("agent.warm_transfer"));
     const key = callKey(call.server, lid);
     const hangup = el("button", { type: "button", class: "danger", dataset: { shortcut: "Alt+X" }, onclick: () => act({ type: "hangup", linkedid: lid }, cti.t("agent.act.hangup")) }, cti.t("agent.hangup"));
     const transfer = el("button", { type: "button", dataset: { shortcut: "Alt+T" }, onclick: () => {
@@ -151,7 +156,8 @@
       customers.length ? customers.map(customerCard) : el("p", { class: "muted" }, msg.lookup === "found" ? "" : cti.t("agent.unknown_caller")),
       msg.lead ? el("div", { class: "lead" }, el("h4", {}, cti.t("agent.lead")), el("pre", {}, JSON.stringify(msg.lead, null, 2))) : null,
       msg.script ? el("div", { class: "script" }, el("h4", {}, cti.t("agent.script")), el("p", {}, String(msg.script))) : null,
-      el("div", { class: "call-controls" }, hangup, hold, park, kind, target, transfer),
+      el("div", { class: "call-controls" }, hangup, hold, park, kind, target, transfer, warm),
+      consultBox.box,
       el("form", { class: "disposition", onsubmit: async (ev) => {
           ev.preventDefault();
           const dm = { type: "disposition", linkedid: lid, disposition: disposition.value, notes: notes.value };
@@ -177,7 +183,7 @@
         disposition, notes, picker,
         el("label", { class: "inline" }, cti.t("agent.callback_at"), " ", callbackAt), callbackFor,
         el("button", { type: "submit", dataset: { shortcut: "Alt+S" } }, cti.t("agent.save_disposition")), close));
-    const p = { card, stateLine, hangup, transfer, kind, target, close, waitClock, talkClock, hold, park, holdClock,
+    const p = { card, stateLine, hangup, transfer, warm, consultBox, kind, target, close, waitClock, talkClock, hold, park, holdClock,
       state, rangAt: msg.at, waited: call.waited_seconds || 0, answeredAt: msg.answered_at || null, endedAt: null,
       heldSince: state === "held" ? msg.held_since || null : null };
     controls(p);
@@ -187,7 +193,10 @@
   // Hang up and Transfer only while the call is up; Close only once it is over (a live call is never lost)
   function controls(p) {
     const live = LIVE.has(p.state);
-    for (const b of [p.hangup, p.transfer, p.kind, p.target]) b.disabled = !live;
+    const consulting = Boolean(p.consultBox && p.consultBox.state);
+    for (const b of [p.hangup, p.transfer, p.kind, p.target]) b.disabled = !live || consulting;
+    if (p.warm) p.warm.disabled = !live || consulting;
+    if (p.consultBox && !live) showConsult(p.consultBox, null);
     p.close.disabled = live;
     p.close.title = live ? cti.t("agent.close_title") : "";
     const talking = TALKING.has(p.state);
@@ -196,6 +205,74 @@
     p.hold.setAttribute("aria-pressed", p.state === "held" ? "true" : "false");
     if (p.state !== "held") p.holdClock.textContent = "";
   }
+
+  // ---- warm transfer and conference (cti.screenpop.consult): "consulting <target>", then Complete,
+  // Cancel or Conference; a conference lists its parties, with Leave and End. Text only. ----
+  function consultPanel(lid) {
+    const line = el("p", { class: "consult-state", role: "status" }, "");
+    const parties = el("ul", { class: "conference-parties", "aria-label": cti.t("agent.conference_parties") });
+    const button = (key, shortcut, command, cls) => el("button", {
+      type: "button", class: cls || "", dataset: shortcut ? { shortcut } : {}, ...(shortcut ? { "aria-keyshortcuts": shortcut } : {}),
+      onclick: () => consultStep(c, command, cti.t(key)) }, cti.t(key));
+    const c = { lid, state: null, line, parties };
+    const complete = button("agent.consult_complete", "Alt+Y", { type: "consult", linkedid: lid, op: "complete" });
+    const cancel = button("agent.consult_cancel", "Alt+Q", { type: "consult", linkedid: lid, op: "cancel" }, "secondary");
+    const conference = button("agent.consult_conference", "Alt+3", { type: "consult", linkedid: lid, op: "conference" });
+    const leave = button("agent.conference_leave", "", { type: "conference", linkedid: lid, op: "leave" }, "secondary");
+    const end = button("agent.conference_end", "", { type: "conference", linkedid: lid, op: "end" }, "danger");
+    c.consultButtons = el("div", { class: "consult-controls" }, complete, cancel, conference);
+    c.conferenceButtons = el("div", { class: "conference-controls" }, leave, end);
+    c.box = el("section", { class: "consult", hidden: true, "aria-label": cti.t("agent.warm_transfer") },
+      line, parties, c.consultButtons, c.conferenceButtons);
+    return c;
+  }
+
+  function showConsult(c, view) {
+    c.state = view ? view.state : null;
+    c.box.hidden = !view;
+    if (!view) return;
+    c.target = view.target || c.target;
+    const conference = view.state === "conference";
+    c.consultButtons.hidden = conference;
+    c.conferenceButtons.hidden = !conference;
+    c.line.textContent = conference ? cti.t("agent.conference")
+      : cti.t(view.answered ? "agent.consult_answered" : "agent.consulting", { target: c.target });
+    c.parties.replaceChildren(...(conference ? (view.parties || []).map((n) => el("li", {}, String(n))) : []));
+  }
+
+  function refreshControls(lid) {
+    for (const p of pops.values()) if (p.consultBox && p.consultBox.lid === lid) controls(p);
+  }
+
+  async function startConsult(c, command, label) {
+    const reply = await act(command, label);
+    if (reply.type === "result") { showConsult(c, reply.result || reply); refreshControls(c.lid); }
+  }
+
+  async function consultStep(c, command, label) {
+    const reply = await act(command, label);
+    if (reply.type !== "result") return;
+    const view = reply.result || reply;
+    if (view.state === "conference") showConsult(c, view);
+    else if (view.state === "cancelling") c.line.textContent = cti.t("agent.consult_cancelling");
+    else if (view.state === "completing") c.line.textContent = cti.t("agent.consult_completing");
+    else if (view.state === "ending" || view.state === "left") c.line.textContent = cti.t("agent.conference_over");
+  }
+
+  function consultUpdate(msg) {
+    for (const p of pops.values()) {
+      const c = p.consultBox;
+      if (!c || c.lid !== msg.linkedid) continue;
+      if (msg.state === "answered") showConsult(c, msg);
+      else {
+        showConsult(c, null);
+        logEvent(msg.state === "completed" ? cti.t("agent.consult_completed", { target: msg.target })
+          : cti.t("agent.consult_over"));
+      }
+      controls(p);
+    }
+  }
+  // ---- end warm transfer and conference ----
 
   function tick() {
     const now = session.now();
@@ -400,6 +477,7 @@
       case "screenpop": showPop(msg); break;
       case "call": callUpdate(msg); break;
       case "parked": parkedUpdate(msg); break; // parked calls (hold-and-park)
+      case "consult": consultUpdate(msg); break; // warm transfer: answered, over, completed
       case "preview": showPreview(msg); break; // preview dialling
       case "preview_over": previewOver(msg); break; // preview dialling
       case "dial_result": logEvent(cti.t("agent.event.dial_result", { outcome: cti.word("outcome", msg.outcome) })); break;

@@ -1,0 +1,134 @@
+"""The call tracker on the simulator's warm transfers and conferences (cti.sim.consult): one journey,
+its queue leg transferred, the agents' states right; compare test_calls' 06-blind-transfer replay."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cti.asterisk.ami import encode
+from cti.asterisk.calls import CallTracker
+from cti.asterisk.durable.formats import parse_queue_log_lines
+from cti.asterisk.durable.reconcile import LoggedLeg, apply_queue_log, leg_agrees
+from cti.asterisk.replay import replay
+from cti.core.events import (
+    AgentState,
+    AgentStateChanged,
+    CallEnded,
+    CallTransferred,
+    DomainEvent,
+    StreamProblem,
+)
+from cti.core.journey import LegOutcome
+from cti.sim.channels import Channel
+from cti.sim.consult import CONFERENCE_CONTEXT, CONSULT_CONTEXT
+from cti.sim.scenario import transcript_pbx
+from tests.sim.model_harness import Harness
+
+BANNER = b"Asterisk Call Manager/9.0.0\r\n"
+
+
+def _run(steps: Callable[[Harness, Channel, Channel], None]) -> tuple[list[DomainEvent], CallTracker, str]:
+    h = Harness(transcript_pbx())
+    h.caller("4155550100", "support", patience=900, talk=300)
+    h.run(1.1)
+    connect = h.named("AgentConnect")[0]
+    agent, customer = h.pbx.channels.find(connect["DestChannel"]), h.pbx.channels.find(connect["Channel"])
+    assert agent is not None and customer is not None
+    steps(h, agent, customer)
+    tracker = CallTracker("pbx1", wrapup_seconds={"support": 60.0})
+    data = BANNER + b"".join(encode(list(e.items())) for e in h.events)
+    events = list(replay([data], tracker))
+    assert not [e for e in events if isinstance(e, StreamProblem)]
+    return events, tracker, connect["MemberName"]
+
+
+def _states(events: list[DomainEvent], agent: str) -> list[AgentState]:
+    return [e.state for e in events if isinstance(e, AgentStateChanged) and e.agent == agent]
+
+
+def _consult_one(h: Harness) -> Channel:
+    return h.pbx.consultations[0].one  # the consultation's Local/1001@cti-consult-…;1
+
+
+def test_a_completed_warm_transfer_keeps_one_journey_and_hands_the_customer_to_the_colleague() -> None:
+    def steps(h: Harness, agent: Channel, customer: Channel) -> None:
+        h.pbx.atxfer(agent, CONSULT_CONTEXT, "1001")
+        h.run(3)  # Alice answers after 1 s; they talk
+        h.pbx.hangup_channel(agent, 16)  # complete
+        h.run(5)
+        h.pbx.hangup_channel(customer, 16)
+        h.run(2)
+
+    events, tracker, first = _run(steps)
+    (j,) = [e.journey for e in events if isinstance(e, CallEnded)]
+    (leg,) = j.queue_legs
+    assert (leg.outcome, leg.agent) == (LegOutcome.TRANSFERRED, first)
+    assert j.agents == [first, "Alice"] and j.transfers == 1
+    (t,) = [e for e in events if isinstance(e, CallTransferred)]
+    assert (t.kind, t.agent, t.target) == ("attended", first, "1001@cti-consult")
+    assert _states(events, first)[-2:] == [AgentState.ON_CALL, AgentState.WRAP_UP]
+    assert AgentState.ON_CALL in _states(events, "Alice")
+    assert not tracker.live_journeys()
+
+
+def test_a_cancelled_warm_transfer_is_no_transfer_and_the_agent_keeps_the_call() -> None:
+    def steps(h: Harness, agent: Channel, customer: Channel) -> None:
+        h.pbx.atxfer(agent, CONSULT_CONTEXT, "1001")
+        h.run(3)
+        h.pbx.hangup_channel(_consult_one(h), 16)  # cancel
+        h.run(2)
+        h.pbx.hangup_channel(agent, 16)
+        h.run(2)
+
+    events, _, first = _run(steps)
+    (j,) = [e.journey for e in events if isinstance(e, CallEnded)]
+    (leg,) = j.queue_legs
+    assert leg.outcome is LegOutcome.ANSWERED and leg.agent == first
+    assert j.transfers == 0 and not [e for e in events if isinstance(e, CallTransferred)]
+    assert _states(events, first)[-1] is AgentState.WRAP_UP
+
+
+def test_a_conference_from_a_consultation_stays_one_journey_until_the_last_party_leaves() -> None:
+    def steps(h: Harness, agent: Channel, customer: Channel) -> None:
+        h.pbx.atxfer(agent, CONSULT_CONTEXT, "1001")
+        h.run(3)
+        one = _consult_one(h)
+        h.pbx.redirect(agent, CONFERENCE_CONTEXT, "700", 1)
+        h.pbx.redirect(customer, CONFERENCE_CONTEXT, "700", 1)
+        h.pbx.redirect(one, CONFERENCE_CONTEXT, "700", 1)
+        h.run(2)
+        h.pbx.conference_kick("700", agent.name)  # the agent leaves
+        h.run(2)
+        h.pbx.conference_kick("700", "all")
+        h.run(2)
+
+    events, tracker, first = _run(steps)
+    (j,) = [e.journey for e in events if isinstance(e, CallEnded)]
+    assert "Alice" in j.agents and j.agents[0] == first
+    assert not tracker.live_journeys()
+    assert _states(events, first)[-1] is AgentState.WRAP_UP
+
+
+def test_the_queue_log_of_a_warm_transfer_agrees_with_the_trackers_leg() -> None:
+    """app_queue's ATTENDEDTRANSFER line (the simulator's) and cti's leg say the same: the records repair
+    finds nothing to correct."""
+    h = Harness(transcript_pbx())
+    h.caller("4155550100", "support", patience=900, talk=300)
+    h.run(1.1)
+    agent = h.pbx.channels.find(h.named("AgentConnect")[0]["DestChannel"])
+    assert agent is not None
+    h.pbx.atxfer(agent, CONSULT_CONTEXT, "1001")
+    h.run(4)
+    h.pbx.hangup_channel(agent, 16)
+    h.run(400)
+    tracker = CallTracker("pbx1")
+    data = BANNER + b"".join(encode(list(e.items())) for e in h.events)
+    (j,) = [e.journey for e in replay([data], tracker) if isinstance(e, CallEnded)]
+    (stored,) = j.queue_legs
+    legs: dict[tuple[str, str], LoggedLeg] = {}
+    for entry in parse_queue_log_lines(h.log.lines).queue_log:
+        leg = legs.setdefault((entry.callid, entry.queue), LoggedLeg(entry.callid, entry.queue))
+        apply_queue_log(entry, leg)
+    (logged,) = legs.values()
+    assert logged.outcome is LegOutcome.TRANSFERRED and logged.agent == stored.agent
+    assert leg_agrees(stored, logged)
