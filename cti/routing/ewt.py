@@ -351,7 +351,8 @@ def drawn_wait(
         return s
 
     give_up = 1.0 / patience if math.isfinite(patience) and patience > 0 else 0.0
-    jump_rate = sum(r for r, _ in jumpers if r > 0)
+    capacity = (free + len(busy)) / mine.handle if mine.handle > 0 else 0.0
+    jump_rate = min(sum(r for r, _ in jumpers if r > 0), JUMP_CAP * capacity)  # as rule 3's cap
     jump_queues = _cumulative([(r, q) for r, q in jumpers if r > 0])
     jump: Callable[[], float] = random.random  # replaced per draw by a seeded stream
     agents = [(b, of(b.queue)) for b in busy]

@@ -180,7 +180,7 @@ def human(f: dict[str, Any]) -> str:
             if name in o:
                 t = o[name]["total"]
                 lines.append(
-                    f"  {name:8} overflow: answered {t['answered']}, abandoned {t['abandoned']} "
+                    f"  {name} overflow: answered {t['answered']}, abandoned {t['abandoned']} "
                     f"({_pct(t['abandon_rate']).strip()}), ASA {_sec(t['asa']).strip()}, "
                     f"SL {_pct(t['service_level']).strip()}"
                 )

@@ -202,7 +202,7 @@ async def test_the_periodic_announcement_asks_cti_again_and_the_offer_is_repeate
 
 async def test_an_announcement_within_offer_callback_every_does_not_offer_again(tmp_path: Path) -> None:
     every = "offer_callback_above = 60\nannounce_every = 1\noffer_callback_every = 600\n"
-    async with center(tmp_path, sales=every, agi=True) as (daemon, sim, url):
+    async with center(tmp_path, sales=every, agi=True) as (daemon, sim, _url):
         assert daemon.server is not None and daemon.routing is not None and daemon.agi is not None
         router = daemon.routing.router
         sup = await login(daemon.server.port, "super")
