@@ -35,6 +35,17 @@ who hears "you are fifth" wants the wait of the fifth):
    with its share, giving up with its patience, served with a recorded delivery and handle; the median
    of the draws plus a recorded delivery. Exponential talk keeps rule 3 (exact there).
 
+6. Callers who arrive later with a higher priority are served first (router rule 1): ``WaitModel``
+   learns the entries per kind (queue, needs, priority) over the last hour (``Arrivals``), and every
+   kind of a higher priority than the call's is a Poisson stream at its rate times its share of the
+   call's agents (rule 2's share). Rule 3 then waits ``1 / (c / H - λ + q / P)`` per departure (``λ``
+   their total rate, at most ``JUMP_CAP`` of ``c / H``: the busy period's step); rule 5 draws their
+   arrivals in each future, each taking the next agent free after it arrives, before the line.
+
+While a call waits, ``reannounce`` (the daemon's FastAGI ``/announce``, ``cti simulate``'s periodic
+announcements) estimates again, moves it to its queue's ``overflow_to`` when the estimate grew past the
+threshold (``overflow_queue``, once) and offers the callback again (``callback_due``).
+
 Use ``estimate`` for a waiting call (``call=``) or for a call that would join now (``queue=``, the
 callback offer before it enters); ``WaitModel`` learns ``H`` and ``P`` from what the daemon (or the
 simulation) sees.

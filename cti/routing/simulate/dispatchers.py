@@ -111,7 +111,7 @@ class RouterDispatcher:
         state = self._state[call.id] = Announcing(overflowed=not math.isnan(call.overflowed_at))
         if self.announce:
             e = self._estimate(at, call=call.id)
-            call.announced = e.seconds
+            call.announced, call.place = e.seconds, (e.ahead, e.free)
             call.announced_app_queue = self.holdtime.announced(call.queue)
             call.announced_app_queue_position = self.holdtime.with_position(call.queue, r.position(call.id))
             call.callback_offers += callback_due(self.policies[call.queue], e.seconds, at, state)

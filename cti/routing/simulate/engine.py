@@ -59,6 +59,7 @@ class SimCall:
     announced: float = math.nan
     announced_app_queue: float = math.nan
     announced_app_queue_position: float = math.nan
+    place: tuple[float, int] | None = None  # at entry: the calls ahead (shares) and the free agents
     # the periodic announcements while it waits (the queue's announce_every): (at, cti's EWT, app_queue's)
     announcements: list[tuple[float, float, float]] = field(default_factory=list)
     entry_queue: str = ""  # the queue its type sends it to ("" : ``queue``); ``queue``: where it was served
