@@ -103,6 +103,19 @@ def test_drawn_wait_grows_with_the_jumpers(talks: list[float], ahead: int, rate:
     assert drawn_wait(line, busy, 0, "q", m.samples, math.inf, jumpers=[(rate, "q")]) == some  # seeded
 
 
+@given(st.lists(st.floats(10.0, 600.0), min_size=30, max_size=50), st.integers(0, 8), st.floats(0.0, 0.05))
+def test_with_jumpers_the_drawn_wait_still_grows_with_the_place(
+    talks: list[float], ahead: int, rate: float
+) -> None:
+    m = _model(talks)
+    busy = [Busy("talk", 20.0 * i, "q") for i in range(3)]
+    line = [(1.0, "q")] * ahead
+    jumpers = [(rate, "q")]
+    here = drawn_wait(line, busy, 0, "q", m.samples, 300.0, jumpers=jumpers)
+    behind = drawn_wait([*line, (1.0, "q")], busy, 0, "q", m.samples, 300.0, jumpers=jumpers)
+    assert here <= behind * (1 + 1e-12)
+
+
 def _vip_router() -> tuple[Router, WaitModel]:
     r = Router(
         {"q": QueuePolicy("q", skills=(SkillNeed("q"),)), "o": QueuePolicy("o", skills=(SkillNeed("o"),))}
