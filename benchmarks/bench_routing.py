@@ -48,7 +48,7 @@ from cti.routing.simulate.engine import (
 )
 from cti.routing.simulate.erlang import asa as erlang_asa
 from cti.routing.simulate.erlang import service_level as erlang_sl
-from cti.routing.simulate.traffic import AgentGroup, AppQueueSettings, CallType, Proficiency, Traffic
+from cti.routing.simulate.traffic import NEVER, AgentGroup, AppQueueSettings, CallType, Proficiency, Traffic
 from cti.sim.scenario import Dist
 from cti.simulate.app_queue import APP_QUEUE_STRATEGIES, AppQueueDispatcher
 
@@ -195,47 +195,119 @@ def _ewt(calls: Sequence[SimCall]) -> dict[str, Any]:
     return out
 
 
-# ---- 5. EWT on one queue: a busy hour and a large center ----------------------------------------------
-EWT_CASES = {"busy_hour": (50, 52.0, 600.0), "large_center": (200, 197.0, 600.0)}
+# ---- 5. EWT on one queue: a busy hour, a large center, a small team; a priority mix ----------------------
+EWT_CASES = {
+    "busy_hour": (50, 52.0, 600.0),
+    "large_center": (200, 197.0, 600.0),
+    "small_team": (14, 13.0, math.inf),  # tests/routing/test_ewt.py's small team
+}
+ANNOUNCE_EVERY = 30.0  # the periodic announcements' period (the second figure, against the wait left)
+VIP_SHARE = 0.25  # priority_mix: this share of the busy hour's calls has priority 5 (rule 6)
 
 
-def ewt_case(agents: int, erlangs: float, patience: float, hours: float, seeds: int) -> dict[str, Any]:
+def ewt_case(
+    agents: int,
+    erlangs: float,
+    patience: float,
+    hours: float,
+    seeds: int,
+    *,
+    vip: float = 0.0,
+    jumpers: bool = True,
+) -> dict[str, Any]:
+    """One queue (and with ``vip``, a priority-5 queue on the same agents taking that share of the
+    traffic; only the priority-0 callers are measured), exponential talk of 180 s; ``jumpers``: rule 6
+    on (off: the arrival rates are not learnt, as before it)."""
     aht = 180.0
-    traffic = Traffic(
-        (
-            CallType(
-                "t",
-                "q",
-                (erlangs * 3600 / aht,),
-                Dist("exponential", aht),
-                patience=Dist("exponential", patience),
-            ),
-        ),
-        (AgentGroup("g", agents, {"q": 5}),),
-        hours=hours,
-        drain_hours=0.5,
-    )
-    policies = {"q": QueuePolicy("q", skills=(SkillNeed("q"),))}
-    runs = [simulate(traffic, RouterDispatcher(policies, announce=True), s) for s in range(1, seeds + 1)]
-    calls = [c for r in runs for c in r.calls]
-    return {"agents": agents, "erlangs": erlangs, **_ewt(calls)}
+    rate = erlangs * 3600 / aht
+    pat = Dist("exponential", patience) if math.isfinite(patience) else NEVER
+    types = [CallType("t", "q", (rate * (1 - vip),), Dist("exponential", aht), patience=pat)]
+    if vip:
+        types.append(CallType("vip", "vip", (rate * vip,), Dist("exponential", aht), patience=pat))
+    traffic = Traffic(tuple(types), (AgentGroup("g", agents, {"q": 5}),), hours=hours, drain_hours=0.5)
+    policies = {
+        "q": QueuePolicy("q", skills=(SkillNeed("q"),), announce_every=ANNOUNCE_EVERY),
+        "vip": QueuePolicy("vip", skills=(SkillNeed("q"),), priority=5, announce_every=ANNOUNCE_EVERY),
+    }
+    runs = []
+    for seed in range(1, seeds + 1):
+        d = RouterDispatcher(policies, announce=True)
+        if not jumpers:
+            d.ewt.arrivals.window = 0.0  # nothing learnt: rule 6 off
+        runs.append(simulate(traffic, d, seed))
+    calls = [c for r in runs for c in r.calls if c.type == "t"]
+    floor = _floor(calls, agents, aht, patience, rate * vip / 3600)
+    return {"agents": agents, "erlangs": erlangs, **_ewt(calls), **floor}
+
+
+def _floor(
+    calls: Sequence[SimCall], agents: int, aht: float, patience: float, jumping: float
+) -> dict[str, Any]:
+    """The at-entry floor with the true parameters: rule 3's closed form fed the true handle time and
+    patience at each caller's recorded place (``SimCall.place``), against the same waits."""
+    sample = [c for c in calls if c.done and not c.abandoned and math.isfinite(c.announced)]
+    if not sample or any(c.place is None for c in sample):
+        return {}
+    from cti.routing.ewt import positional_wait
+
+    err = 0.0
+    for c in sample:
+        ahead, free = c.place or (0.0, 0)
+        oracle = positional_wait(ahead, agents, free, aht, patience, jumping)
+        err += abs(oracle - (c.answered_at - c.arrive))
+    mean = sum(c.answered_at - c.arrive for c in sample) / len(sample)
+    return {"floor_ratio": round(err / len(sample) / mean, 3)}
 
 
 def ewt_cost(hours: float) -> dict[str, Any]:
     """The estimator's cost: the multi_skill run with an announcement at every entry (rule 5 there)
-    against the same run without, wall time; and the estimates' own time per call."""
+    against the same run without, wall time; the estimates' own time per call; and, timed on the same
+    states in the same run, one rule-5 estimate (the drawn futures) against rule 3's closed form."""
     traffic = multi_skill_traffic(hours)
     calls = generate_calls(traffic, 1)
     t0 = time.perf_counter()
     simulate(traffic, RouterDispatcher(multi_skill_policies(0.0)), 1, calls)
     plain = time.perf_counter() - t0
     t0 = time.perf_counter()
-    simulate(traffic, RouterDispatcher(multi_skill_policies(0.0), announce=True), 1, calls)
+    timed = _TimedDispatcher(multi_skill_policies(0.0), announce=True)
+    simulate(traffic, timed, 1, calls)
     announced = time.perf_counter() - t0
     return {
         "run_with_over_without": round(announced / plain, 3),
         "estimate_ms_per_call": round(1000 * max(0.0, announced - plain) / len(calls), 3),
+        "estimate_us": round(1e6 * timed.drawn / max(1, timed.n), 1),
+        "closed_form_us": round(1e6 * timed.closed / max(1, timed.n), 1),
+        "estimate_over_closed_form": round(timed.drawn / timed.closed, 2) if timed.closed else None,
     }
+
+
+class _TimedDispatcher(RouterDispatcher):
+    """cti's dispatcher timing each waiting call's estimate (rule 5 where it applies) and rule 3's
+    closed form on the same state, alternately first."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.drawn = self.closed = 0.0
+        self.n = 0
+
+    def _estimate(
+        self, at: float, call: str | None = None, queue: str | None = None, c: SimCall | None = None
+    ) -> Any:
+        if call is None:
+            return super()._estimate(at, call, queue, c)
+        from cti.routing.ewt import estimate
+
+        r = self.router
+        agents, waiting = r.agents(), r.waiting(at)
+        t0 = time.perf_counter()
+        e = estimate(r.policies, agents, waiting, self.ewt, call=call, at=at)
+        t1 = time.perf_counter()
+        estimate(r.policies, agents, waiting, self.ewt, call=call)
+        t2 = time.perf_counter()
+        self.drawn += t1 - t0
+        self.closed += t2 - t1
+        self.n += 1
+        return e
 
 
 # ---- 3. two call types: dedicated pools against specialists + generalists ------------------------------
@@ -472,22 +544,37 @@ def main(argv: list[str]) -> int:
     per_s, base_per_s = decisions(1000, 500, 300 if quick else 3000)
     print(f"decisions: {per_s:,.0f}/s at 1,000 agents and 500 waiting calls; bare loop {base_per_s:,.0f}/s")
     ewt = {"multi_skill": ms["cti"]["ewt"]}
+    hours, seeds = (0.5, 1) if quick else (1.0, 3)
     for name, (agents, erlangs, patience) in EWT_CASES.items():
-        ewt[name] = ewt_case(agents, erlangs, patience, 0.5 if quick else 1.0, 1 if quick else 3)
+        ewt[name] = ewt_case(agents, erlangs, patience, 4 * hours if agents < 20 else hours, seeds)
+    ewt["priority_mix"] = ewt_case(50, 52.0, 600.0, hours, seeds, vip=VIP_SHARE)
+    ewt["priority_mix_without_rule6"] = ewt_case(50, 52.0, 600.0, hours, seeds, vip=VIP_SHARE, jumpers=False)
     cost = ewt_cost(0.5 if quick else 2.0)
     print(
         f"ewt cost: the multi_skill run with announcements takes {cost['run_with_over_without']:.2f}x "
-        f"the run without ({cost['estimate_ms_per_call']:.2f} ms per call)",
+        f"the run without ({cost['estimate_ms_per_call']:.2f} ms per call); one estimate "
+        f"{cost['estimate_us']:.0f} us, {cost['estimate_over_closed_form']}x the closed form's "
+        f"{cost['closed_form_us']:.0f} us on the same states",
         flush=True,
     )
     for name, e in ewt.items():
+        floor = f", floor {e['floor_ratio']:.0%}" if "floor_ratio" in e else ""
         print(
             f"ewt {name:12} mean wait {e['mean_wait_s']:6.1f}s, announced at entry: "
             f"cti MAE {e['ewt_mae_s']:5.1f}s "
-            f"({e['ratio']:.0%} of the mean wait), app_queue holdtime {e['ewt_mae_app_queue_s']:5.1f}s, "
+            f"({e['ratio']:.0%} of the mean wait{floor}), "
+            f"app_queue holdtime {e['ewt_mae_app_queue_s']:5.1f}s, "
             f"times the position {e['ewt_mae_app_queue_position_s']:6.1f}s ({e['ewt_calls']} calls)",
             flush=True,
         )
+        if e.get("announcements"):
+            print(
+                f"ewt {name:12} every {ANNOUNCE_EVERY:.0f} s while waiting "
+                f"({e['announcements']} announcements, "
+                f"mean wait left {e['mean_remaining_s']:.1f}s): cti MAE {e['announced_mae_s']:.1f}s, "
+                f"app_queue holdtime - waited {e['announced_mae_app_queue_s']:.1f}s",
+                flush=True,
+            )
     figures = {
         "ewt": {**ewt, "cost": cost},
         "erlang_c": e_cases,

@@ -703,6 +703,7 @@ class Daemon:
             port=a.port,
             deadline=a.deadline,
             header_timeout=a.header_timeout,
+            announce=self.routing.announce if self.routing is not None else None,
         )
         await server.start()
         return server

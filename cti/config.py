@@ -218,6 +218,13 @@ class RoutingQueueConfig:
     offer_callback_above: float = 0.0  # EWT above this (seconds): offer the caller a callback
     overflow_if_ewt_above: float = 0.0  # EWT above this (seconds): the call joins overflow_to instead
     overflow_to: str = ""  # the overflow queue (its entry time and priority kept)
+    # the dialplan's periodic announcement (inbound,t: AGI .../announce) asks cti again every this many
+    # seconds ([globals] CTI_ANNOUNCE_EVERY in the sample dialplan; cti simulate announces at it): the
+    # EWT is re-estimated, the overflow re-decided, the callback offered again. 0: at entry only
+    announce_every: float = 0.0
+    offer_callback_every: float = (
+        0.0  # an offer heard: again at an announcement this long after (0: once per rise)
+    )
 
 
 @dataclass
@@ -459,6 +466,8 @@ class RoutingConfig:
                     offer_callback_above=q.offer_callback_above,
                     overflow_if_ewt_above=q.overflow_if_ewt_above,
                     overflow_to=q.overflow_to or None,
+                    announce_every=q.announce_every,
+                    offer_callback_every=q.offer_callback_every,
                 )
             except PolicyError as e:
                 raise ConfigError(path, e.key, e.reason) from None

@@ -12,6 +12,9 @@ result parser); its request handler is replaced (``AgiApplication.handler``) for
 3. ``add_route`` wraps a plain function with ``asyncio.coroutine``, which Python 3.11 removed (only
    coroutine functions are routed here).
 
+``/announce`` (the holding extension's periodic announcement, with the routing service): the held
+call's EWT again, its overflow, the callback offer again (``RoutingService.announce``).
+
 The route's answer: ``SET VARIABLE`` for every variable of ``InboundDecider.variables`` (CTI_QUEUE,
 CTI_PRIORITY, CTI_SKILLS, CTI_RULE, CTI_EWT, CTI_CLOSED, CTI_TARGET), all within ``deadline`` seconds
 of the request: a decision not ready by then is abandoned and nothing is set, so the dialplan's
@@ -35,6 +38,7 @@ log = logging.getLogger("cti.delivery.agi")
 
 MAX_HEADER_BYTES = 16 * 1024
 Decide = Callable[[str, str, str], Awaitable[Mapping[str, str]]]  # (did, number, choice) -> variables
+Announce = Callable[[str], Mapping[str, str]]  # the held call's uniqueid -> variables
 
 
 def agi_quote(value: str) -> str:
@@ -116,8 +120,10 @@ class AgiServer:
         port: int = 4573,
         deadline: float = 0.3,
         header_timeout: float = 2.0,
+        announce: Announce | None = None,
     ) -> None:
         self.decide, self.host, self.port = decide, host, port
+        self.announce = announce
         self.deadline, self.header_timeout = deadline, header_timeout
         self.app: AgiApplication | None = None
         self.server: asyncio.Server | None = None
@@ -132,9 +138,27 @@ class AgiServer:
         number = h.get("agi_callerid", "")
         number = "" if number == "unknown" else number
         choice = h.get("agi_arg_2", "")
+        await self._answer(request, lambda: self.decide(did, number, choice))
+
+    async def announce_route(self, request: Request) -> None:
+        """``AGI(agi://cti-host:4573/announce)``: the holding extension's periodic announcement asks
+        again (``RoutingService.announce``: CTI_EWT, CTI_OFFER_CALLBACK, CTI_QUEUE, CTI_ANNOUNCE_EVERY)."""
+        announce = self.announce
+        assert announce is not None
+        uniqueid = request.headers.get("agi_uniqueid", "")
+
+        async def answer() -> Mapping[str, str]:
+            return announce(uniqueid)
+
+        await self._answer(request, answer)
+
+    async def _answer(
+        self, request: Request, variables_of: Callable[[], Awaitable[Mapping[str, str]]]
+    ) -> None:
+        """``SET VARIABLE`` for each variable, all within the deadline (else nothing more is set)."""
         try:
             async with asyncio.timeout(self.deadline):
-                variables = await self.decide(did, number, choice)
+                variables = await variables_of()
                 for name, value in variables.items():
                     result = await request.send_command(f"SET VARIABLE {name} {agi_quote(value)}")
                     if "error" in result:
@@ -150,6 +174,8 @@ class AgiServer:
     async def start(self) -> None:
         self.app = AgiApplication(self.header_timeout)
         self.app.add_route("route", self.route)
+        if self.announce is not None:
+            self.app.add_route("announce", self.announce_route)
         self.server = await asyncio.start_server(self.app.handler, self.host, self.port)
         self.port = self.server.sockets[0].getsockname()[1]
         log.info("FastAGI listening on %s:%d", self.host, self.port)

@@ -55,7 +55,7 @@ from cti.core.journey import CallJourney
 from cti.delivery.inbound import caller_facts, offer_callback, placed, send_closed
 from cti.delivery.leases import Leases
 from cti.delivery.queue_log import QueueLogWriter
-from cti.routing.ewt import Estimate, WaitModel, estimate, offers_callback
+from cti.routing.ewt import Announcing, Estimate, WaitModel, callback_due, estimate, reannounce
 from cti.routing.policy import Requirements, SkillNeed
 from cti.routing.router import (
     AgentAutoPaused,
@@ -143,6 +143,7 @@ class _Held:
     agent: AgentId | None = None
     leases: list[tuple[str, int]] = field(default_factory=list)  # the call's lease, while it is routed
     elsewhere: bool = False  # another instance (same Asterisk) rang an agent for it
+    announcing: Announcing = field(default_factory=Announcing)  # its last announcement (reannounce)
 
 
 @dataclass(slots=True)
@@ -376,6 +377,7 @@ class RoutingService:
         route, _ = placed(decision, self.router.policies, self)  # the EWT's overflow (cti.routing.ewt)
         if route.queue != decision.queue:
             self.stats.ewt_overflows += 1
+            held.announcing.overflowed = True  # one step: not again while it waits
         held.queue, held.route = route.queue, route
         held.position = 1 + sum(1 for h in self._held.values() if h.queue == held.queue and h is not held)
         if self.legs is not None:  # the call's queue leg in the tracker: stored and reported as app_queue's
@@ -446,7 +448,8 @@ class RoutingService:
         cid = call_id(held.server, held.uniqueid)
         held.enqueued = True
         self._board_due = True
-        self.router.enqueue(cid, held.queue, held.entered, needs=held.needs, preferred=held.preferred)
+        wc = self.router.enqueue(cid, held.queue, held.entered, needs=held.needs, preferred=held.preferred)
+        self.ewt.entered(wc.queue, wc.needs, wc.priority, self.now())  # rule 6: the arrival rates
         self.stats.by_queue[held.queue] = self.stats.by_queue.get(held.queue, 0) + 1
         self._offer_callback(held, cid)
         if self.queue_log is not None:
@@ -465,7 +468,7 @@ class RoutingService:
             seconds = self.estimate(call=cid).seconds
         except KeyError:
             return
-        if link is None or not offers_callback(policy, seconds):
+        if link is None or not callback_due(policy, seconds, self.now(), held.announcing):
             return
         self.stats.callback_offers += 1
         server = self.servers.get(held.server)
@@ -477,6 +480,48 @@ class RoutingService:
             return cid in self._held and wc is not None and wc.status is CallStatus.WAITING
 
         self._spawn(offer_callback(link, held.channel, seconds, context, self.action_timeout, still))
+
+    def announce(self, uniqueid: str) -> dict[str, str]:
+        """The dialplan's periodic announcement of a held call (FastAGI ``/announce``, the holding
+        extension's ``t``): ``cti.routing.ewt.reannounce``: CTI_EWT again (whole seconds; empty when
+        unknown or no longer waiting), the call moved to its queue's ``overflow_to`` when its EWT is
+        now above ``overflow_if_ewt_above`` (CTI_QUEUE), and CTI_OFFER_CALLBACK=1 when the EWT rose past
+        ``offer_callback_above`` or the last offer is ``offer_callback_every`` seconds old (with callbacks
+        on and a known number); CTI_ANNOUNCE_EVERY, the queue's ``announce_every`` when set."""
+        held = next((h for h in self._held.values() if h.uniqueid == uniqueid), None)
+        cid = call_id(held.server, held.uniqueid) if held is not None else ""
+        wc = self.router.call(cid) if held is not None else None
+        if held is None or held.route is None or wc is None or wc.status is not CallStatus.WAITING:
+            return {"CTI_EWT": "", "CTI_OFFER_CALLBACK": ""}  # not (or no longer) waiting
+        route, before = held.route, held.queue
+        a = reannounce(
+            self.router.policies,
+            held.queue,
+            self.now(),
+            held.announcing,
+            here=lambda: self.estimate(call=cid).seconds,
+            there=lambda q: self.estimate(q, route.skills, priority=route.priority).seconds,
+            move=lambda q: self.router.requeue(cid, q) is not None,
+            offers=self.virtual is not None and bool(held.number) and self.links(held.server) is not None,
+        )
+        if a.overflowed:
+            held.queue = a.queue
+            self.stats.ewt_overflows += 1
+            self._board_due = True
+            log.info("held call %s: EWT in %s above its threshold: overflow to %s", cid, before, a.queue)
+            self._wake.set()
+        if a.offer:
+            self.stats.callback_offers += 1
+            log.info("held call %s: EWT %.0f s in %s: callback offered again", cid, a.seconds, a.queue)
+        out = {
+            "CTI_EWT": str(round(a.seconds)) if math.isfinite(a.seconds) else "",
+            "CTI_OFFER_CALLBACK": "1" if a.offer else "",
+            "CTI_QUEUE": a.queue,
+        }
+        every = self.router.policies[a.queue].announce_every
+        if every > 0:
+            out["CTI_ANNOUNCE_EVERY"] = str(round(every))
+        return out
 
     def _ended(self, journey: CallJourney, at: float) -> None:
         for cid in self._by_linkedid.pop(journey.linkedid, set()):

@@ -14,7 +14,7 @@ from enum import Enum
 from cti.core.events import AgentState
 from cti.core.ids import AgentId
 from cti.routing.agents import Transition
-from cti.routing.policy import SkillNeed
+from cti.routing.policy import Requirements, SkillNeed
 
 
 class CallStatus(Enum):
@@ -61,6 +61,7 @@ class WaitingCall:
     held_until: float = 0.0  # not offered before this (another instance is delivering it)
     kind: int = 0  # calls of one queue with the same needs and priority share it (rule 4's buckets)
     needed: frozenset[str] = frozenset()  # the skills of ``needs``
+    asked: Requirements | None = None  # what the call itself asked (its rule, the CRM), queue apart
 
     def key(self) -> tuple[int, float, int]:
         return (-self.priority, self.entered, self.seq)

@@ -35,6 +35,17 @@ who hears "you are fifth" wants the wait of the fifth):
    with its share, giving up with its patience, served with a recorded delivery and handle; the median
    of the draws plus a recorded delivery. Exponential talk keeps rule 3 (exact there).
 
+6. Callers who arrive later with a higher priority are served first (router rule 1): ``WaitModel``
+   learns the entries per kind (queue, needs, priority) over the last hour (``Arrivals``), and every
+   kind of a higher priority than the call's is a Poisson stream at its rate times its share of the
+   call's agents (rule 2's share). Rule 3 then waits ``1 / (c / H - λ + q / P)`` per departure (``λ``
+   their total rate, at most ``JUMP_CAP`` of ``c / H``: the busy period's step); rule 5 draws their
+   arrivals in each future, each taking the next agent free after it arrives, before the line.
+
+While a call waits, ``reannounce`` (the daemon's FastAGI ``/announce``, ``cti simulate``'s periodic
+announcements) estimates again, moves it to its queue's ``overflow_to`` when the estimate grew past the
+threshold (``overflow_queue``, once) and offers the callback again (``callback_due``).
+
 Use ``estimate`` for a waiting call (``call=``) or for a call that would join now (``queue=``, the
 callback offer before it enters); ``WaitModel`` learns ``H`` and ``P`` from what the daemon (or the
 simulation) sees.
@@ -56,20 +67,30 @@ from cti.routing.matching import fits
 from cti.routing.policy import QueuePolicy, SkillNeed
 
 _OUT = frozenset({AgentState.LOGGED_OUT, AgentState.PAUSED})
+JUMP_CAP = 0.9  # rule 6: the share of the agents' capacity the later, higher-priority callers may take
 _PHASE = {AgentState.WRAP_UP: "wrap", AgentState.RESERVED: "ring", AgentState.RINGING: "ring"}
 
 
 def positional_wait(
-    ahead: float, serving: int, free: int, handle: float, patience: float = math.inf
+    ahead: float,
+    serving: int,
+    free: int,
+    handle: float,
+    patience: float = math.inf,
+    jumping: float = 0.0,
 ) -> float:
     """Rule 3: the expected wait at this place (seconds); ``math.inf`` when no agent serves the call.
-    A fractional ``ahead`` (rule 2's shares) is interpolated between the whole places around it."""
+    A fractional ``ahead`` (rule 2's shares) is interpolated between the whole places around it.
+    ``jumping``: the rate (per second) of later callers of a higher priority who take this call's
+    agents before it (rule 6): each departure it waits for is then a busy period's step, ``1 / (c / H -
+    jumping)``; a learnt rate above 90 % of the agents' capacity is taken as 90 % of it."""
     if serving <= 0 or handle <= 0:
         return math.inf
     waiting_ahead = ahead - free
     if waiting_ahead < 0:
         return 0.0
     rate = serving / handle
+    rate -= min(max(0.0, jumping), JUMP_CAP * rate)
     give_up = 0.0 if not math.isfinite(patience) or patience <= 0 else 1.0 / patience
     whole = math.floor(waiting_ahead)
     terms = [1.0 / (rate + q * give_up) for q in range(whole + 2)]
@@ -92,6 +113,45 @@ class _QueueStats:
     sorted_talks: list[float] | None = None  # caches, rebuilt after a change
     sorted_deliveries: list[float] | None = None
     sorted_wraps: list[float] | None = None
+
+
+Kind = tuple[str, tuple[SkillNeed, ...], int]  # a queue, the needs of its calls, their priority
+
+
+@dataclass(slots=True)
+class Arrivals:
+    """Rule 6's learnt arrival rates: per kind of call (queue, needs, priority), its last entries."""
+
+    window: float = 3600.0  # seconds of entries the rate is taken over
+    keep: int = 400  # at most this many entries per kind
+    _at: dict[Kind, deque[float]] = field(default_factory=dict)
+    _first: float = math.inf  # the first entry seen (a young model's window is shorter)
+
+    def arrived(self, kind: Kind, at: float) -> None:
+        if not math.isfinite(at):
+            return
+        d = self._at.get(kind)
+        if d is None:
+            d = self._at[kind] = deque(maxlen=self.keep)
+        d.append(at)
+        self._first = min(self._first, at)
+
+    def rates(self, now: float) -> dict[Kind, float]:
+        """Entries per second of each kind over the last ``window`` seconds (or since the first entry,
+        when shorter; under a minute of history: no rate). A kind with ``keep`` entries in less than
+        the window is measured over its own span."""
+        span = min(self.window, now - self._first)
+        if not span >= 60.0:
+            return {}
+        lo = now - span
+        out: dict[Kind, float] = {}
+        for kind, d in self._at.items():
+            n = len(d) - bisect_right(d, lo)
+            if n == 0:
+                continue
+            full = len(d) == d.maxlen and d[0] > lo  # older entries were dropped: its own span
+            out[kind] = n / (max(60.0, now - d[0]) if full else span)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +182,11 @@ class WaitModel:
     default_handle: float = 180.0
     window: int = 500  # the last calls the distributions are taken over
     _queues: dict[str, _QueueStats] = field(default_factory=dict)
+    arrivals: Arrivals = field(default_factory=Arrivals)
+
+    def entered(self, queue: str, needs: tuple[SkillNeed, ...], priority: int, at: float) -> None:
+        """A call entered ``queue`` (the router's needs and priority for it): rule 6's arrival rates."""
+        self.arrivals.arrived((queue, needs, priority), at)
 
     def _q(self, queue: str) -> _QueueStats:
         q = self._queues.get(queue)
@@ -197,6 +262,7 @@ class Estimate:
     free: int
     handle: float
     patience: float
+    jumping: float = 0.0  # rule 6: later callers of a higher priority per second, on this call's agents
 
 
 def _serves(agent: AgentRouteView, policy: QueuePolicy, needs: Iterable[SkillNeed]) -> bool:
@@ -239,6 +305,32 @@ class Busy:
     queue: str
 
 
+def _cumulative(weighted: Sequence[tuple[float, str]]) -> tuple[list[float], list[str]]:
+    total, acc, names = 0.0, [], []
+    for w, name in weighted:
+        total += w
+        acc.append(total)
+        names.append(name)
+    return [a / total for a in acc] if total else [], names
+
+
+def _jumped(
+    at: list[float],
+    arrival: float,
+    u: Callable[[], float],
+    rate: float,
+    queues: tuple[list[float], list[str]],
+    of: Callable[[str], Samples],
+) -> float:
+    """Rule 6: a jumper who arrived at ``arrival`` takes the next agent free (``at[0]``, not before it
+    arrived: the caller is still ahead of it in the line); the next jumper's arrival."""
+    cum, names = queues
+    s = of(names[min(bisect_right(cum, u()), len(names) - 1)])
+    t = max(at[0], arrival)
+    heapq.heapreplace(at, t + _pick(s.deliveries, u()) + _fresh(s, u(), u()))
+    return arrival - math.log(1.0 - u()) / rate
+
+
 def drawn_wait(
     line: Sequence[tuple[float, str]],
     busy: Sequence[Busy],
@@ -248,10 +340,14 @@ def drawn_wait(
     patience: float,
     draws: int = DRAWS,
     seed: int = 0,
+    jumpers: Sequence[tuple[float, str]] = (),
 ) -> float:
     """Rule 5: the median over ``draws`` futures of the wait of a call behind ``line`` (each call ahead:
     the chance it takes one of this call's agents, its queue) with ``free`` agents free and ``busy`` the
-    others. Deterministic (a seeded generator: the same state gives the same estimate)."""
+    others. ``jumpers`` (rule 6): the later callers of a higher priority, as (arrivals per second that
+    take this call's agents, their queue): in each future they arrive as a Poisson stream and take the
+    next agent free after their arrival before this call and its line. Deterministic (a seeded
+    generator: the same state gives the same estimate)."""
     mine = samples(queue)
     if sum(1 for share, _ in line if share > 0) < free:
         d = mine.deliveries
@@ -266,6 +362,10 @@ def drawn_wait(
         return s
 
     give_up = 1.0 / patience if math.isfinite(patience) and patience > 0 else 0.0
+    capacity = (free + len(busy)) / mine.handle if mine.handle > 0 else 0.0
+    jump_rate = min(sum(r for r, _ in jumpers if r > 0), JUMP_CAP * capacity)  # as rule 3's cap
+    jump_queues = _cumulative([(r, q) for r, q in jumpers if r > 0])
+    jump: Callable[[], float] = random.random  # replaced per draw by a seeded stream
     agents = [(b, of(b.queue)) for b in busy]
     waits: list[float] = []
     for draw in range(draws):
@@ -285,15 +385,24 @@ def drawn_wait(
         # the line's own stream, the same numbers for the same caller whatever follows it: one more
         # caller ahead never shortens a draw (monotone in the place)
         ahead = random.Random(seed * 1_000_003 + draw).random
+        if jump_rate > 0:  # rule 6: the jumpers' own stream (the same arrivals whatever the line)
+            jump = random.Random(seed * 999_983 + draw + 1).random
+            next_jump = -math.log(1.0 - jump()) / jump_rate
+        else:
+            next_jump = math.inf
         for share, q in line:
             u_share, u_patience, u_ring, u_talk, u_wrap = ahead(), ahead(), ahead(), ahead(), ahead()
             if share < 1.0 and u_share >= share:
                 continue  # taken by an agent that does not serve this call
+            while next_jump <= at[0]:
+                next_jump = _jumped(at, next_jump, jump, jump_rate, jump_queues, of)
             t = at[0]
             if give_up and -math.log(1.0 - u_patience) / give_up < t:
                 continue  # gave up before an agent came free for it
             s = of(q)
             heapq.heapreplace(at, t + _pick(s.deliveries, u_ring) + _fresh(s, u_talk, u_wrap))
+        while next_jump <= at[0]:
+            next_jump = _jumped(at, next_jump, jump, jump_rate, jump_queues, of)
         waits.append(at[0] + own)
     waits.sort()
     return waits[len(waits) // 2]
@@ -321,7 +430,7 @@ def estimate(
     if call is not None:
         for view in waiting:
             if view.call == call:
-                queue, needs = view.queue, view.needs
+                queue, needs, priority = view.queue, view.needs, view.priority
                 break
             ahead_views.append(view)
         else:
@@ -342,32 +451,43 @@ def estimate(
     free = sum(1 for a in serving if a.state is AgentState.AVAILABLE)
     mine = {a.agent for a in serving}
     logged = [a for a in agents if a.state not in _OUT]
-    line: list[tuple[float, str]] = []
     shares: dict[tuple[str, tuple[SkillNeed, ...]], float] = {}
-    for view in ahead_views:
-        if view.status is not CallStatus.WAITING:
-            continue  # offered: its agent is counted busy, and it leaves the line when answered
-        kind = (view.queue, view.needs)
-        share = shares.get(kind)
+
+    def share_of(q: str, q_needs: tuple[SkillNeed, ...]) -> float:
+        """The share of the agents who serve a call of ``q`` with ``q_needs`` who also serve this one."""
+        share = shares.get((q, q_needs))
         if share is None:
-            other = policies.get(view.queue)
-            theirs = [a.agent for a in logged if other is not None and _serves(a, other, view.needs)]
-            share = shares[kind] = sum(1 for a in theirs if a in mine) / len(theirs) if theirs else 0.0
-        line.append((share, view.queue))
+            other = policies.get(q)
+            theirs = [a.agent for a in logged if other is not None and _serves(a, other, q_needs)]
+            share = sum(1 for a in theirs if a in mine) / len(theirs) if theirs else 0.0
+            shares[(q, q_needs)] = share
+        return share
+
+    line = [  # offered calls are not in the line: their agents are counted busy
+        (share_of(v.queue, v.needs), v.queue) for v in ahead_views if v.status is CallStatus.WAITING
+    ]
     ahead = sum(share for share, _ in line)
     handle, patience = model.handle(queue), model.patience(queue)
+    jumpers: list[tuple[float, str]] = []
+    if at is not None and serving:
+        for (q, q_needs, q_priority), rate in model.arrivals.rates(at).items():
+            share = share_of(q, q_needs) if q_priority > priority else 0.0  # equal: behind (rule 1)
+            if share > 0:
+                jumpers.append((rate * share, q))
+    jumping = sum(r for r, _ in jumpers)
     if not serving:
         seconds = math.inf
     elif at is None or model.samples(queue).memoryless:
-        seconds = positional_wait(ahead, len(serving), free, handle, patience) + model.delivery(queue)
+        seconds = positional_wait(ahead, len(serving), free, handle, patience, jumping)
+        seconds += model.delivery(queue)
     else:
         busy = [
             Busy(_PHASE.get(a.state, "talk"), max(0.0, at - a.since), a.queue or queue)
             for a in serving
             if a.state is not AgentState.AVAILABLE
         ]
-        seconds = drawn_wait(line, busy, free, queue, model.samples, patience)
-    return Estimate(seconds, ahead, len(serving), free, handle, patience)
+        seconds = drawn_wait(line, busy, free, queue, model.samples, patience, jumpers=jumpers)
+    return Estimate(seconds, ahead, len(serving), free, handle, patience, jumping)
 
 
 @dataclass(slots=True)
@@ -420,3 +540,60 @@ def overflow_queue(
     if not here > policy.overflow_if_ewt_above:
         return None
     return target if wait(target) < here else None
+
+
+@dataclass(slots=True)
+class Announcing:
+    """What ``reannounce`` remembers of one waiting call between its announcements."""
+
+    offered_at: float = -math.inf  # the last callback offer
+    above: bool = False  # the last estimate was above the queue's offer_callback_above
+    overflowed: bool = False  # it left its queue for overflow_to (one step only)
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    seconds: float  # the EWT where the call waits now (math.inf: unknown)
+    queue: str  # where it waits now
+    overflowed: bool  # it moved to that queue at this announcement
+    offer: bool  # the dialplan plays the callback offer
+
+
+def callback_due(policy: QueuePolicy, seconds: float, now: float, state: Announcing) -> bool:
+    """At an announcement: offer the callback when the EWT is above ``offer_callback_above`` and either
+    was not at the last announcement (it rose past the threshold, or this is the first) or the last
+    offer is ``offer_callback_every`` seconds old (0: never repeated while the EWT stays above)."""
+    above = offers_callback(policy, seconds)
+    again = policy.offer_callback_every > 0 and now - state.offered_at >= policy.offer_callback_every
+    due = above and (not state.above or again)
+    state.above = above
+    if due:
+        state.offered_at = now
+    return due
+
+
+def reannounce(
+    policies: Mapping[str, QueuePolicy],
+    queue: str,
+    now: float,
+    state: Announcing,
+    *,
+    here: Callable[[], float],
+    there: Callable[[str], float],
+    move: Callable[[str], bool],
+    offers: bool = True,
+) -> Announcement:
+    """A periodic announcement of a waiting call of ``queue`` (the daemon's FastAGI ``/announce``,
+    ``cti simulate``'s announcements): the EWT again (``here()``, at its place), the overflow decided
+    again (``overflow_queue`` with ``there(q)``: the wait of this call joining ``q`` now; ``move(q)``
+    moves it, False when it could not: offered meanwhile), then the callback offer (``callback_due``;
+    ``offers``: callbacks possible for this caller). A call that overflowed once stays."""
+    moved = False
+    seconds = here()
+    if not state.overflowed:
+        target = overflow_queue(queue, policies, lambda q: seconds if q == queue else there(q))
+        if target is not None and move(target):
+            queue, moved, state.overflowed = target, True, True
+            seconds = here()
+    offer = offers and callback_due(policies[queue], seconds, now, state)
+    return Announcement(seconds, queue, moved, offer)

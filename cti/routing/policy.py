@@ -140,6 +140,12 @@ class QueuePolicy:
     offer_callback_above: float = 0.0  # EWT above this (seconds): the caller is offered a callback
     overflow_if_ewt_above: float = 0.0  # EWT above this (seconds): the call joins ``overflow_to`` instead
     overflow_to: str | None = None
+    # re-estimation while waiting (cti.routing.ewt.reannounce): every ``announce_every`` seconds (the
+    # dialplan's periodic announcement asks; 0: at entry only) the EWT is announced again, the overflow
+    # decided again, and the callback offered again when the EWT rose past ``offer_callback_above`` since
+    # the last answer or ``offer_callback_every`` seconds after the last offer (0: once per rise)
+    announce_every: float = 0.0
+    offer_callback_every: float = 0.0
 
     def __post_init__(self) -> None:
         key = f"routing.queues.{self.name}"
@@ -164,6 +170,8 @@ class QueuePolicy:
             ("service_level_order", self.service_level_order),
             ("offer_callback_above", self.offer_callback_above),
             ("overflow_if_ewt_above", self.overflow_if_ewt_above),
+            ("announce_every", self.announce_every),
+            ("offer_callback_every", self.offer_callback_every),
         ):
             if not value >= 0:  # NaN too
                 raise PolicyError(f"{key}.{name}", "must be >= 0 seconds")

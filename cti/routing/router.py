@@ -320,6 +320,32 @@ class Router:
         existing = self._calls.get(call)
         if existing is not None:
             return existing
+        req, needs_t, priority, kind = self._needs(queue, needs)
+        self._seq += 1
+        wc = WaitingCall(
+            call,
+            queue,
+            needs_t,
+            priority,
+            at if entered is None else entered,
+            self._seq,
+            tuple(preferred),
+            (at if entered is None else entered) + self.policies[queue].relationship_seconds
+            if prefer_until is None
+            else prefer_until,
+            req.tier,
+            kind=kind,
+            needed=frozenset(n.skill for n in needs_t),
+            asked=needs,
+        )
+        self._calls[call] = wc
+        bisect.insort(self._order, (wc.key(), call))
+        return wc
+
+    def _needs(
+        self, queue: str, needs: Requirements | None
+    ) -> tuple[Requirements, tuple[SkillNeed, ...], int, int]:
+        """A call of ``queue`` asking ``needs``: its requirements, skills, priority and kind."""
         policy = self.policies.get(queue)
         if policy is None:
             raise RoutingError(f"no routing policy for queue {queue!r}")
@@ -335,25 +361,21 @@ class Router:
             tier_need = policy.tier_skills.get(req.tier)
             if tier_need is not None:
                 skills.append(tier_need)
-        self._seq += 1
         needs_t = tuple(skills)
-        kind = self._kinds.setdefault((queue, needs_t, priority), len(self._kinds))
-        wc = WaitingCall(
-            call,
-            queue,
-            needs_t,
-            priority,
-            at if entered is None else entered,
-            self._seq,
-            tuple(preferred),
-            (at if entered is None else entered) + policy.relationship_seconds
-            if prefer_until is None
-            else prefer_until,
-            req.tier,
-            kind=kind,
-            needed=frozenset(n.skill for n in needs_t),
-        )
-        self._calls[call] = wc
+        return req, needs_t, priority, self._kinds.setdefault((queue, needs_t, priority), len(self._kinds))
+
+    def requeue(self, call: str, queue: str) -> WaitingCall | None:
+        """A waiting call (not offered) moves to ``queue`` (an overflow by its EWT while it waits,
+        cti.routing.ewt.reannounce) with its entry time and sequence (rule 1: its age counts there) and
+        its own needs, now with that queue's skills and priority instead of the old one's. None when it
+        does not wait, is offered, or ``queue`` has no policy."""
+        wc = self._calls.get(call)
+        if wc is None or wc.status is not CallStatus.WAITING or queue not in self.policies:
+            return None
+        _, needs_t, priority, kind = self._needs(queue, wc.asked)
+        self._unorder(wc)
+        wc.queue, wc.needs, wc.priority, wc.kind = queue, needs_t, priority, kind
+        wc.needed = frozenset(n.skill for n in needs_t)
         bisect.insort(self._order, (wc.key(), call))
         return wc
 

@@ -246,11 +246,76 @@ class Dialplan(PbxCore):
         ch.context, ch.exten, ch.priority = "inbound", "hold", 3
         did, choice = ch.variable("DID") or "", ch.variable("CHOICE") or ""
         self._user_event(ch, "CtiWaiting", [("Uniqueid", ch.uniqueid), ("Did", did), ("Choice", choice)])
-        ch.app, ch.appdata, ch.priority = "WaitExten", "600,m(default)", 4
-        self._next_step(leg, HOLD_SAFETY["sample"], self._hold_over, leg)
+        ch.variables["CTI_HOLD_SINCE"] = f"{self.now:.3f}"  # WaitExten(600) from each CtiWaiting
+        self._wait_exten(leg)
         after = ch.variable("CALLBACK_AFTER")
         if after and not ch.variable("CALLBACK_PRESSED"):
             leg.timers.append(self.later(float_var(after, 0.0), self._key_pressed, leg, CALLBACK_KEY))
+
+    def _wait_exten(self, leg: Leg) -> None:
+        """``hold,4``: ``WaitExten(${CTI_ANNOUNCE_EVERY},m(default))``. With the FastAGI dialplan and
+        CTI_ANNOUNCE_EVERY set (the [globals] default, or cti's answer), its timeout runs ``t``: the
+        periodic announcement asks cti (``_announce``); without, WaitExten(600) and the safety net. The
+        holding extension gives up 600 s after the caller began waiting (``CTI_HOLD_SINCE``) either way."""
+        ch = leg.ch
+        since = float_var(ch.variable("CTI_HOLD_SINCE"), self.now)
+        left = max(0.0, since + HOLD_SAFETY["sample"] - self.now)
+        every = float_var(ch.variable("CTI_ANNOUNCE_EVERY"), 0.0) if self.agi_hook is not None else 0.0
+        if every > 0:
+            ch.app, ch.appdata, ch.priority = "WaitExten", f"{every:g},m(default)", 4
+            if every < left:
+                self._next_step(leg, every, self._announce, leg)
+                return
+        else:
+            ch.app, ch.appdata, ch.priority = "WaitExten", "600,m(default)", 4
+        self._next_step(leg, left, self._hold_over, leg)
+
+    def _announce(self, leg: Leg) -> None:
+        """``inbound,t`` (WaitExten's timeout): 1 AGI(agi://<cti>/announce): cti answers CTI_EWT,
+        CTI_OFFER_CALLBACK, CTI_QUEUE, CTI_ANNOUNCE_EVERY (cti.delivery.service.RoutingService.announce)."""
+        leg.after = None
+        ch = leg.ch
+        target = self.scenario.agi
+        ch.exten, ch.priority, ch.app, ch.appdata = "t", 1, "AGI", f"agi://{target}/announce"
+        headers = [
+            ("agi_network", "yes"),
+            ("agi_network_script", "announce"),
+            ("agi_request", f"agi://{target}/announce"),
+            ("agi_channel", ch.name),
+            ("agi_uniqueid", ch.uniqueid),
+            ("agi_callerid", ch.cid_num or "unknown"),
+            ("agi_context", ch.context),
+            ("agi_extension", "t"),
+            ("agi_priority", "1"),
+        ]
+        assert self.agi_hook is not None
+        self.agi_hook(headers, lambda variables: self._announced(leg, variables))
+
+    def _announced(self, leg: Leg, variables: dict[str, str] | None) -> None:
+        """After the announcement's AGI(): 2 GotoIf(CTI_OFFER_CALLBACK = 1 ? offer-callback,1), 3
+        ExecIf(CTI_EWT ? Playback/SayNumber of the wait), 4 Goto(inbound,hold,4). A Redirect meanwhile
+        (a delivery) took the channel elsewhere: the answer is heard by nobody."""
+        ch = leg.ch
+        if leg.done or leg.peer is not None or ch.exten != "t" or ch.app != "AGI":
+            return
+        for name, value in (variables or {}).items():
+            self.set_var(ch, name, value)
+        self.set_var(ch, "AGISTATUS", "FAILURE" if variables is None else "SUCCESS")
+        ch.variables["CTI_ANNOUNCEMENTS"] = str(int(ch.variable("CTI_ANNOUNCEMENTS") or "0") + 1)
+        if (variables or {}).get("CTI_OFFER_CALLBACK") == "1":
+            ch.exten = OFFER_EXTEN
+            self._offer_callback(leg)
+            return
+        if (variables or {}).get("CTI_EWT"):
+            ch.app, ch.appdata, ch.priority = "SayNumber", variables["CTI_EWT"] if variables else "", 3
+            self._next_step(leg, PROMPT_TIME, self._announcement_played, leg)
+            return
+        self._announcement_played(leg)
+
+    def _announcement_played(self, leg: Leg) -> None:
+        leg.after = None
+        leg.ch.exten = "hold"
+        self._wait_exten(leg)
 
     def _key_pressed(self, leg: Leg, digit: str) -> None:
         """The waiting caller presses a key during WaitExten (DTMFBegin/DTMFEnd); after the digit
@@ -270,22 +335,23 @@ class Dialplan(PbxCore):
         """``inbound,offer-callback`` (cti Redirects a held call there when its EWT is long): 1
         BackGround(cti-callback-offer) (a key during it runs its extension, as in WaitExten), 2
         Goto(inbound,hold,4): back to WaitExten, no new CtiWaiting. ``CALLBACK_IF_OFFERED`` (seconds):
-        the simulated caller presses the key that long into the offer."""
+        the simulated caller presses the key that long into the offer (``CALLBACK_AT_OFFER``: into that
+        offer, the first by default). Also reached from the periodic announcement (``_announced``)."""
         ch = leg.ch
         ch.app, ch.appdata, ch.priority = "BackGround", "cti-callback-offer", 1
         ch.variables["CALLBACK_OFFERED"] = str(int(ch.variable("CALLBACK_OFFERED") or "0") + 1)
         self._next_step(leg, CALLBACK_OFFER, self._offer_done, leg)
         after = ch.variable("CALLBACK_IF_OFFERED")
-        if after and not ch.variable("CALLBACK_PRESSED"):
+        nth = int(float_var(ch.variable("CALLBACK_AT_OFFER"), 1.0))  # the offer it takes (1: the first)
+        if after and not ch.variable("CALLBACK_PRESSED") and int(ch.variables["CALLBACK_OFFERED"]) >= nth:
             delay = min(float_var(after, 0.0), CALLBACK_OFFER / 2)
             leg.timers.append(self.later(delay, self._key_pressed, leg, CALLBACK_KEY))
 
     def _offer_done(self, leg: Leg) -> None:
         leg.after = None
         ch = leg.ch
-        ch.context, ch.exten, ch.priority = "inbound", "hold", 4
-        ch.app, ch.appdata = "WaitExten", "600,m(default)"
-        self._next_step(leg, HOLD_SAFETY["sample"], self._hold_over, leg)
+        ch.context, ch.exten = "inbound", "hold"
+        self._wait_exten(leg)
 
     def _callback_extension(self, leg: Leg, digit: str) -> None:
         """``inbound,1``: 1 GotoIf(no caller number?inbound,hold,4), 2 UserEvent(CtiCallbackRequest,
@@ -294,8 +360,7 @@ class Dialplan(PbxCore):
         leg.after = None
         ch = leg.ch
         if not ch.cid_num:  # a withheld number cannot be called back: back to WaitExten
-            ch.app, ch.appdata, ch.priority = "WaitExten", "600,m(default)", 4
-            self._next_step(leg, HOLD_SAFETY["sample"], self._hold_over, leg)
+            self._wait_exten(leg)
             return
         ch.context, ch.exten, ch.priority = "inbound", digit, 2
         body = [("Uniqueid", ch.uniqueid), ("Number", ch.cid_num), ("Key", digit)]

@@ -98,17 +98,37 @@ def run(args: argparse.Namespace) -> int:
             extra = tuple(n.skill for n in ct.needs.skills if n.skill not in needs[ct.queue])
             needs[ct.queue] = needs[ct.queue] + extra
         dispatcher = AppQueueDispatcher(args.dispatcher, needs, traffic.app_queue, seed)
+    thresholds = {q: cfg.reports.threshold(q) for q in policies}
     result = simulate(traffic, dispatcher, seed)
     figures: dict[str, Any] = {
         "hours": traffic.hours,
         "seed": seed,
-        **result.figures({q: cfg.reports.threshold(q) for q in policies}, cfg.reports.service_level_seconds),
+        **result.figures(thresholds, cfg.reports.service_level_seconds),
     }
+    if args.dispatcher == "cti" and any(p.overflow_to for p in policies.values()):
+        # the same traffic with the overflow by EWT off: what the overflow changed
+        plain = {
+            q: dataclasses.replace(p, overflow_to=None, overflow_if_ewt_above=0.0)
+            for q, p in policies.items()
+        }
+        without = simulate(traffic, RouterDispatcher(plain, traffic.unpause_after, announce=True), seed)
+        off = without.figures(thresholds, cfg.reports.service_level_seconds)
+        figures["overflow"]["with"] = _totals(figures)
+        figures["overflow"]["without"] = _totals(off)
     if args.json:
         print(json.dumps(figures, sort_keys=True))
     else:
         print(human(figures))
     return 0
+
+
+def _totals(f: dict[str, Any]) -> dict[str, Any]:
+    """Waits and abandons, in all and by queue (a with/without-overflow comparison)."""
+    keys = ("offered", "answered", "abandoned", "abandon_rate", "asa", "service_level")
+    return {
+        "total": {k: f["total"][k] for k in keys},
+        "queues": {q: {k: r[k] for k in keys} for q, r in sorted(f["queues"].items())},
+    }
 
 
 def _pct(v: float | None) -> str:
@@ -142,6 +162,32 @@ def human(f: dict[str, Any]) -> str:
             f"mean wait {_sec(e['mean_wait_s']).strip()}): "
             f"mean absolute error cti {_sec(e['ewt_mae_s']).strip()}, "
             f"app_queue's holdtime {_sec(e['ewt_mae_app_queue_s']).strip()}"
+        )
+    if e.get("announcements"):
+        lines.append(
+            f"periodic announcements ({e['announcements']}, mean wait left "
+            f"{_sec(e['mean_remaining_s']).strip()}): mean absolute error against the wait left "
+            f"cti {_sec(e['announced_mae_s']).strip()}, "
+            f"app_queue's holdtime - waited {_sec(e['announced_mae_app_queue_s']).strip()}"
+        )
+    o = f.get("overflow") or {}
+    if o.get("overflowed") or "with" in o:
+        lines.append(
+            f"overflow by EWT: {o['overflowed']} calls ({o['overflowed_at_entry']} at entry, "
+            f"{o['overflowed_while_waiting']} while waiting)"
+        )
+        for name in ("with", "without"):
+            if name in o:
+                t = o[name]["total"]
+                lines.append(
+                    f"  {name} overflow: answered {t['answered']}, abandoned {t['abandoned']} "
+                    f"({_pct(t['abandon_rate']).strip()}), ASA {_sec(t['asa']).strip()}, "
+                    f"SL {_pct(t['service_level']).strip()}"
+                )
+    if o.get("callback_offers"):
+        lines.append(
+            f"callback offers: {o['callback_offers']} to {o['calls_offered_a_callback']} calls "
+            "(offer_callback_above, offer_callback_every)"
         )
     return "\n".join(lines)
 

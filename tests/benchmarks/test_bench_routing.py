@@ -13,8 +13,21 @@ def test_bench_routing_quick_prints_the_documented_keys(capsys: pytest.CaptureFi
     assert bench_routing.main(["--quick"]) == 0
     f = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(f) == {"ewt", "erlang_c", "multi_skill", "two_type", "decisions_per_s", "baseline_per_s"}
-    assert set(f["ewt"]) == {"multi_skill", "busy_hour", "large_center", "cost"}
-    assert f["ewt"]["cost"]["estimate_ms_per_call"] > 0  # an estimate at every entry costs something
+    assert set(f["ewt"]) == {
+        "multi_skill",
+        "busy_hour",
+        "large_center",
+        "small_team",
+        "priority_mix",
+        "priority_mix_without_rule6",
+        "cost",
+    }
+    cost = f["ewt"]["cost"]
+    assert cost["estimate_ms_per_call"] > 0  # an estimate at every entry costs something
+    assert cost["estimate_us"] > 0 and cost["closed_form_us"] > 0 and cost["estimate_over_closed_form"] > 0
+    for case in ("busy_hour", "large_center", "small_team", "priority_mix"):
+        e = f["ewt"][case]
+        assert e["announcements"] > 0 and 0 < e["floor_ratio"] < 1 and e["announced_mae_s"] >= 0
     for e in (f["ewt"][t] for t in ("multi_skill", "busy_hour", "large_center")):
         assert set(e) >= {"ewt_mae_s", "ewt_mae_app_queue_s", "mean_wait_s", "ratio", "ewt_calls"}
         assert e["ewt_calls"] > 0 and e["ewt_mae_s"] < e["ewt_mae_app_queue_s"]

@@ -229,3 +229,31 @@ closed = "callback"
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_announcement_route_asks_for_the_held_call_by_its_uniqueid() -> None:
+    """``agi://.../announce`` (the holding extension's ``t``): the answer of ``announce`` for the
+    channel's uniqueid; without an announcer the route does not exist (the connection is refused)."""
+    asked: list[str] = []
+
+    def announce(uniqueid: str) -> dict[str, str]:
+        asked.append(uniqueid)
+        return {"CTI_EWT": "95", "CTI_OFFER_CALLBACK": "1", "CTI_QUEUE": "sales"}
+
+    decider = InboundDecider(parse_config(CONFIG).routing.ruleset("US"))
+    payload = request().replace(b"/route", b"/announce").replace(b"script: route", b"script: announce")
+    for announcer in (announce, None):
+        server = AgiServer(decider.variables, port=0, deadline=0.3, announce=announcer)
+        task = asyncio.create_task(server.run())
+        await server.ready.wait()
+        try:
+            variables, closed = await ask(server.port, payload)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert closed
+        if announcer is not None:
+            assert variables == {"CTI_EWT": "95", "CTI_OFFER_CALLBACK": "1", "CTI_QUEUE": "sales"}
+            assert asked == ["1700000000.1"]
+        else:
+            assert variables == {} and server.app is not None and server.app.refused == 1

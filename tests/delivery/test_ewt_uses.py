@@ -182,3 +182,41 @@ async def test_the_fastagi_answer_offers_the_callback_and_overflows() -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_the_announcement_moves_a_call_whose_ewt_grew_and_offers_the_callback_again() -> None:
+    """``RoutingService.announce`` (FastAGI /announce): the EWT again; c2 under the threshold at entry,
+    above it once the sales agent paused (nobody serves it): it moves to general (served), one step;
+    the callback offered at each rise past offer_callback_above and every offer_callback_every."""
+    cfg = overflowing()
+    cfg.queues["sales"].offer_callback_above = 100.0
+    cfg.queues["general"].offer_callback_above = 100.0
+    cfg.queues["general"].offer_callback_every = 60.0
+    cfg.queues["general"].announce_every = 20.0
+    async with Harness(cfg, FakeCards()) as h:
+        h.service.virtual = NoCallbacks()
+        h.agent("Sales", "1001", {"sales": 9}, S.ON_CALL)
+        h.agent("Gen", "1002", {}, S.ON_CALL)
+        h.hold("c1", did="500")  # about 126 s in sales: the offer at entry
+        await h.settle()
+        assert h.service.stats.callback_offers == 1
+        c1 = call_id("pbx1", "c1")
+        first = h.service.announce("c1")
+        assert first["CTI_QUEUE"] == "sales" and first["CTI_OFFER_CALLBACK"] == ""  # still above: offered
+        assert "CTI_ANNOUNCE_EVERY" not in first  # sales has none: the dialplan's own period
+        h.agent("Sales", "1001", {"sales": 9}, S.PAUSED)  # nobody serves sales now: the wait is unknown
+        h.clock.t += 20
+        moved = h.service.announce("c1")
+        assert moved["CTI_QUEUE"] == "general" and moved["CTI_ANNOUNCE_EVERY"] == "20"
+        assert h.service.router.call(c1) is not None and h.service.router.call(c1).queue == "general"  # type: ignore[union-attr]
+        assert h.service.stats.ewt_overflows == 1
+        assert 100 < int(moved["CTI_EWT"]) and moved["CTI_OFFER_CALLBACK"] == ""  # offered 20 s ago
+        h.clock.t += 60
+        again = h.service.announce("c1")
+        assert again["CTI_QUEUE"] == "general" and again["CTI_OFFER_CALLBACK"] == "1"  # 80 s >= 60 s
+        assert h.service.stats.callback_offers == 2 and h.service.stats.ewt_overflows == 1
+        assert h.service.announce("nobody") == {"CTI_EWT": "", "CTI_OFFER_CALLBACK": ""}
+        h.agent("Gen", "1002", {}, S.AVAILABLE)  # the general agent takes it: no longer waiting
+        await h.settle()
+        assert h.service.announce("c1") == {"CTI_EWT": "", "CTI_OFFER_CALLBACK": ""}
+        assert [r["Exten"] for r in h.link.sent("Redirect") if r["Context"] != "inbound"] == ["1002"]

@@ -38,7 +38,7 @@ OTHERS = ("Bob", "Carol", "Dave", "Erin", "Frank")
 
 @asynccontextmanager
 async def center(
-    tmp_path: Path, *, api: bool = False, sales: str = ""
+    tmp_path: Path, *, api: bool = False, sales: str = "", agi: bool = False
 ) -> AsyncIterator[tuple[Daemon, SimServer, str]]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
     await seed(url)
@@ -48,9 +48,14 @@ async def center(
     extra = extra.replace("wrapup_seconds = 3\n", "wrapup_seconds = 3\n" + sales)  # [routing.queues.sales]
     if api:
         extra += "[api]\nenabled = true\nport = 0\n"
+    if agi:  # the holding extension's periodic announcement asks cti over FastAGI
+        extra += "[agi]\nenabled = true\nport = 0\ndeadline = 0.5\n"
     try:
         async with running_daemon(url, extra) as daemon:
             assert daemon.routing is not None
+            if agi:
+                assert daemon.agi is not None
+                sim.agi_target = f"127.0.0.1:{daemon.agi.port}"
             router = daemon.routing.router
             await eventually(lambda: router.has_agent(ALICE) and router.state(ALICE).value == "available", 10)
             yield daemon, sim, url
@@ -155,6 +160,61 @@ async def test_a_long_wait_at_entry_offers_the_callback_and_the_caller_takes_it(
         assert virtual is not None and abs(virtual.entered - entered) < 0.5  # its place kept
         row = await stored(url, 1)
         assert row is not None and (row.e164, row.source) == ("+12125550100", "key")
+        await sup.close()
+
+
+async def test_the_periodic_announcement_asks_cti_again_and_the_offer_is_repeated(tmp_path: Path) -> None:
+    every = "offer_callback_above = 60\nannounce_every = 2\noffer_callback_every = 4\n"
+    async with center(tmp_path, sales=every, agi=True) as (daemon, sim, url):
+        assert daemon.server is not None and daemon.routing is not None and daemon.agi is not None
+        router = daemon.routing.router
+        sup = await login(daemon.server.port, "super")
+        await pause(sup, "Alice", *OTHERS)
+        await eventually(lambda: router.state(ALICE).value == "paused", 10, "Alice paused")
+        # nobody serves sales: the wait is the longest of all. The caller lets the first offer (at
+        # entry, cti's Redirect) go by and takes the second, which only the announcement can bring
+        leg = sim.place_call(
+            "12125550100",
+            "Ana Lima",
+            "hold",
+            patience=120,
+            variables={"CTI_ANNOUNCE_EVERY": "2", "CALLBACK_IF_OFFERED": "1", "CALLBACK_AT_OFFER": "2"},
+        )
+        assert leg is not None
+        await eventually(lambda: router.waiting_count == 1, 10, "the caller waiting")
+        (waiting,) = router.waiting(daemon.routing.now())
+        entered = daemon.routing.now() - waiting.waited
+        await eventually(lambda: leg.ch.variable("CALLBACK_OFFERED") == "1", 10, "the offer at entry")
+        assert daemon.routing.stats.callback_offers == 1
+        await eventually(lambda: router.call(virtual_id(1)) is not None, 30, "the virtual entry")
+        # the announcement asked over FastAGI (WaitExten's t: AGI(.../announce)) and was told to offer
+        assert daemon.agi.app is not None and daemon.agi.app.served >= 1
+        assert int(leg.ch.variable("CTI_ANNOUNCEMENTS") or "0") >= 1
+        assert leg.ch.variable("CTI_OFFER_CALLBACK") == "1" and leg.ch.variable("CTI_EWT") == ""
+        assert leg.ch.variable("CALLBACK_OFFERED") == "2"
+        assert daemon.routing.stats.callback_offers == 2
+        virtual = router.call(virtual_id(1))
+        assert virtual is not None and abs(virtual.entered - entered) < 0.5  # its place kept
+        row = await stored(url, 1)
+        assert row is not None and (row.e164, row.source) == ("+12125550100", "key")
+        await sup.close()
+
+
+async def test_an_announcement_within_offer_callback_every_does_not_offer_again(tmp_path: Path) -> None:
+    every = "offer_callback_above = 60\nannounce_every = 1\noffer_callback_every = 600\n"
+    async with center(tmp_path, sales=every, agi=True) as (daemon, sim, _url):
+        assert daemon.server is not None and daemon.routing is not None and daemon.agi is not None
+        router = daemon.routing.router
+        sup = await login(daemon.server.port, "super")
+        await pause(sup, "Alice", *OTHERS)
+        await eventually(lambda: router.state(ALICE).value == "paused", 10, "Alice paused")
+        leg = sim.place_call(
+            "12125550100", "Ana Lima", "hold", patience=60, variables={"CTI_ANNOUNCE_EVERY": "1"}
+        )
+        assert leg is not None
+        await eventually(lambda: int(leg.ch.variable("CTI_ANNOUNCEMENTS") or "0") >= 3, 20, "announcements")
+        assert leg.ch.variable("CALLBACK_OFFERED") == "1"  # the entry's offer only
+        assert leg.ch.variable("CTI_OFFER_CALLBACK") == "" and daemon.routing.stats.callback_offers == 1
         await sup.close()
 
 

@@ -171,7 +171,9 @@ def test_cti_simulate_json(capsys: pytest.CaptureFixture[str]) -> None:
         "agents",
         "groups",
         "ewt",
+        "overflow",
     }
+    assert f["overflow"]["overflowed"] == 0 and "with" not in f["overflow"]  # no queue overflows
     assert set(f["queues"]) == {"sales", "support"} and set(f["call_types"]) == {"sales", "support-fr"}
     ewt = f["ewt"]  # the waits announced at entry, against the real ones (cti's and app_queue's)
     assert ewt["ewt_calls"] > 0 and ewt["ewt_mae_s"] >= 0 and ewt["ewt_mae_app_queue_s"] >= 0
@@ -248,3 +250,36 @@ def test_the_traffic_file_reads_the_proficiency() -> None:
     assert t.proficiency == Proficiency(0.05, 9)
     with pytest.raises(ConfigError, match="proficiency_per_level"):
         parse_traffic("[simulation]\nproficiency_per_level=2\n" + base)
+
+
+OVERFLOW = """
+overflow_if_ewt_above = 45
+overflow_to = "support"
+announce_every = 30
+offer_callback_above = 60
+offer_callback_every = 60
+"""
+
+
+def test_cti_simulate_overflows_by_ewt_at_entry_and_while_waiting_and_compares_without(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The daemon's overflow (cti.routing.ewt.overflow_queue at entry, reannounce while waiting), the
+    same traffic without it, the periodic announcements measured, the callback offers counted."""
+    text = CONFIG.read_text().replace(
+        "[[routing.queues.sales.escalation]]", OVERFLOW + "[[routing.queues.sales.escalation]]", 1
+    )
+    (tmp_path / "cti.toml").write_text(text)
+    args = ["simulate", "--config", str(tmp_path / "cti.toml"), "--traffic", str(TRAFFIC), "--json"]
+    assert main(args) == 0
+    f = json.loads(capsys.readouterr().out)
+    o = f["overflow"]
+    assert o["overflowed"] == o["overflowed_at_entry"] + o["overflowed_while_waiting"] > 0
+    assert o["callback_offers"] >= o["calls_offered_a_callback"] > 0
+    assert o["with"]["total"] == {k: f["total"][k] for k in o["with"]["total"]}
+    assert o["without"]["total"]["offered"] == f["total"]["offered"]  # the same calls
+    assert o["without"]["total"] != o["with"]["total"]  # the overflow changed something
+    assert f["ewt"]["announcements"] > 0 and f["ewt"]["announced_mae_s"] >= 0
+    assert main(args[:-1]) == 0
+    out = capsys.readouterr().out
+    assert "overflow by EWT:" in out and "without overflow" in out and "periodic announcements" in out

@@ -59,6 +59,12 @@ class SimCall:
     announced: float = math.nan
     announced_app_queue: float = math.nan
     announced_app_queue_position: float = math.nan
+    place: tuple[float, int] | None = None  # at entry: the calls ahead (shares) and the free agents
+    # the periodic announcements while it waits (the queue's announce_every): (at, cti's EWT, app_queue's)
+    announcements: list[tuple[float, float, float]] = field(default_factory=list)
+    entry_queue: str = ""  # the queue its type sends it to ("" : ``queue``); ``queue``: where it was served
+    overflowed_at: float = math.nan  # when its EWT sent it to the queue's overflow_to
+    callback_offers: int = 0  # the callback offers it heard (offer_callback_above, offer_callback_every)
 
 
 @dataclass(slots=True)
@@ -373,6 +379,42 @@ def ewt_figures(calls: Sequence[SimCall]) -> dict[str, Any]:
         "ewt_mae_s": mae([c.announced for c in sample]),
         "ewt_mae_app_queue_s": mae([c.announced_app_queue for c in sample]),
         "ewt_mae_app_queue_position_s": mae([c.announced_app_queue_position for c in sample]),
+        **announcement_figures(sample),
+    }
+
+
+def announcement_figures(calls: Sequence[SimCall]) -> dict[str, Any]:
+    """The periodic announcements (``announce_every``) of the answered calls against the wait left
+    after each (app_queue's announce-frequency: ``holdtime - waited``, at least 0). A second figure, not
+    the at-entry one: the later announcements know more (a shorter rest of the wait)."""
+    rows = [
+        (cti, aq, c.answered_at - t)
+        for c in calls
+        if c.done and not c.abandoned
+        for t, cti, aq in c.announcements
+        if math.isfinite(cti)
+    ]
+    if not rows:
+        return {"announcements": 0}
+    n = len(rows)
+    return {
+        "announcements": n,
+        "mean_remaining_s": sum(r for _, _, r in rows) / n,
+        "announced_mae_s": sum(abs(e - r) for e, _, r in rows) / n,
+        "announced_mae_app_queue_s": sum(abs(a - r) for _, a, r in rows) / n,
+    }
+
+
+def overflow_figures(calls: Sequence[SimCall]) -> dict[str, Any]:
+    """The calls the EWT sent to their queue's ``overflow_to``, at entry or while waiting, and the
+    callback offers heard (cti's dispatcher; ``cti simulate`` also runs the traffic without overflow)."""
+    moved = [c for c in calls if math.isfinite(c.overflowed_at)]
+    return {
+        "overflowed": len(moved),
+        "overflowed_at_entry": sum(1 for c in moved if c.overflowed_at == c.arrive),
+        "overflowed_while_waiting": sum(1 for c in moved if c.overflowed_at > c.arrive),
+        "callback_offers": sum(c.callback_offers for c in calls),
+        "calls_offered_a_callback": sum(1 for c in calls if c.callback_offers),
     }
 
 
@@ -403,6 +445,7 @@ class Result:
             "call_types": {t: call_figures(cs, th, default) for t, cs in by_type.items()},
             "agents": occupancy_figures(self.agents),
             "ewt": ewt_figures(self.calls),
+            "overflow": overflow_figures(self.calls),
             "groups": {g: occupancy_figures(ags) for g, ags in by_group.items()},
         }
 
