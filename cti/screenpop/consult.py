@@ -103,6 +103,11 @@ class Consults:
         msg = {"type": "call", "event": "left", "linkedid": c.linkedid, "server": c.server}
         hub._emit(msg, (agent,))
 
+    def state_of(self, linkedid: str, agent: AgentId) -> dict[str, Any] | None:
+        """The panel of the agent who started it (Complete/Cancel/Conference, or Leave/End); None else."""
+        c = self.calls.get(linkedid)
+        return c.view() if c is not None and c.agent == agent else None
+
     def handle(self, hub: Hub, event: DomainEvent) -> bool:
         lid = getattr(event, "linkedid", None)
         if isinstance(event, CallEnded):

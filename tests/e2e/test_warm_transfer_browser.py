@@ -182,3 +182,21 @@ async def test_a_busy_number_gives_the_customer_back_and_the_card_says_so(tmp_pa
         await expect(pop.locator(".call-state")).to_have_text("talking")
         await expect(pop.get_by_role("button", name="Warm transfer")).to_be_enabled()  # try another
         assert not sim.pbx.consultations
+
+
+async def test_a_reload_mid_consultation_brings_the_panel_back_and_complete_still_works(
+    tmp_path: Path,
+) -> None:
+    async with _consulting(tmp_path) as (daemon, sim, frank, alice, lid):
+        await frank.reload()
+        pop, other = frank.locator(".pop"), alice.locator(".pop")
+        await expect(pop.locator(".consult-state")).to_contain_text("talk, then complete")
+        await expect(pop.get_by_role("button", name="Hang up")).to_be_disabled()
+        complete = pop.get_by_role("button", name="Complete")
+        await expect(complete).to_be_visible()
+        await complete.click()
+        await expect(pop.locator(".call-state")).to_have_text("transferred to Alice")
+        await expect(pop.locator(".consult")).to_be_hidden()
+        await expect(other.locator(".call-state")).to_have_text("answered")
+        assert daemon.hub is not None and daemon.hub.calls[LinkedId(lid)].agent == "Alice"
+        assert "ATTENDEDTRANSFER" in sim.pbx.queue_log.lines[-1]

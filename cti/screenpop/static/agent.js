@@ -296,6 +296,7 @@
     if (pops.has(key)) pops.get(key).card.remove();
     const p = popCard(msg);
     pops.set(key, { ...p, msg });
+    if (msg.consult) { showConsult(p.consultBox, msg.consult); controls(p); } // a reload mid-consultation
     document.getElementById("pops").prepend(p.card);
     document.getElementById("no-call").hidden = true;
     tick();
