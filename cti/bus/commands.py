@@ -321,9 +321,12 @@ def _build_consult(local: LocalServer, op: str, args: Mapping[str, Any]) -> dict
     else:
         dial = f"Local/{_text(args, 'target')}@{local.contexts['dial']}/n"
     caller_id = f'"{_agent(args)}" <{_text(args, "caller")}>'
-    return {"Action": "Originate", "Channel": dial, **into, "Async": "true", "Timeout": "30000"} | {
+    action = {"Action": "Originate", "Channel": dial, **into, "Async": "true", "Timeout": "30000"} | {
         "CallerID": caller_id
     }
+    if "channel_id" in args:  # the requester's console pops the colleague by it
+        action["ChannelId"] = _text(args, "channel_id", _ID)
+    return action
 
 
 def _holding(local: LocalServer, op: str, args: Mapping[str, Any]) -> dict[str, str]:

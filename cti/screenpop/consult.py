@@ -28,10 +28,18 @@ from __future__ import annotations
 
 import itertools
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from cti.core.events import CallAnswered, CallEnded, CallHoldChanged, CallTransferred, DomainEvent
+from cti.core.events import (
+    CallAnswered,
+    CallEnded,
+    CallHoldChanged,
+    CallTransferred,
+    DomainEvent,
+    OriginateFinished,
+)
 from cti.core.ids import AgentId, LinkedId
 from cti.screenpop import protocol as p
 from cti.screenpop.actions import DeskError, DeskRequests, extension_of
@@ -88,6 +96,36 @@ class Consults:
 
     def __init__(self) -> None:
         self.calls: dict[str, Consultation] = {}
+        # a colleague originated into a conference: its ChannelId -> (the customer's Linkedid, the colleague)
+        self.invited: dict[str, tuple[LinkedId, AgentId]] = {}
+
+    def invite(self, hub: Hub, c: Consultation, agent: AgentId, channel_id: str) -> None:
+        """The colleague's phone rings for the conference: their console pops the customer's card (the
+        Originate's channel has a Linkedid of its own, so the hub is told it is the customer's call)."""
+        view = hub.calls.get(LinkedId(c.linkedid))
+        first = view.pops.get(c.agent) if view is not None else None
+        if view is None or first is None:
+            return
+        pop = {**first, "agent": agent, "at": hub.now()}
+        view.agents.add(agent)
+        view.pops[agent] = pop
+        hub._remember(agent, c.server, view.linkedid)
+        self.invited[channel_id] = (view.linkedid, agent)
+        hub.pops_sent += 1
+        hub._emit(pop, (agent,))
+
+    def _invite_answered(self, hub: Hub, event: OriginateFinished) -> None:
+        lid, agent = self.invited.pop(event.channel_id)
+        if event.outcome == "answered":
+            update = {"agent": agent, "queue": None, "waited_seconds": 0.0, "at": event.at}
+            hub._call_update(lid, "answered", update, only=agent)
+            return
+        view = hub.calls.get(lid)
+        if view is not None:
+            view.agents.discard(agent)
+            view.pops.pop(agent, None)
+        msg = {"type": "call", "event": "missed", "linkedid": lid, "agent": agent, "ring_seconds": 0.0}
+        hub._emit({**msg, "server": view.server if view else ""}, (agent,))
 
     def _tell(self, hub: Hub, c: Consultation, state: str, audience: tuple[AgentId, ...]) -> None:
         hub._emit({"type": "consult", **c.view(), "state": state}, audience)
@@ -109,6 +147,9 @@ class Consults:
         return c.view() if c is not None and c.agent == agent else None
 
     def handle(self, hub: Hub, event: DomainEvent) -> bool:
+        if isinstance(event, OriginateFinished) and event.channel_id in self.invited:
+            self._invite_answered(hub, event)
+            return False
         lid = getattr(event, "linkedid", None)
         if isinstance(event, CallEnded):
             self.calls.pop(event.journey.linkedid, None)
@@ -320,6 +361,7 @@ async def conference(desk: Desk, identity: Identity, cmd: p.Conference) -> dict[
         await _dual_redirect(desk, c, customer, room)
         dial = interface or f"Local/{exten}@{desk.contexts_of(server).dial}/n"
         caller = _customer_name(desk, cmd.linkedid)
+        channel_id = uuid.uuid4().hex  # the originated channel's Uniqueid: its OriginateResponse is ours
         await desk._ami(
             server,
             {
@@ -331,9 +373,15 @@ async def conference(desk: Desk, identity: Identity, cmd: p.Conference) -> dict[
                 "Async": "true",
                 "Timeout": "30000",
                 "CallerID": f'"{agent}" <{caller}>',
+                "ChannelId": channel_id,
             },
-            ("originate_conference", _about(c, room=room, to=cmd.to, target=shown, caller=caller)),
+            (
+                "originate_conference",
+                _about(c, room=room, to=cmd.to, target=shown, caller=caller, channel_id=channel_id),
+            ),
         )
+        if target_agent is not None:
+            consults.invite(desk.hub, c, target_agent, channel_id)
         c.state, c.room = "conference", room
         c.parties = [agent, _customer_name(desk, cmd.linkedid), shown]
         consults.calls[cmd.linkedid] = c

@@ -17,6 +17,7 @@ from cti.core.events import (
     CallerInfo,
     CallHoldChanged,
     CallTransferred,
+    OriginateFinished,
 )
 from cti.core.ids import AgentId, LinkedId, UniqueId
 from cti.core.journey import Direction
@@ -296,3 +297,43 @@ async def test_for_a_server_another_instance_handles_the_desk_sends_requests_it_
     await d.run(ALICE, p.Consult(None, "1.1", "cancel"))  # no local lookup: the owner finds the channel
     about = {"linkedid": "1.1", "agent": "Alice", "exten": "Bob", "context": "cti-consult"}
     assert remote.requests == [("atxfer", about), ("consult_cancel", about)]
+
+
+async def test_the_snapshot_of_the_consulting_agent_carries_the_consultation_and_no_one_elses() -> None:
+    d, _, _ = await consulting()
+    d.hub.on_events(_bob_rings_and_answers(1_700_000_010.0))  # type: ignore[arg-type]
+    (mine,) = d.hub.snapshot(ALICE)["calls"]
+    assert mine["consult"]["state"] == "consulting" and mine["consult"]["target"] == "Bob"
+    assert mine["consult"]["answered"] is True
+    (bobs,) = d.hub.snapshot(BOB)["calls"]
+    assert bobs["consult"] is None  # the consulted colleague has no Complete/Cancel
+    await d.run(ALICE, p.Consult(None, "1.1", "complete"))  # completing: still under way until Asterisk says
+    d.hub.on_events(
+        [
+            CallTransferred(
+                1_700_000_020.0, "pbx1", LinkedId("1.1"), AgentId("Alice"), "Bob@cti-consult", "attended"
+            )
+        ]
+    )
+    assert all(c["consult"] is None for c in d.hub.snapshot(ALICE)["calls"])
+
+
+@pytest.mark.parametrize(("outcome", "event"), [("answered", "answered"), ("no-answer", "missed")])
+async def test_a_colleague_called_into_a_conference_gets_the_customers_card(outcome: str, event: str) -> None:
+    d, link, _ = desk()
+    alice, bob = Client(ALICE, 100), Client(BOB, 100)
+    d.hub.attach(alice)
+    d.hub.attach(bob)
+    await d.run(ALICE, p.Conference(None, "1.1", "start", "agent", "Bob"))
+    channel_id = link.sent[1]["ChannelId"]
+    (pop,) = drain(bob)
+    assert pop["type"] == "screenpop" and pop["agent"] == "Bob" and pop["call"]["linkedid"] == "1.1"
+    assert pop["caller"]["number"] == "+14155550101"
+    view = d.hub.calls[LinkedId("1.1")]
+    assert "Bob" in view.agents and not d.hub.may_act_on(BOB, "1.1")  # Alice's call until she leaves
+    d.hub.on_events(
+        [OriginateFinished(1_700_000_030.0, "pbx1", "", channel_id, LinkedId(channel_id), 4, outcome)]
+    )
+    (update,) = drain(bob)
+    assert (update["type"], update["event"], update["linkedid"]) == ("call", event, "1.1")
+    assert ("Bob" in view.agents) is (outcome == "answered")

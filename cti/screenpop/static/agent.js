@@ -127,6 +127,12 @@
     const warm = el("button", { type: "button", class: "warm-transfer", dataset: { shortcut: "Alt+W" }, "aria-keyshortcuts": "Alt+W",
       onclick: () => startConsult(consultBox, { type: "warm_transfer", linkedid: lid, to: kind.value, target: target.value.trim() }, cti.t("agent.warm_transfer")) },
       cti.t("agent.warm_transfer"));
+    // a conference with the target of the same box, no consultation first (hidden while one is under way)
+    const conf = el("button", { type: "button", class: "conference-start", dataset: { shortcut: "Alt+3" },
+      onclick: () => {
+        if (!target.value.trim()) { target.focus(); return; }
+        startConsult(consultBox, { type: "conference", linkedid: lid, op: "start", to: kind.value, target: target.value.trim() }, cti.t("agent.conference_start"));
+      } }, cti.t("agent.conference_start"));
     const key = callKey(call.server, lid);
     const hangup = el("button", { type: "button", class: "danger", dataset: { shortcut: "Alt+X" }, onclick: () => act({ type: "hangup", linkedid: lid }, cti.t("agent.act.hangup")) }, cti.t("agent.hangup"));
     const transfer = el("button", { type: "button", dataset: { shortcut: "Alt+T" }, onclick: () => {
@@ -156,7 +162,7 @@
       customers.length ? customers.map(customerCard) : el("p", { class: "muted" }, msg.lookup === "found" ? "" : cti.t("agent.unknown_caller")),
       msg.lead ? el("div", { class: "lead" }, el("h4", {}, cti.t("agent.lead")), el("pre", {}, JSON.stringify(msg.lead, null, 2))) : null,
       msg.script ? el("div", { class: "script" }, el("h4", {}, cti.t("agent.script")), el("p", {}, String(msg.script))) : null,
-      el("div", { class: "call-controls" }, hangup, hold, park, kind, target, transfer, warm),
+      el("div", { class: "call-controls" }, hangup, hold, park, kind, target, transfer, warm, conf),
       consultBox.box,
       el("form", { class: "disposition", onsubmit: async (ev) => {
           ev.preventDefault();
@@ -183,7 +189,7 @@
         disposition, notes, picker,
         el("label", { class: "inline" }, cti.t("agent.callback_at"), " ", callbackAt), callbackFor,
         el("button", { type: "submit", dataset: { shortcut: "Alt+S" } }, cti.t("agent.save_disposition")), close));
-    const p = { card, stateLine, hangup, transfer, warm, consultBox, kind, target, close, waitClock, talkClock, hold, park, holdClock,
+    const p = { card, stateLine, hangup, transfer, warm, conf, consultBox, kind, target, close, waitClock, talkClock, hold, park, holdClock,
       state, rangAt: msg.at, waited: call.waited_seconds || 0, answeredAt: msg.answered_at || null, endedAt: null,
       heldSince: state === "held" ? msg.held_since || null : null };
     controls(p);
@@ -196,6 +202,7 @@
     const consulting = Boolean(p.consultBox && p.consultBox.state);
     for (const b of [p.hangup, p.transfer, p.kind, p.target]) b.disabled = !live || consulting;
     if (p.warm) p.warm.disabled = !live || consulting;
+    if (p.conf) { p.conf.hidden = consulting; p.conf.disabled = !live; } // Alt+3: the panel's Conference meanwhile
     if (p.consultBox && !live) showConsult(p.consultBox, null);
     p.close.disabled = live;
     p.close.title = live ? cti.t("agent.close_title") : "";

@@ -591,5 +591,6 @@ i18n.add("en", {
   "agent.conference_leave": "Leave",
   "agent.conference_end": "End conference",
   "agent.conference_over": "you left the conference",
+  "agent.conference_start": "Conference call",
   "agent.left_call": "you left the call",
 });
