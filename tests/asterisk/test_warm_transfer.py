@@ -132,3 +132,30 @@ def test_the_queue_log_of_a_warm_transfer_agrees_with_the_trackers_leg() -> None
     (logged,) = legs.values()
     assert logged.outcome is LegOutcome.TRANSFERRED and logged.agent == stored.agent
     assert leg_agrees(stored, logged)
+
+
+def test_the_first_agent_is_on_a_call_while_in_the_conference_and_wraps_up_after_leaving() -> None:
+    kicked: list[float] = []
+
+    def steps(h: Harness, agent: Channel, customer: Channel) -> None:
+        h.pbx.atxfer(agent, CONSULT_CONTEXT, "1001")
+        h.run(3)
+        one = _consult_one(h)
+        h.pbx.redirect(agent, CONFERENCE_CONTEXT, "700", 1)
+        h.pbx.redirect(customer, CONFERENCE_CONTEXT, "700", 1)
+        h.pbx.redirect(one, CONFERENCE_CONTEXT, "700", 1)
+        h.run(90)  # longer than the queue's 60 s wrap-up: app_queue's AgentComplete came at the Redirect
+        kicked.append(h.pbx.now)
+        h.pbx.conference_kick("700", agent.name)  # the agent leaves
+        h.run(2)
+        h.pbx.conference_kick("700", "all")
+        h.run(2)
+
+    events, _, first = _run(steps)
+    moves = [(e.state, e.at) for e in events if isinstance(e, AgentStateChanged) and e.agent == first]
+    (at,) = kicked
+    during = [s for s, t in moves if t < at]
+    after = [s for s, t in moves if t >= at]
+    assert during[-1] is AgentState.ON_CALL  # in the room: on a call, not in wrap-up
+    assert after[0] is AgentState.WRAP_UP  # the queue's wrap-up starts when the agent leaves
+    assert not any(s is AgentState.AVAILABLE for s, t in moves if t < at)  # never free while in the room

@@ -699,6 +699,8 @@ class CallTracker:
         if uid in self.journeys.unsettled:
             self.settle(uid, None, at, out)
         self.roster.end_ring(uid, at, out)
+        if uid in self.roster.conferences:  # its ConfbridgeLeave was missed
+            self.roster.conference_left(uid, at, out)
         for agent_uid in (uid, ch.partner):
             if agent_uid is None:
                 continue
@@ -768,6 +770,7 @@ class CallTracker:
 # The handlers register themselves in ROUTES when imported.
 from cti.asterisk.tracker import (  # noqa: E402, F401
     channel_events,
+    conference_events,
     dial_events,
     park_events,
     queue_events,
