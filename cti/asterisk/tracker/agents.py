@@ -67,11 +67,11 @@ class Roster:
 
     __slots__ = (
         "_devices",
-        "conferences",
         "_shown_at",
         "_wrapups",
         "_wrapuptime",
         "by_name",
+        "conferences",
         "device_agent",
         "next_wrapup",
         "on_rename",
