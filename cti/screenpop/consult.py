@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from cti.core.events import (
     CallAnswered,
     CallEnded,
+    CallerLeft,
     CallHoldChanged,
     CallTransferred,
     DomainEvent,
@@ -172,6 +173,11 @@ class Consults:
                 if view is not None:
                     view.state = "held"  # the customer still waits on hold; the call stays the agent's
                 self._tell(hub, c, "answered", (c.agent,))
+                return True
+            case CallerLeft():  # Asterisk keeps the agent and the colleague talking: nothing to transfer
+                del self.calls[c.linkedid]
+                self._tell(hub, c, "stranded", (c.agent,))
+                hub._call_update(event.linkedid, "caller_left", {"at": event.at})
                 return True
             case CallHoldChanged(on_hold=False):  # Asterisk brought the agent back to the customer
                 del self.calls[c.linkedid]

@@ -22,8 +22,12 @@ Attended transfer (main/bridge_basic.c's state machine, with features.conf's def
 4. Cancel: the target's ``;1`` is hung up (or the colleague hangs up, or the Dial fails, or nobody
    answers within atxfernoanswertimeout, 15 s): the transferer is moved back (``Unhold``,
    ``MusicOnHoldStop``), the target bridge destroyed; no AttendedTransfer event.
-5. The customer hanging up during the consultation ends everything (simplified: Asterisk would leave
-   the agent and the colleague talking).
+5. The customer hanging up: while the target is still called (calling target) everything ends
+   (``TRANSFER_FAIL``: the target bridge is destroyed, the transferer and the target hung up); once the
+   target answered (consulting), consulting_exit's "one-of-a-kind event": the target bridge becomes a
+   normal one and stays, the agent and the colleague go on talking (app_queue's ``AgentComplete`` Reason
+   caller, the customer's bridge destroyed, no AttendedTransfer); the first of the two to hang up
+   dissolves the bridge (a basic bridge's hangup dissolves it) and the other is hung up.
 
 ConfBridge (apps/confbridge): ``cti-conference,<room>`` runs ``ConfBridge(${EXTEN})``. The first member
 creates the bridge (BridgeCreate, ``ConfbridgeStart``); each member's BridgeEnter is followed by
@@ -60,7 +64,7 @@ class Consultation:
     bridge: Bridge  # the target bridge
     one: Channel  # Local/<exten>@<context>;1, the transfer target
     target: Leg  # the ;2 running the consultation's dialplan
-    state: str = "calling"  # calling, consulting, completed, over
+    state: str = "calling"  # calling, consulting, completed, stranded (the customer left), over
     timer: Timer | None = None
 
 
@@ -201,11 +205,60 @@ class Consult(PbxCore):
         self.leg_hangup(leg, 16)
         return True
 
+    def consult_transferee_gone(self, leg: Leg, cause: int) -> bool:
+        """Hook (dialplan.leg_hangup): the customer hangs up while the agent consults an answered target
+        (consulting_exit, STIMULUS_TRANSFEREE_HANGUP): the agent and the target stay in the target bridge."""
+        c = next((c for c in self._live() if c.leg is leg and c.state == "consulting"), None)
+        al = leg.peer
+        if c is None or al is not c.al:
+            return False
+        c.state = "stranded"
+        if c.timer is not None:
+            c.timer.cancel()
+            c.timer = None
+        leg.done = True
+        leg.cancel_timers()
+        self._complete(leg, al, "caller")  # app_queue: COMPLETECALLER, the agent's queue call is over
+        leg.peer = None
+        if leg.outside is not None:
+            self.hangup_event(leg.outside, cause)
+        self.bridge_leave(leg.ch)
+        self.hangup_event(leg.ch, cause)
+        if not c.orig.channels:
+            self.event("BridgeDestroy", "call", c.orig.snapshot())
+        leg.bridge = None
+        self.schedule_dispatch()
+        return True
+
+    def _stranded_over(self, c: Consultation, cause: int) -> None:
+        """The agent or the target of a stranded consultation hung up: the basic bridge dissolves."""
+        c.state = "over"
+        al = c.al
+        if not al.done:
+            al.done = True
+            al.cancel_timers()
+            self.hangup_event(al.two, cause)
+            al.phone.legs.remove(al)
+            self._member_status(al.phone)
+            self.bridge_leave(al.one)
+            self.hangup_event(al.one, cause)
+        if not c.one.hungup:
+            self.bridge_leave(c.one)
+            self.hangup_event(c.one, cause)
+        if not c.target.done:
+            self.leg_hangup(c.target, cause)
+        if c in self.consultations:  # the ;2's end (consult_leg_over) may have taken it already
+            self.consultations.remove(c)
+        self.event("BridgeDestroy", "call", c.bridge.snapshot())
+        self.schedule_dispatch()
+
     def consult_leg_over(self, leg: Leg, cause: int) -> None:
         """Hook (dialplan.leg_hangup): a leg ended. The consultation's ``;2``: its ``;1`` goes too and,
         still consulting, the transferer goes back to the customer; the customer: the consultation ends."""
         for c in list(self.consultations):
-            if c.target is leg:
+            if c.target is leg and c.state == "stranded":
+                self._stranded_over(c, cause)
+            elif c.target is leg:
                 if not c.one.hungup:
                     self.hangup_event(c.one, cause)
                 if c.state in ("calling", "consulting"):
@@ -255,6 +308,9 @@ class Consult(PbxCore):
         c = ch.owner
         if not isinstance(c, Consultation) or ch is not c.one:
             return False
+        if c.state == "stranded":
+            self._stranded_over(c, cause)
+            return True
         self.hangup_event(ch, cause)
         if not c.target.done:
             self.leg_hangup(c.target, cause)  # consult_leg_over rebridges
@@ -266,6 +322,10 @@ class Consult(PbxCore):
         c = next((c for c in self._live() if c.al is al), None)
         if c is not None:
             self._complete_transfer(c, cause)
+            return True
+        stranded = next((c for c in self.consultations if c.al is al and c.state == "stranded"), None)
+        if stranded is not None:
+            self._stranded_over(stranded, cause)
             return True
         if al.one.bridge is not None and al.one.bridge.kind[2] == "ConfBridge":
             al.done = True

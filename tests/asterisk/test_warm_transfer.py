@@ -14,6 +14,7 @@ from cti.core.events import (
     AgentState,
     AgentStateChanged,
     CallEnded,
+    CallerLeft,
     CallTransferred,
     DomainEvent,
     StreamProblem,
@@ -159,3 +160,30 @@ def test_the_first_agent_is_on_a_call_while_in_the_conference_and_wraps_up_after
     assert during[-1] is AgentState.ON_CALL  # in the room: on a call, not in wrap-up
     assert after[0] is AgentState.WRAP_UP  # the queue's wrap-up starts when the agent leaves
     assert not any(s is AgentState.AVAILABLE for s, t in moves if t < at)  # never free while in the room
+
+
+def test_the_customer_leaving_mid_consultation_is_an_answered_call_the_agent_and_colleague_finish() -> None:
+    """Asterisk keeps the agent and the colleague talking (bridge_basic.c consulting_exit): one journey,
+    the queue leg answered (the caller hung up), no transfer; it ends when the two hang up."""
+    hung: list[float] = []
+
+    def steps(h: Harness, agent: Channel, customer: Channel) -> None:
+        h.pbx.atxfer(agent, CONSULT_CONTEXT, "1001")
+        h.run(3)
+        h.pbx.hangup_channel(customer, 16)
+        h.run(30)
+        hung.append(h.pbx.now)
+        h.pbx.hangup_channel(agent, 16)
+        h.run(2)
+
+    events, tracker, first = _run(steps)
+    (j,) = [e.journey for e in events if isinstance(e, CallEnded)]
+    (leg,) = j.queue_legs
+    assert (leg.outcome, leg.agent) == (LegOutcome.ANSWERED, first)
+    assert j.transfers == 0 and not [e for e in events if isinstance(e, CallTransferred)]
+    assert j.agents == [first, "Alice"]
+    (ended,) = [e for e in events if isinstance(e, CallEnded)]
+    assert ended.at >= hung[0]  # the call goes on until the agent and the colleague are done
+    (left,) = [e for e in events if isinstance(e, CallerLeft)]  # the consoles are told
+    assert left.linkedid == j.linkedid and left.at < hung[0]
+    assert not tracker.live_journeys()

@@ -251,3 +251,27 @@ async def test_no_two_visible_controls_of_a_consulting_card_share_a_shortcut(tmp
         keys = await _card_shortcuts(frank)
         assert {"Alt+Y", "Alt+Q", "Alt+3", "Alt+C", "Alt+X"} <= set(keys)
         await _assert_no_shared_shortcut(frank)
+
+
+async def test_the_customer_hanging_up_mid_consultation_leaves_frank_and_alice_talking(
+    tmp_path: Path,
+) -> None:
+    async with _consulting(tmp_path) as (daemon, sim, frank, alice, lid):
+        pop, other = frank.locator(".pop"), alice.locator(".pop")
+        (c,) = sim.pbx.consultations
+        sim.pbx.hangup_channel(c.leg.ch, 16)  # the customer hangs up; Asterisk keeps the two talking
+        left = "the customer hung up: you are still connected"
+        await expect(pop.locator(".call-state")).to_have_text(left)
+        await expect(other.locator(".call-state")).to_have_text(left)
+        await expect(pop.locator(".consult")).to_be_hidden()
+        await expect(frank.locator("#events")).to_contain_text(
+            "the customer hung up during the warm transfer"
+        )
+        assert not c.al.one.hungup and not c.one.hungup
+        hangup = pop.get_by_role("button", name="Hang up")
+        await expect(hangup).to_be_enabled()
+        await hangup.click()  # Frank is done: the bridge dissolves, Alice is hung up too
+        await expect(pop.locator(".call-state")).to_have_text("ended")
+        await expect(other.locator(".call-state")).to_have_text("ended")
+        assert daemon.hub is not None and LinkedId(lid) not in daemon.hub.calls
+        assert not sim.pbx.consultations

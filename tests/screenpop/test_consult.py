@@ -15,6 +15,7 @@ from cti.core.events import (
     AgentState,
     CallAnswered,
     CallerInfo,
+    CallerLeft,
     CallHoldChanged,
     CallTransferred,
     OriginateFinished,
@@ -337,3 +338,19 @@ async def test_a_colleague_called_into_a_conference_gets_the_customers_card(outc
     (update,) = drain(bob)
     assert (update["type"], update["event"], update["linkedid"]) == ("call", event, "1.1")
     assert ("Bob" in view.agents) is (outcome == "answered")
+
+
+async def test_the_customer_hanging_up_mid_consultation_tells_both_cards_and_ends_the_consultation() -> None:
+    d, alice, bob = await consulting()
+    d.hub.on_events(_bob_rings_and_answers(1_700_000_010.0))  # type: ignore[arg-type]
+    drain(alice), drain(bob)
+    d.hub.on_events([CallerLeft(1_700_000_015.0, "pbx1", LinkedId("1.1"), UniqueId("1.1"))])
+    a, b = drain(alice), drain(bob)
+    assert ("consult", "stranded") in [(m["type"], m.get("state")) for m in a]
+    assert [m["event"] for m in a if m["type"] == "call"] == ["caller_left"]
+    assert [m["event"] for m in b if m["type"] == "call"] == ["caller_left"]
+    assert d.hub.calls[LinkedId("1.1")].agent == "Alice"  # her hang-up ends the talk with Bob
+    assert d.hub.snapshot(ALICE)["calls"][0]["consult"] is None  # no Complete/Cancel to reload
+    with pytest.raises(DeskError) as e:
+        await d.run(ALICE, p.Consult(None, "1.1", "complete"))
+    assert e.value.code == "no_consultation"

@@ -6,14 +6,15 @@
   let me = null;
   let catalogue = []; // fulfilment documents ({id, name}) the agent may send from a disposition (branch mail)
   const callKey = (server, lid) => `${server || ""} ${lid}`;
-  const LIVE = new Set(["ringing", "answered", "held", "resumed"]);
+  // caller_left: the customer hung up during a warm transfer; the agent and the colleague still talk
+  const LIVE = new Set(["ringing", "answered", "held", "resumed", "caller_left"]);
   const stateWords = (event, msg) => ({
     ringing: cti.t("call.ringing"),
     answered: msg && msg.agent && me && msg.agent !== me.agent ? cti.t("call.answered_by", { agent: msg.agent }) : cti.t("call.answered"),
     held: cti.t("call.held"), resumed: cti.t("call.talking"), transferred: cti.t("call.transferred_to", { target: (msg && msg.target) || cti.t("call.another_line") }),
     ended: cti.t("call.ended"), missed: cti.t("call.missed"),
     parked: cti.t("agent.call.parked", { space: (msg && msg.space) || "?" }),
-    left: cti.t("agent.left_call"),
+    left: cti.t("agent.left_call"), caller_left: cti.t("agent.caller_left"),
   })[event] || event;
   const TALKING = new Set(["answered", "resumed", "held"]); // hold, resume and park need the agent's leg
 
@@ -274,6 +275,7 @@
       else {
         showConsult(c, null);
         logEvent(msg.state === "completed" ? cti.t("agent.consult_completed", { target: msg.target })
+          : msg.state === "stranded" ? cti.t("agent.consult_stranded", { target: msg.target })
           : cti.t("agent.consult_over"));
       }
       controls(p);
