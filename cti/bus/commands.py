@@ -284,7 +284,7 @@ def _consultation(local: LocalServer, args: Mapping[str, Any]) -> tuple[str, str
     """(the agent's channel, exten, context) of the agent's warm transfer of their call."""
     mine, _ = _call_channel(local, args)
     context = _text(args, "context")
-    if mine is None or context not in CONSULT_CONTEXTS:
+    if mine is None or context not in (*CONSULT_CONTEXTS, local.contexts["queue"]):
         raise Refused("bad_field", "a warm transfer is from the agent's own channel to a consult context")
     return mine, _text(args, "exten"), context
 

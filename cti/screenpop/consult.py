@@ -8,7 +8,9 @@ warm_transfer                  ``Atxfer Channel=<agent's channel> Context=cti-co
                                holds the customer (music) and puts the agent in a consultation with the
                                target
 consult complete               ``Hangup`` of the agent's channel: Asterisk merges the customer with the
-                               target (AttendedTransfer); the agent is free, in wrap-up
+                               target (AttendedTransfer); the agent is free, in wrap-up. A queue:
+                               ``Context=<queue context> Exten=<queue>``: the agent waits in the queue
+                               for a colleague (``atxfernoanswertimeout`` at most), the customer on music
 consult cancel                 ``Hangup`` of the consultation's target channel (``Local/<exten>@<ctx>-…;1``):
                                Asterisk brings the agent back to the customer
 consult conference             ``Redirect`` of the agent's channel with ``ExtraChannel`` = the customer's
@@ -43,7 +45,7 @@ from cti.core.events import (
 )
 from cti.core.ids import AgentId, LinkedId
 from cti.screenpop import protocol as p
-from cti.screenpop.actions import DeskError, DeskRequests, extension_of
+from cti.screenpop.actions import DeskError, DeskRequests, extension_of, queue_named
 from cti.screenpop.hub import Hub
 from cti.screenpop.tokens import Identity
 
@@ -69,8 +71,8 @@ class Consultation:
     linkedid: str
     agent: AgentId  # the transferring agent
     channel: str  # the agent's channel when the consultation began
-    to: str  # "agent" or "number"
-    target: str  # the member name or the number, as shown
+    to: str  # "agent", "queue" or "number"
+    target: str  # the member name, the queue or the number, as shown
     exten: str
     context: str
     target_agent: AgentId | None
@@ -213,8 +215,13 @@ def book(desk: Desk) -> Consults:
     return consults
 
 
-def _target(desk: Desk, identity: Identity, to: str, target: str) -> tuple[str, str, AgentId | None, str]:
-    """(exten, context, target agent, the seat's interface) of a consultation or conference target."""
+def _target(
+    desk: Desk, identity: Identity, server: str, to: str, target: str
+) -> tuple[str, str, AgentId | None, str]:
+    """(exten, context, target agent, the seat's interface) of a consultation or conference target; a
+    queue's is its extension in the queue context (the agent waits there, the customer on music)."""
+    if to == "queue":
+        return queue_named(desk.hub, target), desk.contexts_of(server).queue, None, ""
     if to == "agent":
         folded = {a.casefold(): a for a in desk.hub.seats}
         name = AgentId(folded.get(target.casefold(), target))
@@ -249,8 +256,8 @@ async def warm_transfer(desk: Desk, identity: Identity, cmd: p.WarmTransfer) -> 
     if lid in consults.calls:
         raise DeskError("consulting", "a warm transfer or conference of this call is already under way")
     server, agent, channel = await _answered_call(desk, identity, lid)
-    exten, context, target_agent, _ = _target(desk, identity, cmd.to, cmd.target)
-    shown = target_agent or cmd.target
+    exten, context, target_agent, _ = _target(desk, identity, server, cmd.to, cmd.target)
+    shown = target_agent or (exten if cmd.to == "queue" else cmd.target)
     await desk._ami(
         server,
         {"Action": "Atxfer", "Channel": channel, "Exten": exten, "Context": context},
@@ -357,7 +364,7 @@ async def conference(desk: Desk, identity: Identity, cmd: p.Conference) -> dict[
             raise DeskError("consulting", "a warm transfer or conference of this call is already under way")
         server, agent, channel = await _answered_call(desk, identity, cmd.linkedid)
         assert cmd.to is not None and cmd.target is not None
-        exten, _, target_agent, interface = _target(desk, identity, cmd.to, cmd.target)
+        exten, _, target_agent, interface = _target(desk, identity, server, cmd.to, cmd.target)
         customer = await desk._channel(desk.channels.caller_channel(server, cmd.linkedid))
         if customer is None:
             raise DeskError("no_channel", "the customer's channel is gone")

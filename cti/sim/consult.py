@@ -51,6 +51,7 @@ from cti.sim.timeline import Timer
 CONSULT_CONTEXT = "cti-consult"  # exten => _X.,1,Dial(PJSIP/${EXTEN},20) / n,Hangup()
 CONSULT_DIAL_CONTEXT = "cti-consult-dial"  # exten => _X.,1,Dial(PJSIP/${EXTEN}@trunk,30) / n,Hangup()
 CONFERENCE_CONTEXT = "cti-conference"  # exten => _X.,1,ConfBridge(${EXTEN}) / n,Hangup()
+QUEUE_CONTEXT = "inbound"  # exten => <queue>,1,...,Queue(<queue>,t): a queue as a warm transfer's target
 ATXFER_NOANSWER = 15.0  # features.conf atxfernoanswertimeout (default 15 s)
 CONSULT_RING = 20.0  # cti-consult's Dial(...,20)
 MOH_CLASS = "default"
@@ -143,12 +144,18 @@ class Consult(PbxCore):
     def _consult_exists(self, context: str, exten: str) -> bool:
         if context == CONSULT_CONTEXT:
             return exten in self.phones
+        if context == QUEUE_CONTEXT:  # a queue: the ;2 runs Queue(<queue>) and waits for a colleague
+            return exten in self.queues
         return context == CONSULT_DIAL_CONTEXT and exten.lstrip("+").isdigit()
 
     def _consult_dial(self, c: Consultation) -> None:
         target = c.target
         two = target.ch
         context, exten, _ = target.target
+        if context == QUEUE_CONTEXT:  # the queue's members ring as for any caller (app_queue answers)
+            two.context, two.exten, two.priority = context, exten, 1
+            self.run_dialplan(target)
+            return
         if context == CONSULT_CONTEXT:
             two.app, two.appdata = "Dial", f"Local/{exten}@agents/n,{int(CONSULT_RING)}"
             al = self.dial_agent(target, self.phones[exten], None, None)

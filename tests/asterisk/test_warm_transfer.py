@@ -187,3 +187,40 @@ def test_the_customer_leaving_mid_consultation_is_an_answered_call_the_agent_and
     (left,) = [e for e in events if isinstance(e, CallerLeft)]  # the consoles are told
     assert left.linkedid == j.linkedid and left.at < hung[0]
     assert not tracker.live_journeys()
+
+
+def test_a_warm_transfer_to_a_queue_waits_there_for_a_colleague_and_completes_to_them() -> None:
+    """Atxfer to the queue's extension in the queue context: the consultation's ;2 is a caller of the
+    queue; the member who answers is the target; one journey, a second queue leg (the consultation's)."""
+
+    def steps(h: Harness, agent: Channel, customer: Channel) -> None:
+        h.pbx.atxfer(agent, "inbound", "support")
+        h.run(3)  # the queue rings Dave, who answers after 1 s
+        assert h.named("QueueCallerJoin")[-1]["Channel"].startswith("Local/support@inbound-")
+        h.pbx.hangup_channel(agent, 16)  # complete
+        h.run(5)
+        h.pbx.hangup_channel(customer, 16)
+        h.run(2)
+
+    events, tracker, first = _run(steps)
+    (j,) = [e.journey for e in events if isinstance(e, CallEnded)]
+    assert j.agents == [first, "Dave"] and j.transfers == 1
+    first_leg, consult_leg = j.queue_legs
+    assert (first_leg.outcome, first_leg.agent) == (LegOutcome.TRANSFERRED, first)
+    assert (consult_leg.outcome, consult_leg.agent) == (LegOutcome.ANSWERED, "Dave")
+    (t,) = [e for e in events if isinstance(e, CallTransferred)]
+    assert (t.kind, t.agent, t.target) == ("attended", first, "support@inbound")
+    assert _states(events, first)[-1] is AgentState.WRAP_UP
+    assert not tracker.live_journeys()
+
+
+def test_a_warm_transfer_to_a_missing_queue_is_no_consultation_and_no_transfer() -> None:
+    def steps(h: Harness, agent: Channel, customer: Channel) -> None:
+        h.pbx.atxfer(agent, "inbound", "nosuchqueue")  # Asterisk's pbx-invalid: held, then unheld
+        h.run(1)
+        h.pbx.hangup_channel(agent, 16)
+        h.run(2)
+
+    events, _, first = _run(steps)
+    (j,) = [e.journey for e in events if isinstance(e, CallEnded)]
+    assert j.transfers == 0 and len(j.queue_legs) == 1 and j.agents == [first]

@@ -51,6 +51,11 @@ ROOM = {"Context": "cti-conference", "Exten": "42", "Priority": "1"}
         ),
         ("consult_cancel", CONSULTATION, {"Action": "Hangup", "Channel": CONSULT}),
         (
+            "atxfer",
+            {**CONSULTATION, "exten": "sales", "context": "inbound"},  # a queue: its extension there
+            {"Action": "Atxfer", "Channel": MINE, "Exten": "sales", "Context": "inbound"},
+        ),
+        (
             "consult_redirect",
             {**CONSULTATION, "room": "42"},
             {"Action": "Redirect", "Channel": CONSULT, **ROOM},

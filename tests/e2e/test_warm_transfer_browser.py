@@ -275,3 +275,28 @@ async def test_the_customer_hanging_up_mid_consultation_leaves_frank_and_alice_t
         await expect(other.locator(".call-state")).to_have_text("ended")
         assert daemon.hub is not None and LinkedId(lid) not in daemon.hub.calls
         assert not sim.pbx.consultations
+
+
+async def test_a_warm_transfer_to_a_queue_waits_for_a_colleague_then_completes(tmp_path: Path) -> None:
+    async with _answered(tmp_path) as (daemon, sim, frank, alice, lid):
+        assert daemon.server is not None and daemon.hub is not None
+        await _supervise(daemon.server.port, {"type": "ready", "agent": "Alice"})  # a colleague in sales
+        await eventually(
+            lambda: daemon.hub is not None and daemon.hub.seats[AgentId("Alice")].state.value == "available",
+            10,
+            "Alice ready",
+        )
+        pop, other = frank.locator(".pop"), alice.locator(".pop")
+        await pop.locator("select[name=to]").select_option("queue")
+        await pop.locator("input[name=target]").fill("Sales")  # as people type it
+        await pop.get_by_role("button", name="Warm transfer").click()
+        await expect(pop.locator(".consult-state")).to_contain_text("consulting sales")
+        # the queue rings Alice: her console pops the customer's card; she answers after 1 s
+        await expect(other.locator(".caller-name")).to_have_text(HOSTILE)
+        await expect(other.locator(".call-state")).to_have_text("answered", timeout=10_000)
+        await expect(pop.locator(".consult-state")).to_contain_text("talk, then complete")
+        await pop.get_by_role("button", name="Complete").click()
+        await expect(pop.locator(".call-state")).to_have_text("transferred to sales")
+        await expect(other.get_by_role("button", name="Hang up")).to_be_enabled()
+        assert daemon.hub.calls[LinkedId(lid)].agent == "Alice"
+        assert "ATTENDEDTRANSFER" in sim.pbx.queue_log.lines[-1]

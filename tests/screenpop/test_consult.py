@@ -76,6 +76,23 @@ async def test_warm_transfer_to_a_number_uses_the_consult_dial_context() -> None
     assert link.sent[0]["Context"] == "cti-consult-dial" and link.sent[0]["Exten"] == "+14155550123"
 
 
+async def test_warm_transfer_to_a_queue_is_an_atxfer_to_its_extension_in_the_queue_context() -> None:
+    d, link, channels = desk()
+    out = await d.run(ALICE, p.WarmTransfer(None, "1.1", "queue", "Sales"))  # as people type it
+    assert link.sent == [{"Action": "Atxfer", "Channel": AGENT_CH, "Exten": "sales", "Context": "inbound"}]
+    assert out["consulting"] == "sales" and out["to"] == "queue"
+    channels.live = ["Local/sales@inbound-0000000d;1"]
+    await d.run(ALICE, p.Consult(None, "1.1", "cancel"))  # the queue's Local channel, as for an agent
+    assert link.sent[-1] == {"Action": "Hangup", "Channel": "Local/sales@inbound-0000000d;1"}
+
+
+async def test_warm_transfer_to_an_unknown_queue_is_refused() -> None:
+    d, link, _ = desk()
+    with pytest.raises(DeskError) as e:
+        await d.run(ALICE, p.WarmTransfer(None, "1.1", "queue", "nowhere"))
+    assert e.value.code == "unknown_queue" and link.sent == []
+
+
 async def test_complete_hangs_up_the_agent_and_cancel_the_consultation() -> None:
     d, link, channels = desk()
     await d.run(ALICE, p.WarmTransfer(None, "1.1", "agent", "Bob"))
@@ -262,6 +279,9 @@ async def test_when_asterisk_brings_the_agent_back_the_consultation_is_over_for_
 
 
 def test_the_protocol_parses_the_new_commands_and_refuses_bad_ops() -> None:
+    assert p.parse('{"type":"warm_transfer","linkedid":"1.1","to":"queue","target":"sales"}') == (
+        p.WarmTransfer(None, "1.1", "queue", "sales")
+    )
     assert p.parse('{"type":"warm_transfer","linkedid":"1.1","to":"agent","target":"Bob"}') == p.WarmTransfer(
         None, "1.1", "agent", "Bob"
     )
@@ -271,7 +291,7 @@ def test_the_protocol_parses_the_new_commands_and_refuses_bad_ops() -> None:
     )
     for bad in (
         '{"type":"consult","linkedid":"1.1","op":"explode"}',
-        '{"type":"warm_transfer","linkedid":"1.1","to":"queue","target":"sales"}',
+        '{"type":"conference","linkedid":"1.1","op":"start","to":"queue","target":"sales"}',
         '{"type":"warm_transfer","linkedid":"1.1","to":"number","target":"12;Hangup"}',
         '{"type":"conference","linkedid":"1.1","op":"join"}',
     ):
