@@ -89,6 +89,20 @@ class Consult(PbxCore):
     def _live(self) -> list[Consultation]:
         return [c for c in self.consultations if c.state in ("calling", "consulting")]
 
+    @staticmethod
+    def _stop_timer(c: Consultation) -> None:
+        if c.timer is not None:
+            c.timer.cancel()
+            c.timer = None
+
+    def _agent_leg_over(self, al: AgentLeg, cause: int) -> None:
+        """The agent's leg ends (its phone side hangs up, the member is free for app_queue)."""
+        al.done = True
+        al.cancel_timers()
+        self.hangup_event(al.two, cause)
+        al.phone.legs.remove(al)
+        self._member_status(al.phone)
+
     def _moh(self, ch: Channel, start: bool) -> None:
         extra: Headers = [("Class", MOH_CLASS)] if start else []
         self._chan_event("MusicOnHoldStart" if start else "MusicOnHoldStop", ch, extra)
@@ -220,9 +234,7 @@ class Consult(PbxCore):
         if c is None or al is not c.al:
             return False
         c.state = "stranded"
-        if c.timer is not None:
-            c.timer.cancel()
-            c.timer = None
+        self._stop_timer(c)
         leg.done = True
         leg.cancel_timers()
         self._complete(leg, al, "caller")  # app_queue: COMPLETECALLER, the agent's queue call is over
@@ -242,11 +254,7 @@ class Consult(PbxCore):
         c.state = "over"
         al = c.al
         if not al.done:
-            al.done = True
-            al.cancel_timers()
-            self.hangup_event(al.two, cause)
-            al.phone.legs.remove(al)
-            self._member_status(al.phone)
+            self._agent_leg_over(al, cause)
             self.bridge_leave(al.one)
             self.hangup_event(al.one, cause)
         if not c.one.hungup:
@@ -298,9 +306,7 @@ class Consult(PbxCore):
     def _rebridge(self, c: Consultation) -> None:
         """rebridge_enter: the transferer back in the customer's bridge, off hold."""
         c.state = "over"
-        if c.timer is not None:
-            c.timer.cancel()
-            c.timer = None
+        self._stop_timer(c)
         ch = c.al.one
         if ch.hungup or c.leg.done:
             return
@@ -335,11 +341,7 @@ class Consult(PbxCore):
             self._stranded_over(stranded, cause)
             return True
         if al.one.bridge is not None and al.one.bridge.kind[2] == "ConfBridge":
-            al.done = True
-            al.cancel_timers()
-            self.hangup_event(al.two, cause)
-            al.phone.legs.remove(al)
-            self._member_status(al.phone)
+            self._agent_leg_over(al, cause)
             self.hangup_event(al.one, cause)
             self.schedule_dispatch()
             return True
@@ -350,14 +352,8 @@ class Consult(PbxCore):
         al, leg, orig = c.al, c.leg, c.orig
         answered = c.state == "consulting"
         c.state = "completed"
-        if c.timer is not None:
-            c.timer.cancel()
-            c.timer = None
-        al.done = True
-        al.cancel_timers()
-        self.hangup_event(al.two, cause)
-        al.phone.legs.remove(al)
-        self._member_status(al.phone)
+        self._stop_timer(c)
+        self._agent_leg_over(al, cause)
         self.bridge_leave(al.one)
         self._moh(leg.ch, False)  # bridge_unhold(transferee_bridge)
         self.bridge_leave(c.one)  # bridge_merge(transferee_bridge, target_bridge): the target moves

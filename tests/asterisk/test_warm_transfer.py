@@ -89,14 +89,19 @@ def test_a_cancelled_warm_transfer_is_no_transfer_and_the_agent_keeps_the_call()
     assert _states(events, first)[-1] is AgentState.WRAP_UP
 
 
+def _conference_of_three(h: Harness, agent: Channel, customer: Channel) -> None:
+    """The agent consults Alice, then the three go into room 700 (the dual Redirect, then the target)."""
+    h.pbx.atxfer(agent, CONSULT_CONTEXT, "1001")
+    h.run(3)
+    one = _consult_one(h)
+    h.pbx.redirect(agent, CONFERENCE_CONTEXT, "700", 1)
+    h.pbx.redirect(customer, CONFERENCE_CONTEXT, "700", 1)
+    h.pbx.redirect(one, CONFERENCE_CONTEXT, "700", 1)
+
+
 def test_a_conference_from_a_consultation_stays_one_journey_until_the_last_party_leaves() -> None:
     def steps(h: Harness, agent: Channel, customer: Channel) -> None:
-        h.pbx.atxfer(agent, CONSULT_CONTEXT, "1001")
-        h.run(3)
-        one = _consult_one(h)
-        h.pbx.redirect(agent, CONFERENCE_CONTEXT, "700", 1)
-        h.pbx.redirect(customer, CONFERENCE_CONTEXT, "700", 1)
-        h.pbx.redirect(one, CONFERENCE_CONTEXT, "700", 1)
+        _conference_of_three(h, agent, customer)
         h.run(2)
         h.pbx.conference_kick("700", agent.name)  # the agent leaves
         h.run(2)
@@ -139,12 +144,7 @@ def test_the_first_agent_is_on_a_call_while_in_the_conference_and_wraps_up_after
     kicked: list[float] = []
 
     def steps(h: Harness, agent: Channel, customer: Channel) -> None:
-        h.pbx.atxfer(agent, CONSULT_CONTEXT, "1001")
-        h.run(3)
-        one = _consult_one(h)
-        h.pbx.redirect(agent, CONFERENCE_CONTEXT, "700", 1)
-        h.pbx.redirect(customer, CONFERENCE_CONTEXT, "700", 1)
-        h.pbx.redirect(one, CONFERENCE_CONTEXT, "700", 1)
+        _conference_of_three(h, agent, customer)
         h.run(90)  # longer than the queue's 60 s wrap-up: app_queue's AgentComplete came at the Redirect
         kicked.append(h.pbx.now)
         h.pbx.conference_kick("700", agent.name)  # the agent leaves
