@@ -552,6 +552,8 @@ BUILDERS: dict[str, _Builder] = {
             "Unhold",
             "MusicOnHoldStart",
             "MusicOnHoldStop",
+            "ConfbridgeJoin",  # apps/confbridge: the channel block of the member
+            "ConfbridgeLeave",
         ),
         _b_channel,
     ),

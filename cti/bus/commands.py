@@ -284,7 +284,7 @@ def _consultation(local: LocalServer, args: Mapping[str, Any]) -> tuple[str, str
     """(the agent's channel, exten, context) of the agent's warm transfer of their call."""
     mine, _ = _call_channel(local, args)
     context = _text(args, "context")
-    if mine is None or context not in CONSULT_CONTEXTS:
+    if mine is None or context not in (*CONSULT_CONTEXTS, local.contexts["queue"]):
         raise Refused("bad_field", "a warm transfer is from the agent's own channel to a consult context")
     return mine, _text(args, "exten"), context
 
@@ -321,9 +321,12 @@ def _build_consult(local: LocalServer, op: str, args: Mapping[str, Any]) -> dict
     else:
         dial = f"Local/{_text(args, 'target')}@{local.contexts['dial']}/n"
     caller_id = f'"{_agent(args)}" <{_text(args, "caller")}>'
-    return {"Action": "Originate", "Channel": dial, **into, "Async": "true", "Timeout": "30000"} | {
+    action = {"Action": "Originate", "Channel": dial, **into, "Async": "true", "Timeout": "30000"} | {
         "CallerID": caller_id
     }
+    if "channel_id" in args:  # the requester's console pops the colleague by it
+        action["ChannelId"] = _text(args, "channel_id", _ID)
+    return action
 
 
 def _holding(local: LocalServer, op: str, args: Mapping[str, Any]) -> dict[str, str]:

@@ -107,6 +107,15 @@ class CallHoldChanged(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class CallerLeft(DomainEvent):
+    """The caller hung up while the call goes on without them: a warm transfer's consultation, whose
+    agent and colleague Asterisk keeps talking (main/bridge_basic.c, consulting + transferee hangup)."""
+
+    linkedid: LinkedId
+    uniqueid: UniqueId
+
+
+@dataclass(frozen=True, slots=True)
 class CallParked(DomainEvent):
     """The caller's channel was parked (res_parking ``ParkedCall``): it waits in ``lot`` at ``space``
     until an agent picks it up, it gives up, or ``timeout`` seconds pass (the parker is rung back)."""

@@ -178,6 +178,15 @@ class DispositionStore(Protocol):
     ) -> Any: ...
 
 
+def queue_named(hub: Hub, target: str) -> str:
+    """The queue ``target`` names, as people type it ("Sales" is sales); DeskError unknown_queue if none."""
+    known = set(hub.board.queues) | {q for s in hub.seats.values() for q in s.queues}
+    name = {q.casefold(): q for q in known}.get(target.casefold(), target)
+    if name not in known:
+        raise DeskError("unknown_queue", f"no queue named {target}")
+    return name
+
+
 @dataclass(frozen=True, slots=True)
 class Contexts:
     agent: str = "deliver"  # Exten = the agent's extension
@@ -734,10 +743,7 @@ class Desk:
                 raise DeskError("unknown_agent", f"no extension known for {target}")
             context = contexts.agent
         elif to == "queue":
-            known = set(self.hub.board.queues) | {q for s in self.hub.seats.values() for q in s.queues}
-            target = {q.casefold(): q for q in known}.get(target.casefold(), target)
-            if target not in known:
-                raise DeskError("unknown_queue", f"no queue named {target}")
+            target = queue_named(self.hub, target)
             context, exten = contexts.queue, target
         else:
             context, exten = contexts.dial, target

@@ -8,7 +8,9 @@ warm_transfer                  ``Atxfer Channel=<agent's channel> Context=cti-co
                                holds the customer (music) and puts the agent in a consultation with the
                                target
 consult complete               ``Hangup`` of the agent's channel: Asterisk merges the customer with the
-                               target (AttendedTransfer); the agent is free, in wrap-up
+                               target (AttendedTransfer); the agent is free, in wrap-up. A queue:
+                               ``Context=<queue context> Exten=<queue>``: the agent waits in the queue
+                               for a colleague (``atxfernoanswertimeout`` at most), the customer on music
 consult cancel                 ``Hangup`` of the consultation's target channel (``Local/<exten>@<ctx>-…;1``):
                                Asterisk brings the agent back to the customer
 consult conference             ``Redirect`` of the agent's channel with ``ExtraChannel`` = the customer's
@@ -28,13 +30,22 @@ from __future__ import annotations
 
 import itertools
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from cti.core.events import CallAnswered, CallEnded, CallHoldChanged, CallTransferred, DomainEvent
+from cti.core.events import (
+    CallAnswered,
+    CallEnded,
+    CallerLeft,
+    CallHoldChanged,
+    CallTransferred,
+    DomainEvent,
+    OriginateFinished,
+)
 from cti.core.ids import AgentId, LinkedId
 from cti.screenpop import protocol as p
-from cti.screenpop.actions import DeskError, DeskRequests, extension_of
+from cti.screenpop.actions import DeskError, DeskRequests, extension_of, queue_named
 from cti.screenpop.hub import Hub
 from cti.screenpop.tokens import Identity
 
@@ -60,8 +71,8 @@ class Consultation:
     linkedid: str
     agent: AgentId  # the transferring agent
     channel: str  # the agent's channel when the consultation began
-    to: str  # "agent" or "number"
-    target: str  # the member name or the number, as shown
+    to: str  # "agent", "queue" or "number"
+    target: str  # the member name, the queue or the number, as shown
     exten: str
     context: str
     target_agent: AgentId | None
@@ -88,6 +99,36 @@ class Consults:
 
     def __init__(self) -> None:
         self.calls: dict[str, Consultation] = {}
+        # a colleague originated into a conference: its ChannelId -> (the customer's Linkedid, the colleague)
+        self.invited: dict[str, tuple[LinkedId, AgentId]] = {}
+
+    def invite(self, hub: Hub, c: Consultation, agent: AgentId, channel_id: str) -> None:
+        """The colleague's phone rings for the conference: their console pops the customer's card (the
+        Originate's channel has a Linkedid of its own, so the hub is told it is the customer's call)."""
+        view = hub.calls.get(LinkedId(c.linkedid))
+        first = view.pops.get(c.agent) if view is not None else None
+        if view is None or first is None:
+            return
+        pop = {**first, "agent": agent, "at": hub.now()}
+        view.agents.add(agent)
+        view.pops[agent] = pop
+        hub._remember(agent, c.server, view.linkedid)
+        self.invited[channel_id] = (view.linkedid, agent)
+        hub.pops_sent += 1
+        hub._emit(pop, (agent,))
+
+    def _invite_answered(self, hub: Hub, event: OriginateFinished) -> None:
+        lid, agent = self.invited.pop(event.channel_id)
+        if event.outcome == "answered":
+            update = {"agent": agent, "queue": None, "waited_seconds": 0.0, "at": event.at}
+            hub._call_update(lid, "answered", update, only=agent)
+            return
+        view = hub.calls.get(lid)
+        if view is not None:
+            view.agents.discard(agent)
+            view.pops.pop(agent, None)
+        msg = {"type": "call", "event": "missed", "linkedid": lid, "agent": agent, "ring_seconds": 0.0}
+        hub._emit({**msg, "server": view.server if view else ""}, (agent,))
 
     def _tell(self, hub: Hub, c: Consultation, state: str, audience: tuple[AgentId, ...]) -> None:
         hub._emit({"type": "consult", **c.view(), "state": state}, audience)
@@ -103,7 +144,15 @@ class Consults:
         msg = {"type": "call", "event": "left", "linkedid": c.linkedid, "server": c.server}
         hub._emit(msg, (agent,))
 
+    def state_of(self, linkedid: str, agent: AgentId) -> dict[str, Any] | None:
+        """The panel of the agent who started it (Complete/Cancel/Conference, or Leave/End); None else."""
+        c = self.calls.get(linkedid)
+        return c.view() if c is not None and c.agent == agent else None
+
     def handle(self, hub: Hub, event: DomainEvent) -> bool:
+        if isinstance(event, OriginateFinished) and event.channel_id in self.invited:
+            self._invite_answered(hub, event)
+            return False
         lid = getattr(event, "linkedid", None)
         if isinstance(event, CallEnded):
             self.calls.pop(event.journey.linkedid, None)
@@ -126,6 +175,11 @@ class Consults:
                 if view is not None:
                     view.state = "held"  # the customer still waits on hold; the call stays the agent's
                 self._tell(hub, c, "answered", (c.agent,))
+                return True
+            case CallerLeft():  # Asterisk keeps the agent and the colleague talking: nothing to transfer
+                del self.calls[c.linkedid]
+                self._tell(hub, c, "stranded", (c.agent,))
+                hub._call_update(event.linkedid, "caller_left", {"at": event.at})
                 return True
             case CallHoldChanged(on_hold=False):  # Asterisk brought the agent back to the customer
                 del self.calls[c.linkedid]
@@ -161,8 +215,13 @@ def book(desk: Desk) -> Consults:
     return consults
 
 
-def _target(desk: Desk, identity: Identity, to: str, target: str) -> tuple[str, str, AgentId | None, str]:
-    """(exten, context, target agent, the seat's interface) of a consultation or conference target."""
+def _target(
+    desk: Desk, identity: Identity, server: str, to: str, target: str
+) -> tuple[str, str, AgentId | None, str]:
+    """(exten, context, target agent, the seat's interface) of a consultation or conference target; a
+    queue's is its extension in the queue context (the agent waits there, the customer on music)."""
+    if to == "queue":
+        return queue_named(desk.hub, target), desk.contexts_of(server).queue, None, ""
     if to == "agent":
         folded = {a.casefold(): a for a in desk.hub.seats}
         name = AgentId(folded.get(target.casefold(), target))
@@ -197,8 +256,8 @@ async def warm_transfer(desk: Desk, identity: Identity, cmd: p.WarmTransfer) -> 
     if lid in consults.calls:
         raise DeskError("consulting", "a warm transfer or conference of this call is already under way")
     server, agent, channel = await _answered_call(desk, identity, lid)
-    exten, context, target_agent, _ = _target(desk, identity, cmd.to, cmd.target)
-    shown = target_agent or cmd.target
+    exten, context, target_agent, _ = _target(desk, identity, server, cmd.to, cmd.target)
+    shown = target_agent or (exten if cmd.to == "queue" else cmd.target)
     await desk._ami(
         server,
         {"Action": "Atxfer", "Channel": channel, "Exten": exten, "Context": context},
@@ -305,7 +364,7 @@ async def conference(desk: Desk, identity: Identity, cmd: p.Conference) -> dict[
             raise DeskError("consulting", "a warm transfer or conference of this call is already under way")
         server, agent, channel = await _answered_call(desk, identity, cmd.linkedid)
         assert cmd.to is not None and cmd.target is not None
-        exten, _, target_agent, interface = _target(desk, identity, cmd.to, cmd.target)
+        exten, _, target_agent, interface = _target(desk, identity, server, cmd.to, cmd.target)
         customer = await desk._channel(desk.channels.caller_channel(server, cmd.linkedid))
         if customer is None:
             raise DeskError("no_channel", "the customer's channel is gone")
@@ -315,6 +374,7 @@ async def conference(desk: Desk, identity: Identity, cmd: p.Conference) -> dict[
         await _dual_redirect(desk, c, customer, room)
         dial = interface or f"Local/{exten}@{desk.contexts_of(server).dial}/n"
         caller = _customer_name(desk, cmd.linkedid)
+        channel_id = uuid.uuid4().hex  # the originated channel's Uniqueid: its OriginateResponse is ours
         await desk._ami(
             server,
             {
@@ -326,9 +386,15 @@ async def conference(desk: Desk, identity: Identity, cmd: p.Conference) -> dict[
                 "Async": "true",
                 "Timeout": "30000",
                 "CallerID": f'"{agent}" <{caller}>',
+                "ChannelId": channel_id,
             },
-            ("originate_conference", _about(c, room=room, to=cmd.to, target=shown, caller=caller)),
+            (
+                "originate_conference",
+                _about(c, room=room, to=cmd.to, target=shown, caller=caller, channel_id=channel_id),
+            ),
         )
+        if target_agent is not None:
+            consults.invite(desk.hub, c, target_agent, channel_id)
         c.state, c.room = "conference", room
         c.parties = [agent, _customer_name(desk, cmd.linkedid), shown]
         consults.calls[cmd.linkedid] = c

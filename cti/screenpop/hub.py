@@ -257,6 +257,10 @@ class EventHook(Protocol):
 
     def handle(self, hub: Hub, event: DomainEvent) -> bool: ...
 
+    def state_of(self, linkedid: str, agent: AgentId) -> dict[str, Any] | None:
+        """The consultation or conference of call ``linkedid`` as ``agent``'s card shows it (a snapshot)."""
+        ...
+
 
 @dataclass(slots=True)
 class AgentSeat:
@@ -396,6 +400,8 @@ class Hub:
                 answered_at=view.answered_at,
                 answered_by=view.agent,
                 held_since=view.held_since,
+                # the warm transfer or conference under way: a reloaded console gets its panel back
+                consult=self.consults.state_of(view.linkedid, agent) if self.consults is not None else None,
             )
             for view in self.calls.values()
             for agent, pop in view.pops.items()

@@ -181,10 +181,11 @@ class Pickup(Command):
 
 @dataclass(frozen=True, slots=True)
 class WarmTransfer(Command):
-    """Consult ``target`` (an agent or a number) while the customer hears music (cti.screenpop.consult)."""
+    """Consult ``target`` (an agent, a queue or a number) while the customer hears music
+    (cti.screenpop.consult)."""
 
     linkedid: str
-    to: str  # "agent" or "number"
+    to: str  # "agent", "queue" or "number"
     target: str
 
 
@@ -224,8 +225,12 @@ def _consult_command(kind: str, raw: dict[str, Any], f: _Fields, ref: Ref | None
         if op != "start":
             return Conference(ref, lid, op)
     to = f.text("to")
+    if kind == "warm_transfer" and to == "queue":  # the agent waits in the queue for a colleague
+        queue = f.name("target")
+        assert queue is not None
+        return WarmTransfer(ref, lid, to, queue)
     if to not in ("agent", "number"):
-        raise BadMessage("bad_field", "'to' must be agent or number", ref)
+        raise BadMessage("bad_field", "'to' must be agent or number (a queue: warm transfers only)", ref)
     target = f.number("target") if to == "number" else f.name("target")
     assert target is not None
     return (

@@ -22,8 +22,12 @@ Attended transfer (main/bridge_basic.c's state machine, with features.conf's def
 4. Cancel: the target's ``;1`` is hung up (or the colleague hangs up, or the Dial fails, or nobody
    answers within atxfernoanswertimeout, 15 s): the transferer is moved back (``Unhold``,
    ``MusicOnHoldStop``), the target bridge destroyed; no AttendedTransfer event.
-5. The customer hanging up during the consultation ends everything (simplified: Asterisk would leave
-   the agent and the colleague talking).
+5. The customer hanging up: while the target is still called (calling target) everything ends
+   (``TRANSFER_FAIL``: the target bridge is destroyed, the transferer and the target hung up); once the
+   target answered (consulting), consulting_exit's "one-of-a-kind event": the target bridge becomes a
+   normal one and stays, the agent and the colleague go on talking (app_queue's ``AgentComplete`` Reason
+   caller, the customer's bridge destroyed, no AttendedTransfer); the first of the two to hang up
+   dissolves the bridge (a basic bridge's hangup dissolves it) and the other is hung up.
 
 ConfBridge (apps/confbridge): ``cti-conference,<room>`` runs ``ConfBridge(${EXTEN})``. The first member
 creates the bridge (BridgeCreate, ``ConfbridgeStart``); each member's BridgeEnter is followed by
@@ -47,6 +51,7 @@ from cti.sim.timeline import Timer
 CONSULT_CONTEXT = "cti-consult"  # exten => _X.,1,Dial(PJSIP/${EXTEN},20) / n,Hangup()
 CONSULT_DIAL_CONTEXT = "cti-consult-dial"  # exten => _X.,1,Dial(PJSIP/${EXTEN}@trunk,30) / n,Hangup()
 CONFERENCE_CONTEXT = "cti-conference"  # exten => _X.,1,ConfBridge(${EXTEN}) / n,Hangup()
+QUEUE_CONTEXT = "inbound"  # exten => <queue>,1,...,Queue(<queue>,t): a queue as a warm transfer's target
 ATXFER_NOANSWER = 15.0  # features.conf atxfernoanswertimeout (default 15 s)
 CONSULT_RING = 20.0  # cti-consult's Dial(...,20)
 MOH_CLASS = "default"
@@ -60,7 +65,7 @@ class Consultation:
     bridge: Bridge  # the target bridge
     one: Channel  # Local/<exten>@<context>;1, the transfer target
     target: Leg  # the ;2 running the consultation's dialplan
-    state: str = "calling"  # calling, consulting, completed, over
+    state: str = "calling"  # calling, consulting, completed, stranded (the customer left), over
     timer: Timer | None = None
 
 
@@ -83,6 +88,20 @@ class Consult(PbxCore):
 
     def _live(self) -> list[Consultation]:
         return [c for c in self.consultations if c.state in ("calling", "consulting")]
+
+    @staticmethod
+    def _stop_timer(c: Consultation) -> None:
+        if c.timer is not None:
+            c.timer.cancel()
+            c.timer = None
+
+    def _agent_leg_over(self, al: AgentLeg, cause: int) -> None:
+        """The agent's leg ends (its phone side hangs up, the member is free for app_queue)."""
+        al.done = True
+        al.cancel_timers()
+        self.hangup_event(al.two, cause)
+        al.phone.legs.remove(al)
+        self._member_status(al.phone)
 
     def _moh(self, ch: Channel, start: bool) -> None:
         extra: Headers = [("Class", MOH_CLASS)] if start else []
@@ -139,12 +158,18 @@ class Consult(PbxCore):
     def _consult_exists(self, context: str, exten: str) -> bool:
         if context == CONSULT_CONTEXT:
             return exten in self.phones
+        if context == QUEUE_CONTEXT:  # a queue: the ;2 runs Queue(<queue>) and waits for a colleague
+            return exten in self.queues
         return context == CONSULT_DIAL_CONTEXT and exten.lstrip("+").isdigit()
 
     def _consult_dial(self, c: Consultation) -> None:
         target = c.target
         two = target.ch
         context, exten, _ = target.target
+        if context == QUEUE_CONTEXT:  # the queue's members ring as for any caller (app_queue answers)
+            two.context, two.exten, two.priority = context, exten, 1
+            self.run_dialplan(target)
+            return
         if context == CONSULT_CONTEXT:
             two.app, two.appdata = "Dial", f"Local/{exten}@agents/n,{int(CONSULT_RING)}"
             al = self.dial_agent(target, self.phones[exten], None, None)
@@ -201,11 +226,54 @@ class Consult(PbxCore):
         self.leg_hangup(leg, 16)
         return True
 
+    def consult_transferee_gone(self, leg: Leg, cause: int) -> bool:
+        """Hook (dialplan.leg_hangup): the customer hangs up while the agent consults an answered target
+        (consulting_exit, STIMULUS_TRANSFEREE_HANGUP): the agent and the target stay in the target bridge."""
+        c = next((c for c in self._live() if c.leg is leg and c.state == "consulting"), None)
+        al = leg.peer
+        if c is None or al is not c.al:
+            return False
+        c.state = "stranded"
+        self._stop_timer(c)
+        leg.done = True
+        leg.cancel_timers()
+        self._complete(leg, al, "caller")  # app_queue: COMPLETECALLER, the agent's queue call is over
+        leg.peer = None
+        if leg.outside is not None:
+            self.hangup_event(leg.outside, cause)
+        self.bridge_leave(leg.ch)
+        self.hangup_event(leg.ch, cause)
+        if not c.orig.channels:
+            self.event("BridgeDestroy", "call", c.orig.snapshot())
+        leg.bridge = None
+        self.schedule_dispatch()
+        return True
+
+    def _stranded_over(self, c: Consultation, cause: int) -> None:
+        """The agent or the target of a stranded consultation hung up: the basic bridge dissolves."""
+        c.state = "over"
+        al = c.al
+        if not al.done:
+            self._agent_leg_over(al, cause)
+            self.bridge_leave(al.one)
+            self.hangup_event(al.one, cause)
+        if not c.one.hungup:
+            self.bridge_leave(c.one)
+            self.hangup_event(c.one, cause)
+        if not c.target.done:
+            self.leg_hangup(c.target, cause)
+        if c in self.consultations:  # the ;2's end (consult_leg_over) may have taken it already
+            self.consultations.remove(c)
+        self.event("BridgeDestroy", "call", c.bridge.snapshot())
+        self.schedule_dispatch()
+
     def consult_leg_over(self, leg: Leg, cause: int) -> None:
         """Hook (dialplan.leg_hangup): a leg ended. The consultation's ``;2``: its ``;1`` goes too and,
         still consulting, the transferer goes back to the customer; the customer: the consultation ends."""
         for c in list(self.consultations):
-            if c.target is leg:
+            if c.target is leg and c.state == "stranded":
+                self._stranded_over(c, cause)
+            elif c.target is leg:
                 if not c.one.hungup:
                     self.hangup_event(c.one, cause)
                 if c.state in ("calling", "consulting"):
@@ -238,9 +306,7 @@ class Consult(PbxCore):
     def _rebridge(self, c: Consultation) -> None:
         """rebridge_enter: the transferer back in the customer's bridge, off hold."""
         c.state = "over"
-        if c.timer is not None:
-            c.timer.cancel()
-            c.timer = None
+        self._stop_timer(c)
         ch = c.al.one
         if ch.hungup or c.leg.done:
             return
@@ -255,6 +321,9 @@ class Consult(PbxCore):
         c = ch.owner
         if not isinstance(c, Consultation) or ch is not c.one:
             return False
+        if c.state == "stranded":
+            self._stranded_over(c, cause)
+            return True
         self.hangup_event(ch, cause)
         if not c.target.done:
             self.leg_hangup(c.target, cause)  # consult_leg_over rebridges
@@ -267,12 +336,12 @@ class Consult(PbxCore):
         if c is not None:
             self._complete_transfer(c, cause)
             return True
+        stranded = next((c for c in self.consultations if c.al is al and c.state == "stranded"), None)
+        if stranded is not None:
+            self._stranded_over(stranded, cause)
+            return True
         if al.one.bridge is not None and al.one.bridge.kind[2] == "ConfBridge":
-            al.done = True
-            al.cancel_timers()
-            self.hangup_event(al.two, cause)
-            al.phone.legs.remove(al)
-            self._member_status(al.phone)
+            self._agent_leg_over(al, cause)
             self.hangup_event(al.one, cause)
             self.schedule_dispatch()
             return True
@@ -283,14 +352,8 @@ class Consult(PbxCore):
         al, leg, orig = c.al, c.leg, c.orig
         answered = c.state == "consulting"
         c.state = "completed"
-        if c.timer is not None:
-            c.timer.cancel()
-            c.timer = None
-        al.done = True
-        al.cancel_timers()
-        self.hangup_event(al.two, cause)
-        al.phone.legs.remove(al)
-        self._member_status(al.phone)
+        self._stop_timer(c)
+        self._agent_leg_over(al, cause)
         self.bridge_leave(al.one)
         self._moh(leg.ch, False)  # bridge_unhold(transferee_bridge)
         self.bridge_leave(c.one)  # bridge_merge(transferee_bridge, target_bridge): the target moves

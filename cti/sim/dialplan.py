@@ -480,7 +480,7 @@ class Dialplan(PbxCore):
 
     def leg_hangup(self, leg: Leg, cause: int) -> None:
         """The dialplan side hangs up (the end of the dialplan, an AMI Hangup, or its caller left)."""
-        if leg.done:
+        if leg.done or self.consult_transferee_gone(leg, cause):
             return
         if leg.peer is not None:
             self._end_talk(leg, "caller", cause)

@@ -14,6 +14,7 @@ from cti.core.events import (
     AgentState,
     AgentStateChanged,
     CallEnded,
+    CallerLeft,
     CallTransferred,
     DomainEvent,
     StreamProblem,
@@ -88,14 +89,19 @@ def test_a_cancelled_warm_transfer_is_no_transfer_and_the_agent_keeps_the_call()
     assert _states(events, first)[-1] is AgentState.WRAP_UP
 
 
+def _conference_of_three(h: Harness, agent: Channel, customer: Channel) -> None:
+    """The agent consults Alice, then the three go into room 700 (the dual Redirect, then the target)."""
+    h.pbx.atxfer(agent, CONSULT_CONTEXT, "1001")
+    h.run(3)
+    one = _consult_one(h)
+    h.pbx.redirect(agent, CONFERENCE_CONTEXT, "700", 1)
+    h.pbx.redirect(customer, CONFERENCE_CONTEXT, "700", 1)
+    h.pbx.redirect(one, CONFERENCE_CONTEXT, "700", 1)
+
+
 def test_a_conference_from_a_consultation_stays_one_journey_until_the_last_party_leaves() -> None:
     def steps(h: Harness, agent: Channel, customer: Channel) -> None:
-        h.pbx.atxfer(agent, CONSULT_CONTEXT, "1001")
-        h.run(3)
-        one = _consult_one(h)
-        h.pbx.redirect(agent, CONFERENCE_CONTEXT, "700", 1)
-        h.pbx.redirect(customer, CONFERENCE_CONTEXT, "700", 1)
-        h.pbx.redirect(one, CONFERENCE_CONTEXT, "700", 1)
+        _conference_of_three(h, agent, customer)
         h.run(2)
         h.pbx.conference_kick("700", agent.name)  # the agent leaves
         h.run(2)
@@ -132,3 +138,89 @@ def test_the_queue_log_of_a_warm_transfer_agrees_with_the_trackers_leg() -> None
     (logged,) = legs.values()
     assert logged.outcome is LegOutcome.TRANSFERRED and logged.agent == stored.agent
     assert leg_agrees(stored, logged)
+
+
+def test_the_first_agent_is_on_a_call_while_in_the_conference_and_wraps_up_after_leaving() -> None:
+    kicked: list[float] = []
+
+    def steps(h: Harness, agent: Channel, customer: Channel) -> None:
+        _conference_of_three(h, agent, customer)
+        h.run(90)  # longer than the queue's 60 s wrap-up: app_queue's AgentComplete came at the Redirect
+        kicked.append(h.pbx.now)
+        h.pbx.conference_kick("700", agent.name)  # the agent leaves
+        h.run(2)
+        h.pbx.conference_kick("700", "all")
+        h.run(2)
+
+    events, _, first = _run(steps)
+    moves = [(e.state, e.at) for e in events if isinstance(e, AgentStateChanged) and e.agent == first]
+    (at,) = kicked
+    during = [s for s, t in moves if t < at]
+    after = [s for s, t in moves if t >= at]
+    assert during[-1] is AgentState.ON_CALL  # in the room: on a call, not in wrap-up
+    assert after[0] is AgentState.WRAP_UP  # the queue's wrap-up starts when the agent leaves
+    assert not any(s is AgentState.AVAILABLE for s, t in moves if t < at)  # never free while in the room
+
+
+def test_the_customer_leaving_mid_consultation_is_an_answered_call_the_agent_and_colleague_finish() -> None:
+    """Asterisk keeps the agent and the colleague talking (bridge_basic.c consulting_exit): one journey,
+    the queue leg answered (the caller hung up), no transfer; it ends when the two hang up."""
+    hung: list[float] = []
+
+    def steps(h: Harness, agent: Channel, customer: Channel) -> None:
+        h.pbx.atxfer(agent, CONSULT_CONTEXT, "1001")
+        h.run(3)
+        h.pbx.hangup_channel(customer, 16)
+        h.run(30)
+        hung.append(h.pbx.now)
+        h.pbx.hangup_channel(agent, 16)
+        h.run(2)
+
+    events, tracker, first = _run(steps)
+    (j,) = [e.journey for e in events if isinstance(e, CallEnded)]
+    (leg,) = j.queue_legs
+    assert (leg.outcome, leg.agent) == (LegOutcome.ANSWERED, first)
+    assert j.transfers == 0 and not [e for e in events if isinstance(e, CallTransferred)]
+    assert j.agents == [first, "Alice"]
+    (ended,) = [e for e in events if isinstance(e, CallEnded)]
+    assert ended.at >= hung[0]  # the call goes on until the agent and the colleague are done
+    (left,) = [e for e in events if isinstance(e, CallerLeft)]  # the consoles are told
+    assert left.linkedid == j.linkedid and left.at < hung[0]
+    assert not tracker.live_journeys()
+
+
+def test_a_warm_transfer_to_a_queue_waits_there_for_a_colleague_and_completes_to_them() -> None:
+    """Atxfer to the queue's extension in the queue context: the consultation's ;2 is a caller of the
+    queue; the member who answers is the target; one journey, a second queue leg (the consultation's)."""
+
+    def steps(h: Harness, agent: Channel, customer: Channel) -> None:
+        h.pbx.atxfer(agent, "inbound", "support")
+        h.run(3)  # the queue rings Dave, who answers after 1 s
+        assert h.named("QueueCallerJoin")[-1]["Channel"].startswith("Local/support@inbound-")
+        h.pbx.hangup_channel(agent, 16)  # complete
+        h.run(5)
+        h.pbx.hangup_channel(customer, 16)
+        h.run(2)
+
+    events, tracker, first = _run(steps)
+    (j,) = [e.journey for e in events if isinstance(e, CallEnded)]
+    assert j.agents == [first, "Dave"] and j.transfers == 1
+    first_leg, consult_leg = j.queue_legs
+    assert (first_leg.outcome, first_leg.agent) == (LegOutcome.TRANSFERRED, first)
+    assert (consult_leg.outcome, consult_leg.agent) == (LegOutcome.ANSWERED, "Dave")
+    (t,) = [e for e in events if isinstance(e, CallTransferred)]
+    assert (t.kind, t.agent, t.target) == ("attended", first, "support@inbound")
+    assert _states(events, first)[-1] is AgentState.WRAP_UP
+    assert not tracker.live_journeys()
+
+
+def test_a_warm_transfer_to_a_missing_queue_is_no_consultation_and_no_transfer() -> None:
+    def steps(h: Harness, agent: Channel, customer: Channel) -> None:
+        h.pbx.atxfer(agent, "inbound", "nosuchqueue")  # Asterisk's pbx-invalid: held, then unheld
+        h.run(1)
+        h.pbx.hangup_channel(agent, 16)
+        h.run(2)
+
+    events, _, first = _run(steps)
+    (j,) = [e.journey for e in events if isinstance(e, CallEnded)]
+    assert j.transfers == 0 and len(j.queue_legs) == 1 and j.agents == [first]

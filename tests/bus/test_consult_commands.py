@@ -51,6 +51,11 @@ ROOM = {"Context": "cti-conference", "Exten": "42", "Priority": "1"}
         ),
         ("consult_cancel", CONSULTATION, {"Action": "Hangup", "Channel": CONSULT}),
         (
+            "atxfer",
+            {**CONSULTATION, "exten": "sales", "context": "inbound"},  # a queue: its extension there
+            {"Action": "Atxfer", "Channel": MINE, "Exten": "sales", "Context": "inbound"},
+        ),
+        (
             "consult_redirect",
             {**CONSULTATION, "room": "42"},
             {"Action": "Redirect", "Channel": CONSULT, **ROOM},
@@ -84,6 +89,19 @@ ROOM = {"Context": "cti-conference", "Exten": "42", "Priority": "1"}
         ),
         (
             "originate_conference",
+            {
+                **CONSULTATION,
+                "room": "42",
+                "to": "agent",
+                "target": "Bob",
+                "caller": "1",
+                "channel_id": "a" * 32,
+            },
+            {"Action": "Originate", "Channel": "PJSIP/Bob", **ROOM, "Async": "true", "Timeout": "30000"}
+            | {"CallerID": '"Alice" <1>', "ChannelId": "a" * 32},
+        ),
+        (
+            "originate_conference",
             {**CONSULTATION, "room": "42", "to": "number", "target": "4155550123", "caller": "x"},
             {"Action": "Originate", "Channel": "Local/4155550123@pstn/n", **ROOM, "Async": "true"}
             | {"Timeout": "30000", "CallerID": '"Alice" <x>'},
@@ -105,6 +123,11 @@ def test_each_request_is_built_from_the_owners_view(
         ("atxfer", {**CONSULTATION, "exten": "1002,1;Hangup"}, "bad_field"),
         ("consult_cancel", {**CONSULTATION, "exten": "1003"}, "no_channel"),  # no such consultation
         ("conference", {**CONSULTATION, "room": "42;x"}, "bad_field"),
+        (
+            "originate_conference",
+            {**CONSULTATION, "room": "4", "to": "agent", "target": "Bob", "caller": "1", "channel_id": "x,y"},
+            "bad_field",
+        ),
         (
             "originate_conference",
             {**CONSULTATION, "room": "4", "to": "agent", "target": "Zed", "caller": "1"},

@@ -182,3 +182,121 @@ async def test_a_busy_number_gives_the_customer_back_and_the_card_says_so(tmp_pa
         await expect(pop.locator(".call-state")).to_have_text("talking")
         await expect(pop.get_by_role("button", name="Warm transfer")).to_be_enabled()  # try another
         assert not sim.pbx.consultations
+
+
+async def test_a_reload_mid_consultation_brings_the_panel_back_and_complete_still_works(
+    tmp_path: Path,
+) -> None:
+    async with _consulting(tmp_path) as (daemon, sim, frank, alice, lid):
+        await frank.reload()
+        pop, other = frank.locator(".pop"), alice.locator(".pop")
+        await expect(pop.locator(".consult-state")).to_contain_text("talk, then complete")
+        await expect(pop.get_by_role("button", name="Hang up")).to_be_disabled()
+        complete = pop.get_by_role("button", name="Complete")
+        await expect(complete).to_be_visible()
+        await complete.click()
+        await expect(pop.locator(".call-state")).to_have_text("transferred to Alice")
+        await expect(pop.locator(".consult")).to_be_hidden()
+        await expect(other.locator(".call-state")).to_have_text("answered")
+        assert daemon.hub is not None and daemon.hub.calls[LinkedId(lid)].agent == "Alice"
+        assert "ATTENDEDTRANSFER" in sim.pbx.queue_log.lines[-1]
+
+
+async def _card_shortcuts(page: Page) -> list[str]:
+    """The shortcuts of the visible controls of the call card (each control's, split)."""
+    keys: list[str] = await page.locator(".pop").first.evaluate(
+        """(card) => [...card.querySelectorAll('[data-shortcut]')]
+             .filter((n) => n.offsetParent !== null)
+             .flatMap((n) => n.dataset.shortcut.split(/\\s+/))"""
+    )
+    return keys
+
+
+async def _assert_no_shared_shortcut(page: Page) -> None:
+    keys = await _card_shortcuts(page)
+    assert keys and len(keys) == len(set(keys)), keys
+
+
+async def test_a_conference_call_without_consultation_pops_the_colleague_and_keys_stay_unique(
+    tmp_path: Path,
+) -> None:
+    async with _answered(tmp_path) as (daemon, sim, frank, alice, lid):
+        pop, other = frank.locator(".pop"), alice.locator(".pop")
+        await _assert_no_shared_shortcut(frank)
+        start = pop.get_by_role("button", name="Conference call")
+        await expect(start).to_have_attribute("data-shortcut", "Alt+3")
+        await pop.locator("input[name=target]").fill("alice")
+        await start.click()
+        await expect(pop.locator(".consult-state")).to_have_text("Three-way conference")
+        await expect(pop.locator(".conference-parties li")).to_have_text(
+            ["Frank", re.compile(HOSTILE_NUMBER.lstrip("+")), "Alice"]
+        )
+        await expect(start).to_be_hidden()
+        await _assert_no_shared_shortcut(frank)
+        # Alice's console pops the customer's card, not a call of its own; her phone answers after 1 s
+        await expect(other.locator(".caller-name")).to_have_text(HOSTILE)
+        assert await other.get_attribute("data-linkedid") == lid
+        await expect(other.locator(".call-state")).to_have_text("answered", timeout=10_000)
+        await eventually(lambda: len(sim.pbx.conferences) == 1, 5, "the ConfBridge")
+        (room,) = sim.pbx.conferences.values()
+        await eventually(lambda: len(room.members) == 3, 10, "three in the conference")
+        assert daemon.hub is not None and "Alice" in daemon.hub.calls[LinkedId(lid)].agents
+        await pop.get_by_role("button", name="Leave").click()
+        await expect(pop.locator(".call-state")).to_have_text("you left the call")
+        await eventually(lambda: len(room.members) == 2, 5, "the customer and Alice stay")
+
+
+async def test_no_two_visible_controls_of_a_consulting_card_share_a_shortcut(tmp_path: Path) -> None:
+    async with _consulting(tmp_path) as (_, _sim, frank, _alice, _lid):
+        keys = await _card_shortcuts(frank)
+        assert {"Alt+Y", "Alt+Q", "Alt+3", "Alt+C", "Alt+X"} <= set(keys)
+        await _assert_no_shared_shortcut(frank)
+
+
+async def test_the_customer_hanging_up_mid_consultation_leaves_frank_and_alice_talking(
+    tmp_path: Path,
+) -> None:
+    async with _consulting(tmp_path) as (daemon, sim, frank, alice, lid):
+        pop, other = frank.locator(".pop"), alice.locator(".pop")
+        (c,) = sim.pbx.consultations
+        sim.pbx.hangup_channel(c.leg.ch, 16)  # the customer hangs up; Asterisk keeps the two talking
+        left = "the customer hung up: you are still connected"
+        await expect(pop.locator(".call-state")).to_have_text(left)
+        await expect(other.locator(".call-state")).to_have_text(left)
+        await expect(pop.locator(".consult")).to_be_hidden()
+        await expect(frank.locator("#events")).to_contain_text(
+            "the customer hung up during the warm transfer"
+        )
+        assert not c.al.one.hungup and not c.one.hungup
+        hangup = pop.get_by_role("button", name="Hang up")
+        await expect(hangup).to_be_enabled()
+        await hangup.click()  # Frank is done: the bridge dissolves, Alice is hung up too
+        await expect(pop.locator(".call-state")).to_have_text("ended")
+        await expect(other.locator(".call-state")).to_have_text("ended")
+        assert daemon.hub is not None and LinkedId(lid) not in daemon.hub.calls
+        assert not sim.pbx.consultations
+
+
+async def test_a_warm_transfer_to_a_queue_waits_for_a_colleague_then_completes(tmp_path: Path) -> None:
+    async with _answered(tmp_path) as (daemon, sim, frank, alice, lid):
+        assert daemon.server is not None and daemon.hub is not None
+        await _supervise(daemon.server.port, {"type": "ready", "agent": "Alice"})  # a colleague in sales
+        await eventually(
+            lambda: daemon.hub is not None and daemon.hub.seats[AgentId("Alice")].state.value == "available",
+            10,
+            "Alice ready",
+        )
+        pop, other = frank.locator(".pop"), alice.locator(".pop")
+        await pop.locator("select[name=to]").select_option("queue")
+        await pop.locator("input[name=target]").fill("Sales")  # as people type it
+        await pop.get_by_role("button", name="Warm transfer").click()
+        await expect(pop.locator(".consult-state")).to_contain_text("consulting sales")
+        # the queue rings Alice: her console pops the customer's card; she answers after 1 s
+        await expect(other.locator(".caller-name")).to_have_text(HOSTILE)
+        await expect(other.locator(".call-state")).to_have_text("answered", timeout=10_000)
+        await expect(pop.locator(".consult-state")).to_contain_text("talk, then complete")
+        await pop.get_by_role("button", name="Complete").click()
+        await expect(pop.locator(".call-state")).to_have_text("transferred to sales")
+        await expect(other.get_by_role("button", name="Hang up")).to_be_enabled()
+        assert daemon.hub.calls[LinkedId(lid)].agent == "Alice"
+        assert "ATTENDEDTRANSFER" in sim.pbx.queue_log.lines[-1]

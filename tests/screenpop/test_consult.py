@@ -15,8 +15,10 @@ from cti.core.events import (
     AgentState,
     CallAnswered,
     CallerInfo,
+    CallerLeft,
     CallHoldChanged,
     CallTransferred,
+    OriginateFinished,
 )
 from cti.core.ids import AgentId, LinkedId, UniqueId
 from cti.core.journey import Direction
@@ -72,6 +74,23 @@ async def test_warm_transfer_to_a_number_uses_the_consult_dial_context() -> None
     d, link, _ = desk()
     await d.run(ALICE, p.WarmTransfer(None, "1.1", "number", "+14155550123"))
     assert link.sent[0]["Context"] == "cti-consult-dial" and link.sent[0]["Exten"] == "+14155550123"
+
+
+async def test_warm_transfer_to_a_queue_is_an_atxfer_to_its_extension_in_the_queue_context() -> None:
+    d, link, channels = desk()
+    out = await d.run(ALICE, p.WarmTransfer(None, "1.1", "queue", "Sales"))  # as people type it
+    assert link.sent == [{"Action": "Atxfer", "Channel": AGENT_CH, "Exten": "sales", "Context": "inbound"}]
+    assert out["consulting"] == "sales" and out["to"] == "queue"
+    channels.live = ["Local/sales@inbound-0000000d;1"]
+    await d.run(ALICE, p.Consult(None, "1.1", "cancel"))  # the queue's Local channel, as for an agent
+    assert link.sent[-1] == {"Action": "Hangup", "Channel": "Local/sales@inbound-0000000d;1"}
+
+
+async def test_warm_transfer_to_an_unknown_queue_is_refused() -> None:
+    d, link, _ = desk()
+    with pytest.raises(DeskError) as e:
+        await d.run(ALICE, p.WarmTransfer(None, "1.1", "queue", "nowhere"))
+    assert e.value.code == "unknown_queue" and link.sent == []
 
 
 async def test_complete_hangs_up_the_agent_and_cancel_the_consultation() -> None:
@@ -260,6 +279,9 @@ async def test_when_asterisk_brings_the_agent_back_the_consultation_is_over_for_
 
 
 def test_the_protocol_parses_the_new_commands_and_refuses_bad_ops() -> None:
+    assert p.parse('{"type":"warm_transfer","linkedid":"1.1","to":"queue","target":"sales"}') == (
+        p.WarmTransfer(None, "1.1", "queue", "sales")
+    )
     assert p.parse('{"type":"warm_transfer","linkedid":"1.1","to":"agent","target":"Bob"}') == p.WarmTransfer(
         None, "1.1", "agent", "Bob"
     )
@@ -269,7 +291,7 @@ def test_the_protocol_parses_the_new_commands_and_refuses_bad_ops() -> None:
     )
     for bad in (
         '{"type":"consult","linkedid":"1.1","op":"explode"}',
-        '{"type":"warm_transfer","linkedid":"1.1","to":"queue","target":"sales"}',
+        '{"type":"conference","linkedid":"1.1","op":"start","to":"queue","target":"sales"}',
         '{"type":"warm_transfer","linkedid":"1.1","to":"number","target":"12;Hangup"}',
         '{"type":"conference","linkedid":"1.1","op":"join"}',
     ):
@@ -296,3 +318,59 @@ async def test_for_a_server_another_instance_handles_the_desk_sends_requests_it_
     await d.run(ALICE, p.Consult(None, "1.1", "cancel"))  # no local lookup: the owner finds the channel
     about = {"linkedid": "1.1", "agent": "Alice", "exten": "Bob", "context": "cti-consult"}
     assert remote.requests == [("atxfer", about), ("consult_cancel", about)]
+
+
+async def test_the_snapshot_of_the_consulting_agent_carries_the_consultation_and_no_one_elses() -> None:
+    d, _, _ = await consulting()
+    d.hub.on_events(_bob_rings_and_answers(1_700_000_010.0))  # type: ignore[arg-type]
+    (mine,) = d.hub.snapshot(ALICE)["calls"]
+    assert mine["consult"]["state"] == "consulting" and mine["consult"]["target"] == "Bob"
+    assert mine["consult"]["answered"] is True
+    (bobs,) = d.hub.snapshot(BOB)["calls"]
+    assert bobs["consult"] is None  # the consulted colleague has no Complete/Cancel
+    await d.run(ALICE, p.Consult(None, "1.1", "complete"))  # completing: still under way until Asterisk says
+    d.hub.on_events(
+        [
+            CallTransferred(
+                1_700_000_020.0, "pbx1", LinkedId("1.1"), AgentId("Alice"), "Bob@cti-consult", "attended"
+            )
+        ]
+    )
+    assert all(c["consult"] is None for c in d.hub.snapshot(ALICE)["calls"])
+
+
+@pytest.mark.parametrize(("outcome", "event"), [("answered", "answered"), ("no-answer", "missed")])
+async def test_a_colleague_called_into_a_conference_gets_the_customers_card(outcome: str, event: str) -> None:
+    d, link, _ = desk()
+    alice, bob = Client(ALICE, 100), Client(BOB, 100)
+    d.hub.attach(alice)
+    d.hub.attach(bob)
+    await d.run(ALICE, p.Conference(None, "1.1", "start", "agent", "Bob"))
+    channel_id = link.sent[1]["ChannelId"]
+    (pop,) = drain(bob)
+    assert pop["type"] == "screenpop" and pop["agent"] == "Bob" and pop["call"]["linkedid"] == "1.1"
+    assert pop["caller"]["number"] == "+14155550101"
+    view = d.hub.calls[LinkedId("1.1")]
+    assert "Bob" in view.agents and not d.hub.may_act_on(BOB, "1.1")  # Alice's call until she leaves
+    d.hub.on_events(
+        [OriginateFinished(1_700_000_030.0, "pbx1", "", channel_id, LinkedId(channel_id), 4, outcome)]
+    )
+    (update,) = drain(bob)
+    assert (update["type"], update["event"], update["linkedid"]) == ("call", event, "1.1")
+    assert ("Bob" in view.agents) is (outcome == "answered")
+
+
+async def test_the_customer_hanging_up_mid_consultation_tells_both_cards_and_ends_the_consultation() -> None:
+    d, alice, bob = await consulting()
+    d.hub.on_events(_bob_rings_and_answers(1_700_000_010.0))  # type: ignore[arg-type]
+    drain(alice), drain(bob)
+    d.hub.on_events([CallerLeft(1_700_000_015.0, "pbx1", LinkedId("1.1"), UniqueId("1.1"))])
+    a, b = drain(alice), drain(bob)
+    assert ("consult", "stranded") in [(m["type"], m.get("state")) for m in a]
+    assert [m["event"] for m in a if m["type"] == "call"] == ["caller_left"]
+    assert [m["event"] for m in b if m["type"] == "call"] == ["caller_left"]
+    assert d.hub.calls[LinkedId("1.1")].agent == "Alice"  # her hang-up ends the talk with Bob
+    assert d.hub.snapshot(ALICE)["calls"][0]["consult"] is None  # no Complete/Cancel to reload
+    with pytest.raises(DeskError) as e:
+        await d.run(ALICE, p.Consult(None, "1.1", "complete"))
+    assert e.value.code == "no_consultation"

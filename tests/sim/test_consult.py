@@ -270,14 +270,52 @@ def test_a_warm_transfer_to_a_number_keeps_the_customer_with_the_callee_until_on
     assert not len(h.pbx.channels) and _balanced(h)
 
 
-def test_the_customer_hanging_up_during_the_consultation_ends_it_all() -> None:
+def test_the_customer_hanging_up_before_the_target_answers_ends_it_all() -> None:
+    """calling_target_exit, STIMULUS_TRANSFEREE_HANGUP: TRANSFER_FAIL, the target bridge destroyed."""
     h = Harness(transcript_pbx())
     agent, customer = _queue_call(h)
     _consult(h, agent)
-    h.run(1.2)
+    h.run(0.5)  # Alice's phone still rings
     h.pbx.hangup_channel(customer, 16)
     assert not h.named("AttendedTransfer") and h.named("AgentComplete")[0]["Reason"] == "caller"
     assert not len(h.pbx.channels) and _balanced(h) and not h.pbx.consultations
+
+
+@pytest.mark.parametrize("last", ["agent", "colleague", "cancel"])
+def test_the_customer_hanging_up_during_the_consultation_leaves_the_agent_and_the_colleague_talking(
+    last: str,
+) -> None:
+    """consulting_exit, STIMULUS_TRANSFEREE_HANGUP (main/bridge_basic.c): the target bridge becomes a
+    normal bridge and stays; the first of the two to hang up dissolves it."""
+    h = Harness(transcript_pbx())
+    agent, customer = _queue_call(h)
+    orig = customer.bridge
+    assert orig is not None
+    _consult(h, agent)
+    h.run(1.2)  # Alice answered
+    (c,) = h.pbx.consultations
+    mark = len(h.events)
+    h.pbx.hangup_channel(customer, 16)
+    names = _names(h, mark)
+    assert "AttendedTransfer" not in names and "Unhold" not in names
+    assert h.named("AgentComplete")[0]["Reason"] == "caller"
+    assert customer.hungup and not agent.hungup and not c.one.hungup
+    destroyed = [e["BridgeUniqueid"] for e in h.events[mark:] if e["Event"] == "BridgeDestroy"]
+    assert destroyed == [orig.uniqueid]  # the customer's bridge is gone, the consultation's stays
+    assert agent.bridge is c.bridge and c.one in c.bridge.channels
+    h.run(30)  # longer than atxfernoanswertimeout: nothing moves, they talk
+    assert not agent.hungup and not c.one.hungup
+    if last == "agent":
+        h.pbx.hangup_channel(agent, 16)
+    elif last == "cancel":
+        h.pbx.hangup_channel(c.one, 16)
+    else:
+        colleague = c.target.peer
+        assert colleague is not None
+        h.pbx.hangup_channel(colleague.one, 16)
+    h.run(2)
+    assert agent.hungup and c.one.hungup and not h.pbx.consultations
+    assert not len(h.pbx.channels) and _balanced(h)
 
 
 def test_a_transfer_completed_before_the_answer_rings_the_customer_through_to_the_target() -> None:

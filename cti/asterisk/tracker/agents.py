@@ -71,6 +71,7 @@ class Roster:
         "_wrapups",
         "_wrapuptime",
         "by_name",
+        "conferences",
         "device_agent",
         "next_wrapup",
         "on_rename",
@@ -97,6 +98,8 @@ class Roster:
         self._devices: dict[str, str] = {}  # member interface -> its device (most events name one)
         self.next_wrapup = _NEVER
         self.stale: Agent | None = None  # an agent whose facts changed without a move (a rename)
+        # an agent's channel in a ConfBridge: uid -> (the agent, the queue its call came from)
+        self.conferences: dict[str, tuple[AgentId, str | None]] = {}
 
     def __len__(self) -> int:
         return len(self.by_name)
@@ -290,6 +293,29 @@ class Roster:
             move = a.start_wrapup(at + wrap, at)  # its call was never seen (a gap)
         else:
             move = a.call_ended(uid, at, wrapup=wrap)
+        if wrap > 0:
+            self._wrapup_started(a, at)
+        self.show(a, move, out)
+
+    def conference_joined(
+        self, uid: str, agent: AgentId, queue: str | None, at: float, out: list[DomainEvent]
+    ) -> None:
+        """The agent's channel joined a ConfBridge: on a call while there, whatever app_queue says (its
+        AgentComplete came at the Redirect that took the channel out of the queue call's bridge)."""
+        a = self.by_name.get(agent)
+        if a is None or uid in self.conferences:
+            return
+        self.conferences[uid] = (agent, queue)
+        self.show(a, a.call_started(f"conference:{uid}", CallKind.ACD_INBOUND, at), out)
+
+    def conference_left(self, uid: str, at: float, out: list[DomainEvent]) -> None:
+        """The agent's channel left the ConfBridge (a kick, a hangup): the queue's wrap-up starts now."""
+        found = self.conferences.pop(uid, None)
+        a = self.by_name.get(found[0]) if found is not None else None
+        if found is None or a is None:
+            return
+        wrap = self.wrapup_for(a, found[1]) if found[1] is not None else 0.0
+        move = a.call_ended(f"conference:{uid}", at, wrapup=wrap)
         if wrap > 0:
             self._wrapup_started(a, at)
         self.show(a, move, out)

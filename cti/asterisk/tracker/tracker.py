@@ -90,6 +90,7 @@ from cti.core.events import (
     CallAnswered,
     CallEnded,
     CallerInfo,
+    CallerLeft,
     CallLeftQueue,
     CallQueued,
     CallStarted,
@@ -123,6 +124,8 @@ DEFAULT_DELIVER_CONTEXTS = ("deliver",)
 
 
 # events that do not settle a provisional queue exit as the channel's next event (rule 6)
+# a warm transfer's consultation channel (Local/<exten>@cti-consult…): the call goes on without its caller
+_CONSULTATION = "@cti-consult"
 _NOT_SETTLING = frozenset({"QueueCallerLeave", "VarSet", "AgentConnect"})
 
 
@@ -694,11 +697,15 @@ class CallTracker:
         j.causes.append(cause)
         if uid == j.primary:
             j.record.hangup_cause = cause
+            if any(_CONSULTATION in o.name for o in map(self.channels.by_uid.get, j.channels) if o):
+                out.append(CallerLeft(at, self.server, j.record.linkedid, UniqueId(uid)))
         if ch.hold_since is not None:
             j.record.hold_seconds += max(0.0, at - ch.hold_since)
         if uid in self.journeys.unsettled:
             self.settle(uid, None, at, out)
         self.roster.end_ring(uid, at, out)
+        if uid in self.roster.conferences:  # its ConfbridgeLeave was missed
+            self.roster.conference_left(uid, at, out)
         for agent_uid in (uid, ch.partner):
             if agent_uid is None:
                 continue
@@ -768,6 +775,7 @@ class CallTracker:
 # The handlers register themselves in ROUTES when imported.
 from cti.asterisk.tracker import (  # noqa: E402, F401
     channel_events,
+    conference_events,
     dial_events,
     park_events,
     queue_events,

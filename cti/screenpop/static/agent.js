@@ -6,14 +6,15 @@
   let me = null;
   let catalogue = []; // fulfilment documents ({id, name}) the agent may send from a disposition (branch mail)
   const callKey = (server, lid) => `${server || ""} ${lid}`;
-  const LIVE = new Set(["ringing", "answered", "held", "resumed"]);
+  // caller_left: the customer hung up during a warm transfer; the agent and the colleague still talk
+  const LIVE = new Set(["ringing", "answered", "held", "resumed", "caller_left"]);
   const stateWords = (event, msg) => ({
     ringing: cti.t("call.ringing"),
     answered: msg && msg.agent && me && msg.agent !== me.agent ? cti.t("call.answered_by", { agent: msg.agent }) : cti.t("call.answered"),
     held: cti.t("call.held"), resumed: cti.t("call.talking"), transferred: cti.t("call.transferred_to", { target: (msg && msg.target) || cti.t("call.another_line") }),
     ended: cti.t("call.ended"), missed: cti.t("call.missed"),
     parked: cti.t("agent.call.parked", { space: (msg && msg.space) || "?" }),
-    left: cti.t("agent.left_call"),
+    left: cti.t("agent.left_call"), caller_left: cti.t("agent.caller_left"),
   })[event] || event;
   const TALKING = new Set(["answered", "resumed", "held"]); // hold, resume and park need the agent's leg
 
@@ -127,6 +128,12 @@
     const warm = el("button", { type: "button", class: "warm-transfer", dataset: { shortcut: "Alt+W" }, "aria-keyshortcuts": "Alt+W",
       onclick: () => startConsult(consultBox, { type: "warm_transfer", linkedid: lid, to: kind.value, target: target.value.trim() }, cti.t("agent.warm_transfer")) },
       cti.t("agent.warm_transfer"));
+    // a conference with the target of the same box, no consultation first (hidden while one is under way)
+    const conf = el("button", { type: "button", class: "conference-start", dataset: { shortcut: "Alt+3" },
+      onclick: () => {
+        if (!target.value.trim()) { target.focus(); return; }
+        startConsult(consultBox, { type: "conference", linkedid: lid, op: "start", to: kind.value, target: target.value.trim() }, cti.t("agent.conference_start"));
+      } }, cti.t("agent.conference_start"));
     const key = callKey(call.server, lid);
     const hangup = el("button", { type: "button", class: "danger", dataset: { shortcut: "Alt+X" }, onclick: () => act({ type: "hangup", linkedid: lid }, cti.t("agent.act.hangup")) }, cti.t("agent.hangup"));
     const transfer = el("button", { type: "button", dataset: { shortcut: "Alt+T" }, onclick: () => {
@@ -156,7 +163,7 @@
       customers.length ? customers.map(customerCard) : el("p", { class: "muted" }, msg.lookup === "found" ? "" : cti.t("agent.unknown_caller")),
       msg.lead ? el("div", { class: "lead" }, el("h4", {}, cti.t("agent.lead")), el("pre", {}, JSON.stringify(msg.lead, null, 2))) : null,
       msg.script ? el("div", { class: "script" }, el("h4", {}, cti.t("agent.script")), el("p", {}, String(msg.script))) : null,
-      el("div", { class: "call-controls" }, hangup, hold, park, kind, target, transfer, warm),
+      el("div", { class: "call-controls" }, hangup, hold, park, kind, target, transfer, warm, conf),
       consultBox.box,
       el("form", { class: "disposition", onsubmit: async (ev) => {
           ev.preventDefault();
@@ -183,7 +190,7 @@
         disposition, notes, picker,
         el("label", { class: "inline" }, cti.t("agent.callback_at"), " ", callbackAt), callbackFor,
         el("button", { type: "submit", dataset: { shortcut: "Alt+S" } }, cti.t("agent.save_disposition")), close));
-    const p = { card, stateLine, hangup, transfer, warm, consultBox, kind, target, close, waitClock, talkClock, hold, park, holdClock,
+    const p = { card, stateLine, hangup, transfer, warm, conf, consultBox, kind, target, close, waitClock, talkClock, hold, park, holdClock,
       state, rangAt: msg.at, waited: call.waited_seconds || 0, answeredAt: msg.answered_at || null, endedAt: null,
       heldSince: state === "held" ? msg.held_since || null : null };
     controls(p);
@@ -196,6 +203,7 @@
     const consulting = Boolean(p.consultBox && p.consultBox.state);
     for (const b of [p.hangup, p.transfer, p.kind, p.target]) b.disabled = !live || consulting;
     if (p.warm) p.warm.disabled = !live || consulting;
+    if (p.conf) { p.conf.hidden = consulting; p.conf.disabled = !live; } // Alt+3: the panel's Conference meanwhile
     if (p.consultBox && !live) showConsult(p.consultBox, null);
     p.close.disabled = live;
     p.close.title = live ? cti.t("agent.close_title") : "";
@@ -267,6 +275,7 @@
       else {
         showConsult(c, null);
         logEvent(msg.state === "completed" ? cti.t("agent.consult_completed", { target: msg.target })
+          : msg.state === "stranded" ? cti.t("agent.consult_stranded", { target: msg.target })
           : cti.t("agent.consult_over"));
       }
       controls(p);
@@ -296,6 +305,7 @@
     if (pops.has(key)) pops.get(key).card.remove();
     const p = popCard(msg);
     pops.set(key, { ...p, msg });
+    if (msg.consult) { showConsult(p.consultBox, msg.consult); controls(p); } // a reload mid-consultation
     document.getElementById("pops").prepend(p.card);
     document.getElementById("no-call").hidden = true;
     tick();

@@ -591,5 +591,8 @@ i18n.add("en", {
   "agent.conference_leave": "Leave",
   "agent.conference_end": "End conference",
   "agent.conference_over": "you left the conference",
+  "agent.conference_start": "Conference call",
+  "agent.caller_left": "the customer hung up: you are still connected",
+  "agent.consult_stranded": "the customer hung up during the warm transfer; still talking to {target}",
   "agent.left_call": "you left the call",
 });

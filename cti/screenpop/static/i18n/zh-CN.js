@@ -589,5 +589,8 @@ i18n.add("zh-CN", {
   "agent.conference_leave": "退出",
   "agent.conference_end": "结束会议",
   "agent.conference_over": "您已退出会议",
+  "agent.conference_start": "发起三方通话",
+  "agent.caller_left": "客户已挂断：您仍在通话中",
+  "agent.consult_stranded": "客户在咨询转接期间挂断；仍在与 {target} 通话",
   "agent.left_call": "您已离开此通话",
 });
