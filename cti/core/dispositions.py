@@ -163,10 +163,14 @@ def choose(codes: Iterable[Code], code: str, queue: str | None, callback_at: flo
     (no such active code), ``disposition_not_offered`` (not for this queue), ``callback_required``."""
     found = next((c for c in codes if c.code == code and c.active), None)
     if found is None:
-        raise DispositionError("unknown_disposition", "disposition", f"{code[:64]!r} is not a disposition code")
+        raise DispositionError(
+            "unknown_disposition", "disposition", f"{code[:64]!r} is not a disposition code"
+        )
     if not found.offered_on(queue):
         raise DispositionError(
-            "disposition_not_offered", "disposition", f"{code!r} is not offered on calls of {queue or 'no queue'}"
+            "disposition_not_offered",
+            "disposition",
+            f"{code!r} is not offered on calls of {queue or 'no queue'}",
         )
     if found.callback and callback_at is None:
         raise DispositionError(

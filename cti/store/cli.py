@@ -130,7 +130,9 @@ def register(subparsers: Any) -> None:
     codes.add_argument(
         "--outcome", default="none", choices=("resolution", "sale", "none"), help="add: for the reports"
     )
-    codes.add_argument("--queue", action="append", default=[], help="add: offered on this queue only (repeatable)")
+    codes.add_argument(
+        "--queue", action="append", default=[], help="add: offered on this queue only (repeatable)"
+    )
     codes.add_argument("--callback", action="store_true", help="add: a callback time is required")
     codes.add_argument("--inactive", action="store_true", help="add: kept, but no longer offered")
     codes.add_argument("--position", type=int, help="add: its place in the list (default: last)")

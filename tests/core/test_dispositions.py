@@ -102,7 +102,11 @@ def test_defaults_are_the_historical_codes_with_the_reports_meaning() -> None:
 
 
 def test_the_list_drives_the_reports_and_reports_config_covers_the_rest() -> None:
-    codes = [Code("upsell", outcome="sale"), Code("resolved", outcome="none"), Code("fixed", outcome="resolution")]
+    codes = [
+        Code("upsell", outcome="sale"),
+        Code("resolved", outcome="none"),
+        Code("fixed", outcome="resolution"),
+    ]
     success, outcomes = report_outcomes(
         codes, ["resolved", "legacy"], {"resolved": "resolution", "legacy": "sale"}
     )

@@ -53,6 +53,7 @@ async def test_the_card_offers_the_stores_codes_and_follows_a_supervisors_edits(
         codes = frank.locator(".pop select[name=disposition] option")
         await expect(codes).to_have_text(["Fixed on the call", "sales only", "Call back later"])
         # the supervisor adds a code and removes one: Frank's open card follows
+        await sam.locator("#codes-card summary").click()  # the list is folded away by default
         await expect(sam.locator("#codes tbody tr")).to_have_count(4)
         form = sam.locator("#code-form")
         await form.locator("input[name=code]").fill("upsell")
@@ -114,5 +115,3 @@ async def test_the_supervisor_sees_a_held_and_a_parked_call_in_words(tmp_path: P
         await supervisor(daemon, late)
         await expect(late.locator("#calls tbody tr td").nth(4)).to_have_text("parked at 701")
         await expect(late.locator("#parked tbody tr th")).to_have_text("701")
-
-

@@ -155,7 +155,9 @@ def test_the_stores_disposition_list_says_which_codes_are_outcomes(
 ) -> None:
     """One list drives the card and the reports: a code the list calls a resolution counts as a success,
     one it calls ``none`` does not, whatever ``[reports] success_dispositions`` says of it."""
-    assert main(["store", "dispositions", "add", "follow-up", "--outcome", "resolution", "--url", db_url]) == 0
+    assert (
+        main(["store", "dispositions", "add", "follow-up", "--outcome", "resolution", "--url", db_url]) == 0
+    )
     assert main(["store", "dispositions", "add", "resolved", "--outcome", "none", "--url", db_url]) == 0
     capsys.readouterr()
     out = json.loads(run(capsys, "--config", str(config), *RANGE, "--by", "agent", "--format", "json"))

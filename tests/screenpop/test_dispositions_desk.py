@@ -108,7 +108,8 @@ async def test_a_campaign_call_keeps_its_campaigns_codes(desk: tuple[Desk, FakeS
 def test_the_dispositions_command_is_parsed() -> None:
     assert p.parse('{"type": "dispositions", "op": "list"}') == p.Dispositions(None, "list", "", {})
     cmd = p.parse(
-        '{"type": "dispositions", "op": "add", "code": "x", "label": "X", "queues": ["a"], "evil": 1, "ref": 3}'
+        '{"type": "dispositions", "op": "add", "code": "x", "label": "X", "queues": ["a"], "evil": 1,'
+        ' "ref": 3}'
     )
     assert cmd == p.Dispositions(3, "add", "x", {"code": "x", "label": "X", "queues": ["a"]})
     for bad in ('{"type": "dispositions", "op": "drop"}', '{"type": "dispositions", "op": "remove"}'):

@@ -46,7 +46,9 @@ async def test_put_remove_and_the_active_ones(store: Store) -> None:
     assert [c.code for c in await repo.codes()] == ["b"]
 
 
-def test_the_command_line_adds_lists_and_removes_codes(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_line_adds_lists_and_removes_codes(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     def run(*argv: str) -> int:
         return main(["store", "dispositions", *argv, "--url", db_url])
 
