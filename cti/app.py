@@ -515,6 +515,7 @@ class Daemon:
         # the inbound disposition list (issue #12): seeded from [[disposition]] when the store has none
         self.desk.dispositions = DispositionList(store.dispositions, self.hub)
         await self.desk.dispositions.load(cfg.dispositions())
+        self.components.append(Component("dispositions", self.desk.dispositions.run))
         if cfg.web.secret:
             secret = cfg.web.secret.encode()
         elif cfg.web.secret_file:  # a random key kept across restarts: a console's reload keeps working

@@ -416,7 +416,7 @@ class Desk:
                 if not self.hub.may_disposition(identity, lid):
                     raise DeskError("forbidden", "not one of your calls")
                 agent = identity.agent or identity.username
-                self._check_code(lid, disposition, when)
+                await self._check_code(lid, disposition, when)
                 lead = await self._dispose_lead(lid, disposition, agent, when)
                 try:
                     server = self.hub.call_server(identity, lid)
@@ -663,15 +663,18 @@ class Desk:
         except FulfilmentError as e:
             raise DeskError(e.code, str(e)) from None
 
-    def _check_code(self, lid: str, code: str, callback_at: float | None) -> None:
+    async def _check_code(self, lid: str, code: str, callback_at: float | None) -> None:
         """An inbound call's code against the store's list (a campaign call has its campaign's)."""
         lead = self.hub.lead_of.get(LinkedId(lid))
         if self.dispositions is None or (lead and lead.get("dispositions", "[]") != "[]"):
             return
         try:
-            self.dispositions.choose(code, self.hub.queue_of.get(LinkedId(lid)), callback_at)
+            await self.dispositions.choose(code, self.hub.queue_of.get(LinkedId(lid)), callback_at)
         except DispositionError as e:
             raise DeskError(e.code, e.message, e.field) from None
+        except Exception as e:  # the store, for a code not known here
+            log.warning("the disposition list could not be read: %s", e)
+            raise DeskError("store_failed", "the disposition list could not be read") from None
 
     async def _dispositions(self, identity: Identity, cmd: p.Dispositions) -> dict[str, Any]:
         if self.dispositions is None:

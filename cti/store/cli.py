@@ -347,7 +347,7 @@ async def _codes(store: Store, args: argparse.Namespace) -> int:
     if args.verb == "remove":
         if not await repo.remove(args.code):
             raise UsageError(f"no disposition code {args.code!r}")
-        print(f"removed {args.code} (a running daemon reads the list again at its next start)")
+        print(f"removed {args.code} (a running daemon reads the list again within 30 s)")
         return 0
     have = await repo.codes()
     same = next((c.position for c in have if c.code == args.code), None)

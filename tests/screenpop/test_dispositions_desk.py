@@ -115,3 +115,21 @@ def test_the_dispositions_command_is_parsed() -> None:
     for bad in ('{"type": "dispositions", "op": "drop"}', '{"type": "dispositions", "op": "remove"}'):
         with pytest.raises(p.BadMessage):
             p.parse(bad)
+
+
+async def test_a_code_added_by_another_instance_is_taken_and_pushed(desk: tuple[Desk, FakeStore]) -> None:
+    d, saved = desk
+    assert d.dispositions is not None
+    rows = d.dispositions.rows
+    other = DispositionList(rows, Hub(board=LiveBoard(lambda q: 20.0)))  # another instance, same store
+    await other.load()
+    await other.add({"code": "escalated", "outcome": "none"})
+    agent = Client(ALICE, 100)
+    d.hub.attach(agent)
+    await d.run(ALICE, p.Disposition(None, "1.1", "escalated", ""))  # unknown here: read from the store
+    assert saved.dispositions[-1][2] == "escalated"
+    assert "escalated" in [c["code"] for c in messages(agent, "dispositions")[-1]["dispositions"]]
+    await other.remove("escalated")
+    assert await d.dispositions.refresh() is True  # the periodic refresh: pushed when changed
+    assert await d.dispositions.refresh() is False
+    assert "escalated" not in [c["code"] for c in messages(agent, "dispositions")[-1]["dispositions"]]
