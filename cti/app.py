@@ -81,6 +81,7 @@ from cti.screenpop.actions import (
 )
 from cti.screenpop.channels import TrackerChannels
 from cti.screenpop.directory import CallerDirectory, CallerStore
+from cti.screenpop.dispositions import DispositionList, DispositionRows
 from cti.screenpop.hub import Hub
 from cti.screenpop.live import LiveBoard
 from cti.screenpop.server import Accounts, ConsoleServer, Limits, kept_secret
@@ -153,6 +154,9 @@ class StorePort(Protocol):
 
     @property
     def campaign_settings(self) -> CampaignSettingsPort: ...
+
+    @property
+    def dispositions(self) -> DispositionRows: ...
 
     async def close(self) -> None: ...
 
@@ -508,6 +512,10 @@ class Daemon:
         self.desk.campaigns = self.campaigns
         self.desk.leads = store.campaigns  # a dialer call's disposition reaches its lead
         self.desk.accounts = store.accounts  # supervisors' phones (listen, whisper, barge)
+        # the inbound disposition list (issue #12): seeded from [[disposition]] when the store has none
+        self.desk.dispositions = DispositionList(store.dispositions, self.hub)
+        await self.desk.dispositions.load(cfg.dispositions())
+        self.components.append(Component("dispositions", self.desk.dispositions.run))
         if cfg.web.secret:
             secret = cfg.web.secret.encode()
         elif cfg.web.secret_file:  # a random key kept across restarts: a console's reload keeps working
@@ -528,7 +536,9 @@ class Daemon:
             registry=self.registry,
             health=self.health,
             clock=self.clock,
-            reports=reports_endpoint(store.calls, cfg, store.agent_states, store.campaign_settings),
+            reports=reports_endpoint(
+                store.calls, cfg, store.agent_states, store.campaign_settings, store.dispositions
+            ),
         )
         every = cfg.tiers.recompute_every_hours * 3600.0
         self.tier_schedule = TierSchedule(store.tiers, every, clock=self.clock.now) if every > 0 else None

@@ -25,6 +25,7 @@ from cti.routing.policy import (
 )
 
 if TYPE_CHECKING:  # imported when the rules are built: holidays and phonenumbers load slowly (cti replay)
+    from cti.core.dispositions import Code
     from cti.reports.kpi import Target
     from cti.routing.rules import RuleSet
 
@@ -138,6 +139,20 @@ class ReportsConfig:
     def short_abandon(self, queue: str) -> float:
         """The short-abandon threshold, never above the queue's service-level threshold."""
         return min(self.short_abandon_seconds, self.threshold(queue))
+
+
+@dataclass
+class InboundDispositionConfig:
+    """One ``[[disposition]]`` (cti.core.dispositions): a code agents may give an inbound call. The
+    store is seeded with the list when its table is empty; supervisors edit it from then on."""
+
+    code: str = ""
+    label: str = ""  # what agents read; empty: the code (or the catalogue's word for it)
+    outcome: str = ""  # resolution, sale or none; empty: what [reports] says of the code
+    queues: list[str] = field(default_factory=list)  # offered on these queues' calls only; empty: all
+    callback: bool = False  # a callback time is required with this code
+    active: bool = True
+    position: int | None = None  # the order on the card; default: the place in the list
 
 
 @dataclass
@@ -530,7 +545,26 @@ class Config:
     agi: AgiConfig = field(default_factory=AgiConfig)
     dialer: DialerConfig = field(default_factory=DialerConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
+    disposition: list[InboundDispositionConfig] = field(default_factory=list)
     path: str = "<defaults>"
+
+    def dispositions(self) -> list[Code]:
+        """The inbound disposition list to seed the store with: ``[[disposition]]``, else the default
+        codes with their ``[reports]`` meaning; a bad entry is a ConfigError naming its key."""
+        from cti.core.dispositions import DispositionError, build_list, defaults, meaning
+
+        r = self.reports
+        if not self.disposition:
+            return defaults(r.success_dispositions, r.outcomes)
+        raws = []
+        for d in self.disposition:
+            raw = {k: v for k, v in dataclasses.asdict(d).items() if v is not None}
+            raw["outcome"] = d.outcome or meaning(d.code, r.success_dispositions, r.outcomes)
+            raws.append(raw)
+        try:
+            return build_list(raws)
+        except DispositionError as e:
+            raise ConfigError(self.path, f"disposition{e.field}", e.message) from None
 
 
 T = TypeVar("T")
@@ -691,6 +725,7 @@ def _validate(cfg: Config) -> None:
     _validate_dialer(cfg)
     cfg.kpi.targets(p)
     _validate_email(cfg)
+    cfg.dispositions()
     for i, d in enumerate(cfg.reports.success_dispositions):
         if not d.strip():
             raise ConfigError(p, f"reports.success_dispositions[{i}]", "must not be empty")

@@ -27,6 +27,14 @@ def test_the_shipped_default_configuration_loads() -> None:
         ("[store]\ndefault_country = 'XX'\n", "store.default_country", "unknown region"),
         ("[reports]\nsuccess_dispositions = 'sale'\n", "reports.success_dispositions", "expected a list"),
         ("[reports]\nsuccess_dispositions = ['sale', ' ']\n", "reports.success_dispositions[1]", "empty"),
+        ("[[disposition]]\ncode = 'a'\n[[disposition]]\noutcome = 'win'\n", "disposition[1].code", "letters"),
+        (
+            "[[disposition]]\ncode = 'a'\noutcome = 'win'\n",
+            "disposition[0].outcome",
+            "resolution, sale or none",
+        ),
+        ("[[disposition]]\ncode = 'a'\nqueues = ['x;y']\n", "disposition[0].queues", "not a queue name"),
+        ("[[disposition]]\ncode = 'a'\ncolour = 'red'\n", "disposition[0].colour", "unknown key"),
         ("[redis]\nurl = 'redis://h/0'\n", "redis.command_key", "required with [redis] url"),
         ("[redis]\nurl = 'redis://h/0'\ncommand_key = 'short'\n", "redis.command_key", "16 characters"),
         (

@@ -8,7 +8,8 @@ GET     /api/v1/callers/{number}    the customer card the screen pop shows, and 
 POST    /api/v1/calls               click-to-call: ``{number, agent?}`` rings the agent, then dials the number
 ======  ==========================  ==============================================================
 
-And the campaigns' routes for supervisors (``/api/v1/campaigns``...): cti/api/campaigns.py.
+And the campaigns' routes for supervisors (``/api/v1/campaigns``...): cti/api/campaigns.py; the inbound
+disposition list (``/api/v1/dispositions``...): cti/api/dispositions.py.
 
 Authentication: ``Authorization: Bearer <token>``, the consoles' tokens (cti.screenpop.tokens, the
 daemon's one signer): a missing, malformed, forged or expired token gets 401 with the reason. Roles:
@@ -29,6 +30,8 @@ from typing import Any, Protocol
 
 from cti.api.campaigns import PREFIX
 from cti.api.campaigns import route as campaign_route
+from cti.api.dispositions import PREFIX as CODES
+from cti.api.dispositions import route as disposition_route
 from cti.api.http import HttpError, Request, Response
 from cti.core.ids import AgentId
 from cti.screenpop import protocol as p
@@ -153,6 +156,8 @@ class CrmApi:
             return await self._click_to_call(self._identity(req), self._json(req))
         if path == PREFIX or path.startswith(PREFIX + "/"):  # cti/api/campaigns.py (supervisors)
             return await campaign_route(self.campaigns, req, path, self._identity, self._json, self._method)
+        if path == CODES or path.startswith(CODES + "/"):  # cti/api/dispositions.py
+            return await disposition_route(self.desk, req, path, self._identity, self._json, self._method)
         raise HttpError(404, {"error": "not_found", "reason": f"no such resource: {path[:100]}"})
 
     # ---- plumbing --------------------------------------------------------------------------------------

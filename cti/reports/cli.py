@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cti.config import Config, load_config
+from cti.core.dispositions import Code, report_outcomes
 from cti.core.errors import ConfigError, UsageError
 from cti.reports.kinds import KINDS, Columns, Order, Report, ReportInput
 from cti.reports.states import staffed
@@ -51,6 +52,12 @@ class ReportBudgets(Protocol):
     """The campaigns' budgets in the store (``store.campaign_settings``): the campaign report's cost."""
 
     async def budgets(self) -> dict[str, float]: ...
+
+
+class ReportCodes(Protocol):
+    """The store's inbound disposition list (``store.dispositions``): what each code means as an outcome."""
+
+    async def codes(self, *, active_only: bool = False) -> list[Code]: ...
 
 
 class ReportStates(Protocol):
@@ -202,6 +209,7 @@ async def load_input(
             store.agent_states,
             store.campaign_settings,
             email=store.email,
+            codes=store.dispositions,
         )
     finally:
         await store.close()
@@ -218,6 +226,7 @@ async def read_input(
     budgets: ReportBudgets | None = None,
     *,
     email: ReportEmail | None = None,
+    codes: ReportCodes | None = None,
 ) -> ReportInput:
     """``load_input`` over a store already open (the daemon's ``store.calls``, for the reports page).
     A campaign's budget is the store's (set on the campaign page), else ``[reports] campaign_budgets``."""
@@ -234,6 +243,9 @@ async def read_input(
     # an open interval (the agent's current state) counts up to now, never into the future
     times = {} if states is None else await states.time_in_state(start, end, time.time())
     email_tasks = [] if email is None else await email.metric_rows(start, end)
+    # the store's disposition list says what its codes mean; [reports] the rest (docs/metrics.md)
+    known = [] if codes is None else await codes.codes()
+    success, outcomes = report_outcomes(known, r.success_dispositions, r.outcomes)
     wrapup: dict[str, float] = {}
     for a in cfg.asterisk:
         wrapup.update(a.wrapup_seconds)
@@ -248,8 +260,8 @@ async def read_input(
         orders=[Order(c, at, cents / 100) for c, at, cents in orders],
         thresholds=lambda q: (r.threshold(q), r.short_abandon(q)),
         wrapup=wrapup,
-        outcomes=dict(r.outcomes),
-        success=set(r.success_dispositions),
+        outcomes=outcomes,
+        success=success,
         revenue_window=window,
         budgets=spend,
         staffed=staffed(times),

@@ -12,7 +12,14 @@ from typing import Any
 
 from cti.config import Config
 from cti.core.errors import UsageError
-from cti.reports.cli import ReportBudgets, ReportCalls, ReportStates, parse_range, read_input
+from cti.reports.cli import (
+    ReportBudgets,
+    ReportCalls,
+    ReportCodes,
+    ReportStates,
+    parse_range,
+    read_input,
+)
 from cti.reports.kinds import KINDS
 
 
@@ -21,6 +28,7 @@ def endpoint(
     cfg: Config,
     states: ReportStates | None = None,
     budgets: ReportBudgets | None = None,
+    codes: ReportCodes | None = None,
 ) -> Callable[[Mapping[str, str]], Awaitable[dict[str, Any]]]:
     async def answer(query: Mapping[str, str]) -> dict[str, Any]:
         kind = query.get("kind", "queue")
@@ -31,7 +39,7 @@ def endpoint(
         except UsageError as e:
             raise ValueError(str(e)) from None
         queue, agent = query.get("queue") or None, query.get("agent") or None
-        inp = await read_input(calls, cfg, start, end, queue, agent, states, budgets)
+        inp = await read_input(calls, cfg, start, end, queue, agent, states, budgets, codes=codes)
         report = KINDS[kind](inp)
         return {
             "kind": kind,

@@ -18,7 +18,9 @@ hold / unhold  a dual ``Redirect`` (the caller to ``cti-hold``, the agent's chan
 park           ``Park`` of the caller (TimeoutChannel the agent's), then ``Hangup`` of the agent's leg
 pickup         ``Originate`` of the agent's interface to ``parking_context,<space>``
                (docs/design/hold-and-park.md for all four; over Redis the owner builds them too)
-disposition    saved to the customer's history through the store (no AMI)
+disposition    saved to the customer's history through the store (no AMI); an inbound call's code is
+               checked against the store's list (cti.screenpop.dispositions)
+dispositions   the inbound disposition list: list; supervisors add (or replace) and remove codes
 schedule_callback  a callback at a date and time, for the agent or anyone (cti.delivery.callbacks)
 callbacks      the agent's open callbacks (a supervisor: any agent's)
 preview_dial   the preview card's lead dialled and connected to the agent (cti.delivery.dialer)
@@ -47,6 +49,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from cti.core.dispositions import DispositionError
 from cti.core.errors import UsageError
 from cti.core.events import SPY_CHANNEL_PREFIX, AgentState
 from cti.core.ids import AgentId, LinkedId
@@ -54,6 +57,7 @@ from cti.dialer.settings import SettingError
 from cti.mail.service import TaskError
 from cti.screenpop import protocol as p
 from cti.screenpop import spying
+from cti.screenpop.dispositions import DispositionList
 from cti.screenpop.hub import AgentSeat, Hub
 from cti.screenpop.tokens import Identity
 from cti.telemetry import Metric, counter
@@ -278,6 +282,7 @@ class Desk:
         self.campaigns: CampaignActions | None = None  # the campaign page's actions (set at assembly)
         self.leads: LeadDispositions | None = None  # a dialer call's disposition reaches its lead
         self.accounts: AccountLookup | None = None  # supervisors' phones (listen, whisper, barge)
+        self.dispositions: DispositionList | None = None  # the inbound codes (issue #12), from the store
         # CTI hold and parking ([web] hold_timeout, park_timeout, parking_lot, parking_context)
         self.hold_timeout = 300.0
         self.park_timeout = 120.0
@@ -420,6 +425,7 @@ class Desk:
                 if not self.hub.may_disposition(identity, lid):
                     raise DeskError("forbidden", "not one of your calls")
                 agent = identity.agent or identity.username
+                await self._check_code(lid, disposition, when)
                 lead = await self._dispose_lead(lid, disposition, agent, when)
                 try:
                     server = self.hub.call_server(identity, lid)
@@ -504,6 +510,8 @@ class Desk:
                 return {"allow": allow}
             case p.Documents() | p.Fulfil():
                 return await self._fulfil(identity, cmd)
+            case p.Dispositions():
+                return await self._dispositions(identity, cmd)
             case _:
                 raise DeskError("unknown_type", f"{type(cmd).__name__} is not an action")
 
@@ -663,6 +671,38 @@ class Desk:
             return await self.fulfilment.request(agent, cmd.customer, list(cmd.documents), cmd.linkedid)
         except FulfilmentError as e:
             raise DeskError(e.code, str(e)) from None
+
+    async def _check_code(self, lid: str, code: str, callback_at: float | None) -> None:
+        """An inbound call's code against the store's list (a campaign call has its campaign's)."""
+        lead = self.hub.lead_of.get(LinkedId(lid))
+        if self.dispositions is None or (lead and lead.get("dispositions", "[]") != "[]"):
+            return
+        try:
+            await self.dispositions.choose(code, self.hub.queue_of.get(LinkedId(lid)), callback_at)
+        except DispositionError as e:
+            raise DeskError(e.code, e.message, e.field) from None
+        except Exception as e:  # the store, for a code not known here
+            log.warning("the disposition list could not be read: %s", e)
+            raise DeskError("store_failed", "the disposition list could not be read") from None
+
+    async def _dispositions(self, identity: Identity, cmd: p.Dispositions) -> dict[str, Any]:
+        if self.dispositions is None:
+            raise DeskError("no_dispositions", "the disposition list needs the store")
+        if cmd.op != "list" and not identity.supervisor:
+            raise DeskError("forbidden", "the disposition list is edited by supervisors")
+        try:
+            if cmd.op == "add":
+                code = await self.dispositions.add(cmd.fields)
+                log.info("disposition code %r saved by %s", code.code, identity.username)
+            elif cmd.op == "remove":
+                await self.dispositions.remove(cmd.code)
+                log.info("disposition code %r removed by %s", cmd.code, identity.username)
+        except DispositionError as e:
+            raise DeskError(e.code, e.message, e.field) from None
+        except Exception as e:
+            log.warning("the disposition list was not saved: %s", e)
+            raise DeskError("store_failed", "the disposition list could not be saved") from None
+        return {"dispositions": self.dispositions.view()}
 
     def contexts_of(self, server: str) -> Contexts:
         return self.contexts.get(server, self.default_contexts)

@@ -265,6 +265,7 @@ async def warm_transfer(desk: Desk, identity: Identity, cmd: p.WarmTransfer) -> 
     )
     c = Consultation(server, lid, agent, channel, cmd.to, shown, exten, context, target_agent)
     consults.calls[lid] = c
+    consults._tell(desk.hub, c, "consulting", ())  # the supervisors' live calls say so
     return {**c.view(), "consulting": shown}
 
 
@@ -339,6 +340,7 @@ async def consult(desk: Desk, identity: Identity, cmd: p.Consult) -> dict[str, A
     c.state, c.room = "conference", room
     c.parties = [c.agent, _customer_name(desk, c.linkedid), c.target]
     consults.calls[c.linkedid] = c
+    consults._tell(desk.hub, c, "conference", ())  # to supervisors
     return c.view()
 
 
@@ -398,6 +400,7 @@ async def conference(desk: Desk, identity: Identity, cmd: p.Conference) -> dict[
         c.state, c.room = "conference", room
         c.parties = [agent, _customer_name(desk, cmd.linkedid), shown]
         consults.calls[cmd.linkedid] = c
+        consults._tell(desk.hub, c, "conference", ())  # to supervisors
         return c.view()
     c = _mine(desk, identity, cmd.linkedid, "conference")
     who = c.channel if cmd.op == "leave" else "all"

@@ -315,6 +315,9 @@ class Hub:
         # parked calls by (server, linkedid): every agent's "Parked calls" list (docs/design/hold-and-park.md)
         self.parked: dict[tuple[str, str], dict[str, Any]] = {}
         self.consults: EventHook | None = None  # warm transfers and conferences (set by the desk)
+        # the inbound disposition list (cti.screenpop.dispositions): in every snapshot, pushed on a change
+        self.dispositions: list[dict[str, Any]] = []
+        self.queue_of: dict[LinkedId, str] = {}  # the queue of recent calls: the codes offered on them
         self.pops_sent = 0
         self.messages_sent = 0
         self.clients_dropped = 0
@@ -429,6 +432,7 @@ class Hub:
         out["targets"] = {"agents": sorted(self.seats), "queues": sorted(queues_known)}
         if identity.supervisor and self.routing is not None:
             out["routing"] = self.routing
+        out["dispositions"] = self.dispositions
         if self.email_tasks:  # the e-mail channel: the task offered to this agent (supervisors: all)
             out["email_tasks"] = [
                 m for a, m in sorted(self.email_tasks.items()) if identity.supervisor or a == identity.agent
@@ -450,6 +454,11 @@ class Hub:
         """The router's agents (skills, reservations) and waiting calls: to supervisors only."""
         self.routing = board
         self._emit({"type": "routing", **board}, None)
+
+    def dispositions_changed(self, codes: Sequence[dict[str, Any]]) -> None:
+        """The inbound disposition list changed (a supervisor's edit): to every console."""
+        self.dispositions = list(codes)
+        self._emit({"type": "dispositions", "dispositions": self.dispositions}, self._everyone())
 
     def callbacks_changed(self, agent: AgentId | None) -> None:
         """An agent's callback list changed (a callback scheduled, attempted, done): the console asks
@@ -912,6 +921,10 @@ class Hub:
             "lead": self._lead(event) or data.get("lead"),
             "script": self.leads.get(event.linkedid, {}).get("script") or data.get("script"),
         }
+        if event.queue:
+            self.queue_of[event.linkedid] = event.queue
+            while len(self.queue_of) > _LEADS_KEPT:
+                del self.queue_of[next(iter(self.queue_of))]
         view = self.calls.get(event.linkedid)
         if view is not None and view.state != "ended":
             view.pops[event.agent] = pop

@@ -254,6 +254,32 @@ class Disposition(Command):
     callback_at: float | None = None  # a campaign call's callback disposition: when (epoch seconds)
 
 
+DISPOSITION_OPS = ("list", "add", "remove")
+_DISPOSITION_FIELDS = ("label", "outcome", "queues", "callback", "active", "position")
+
+
+@dataclass(frozen=True, slots=True)
+class Dispositions(Command):
+    """The inbound disposition list (cti.screenpop.dispositions): ``list`` it; supervisors ``add`` (or
+    replace) the code ``code`` with ``fields``, or ``remove`` it. The fields are checked by
+    cti.core.dispositions."""
+
+    op: str
+    code: str
+    fields: dict[str, Any]
+
+
+def _dispositions(raw: dict[str, Any], f: _Fields, ref: Ref | None) -> Dispositions:
+    op = f.text("op", limit=16)
+    if op not in DISPOSITION_OPS:
+        raise BadMessage("bad_field", f"'op' must be one of {', '.join(DISPOSITION_OPS)}", ref)
+    if op == "list":
+        return Dispositions(ref, op, "", {})
+    code = f.text("code", limit=64)
+    fields = {k: raw[k] for k in _DISPOSITION_FIELDS if k in raw} if op == "add" else {}
+    return Dispositions(ref, op, code, {"code": code, **fields})
+
+
 SPY_MODES = ("listen", "whisper", "barge", "stop")
 
 
@@ -628,6 +654,8 @@ def parse(text: str | bytes) -> Command:
             return Fulfil(ref, f.text("linkedid", limit=160), customer, tuple(docs))
         case "campaign":
             return _campaign(raw, f, ref)
+        case "dispositions":
+            return _dispositions(raw, f, ref)
         case str():
             raise BadMessage("unknown_type", f"unknown message type {kind[:40]!r}", ref)
         case _:

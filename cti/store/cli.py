@@ -121,6 +121,22 @@ def register(subparsers: Any) -> None:
     docs.add_argument("--link", action="store_true", help="add: store the path only, read when sent")
     docs.add_argument("--mime", default="", help="add: MIME type (default: guessed from the file name)")
     docs.add_argument("--json", action="store_true", help="list: as JSON")
+    codes = action(
+        "dispositions", "the inbound disposition codes: list, add (or replace) or remove (issue #12)", _codes
+    )
+    codes.add_argument("verb", choices=("list", "add", "remove"))
+    codes.add_argument("code", nargs="?", help="the code, as saved with the call")
+    codes.add_argument("--label", default="", help="add: what agents read (default: the code)")
+    codes.add_argument(
+        "--outcome", default="none", choices=("resolution", "sale", "none"), help="add: for the reports"
+    )
+    codes.add_argument(
+        "--queue", action="append", default=[], help="add: offered on this queue only (repeatable)"
+    )
+    codes.add_argument("--callback", action="store_true", help="add: a callback time is required")
+    codes.add_argument("--inactive", action="store_true", help="add: kept, but no longer offered")
+    codes.add_argument("--position", type=int, help="add: its place in the list (default: last)")
+    codes.add_argument("--json", action="store_true", help="list: as JSON")
     skills = action("skills", "list agents' skills and languages (one agent, or every active one)", _skills)
     skills.add_argument("username", nargs="?")
     skills.add_argument("--json", action="store_true", help="as JSON")
@@ -310,6 +326,47 @@ async def _documents(store: Store, args: argparse.Namespace) -> int:
         filename=Path(args.file).name,
     )
     print(f"document {doc.id}: {doc.name} ({doc.mime_type})")
+    return 0
+
+
+async def _codes(store: Store, args: argparse.Namespace) -> int:
+    from cti.core.dispositions import DispositionError, build
+
+    repo = store.dispositions
+    if args.verb == "list":
+        codes = await repo.codes()
+        if args.json:
+            print(json.dumps([c.to_json() for c in codes], ensure_ascii=False, indent=2))
+        for c in [] if args.json else codes:
+            flags = [f for f, on in (("callback", c.callback), ("inactive", not c.active)) if on]
+            queues = ",".join(c.queues) or "*"
+            print(f"{c.position}\t{c.code}\t{c.label or c.code}\t{c.outcome}\t{queues}\t{' '.join(flags)}")
+        return 0
+    if not args.code:
+        raise UsageError(f"dispositions {args.verb} needs the CODE")
+    if args.verb == "remove":
+        if not await repo.remove(args.code):
+            raise UsageError(f"no disposition code {args.code!r}")
+        print(f"removed {args.code} (a running daemon reads the list again within 30 s)")
+        return 0
+    have = await repo.codes()
+    same = next((c.position for c in have if c.code == args.code), None)
+    last = max((c.position for c in have), default=-1) + 1
+    fields = {
+        "code": args.code,
+        "label": args.label,
+        "outcome": args.outcome,
+        "queues": args.queue,
+        "callback": args.callback,
+        "active": not args.inactive,
+        "position": args.position if args.position is not None else same if same is not None else last,
+    }
+    try:
+        code = build(fields)
+    except DispositionError as e:
+        raise UsageError(f"--{e.field}: {e.message}") from None
+    new = await repo.put(code)
+    print(f"{'added' if new else 'replaced'} {code.code} ({code.outcome})")
     return 0
 
 

@@ -625,3 +625,19 @@ class AgentHour(_AgentTotals, Base):
 class AgentDay(_AgentTotals, Base):
     __tablename__ = "rollup_agent_days"
     __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class DispositionCode(Base):
+    """One inbound disposition code (issue #12, cti.core.dispositions): what the agent's card offers and
+    what the reports count as a resolution or a sale."""
+
+    __tablename__ = "disposition_codes"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    outcome: Mapped[str] = mapped_column(String(10), default="none")  # resolution, sale, none
+    queues: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every queue
+    callback: Mapped[bool] = mapped_column(Boolean, default=False)  # a callback time is required
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[float] = mapped_column(Double)

@@ -21,6 +21,7 @@ attribute        class                            what it keeps
 ``agent_states`` :class:`AgentStateRepository`    agents' state intervals with reasons: time in state
 ``email``        :class:`EmailRepository`         e-mail tasks, quarantined messages, a customer's e-mails
 ``fulfilment``   :class:`FulfilmentRepository`    the document catalogue, documents e-mailed to customers
+``dispositions`` :class:`DispositionRepository`   the inbound disposition codes (issue #12)
 ``campaign_settings`` :class:`CampaignSettingsRepository`: a campaign's settings, abandon rule, budget, state
 ================ ================================ ==========================================================
 
@@ -45,6 +46,7 @@ from cti.store.customers_repo import CustomerRepository
 from cti.store.database import Database
 from cti.store.demo_repo import DemoParts, DemoRepository
 from cti.store.dial_attempts_repo import DialAttemptRepository
+from cti.store.dispositions_repo import DispositionRepository
 from cti.store.dnc_repo import DoNotCallRepository
 from cti.store.email_repo import EmailRepository
 from cti.store.fulfilment_repo import FulfilmentRepository
@@ -81,6 +83,7 @@ class Store:
         self.email = EmailRepository(self.db)
         self.fulfilment = FulfilmentRepository(self.db)
         self.campaign_settings = CampaignSettingsRepository(self.db)
+        self.dispositions = DispositionRepository(self.db)
         self.demo = DemoRepository(
             self.db, DemoParts(self.accounts, self.queues, self.customers, self.calls, self.dnc, self.tiers)
         )

@@ -45,7 +45,7 @@ NUMBER = "4155550123"
 
 
 @asynccontextmanager
-async def center(tmp_path: Path) -> AsyncIterator[tuple[Daemon, SimServer, Browser]]:
+async def center(tmp_path: Path, config: str = "") -> AsyncIterator[tuple[Daemon, SimServer, Browser]]:
     import tomllib
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}"
@@ -54,7 +54,7 @@ async def center(tmp_path: Path) -> AsyncIterator[tuple[Daemon, SimServer, Brows
     port = await sim.start("127.0.0.1", 0)
     extra = (
         f'[[asterisk]]\nname = "sim"\nport = {port}\nusername = "cti"\nsecret = "ctisecret"\n'
-        "ping_interval = 1.0\ndead_after = 5.0\n"
+        "ping_interval = 1.0\ndead_after = 5.0\n" + config
     )
     try:
         async with running_daemon(url, extra) as daemon, chromium() as browser:

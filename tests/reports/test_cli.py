@@ -148,3 +148,17 @@ def test_bad_dates_are_refused_with_a_clear_error(
 def test_the_end_day_is_included() -> None:
     lo, hi = parse_range("2026-01-01", "2026-01-01")
     assert hi - lo in (86400, 82800, 90000)  # one local day (DST days are 23 or 25 hours)
+
+
+def test_the_stores_disposition_list_says_which_codes_are_outcomes(
+    config: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One list drives the card and the reports: a code the list calls a resolution counts as a success,
+    one it calls ``none`` does not, whatever ``[reports] success_dispositions`` says of it."""
+    assert (
+        main(["store", "dispositions", "add", "follow-up", "--outcome", "resolution", "--url", db_url]) == 0
+    )
+    assert main(["store", "dispositions", "add", "resolved", "--outcome", "none", "--url", db_url]) == 0
+    capsys.readouterr()
+    out = json.loads(run(capsys, "--config", str(config), *RANGE, "--by", "agent", "--format", "json"))
+    assert {r["agent"]: r["successes"] for r in out["rows"]} == {"Alice": 2, "Bob": 0}  # sale: [reports]

@@ -374,3 +374,19 @@ async def test_the_customer_hanging_up_mid_consultation_tells_both_cards_and_end
     with pytest.raises(DeskError) as e:
         await d.run(ALICE, p.Consult(None, "1.1", "complete"))
     assert e.value.code == "no_consultation"
+
+
+async def test_supervisors_are_told_of_a_consultation_and_a_conference_and_agents_are_not() -> None:
+    """The supervisors' live calls say "consulting Bob" and "in a conference" (issue #12)."""
+    d, _, channels = desk()
+    sup, alice = Client(SUPER, 100), Client(ALICE, 100)
+    d.hub.attach(sup)
+    d.hub.attach(alice)
+    drain(sup)
+    drain(alice)
+    await d.run(ALICE, p.WarmTransfer(None, "1.1", "agent", "Bob"))
+    channels.live = [CONSULT_CH]
+    await d.run(ALICE, p.Consult(None, "1.1", "conference"))
+    told = [(m["state"], m["target"], m["linkedid"]) for m in drain(sup) if m["type"] == "consult"]
+    assert told == [("consulting", "Bob", "1.1"), ("conference", "Bob", "1.1")]
+    assert [m for m in drain(alice) if m["type"] == "consult"] == []

@@ -460,7 +460,7 @@ CTI = Path(str(resources.files("cti")))
 # where a code the consoles receive is written: the exceptions that carry one to an `error` message, the
 # `error` messages the server builds, the remote requests' defaults and their map, the preview's refusals
 CODE_SOURCES = (
-    re.compile(r'\b(?:DeskError|BadMessage|TaskError|FulfilmentError|Refused)\(\s*"(\w+)"'),
+    re.compile(r'\b(?:DeskError|BadMessage|TaskError|FulfilmentError|Refused|DispositionError)\(\s*"(\w+)"'),
     re.compile(r'\bp\.error\(\s*"(\w+)"'),
     re.compile(r'\b_error_code\([^,()]+,\s*"(\w+)"'),
     re.compile(r'raise ValueError\(\s*"(\w+)",\s*"'),

@@ -110,16 +110,17 @@
     const kind = el("select", { name: "to", "aria-label": cti.t("agent.transfer_to") },
       el("option", { value: "agent" }, cti.t("agent.to.agent")), el("option", { value: "queue" }, cti.t("agent.to.queue")),
       el("option", { value: "number" }, cti.t("agent.to.number")));
-    // a campaign call offers its campaign's codes (the dialer's lead event); others the general ones
+    // a campaign call offers its campaign's codes (the dialer's lead event); others the store's list
     let codes = [];
     try { codes = msg.lead && msg.lead.dispositions ? JSON.parse(msg.lead.dispositions) : []; } catch (e) { codes = []; }
     const disposition = el("select", { name: "disposition", "aria-label": cti.t("agent.disposition") },
-      (codes.length ? codes.map((d) => String(d.code)) : ["resolved", "follow-up", "sale", "complaint", "wrong number", "no answer"])
-        .map((d) => el("option", { value: d }, codes.length ? d : cti.word("disposition", d))));
+      codes.map((d) => el("option", { value: String(d.code) }, String(d.code))));
     const notes = el("textarea", { name: "notes", rows: 3, maxlength: 4000, placeholder: cti.t("agent.notes_placeholder"), "aria-label": cti.t("agent.notes_placeholder") });
     const callbackAt = el("input", { type: "datetime-local", name: "callback_at", "aria-label": cti.t("agent.callback_at_label") });
     const callbackFor = el("select", { name: "callback_for", "aria-label": cti.t("agent.callback_for") },
       el("option", { value: "me" }, cti.t("agent.for_me")), el("option", { value: "" }, cti.t("agent.for_anyone")));
+    const callbackNeeded = el("span", { class: "callback-required", hidden: true }, cti.t("agent.callback_required"));
+    const inbound = codes.length ? null : inboundCodes(disposition, call.queue, callbackAt, callbackNeeded);
     const customers = msg.customers || [];
     const picker = documentPicker(customers);
     // the header names whom the card below names: the caller ID's name, else the one customer's
@@ -168,7 +169,7 @@
       el("form", { class: "disposition", onsubmit: async (ev) => {
           ev.preventDefault();
           const dm = { type: "disposition", linkedid: lid, disposition: disposition.value, notes: notes.value };
-          if (codes.length && callbackAt.value) dm.callback_at = new Date(callbackAt.value).getTime() / 1000;
+          if (callbackAt.value) dm.callback_at = new Date(callbackAt.value).getTime() / 1000;
           const r = await act(dm, cti.t("agent.act.disposition"));
           if (r.type === "result") { card.dataset.saved = "yes"; stateLine.textContent += cti.t("agent.disposition_saved"); }
           const pick = r.type === "result" && picker ? picker.picked() : null;
@@ -188,14 +189,45 @@
           }
         } },
         disposition, notes, picker,
-        el("label", { class: "inline" }, cti.t("agent.callback_at"), " ", callbackAt), callbackFor,
+        el("label", { class: "inline" }, cti.t("agent.callback_at"), " ", callbackAt, " ", callbackNeeded), callbackFor,
         el("button", { type: "submit", dataset: { shortcut: "Alt+S" } }, cti.t("agent.save_disposition")), close));
     const p = { card, stateLine, hangup, transfer, warm, conf, consultBox, kind, target, close, waitClock, talkClock, hold, park, holdClock,
       state, rangAt: msg.at, waited: call.waited_seconds || 0, answeredAt: msg.answered_at || null, endedAt: null,
-      heldSince: state === "held" ? msg.held_since || null : null };
+      heldSince: state === "held" ? msg.held_since || null : null, inbound };
     controls(p);
     return p;
   }
+
+  // ---- inbound disposition codes (issue #12): the store's list, those offered on the call's queue; a
+  // code that requires a callback says so (the server refuses it without a time). Refilled in place when
+  // a supervisor changes the list (the agent's choice is kept while it is still offered). ----
+  let dispositionList = []; // [{code, label, outcome, queues, callback}], from the snapshot and pushes
+  const codeLabel = (d) => d.label || cti.word("disposition", d.code);
+
+  function inboundCodes(select, queue, callbackAt, needed) {
+    const offered = () => dispositionList.filter((d) => !d.queues.length || d.queues.includes(queue || ""));
+    const mark = () => {
+      const d = dispositionList.find((x) => x.code === select.value);
+      const must = Boolean(d && d.callback);
+      needed.hidden = !must;
+      callbackAt.setAttribute("aria-required", must ? "true" : "false");
+    };
+    const fill = () => {
+      const chosen = select.value;
+      select.replaceChildren(...offered().map((d) => el("option", { value: d.code, dataset: { callback: d.callback ? "yes" : "no" } }, codeLabel(d))));
+      if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
+      mark();
+    };
+    select.addEventListener("change", mark);
+    fill();
+    return { fill };
+  }
+
+  function dispositionsChanged(list) {
+    dispositionList = list || [];
+    for (const p of pops.values()) if (p.inbound) p.inbound.fill();
+  }
+  // ---- end inbound disposition codes ----
 
   // Hang up and Transfer only while the call is up; Close only once it is over (a live call is never lost)
   function controls(p) {
@@ -471,6 +503,7 @@
           const names = [...msg.targets.agents.filter((a) => !me || a !== me.agent), ...msg.targets.queues];
           document.getElementById("transfer-targets").replaceChildren(...names.map((n) => el("option", { value: n })));
         }
+        dispositionsChanged(msg.dispositions); // before the cards: they offer its codes
         for (const c of msg.calls) showPop(c);
         for (const item of parked.values()) item.item.remove(); // parked calls (hold-and-park)
         parked.clear();
@@ -483,6 +516,7 @@
         loadDocuments();
         break;
       case "callbacks_changed": refreshCallbacks(); break;
+      case "dispositions": dispositionsChanged(msg.dispositions); break; // a supervisor changed the list
       case "email_task": showEmailTask(msg); break; // e-mail channel (branch email2)
       case "screenpop": showPop(msg); break;
       case "call": callUpdate(msg); break;

@@ -94,10 +94,16 @@
     }
   }
 
-  // how long the agent's live call has been up (answered), "" when not on one
+  // the agent's live call: how long it has been up (answered) and where it is (on hold, parked at a
+  // space, in a consultation, in a conference), "" when not on one
   function callTime(agent) {
     for (const c of calls.values()) {
-      if (c.agent === agent && c.answeredAt && LIVE_TALK.has(c.state)) return duration(session.now() - c.answeredAt);
+      if (c.agent !== agent) continue;
+      if (c.state === "parked") return callState(c);
+      if (c.answeredAt && LIVE_TALK.has(c.state)) {
+        const where = c.consult || c.state === "held" ? ` · ${callState(c)}` : "";
+        return duration(session.now() - c.answeredAt) + where;
+      }
     }
     return "";
   }
@@ -134,12 +140,84 @@
   }
 
   const callWords = { ringing: cti.t("call.ringing"), answered: cti.t("call.talking"), resumed: cti.t("call.talking"), held: cti.t("call.held"), transferred: cti.t("call.transferred") };
+  // a call's state in words: a consultation or a conference first (the customer is on hold meanwhile)
+  function callState(c) {
+    if (c.consult === "consulting") return cti.t("supervisor.call.consulting", { target: c.consultTarget || "?" });
+    if (c.consult === "conference") return cti.t("supervisor.call.conference");
+    if (c.state === "parked") return cti.t("supervisor.call.parked", { space: c.space || "?" });
+    if (c.state === "held") return c.heldSince ? cti.t("supervisor.call.held_for", { time: duration(session.now() - c.heldSince) }) : cti.t("call.held");
+    return callWords[c.state] || c.state;
+  }
+
+  // ---- parked calls (docs/design/hold-and-park.md): the space, the caller, since when ----
+  const parkedCalls = new Map(); // "server linkedid" -> {space, name, number, since}
+
+  function renderParked() {
+    const body = document.querySelector("#parked tbody");
+    const rows = [...parkedCalls.values()].sort((a, b) => a.since - b.since);
+    upsert(body, rows, (r) => callKey(r.server, r.linkedid),
+      (r) => el("tr", { dataset: { linkedid: r.linkedid, space: String(r.space) } }, el("th", { scope: "row" }), el("td", {}), el("td", { class: "since" })),
+      (r) => [String(r.space), [r.name, r.number].filter(Boolean).join(" ") || cti.t("agent.parked.unknown"), duration(session.now() - r.since)]);
+    document.getElementById("no-parked").hidden = parkedCalls.size > 0;
+    document.getElementById("parked-wrap").hidden = parkedCalls.size === 0;
+  }
+
+  function parkedUpdate(msg) {
+    const k = callKey(msg.server, msg.linkedid);
+    if (msg.event === "parked") parkedCalls.set(k, msg); else parkedCalls.delete(k);
+    renderParked();
+  }
+
+  function consultUpdate(msg) {
+    const c = calls.get(callKey(msg.server, msg.linkedid));
+    if (!c) return;
+    const on = msg.state === "consulting" || msg.state === "answered" ? "consulting" : msg.state === "conference" ? "conference" : null;
+    c.consult = on; c.consultTarget = msg.target || "";
+    renderCalls(); renderAgents();
+  }
+  // ---- end parked calls ----
+
+  // ---- the inbound disposition codes (issue #12): listed, added or replaced, removed; every agent's
+  // open card follows (the server pushes the list) ----
+  let codes = [];
+  function renderCodes() {
+    const body = document.querySelector("#codes tbody");
+    upsert(body, codes, (d) => d.code,
+      (d) => el("tr", { dataset: { code: d.code } }, el("th", { scope: "row" }), el("td", {}), el("td", {}), el("td", {}), el("td", {}),
+        el("td", {}, el("button", { type: "button", class: "small danger", "aria-label": cti.t("supervisor.codes.remove_label", { code: d.code }),
+          onclick: () => codeCommand({ type: "dispositions", op: "remove", code: d.code }, cti.t("supervisor.codes.remove_label", { code: d.code })) },
+        cti.t("supervisor.codes.remove")))),
+      (d) => [d.code, d.label || "–", cti.t(`supervisor.codes.outcome_${d.outcome}`), d.queues.join(", ") || cti.t("supervisor.codes.all_queues"),
+        d.callback ? cti.t("supervisor.codes.callback_yes") : "–"]);
+    document.getElementById("no-codes").hidden = codes.length > 0;
+  }
+  async function codeCommand(cmd, label) {
+    const out = document.getElementById("codes-result");
+    const reply = await session.send(cmd);
+    out.textContent = reply.type === "error" ? cti.t("common.failed", { label, error: cti.error(reply) }) : cti.t("common.done", { label });
+    out.className = reply.type === "error" ? "error" : "muted";
+    return reply;
+  }
+  document.getElementById("code-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = e.target;
+    const queues = f.queues.value.split(",").map((q) => q.trim()).filter(Boolean);
+    const cmd = { type: "dispositions", op: "add", code: f.code.value.trim(), label: f.label.value.trim(), outcome: f.outcome.value, queues, callback: f.callback.checked };
+    const r = await codeCommand(cmd, cti.t("supervisor.codes.save_label", { code: cmd.code }));
+    if (r.type === "result") f.reset();
+  });
+  // ---- end disposition codes ----
 
   function renderCalls() {
     const body = document.querySelector("#calls tbody");
     upsert(body, [...calls.entries()], ([k]) => k,
       ([, c]) => el("tr", { dataset: { linkedid: c.linkedid } }, el("td", {}), el("td", {}), el("td", {}), el("td", {}), el("td", { class: "state" })),
-      ([, c]) => [c.caller || cti.t("common.no_name"), c.number || "", c.queue || "–", c.agent || "–", callWords[c.state] || c.state]);
+      ([, c]) => [c.caller || cti.t("common.no_name"), c.number || "", c.queue || "–", c.agent || "–", callState(c)]);
+    for (const row of body.children) { // the state for styles and tests: held, parked, consulting, conference
+      const c = calls.get(row.dataset.key);
+      const state = c ? c.consult || c.state : "";
+      if (row.dataset.state !== state) row.dataset.state = state;
+    }
     document.getElementById("no-calls").hidden = calls.size > 0;
     document.getElementById("calls-wrap").hidden = calls.size === 0;
   }
@@ -219,8 +297,16 @@
           const k = callKey(c.call.server, c.call.linkedid);
           const agent = c.answered_by || (calls.has(k) ? calls.get(k).agent : c.agent);
           calls.set(k, { linkedid: c.call.linkedid, caller: c.caller.name, number: c.caller.number, queue: c.call.queue, agent,
-            state: c.state || "ringing", answeredAt: c.answered_at || null });
+            state: c.state || "ringing", answeredAt: c.answered_at || null, heldSince: c.held_since || null });
         }
+        parkedCalls.clear();
+        for (const r of msg.parked || []) {
+          parkedCalls.set(callKey(r.server, r.linkedid), r);
+          const c = calls.get(callKey(r.server, r.linkedid));
+          if (c) { c.state = "parked"; c.space = r.space; }
+        }
+        codes = msg.dispositions || [];
+        renderParked(); renderCodes();
         for (const w of msg.waiting || []) waitingCallers.set(`${w.server} ${w.uniqueid}`, w);
         routing = msg.routing || null;
         spies.clear();
@@ -233,6 +319,9 @@
       case "queue": queues.set(msg.queue, msg); renderQueues(); break;
       case "agent_state": agents.set(msg.agent, msg); renderAgents(); cti.wallboard.update(queues, agents, session.now()); break;
       case "spy": spyUpdate(msg); break;
+      case "parked": parkedUpdate(msg); break;
+      case "consult": consultUpdate(msg); break;
+      case "dispositions": codes = msg.dispositions || []; renderCodes(); break;
       case "screenpop": {
         const k = callKey(msg.call.server, msg.call.linkedid);
         const known = calls.get(k);
@@ -248,6 +337,9 @@
         if (msg.event === "ended") calls.delete(k);
         else if (c && msg.event !== "missed") {
           c.state = msg.event;
+          if (msg.event === "held") c.heldSince = typeof msg.at === "number" ? msg.at : session.now();
+          if (msg.event === "parked") c.space = msg.space;
+          if (msg.event === "resumed" || msg.event === "answered") { c.consult = null; c.heldSince = null; }
           if (msg.event === "answered") { if (msg.agent) c.agent = msg.agent; c.answeredAt = typeof msg.at === "number" ? msg.at : session.now(); }
         }
         renderCalls(); renderAgents();
@@ -268,6 +360,6 @@
     }
   }
 
-  setInterval(() => { renderQueues(); renderAgents(); renderRouting(); renderWaitingCallers(); renderSpies(); }, 1000); // ticks the clocks; the figures are pushed
+  setInterval(() => { renderQueues(); renderAgents(); renderRouting(); renderWaitingCallers(); renderSpies(); renderCalls(); renderParked(); }, 1000); // ticks the clocks; the figures are pushed
   cti.loginFlow(session, () => {});
 })();
