@@ -673,9 +673,9 @@ class Desk:
             raise DeskError(e.code, str(e)) from None
 
     async def _check_code(self, lid: str, code: str, callback_at: float | None) -> None:
-        """An inbound call's code against the store's list (a campaign call has its campaign's)."""
-        lead = self.hub.lead_of.get(LinkedId(lid))
-        if self.dispositions is None or (lead and lead.get("dispositions", "[]") != "[]"):
+        """An inbound call's code against the store's list. A campaign call (it has a lead) is not: its
+        campaign's codes are checked by the lead store, and a campaign without codes takes any."""
+        if self.dispositions is None or self.hub.lead_of.get(LinkedId(lid)):
             return
         try:
             await self.dispositions.choose(code, self.hub.queue_of.get(LinkedId(lid)), callback_at)

@@ -105,6 +105,15 @@ async def test_a_campaign_call_keeps_its_campaigns_codes(desk: tuple[Desk, FakeS
     assert saved.dispositions[-1][2] == "sale"
 
 
+async def test_a_campaign_call_without_codes_is_not_held_to_the_inbound_list(
+    desk: tuple[Desk, FakeStore],
+) -> None:
+    d, saved = desk
+    d.hub.lead_of[next(iter(d.hub.calls))] = {"leadid": "7", "dispositions": "[]"}
+    await d.run(ALICE, p.Disposition(None, "1.1", "callback", ""))  # no inbound code, and no campaign list
+    assert saved.dispositions[-1][2] == "callback"
+
+
 def test_the_dispositions_command_is_parsed() -> None:
     assert p.parse('{"type": "dispositions", "op": "list"}') == p.Dispositions(None, "list", "", {})
     cmd = p.parse(
