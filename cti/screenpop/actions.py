@@ -363,7 +363,10 @@ class Desk:
             case p.Hangup(linkedid=lid):
                 server, agent = self._call(identity, lid)
                 channel = (
-                    await self._channel(self.channels.agent_channel(server, lid, agent)) if agent else None
+                    (await self._conference_channel(server, lid, agent))
+                    or (await self._channel(self.channels.agent_channel(server, lid, agent)))
+                    if agent
+                    else None
                 ) or (await self._channel(self.channels.caller_channel(server, lid)))
                 if channel is None:
                     raise DeskError("no_channel", "the call has no live channel")
@@ -1018,6 +1021,17 @@ class Desk:
             ("pickup", {"linkedid": lid, "agent": identity.agent, "space": row["space"]}),
         )
         return {"linkedid": lid, "space": row["space"]}
+
+    async def _conference_channel(self, server: str, lid: str, agent: AgentId) -> str | None:
+        """A colleague originated into the call's conference: their own channel (its Uniqueid, the
+        Originate's ChannelId, is also its Linkedid; cti.screenpop.consult)."""
+        hook = self.hub.consults
+        channel_id = hook.own_channel_id(lid, agent) if hook is not None else None
+        if channel_id is None:
+            return None
+        return await self._channel(
+            self.channels.agent_channel(server, channel_id, agent)
+        ) or await self._channel(self.channels.caller_channel(server, channel_id))
 
     async def _channel(self, lookup: Awaitable[str | None]) -> str | None:
         """A channel name, from this instance's tracker or, over Redis, the one connected to the server."""

@@ -101,6 +101,12 @@ class Consults:
         self.calls: dict[str, Consultation] = {}
         # a colleague originated into a conference: its ChannelId -> (the customer's Linkedid, the colleague)
         self.invited: dict[str, tuple[LinkedId, AgentId]] = {}
+        # a colleague in a conference on a channel of their own: (the customer's Linkedid, them) -> ChannelId
+        self.members: dict[tuple[str, AgentId], str] = {}
+
+    def own_channel_id(self, linkedid: str, agent: AgentId) -> str | None:
+        """The Uniqueid (= its Linkedid) of ``agent``'s own channel in call ``linkedid``'s room, if any."""
+        return self.members.get((linkedid, agent))
 
     def invite(self, hub: Hub, c: Consultation, agent: AgentId, channel_id: str) -> None:
         """The colleague's phone rings for the conference: their console pops the customer's card (the
@@ -114,6 +120,7 @@ class Consults:
         view.pops[agent] = pop
         hub._remember(agent, c.server, view.linkedid)
         self.invited[channel_id] = (view.linkedid, agent)
+        self.members[(view.linkedid, agent)] = channel_id
         hub.pops_sent += 1
         hub._emit(pop, (agent,))
 
@@ -123,6 +130,7 @@ class Consults:
             update = {"agent": agent, "queue": None, "waited_seconds": 0.0, "at": event.at}
             hub._call_update(lid, "answered", update, only=agent)
             return
+        self.members.pop((lid, agent), None)
         view = hub.calls.get(lid)
         if view is not None:
             view.agents.discard(agent)
@@ -156,6 +164,8 @@ class Consults:
         lid = getattr(event, "linkedid", None)
         if isinstance(event, CallEnded):
             self.calls.pop(event.journey.linkedid, None)
+            for key in [k for k in self.members if k[0] == event.journey.linkedid]:
+                del self.members[key]
             return False
         c = self.calls.get(lid) if isinstance(lid, str) else None
         if c is None or c.state != "consulting":
@@ -419,5 +429,8 @@ async def conference(desk: Desk, identity: Identity, cmd: p.Conference) -> dict[
             view.agent = c.target_agent  # the colleague stays with the customer: the call is theirs
         msg = {"type": "call", "event": "left", "linkedid": c.linkedid, "server": c.server}
         desk.hub._emit(msg, (c.agent,))
+        if view is not None and c.target_agent is not None:  # their card and the supervisors' live calls
+            update = {"agent": c.target_agent, "queue": None, "waited_seconds": 0.0, "at": desk.hub.now()}
+            desk.hub._call_update(view.linkedid, "answered", update)
         return {**c.view(), "state": "left"}
     return {**c.view(), "state": "ending"}

@@ -261,6 +261,11 @@ class EventHook(Protocol):
         """The consultation or conference of call ``linkedid`` as ``agent``'s card shows it (a snapshot)."""
         ...
 
+    def own_channel_id(self, linkedid: str, agent: AgentId) -> str | None:
+        """The Uniqueid of ``agent``'s own channel in call ``linkedid`` (a colleague originated into its
+        conference: that channel has a Linkedid of its own, its Uniqueid); None else."""
+        ...
+
 
 @dataclass(slots=True)
 class AgentSeat:

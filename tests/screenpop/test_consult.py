@@ -390,3 +390,29 @@ async def test_supervisors_are_told_of_a_consultation_and_a_conference_and_agent
     told = [(m["state"], m["target"], m["linkedid"]) for m in drain(sup) if m["type"] == "consult"]
     assert told == [("consulting", "Bob", "1.1"), ("conference", "Bob", "1.1")]
     assert [m for m in drain(alice) if m["type"] == "consult"] == []
+
+
+async def test_after_the_first_agent_leaves_the_colleague_hangs_up_their_own_channel_in_the_room() -> None:
+    """The colleague's originated channel has a Linkedid of its own (its Uniqueid, the ChannelId): their
+    Hang up finds it there, and the call is theirs with the customer on their card and the supervisors'."""
+    d, link, channels = desk()
+    bob, sup = Client(BOB, 100), Client(SUPER, 100)
+    d.hub.attach(bob)
+    d.hub.attach(sup)
+    await d.run(ALICE, p.Conference(None, "1.1", "start", "agent", "Bob"))
+    channel_id = link.sent[1]["ChannelId"]
+    bob_ch = "PJSIP/1002-0000000e"
+    channels.agent_channels[(channel_id, "Bob")] = bob_ch
+    d.hub.on_events(
+        [OriginateFinished(1_700_000_030.0, "pbx1", "", channel_id, LinkedId(channel_id), 4, "answered")]
+    )
+    drain(bob), drain(sup)
+    await d.run(ALICE, p.Conference(None, "1.1", "leave"))
+    told = [(m["event"], m.get("agent")) for m in drain(bob) if m["type"] == "call"]
+    assert told == [("answered", "Bob")]
+    assert ("answered", "Bob") in [
+        (m.get("event"), m.get("agent")) for m in drain(sup) if m["type"] == "call"
+    ]
+    assert d.hub.may_act_on(BOB, "1.1") and d.hub.calls[LinkedId("1.1")].agent == "Bob"
+    await d.run(BOB, p.Hangup(None, "1.1"))
+    assert link.sent[-1] == {"Action": "Hangup", "Channel": bob_ch}  # not the customer's
